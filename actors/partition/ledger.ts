@@ -1,0 +1,501 @@
+/**
+ * The ledger: what one partition knows about its messages, and every decision about them (append,
+ * deliver, lease, expire, delete, delay, retain, purge). Deterministic and free of I/O: time comes in
+ * as `now`, storage goes out as a list of `Change`s the caller must make durable before it answers
+ * anyone (the partition machine does that).
+ *
+ * Memory stays bounded whatever the backlog: only a window of ready messages ahead of delivery
+ * (bounded in count and bytes), the delivery records of messages received and not yet deleted
+ * (bounded by `maxInflight`), and a window of the earliest delayed messages are held. The rest stays
+ * on disk and is paged in (`needsWindow`, `needsTimers`) by the machine when no write is pending.
+ *
+ * Per-message work is O(log n) (heaps) or O(1) (maps, deques).
+ */
+import Denque from 'denque';
+import FlatQueue from 'flatqueue';
+import {
+  recordSize,
+  type Change,
+  type DelayedEntry,
+  type DeliveryRecord,
+  type LoadedPartition,
+  type MessageRecord,
+  type PartitionState,
+} from './records.ts';
+
+export interface LedgerLimits {
+  /** Ready messages kept in memory ahead of delivery. */
+  windowMessages: number;
+  /** Bytes of bodies kept in memory ahead of delivery. */
+  windowBytes: number;
+  /** Delivery records (in flight or awaiting redelivery) before receives answer over_limit. */
+  maxInflight: number;
+  /** Delayed messages kept in memory. */
+  timerWindow: number;
+}
+
+export interface NewMessage {
+  record: MessageRecord;
+  /** 0 for a message visible at once. */
+  delayMs: number;
+}
+
+/** One delivery decided by `receive`; `record` is absent when the body must be read from disk. */
+export interface Delivery {
+  offset: number;
+  delivery: DeliveryRecord;
+  record: MessageRecord | undefined;
+}
+
+export type HandleResult = 'ok' | 'stale' | 'not_in_flight';
+
+interface WindowEntry {
+  offset: number;
+  record: MessageRecord;
+  size: number;
+}
+
+interface Lease {
+  offset: number;
+  seq: number;
+}
+
+interface Attempt {
+  expires: number;
+  items: Lease[];
+}
+
+const ATTEMPT_TTL_MS = 5 * 60_000;
+const MAX_ATTEMPTS = 1000;
+
+export class Ledger {
+  private state: PartitionState;
+  private changes: Change[] = [];
+  private dirtyState = false;
+
+  /** Never-delivered ready messages, in offset order, with their bodies. */
+  private readonly window = new Denque<WindowEntry>();
+  private windowBytes = 0;
+  /** Next offset not examined by the window; equal to nextOffset when every ready message is in memory. */
+  private diskCursor: number;
+
+  /** Every message delivered at least once and not yet deleted. */
+  private readonly deliveries = new Map<number, DeliveryRecord>();
+  /** Live leases by deadline; entries go stale when the delivery changes (checked on pop). */
+  private readonly leases = new FlatQueue<Lease>();
+  /** Offsets whose lease expired, ready for redelivery, lowest first. */
+  private readonly retry = new FlatQueue<number>();
+  private readonly requeued = new Set<number>();
+
+  /** The earliest delayed messages, by due time. */
+  private readonly timers = new FlatQueue<DelayedEntry>();
+  /** Sequences of the delayed messages in `timers`, so a refill does not add one twice. */
+  private readonly timerSeqs = new Set<number>();
+  /** Every delayed message due before this (due, seq) is in `timers`; Infinity when all are. */
+  private timerHorizon: { due: number; seq: number } = { due: Infinity, seq: 0 };
+  private timersLoaded = false;
+
+  private readonly attempts = new Map<string, Attempt>();
+
+  private readonly limits: LedgerLimits;
+
+  constructor(loaded: LoadedPartition, limits: LedgerLimits, now: number) {
+    this.limits = limits;
+    this.state = { ...loaded.state };
+    this.diskCursor = this.state.purgedOffset;
+    for (const [offset, delivery] of loaded.deliveries) {
+      if (offset < this.state.purgedOffset) continue;
+      this.deliveries.set(offset, delivery);
+      if (delivery.deadline > now) this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
+      else this.requeue(offset);
+    }
+  }
+
+  // ---- appends -----------------------------------------------------------------------------------
+
+  /** Accepts messages; returns nothing to wait for but the durability of `takeChanges()`. */
+  append(messages: readonly NewMessage[], now: number): void {
+    for (const { record, delayMs } of messages) {
+      if (delayMs > 0) this.addDelayed(record, now + delayMs);
+      else this.addVisible(record);
+    }
+  }
+
+  private addVisible(record: MessageRecord): void {
+    const offset = this.state.nextOffset++;
+    this.state.stored++;
+    this.dirtyState = true;
+    this.changes.push({ kind: 'putMessage', offset, record });
+    const size = recordSize(record);
+    // Keep it in memory only while the window holds every ready message: otherwise the window
+    // would have a gap, and the scan from diskCursor finds it later.
+    if (this.diskCursor === offset && this.windowHasRoom(size)) {
+      this.window.push({ offset, record, size });
+      this.windowBytes += size;
+      this.diskCursor = offset + 1;
+    }
+  }
+
+  private addDelayed(record: MessageRecord, due: number): void {
+    const seq = this.state.nextDelayedSeq++;
+    this.state.delayed++;
+    this.dirtyState = true;
+    this.changes.push({ kind: 'putDelayed', due, seq, record });
+    if (!this.timersLoaded || !before(due, seq, this.timerHorizon)) return;
+    if (this.timers.length < this.limits.timerWindow) {
+      this.timers.push({ due, seq, record }, due);
+      this.timerSeqs.add(seq);
+    } else {
+      // The timer window is full: pull the horizon in so this one is read from disk in its turn.
+      this.timerHorizon = { due, seq };
+    }
+  }
+
+  private windowHasRoom(size: number): boolean {
+    if (this.window.length === 0) return true; // one message always fits, however large
+    return this.window.length < this.limits.windowMessages && this.windowBytes + size <= this.limits.windowBytes;
+  }
+
+  // ---- receives ----------------------------------------------------------------------------------
+
+  /**
+   * Delivers up to `max` ready messages, oldest offset first, leasing each until now + visibilityMs.
+   * Stops early at `maxBytes` (but always delivers at least one) and at the in-flight limit.
+   */
+  receive(
+    max: number,
+    maxBytes: number,
+    visibilityMs: number,
+    now: number,
+    retentionMs: number,
+    attemptId?: string,
+  ): Delivery[] {
+    if (attemptId !== undefined) {
+      const again = this.repeatAttempt(attemptId, now);
+      if (again) return again;
+    }
+    const out: Delivery[] = [];
+    let bytes = 0;
+    while (out.length < max) {
+      const fromRetry = this.peekRetry();
+      const head = this.window.peekFront();
+      if (fromRetry === undefined && head === undefined) break;
+      const useRetry = fromRetry !== undefined && (head === undefined || fromRetry < head.offset);
+      const offset = useRetry ? fromRetry : (head as WindowEntry).offset;
+      const previous = this.deliveries.get(offset);
+      const size = useRetry ? (previous as DeliveryRecord).size : (head as WindowEntry).size;
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      if (!useRetry && this.deliveries.size >= this.limits.maxInflight) break;
+
+      let record: MessageRecord | undefined;
+      let sentAt: number;
+      if (useRetry) {
+        this.retry.pop();
+        this.requeued.delete(offset);
+        sentAt = (previous as DeliveryRecord).sentAt;
+        if (sentAt + retentionMs <= now) {
+          this.dropMessage(offset);
+          continue;
+        }
+      } else {
+        const entry = this.window.shift() as WindowEntry;
+        this.windowBytes -= entry.size;
+        record = entry.record;
+        sentAt = record.sentAt;
+        if (sentAt + retentionMs <= now) {
+          this.dropMessage(offset);
+          continue;
+        }
+      }
+      const delivery: DeliveryRecord = {
+        count: (previous?.count ?? 0) + 1,
+        deadline: now + visibilityMs,
+        seq: this.state.nextSeq++,
+        first: previous?.first ?? now,
+        size,
+        sentAt,
+      };
+      this.dirtyState = true;
+      this.deliveries.set(offset, delivery);
+      this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
+      this.changes.push({ kind: 'putDelivery', offset, delivery });
+      out.push({ offset, delivery, record });
+      bytes += size;
+    }
+    if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
+    return out;
+  }
+
+  /** Whether a receive now would find a message without reading the disk first. */
+  get hasReady(): boolean {
+    return this.peekRetry() !== undefined || this.window.length > 0;
+  }
+
+  /** A retried receive (same attempt id) gets the same deliveries while all their leases live. */
+  private repeatAttempt(attemptId: string, now: number): Delivery[] | undefined {
+    const attempt = this.attempts.get(attemptId);
+    if (!attempt || attempt.expires <= now) return undefined;
+    const out: Delivery[] = [];
+    for (const { offset, seq } of attempt.items) {
+      const delivery = this.deliveries.get(offset);
+      if (!delivery || delivery.seq !== seq || delivery.deadline <= now) return undefined;
+      out.push({ offset, delivery, record: undefined });
+    }
+    return out;
+  }
+
+  private rememberAttempt(attemptId: string, deliveries: Delivery[], now: number): void {
+    this.attempts.delete(attemptId);
+    if (this.attempts.size >= MAX_ATTEMPTS) {
+      const oldest = this.attempts.keys().next().value;
+      if (oldest !== undefined) this.attempts.delete(oldest);
+    }
+    this.attempts.set(attemptId, {
+      expires: now + ATTEMPT_TTL_MS,
+      items: deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })),
+    });
+  }
+
+  // ---- handles -----------------------------------------------------------------------------------
+
+  /** Deletes a delivered message if `seq` is its latest delivery. */
+  remove(offset: number, seq: number): HandleResult {
+    const delivery = this.deliveries.get(offset);
+    if (!delivery || delivery.seq !== seq) return 'stale';
+    this.dropMessage(offset);
+    return 'ok';
+  }
+
+  /** Moves the lease deadline of a message in flight to now + visibilityMs. */
+  changeVisibility(offset: number, seq: number, visibilityMs: number, now: number): HandleResult {
+    const delivery = this.deliveries.get(offset);
+    if (!delivery || delivery.seq !== seq) return 'stale';
+    if (this.requeued.has(offset) || delivery.deadline <= now) return 'not_in_flight';
+    const next: DeliveryRecord = { ...delivery, deadline: now + visibilityMs };
+    this.deliveries.set(offset, next);
+    this.leases.push({ offset, seq }, next.deadline);
+    this.changes.push({ kind: 'putDelivery', offset, delivery: next });
+    return 'ok';
+  }
+
+  private dropMessage(offset: number): void {
+    if (this.deliveries.delete(offset)) this.changes.push({ kind: 'delDelivery', offset });
+    this.requeued.delete(offset);
+    this.changes.push({ kind: 'delMessage', offset });
+    this.state.stored--;
+    this.dirtyState = true;
+  }
+
+  // ---- time --------------------------------------------------------------------------------------
+
+  /** Expires leases and releases delayed messages that are due. */
+  tick(now: number, retentionMs: number): void {
+    for (let deadline = this.leases.peekValue(); deadline !== undefined && deadline <= now; deadline = this.leases.peekValue()) {
+      const lease = this.leases.pop() as Lease;
+      const delivery = this.deliveries.get(lease.offset);
+      // A lease entry is current only if the delivery still has its seq and deadline.
+      if (!delivery || delivery.seq !== lease.seq || delivery.deadline !== deadline) continue;
+      if (this.requeued.has(lease.offset)) continue;
+      this.requeue(lease.offset);
+    }
+    for (let due = this.timers.peekValue(); due !== undefined && due <= now; due = this.timers.peekValue()) {
+      const entry = this.timers.pop() as DelayedEntry;
+      this.timerSeqs.delete(entry.seq);
+      this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
+      this.state.delayed--;
+      this.dirtyState = true;
+      if (entry.record.sentAt + retentionMs > now) this.addVisible(entry.record);
+    }
+  }
+
+  private requeue(offset: number): void {
+    this.requeued.add(offset);
+    this.retry.push(offset, offset);
+  }
+
+  private peekRetry(): number | undefined {
+    // Drop entries deleted since they were requeued.
+    for (let offset = this.retry.peek(); offset !== undefined; offset = this.retry.peek()) {
+      if (this.requeued.has(offset)) return offset;
+      this.retry.pop();
+    }
+    return undefined;
+  }
+
+  /** The earliest lease deadline or delay due time, for the caller's timer; undefined when idle. */
+  nextWake(): number | undefined {
+    const a = this.leases.peekValue();
+    const b = this.timers.peekValue();
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return Math.min(a, b);
+  }
+
+  // ---- retention ---------------------------------------------------------------------------------
+
+  /**
+   * Deletes messages found at the head of the log whose retention ran out (`expired` from a scan of
+   * the oldest offsets), whatever their state. Returns how many were deleted.
+   */
+  expire(expired: readonly number[]): number {
+    let n = 0;
+    for (const offset of expired) {
+      if (offset < this.state.purgedOffset) continue;
+      if (offset >= this.diskCursor) {
+        // Never examined: only on disk.
+        this.changes.push({ kind: 'delMessage', offset });
+        this.state.stored--;
+        this.dirtyState = true;
+        n++;
+        continue;
+      }
+      const head = this.window.peekFront();
+      if (head !== undefined && head.offset === offset) {
+        this.window.shift();
+        this.windowBytes -= head.size;
+        this.changes.push({ kind: 'delMessage', offset });
+        this.state.stored--;
+        this.dirtyState = true;
+        n++;
+      } else if (this.deliveries.has(offset)) {
+        this.dropMessage(offset);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---- paging ------------------------------------------------------------------------------------
+
+  /** Whether the window should be refilled from disk (only when nothing is waiting to be written). */
+  get needsWindow(): boolean {
+    return this.diskCursor < this.state.nextOffset && this.window.length < this.limits.windowMessages / 2;
+  }
+
+  /** The offset a window refill scans from. */
+  get windowFrom(): number {
+    return this.diskCursor;
+  }
+
+  /**
+   * Adds scanned messages (offset order, from `windowFrom`) to the window; `complete` when the scan
+   * reached the end of the partition.
+   */
+  fillWindow(scanned: ReadonlyArray<[offset: number, record: MessageRecord]>, complete: boolean): void {
+    let cursor = this.diskCursor;
+    let full = false;
+    for (const [offset, record] of scanned) {
+      if (offset < cursor) continue;
+      if (!this.deliveries.has(offset)) {
+        const size = recordSize(record);
+        if (!this.windowHasRoom(size)) {
+          full = true;
+          break;
+        }
+        this.window.push({ offset, record, size });
+        this.windowBytes += size;
+      }
+      cursor = offset + 1;
+    }
+    this.diskCursor = complete && !full ? this.state.nextOffset : Math.min(cursor, this.state.nextOffset);
+  }
+
+  /** Whether delayed messages on disk may be due before the earliest one in memory. */
+  get needsTimers(): boolean {
+    if (!this.timersLoaded) return true;
+    if (this.timerHorizon.due === Infinity) return false;
+    const next = this.timers.peekValue();
+    return next === undefined || next >= this.timerHorizon.due;
+  }
+
+  get timersFrom(): { due: number; seq: number } {
+    return this.timersLoaded ? this.timerHorizon : { due: 0, seq: 0 };
+  }
+
+  /** Adds scanned delayed messages (due order). `complete` when the scan reached the end. */
+  fillTimers(scanned: readonly DelayedEntry[], complete: boolean): void {
+    let last: { due: number; seq: number } | undefined;
+    for (const entry of scanned) {
+      last = entry;
+      if (entry.seq < this.state.purgedDelayedSeq || this.timerSeqs.has(entry.seq)) continue;
+      this.timers.push(entry, entry.due);
+      this.timerSeqs.add(entry.seq);
+    }
+    this.timersLoaded = true;
+    this.timerHorizon = complete || !last ? { due: Infinity, seq: 0 } : { due: last.due, seq: last.seq + 1 };
+  }
+
+  // ---- purge -------------------------------------------------------------------------------------
+
+  /**
+   * Forgets every message. Durable at once through the partition state's purge marks; the keys
+   * below them are removed afterwards (`purgeRanges`). Returns the number purged.
+   */
+  purge(): number {
+    const purged = this.state.stored + this.state.delayed;
+    this.state.purgedOffset = this.state.nextOffset;
+    this.state.purgedDelayedSeq = this.state.nextDelayedSeq;
+    this.state.stored = 0;
+    this.state.delayed = 0;
+    this.dirtyState = true;
+    this.window.clear();
+    this.windowBytes = 0;
+    this.diskCursor = this.state.nextOffset;
+    this.deliveries.clear();
+    this.leases.clear();
+    this.retry.clear();
+    this.requeued.clear();
+    this.timers.clear();
+    this.timerSeqs.clear();
+    this.timerHorizon = { due: Infinity, seq: 0 };
+    this.attempts.clear();
+    return purged;
+  }
+
+  // ---- commit ------------------------------------------------------------------------------------
+
+  /** The changes made since the last call, ending with the partition state when it changed. */
+  takeChanges(): Change[] {
+    const out = this.changes;
+    if (this.dirtyState) out.push({ kind: 'putState', state: { ...this.state } });
+    this.changes = [];
+    this.dirtyState = false;
+    return out;
+  }
+
+  get hasChanges(): boolean {
+    return this.changes.length > 0 || this.dirtyState;
+  }
+
+  // ---- counts ------------------------------------------------------------------------------------
+
+  counts(): { visible: number; inflight: number; delayed: number } {
+    const inflight = this.deliveries.size - this.requeued.size;
+    return {
+      visible: Math.max(0, this.state.stored - inflight),
+      inflight,
+      delayed: this.state.delayed,
+    };
+  }
+
+  /** A plain summary for logs and the inspector. */
+  summary(): Record<string, number> {
+    return {
+      ...this.counts(),
+      nextOffset: this.state.nextOffset,
+      window: this.window.length,
+      windowBytes: this.windowBytes,
+      diskCursor: this.diskCursor,
+      retry: this.requeued.size,
+      timers: this.timers.length,
+    };
+  }
+
+  get partitionState(): Readonly<PartitionState> {
+    return this.state;
+  }
+}
+
+function before(due: number, seq: number, horizon: { due: number; seq: number }): boolean {
+  return due < horizon.due || (due === horizon.due && seq < horizon.seq);
+}

@@ -1,0 +1,89 @@
+/**
+ * What a partition is asked to do, and what it answers. Requests arrive in batches (everything that
+ * reached the node in one turn of the event loop), so one batch becomes one durable write.
+ */
+import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
+import type { Change, DelayedEntry, LoadedPartition, MessageRecord } from './records.ts';
+
+export type PartitionOp =
+  | { type: 'send'; messages: NewMessage[] }
+  | {
+      type: 'receive';
+      max: number;
+      maxBytes: number;
+      visibilityMs: number;
+      attemptId?: string;
+    }
+  | { type: 'delete'; offset: number; seq: number }
+  | { type: 'changeVisibility'; offset: number; seq: number; visibilityMs: number }
+  | { type: 'purge' };
+
+export type PartitionResult =
+  | { type: 'sent' }
+  | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
+  | { type: 'handled'; result: HandleResult }
+  | { type: 'purged'; count: number }
+  | { type: 'failed'; code: string; message: string };
+
+export interface PartitionRequest {
+  id: number;
+  op: PartitionOp;
+}
+
+export interface PartitionReply {
+  id: number;
+  result: PartitionResult;
+}
+
+export type PartitionEvent =
+  | { type: 'requests'; items: PartitionRequest[] }
+  | { type: 'configure'; retentionMs: number }
+  | { type: 'stop' };
+
+export interface PartitionLimits {
+  windowMessages: number;
+  windowBytes: number;
+  maxInflight: number;
+  timerWindow: number;
+}
+
+export interface PartitionInput {
+  queue: string;
+  partition: number;
+  limits: PartitionLimits;
+  tickMs: number;
+  retentionMs: number;
+  /** How often the head of the log is checked for messages past retention. */
+  retentionCheckMs: number;
+  /** Wall clock in ms; the same clock the actor's timers run on. */
+  now: () => number;
+}
+
+// ---- effects ---------------------------------------------------------------------------------------
+
+export interface LoadInput {
+  queue: string;
+  partition: number;
+}
+export type LoadOutput = LoadedPartition;
+
+export interface CommitInput {
+  queue: string;
+  partition: number;
+  changes: Change[];
+  /** Offsets whose records the replies need. */
+  reads: number[];
+}
+export interface CommitOutput {
+  records: Map<number, MessageRecord>;
+}
+
+export type PageInput =
+  | { kind: 'window'; queue: string; partition: number; from: number; limit: number }
+  | { kind: 'timers'; queue: string; partition: number; from: { due: number; seq: number }; limit: number }
+  | { kind: 'retention'; queue: string; partition: number; sentBefore: number; limit: number };
+
+export type PageOutput =
+  | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean }
+  | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
+  | { kind: 'retention'; expired: number[] };

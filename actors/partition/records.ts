@@ -1,0 +1,90 @@
+/**
+ * What a partition persists, as domain values. The partition logic says *what* changes; the storage
+ * effect in src/ decides the keys and bytes (src/storage/keys.ts, src/storage/records.ts).
+ */
+import type { MessageAttributes } from '../../src/protocol/messages.ts';
+
+/** A message as stored: immutable once written. */
+export interface MessageRecord {
+  id: string;
+  body: Uint8Array;
+  attributes?: MessageAttributes;
+  /** When the partition accepted it, ms since the epoch. */
+  sentAt: number;
+}
+
+/** The delivery state of a message that has been received at least once. */
+export interface DeliveryRecord {
+  /** How many times it has been delivered. */
+  count: number;
+  /** When its current lease ends, ms since the epoch; in the past once it expired. */
+  deadline: number;
+  /** The delivery sequence number of the latest delivery: the receipt handle must carry it. */
+  seq: number;
+  /** When it was first delivered. */
+  first: number;
+  /** Bytes of body and attributes, so a receive can bound its reply before reading the body. */
+  size: number;
+  /** The message's sentAt, so retention applies without reading the body. */
+  sentAt: number;
+}
+
+/** The partition's own counters, written with every batch that changes them. */
+export interface PartitionState {
+  /** Offset the next visible message gets. */
+  nextOffset: number;
+  /** Sequence the next delivery gets. */
+  nextSeq: number;
+  /** Sequence the next delayed message gets (orders delayed messages due at the same ms). */
+  nextDelayedSeq: number;
+  /** Messages stored under m/ (ready or in flight). */
+  stored: number;
+  /** Messages stored under d/ (waiting out a delay). */
+  delayed: number;
+  /** Every message below this offset and every delayed message below this sequence was purged. */
+  purgedOffset: number;
+  purgedDelayedSeq: number;
+}
+
+export const EMPTY_PARTITION: PartitionState = Object.freeze({
+  nextOffset: 0,
+  nextSeq: 1,
+  nextDelayedSeq: 0,
+  stored: 0,
+  delayed: 0,
+  purgedOffset: 0,
+  purgedDelayedSeq: 0,
+});
+
+/** One durable change. A batch of them is written atomically. */
+export type Change =
+  | { kind: 'putMessage'; offset: number; record: MessageRecord }
+  | { kind: 'delMessage'; offset: number }
+  | { kind: 'putDelivery'; offset: number; delivery: DeliveryRecord }
+  | { kind: 'delDelivery'; offset: number }
+  | { kind: 'putDelayed'; due: number; seq: number; record: MessageRecord }
+  | { kind: 'delDelayed'; due: number; seq: number }
+  | { kind: 'putState'; state: PartitionState };
+
+/** A delayed message as loaded from d/. */
+export interface DelayedEntry {
+  due: number;
+  seq: number;
+  record: MessageRecord;
+}
+
+/** What loading a partition from disk yields. */
+export interface LoadedPartition {
+  state: PartitionState;
+  deliveries: Array<[offset: number, delivery: DeliveryRecord]>;
+}
+
+export function recordSize(record: MessageRecord): number {
+  let size = record.body.byteLength;
+  if (record.attributes) {
+    for (const [name, attr] of Object.entries(record.attributes)) {
+      size += name.length + (typeof attr.value === 'string' ? attr.value.length : attr.value.byteLength) + attr.type.length;
+    }
+  }
+  return size;
+}

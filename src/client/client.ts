@@ -1,0 +1,207 @@
+/**
+ * The Wharf client: typed access to every API action over NATS request/reply, client-side batching
+ * of sends, and retries of errors that are safe to retry.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { errors as natsErrors } from '@nats-io/nats-core';
+import { ErrorCode, WharfError } from '../errors.ts';
+import { clusterName } from '../names.ts';
+import { decodeReply, encodeRequest } from '../protocol/codec.ts';
+import type {
+  Action,
+  BatchEntryFailure,
+  MessageAttributes,
+  QueueAttributes,
+  QueueDescription,
+  ReceivedMessage,
+  Reply,
+  Request,
+  SettableAttributes,
+} from '../protocol/messages.ts';
+import { subjects, type Subjects } from '../protocol/subjects.ts';
+import { QueueBatcher, type BatchingOptions } from './batcher.ts';
+import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
+
+export interface ClientOptions {
+  /** NATS server URL(s). Ignored when `connection` is given. @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** An open NATS connection to use (the client will not close it). */
+  connection?: NatsConnection;
+  /** The Wharf deployment to talk to. @default 'local' */
+  cluster?: string;
+  /** How long one request may take before it fails with `timeout`, ms. @default 30000 */
+  timeoutMs?: number;
+  /** Attempts for errors that are safe to retry (`unavailable`, `over_limit`). @default 5 */
+  maxAttempts?: number;
+  /** Batching of `send()`. */
+  batching?: BatchingOptions;
+}
+
+export interface SendOptions {
+  attributes?: MessageAttributes;
+  /** 0–900 seconds; overrides the queue's delay. */
+  delaySeconds?: number;
+}
+
+export interface ReceiveOptions {
+  /** 1–1,000. @default 1 */
+  maxMessages?: number;
+  /** Long-poll wait, 0–20 s. @default the queue's receiveWaitTime */
+  waitTimeSeconds?: number;
+  /** Visibility timeout of these deliveries, seconds. @default the queue's */
+  visibilityTimeout?: number;
+  receiveRequestAttemptId?: string;
+}
+
+type BatchOutcome = { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
+
+const encoder = new TextEncoder();
+const toBytes = (body: Uint8Array | string) => (typeof body === 'string' ? encoder.encode(body) : body);
+
+export class WharfClient {
+  private readonly nc: NatsConnection;
+  private readonly owned: boolean;
+  private readonly subjects: Subjects;
+  private readonly timeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly batching: BatchingOptions;
+  private readonly batchers = new Map<string, QueueBatcher>();
+
+  private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions) {
+    this.nc = nc;
+    this.owned = owned;
+    this.subjects = subjects(clusterName(options.cluster ?? 'local'));
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.batching = options.batching ?? {};
+  }
+
+  static async connect(options: ClientOptions = {}): Promise<WharfClient> {
+    if (options.connection) return new WharfClient(options.connection, false, options);
+    const servers = options.servers ?? 'nats://127.0.0.1:4222';
+    try {
+      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000 });
+      return new WharfClient(nc, true, options);
+    } catch (err) {
+      throw new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${String(servers)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** One API request; retries `unavailable` and `over_limit` with backoff. Timeouts are not retried: their outcome is unknown. */
+  async request<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
+    const frame = encodeRequest<A>(request);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const msg = await this.nc.request(this.subjects.api(action), frame, { timeout: this.timeoutMs });
+        return decodeReply<Reply<A>>(msg.data);
+      } catch (err) {
+        const error = toClientError(err);
+        if (!error.retryable || error.code === ErrorCode.Timeout || attempt >= this.maxAttempts) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  // ---- queues ------------------------------------------------------------------------------------
+
+  createQueue(queue: string, attributes?: Partial<QueueAttributes>): Promise<Reply<'CreateQueue'>> {
+    return this.request('CreateQueue', attributes ? { queue, attributes } : { queue });
+  }
+
+  listQueues(options: Request<'ListQueues'> = {}): Promise<Reply<'ListQueues'>> {
+    return this.request('ListQueues', options);
+  }
+
+  getQueueAttributes(queue: string): Promise<QueueDescription> {
+    return this.request('GetQueueAttributes', { queue });
+  }
+
+  async setQueueAttributes(queue: string, attributes: Partial<SettableAttributes>): Promise<QueueAttributes> {
+    return (await this.request('SetQueueAttributes', { queue, attributes })).attributes;
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    await this.request('DeleteQueue', { queue });
+  }
+
+  purgeQueue(queue: string): Promise<{ purged: number }> {
+    return this.request('PurgeQueue', { queue });
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** Sends one message through the client-side batcher: the fast way to send many. */
+  send(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
+    let batcher = this.batchers.get(queue);
+    if (!batcher) {
+      batcher = new QueueBatcher(queue, (r) => this.request('SendMessageBatch', r), this.batching);
+      this.batchers.set(queue, batcher);
+    }
+    return batcher.add({ body: toBytes(body), ...options });
+  }
+
+  /** Waits until every message given to `send()` so far is acknowledged or failed. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.batchers.values()].map((b) => b.flush()));
+  }
+
+  /** Sends one message in its own request. */
+  sendMessage(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
+    return this.request('SendMessage', { queue, body: toBytes(body), ...options });
+  }
+
+  sendMessageBatch(queue: string, entries: Request<'SendMessageBatch'>['entries']): Promise<Reply<'SendMessageBatch'>> {
+    return this.request('SendMessageBatch', { queue, entries });
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------------
+
+  async receive(queue: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    return (await this.request('ReceiveMessage', { queue, ...options })).messages;
+  }
+
+  async deleteMessage(queue: string, receiptHandle: string): Promise<void> {
+    await this.request('DeleteMessage', { queue, receiptHandle });
+  }
+
+  deleteMessageBatch(queue: string, entries: Array<{ id: string; receiptHandle: string }>): Promise<BatchOutcome> {
+    return this.request('DeleteMessageBatch', { queue, entries });
+  }
+
+  async changeMessageVisibility(queue: string, receiptHandle: string, visibilityTimeout: number): Promise<void> {
+    await this.request('ChangeMessageVisibility', { queue, receiptHandle, visibilityTimeout });
+  }
+
+  changeMessageVisibilityBatch(
+    queue: string,
+    entries: Array<{ id: string; receiptHandle: string; visibilityTimeout: number }>,
+  ): Promise<BatchOutcome> {
+    return this.request('ChangeMessageVisibilityBatch', { queue, entries });
+  }
+
+  /** Receives in a loop, runs `handler` on each message and deletes it when the handler succeeds. */
+  consume(queue: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
+    return new Consumer(this, queue, handler, options);
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
+    for (const b of this.batchers.values()) b.close();
+    if (this.owned) await this.nc.drain().catch(() => undefined);
+  }
+}
+
+/** The one place NATS client errors become WharfErrors. */
+function toClientError(err: unknown): WharfError {
+  if (err instanceof WharfError) return err;
+  if (err instanceof natsErrors.TimeoutError) {
+    return new WharfError(ErrorCode.Timeout, 'no reply in time: the request may or may not have taken effect', { cause: err });
+  }
+  if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) {
+    return new WharfError(ErrorCode.Unavailable, 'no Wharf node is serving this cluster', { cause: err });
+  }
+  if (err instanceof natsErrors.ClosedConnectionError) {
+    return new WharfError(ErrorCode.Unavailable, 'the NATS connection is closed', { cause: err });
+  }
+  return new WharfError(ErrorCode.Internal, err instanceof Error ? err.message : String(err), { cause: err });
+}

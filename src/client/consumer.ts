@@ -1,0 +1,76 @@
+/**
+ * A consumer: receives in a loop (long polling), runs the handler on each message with bounded
+ * concurrency, and deletes every message whose handler succeeded, in batches. A message whose
+ * handler threw is left alone and comes back after its visibility timeout.
+ */
+import type { ReceivedMessage } from '../protocol/messages.ts';
+import type { WharfClient } from './client.ts';
+
+export type Handler = (message: ReceivedMessage) => Promise<void> | void;
+
+export interface ConsumerOptions {
+  /** Messages handled at once. @default 10 */
+  concurrency?: number;
+  /** Long-poll wait of each receive, seconds. @default 20 */
+  waitTimeSeconds?: number;
+  /** Visibility timeout of received messages, seconds. @default the queue's */
+  visibilityTimeout?: number;
+  /** Called when a handler throws or a receive fails. */
+  onError?: (err: unknown, message?: ReceivedMessage) => void;
+}
+
+export class Consumer {
+  private running = true;
+  private readonly loop: Promise<void>;
+  private readonly client: WharfClient;
+  private readonly queue: string;
+  private readonly handler: Handler;
+  private readonly options: ConsumerOptions;
+
+  constructor(client: WharfClient, queue: string, handler: Handler, options: ConsumerOptions) {
+    this.client = client;
+    this.queue = queue;
+    this.handler = handler;
+    this.options = options;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const concurrency = this.options.concurrency ?? 10;
+    while (this.running) {
+      let messages: ReceivedMessage[];
+      try {
+        messages = await this.client.receive(this.queue, {
+          maxMessages: concurrency,
+          waitTimeSeconds: this.options.waitTimeSeconds ?? 20,
+          ...(this.options.visibilityTimeout === undefined ? {} : { visibilityTimeout: this.options.visibilityTimeout }),
+        });
+      } catch (err) {
+        this.options.onError?.(err);
+        if (!this.running) break;
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      const done: Array<{ id: string; receiptHandle: string }> = [];
+      await Promise.all(
+        messages.map(async (m, i) => {
+          try {
+            await this.handler(m);
+            done.push({ id: String(i), receiptHandle: m.receiptHandle });
+          } catch (err) {
+            this.options.onError?.(err, m);
+          }
+        }),
+      );
+      if (done.length > 0) {
+        await this.client.deleteMessageBatch(this.queue, done).catch((err: unknown) => this.options.onError?.(err));
+      }
+    }
+  }
+
+  /** Stops after the messages in hand are handled (a pending long poll may take its wait time). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The partition's storage effects: load, commit (group-committed write, then body reads), page.
+ *
+ * Keys (keys.ts): reads s/<q>/<p>, l/<q>/<p>/*, m/<q>/<p>/*, d/<q>/<p>/*; writes the same.
+ */
+import { fromPromise } from 'xstate';
+import type {
+  CommitInput,
+  CommitOutput,
+  LoadInput,
+  LoadOutput,
+  PageInput,
+  PageOutput,
+} from '../../actors/partition/partition.events.ts';
+import { EMPTY_PARTITION, type Change, type DelayedEntry, type MessageRecord } from '../../actors/partition/records.ts';
+import type { QueueName } from '../names.ts';
+import { keys } from '../storage/keys.ts';
+import {
+  decodeDelivery,
+  decodeMessage,
+  decodeState,
+  encodeDelivery,
+  encodeMessage,
+  encodeState,
+} from '../storage/records.ts';
+import type { Store, WriteOp } from '../storage/store.ts';
+
+/** Deliveries are bounded by maxInflight; this only bounds one scan call. */
+const DELIVERY_SCAN = 1 << 20;
+
+export function toWriteOps(queue: QueueName, partition: number, changes: readonly Change[]): WriteOp[] {
+  return changes.map((c): WriteOp => {
+    switch (c.kind) {
+      case 'putMessage':
+        return { type: 'put', key: keys.message(queue, partition, c.offset), value: encodeMessage(c.record) };
+      case 'delMessage':
+        return { type: 'del', key: keys.message(queue, partition, c.offset) };
+      case 'putDelivery':
+        return { type: 'put', key: keys.delivery(queue, partition, c.offset), value: encodeDelivery(c.delivery) };
+      case 'delDelivery':
+        return { type: 'del', key: keys.delivery(queue, partition, c.offset) };
+      case 'putDelayed':
+        return { type: 'put', key: keys.delayed(queue, partition, c.due, c.seq), value: encodeMessage(c.record) };
+      case 'delDelayed':
+        return { type: 'del', key: keys.delayed(queue, partition, c.due, c.seq) };
+      case 'putState':
+        return { type: 'put', key: keys.partition(queue, partition), value: encodeState(c.state) };
+      default:
+        return c satisfies never;
+    }
+  });
+}
+
+export function partitionStore(store: Store, sync: boolean) {
+  return {
+    loadPartition: fromPromise<LoadOutput, LoadInput>(async ({ input }) => {
+      const queue = input.queue as QueueName;
+      const [raw] = await store.getMany([keys.partition(queue, input.partition)]);
+      const state = raw ? decodeState(raw) : { ...EMPTY_PARTITION };
+      const deliveries = (await store.scan(keys.deliveries(queue, input.partition), DELIVERY_SCAN)).map(
+        ([key, value]) => [keys.offsetOf(key), decodeDelivery(value)] as [number, ReturnType<typeof decodeDelivery>],
+      );
+      return { state, deliveries };
+    }),
+
+    commit: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
+      const queue = input.queue as QueueName;
+      await store.write(toWriteOps(queue, input.partition, input.changes), sync);
+      const records = new Map<number, MessageRecord>();
+      if (input.reads.length > 0) {
+        const values = await store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
+        values.forEach((v, i) => {
+          if (v) records.set(input.reads[i] as number, decodeMessage(v));
+        });
+      }
+      return { records };
+    }),
+
+    page: fromPromise<PageOutput, PageInput>(async ({ input }) => {
+      const queue = input.queue as QueueName;
+      switch (input.kind) {
+        case 'window': {
+          const rows = await store.scan(keys.messagesFrom(queue, input.partition, input.from), input.limit);
+          return {
+            kind: 'window',
+            scanned: rows.map(([k, v]) => [keys.offsetOf(k), decodeMessage(v)] as [number, MessageRecord]),
+            complete: rows.length < input.limit,
+          };
+        }
+        case 'timers': {
+          const rows = await store.scan(keys.delayedFrom(queue, input.partition, input.from.due), input.limit);
+          const scanned: DelayedEntry[] = rows.map(([k, v]) => ({ ...keys.delayedOf(k), record: decodeMessage(v) }));
+          return { kind: 'timers', scanned, complete: rows.length < input.limit };
+        }
+        case 'retention': {
+          const rows = await store.scan(keys.messages(queue, input.partition), input.limit);
+          const expired: number[] = [];
+          for (const [k, v] of rows) {
+            if (decodeMessage(v).sentAt >= input.sentBefore) break;
+            expired.push(keys.offsetOf(k));
+          }
+          return { kind: 'retention', expired };
+        }
+        default:
+          return input satisfies never;
+      }
+    }),
+  };
+}

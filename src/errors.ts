@@ -1,0 +1,116 @@
+/**
+ * Every error code Wharf puts on the wire, and the one error class that carries them.
+ *
+ * | code                    | meaning                                                        | retryable |
+ * | ----------------------- | -------------------------------------------------------------- | --------- |
+ * | invalid_request         | the request is not a valid frame (bytes, shape, unknown field) | no        |
+ * | unsupported_version     | the request's protocol version is not served here              | no        |
+ * | unknown_action          | no such API action                                             | no        |
+ * | invalid_name            | a queue name breaks the naming rule                            | no        |
+ * | invalid_parameter       | a parameter is out of range or of the wrong type               | no        |
+ * | invalid_attribute       | a queue attribute name or value is not accepted                | no        |
+ * | message_too_large       | a body plus attributes exceed the queue's maximum message size | no        |
+ * | batch_too_large         | more entries than the batch limit, or too many bytes           | no        |
+ * | batch_ids_not_distinct  | two entries of one batch share an id                           | no        |
+ * | empty_batch             | a batch request without entries                                | no        |
+ * | queue_not_found         | the queue does not exist                                       | no        |
+ * | queue_already_exists    | CreateQueue with attributes different from the existing queue | no        |
+ * | invalid_receipt_handle  | malformed, or stale (the message was redelivered or deleted)   | no        |
+ * | message_not_in_flight   | ChangeMessageVisibility on a message whose lease already ended | no        |
+ * | over_limit              | a bounded resource is full (in-flight messages, waiters)       | yes       |
+ * | not_leader              | this node does not serve that partition; `leader` says who     | yes       |
+ * | timeout                 | no answer in time: the outcome is unknown                      | yes       |
+ * | unavailable             | no node answered, or the node is starting or draining          | yes       |
+ * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
+ * | internal                | a bug: reported with a log line on the node                    | no        |
+ *
+ * Adding a code is a protocol change: it gets a CHANGELOG line.
+ */
+export const ErrorCode = {
+  InvalidRequest: 'invalid_request',
+  UnsupportedVersion: 'unsupported_version',
+  UnknownAction: 'unknown_action',
+  InvalidName: 'invalid_name',
+  InvalidParameter: 'invalid_parameter',
+  InvalidAttribute: 'invalid_attribute',
+  MessageTooLarge: 'message_too_large',
+  BatchTooLarge: 'batch_too_large',
+  BatchIdsNotDistinct: 'batch_ids_not_distinct',
+  EmptyBatch: 'empty_batch',
+  QueueNotFound: 'queue_not_found',
+  QueueAlreadyExists: 'queue_already_exists',
+  InvalidReceiptHandle: 'invalid_receipt_handle',
+  MessageNotInFlight: 'message_not_in_flight',
+  OverLimit: 'over_limit',
+  NotLeader: 'not_leader',
+  Timeout: 'timeout',
+  Unavailable: 'unavailable',
+  StorageFailure: 'storage_failure',
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** Retryability is a property of the code, decided here once rather than at each throw site. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.OverLimit,
+  ErrorCode.NotLeader,
+  ErrorCode.Timeout,
+  ErrorCode.Unavailable,
+  ErrorCode.StorageFailure,
+]);
+
+/** An error as it crosses NATS. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** For `not_leader`: the node that serves the partition, when known. */
+  leader?: string;
+}
+
+export class WharfError extends Error {
+  override readonly name = 'WharfError';
+  readonly code: ErrorCode;
+  readonly leader: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { leader?: string }) {
+    super(message, options);
+    this.code = code;
+    this.leader = options?.leader;
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+
+  toWire(): WireError {
+    return this.leader === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, leader: this.leader };
+  }
+
+  /** The only place a wire error becomes an exception again. Unknown codes become `internal`. */
+  static fromWire(e: unknown): WharfError {
+    if (typeof e === 'object' && e !== null) {
+      const { code, message, leader } = e as Record<string, unknown>;
+      if (typeof code === 'string' && CODES.has(code) && typeof message === 'string') {
+        return typeof leader === 'string'
+          ? new WharfError(code as ErrorCode, message, { leader })
+          : new WharfError(code as ErrorCode, message);
+      }
+    }
+    return new WharfError(ErrorCode.Internal, 'malformed error reply');
+  }
+}
+
+export function isWharfError(err: unknown, code?: ErrorCode): err is WharfError {
+  return err instanceof WharfError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a WharfError, keeping the original as `cause`. */
+export function toWharfError(err: unknown): WharfError {
+  if (err instanceof WharfError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new WharfError(ErrorCode.Internal, message, { cause: err });
+}

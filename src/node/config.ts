@@ -1,0 +1,148 @@
+/**
+ * Node configuration: `NodeOptions` (all optional) → `resolveConfig(options, env)` → `NodeConfig`
+ * (all required, frozen). This is the only module that reads the environment.
+ *
+ * | option            | env                      | default                 |
+ * | ----------------- | ------------------------ | ----------------------- |
+ * | nodeId            | WHARF_NODE_ID            | `node-<hostname>`       |
+ * | cluster           | WHARF_CLUSTER            | `local`                 |
+ * | natsUrl           | WHARF_NATS_URL           | `nats://127.0.0.1:4222` |
+ * | dataDir           | WHARF_DATA_DIR           | `./.wharf/data/<node>`  |
+ * | syncWrites        | WHARF_SYNC_WRITES        | `true`                  |
+ * | tickMs            | WHARF_TICK_MS            | `100`                   |
+ * | maxInflight       | WHARF_MAX_INFLIGHT       | `120000`                |
+ * | maxWaiters        | WHARF_MAX_WAITERS        | `10000`                 |
+ * | windowMessages    | WHARF_WINDOW_MESSAGES    | `4096`                  |
+ * | windowBytes       | WHARF_WINDOW_BYTES       | `16777216`              |
+ * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
+ * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `1000`                  |
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, WharfError } from '../errors.ts';
+import { clusterName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { systemClock, type Clock } from '../clock.ts';
+
+export interface NodeOptions {
+  /** This node's identity in the cluster. @default `node-<hostname>` */
+  nodeId?: string;
+  /** The Wharf deployment this node belongs to; prefixes every subject. @default 'local' */
+  cluster?: string;
+  /** NATS server(s) to connect to, comma separated. @default 'nats://127.0.0.1:4222' */
+  natsUrl?: string;
+  /** Directory of this node's RocksDB store. @default './.wharf/data/<nodeId>' */
+  dataDir?: string;
+  /** fsync the RocksDB WAL before acknowledging a write (group-committed). @default true */
+  syncWrites?: boolean;
+  /** Period of partition housekeeping (lease expiry, delays, long-poll timeouts), ms. @default 100 */
+  tickMs?: number;
+  /** Messages in flight per partition before ReceiveMessage answers `over_limit`. @default 120000 */
+  maxInflight?: number;
+  /** Long-poll receivers waiting per queue before ReceiveMessage answers `over_limit`. @default 10000 */
+  maxWaiters?: number;
+  /** Ready messages a partition keeps in memory ahead of delivery. @default 4096 */
+  windowMessages?: number;
+  /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 16 MiB */
+  windowBytes?: number;
+  /** pino level. @default 'info' */
+  logLevel?: string;
+  /** Period of the node heartbeat, ms. @default 1000 */
+  heartbeatMs?: number;
+  /** Wall clock (tests inject one they can move). @default the system clock */
+  clock?: Clock;
+}
+
+export interface NodeConfig {
+  readonly nodeId: NodeId;
+  readonly cluster: ClusterName;
+  readonly natsUrl: string;
+  readonly dataDir: string;
+  readonly syncWrites: boolean;
+  readonly tickMs: number;
+  readonly maxInflight: number;
+  readonly maxWaiters: number;
+  readonly windowMessages: number;
+  readonly windowBytes: number;
+  readonly logLevel: string;
+  readonly heartbeatMs: number;
+  readonly clock: Clock;
+}
+
+/** Every environment variable Wharf reads, with the option it sets. */
+export const ENV: Record<string, keyof NodeOptions> = {
+  WHARF_NODE_ID: 'nodeId',
+  WHARF_CLUSTER: 'cluster',
+  WHARF_NATS_URL: 'natsUrl',
+  WHARF_DATA_DIR: 'dataDir',
+  WHARF_SYNC_WRITES: 'syncWrites',
+  WHARF_TICK_MS: 'tickMs',
+  WHARF_MAX_INFLIGHT: 'maxInflight',
+  WHARF_MAX_WAITERS: 'maxWaiters',
+  WHARF_WINDOW_MESSAGES: 'windowMessages',
+  WHARF_WINDOW_BYTES: 'windowBytes',
+  WHARF_LOG_LEVEL: 'logLevel',
+  WHARF_HEARTBEAT_MS: 'heartbeatMs',
+};
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Reads options from the environment; only WHARF_* variables listed in ENV count. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeOptions {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, key] of Object.entries(ENV)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (key === 'syncWrites') {
+      if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
+      out[key] = raw === 'true';
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs'].includes(key)) {
+      const n = Number(raw);
+      if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
+      out[key] = n;
+    } else {
+      out[key] = raw;
+    }
+  }
+  if (problems.length > 0) throw new WharfError(ErrorCode.InvalidParameter, `configuration: ${problems.join('; ')}`);
+  return out as NodeOptions;
+}
+
+function positive(problems: string[], name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+/** Resolves options to a complete configuration, collecting every problem into one error. */
+export function resolveConfig(options: NodeOptions = {}): NodeConfig {
+  const problems: string[] = [];
+  const attempt = <T>(f: () => T, fallback: T): T => {
+    try {
+      return f();
+    } catch (err) {
+      problems.push((err as Error).message);
+      return fallback;
+    }
+  };
+  const id = attempt(() => nodeId(options.nodeId ?? `node-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`), 'invalid' as NodeId);
+  const config: NodeConfig = {
+    nodeId: id,
+    cluster: attempt(() => clusterName(options.cluster ?? 'local'), 'invalid' as ClusterName),
+    natsUrl: options.natsUrl ?? 'nats://127.0.0.1:4222',
+    dataDir: options.dataDir ?? join('.wharf', 'data', id),
+    syncWrites: options.syncWrites ?? true,
+    tickMs: positive(problems, 'tickMs', options.tickMs ?? 100, 5),
+    maxInflight: positive(problems, 'maxInflight', options.maxInflight ?? 120_000),
+    maxWaiters: positive(problems, 'maxWaiters', options.maxWaiters ?? 10_000),
+    windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 4096, 16),
+    windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 16 * 1024 * 1024, 1024 * 1024),
+    logLevel: options.logLevel ?? 'info',
+    heartbeatMs: positive(problems, 'heartbeatMs', options.heartbeatMs ?? 1000, 10),
+    clock: options.clock ?? systemClock,
+  };
+  if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
+  if (problems.length > 0) {
+    throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,320 @@
+/**
+ * One queue's message operations on this node: sends spread over its partitions, receives with
+ * long polling across all of them, and receipt handles routed back to the partition that issued
+ * them. Queue-level state lives here only for long polling (the waiting receivers).
+ */
+import type { Delivery } from '../../actors/partition/ledger.ts';
+import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { MessageRecord } from '../../actors/partition/records.ts';
+import { recordSize } from '../../actors/partition/records.ts';
+import type { Clock } from '../clock.ts';
+import { ErrorCode, WharfError, type WireError } from '../errors.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
+import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
+import type { PartitionClient } from './partition-client.ts';
+
+interface Waiter {
+  request: ReceiveParams;
+  resolve: (messages: ReceivedMessage[]) => void;
+  timer: unknown;
+}
+
+interface ReceiveParams {
+  max: number;
+  visibilityMs: number;
+  attemptId: string | undefined;
+}
+
+export interface QueueServiceOptions {
+  name: string;
+  incarnation: number;
+  attributes: QueueAttributes;
+  partitions: readonly PartitionClient[];
+  clock: Clock;
+  maxWaiters: number;
+  newId: () => string;
+}
+
+export class QueueService {
+  readonly name: string;
+  readonly incarnation: number;
+  readonly partitions: readonly PartitionClient[];
+  private attributes: QueueAttributes;
+  private readonly clock: Clock;
+  private readonly maxWaiters: number;
+  private readonly newId: () => string;
+  private nextPartition = 0;
+  private readonly waiters: Waiter[] = [];
+  private draining = false;
+  private readonly unsubscribe: Array<() => void>;
+
+  constructor(options: QueueServiceOptions) {
+    ({
+      name: this.name,
+      incarnation: this.incarnation,
+      attributes: this.attributes,
+      partitions: this.partitions,
+      clock: this.clock,
+      maxWaiters: this.maxWaiters,
+      newId: this.newId,
+    } = options);
+    const partitions = this.partitions;
+    this.unsubscribe = partitions.map((p) => p.onReady(() => this.serveWaiters()));
+  }
+
+  configure(attributes: QueueAttributes): void {
+    this.attributes = attributes;
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe) u();
+    for (const w of this.waiters.splice(0)) {
+      this.clock.clearTimeout(w.timer);
+      w.resolve([]);
+    }
+  }
+
+  // ---- sends -------------------------------------------------------------------------------------
+
+  private pickPartition(): PartitionClient {
+    const p = this.partitions[this.nextPartition++ % this.partitions.length];
+    if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
+    return p;
+  }
+
+  /** Checks one message against the queue's limits; returns its record. */
+  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number } {
+    const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
+    if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
+    const size = recordSize(record);
+    if (size > this.attributes.maximumMessageSize) {
+      throw new WharfError(
+        ErrorCode.MessageTooLarge,
+        `message of ${size} bytes exceeds the queue's maximumMessageSize of ${this.attributes.maximumMessageSize}`,
+      );
+    }
+    return { record, delayMs: (message.delaySeconds ?? this.attributes.delaySeconds) * 1000 };
+  }
+
+  async send(message: OutgoingMessage): Promise<{ messageId: string }> {
+    const entry = this.toRecord(message);
+    expectOk(await this.pickPartition().request({ type: 'send', messages: [entry] }));
+    return { messageId: entry.record.id };
+  }
+
+  async sendBatch(entries: Request<'SendMessageBatch'>['entries']) {
+    checkBatch(entries);
+    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number }> = [];
+    const failed: BatchEntryFailure[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      try {
+        const r = this.toRecord(entry);
+        bytes += recordSize(r.record);
+        accepted.push({ id: entry.id, ...r });
+      } catch (err) {
+        failed.push(entryFailure(entry.id, err));
+      }
+    }
+    if (bytes > LIMITS.maxBatchBytes) {
+      throw new WharfError(ErrorCode.BatchTooLarge, `batch of ${bytes} bytes exceeds ${LIMITS.maxBatchBytes}`);
+    }
+    if (accepted.length > 0) {
+      // One partition per batch: the whole batch is one atomic write and keeps its order.
+      const result = await this.pickPartition().request({
+        type: 'send',
+        messages: accepted.map(({ record, delayMs }) => ({ record, delayMs })),
+      });
+      if (result.type === 'failed') {
+        return { successful: [], failed: [...failed, ...accepted.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false }))] };
+      }
+    }
+    return { successful: accepted.map((a) => ({ id: a.id, messageId: a.record.id })), failed };
+  }
+
+  // ---- receives ----------------------------------------------------------------------------------
+
+  async receive(request: Request<'ReceiveMessage'>): Promise<ReceivedMessage[]> {
+    const params: ReceiveParams = {
+      max: request.maxMessages ?? 1,
+      visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
+      attemptId: request.receiveRequestAttemptId,
+    };
+    const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
+    const now = await this.tryReceive(params);
+    if (now.length > 0 || waitMs === 0) return now;
+    if (this.waiters.length >= this.maxWaiters) {
+      throw new WharfError(ErrorCode.OverLimit, `too many receivers are waiting on queue ${this.name}`);
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        request: params,
+        resolve,
+        timer: this.clock.setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve([]);
+        }, waitMs),
+      };
+      this.waiters.push(waiter);
+      // A message may have become visible while the first attempt was under way.
+      this.serveWaiters();
+    });
+  }
+
+  /** One pass over the partitions, starting at a rotating one, skipping those with nothing visible. */
+  private async tryReceive(params: ReceiveParams): Promise<ReceivedMessage[]> {
+    const n = this.partitions.length;
+    const start = this.nextPartition++;
+    for (let i = 0; i < n; i++) {
+      const p = this.partitions[(start + i) % n] as PartitionClient;
+      if (!p.hasVisible && params.attemptId === undefined) continue;
+      const result = await p.request({
+        type: 'receive',
+        max: params.max,
+        maxBytes: LIMITS.maxReceiveBytes,
+        visibilityMs: params.visibilityMs,
+        ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
+      });
+      if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
+      if (result.type === 'received' && result.deliveries.length > 0) {
+        return result.deliveries.map((d) => this.toReceived(p, d));
+      }
+    }
+    return [];
+  }
+
+  /** Hands visible messages to waiting receivers, oldest waiter first, one waiter at a time. */
+  private serveWaiters(): void {
+    if (this.draining || this.waiters.length === 0) return;
+    this.draining = true;
+    void (async () => {
+      try {
+        while (this.waiters.length > 0) {
+          const waiter = this.waiters[0] as Waiter;
+          const messages = await this.tryReceive(waiter.request);
+          if (messages.length === 0) break;
+          const i = this.waiters.indexOf(waiter);
+          if (i < 0) {
+            // It timed out meanwhile: its messages return after their visibility timeout.
+            continue;
+          }
+          this.waiters.splice(i, 1);
+          this.clock.clearTimeout(waiter.timer);
+          waiter.resolve(messages);
+        }
+      } catch {
+        // A failed partition: the waiters keep waiting until their deadline.
+      } finally {
+        this.draining = false;
+      }
+    })();
+  }
+
+  private toReceived(p: PartitionClient, d: Delivery & { record: MessageRecord }): ReceivedMessage {
+    return {
+      messageId: d.record.id,
+      receiptHandle: encodeReceipt({
+        incarnation: this.incarnation,
+        partition: this.partitions.indexOf(p),
+        offset: d.offset,
+        seq: d.delivery.seq,
+      }),
+      body: d.record.body,
+      attributes: d.record.attributes ?? {},
+      sentAt: d.record.sentAt,
+      receiveCount: d.delivery.count,
+      firstReceivedAt: d.delivery.first,
+    };
+  }
+
+  // ---- receipt handles ---------------------------------------------------------------------------
+
+  private route(receiptHandle: string): { partition: PartitionClient; offset: number; seq: number } {
+    const r = decodeReceipt(receiptHandle);
+    const partition = this.partitions[r.partition];
+    if (r.incarnation !== this.incarnation || !partition) {
+      throw new WharfError(ErrorCode.InvalidReceiptHandle, `the receipt handle does not belong to queue ${this.name}`);
+    }
+    return { partition, offset: r.offset, seq: r.seq };
+  }
+
+  async deleteMessage(receiptHandle: string): Promise<void> {
+    const { partition, offset, seq } = this.route(receiptHandle);
+    handled(await partition.request({ type: 'delete', offset, seq }));
+  }
+
+  async changeVisibility(receiptHandle: string, visibilityTimeout: number): Promise<void> {
+    const { partition, offset, seq } = this.route(receiptHandle);
+    handled(await partition.request({ type: 'changeVisibility', offset, seq, visibilityMs: visibilityTimeout * 1000 }));
+  }
+
+  /** Runs one operation per entry; all entries reach their partitions in the same batch. */
+  async batch<E extends { id: string; receiptHandle: string }>(
+    entries: readonly E[],
+    op: (entry: E, offset: number, seq: number) => PartitionOp,
+  ): Promise<{ successful: Array<{ id: string }>; failed: BatchEntryFailure[] }> {
+    checkBatch(entries);
+    const outcomes = await Promise.all(
+      entries.map(async (entry) => {
+        try {
+          const { partition, offset, seq } = this.route(entry.receiptHandle);
+          handled(await partition.request(op(entry, offset, seq)));
+          return { id: entry.id };
+        } catch (err) {
+          return entryFailure(entry.id, err);
+        }
+      }),
+    );
+    return {
+      successful: outcomes.filter((o): o is { id: string } => !('code' in o)),
+      failed: outcomes.filter((o): o is BatchEntryFailure => 'code' in o),
+    };
+  }
+
+  async purge(): Promise<number> {
+    const results = await Promise.all(this.partitions.map((p) => p.request({ type: 'purge' })));
+    return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
+  }
+
+  counts() {
+    const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };
+    for (const p of this.partitions) {
+      const c = p.counts();
+      total.approximateNumberOfMessages += c.visible;
+      total.approximateNumberOfMessagesNotVisible += c.inflight;
+      total.approximateNumberOfMessagesDelayed += c.delayed;
+    }
+    return total;
+  }
+}
+
+function expectOk(result: PartitionResult): 0 {
+  if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
+  return 0;
+}
+
+function handled(result: PartitionResult): void {
+  expectOk(result);
+  if (result.type !== 'handled') return;
+  if (result.result === 'stale') {
+    throw new WharfError(ErrorCode.InvalidReceiptHandle, 'the receipt handle is stale: the message was deleted or delivered again since');
+  }
+  if (result.result === 'not_in_flight') {
+    throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
+  }
+}
+
+function checkBatch(entries: ReadonlyArray<{ id: string }>): void {
+  if (entries.length === 0) throw new WharfError(ErrorCode.EmptyBatch, 'the batch has no entries');
+  if (new Set(entries.map((e) => e.id)).size !== entries.length) {
+    throw new WharfError(ErrorCode.BatchIdsNotDistinct, 'two entries of the batch share an id');
+  }
+}
+
+function entryFailure(id: string, err: unknown): BatchEntryFailure {
+  const e: WireError = err instanceof WharfError ? err.toWire() : { code: ErrorCode.Internal, message: String(err) };
+  const retryable = err instanceof WharfError && err.retryable;
+  return { id, code: e.code, message: e.message, senderFault: !retryable && e.code !== ErrorCode.Internal };
+}

@@ -1,0 +1,70 @@
+/**
+ * Queue attributes: defaults, ranges and validation. SQS's names and ranges, in seconds.
+ */
+import { ErrorCode, WharfError } from '../errors.ts';
+import type { CreationAttributes, QueueAttributes, SettableAttributes } from './messages.ts';
+
+interface Range {
+  min: number;
+  max: number;
+  default: number;
+}
+
+export const SETTABLE: Record<keyof SettableAttributes, Range> = {
+  visibilityTimeout: { min: 0, max: 43_200, default: 30 },
+  retentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
+  maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
+  delaySeconds: { min: 0, max: 900, default: 0 },
+  receiveWaitTime: { min: 0, max: 20, default: 0 },
+};
+
+export const CREATION: Record<keyof CreationAttributes, Range> = {
+  partitions: { min: 1, max: 64, default: 1 },
+};
+
+const ALL: Record<keyof QueueAttributes, Range> = { ...SETTABLE, ...CREATION };
+
+export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze(
+  Object.fromEntries(Object.entries(ALL).map(([k, r]) => [k, r.default])) as unknown as QueueAttributes,
+);
+
+function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number {
+  const range = ranges[name];
+  if (range === undefined) {
+    throw new WharfError(ErrorCode.InvalidAttribute, `unknown or read-only queue attribute: ${name}`);
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `attribute ${name} must be an integer from ${range.min} to ${range.max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Attributes for a new queue: the given ones checked, the rest defaulted. */
+export function creationAttributes(given: Record<string, unknown> | undefined): QueueAttributes {
+  const out: Record<string, number> = { ...DEFAULT_ATTRIBUTES };
+  for (const [name, value] of Object.entries(given ?? {})) {
+    if (value === undefined) continue;
+    out[name] = checkOne(name, value, ALL);
+  }
+  return out as unknown as QueueAttributes;
+}
+
+/** Attributes after a SetQueueAttributes: only settable ones may change. */
+export function updatedAttributes(
+  current: QueueAttributes,
+  given: Record<string, unknown>,
+): QueueAttributes {
+  const out: Record<string, number> = { ...current };
+  for (const [name, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    out[name] = checkOne(name, value, SETTABLE);
+  }
+  return out as unknown as QueueAttributes;
+}
+
+export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
+  return (Object.keys(ALL) as Array<keyof QueueAttributes>).every((k) => a[k] === b[k]);
+}

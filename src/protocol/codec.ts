@@ -1,0 +1,130 @@
+/**
+ * Frames on the wire: MessagePack (msgpackr), so bodies stay bytes without base64. Every request is
+ * checked here against its action's schema (valibot, strict objects: unknown fields are errors);
+ * code behind the codec trusts the types.
+ */
+import { Packr } from 'msgpackr';
+import * as v from 'valibot';
+import { ErrorCode, WharfError, type WireError } from '../errors.ts';
+import { LIMITS } from './limits.ts';
+import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
+
+// Plain maps and arrays only: no record extension, no structured clone, so decoding builds nothing
+// but objects, arrays, strings, numbers, booleans and byte arrays.
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+
+export function encode(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decodes a frame; any malformed input becomes `invalid_request`. */
+export function decode(bytes: Uint8Array): unknown {
+  if (bytes.length === 0) throw new WharfError(ErrorCode.InvalidRequest, 'empty frame');
+  try {
+    return packr.unpack(bytes);
+  } catch (err) {
+    throw new WharfError(ErrorCode.InvalidRequest, 'frame is not valid MessagePack', { cause: err });
+  }
+}
+
+const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxIdLength), v.regex(/^[A-Za-z0-9_-]+$/));
+const queue = v.pipe(v.string(), v.maxLength(200));
+const bytes = v.instance(Uint8Array);
+const attributeValue = v.variant('type', [
+  v.strictObject({ type: v.literal('string'), value: v.pipe(v.string(), v.maxLength(LIMITS.maxBatchBytes)) }),
+  v.strictObject({ type: v.literal('number'), value: v.pipe(v.string(), v.regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/)) }),
+  v.strictObject({ type: v.literal('binary'), value: bytes }),
+]);
+const messageAttributes = v.pipe(
+  v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[A-Za-z0-9_.-]+$/)), attributeValue),
+  v.check((r) => Object.keys(r).length <= LIMITS.maxMessageAttributes, `at most ${LIMITS.maxMessageAttributes} message attributes`),
+);
+const outgoing = {
+  body: bytes,
+  attributes: v.optional(messageAttributes),
+  delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
+};
+// Attribute values are range-checked by attributes.ts, which knows each one's range.
+const attributes = v.record(v.string(), v.number());
+const receipt = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
+const entries = <T extends v.ObjectEntries>(shape: T) =>
+  v.pipe(v.array(v.strictObject({ id, ...shape })), v.maxLength(LIMITS.maxBatchEntries));
+
+const schemas = {
+  CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes) }),
+  ListQueues: v.strictObject({
+    prefix: v.optional(v.pipe(v.string(), v.maxLength(80))),
+    limit: v.optional(int(1, LIMITS.maxListQueues)),
+    nextToken: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  }),
+  GetQueueAttributes: v.strictObject({ queue }),
+  SetQueueAttributes: v.strictObject({ queue, attributes }),
+  DeleteQueue: v.strictObject({ queue }),
+  PurgeQueue: v.strictObject({ queue }),
+  SendMessage: v.strictObject({ queue, ...outgoing }),
+  SendMessageBatch: v.strictObject({ queue, entries: entries(outgoing) }),
+  ReceiveMessage: v.strictObject({
+    queue,
+    maxMessages: v.optional(int(1, LIMITS.maxReceiveMessages)),
+    waitTimeSeconds: v.optional(int(0, LIMITS.maxWaitTimeSeconds)),
+    visibilityTimeout: v.optional(int(0, LIMITS.maxVisibilityTimeout)),
+    receiveRequestAttemptId: v.optional(id),
+  }),
+  DeleteMessage: v.strictObject({ queue, receiptHandle: receipt }),
+  DeleteMessageBatch: v.strictObject({ queue, entries: entries({ receiptHandle: receipt }) }),
+  ChangeMessageVisibility: v.strictObject({
+    queue,
+    receiptHandle: receipt,
+    visibilityTimeout: int(0, LIMITS.maxVisibilityTimeout),
+  }),
+  ChangeMessageVisibilityBatch: v.strictObject({
+    queue,
+    entries: entries({ receiptHandle: receipt, visibilityTimeout: int(0, LIMITS.maxVisibilityTimeout) }),
+  }),
+} satisfies Record<Action, v.GenericSchema>;
+
+export function isAction(name: string | undefined): name is Action {
+  return name !== undefined && Object.hasOwn(schemas, name);
+}
+
+/** Decodes and checks one request frame of `action`. */
+export function decodeRequest<A extends Action>(action: A, frame: Uint8Array): Request<A> {
+  const value = decode(frame);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new WharfError(ErrorCode.InvalidRequest, 'request must be a map');
+  }
+  const { v: version, ...fields } = value as Record<string, unknown>;
+  if (version !== PROTOCOL_VERSION) {
+    throw new WharfError(ErrorCode.UnsupportedVersion, `protocol version ${String(version)} is not served; use ${PROTOCOL_VERSION}`);
+  }
+  const result = v.safeParse(schemas[action], fields);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new WharfError(ErrorCode.InvalidParameter, `${action}: ${path ? `${path}: ` : ''}${issue.message}`);
+  }
+  return result.output as Request<A>;
+}
+
+export function encodeRequest<A extends Action>(request: Request<A>): Uint8Array {
+  return encode({ v: PROTOCOL_VERSION, ...request });
+}
+
+export function encodeOk<T>(body: T): Uint8Array {
+  return encode({ v: PROTOCOL_VERSION, ok: true, body } satisfies Envelope<T>);
+}
+
+export function encodeError(error: WireError): Uint8Array {
+  return encode({ v: PROTOCOL_VERSION, ok: false, error } satisfies Envelope<never>);
+}
+
+/** Decodes a reply frame: the body, or the WharfError it carries. */
+export function decodeReply<T>(frame: Uint8Array): T {
+  const value = decode(frame) as Partial<Envelope<T>> | null;
+  if (typeof value !== 'object' || value === null || typeof value.ok !== 'boolean') {
+    throw new WharfError(ErrorCode.InvalidRequest, 'reply is not an envelope');
+  }
+  if (value.ok) return (value as { body: T }).body;
+  throw WharfError.fromWire((value as { error: unknown }).error);
+}

@@ -1,0 +1,26 @@
+/**
+ * Limits of the client API. Every number a client can run into is here, and docs/api.md lists them.
+ * Batches may be larger than SQS's 10 entries: the SDK batches sends for throughput.
+ */
+export const LIMITS = {
+  /** Entries in one SendMessageBatch, DeleteMessageBatch or ChangeMessageVisibilityBatch. */
+  maxBatchEntries: 1000,
+  /** Bytes of bodies plus attributes in one SendMessageBatch. */
+  maxBatchBytes: 4 * 1024 * 1024,
+  /** Messages one ReceiveMessage may ask for. */
+  maxReceiveMessages: 1000,
+  /** Bytes of bodies one ReceiveMessage reply carries at most (it returns fewer messages instead). */
+  maxReceiveBytes: 4 * 1024 * 1024,
+  /** Longest long-poll wait, seconds. */
+  maxWaitTimeSeconds: 20,
+  /** Longest visibility timeout, seconds (12 hours). */
+  maxVisibilityTimeout: 43_200,
+  /** Longest per-message delay, seconds. */
+  maxDelaySeconds: 900,
+  /** Message attributes per message. */
+  maxMessageAttributes: 10,
+  /** Characters of an attribute name, a batch entry id or a receive attempt id. */
+  maxIdLength: 128,
+  /** Queues one ListQueues page returns. */
+  maxListQueues: 1000,
+} as const;

@@ -1,0 +1,159 @@
+/**
+ * Every request and reply of the client API, version 1. Bodies are bytes (`Uint8Array`) end to end;
+ * frames are MessagePack (see codec.ts). Times are milliseconds since the epoch, durations are
+ * seconds as in SQS.
+ */
+import type { WireError } from '../errors.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+/** A message attribute: typed like SQS's, so the SQS endpoint can map them one to one. */
+export type AttributeValue =
+  | { type: 'string'; value: string }
+  | { type: 'number'; value: string }
+  | { type: 'binary'; value: Uint8Array };
+export type MessageAttributes = Record<string, AttributeValue>;
+
+/** Queue attributes a client may set. */
+export interface SettableAttributes {
+  /** Seconds a received message stays invisible. 0–43,200. @default 30 */
+  visibilityTimeout: number;
+  /** Seconds a message is kept. 60–1,209,600. @default 345,600 (4 days) */
+  retentionPeriod: number;
+  /** Bytes of body plus attributes. 1,024–1,048,576. @default 262,144 */
+  maximumMessageSize: number;
+  /** Seconds every new message waits before it can be received. 0–900. @default 0 */
+  delaySeconds: number;
+  /** Default long-poll wait of ReceiveMessage, seconds. 0–20. @default 0 */
+  receiveWaitTime: number;
+}
+
+/** Attributes fixed at creation. */
+export interface CreationAttributes {
+  /** Partitions of the queue. 1–64. @default 1 */
+  partitions: number;
+}
+
+export type QueueAttributes = SettableAttributes & CreationAttributes;
+
+export interface QueueCounts {
+  /** Messages that can be received now. */
+  approximateNumberOfMessages: number;
+  /** Messages received and not yet deleted whose visibility timeout has not expired. */
+  approximateNumberOfMessagesNotVisible: number;
+  /** Messages waiting out a delay. */
+  approximateNumberOfMessagesDelayed: number;
+}
+
+export interface QueueDescription {
+  queue: string;
+  attributes: QueueAttributes;
+  counts: QueueCounts;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+export interface OutgoingMessage {
+  body: Uint8Array;
+  attributes?: MessageAttributes;
+  /** Overrides the queue's delay for this message. 0–900 seconds. */
+  delaySeconds?: number;
+}
+
+export interface BatchEntryFailure {
+  id: string;
+  code: string;
+  message: string;
+  /** True when the entry itself was wrong: retrying it unchanged will fail again. */
+  senderFault: boolean;
+}
+
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: Uint8Array;
+  attributes: MessageAttributes;
+  sentAt: number;
+  receiveCount: number;
+  firstReceivedAt: number;
+}
+
+/** Request and reply of every action: the single map both client and node are typed from. */
+export interface Api {
+  CreateQueue: {
+    request: { queue: string; attributes?: Partial<QueueAttributes> };
+    reply: { queue: string; created: boolean };
+  };
+  ListQueues: {
+    request: { prefix?: string; limit?: number; nextToken?: string };
+    reply: { queues: string[]; nextToken?: string };
+  };
+  GetQueueAttributes: { request: { queue: string }; reply: QueueDescription };
+  SetQueueAttributes: {
+    request: { queue: string; attributes: Partial<SettableAttributes> };
+    reply: { attributes: QueueAttributes };
+  };
+  DeleteQueue: { request: { queue: string }; reply: Record<string, never> };
+  PurgeQueue: { request: { queue: string }; reply: { purged: number } };
+  SendMessage: {
+    request: { queue: string } & OutgoingMessage;
+    reply: { messageId: string };
+  };
+  SendMessageBatch: {
+    request: { queue: string; entries: Array<{ id: string } & OutgoingMessage> };
+    reply: { successful: Array<{ id: string; messageId: string }>; failed: BatchEntryFailure[] };
+  };
+  ReceiveMessage: {
+    request: {
+      queue: string;
+      /** 1–1,000. @default 1 */
+      maxMessages?: number;
+      /** Long-poll wait, 0–20 seconds. @default the queue's receiveWaitTime */
+      waitTimeSeconds?: number;
+      /** Overrides the queue's visibility timeout for these deliveries. 0–43,200 seconds. */
+      visibilityTimeout?: number;
+      /** A retried receive with the same id returns the same messages while their leases live. */
+      receiveRequestAttemptId?: string;
+    };
+    reply: { messages: ReceivedMessage[] };
+  };
+  DeleteMessage: { request: { queue: string; receiptHandle: string }; reply: Record<string, never> };
+  DeleteMessageBatch: {
+    request: { queue: string; entries: Array<{ id: string; receiptHandle: string }> };
+    reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
+  };
+  ChangeMessageVisibility: {
+    request: { queue: string; receiptHandle: string; visibilityTimeout: number };
+    reply: Record<string, never>;
+  };
+  ChangeMessageVisibilityBatch: {
+    request: {
+      queue: string;
+      entries: Array<{ id: string; receiptHandle: string; visibilityTimeout: number }>;
+    };
+    reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
+  };
+}
+
+export type Action = keyof Api;
+export const ACTIONS = [
+  'CreateQueue',
+  'ListQueues',
+  'GetQueueAttributes',
+  'SetQueueAttributes',
+  'DeleteQueue',
+  'PurgeQueue',
+  'SendMessage',
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+] as const satisfies readonly Action[];
+
+export type Request<A extends Action> = Api[A]['request'];
+export type Reply<A extends Action> = Api[A]['reply'];
+
+/** Every reply frame. */
+export type Envelope<T> = { v: 1; ok: true; body: T } | { v: 1; ok: false; error: WireError };

@@ -1,0 +1,74 @@
+/**
+ * The RocksDB key layout, version 1. No other module builds or parses a key.
+ *
+ *   meta/layout                          → layout version (checked at open)
+ *   q/<queue>                            → QueueRecord (attributes, timestamps)
+ *   x/<queue>                            → incarnation of a queue whose data is being deleted
+ *   s/<queue>/<pp>                       → PartitionRecord (next offset, delivery sequence, counts)
+ *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
+ *   l/<queue>/<pp>/<offset>              → DeliveryRecord (receive count, lease deadline, sequence)
+ *   d/<queue>/<pp>/<due>/<seq>           → MessageRecord waiting out a delay until <due>
+ *
+ * <pp> is 4 hex digits; <offset>, <due> and <seq> are 13 hex digits (up to 2^52): fixed width, so byte
+ * order is numeric order and a range scan returns offsets (or due times) in order. A queue name never
+ * holds '/' (names.ts), so a prefix cannot run into another queue's.
+ */
+import type { QueueName } from '../names.ts';
+
+export const LAYOUT_VERSION = 1;
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+const pp = (p: number) => hex(p, 4);
+const n13 = (n: number) => hex(n, 13);
+
+export interface Range {
+  gte: string;
+  lt: string;
+}
+
+/** All keys that start with `prefix`: `lt` is the prefix with its last character incremented. */
+function prefixRange(prefix: string): Range {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return { gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(last + 1) };
+}
+
+export const keys = {
+  layout: 'meta/layout',
+  queue: (q: QueueName) => `q/${q}`,
+  queues: prefixRange('q/'),
+  deleting: (q: QueueName) => `x/${q}`,
+  allDeleting: prefixRange('x/'),
+  partition: (q: QueueName, p: number) => `s/${q}/${pp(p)}`,
+  message: (q: QueueName, p: number, offset: number) => `m/${q}/${pp(p)}/${n13(offset)}`,
+  /** Messages of a partition from `offset` on. */
+  messagesFrom: (q: QueueName, p: number, offset: number): Range => ({
+    gte: `m/${q}/${pp(p)}/${n13(offset)}`,
+    lt: prefixRange(`m/${q}/${pp(p)}/`).lt,
+  }),
+  messages: (q: QueueName, p: number) => prefixRange(`m/${q}/${pp(p)}/`),
+  delivery: (q: QueueName, p: number, offset: number) => `l/${q}/${pp(p)}/${n13(offset)}`,
+  deliveries: (q: QueueName, p: number) => prefixRange(`l/${q}/${pp(p)}/`),
+  delayed: (q: QueueName, p: number, due: number, seq: number) => `d/${q}/${pp(p)}/${n13(due)}/${n13(seq)}`,
+  /** Delayed messages of a partition due at or after `due`. */
+  delayedFrom: (q: QueueName, p: number, due: number): Range => ({
+    gte: `d/${q}/${pp(p)}/${n13(due)}`,
+    lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
+  }),
+  delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
+  /** Every key of a queue, partition records included, for DeleteQueue. */
+  queueRanges: (q: QueueName): Range[] =>
+    ['s', 'm', 'l', 'd'].map((kind) => prefixRange(`${kind}/${q}/`)),
+
+  queueOf(key: string): QueueName {
+    return key.slice(2) as QueueName;
+  },
+  /** The offset at the end of a message or delivery key. */
+  offsetOf(key: string): number {
+    return parseInt(key.slice(key.lastIndexOf('/') + 1), 16);
+  },
+  /** Due time and sequence of a delayed key. */
+  delayedOf(key: string): { due: number; seq: number } {
+    const parts = key.split('/');
+    return { due: parseInt(parts[3] ?? '', 16), seq: parseInt(parts[4] ?? '', 16) };
+  },
+} as const;

@@ -1,0 +1,32 @@
+// The part of @nxtedition/rocksdb (an abstract-level store without its own typings) that Wharf uses.
+declare module '@nxtedition/rocksdb' {
+  interface RangeOptions {
+    gte?: string;
+    lt?: string;
+    limit?: number;
+    keys?: boolean;
+    values?: boolean;
+    keyEncoding?: 'utf8' | 'buffer';
+    valueEncoding?: 'utf8' | 'buffer';
+  }
+  export interface Iterator {
+    nextv(size: number): Promise<Array<[string, Uint8Array]>>;
+    close(): Promise<void>;
+  }
+  interface ChainedBatch {
+    put(key: string, value: Uint8Array): ChainedBatch;
+    del(key: string): ChainedBatch;
+    write(options?: { sync?: boolean }): Promise<void>;
+    readonly length: number;
+  }
+  export class RocksLevel {
+    constructor(location: string, options?: { keyEncoding?: 'utf8'; valueEncoding?: 'buffer' });
+    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean }): Promise<void>;
+    close(): Promise<void>;
+    readonly status: string;
+    getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;
+    batch(): ChainedBatch;
+    iterator(options?: RangeOptions): Iterator;
+    getProperty(property: string): string;
+  }
+}

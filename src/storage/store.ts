@@ -1,0 +1,67 @@
+/**
+ * The Store: the few operations Wharf needs from a key-value engine, and its RocksDB implementation.
+ * Every multi-key change is one atomic batch; with `sync` the batch is on disk (WAL fsynced) when the
+ * returned promise resolves.
+ */
+import { RocksLevel, type Iterator } from '@nxtedition/rocksdb';
+import { ErrorCode, WharfError } from '../errors.ts';
+import type { Range } from './keys.ts';
+
+export type WriteOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+export interface Store {
+  getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;
+  write(ops: readonly WriteOp[], sync: boolean): Promise<void>;
+  /** Up to `limit` entries of `range`, in key order. */
+  scan(range: Range, limit: number): Promise<Array<[string, Uint8Array]>>;
+  /** Up to `limit` keys of `range`, in key order. */
+  scanKeys(range: Range, limit: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Reads an iterator in pages: nextv allocates for the size it is asked for. */
+async function collect(it: Iterator, limit: number): Promise<Array<[string, Uint8Array]>> {
+  const out: Array<[string, Uint8Array]> = [];
+  try {
+    while (out.length < limit) {
+      const page = await it.nextv(Math.min(PAGE, limit - out.length));
+      if (page.length === 0) break;
+      for (const row of page) out.push(row);
+    }
+    return out;
+  } finally {
+    await it.close();
+  }
+}
+
+const PAGE = 1000;
+
+export async function openRocksStore(dir: string): Promise<Store> {
+  const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+  try {
+    await db.open({ createIfMissing: true });
+  } catch (err) {
+    throw new WharfError(ErrorCode.StorageFailure, `cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    getMany: (keys) => db.getMany(keys),
+    async write(ops, sync) {
+      if (ops.length === 0) return;
+      const batch = db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      try {
+        await batch.write({ sync });
+      } catch (err) {
+        throw new WharfError(ErrorCode.StorageFailure, `write failed: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    scan: (range, limit) => collect(db.iterator({ ...range, limit }), limit),
+    async scanKeys(range, limit) {
+      return (await collect(db.iterator({ ...range, limit, values: false }), limit)).map(([k]) => k);
+    },
+    close: () => db.close(),
+  };
+}
