@@ -7,7 +7,9 @@
  * Memory stays bounded whatever the backlog: only a window of ready messages ahead of delivery
  * (bounded in count and bytes), the delivery records of messages received and not yet deleted
  * (bounded by `maxInflight`), and a window of the earliest delayed messages are held. The rest stays
- * on disk and is paged in (`needsWindow`, `needsTimers`) by the machine when no write is pending.
+ * on disk and is paged in (`needsWindow`, `needsTimers`) by the machine. Window pages may run while
+ * writes are under way: they only scan offsets below the last committed one, and `expiredAhead`
+ * remembers messages deleted by retention before any scan reached them.
  *
  * Per-message work is O(log n) (heaps) or O(1) (maps, deques).
  */
@@ -78,6 +80,8 @@ export class Ledger {
   private windowBytes = 0;
   /** Next offset not examined by the window; equal to nextOffset when every ready message is in memory. */
   private diskCursor: number;
+  /** Offsets at or past diskCursor deleted by retention: a window scan must not bring them back. */
+  private readonly expiredAhead = new Set<number>();
 
   /** Every message delivered at least once and not yet deleted. */
   private readonly deliveries = new Map<number, DeliveryRecord>();
@@ -343,6 +347,7 @@ export class Ledger {
       if (offset < this.state.purgedOffset) continue;
       if (offset >= this.diskCursor) {
         // Never examined: only on disk.
+        this.expiredAhead.add(offset);
         this.changes.push({ kind: 'delMessage', offset });
         this.state.stored--;
         this.dirtyState = true;
@@ -367,9 +372,14 @@ export class Ledger {
 
   // ---- paging ------------------------------------------------------------------------------------
 
-  /** Whether the window should be refilled from disk (only when nothing is waiting to be written). */
+  /** Whether the window should be refilled from disk. */
   get needsWindow(): boolean {
     return this.diskCursor < this.state.nextOffset && this.window.length < this.limits.windowMessages / 2;
+  }
+
+  /** Whether ready messages wait on disk beyond the window. */
+  get hasUnpaged(): boolean {
+    return this.diskCursor < this.state.nextOffset;
   }
 
   /** The offset a window refill scans from. */
@@ -377,15 +387,26 @@ export class Ledger {
     return this.diskCursor;
   }
 
+  /** How many messages a window refill should read. */
+  get windowWanted(): number {
+    return Math.max(1, this.limits.windowMessages - this.window.length);
+  }
+
   /**
-   * Adds scanned messages (offset order, from `windowFrom`) to the window; `complete` when the scan
-   * reached the end of the partition.
+   * Adds scanned messages (offset order, from `windowFrom`, below `end`) to the window. `end` is the
+   * next offset of the last durable write when the scan began: later messages may not be on disk
+   * yet, so the window never claims to have examined them. `complete` when the scan reached `end`.
    */
-  fillWindow(scanned: ReadonlyArray<[offset: number, record: MessageRecord]>, complete: boolean): void {
+  fillWindow(scanned: ReadonlyArray<[offset: number, record: MessageRecord]>, complete: boolean, end: number): void {
     let cursor = this.diskCursor;
     let full = false;
     for (const [offset, record] of scanned) {
       if (offset < cursor) continue;
+      if (offset >= end) break;
+      if (this.expiredAhead.delete(offset)) {
+        cursor = offset + 1;
+        continue;
+      }
       if (!this.deliveries.has(offset)) {
         const size = recordSize(record);
         if (!this.windowHasRoom(size)) {
@@ -397,7 +418,9 @@ export class Ledger {
       }
       cursor = offset + 1;
     }
-    this.diskCursor = complete && !full ? this.state.nextOffset : Math.min(cursor, this.state.nextOffset);
+    if (complete && !full) cursor = Math.max(cursor, end);
+    this.diskCursor = Math.min(cursor, this.state.nextOffset);
+    for (const offset of this.expiredAhead) if (offset < this.diskCursor) this.expiredAhead.delete(offset);
   }
 
   /** Whether delayed messages on disk may be due before the earliest one in memory. */
@@ -441,6 +464,7 @@ export class Ledger {
     this.window.clear();
     this.windowBytes = 0;
     this.diskCursor = this.state.nextOffset;
+    this.expiredAhead.clear();
     this.deliveries.clear();
     this.leases.clear();
     this.retry.clear();

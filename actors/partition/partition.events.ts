@@ -79,11 +79,11 @@ export interface CommitOutput {
 }
 
 export type PageInput =
-  | { kind: 'window'; queue: string; partition: number; from: number; limit: number }
+  | { kind: 'window'; queue: string; partition: number; from: number; end: number; limit: number }
   | { kind: 'timers'; queue: string; partition: number; from: { due: number; seq: number }; limit: number }
   | { kind: 'retention'; queue: string; partition: number; sentBefore: number; limit: number };
 
 export type PageOutput =
-  | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean }
+  | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean; end: number }
   | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
   | { kind: 'retention'; expired: number[] };

@@ -1,16 +1,19 @@
 /**
  * The partition actor: one queue partition's lifecycle and its group commit.
  *
- *   loading ──► serving.idle ──► serving.applying ──► serving.committing ──► serving.idle
- *                    │    ▲             └── nothing to write: answer at once ──┘
- *                    │    └── after tick: expire leases, release delayed messages
- *                    └──► serving.paging: refill the window, load delays, find expired messages
- *   a failed load or write ──► failed ──(retryDelay)──► loading
+ *   loading ──► serving ─┬─ writer: idle ──► applying ──► committing ──► idle
+ *                        │           │          └─ nothing to write: answer at once ─┘
+ *                        │           ├──► paging: load delayed messages (between writes)
+ *                        │           └── after tick: expire leases, release delayed messages
+ *                        └─ reader: idle ◄──► scanning: refill the window, find expired messages
+ *   a failed load, write or scan ──► failed ──(retryDelay)──► loading
  *
  * Nothing is answered before the write that carries it is durable: replies are emitted from
  * `committing`'s onDone. Requests that arrive meanwhile wait in `queued` and all go into the next
- * write (group commit). The decisions are the ledger's (ledger.ts); this machine orders them
- * against storage. Time is read from `input.now`, the same clock the actor's timers run on.
+ * write (group commit). The reader runs beside the writer so a large backlog is paged in without
+ * stalling writes; it only scans offsets below the last durable write (`committedOffset`). The
+ * decisions are the ledger's (ledger.ts); this machine orders them against storage. Time is read
+ * from `input.now`, the same clock the actor's timers run on.
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
@@ -36,18 +39,25 @@ type Pending = { id: number; result: PartitionResult } | { id: number; deliverie
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
   queued: PartitionRequest[];
+  /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
+  deferred: PartitionRequest[];
   /** Results decided by the current write, waiting for it to be durable. */
   pending: Pending[];
   changes: Change[];
   reads: number[];
+  /** The job of the writer's page (delayed messages) or the reader's scan, while one runs. */
   page: PageInput | undefined;
+  scan: PageInput | undefined;
+  /** Next offset of the last durable write, and of the write under way. */
+  committedOffset: number;
+  writingOffset: number;
   lastTick: number;
   lastRetention: number;
   error: { code: string; message: string } | undefined;
 }
 
 const TIMER_PAGE = 4096;
-const RETENTION_PAGE = 1000;
+const RETENTION_PAGE = 256;
 
 export const partitionMachine = setup({
   types: {
@@ -76,35 +86,48 @@ export const partitionMachine = setup({
       const now = context.now();
       const ticked = now - context.lastTick >= context.tickMs;
       if (ticked) ledger.tick(now, context.retentionMs);
-      const pending: Pending[] = context.queued.map(({ id, op }) => {
+      const deferred: PartitionRequest[] = [];
+      const pending: Pending[] = [];
+      for (const request of context.queued) {
+        const { id, op } = request;
         switch (op.type) {
           case 'send':
             ledger.append(op.messages, now);
-            return { id, result: { type: 'sent' } };
-          case 'receive':
-            return {
-              id,
-              deliveries: ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId),
-            };
+            pending.push({ id, result: { type: 'sent' } });
+            break;
+          case 'receive': {
+            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId);
+            if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
+            else pending.push({ id, deliveries });
+            break;
+          }
           case 'delete':
-            return { id, result: { type: 'handled', result: ledger.remove(op.offset, op.seq) } };
+            pending.push({ id, result: { type: 'handled', result: ledger.remove(op.offset, op.seq) } });
+            break;
           case 'changeVisibility':
-            return { id, result: { type: 'handled', result: ledger.changeVisibility(op.offset, op.seq, op.visibilityMs, now) } };
+            pending.push({
+              id,
+              result: { type: 'handled', result: ledger.changeVisibility(op.offset, op.seq, op.visibilityMs, now) },
+            });
+            break;
           case 'purge':
-            return { id, result: { type: 'purged', count: ledger.purge() } };
+            pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
+            break;
           default:
-            return op satisfies never;
+            op satisfies never;
         }
-      });
+      }
       const reads: number[] = [];
       for (const p of pending) {
         if ('deliveries' in p) for (const d of p.deliveries) if (d.record === undefined) reads.push(d.offset);
       }
       return {
         queued: [],
+        deferred: context.deferred.concat(deferred),
         pending,
         reads,
         changes: ledger.takeChanges(),
+        writingOffset: ledger.partitionState.nextOffset,
         lastTick: ticked ? now : context.lastTick,
       };
     }),
@@ -121,7 +144,7 @@ export const partitionMachine = setup({
         }
         return { id: p.id, result: { type: 'received', deliveries } };
       });
-      enqueue.assign({ pending: [], changes: [], reads: [] });
+      enqueue.assign({ pending: [], changes: [], reads: [], committedOffset: context.writingOffset });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
       if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
     }),
@@ -135,9 +158,9 @@ export const partitionMachine = setup({
       const message = context.error?.message ?? 'the partition is restarting';
       const replies = [
         ...context.pending.map((p) => failed(p.id, 'storage_failure', message)),
-        ...context.queued.map((r) => failed(r.id, 'unavailable', 'the partition is restarting')),
+        ...[...context.queued, ...context.deferred].map((r) => failed(r.id, 'unavailable', 'the partition is restarting')),
       ];
-      enqueue.assign({ pending: [], queued: [], changes: [], reads: [], ledger: undefined });
+      enqueue.assign({ pending: [], queued: [], deferred: [], changes: [], reads: [], ledger: undefined, page: undefined, scan: undefined });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
     }),
 
@@ -150,9 +173,11 @@ export const partitionMachine = setup({
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
 
-    choosePage: assign(({ context }) => {
-      const page = pageJob(context) as PageInput;
-      return { page, lastRetention: page.kind === 'retention' ? context.now() : context.lastRetention };
+    choosePage: assign({ page: ({ context }) => writerPage(context) }),
+
+    chooseScan: assign(({ context }) => {
+      const scan = readerScan(context) as PageInput;
+      return { scan, lastRetention: scan.kind === 'retention' ? context.now() : context.lastRetention };
     }),
 
     applyPage: enqueueActions(({ context, event, enqueue }) => {
@@ -160,16 +185,18 @@ export const partitionMachine = setup({
       const output = (event as unknown as { output: PageOutput }).output;
       switch (output.kind) {
         case 'window':
-          ledger.fillWindow(output.scanned, output.complete);
+          ledger.fillWindow(output.scanned, output.complete, output.end);
+          enqueue.assign({ queued: context.queued.concat(context.deferred), deferred: [] });
           break;
         case 'timers':
           ledger.fillTimers(output.scanned, output.complete);
           break;
         case 'retention':
-          ledger.expire(output.expired);
+          // A full page of expired messages: look again at once rather than after retentionCheckMs.
+          if (ledger.expire(output.expired) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
           break;
       }
-      enqueue.assign({ page: undefined });
+      enqueue.assign({ page: undefined, scan: undefined });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
   },
@@ -179,7 +206,8 @@ export const partitionMachine = setup({
   },
   guards: {
     hasWork: ({ context }) => context.queued.length > 0 || (context.ledger?.hasChanges ?? false),
-    needsPage: ({ context }) => pageJob(context) !== undefined,
+    needsPage: ({ context }) => writerPage(context) !== undefined,
+    needsScan: ({ context }) => readerScan(context) !== undefined,
     nothingToWrite: ({ context }) => context.changes.length === 0 && context.reads.length === 0,
   },
 }).createMachine({
@@ -188,10 +216,14 @@ export const partitionMachine = setup({
     ...input,
     ledger: undefined,
     queued: [],
+    deferred: [],
     pending: [],
     changes: [],
     reads: [],
     page: undefined,
+    scan: undefined,
+    committedOffset: 0,
+    writingOffset: 0,
     lastTick: 0,
     lastRetention: 0,
     error: undefined,
@@ -211,6 +243,8 @@ export const partitionMachine = setup({
           target: 'serving',
           actions: assign({
             ledger: ({ context, event }) => new Ledger(event.output, { ...context.limits }, context.now()),
+            committedOffset: ({ event }) => event.output.state.nextOffset,
+            writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,
           }),
         },
@@ -218,38 +252,59 @@ export const partitionMachine = setup({
       },
     },
     serving: {
-      initial: 'idle',
+      type: 'parallel',
       states: {
-        idle: {
-          always: [
-            { guard: 'hasWork', target: 'applying' },
-            { guard: 'needsPage', target: 'paging', actions: 'choosePage' },
-          ],
-          after: { tick: { target: 'idle', reenter: true, actions: 'tick' } },
-        },
-        applying: {
-          entry: 'apply',
-          always: [{ guard: 'nothingToWrite', target: 'idle', actions: 'finish' }, { target: 'committing' }],
-        },
-        committing: {
-          invoke: {
-            src: 'commit',
-            input: ({ context }) => ({
-              queue: context.queue,
-              partition: context.partition,
-              changes: context.changes,
-              reads: context.reads,
-            }),
-            onDone: { target: 'idle', actions: 'finish' },
-            onError: { target: '#partition.failed', actions: 'recordError' },
+        writer: {
+          initial: 'idle',
+          states: {
+            idle: {
+              always: [
+                { guard: 'hasWork', target: 'applying' },
+                { guard: 'needsPage', target: 'paging', actions: 'choosePage' },
+              ],
+              after: { tick: { target: 'idle', reenter: true, actions: 'tick' } },
+            },
+            applying: {
+              entry: 'apply',
+              always: [{ guard: 'nothingToWrite', target: 'idle', actions: 'finish' }, { target: 'committing' }],
+            },
+            committing: {
+              invoke: {
+                src: 'commit',
+                input: ({ context }) => ({
+                  queue: context.queue,
+                  partition: context.partition,
+                  changes: context.changes,
+                  reads: context.reads,
+                }),
+                onDone: { target: 'idle', actions: 'finish' },
+                onError: { target: '#partition.failed', actions: 'recordError' },
+              },
+            },
+            paging: {
+              invoke: {
+                src: 'page',
+                input: ({ context }) => context.page as PageInput,
+                onDone: { target: 'idle', actions: 'applyPage' },
+                onError: { target: '#partition.failed', actions: 'recordError' },
+              },
+            },
           },
         },
-        paging: {
-          invoke: {
-            src: 'page',
-            input: ({ context }) => context.page as PageInput,
-            onDone: { target: 'idle', actions: 'applyPage' },
-            onError: { target: '#partition.failed', actions: 'recordError' },
+        reader: {
+          initial: 'idle',
+          states: {
+            idle: {
+              always: { guard: 'needsScan', target: 'scanning', actions: 'chooseScan' },
+            },
+            scanning: {
+              invoke: {
+                src: 'page',
+                input: ({ context }) => context.scan as PageInput,
+                onDone: { target: 'idle', actions: 'applyPage' },
+                onError: { target: '#partition.failed', actions: 'recordError' },
+              },
+            },
           },
         },
       },
@@ -263,14 +318,20 @@ export const partitionMachine = setup({
   },
 });
 
-/** The next paging job: delayed messages first (they have deadlines), then the window, then retention. */
-function pageJob(context: PartitionContext): PageInput | undefined {
+/** The writer's paging job: delayed messages, loaded between writes so a release is never lost. */
+function writerPage(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
-  if (!ledger || ledger.hasChanges) return undefined;
+  if (!ledger || ledger.hasChanges || !ledger.needsTimers) return undefined;
+  return { kind: 'timers', queue: context.queue, partition: context.partition, from: ledger.timersFrom, limit: TIMER_PAGE };
+}
+
+/** The reader's scan: refill the window first, then look for messages past retention. */
+function readerScan(context: PartitionContext): PageInput | undefined {
+  const ledger = context.ledger;
+  if (!ledger) return undefined;
   const { queue, partition } = context;
-  if (ledger.needsTimers) return { kind: 'timers', queue, partition, from: ledger.timersFrom, limit: TIMER_PAGE };
-  if (ledger.needsWindow) {
-    return { kind: 'window', queue, partition, from: ledger.windowFrom, limit: context.limits.windowMessages };
+  if (ledger.needsWindow && ledger.windowFrom < context.committedOffset) {
+    return { kind: 'window', queue, partition, from: ledger.windowFrom, end: context.committedOffset, limit: ledger.windowWanted };
   }
   const now = context.now();
   if (now - context.lastRetention >= context.retentionCheckMs) {

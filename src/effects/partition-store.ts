@@ -80,11 +80,13 @@ export function partitionStore(store: Store, sync: boolean) {
       const queue = input.queue as QueueName;
       switch (input.kind) {
         case 'window': {
-          const rows = await store.scan(keys.messagesFrom(queue, input.partition, input.from), input.limit);
+          const range = keys.messagesBetween(queue, input.partition, input.from, input.end);
+          const rows = await store.scan(range, input.limit);
           return {
             kind: 'window',
             scanned: rows.map(([k, v]) => [keys.offsetOf(k), decodeMessage(v)] as [number, MessageRecord]),
             complete: rows.length < input.limit,
+            end: input.end,
           };
         }
         case 'timers': {

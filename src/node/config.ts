@@ -12,8 +12,8 @@
  * | tickMs            | WHARF_TICK_MS            | `100`                   |
  * | maxInflight       | WHARF_MAX_INFLIGHT       | `120000`                |
  * | maxWaiters        | WHARF_MAX_WAITERS        | `10000`                 |
- * | windowMessages    | WHARF_WINDOW_MESSAGES    | `4096`                  |
- * | windowBytes       | WHARF_WINDOW_BYTES       | `16777216`              |
+ * | windowMessages    | WHARF_WINDOW_MESSAGES    | `16384`                 |
+ * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
  * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `1000`                  |
  */
@@ -40,9 +40,9 @@ export interface NodeOptions {
   maxInflight?: number;
   /** Long-poll receivers waiting per queue before ReceiveMessage answers `over_limit`. @default 10000 */
   maxWaiters?: number;
-  /** Ready messages a partition keeps in memory ahead of delivery. @default 4096 */
+  /** Ready messages a partition keeps in memory ahead of delivery. @default 16384 */
   windowMessages?: number;
-  /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 16 MiB */
+  /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 32 MiB */
   windowBytes?: number;
   /** pino level. @default 'info' */
   logLevel?: string;
@@ -134,8 +134,8 @@ export function resolveConfig(options: NodeOptions = {}): NodeConfig {
     tickMs: positive(problems, 'tickMs', options.tickMs ?? 100, 5),
     maxInflight: positive(problems, 'maxInflight', options.maxInflight ?? 120_000),
     maxWaiters: positive(problems, 'maxWaiters', options.maxWaiters ?? 10_000),
-    windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 4096, 16),
-    windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 16 * 1024 * 1024, 1024 * 1024),
+    windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 16384, 16),
+    windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',
     heartbeatMs: positive(problems, 'heartbeatMs', options.heartbeatMs ?? 1000, 10),
     clock: options.clock ?? systemClock,

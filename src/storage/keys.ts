@@ -40,10 +40,10 @@ export const keys = {
   allDeleting: prefixRange('x/'),
   partition: (q: QueueName, p: number) => `s/${q}/${pp(p)}`,
   message: (q: QueueName, p: number, offset: number) => `m/${q}/${pp(p)}/${n13(offset)}`,
-  /** Messages of a partition from `offset` on. */
-  messagesFrom: (q: QueueName, p: number, offset: number): Range => ({
-    gte: `m/${q}/${pp(p)}/${n13(offset)}`,
-    lt: prefixRange(`m/${q}/${pp(p)}/`).lt,
+  /** Messages of a partition with offsets in [from, end). */
+  messagesBetween: (q: QueueName, p: number, from: number, end: number): Range => ({
+    gte: `m/${q}/${pp(p)}/${n13(from)}`,
+    lt: `m/${q}/${pp(p)}/${n13(end)}`,
   }),
   messages: (q: QueueName, p: number) => prefixRange(`m/${q}/${pp(p)}/`),
   delivery: (q: QueueName, p: number, offset: number) => `l/${q}/${pp(p)}/${n13(offset)}`,
