@@ -64,7 +64,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     {
       catalog,
       clock: config.clock,
-      open: (entry) => openQueue(actor, config, entry),
+      open: (entry) => openQueue(actor, config, entry, log),
       update: (entry) => actor.send({ type: 'queue.updated', entry }),
       close: (entry) => closeQueue(actor, entry),
     },
@@ -129,12 +129,12 @@ function createNodeActor(config: NodeConfig, store: Store, catalog: ReturnType<t
 }
 
 /** Spawns the queue's actors unless they run already (queues loaded at start), and wraps them. */
-function openQueue(actor: Actor<typeof nodeMachine>, config: NodeConfig, entry: CatalogEntry): QueueService {
+function openQueue(actor: Actor<typeof nodeMachine>, config: NodeConfig, entry: CatalogEntry, log: Logger): QueueService {
   if (!actor.system.get(queueSystemId(entry.name))) actor.send({ type: 'queue.created', entry });
   const partitions = Array.from({ length: entry.attributes.partitions }, (_, n) => {
     const ref = actor.system.get(partitionSystemId(entry.name, n)) as ActorRefFrom<typeof partitionMachine> | undefined;
     if (!ref) throw new WharfError(ErrorCode.Internal, `partition ${n} of ${entry.name} did not start`);
-    return new PartitionClient(ref);
+    return new PartitionClient(ref, log.child({ component: 'partition', queue: entry.name, partition: n }));
   });
   return new QueueService({
     name: entry.name,

@@ -4,6 +4,7 @@
  * `replies` events.
  */
 import type { ActorRefFrom } from 'xstate';
+import type { Logger } from './log.ts';
 import type { partitionMachine } from '../../actors/partition/partition.machine.ts';
 import type { PartitionOp, PartitionRequest, PartitionResult } from '../../actors/partition/partition.events.ts';
 
@@ -16,8 +17,16 @@ export class PartitionClient {
   private readonly readyListeners = new Set<() => void>();
   readonly ref: PartitionRef;
 
-  constructor(ref: PartitionRef) {
+  constructor(ref: PartitionRef, log: Logger) {
     this.ref = ref;
+    // Storage failures are rare and serious: log each entry into `failed`, with its cause.
+    let failed = false;
+    ref.subscribe((snapshot) => {
+      const now = snapshot.matches('failed');
+      if (now && !failed) log.error({ err: snapshot.context.error }, 'partition failed; reloading from disk');
+      else if (!now && failed && snapshot.matches('serving')) log.info('partition serving again');
+      failed = now;
+    });
     ref.on('replies', ({ replies }) => {
       for (const { id, result } of replies) {
         const resolve = this.waiting.get(id);
