@@ -1,27 +1,28 @@
 /**
- * Frames on the wire: MessagePack (msgpackr), so bodies stay bytes without base64. Every request is
+ * Frames on the wire: MessagePack (@msgpack/msgpack), so bodies stay bytes without base64. Every request is
  * checked here against its action's schema (valibot, strict objects: unknown fields are errors);
  * code behind the codec trusts the types.
  */
-import { Packr } from 'msgpackr';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from './limits.ts';
 import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
 
-// Plain maps and arrays only: no record extension, no structured clone, so decoding builds nothing
-// but objects, arrays, strings, numbers, booleans and byte arrays.
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+// No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
+// booleans, nil and byte arrays (a `__proto__` key is refused by the decoder).
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
 
 export function encode(value: unknown): Uint8Array {
-  return packr.pack(value);
+  return encoder.encode(value);
 }
 
 /** Decodes a frame; any malformed input becomes `invalid_request`. */
 export function decode(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new WharfError(ErrorCode.InvalidRequest, 'empty frame');
   try {
-    return packr.unpack(bytes);
+    return decoder.decode(bytes);
   } catch (err) {
     throw new WharfError(ErrorCode.InvalidRequest, 'frame is not valid MessagePack', { cause: err });
   }

@@ -2,12 +2,14 @@
  * Value encodings, one per key kind of keys.ts. MessagePack arrays (positional, compact); each
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
-import { Packr } from 'msgpackr';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
 
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
+const packr = { pack: (v: unknown) => encoder.encode(v), unpack: (b: Uint8Array): unknown => decoder.decode(b) };
 
 export interface QueueRecord {
   attributes: QueueAttributes;

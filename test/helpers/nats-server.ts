@@ -7,7 +7,7 @@
  * `nats-server.log` in it) and a server stopped on teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants, createWriteStream, type WriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative, resolve } from 'node:path';
@@ -72,14 +72,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const configPath = join(dir, 'nats-server.conf');
   await mkdir(dir, { recursive: true });
   await writeFile(configPath, configText(dir, options.configFile));
-  const log = createWriteStream(join(dir, 'nats-server.log'), { flags: 'a' });
 
   const baseArgs = ['-c', configPath, '-a', '127.0.0.1', '--ports_file_dir', dir];
   if (options.jetstream ?? true) baseArgs.push('-js', '-sd', join(dir, 'js'));
   const extraArgs = options.args ?? [];
   const startTimeoutMs = options.startTimeoutMs ?? 5_000;
 
-  let server = await launch(bin, [...baseArgs, '-p', '-1', '-m', '-1', ...extraArgs], dir, log, startTimeoutMs);
+  let server = await launch(bin, [...baseArgs, '-p', '-1', '-m', '-1', ...extraArgs], dir, startTimeoutMs);
   const port = portOf(server.url);
   const monitoringPort = portOf(server.monitoringUrl);
 
@@ -102,7 +101,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async restart() {
       await stop();
       const args = [...baseArgs, '-p', String(port), '-m', String(monitoringPort), ...extraArgs];
-      server = await launch(bin, args, dir, log, startTimeoutMs);
+      server = await launch(bin, args, dir, startTimeoutMs);
     },
   };
 }
@@ -141,16 +140,17 @@ async function launch(
   bin: string,
   args: string[],
   dir: string,
-  log: WriteStream,
   startTimeoutMs: number,
 ): Promise<Running> {
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const log = createWriteStream(join(dir, 'nats-server.log'), { flags: 'a' });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     log.write(chunk);
     stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
   });
+  child.stderr?.once('end', () => log.end());
 
   const exited = new Promise<Error>((resolveExit) => {
     child.once('error', (err) => resolveExit(new Error(`nats-server failed to start: ${err.message}`)));
@@ -221,10 +221,13 @@ function isRunning(child: ChildProcess): boolean {
 
 async function terminate(child: ChildProcess): Promise<void> {
   if (!isRunning(child)) return;
-  const exit = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const exit = new Promise<'exited'>((resolveExit) => child.once('exit', () => resolveExit('exited')));
   child.kill('SIGTERM');
-  const timer = delay(STOP_GRACE_MS, 'timeout' as const);
-  if ((await Promise.race([exit, timer])) === 'timeout') {
+  const controller = new AbortController();
+  const grace = delay(STOP_GRACE_MS, 'timeout' as const, { signal: controller.signal }).catch(() => 'aborted' as const);
+  const first = await Promise.race([exit, grace]);
+  controller.abort();
+  if (first === 'timeout') {
     child.kill('SIGKILL');
     await exit;
   }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what Wharf needs on a Debian machine and is safe to run again:
+#   - nats-server, from Debian's package `nats-server`, when it is not installed;
+#   - the npm dependencies (`npm ci`), when node_modules is missing or older than package-lock.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+# Debian installs nats-server in /usr/sbin, which is not on every user's PATH.
+find_nats_server() {
+  if [ -n "${NATS_SERVER_BIN:-}" ] && [ -x "${NATS_SERVER_BIN}" ]; then echo "${NATS_SERVER_BIN}"; return 0; fi
+  local found dir
+  # bash's `command -v` also reports files that are not executable, hence the -x check.
+  if found=$(command -v nats-server 2>/dev/null) && [ -x "${found}" ]; then echo "${found}"; return 0; fi
+  for dir in /usr/sbin /usr/local/sbin /sbin; do
+    if [ -x "${dir}/nats-server" ]; then echo "${dir}/nats-server"; return 0; fi
+  done
+  return 1
+}
+
+install_nats_server() {
+  local manual='install the Debian package "nats-server" (apt-get install nats-server) or put a nats-server binary on PATH, then run this again'
+  command -v apt-get >/dev/null 2>&1 || die "nats-server is missing and apt-get is not available: ${manual}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "nats-server is missing and installing it needs root (no sudo found): ${manual}"
+    sudo=(sudo)
+  fi
+  say "installing nats-server (apt-get install nats-server)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${sudo[@]}" apt-get update -q || ! "${sudo[@]}" apt-get install -y -q nats-server; then
+    die "could not install nats-server with apt-get: ${manual}"
+  fi
+}
+
+command -v node >/dev/null 2>&1 || die 'node is not installed: Wharf needs Node.js >= 20.19 with npm'
+command -v npm >/dev/null 2>&1 || die 'npm is not installed: Wharf needs Node.js >= 20.19 with npm'
+
+if nats_server=$(find_nats_server); then
+  say "nats-server found at ${nats_server}"
+else
+  install_nats_server
+  nats_server=$(find_nats_server) || die 'nats-server was installed but cannot be found (looked on PATH and in /usr/sbin)'
+fi
+
+# npm writes node_modules/.package-lock.json on every install; it marks when node_modules was made.
+marker=node_modules/.package-lock.json
+if [ ! -d node_modules ] || [ ! -e "${marker}" ] || [ package-lock.json -nt "${marker}" ]; then
+  say 'installing npm dependencies (npm ci)'
+  npm ci --no-audit --no-fund || die 'npm ci failed: package-lock.json must match package.json (run npm install and commit the lock)'
+  touch "${marker}"
+else
+  say 'node_modules is up to date with package-lock.json (npm ci skipped)'
+fi
+
+say "node $(node --version), npm $(npm --version), $("${nats_server}" --version)"
