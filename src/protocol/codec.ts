@@ -46,8 +46,11 @@ const outgoing = {
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
 };
-// Attribute values are range-checked by attributes.ts, which knows each one's range.
-const attributes = v.record(v.string(), v.number());
+// Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
+const attributes = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(64)), v.unknown()),
+  v.check((r) => Object.keys(r).length <= 32, 'too many attributes'),
+);
 const receipt = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 const entries = <T extends v.ObjectEntries>(shape: T) =>
   v.pipe(v.array(v.strictObject({ id, ...shape })), v.maxLength(LIMITS.maxBatchEntries));
