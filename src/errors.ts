@@ -3,7 +3,7 @@
  *
  * | code                    | meaning                                                        | retryable |
  * | ----------------------- | -------------------------------------------------------------- | --------- |
- * | invalid_request         | the request is not a valid frame (bytes, shape, unknown field) | no        |
+ * | invalid_request         | the request is not a valid frame (not MessagePack, not a map)  | no        |
  * | unsupported_version     | the request's protocol version is not served here              | no        |
  * | unknown_action          | no such API action                                             | no        |
  * | invalid_name            | a queue name breaks the naming rule                            | no        |

@@ -16,6 +16,8 @@ export interface CatalogEntry {
   name: string;
   attributes: QueueAttributes;
   createdAt: number;
+  /** A random number drawn at creation: receipt handles carry it, so none outlives its queue. */
+  incarnation: number;
   modifiedAt: number;
 }
 

@@ -100,6 +100,10 @@ export class Ledger {
   private timersLoaded = false;
 
   private readonly attempts = new Map<string, Attempt>();
+  /** Keys below the purge marks may remain on disk; cleared once a scan finds none. */
+  private purgedKeys: boolean;
+  /** Deletions of purged keys handed out and not yet taken by the writer: no new scan meanwhile. */
+  private purgeInProgress = false;
 
   private readonly limits: LedgerLimits;
 
@@ -107,6 +111,7 @@ export class Ledger {
     this.limits = limits;
     this.state = { ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
+    this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
     for (const [offset, delivery] of loaded.deliveries) {
       if (offset < this.state.purgedOffset) continue;
       this.deliveries.set(offset, delivery);
@@ -440,7 +445,12 @@ export class Ledger {
     let last: { due: number; seq: number } | undefined;
     for (const entry of scanned) {
       last = entry;
-      if (entry.seq < this.state.purgedDelayedSeq || this.timerSeqs.has(entry.seq)) continue;
+      if (entry.seq < this.state.purgedDelayedSeq) {
+        // Purged: remove it now that a scan found it.
+        this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
+        continue;
+      }
+      if (this.timerSeqs.has(entry.seq)) continue;
       this.timers.push(entry, entry.due);
       this.timerSeqs.add(entry.seq);
     }
@@ -473,7 +483,27 @@ export class Ledger {
     this.timerSeqs.clear();
     this.timerHorizon = { due: Infinity, seq: 0 };
     this.attempts.clear();
+    this.purgedKeys = true;
+    // Read the delayed messages again from the start: the scan removes the purged ones it meets.
+    this.timersLoaded = false;
     return purged;
+  }
+
+  /** Whether purged message or delivery keys may remain on disk (a scan should remove them). */
+  get hasPurgedKeys(): boolean {
+    return this.purgedKeys && !this.purgeInProgress;
+  }
+
+  /** Deletes the purged keys a scan found below the purge mark; counts were settled by the purge. */
+  forgetPurged(messages: readonly number[], deliveries: readonly number[], complete: boolean): void {
+    for (const offset of messages) {
+      if (offset < this.state.purgedOffset) this.changes.push({ kind: 'delMessage', offset });
+    }
+    for (const offset of deliveries) {
+      if (offset < this.state.purgedOffset) this.changes.push({ kind: 'delDelivery', offset });
+    }
+    if (complete) this.purgedKeys = false;
+    else this.purgeInProgress = true;
   }
 
   // ---- commit ------------------------------------------------------------------------------------
@@ -481,6 +511,7 @@ export class Ledger {
   /** The changes made since the last call, ending with the partition state when it changed. */
   takeChanges(): Change[] {
     const out = this.changes;
+    this.purgeInProgress = false;
     if (this.dirtyState) out.push({ kind: 'putState', state: { ...this.state } });
     this.changes = [];
     this.dirtyState = false;

@@ -81,9 +81,11 @@ export interface CommitOutput {
 export type PageInput =
   | { kind: 'window'; queue: string; partition: number; from: number; end: number; limit: number }
   | { kind: 'timers'; queue: string; partition: number; from: { due: number; seq: number }; limit: number }
-  | { kind: 'retention'; queue: string; partition: number; sentBefore: number; limit: number };
+  | { kind: 'retention'; queue: string; partition: number; from: number; end: number; sentBefore: number; limit: number }
+  | { kind: 'purged'; queue: string; partition: number; end: number; limit: number };
 
 export type PageOutput =
   | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean; end: number }
   | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
-  | { kind: 'retention'; expired: number[] };
+  | { kind: 'retention'; expired: number[] }
+  | { kind: 'purged'; messages: number[]; deliveries: number[]; complete: boolean };

@@ -58,6 +58,7 @@ export interface PartitionContext extends PartitionInput {
 
 const TIMER_PAGE = 4096;
 const RETENTION_PAGE = 256;
+const PURGE_PAGE = 10_000;
 
 export const partitionMachine = setup({
   types: {
@@ -195,6 +196,9 @@ export const partitionMachine = setup({
           // A full page of expired messages: look again at once rather than after retentionCheckMs.
           if (ledger.expire(output.expired) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
           break;
+        case 'purged':
+          ledger.forgetPurged(output.messages, output.deliveries, output.complete);
+          break;
       }
       enqueue.assign({ page: undefined, scan: undefined });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
@@ -325,7 +329,7 @@ function writerPage(context: PartitionContext): PageInput | undefined {
   return { kind: 'timers', queue: context.queue, partition: context.partition, from: ledger.timersFrom, limit: TIMER_PAGE };
 }
 
-/** The reader's scan: refill the window first, then look for messages past retention. */
+/** The reader's scan: refill the window first, then look for messages past retention, then remove purged keys. */
 function readerScan(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
   if (!ledger) return undefined;
@@ -335,7 +339,9 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   }
   const now = context.now();
   if (now - context.lastRetention >= context.retentionCheckMs) {
-    return { kind: 'retention', queue, partition, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
+    const from = ledger.partitionState.purgedOffset;
+    return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
   }
+  if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
   return undefined;
 }

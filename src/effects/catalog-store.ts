@@ -56,7 +56,7 @@ export function catalogStore(store: Store) {
       await store.write(
         [
           { type: 'del', key: keys.queue(name) },
-          { type: 'put', key: keys.deleting(name), value: encodeNumber(entry.createdAt) },
+          { type: 'put', key: keys.deleting(name), value: encodeNumber(entry.incarnation) },
         ],
         true,
       );

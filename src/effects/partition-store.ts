@@ -95,13 +95,25 @@ export function partitionStore(store: Store, sync: boolean) {
           return { kind: 'timers', scanned, complete: rows.length < input.limit };
         }
         case 'retention': {
-          const rows = await store.scan(keys.messages(queue, input.partition), input.limit);
+          const rows = await store.scan(keys.messagesBetween(queue, input.partition, input.from, input.end), input.limit);
           const expired: number[] = [];
           for (const [k, v] of rows) {
             if (decodeMessage(v).sentAt >= input.sentBefore) break;
             expired.push(keys.offsetOf(k));
           }
           return { kind: 'retention', expired };
+        }
+        case 'purged': {
+          const [messages, deliveries] = await Promise.all([
+            store.scanKeys(keys.messagesBetween(queue, input.partition, 0, input.end), input.limit),
+            store.scanKeys(keys.deliveriesBetween(queue, input.partition, 0, input.end), input.limit),
+          ]);
+          return {
+            kind: 'purged',
+            messages: messages.map((k) => keys.offsetOf(k)),
+            deliveries: deliveries.map((k) => keys.offsetOf(k)),
+            complete: messages.length < input.limit && deliveries.length < input.limit,
+          };
         }
         default:
           return input satisfies never;

@@ -3,6 +3,7 @@
  * catalog in memory (persisted through the catalog store before any answer) and reaches messages
  * through each queue's QueueService.
  */
+import { randomInt } from 'node:crypto';
 import type { CatalogEntry } from '../../actors/node/node.machine.ts';
 import type { CatalogStore } from '../effects/catalog-store.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
@@ -81,7 +82,7 @@ export class FrontEnd {
       }
       // Two concurrent creations of one name: the first one here wins, the second sees it.
       const now = this.deps.clock.now();
-      const entry: CatalogEntry = { name, attributes: wanted, createdAt: now, modifiedAt: now };
+      const entry: CatalogEntry = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
       this.entries.set(name, entry);
       try {
         await this.deps.catalog.put(entry);

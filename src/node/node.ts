@@ -138,7 +138,7 @@ function openQueue(actor: Actor<typeof nodeMachine>, config: NodeConfig, entry: 
   });
   return new QueueService({
     name: entry.name,
-    incarnation: entry.createdAt,
+    incarnation: entry.incarnation,
     attributes: entry.attributes,
     partitions,
     clock: config.clock,

@@ -66,13 +66,15 @@ export class PartitionClient {
     return () => this.readyListeners.delete(listener);
   }
 
-  /** Counts and paging state, read from the actor's current snapshot. */
-  counts(): { visible: number; inflight: number; delayed: number } {
-    return this.ref.getSnapshot().context.ledger?.counts() ?? { visible: 0, inflight: 0, delayed: 0 };
+  /** Counts from the actor's current snapshot; undefined while it is loading or reloading. */
+  counts(): { visible: number; inflight: number; delayed: number } | undefined {
+    return this.ref.getSnapshot().context.ledger?.counts();
   }
 
-  get hasVisible(): boolean {
-    return this.counts().visible > 0;
+  /** False only when the partition is serving and has nothing receivable. */
+  get mayHaveVisible(): boolean {
+    const counts = this.counts();
+    return counts === undefined || counts.visible > 0;
   }
 
   /** Whether requests are being answered (false while loading or after a storage failure). */

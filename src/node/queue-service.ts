@@ -14,6 +14,9 @@ import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessa
 import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
 import type { PartitionClient } from './partition-client.ts';
 
+const ATTEMPT_TTL_MS = 5 * 60_000;
+const MAX_ATTEMPTS = 10_000;
+
 interface Waiter {
   request: ReceiveParams;
   resolve: (messages: ReceivedMessage[]) => void;
@@ -45,6 +48,8 @@ export class QueueService {
   private readonly maxWaiters: number;
   private readonly newId: () => string;
   private nextPartition = 0;
+  /** Which partition served a receive attempt (the partition keeps the attempt's deliveries). */
+  private readonly attempts = new Map<string, { partition: number; expires: number }>();
   private readonly waiters: Waiter[] = [];
   private draining = false;
   private readonly unsubscribe: Array<() => void>;
@@ -163,13 +168,17 @@ export class QueueService {
     });
   }
 
-  /** One pass over the partitions, starting at a rotating one, skipping those with nothing visible. */
+  /**
+   * One pass over the partitions, starting at a rotating one and skipping those with nothing
+   * receivable. A retried receive attempt starts at the partition that served it, which remembers it.
+   */
   private async tryReceive(params: ReceiveParams): Promise<ReceivedMessage[]> {
     const n = this.partitions.length;
-    const start = this.nextPartition++;
+    const remembered = params.attemptId === undefined ? undefined : this.attempts.get(params.attemptId);
+    const start = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : this.nextPartition++;
     for (let i = 0; i < n; i++) {
       const p = this.partitions[(start + i) % n] as PartitionClient;
-      if (!p.hasVisible && params.attemptId === undefined) continue;
+      if (!p.mayHaveVisible) continue;
       const result = await p.request({
         type: 'receive',
         max: params.max,
@@ -179,10 +188,20 @@ export class QueueService {
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {
+        if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, (start + i) % n);
         return result.deliveries.map((d) => this.toReceived(p, d));
       }
     }
     return [];
+  }
+
+  private rememberAttempt(attemptId: string, partition: number): void {
+    this.attempts.delete(attemptId);
+    if (this.attempts.size >= MAX_ATTEMPTS) {
+      const oldest = this.attempts.keys().next().value;
+      if (oldest !== undefined) this.attempts.delete(oldest);
+    }
+    this.attempts.set(attemptId, { partition, expires: this.clock.now() + ATTEMPT_TTL_MS });
   }
 
   /** Hands visible messages to waiting receivers, oldest waiter first, one waiter at a time. */
@@ -278,10 +297,12 @@ export class QueueService {
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
   }
 
+  /** The queue's counts; `unavailable` while a partition is loading (its counts are not known yet). */
   counts() {
     const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };
     for (const p of this.partitions) {
       const c = p.counts();
+      if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} is loading; retry shortly`);
       total.approximateNumberOfMessages += c.visible;
       total.approximateNumberOfMessagesNotVisible += c.inflight;
       total.approximateNumberOfMessagesDelayed += c.delayed;

@@ -28,6 +28,9 @@ export function decode(bytes: Uint8Array): unknown {
   }
 }
 
+/** A MessagePack map: valibot's record alone would also take an array. */
+const isMap = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+const aMap = v.custom<Record<string, unknown>>(isMap, 'expected a map');
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxIdLength), v.regex(/^[A-Za-z0-9_-]+$/));
 const queue = v.pipe(v.string(), v.maxLength(200));
@@ -38,6 +41,7 @@ const attributeValue = v.variant('type', [
   v.strictObject({ type: v.literal('binary'), value: bytes }),
 ]);
 const messageAttributes = v.pipe(
+  aMap,
   v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[A-Za-z0-9_.-]+$/)), attributeValue),
   v.check((r) => Object.keys(r).length <= LIMITS.maxMessageAttributes, `at most ${LIMITS.maxMessageAttributes} message attributes`),
 );
@@ -48,6 +52,7 @@ const outgoing = {
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
 const attributes = v.pipe(
+  aMap,
   v.record(v.pipe(v.string(), v.maxLength(64)), v.unknown()),
   v.check((r) => Object.keys(r).length <= 32, 'too many attributes'),
 );

@@ -3,8 +3,8 @@
  *
  *   r1.<incarnation>.<partition>.<offset>.<seq>     fields in base 36
  *
- * `incarnation` is the queue's creation time, so a handle from a deleted queue never matches a
- * message of a new queue of the same name; `seq` is the delivery's sequence number, so a handle
+ * `incarnation` is a random number drawn when the queue was created, so a handle from a deleted
+ * queue does not match a message of a new queue of the same name; `seq` is the delivery's sequence number, so a handle
  * from before a redelivery is stale.
  */
 import { ErrorCode, WharfError } from '../errors.ts';

@@ -48,6 +48,11 @@ export const keys = {
   messages: (q: QueueName, p: number) => prefixRange(`m/${q}/${pp(p)}/`),
   delivery: (q: QueueName, p: number, offset: number) => `l/${q}/${pp(p)}/${n13(offset)}`,
   deliveries: (q: QueueName, p: number) => prefixRange(`l/${q}/${pp(p)}/`),
+  /** Delivery records of a partition with offsets in [from, end). */
+  deliveriesBetween: (q: QueueName, p: number, from: number, end: number): Range => ({
+    gte: `l/${q}/${pp(p)}/${n13(from)}`,
+    lt: `l/${q}/${pp(p)}/${n13(end)}`,
+  }),
   delayed: (q: QueueName, p: number, due: number, seq: number) => `d/${q}/${pp(p)}/${n13(due)}/${n13(seq)}`,
   /** Delayed messages of a partition due at or after `due`. */
   delayedFrom: (q: QueueName, p: number, due: number): Range => ({

@@ -15,6 +15,7 @@ export interface QueueRecord {
   attributes: QueueAttributes;
   createdAt: number;
   modifiedAt: number;
+  incarnation: number;
 }
 
 function corrupt(what: string): never {
@@ -64,7 +65,7 @@ export function encodeQueue(q: QueueRecord): Uint8Array {
 
 export function decodeQueue(bytes: Uint8Array): QueueRecord {
   const q = packr.unpack(bytes) as Partial<QueueRecord> | null;
-  if (typeof q !== 'object' || q === null || typeof q.attributes !== 'object' || !isNum(q.createdAt) || !isNum(q.modifiedAt)) {
+  if (typeof q !== 'object' || q === null || typeof q.attributes !== 'object' || !isNum(q.createdAt) || !isNum(q.modifiedAt) || !isNum(q.incarnation)) {
     corrupt('queue');
   }
   return q as QueueRecord;

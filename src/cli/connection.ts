@@ -1,0 +1,87 @@
+/**
+ * The global options (`--server`, `--cluster`, `--timeout`, `--json`) and the one way a command
+ * gets a client: a NATS connection of its own, bounded by `--timeout`, closed when the command ends.
+ */
+import { Option, type Command } from 'commander';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { WharfClient } from '../client/client.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
+import { Output } from './output.ts';
+import { clusterArg, integerIn } from './parse.ts';
+
+export const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
+export const DEFAULT_CLUSTER = 'local';
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface GlobalOptions {
+  server: string;
+  cluster: string;
+  timeout: number;
+  json?: boolean;
+}
+
+export function addGlobalOptions(program: Command): Command {
+  return program
+    .addOption(
+      new Option('--server <url>', 'NATS server URL; several comma-separated')
+        .env('WHARF_NATS_URL')
+        .default(DEFAULT_SERVER),
+    )
+    .addOption(
+      new Option('--cluster <name>', 'the Wharf deployment to talk to (its cluster name)')
+        .env('WHARF_CLUSTER')
+        .default(DEFAULT_CLUSTER)
+        .argParser(clusterArg),
+    )
+    .addOption(
+      new Option('--timeout <ms>', 'how long to wait for NATS and for each reply, ms (a long-poll wait comes on top)')
+        .default(DEFAULT_TIMEOUT_MS)
+        .argParser(integerIn(1, 3_600_000)),
+    )
+    .addOption(new Option('--json', 'print one JSON document instead of human-readable text'));
+}
+
+/** The global options as seen from a (sub)command. */
+export function globalsOf(command: Command): GlobalOptions {
+  return command.optsWithGlobals<GlobalOptions>();
+}
+
+export function outputOf(command: Command): Output {
+  return new Output(globalsOf(command).json === true);
+}
+
+export interface ClientUse {
+  /** Added to `--timeout` for each request, e.g. a long-poll wait. @default 0 */
+  extraTimeoutMs?: number;
+}
+
+/** Connects, runs `fn` with a client, and always closes the connection again. */
+export async function withClient<T>(command: Command, fn: (client: WharfClient) => Promise<T>, use: ClientUse = {}): Promise<T> {
+  const globals = globalsOf(command);
+  const servers = globals.server
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  let nc: NatsConnection;
+  try {
+    // A CLI run is short: no reconnects, so a lost connection fails the command instead of hanging.
+    nc = await connect({ servers, name: 'wharf-cli', timeout: globals.timeout, reconnect: false });
+  } catch (err) {
+    throw new WharfError(
+      ErrorCode.Unavailable,
+      `cannot connect to NATS at ${servers.join(',')}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+  const client = await WharfClient.connect({
+    connection: nc,
+    cluster: globals.cluster,
+    timeoutMs: globals.timeout + (use.extraTimeoutMs ?? 0),
+  });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+    await nc.close().catch(() => undefined);
+  }
+}

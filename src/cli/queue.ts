@@ -1,0 +1,217 @@
+/**
+ * `wharf queue create|list|attrs|set|delete|purge`: managing queues.
+ */
+import { Argument, Option, type Command } from 'commander';
+import { CREATION, SETTABLE } from '../protocol/attributes.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import type { QueueAttributes } from '../protocol/messages.ts';
+import type { WharfClient } from '../client/client.ts';
+import { outputOf, withClient } from './connection.ts';
+import { attributeRows, countRows, formatTime } from './output.ts';
+import { integerIn, queueNameArg } from './parse.ts';
+
+interface AttributeFlag {
+  attribute: keyof QueueAttributes;
+  /** Commander's name of the option's value: the long flag in camelCase. */
+  key: string;
+  flags: string;
+  description: string;
+  settable: boolean;
+}
+
+const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
+  {
+    attribute: 'visibilityTimeout',
+    key: 'visibilityTimeout',
+    flags: '--visibility-timeout <seconds>',
+    description: 'seconds a received message stays invisible to other receivers',
+    settable: true,
+  },
+  {
+    attribute: 'retentionPeriod',
+    key: 'retention',
+    flags: '--retention <seconds>',
+    description: 'seconds a message is kept before it is dropped unreceived',
+    settable: true,
+  },
+  {
+    attribute: 'maximumMessageSize',
+    key: 'maxMessageSize',
+    flags: '--max-message-size <bytes>',
+    description: 'largest message (body plus attributes), bytes',
+    settable: true,
+  },
+  {
+    attribute: 'delaySeconds',
+    key: 'delay',
+    flags: '--delay <seconds>',
+    description: 'seconds every new message waits before it can be received',
+    settable: true,
+  },
+  {
+    attribute: 'receiveWaitTime',
+    key: 'receiveWait',
+    flags: '--receive-wait <seconds>',
+    description: 'default long-poll wait of receive, seconds',
+    settable: true,
+  },
+  {
+    attribute: 'partitions',
+    key: 'partitions',
+    flags: '--partitions <n>',
+    description: 'partitions of the queue (fixed at creation)',
+    settable: false,
+  },
+];
+
+function rangeOf(attribute: keyof QueueAttributes): { min: number; max: number; default: number } {
+  return attribute === 'partitions' ? CREATION.partitions : SETTABLE[attribute];
+}
+
+function addAttributeOptions(command: Command, settableOnly: boolean): Command {
+  for (const flag of ATTRIBUTE_FLAGS) {
+    if (settableOnly && !flag.settable) continue;
+    const range = rangeOf(flag.attribute);
+    command.addOption(
+      new Option(
+        flag.flags,
+        `${flag.description} (${range.min}-${range.max}${settableOnly ? '' : `, default ${range.default}`})`,
+      )
+        .argParser(integerIn(range.min, range.max)),
+    );
+  }
+  return command;
+}
+
+type AttributeOptions = Partial<Record<string, number>>;
+
+/** The attribute flags that were given, as queue attributes. */
+function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
+  const out: Partial<QueueAttributes> = {};
+  for (const { attribute, key } of ATTRIBUTE_FLAGS) {
+    const value = options[key];
+    if (value !== undefined) out[attribute] = value;
+  }
+  return out;
+}
+
+const queueArgument = (description = 'queue name') => new Argument('<name>', description).argParser(queueNameArg);
+
+/** Every queue name (following nextToken), or the first `limit` ones. */
+export async function listAll(
+  client: WharfClient,
+  options: { prefix?: string; limit?: number; pageSize?: number } = {},
+): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  const pageSize = options.pageSize ?? LIMITS.maxListQueues;
+  do {
+    const wanted = options.limit === undefined ? pageSize : Math.min(pageSize, options.limit - names.length);
+    const page = await client.listQueues({
+      limit: wanted,
+      ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+      ...(nextToken === undefined ? {} : { nextToken }),
+    });
+    names.push(...page.queues);
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined && (options.limit === undefined || names.length < options.limit));
+  return names;
+}
+
+export function registerQueueCommands(program: Command): void {
+  const queue = program
+    .command('queue')
+    .description('create, list, inspect, change, purge and delete queues')
+    .addHelpText('after', '\nRun "wharf queue <command> --help" for the options of each command.');
+
+  addAttributeOptions(
+    queue
+      .command('create')
+      .description('create a queue; succeeds unchanged if it exists with the same attributes')
+      .addArgument(queueArgument('name of the new queue (1-80 of A-Z a-z 0-9 - _)')),
+    false,
+  )
+    .addHelpText('after', '\nExample:\n  wharf queue create orders --visibility-timeout 60 --partitions 4')
+    .action(async (name: string, options: AttributeOptions, command: Command) => {
+      const out = outputOf(command);
+      const attributes = givenAttributes(options);
+      const reply = await withClient(command, (client) =>
+        client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined),
+      );
+      out.document(reply);
+      out.line(reply.created ? `created queue ${name}` : `queue ${name} already exists with these attributes`);
+    });
+
+  queue
+    .command('list')
+    .description('list queue names, one per line, in name order')
+    .option('--prefix <prefix>', 'only queues whose name starts with this')
+    .addOption(new Option('--limit <n>', 'list at most n queues (default: all)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(
+      new Option('--page-size <n>', 'queues asked for per request').argParser(integerIn(1, LIMITS.maxListQueues)).hideHelp(),
+    )
+    .action(async (options: { prefix?: string; limit?: number; pageSize?: number }, command: Command) => {
+      const out = outputOf(command);
+      const names = await withClient(command, (client) => listAll(client, options));
+      out.document({ queues: names });
+      for (const name of names) out.line(name);
+    });
+
+  queue
+    .command('attrs')
+    .description("show a queue's attributes, approximate message counts and times")
+    .addArgument(queueArgument())
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const out = outputOf(command);
+      const description = await withClient(command, (client) => client.getQueueAttributes(name));
+      out.document(description);
+      out.pairs([
+        ['queue', description.queue],
+        ...attributeRows(description.attributes),
+        ...countRows(description.counts),
+        ['created', formatTime(description.createdAt)],
+        ['modified', formatTime(description.modifiedAt)],
+      ]);
+    });
+
+  addAttributeOptions(
+    queue
+      .command('set')
+      .description('change attributes of a queue (at least one option); prints all its attributes after')
+      .addArgument(queueArgument()),
+    true,
+  )
+    .addHelpText('after', '\nExample:\n  wharf queue set orders --visibility-timeout 120 --receive-wait 20')
+    .action(async (name: string, options: AttributeOptions, command: Command) => {
+      const out = outputOf(command);
+      const attributes = givenAttributes(options);
+      if (Object.keys(attributes).length === 0) {
+        command.error('error: give at least one attribute to set, e.g. --visibility-timeout 60', { exitCode: 1 });
+      }
+      const updated = await withClient(command, (client) => client.setQueueAttributes(name, attributes));
+      out.document({ queue: name, attributes: updated });
+      out.pairs([['queue', name], ...attributeRows(updated)]);
+    });
+
+  queue
+    .command('delete')
+    .description('delete a queue and every message in it')
+    .addArgument(queueArgument())
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const out = outputOf(command);
+      await withClient(command, (client) => client.deleteQueue(name));
+      out.document({ queue: name, deleted: true });
+      out.line(`deleted queue ${name}`);
+    });
+
+  queue
+    .command('purge')
+    .description('delete every message of a queue, keeping the queue')
+    .addArgument(queueArgument())
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const out = outputOf(command);
+      const { purged } = await withClient(command, (client) => client.purgeQueue(name));
+      out.document({ queue: name, purged });
+      out.line(`purged ${purged} message${purged === 1 ? '' : 's'} from ${name}`);
+    });
+}
