@@ -3,8 +3,8 @@
  * gets a client: a NATS connection of its own, bounded by `--timeout`, closed when the command ends.
  */
 import { Option, type Command } from 'commander';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { WharfClient } from '../client/client.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { WharfClient } from '../client/client.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { Output } from './output.ts';
 import { clusterArg, integerIn } from './parse.ts';
@@ -56,12 +56,21 @@ export interface ClientUse {
 }
 
 /** Connects, runs `fn` with a client, and always closes the connection again. */
-export async function withClient<T>(command: Command, fn: (client: WharfClient) => Promise<T>, use: ClientUse = {}): Promise<T> {
+export async function withClient<T>(
+  command: Command,
+  fn: (client: WharfClient) => Promise<T>,
+  use: ClientUse = {},
+): Promise<T> {
   const globals = globalsOf(command);
   const servers = globals.server
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+  // Loaded here, not at start-up: --help and usage errors do not pay for the NATS client.
+  const [{ connect }, { WharfClient }] = await Promise.all([
+    import('@nats-io/transport-node'),
+    import('../client/client.ts'),
+  ]);
   let nc: NatsConnection;
   try {
     // A CLI run is short: no reconnects, so a lost connection fails the command instead of hanging.

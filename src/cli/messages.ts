@@ -50,14 +50,16 @@ export function registerMessageCommands(program: Command): void {
     .addArgument(queueArgument())
     .argument('[body...]', 'message body; several words are joined by single spaces')
     .addOption(
-      new Option('--delay <seconds>', `seconds before the messages can be received (0-${LIMITS.maxDelaySeconds}; default: the queue's delay)`).argParser(
-        integerIn(0, LIMITS.maxDelaySeconds),
-      ),
+      new Option(
+        '--delay <seconds>',
+        `seconds before the messages can be received (0-${LIMITS.maxDelaySeconds}; default: the queue's delay)`,
+      ).argParser(integerIn(0, LIMITS.maxDelaySeconds)),
     )
     .addOption(
-      new Option('--attr <name=value>', `a string message attribute; repeat for more (at most ${LIMITS.maxMessageAttributes})`).argParser(
-        attributeArg,
-      ),
+      new Option(
+        '--attr <name=value>',
+        `a string message attribute; repeat for more (at most ${LIMITS.maxMessageAttributes})`,
+      ).argParser(attributeArg),
     )
     .option('--whole', 'send all of standard input as one message, bytes unchanged (no body arguments)')
     .option('--count', 'print how many messages were sent instead of their ids')
@@ -96,7 +98,8 @@ Examples:
         }),
       );
       out.document({ queue, sent: result.messageIds.length, failed: result.failed, messageIds: result.messageIds });
-      if (flags.count === true) out.line(`sent ${result.messageIds.length} message${result.messageIds.length === 1 ? '' : 's'}`);
+      const sent = result.messageIds.length;
+      if (flags.count === true) out.line(`sent ${sent} message${sent === 1 ? '' : 's'}`);
       if (result.failed > 0) throw new ExitWith(ExitCode.ServerError);
     });
 
@@ -112,14 +115,16 @@ Examples:
         .argParser(integerIn(1, LIMITS.maxReceiveMessages)),
     )
     .addOption(
-      new Option('--wait <seconds>', `long-poll: wait up to this long for a message (0-${LIMITS.maxWaitTimeSeconds}; default: the queue's receive-wait)`).argParser(
-        integerIn(0, LIMITS.maxWaitTimeSeconds),
-      ),
+      new Option(
+        '--wait <seconds>',
+        `long-poll: wait up to this long for a message (0-${LIMITS.maxWaitTimeSeconds}; default: the queue's receive-wait)`,
+      ).argParser(integerIn(0, LIMITS.maxWaitTimeSeconds)),
     )
     .addOption(
-      new Option('--visibility-timeout <seconds>', `keep these messages invisible this long (0-${LIMITS.maxVisibilityTimeout}; default: the queue's)`).argParser(
-        integerIn(0, LIMITS.maxVisibilityTimeout),
-      ),
+      new Option(
+        '--visibility-timeout <seconds>',
+        `keep these messages invisible this long (0-${LIMITS.maxVisibilityTimeout}; default: the queue's)`,
+      ).argParser(integerIn(0, LIMITS.maxVisibilityTimeout)),
     )
     .option('--delete', 'delete the messages after printing them')
     .option('--base64', 'print bodies base64-encoded (for binary bodies); default: as UTF-8 text')
@@ -152,7 +157,10 @@ Examples:
         },
         { extraTimeoutMs },
       );
-      if (failed.length > 0) throw new ExitWith(failed.map(exitCodeOf).includes(ExitCode.Unavailable) ? ExitCode.Unavailable : ExitCode.ServerError);
+      if (failed.length > 0) {
+        const unavailable = failed.some((e) => exitCodeOf(e) === ExitCode.Unavailable);
+        throw new ExitWith(unavailable ? ExitCode.Unavailable : ExitCode.ServerError);
+      }
     });
 
   program
@@ -220,12 +228,15 @@ async function* stdinLines(): AsyncGenerator<string> {
 
 async function* wholeStdin(): AsyncGenerator<Uint8Array> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  for await (const chunk of process.stdin) {
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  }
   yield new Uint8Array(Buffer.concat(chunks));
 }
 
 function printMessages(out: Output, queue: string, messages: readonly ReceivedMessage[], base64: boolean): void {
-  const bodyOf = (m: ReceivedMessage) => Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString(base64 ? 'base64' : 'utf8');
+  const bodyOf = (m: ReceivedMessage) =>
+    Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString(base64 ? 'base64' : 'utf8');
   out.document({
     queue,
     messages: messages.map((m) => ({
@@ -253,7 +264,11 @@ function printMessages(out: Output, queue: string, messages: readonly ReceivedMe
 }
 
 /** Deletes the received messages; returns the errors of those that could not be deleted (printed). */
-async function deleteAll(client: WharfClient, queue: string, messages: readonly ReceivedMessage[]): Promise<WharfError[]> {
+async function deleteAll(
+  client: WharfClient,
+  queue: string,
+  messages: readonly ReceivedMessage[],
+): Promise<WharfError[]> {
   const errors: WharfError[] = [];
   for (let start = 0; start < messages.length; start += LIMITS.maxBatchEntries) {
     const chunk = messages.slice(start, start + LIMITS.maxBatchEntries);

@@ -53,7 +53,8 @@ export function reportError(err: unknown): number {
 }
 
 export function exitCodeOf(error: WharfError): ExitCode {
-  return error.code === ErrorCode.Unavailable || error.code === ErrorCode.Timeout ? ExitCode.Unavailable : ExitCode.ServerError;
+  const unreachable = error.code === ErrorCode.Unavailable || error.code === ErrorCode.Timeout;
+  return unreachable ? ExitCode.Unavailable : ExitCode.ServerError;
 }
 
 export function printError(error: WharfError, context?: string): void {

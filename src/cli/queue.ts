@@ -146,9 +146,13 @@ export function registerQueueCommands(program: Command): void {
     .command('list')
     .description('list queue names, one per line, in name order')
     .option('--prefix <prefix>', 'only queues whose name starts with this')
-    .addOption(new Option('--limit <n>', 'list at most n queues (default: all)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(
-      new Option('--page-size <n>', 'queues asked for per request').argParser(integerIn(1, LIMITS.maxListQueues)).hideHelp(),
+      new Option('--limit <n>', 'list at most n queues (default: all)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)),
+    )
+    .addOption(
+      new Option('--page-size <n>', 'queues asked for per request')
+        .argParser(integerIn(1, LIMITS.maxListQueues))
+        .hideHelp(),
     )
     .action(async (options: { prefix?: string; limit?: number; pageSize?: number }, command: Command) => {
       const out = outputOf(command);
