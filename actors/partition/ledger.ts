@@ -8,8 +8,8 @@
  * (bounded in count and bytes), the delivery records of messages received and not yet deleted
  * (bounded by `maxInflight`), and a window of the earliest delayed messages are held. The rest stays
  * on disk and is paged in (`needsWindow`, `needsTimers`) by the machine. Window pages may run while
- * writes are under way: they only scan offsets below the last committed one, and `expiredAhead`
- * remembers messages deleted by retention before any scan reached them.
+ * writes are under way: they only scan offsets below the last committed one, and `deletedAhead`
+ * remembers messages deleted before any scan reached them.
  *
  * Per-message work is O(log n) (heaps) or O(1) (maps, deques).
  */
@@ -80,8 +80,11 @@ export class Ledger {
   private windowBytes = 0;
   /** Next offset not examined by the window; equal to nextOffset when every ready message is in memory. */
   private diskCursor: number;
-  /** Offsets at or past diskCursor deleted by retention: a window scan must not bring them back. */
-  private readonly expiredAhead = new Set<number>();
+  /**
+   * Offsets at or past diskCursor deleted (by a client or by retention) that a window scan running
+   * now may still read from disk: it must not bring them back.
+   */
+  private readonly deletedAhead = new Set<number>();
 
   /** Every message delivered at least once and not yet deleted. */
   private readonly deliveries = new Map<number, DeliveryRecord>();
@@ -288,6 +291,7 @@ export class Ledger {
   }
 
   private dropMessage(offset: number): void {
+    if (offset >= this.diskCursor) this.deletedAhead.add(offset);
     if (this.deliveries.delete(offset)) this.changes.push({ kind: 'delDelivery', offset });
     this.requeued.delete(offset);
     this.changes.push({ kind: 'delMessage', offset });
@@ -350,9 +354,14 @@ export class Ledger {
     let n = 0;
     for (const offset of expired) {
       if (offset < this.state.purgedOffset) continue;
+      if (this.deliveries.has(offset)) {
+        this.dropMessage(offset);
+        n++;
+        continue;
+      }
       if (offset >= this.diskCursor) {
         // Never examined: only on disk.
-        this.expiredAhead.add(offset);
+        this.deletedAhead.add(offset);
         this.changes.push({ kind: 'delMessage', offset });
         this.state.stored--;
         this.dirtyState = true;
@@ -367,9 +376,6 @@ export class Ledger {
         this.state.stored--;
         this.dirtyState = true;
         n++;
-      } else if (this.deliveries.has(offset)) {
-        this.dropMessage(offset);
-        n++;
       }
     }
     return n;
@@ -379,7 +385,11 @@ export class Ledger {
 
   /** Whether the window should be refilled from disk. */
   get needsWindow(): boolean {
-    return this.diskCursor < this.state.nextOffset && this.window.length < this.limits.windowMessages / 2;
+    return (
+      this.diskCursor < this.state.nextOffset &&
+      this.window.length < this.limits.windowMessages / 2 &&
+      this.windowBytes < this.limits.windowBytes / 2
+    );
   }
 
   /** Whether ready messages wait on disk beyond the window. */
@@ -408,7 +418,7 @@ export class Ledger {
     for (const [offset, record] of scanned) {
       if (offset < cursor) continue;
       if (offset >= end) break;
-      if (this.expiredAhead.delete(offset)) {
+      if (this.deletedAhead.delete(offset)) {
         cursor = offset + 1;
         continue;
       }
@@ -425,7 +435,7 @@ export class Ledger {
     }
     if (complete && !full) cursor = Math.max(cursor, end);
     this.diskCursor = Math.min(cursor, this.state.nextOffset);
-    for (const offset of this.expiredAhead) if (offset < this.diskCursor) this.expiredAhead.delete(offset);
+    for (const offset of this.deletedAhead) if (offset < this.diskCursor) this.deletedAhead.delete(offset);
   }
 
   /** Whether delayed messages on disk may be due before the earliest one in memory. */
@@ -474,7 +484,7 @@ export class Ledger {
     this.window.clear();
     this.windowBytes = 0;
     this.diskCursor = this.state.nextOffset;
-    this.expiredAhead.clear();
+    this.deletedAhead.clear();
     this.deliveries.clear();
     this.leases.clear();
     this.retry.clear();

@@ -54,6 +54,8 @@ export interface PartitionContext extends PartitionInput {
   lastTick: number;
   lastRetention: number;
   error: { code: string; message: string } | undefined;
+  /** The last failure was a write: nothing of it was applied. */
+  writeFailed: boolean;
 }
 
 const TIMER_PAGE = 4096;
@@ -89,7 +91,10 @@ export const partitionMachine = setup({
       if (ticked) ledger.tick(now, context.retentionMs);
       const deferred: PartitionRequest[] = [];
       const pending: Pending[] = [];
-      for (const request of context.queued) {
+      // Receives deferred for a refill wait for it while it can still come (a purge ends the backlog).
+      const retryDeferred = !ledger.hasUnpaged;
+      const requests = retryDeferred ? context.deferred.concat(context.queued) : context.queued;
+      for (const request of requests) {
         const { id, op } = request;
         switch (op.type) {
           case 'send':
@@ -122,9 +127,13 @@ export const partitionMachine = setup({
       for (const p of pending) {
         if ('deliveries' in p) for (const d of p.deliveries) if (d.record === undefined) reads.push(d.offset);
       }
+      // Nothing left on disk to wait for: answer deferred receives with what there is (nothing).
+      const waiting = retryDeferred ? deferred : context.deferred.concat(deferred);
+      const stillDeferred = ledger.hasUnpaged ? waiting : [];
+      if (!ledger.hasUnpaged) for (const { id } of waiting) pending.push({ id, deliveries: [] });
       return {
         queued: [],
-        deferred: context.deferred.concat(deferred),
+        deferred: stillDeferred,
         pending,
         reads,
         changes: ledger.takeChanges(),
@@ -150,18 +159,36 @@ export const partitionMachine = setup({
       if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
     }),
 
-    /** Answers every waiting request with a retryable failure. */
+    recordWriteError: assign({ writeFailed: true }),
+
+    /**
+     * Answers every waiting request. Those waiting for a write that failed get storage_failure
+     * (nothing of it was applied); those waiting for a write whose outcome is unknown (the partition
+     * stopped, or failed elsewhere, while it was under way) get timeout; the rest unavailable.
+     */
     failAll: enqueueActions(({ context, enqueue }) => {
       const failed = (id: number, code: string, message: string): PartitionReply => ({
         id,
         result: { type: 'failed', code, message },
       });
-      const message = context.error?.message ?? 'the partition is restarting';
+      const [code, message] = context.writeFailed
+        ? ['storage_failure', context.error?.message ?? 'the write failed']
+        : ['timeout', 'the partition stopped during the write: its outcome is unknown'];
       const replies = [
-        ...context.pending.map((p) => failed(p.id, 'storage_failure', message)),
+        ...context.pending.map((p) => failed(p.id, code, message)),
         ...[...context.queued, ...context.deferred].map((r) => failed(r.id, 'unavailable', 'the partition is restarting')),
       ];
-      enqueue.assign({ pending: [], queued: [], deferred: [], changes: [], reads: [], ledger: undefined, page: undefined, scan: undefined });
+      enqueue.assign({
+        pending: [],
+        queued: [],
+        deferred: [],
+        changes: [],
+        reads: [],
+        ledger: undefined,
+        page: undefined,
+        scan: undefined,
+        writeFailed: false,
+      });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
     }),
 
@@ -231,6 +258,7 @@ export const partitionMachine = setup({
     lastTick: 0,
     lastRetention: 0,
     error: undefined,
+    writeFailed: false,
   }),
   on: {
     requests: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.items) }) },
@@ -282,7 +310,7 @@ export const partitionMachine = setup({
                   reads: context.reads,
                 }),
                 onDone: { target: 'idle', actions: 'finish' },
-                onError: { target: '#partition.failed', actions: 'recordError' },
+                onError: { target: '#partition.failed', actions: ['recordError', 'recordWriteError'] },
               },
             },
             paging: {

@@ -79,12 +79,27 @@ export interface LoadedPartition {
   deliveries: Array<[offset: number, delivery: DeliveryRecord]>;
 }
 
+/** Bytes of body and attributes (names, types and values, strings counted in UTF-8), as SQS counts them. */
 export function recordSize(record: MessageRecord): number {
   let size = record.body.byteLength;
   if (record.attributes) {
     for (const [name, attr] of Object.entries(record.attributes)) {
-      size += name.length + (typeof attr.value === 'string' ? attr.value.length : attr.value.byteLength) + attr.type.length;
+      size += utf8Length(name) + attr.type.length + (typeof attr.value === 'string' ? utf8Length(attr.value) : attr.value.byteLength);
     }
   }
   return size;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a surrogate pair: one four-byte character
+      i++;
+    } else n += 3;
+  }
+  return n;
 }

@@ -90,7 +90,7 @@ export function partitionStore(store: Store, sync: boolean) {
           };
         }
         case 'timers': {
-          const rows = await store.scan(keys.delayedFrom(queue, input.partition, input.from.due), input.limit);
+          const rows = await store.scan(keys.delayedFrom(queue, input.partition, input.from.due, input.from.seq), input.limit);
           const scanned: DelayedEntry[] = rows.map(([k, v]) => ({ ...keys.delayedOf(k), record: decodeMessage(v) }));
           return { kind: 'timers', scanned, complete: rows.length < input.limit };
         }
@@ -98,7 +98,7 @@ export function partitionStore(store: Store, sync: boolean) {
           const rows = await store.scan(keys.messagesBetween(queue, input.partition, input.from, input.end), input.limit);
           const expired: number[] = [];
           for (const [k, v] of rows) {
-            if (decodeMessage(v).sentAt >= input.sentBefore) break;
+            if (decodeMessage(v).sentAt > input.sentBefore) break;
             expired.push(keys.offsetOf(k));
           }
           return { kind: 'retention', expired };

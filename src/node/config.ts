@@ -1,6 +1,7 @@
 /**
- * Node configuration: `NodeOptions` (all optional) → `resolveConfig(options, env)` → `NodeConfig`
- * (all required, frozen). This is the only module that reads the environment.
+ * Node configuration: `NodeOptions` (all optional) → `resolveConfig(options)` → `NodeConfig` (all
+ * required, frozen); `configFromEnv()` does both from WHARF_* variables and reports every problem
+ * at once. This is the only module that reads the environment.
  *
  * | option            | env                      | default                 |
  * | ----------------- | ------------------------ | ----------------------- |
@@ -88,23 +89,34 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sil
 
 /** Reads options from the environment; only WHARF_* variables listed in ENV count. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeOptions {
-  const out: Record<string, unknown> = {};
   const problems: string[] = [];
+  const options = parseEnv(env, problems);
+  if (problems.length > 0) throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
+  return options;
+}
+
+/** The configuration from WHARF_* variables, with every problem (of parsing and of range) in one error. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const problems: string[] = [];
+  return resolveConfig(parseEnv(env, problems), problems);
+}
+
+function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
+  const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     if (key === 'syncWrites') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
-      out[key] = raw === 'true';
+      else out[key] = raw === 'true';
     } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
-      out[key] = n;
+      else out[key] = n;
     } else {
       out[key] = raw;
     }
   }
-  if (problems.length > 0) throw new WharfError(ErrorCode.InvalidParameter, `configuration: ${problems.join('; ')}`);
   return out as NodeOptions;
 }
 
@@ -114,8 +126,8 @@ function positive(problems: string[], name: string, value: number, min = 1): num
 }
 
 /** Resolves options to a complete configuration, collecting every problem into one error. */
-export function resolveConfig(options: NodeOptions = {}): NodeConfig {
-  const problems: string[] = [];
+export function resolveConfig(options: NodeOptions = {}, earlier: readonly string[] = []): NodeConfig {
+  const problems: string[] = [...earlier];
   const attempt = <T>(f: () => T, fallback: T): T => {
     try {
       return f();
@@ -124,7 +136,9 @@ export function resolveConfig(options: NodeOptions = {}): NodeConfig {
       return fallback;
     }
   };
-  const id = attempt(() => nodeId(options.nodeId ?? `node-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`), 'invalid' as NodeId);
+  // Host names run to 63 characters (Kubernetes pod names): cut the default to the id's 64.
+  const defaultId = `node-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
+  const id = attempt(() => nodeId(options.nodeId ?? defaultId), 'invalid' as NodeId);
   const config: NodeConfig = {
     nodeId: id,
     cluster: attempt(() => clusterName(options.cluster ?? 'local'), 'invalid' as ClusterName),

@@ -2,11 +2,11 @@
  * `node src/node/main.ts`: runs one broker node configured from WHARF_* environment variables
  * (config.ts) until SIGTERM or SIGINT, then stops gracefully.
  */
-import { optionsFromEnv } from './config.ts';
+import { configFromEnv } from './config.ts';
 import { startNode } from './node.ts';
 
 try {
-  const node = await startNode(optionsFromEnv());
+  const node = await startNode(configFromEnv());
   const shutdown = (signal: string) => {
     node.log.info({ signal }, 'stopping');
     node.stop().then(

@@ -29,7 +29,7 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze(
 );
 
 function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number {
-  const range = ranges[name];
+  const range = Object.hasOwn(ranges, name) ? ranges[name] : undefined;
   if (range === undefined) {
     throw new WharfError(ErrorCode.InvalidAttribute, `unknown or read-only queue attribute: ${name}`);
   }

@@ -30,7 +30,12 @@ export function decode(bytes: Uint8Array): unknown {
 
 /** A MessagePack map: valibot's record alone would also take an array. */
 const isMap = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
-const aMap = v.custom<Record<string, unknown>>(isMap, 'expected a map');
+// valibot's record skips these keys silently; a name that would be dropped is refused instead.
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const aMap = v.custom<Record<string, unknown>>(
+  (x) => isMap(x) && !Object.keys(x as object).some((k) => RESERVED_KEYS.has(k)),
+  'expected a map without the keys __proto__, constructor or prototype',
+);
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxIdLength), v.regex(/^[A-Za-z0-9_-]+$/));
 const queue = v.pipe(v.string(), v.maxLength(200));
@@ -105,7 +110,8 @@ export function decodeRequest<A extends Action>(action: A, frame: Uint8Array): R
   }
   const { v: version, ...fields } = value as Record<string, unknown>;
   if (version !== PROTOCOL_VERSION) {
-    throw new WharfError(ErrorCode.UnsupportedVersion, `protocol version ${String(version)} is not served; use ${PROTOCOL_VERSION}`);
+    const given = typeof version === 'number' ? String(version) : typeof version;
+    throw new WharfError(ErrorCode.UnsupportedVersion, `protocol version ${given} is not served; use ${PROTOCOL_VERSION}`);
   }
   const result = v.safeParse(schemas[action], fields);
   if (!result.success) {

@@ -54,9 +54,9 @@ export const keys = {
     lt: `l/${q}/${pp(p)}/${n13(end)}`,
   }),
   delayed: (q: QueueName, p: number, due: number, seq: number) => `d/${q}/${pp(p)}/${n13(due)}/${n13(seq)}`,
-  /** Delayed messages of a partition due at or after `due`. */
-  delayedFrom: (q: QueueName, p: number, due: number): Range => ({
-    gte: `d/${q}/${pp(p)}/${n13(due)}`,
+  /** Delayed messages of a partition from (due, seq) on, in due order. */
+  delayedFrom: (q: QueueName, p: number, due: number, seq: number): Range => ({
+    gte: `d/${q}/${pp(p)}/${n13(due)}/${n13(seq)}`,
     lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
   }),
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),

@@ -1,0 +1,347 @@
+/**
+ * `npm run bench`: Wharf single-node against NATS JetStream on the same machine and the same
+ * nats-server, 1 KiB messages, in one run. Prints a table with Wharf/JetStream ratios and the
+ * project's targets, and writes the figures to bench/results/<timestamp>.json and latest.json.
+ *
+ * Environment:
+ *   BENCH_QUICK=1            smoke run: 20k messages, 3 s latency, 50k backlog
+ *   BENCH_MESSAGES           messages per throughput phase            (200,000)
+ *   BENCH_LATENCY_SECONDS    measured seconds of the latency phase    (10)
+ *   BENCH_RATE               messages/s of the latency phase          (5,000)
+ *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
+ *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_KEEP=1             keep the temp dir (stores and logs)
+ *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runJetStream, type JetStreamResults } from './jetstream.ts';
+import { startNatsServer } from './nats.ts';
+import { fmt, ratio, renderTable } from './stats.ts';
+import { installSignalHandlers, measureFsync, onCleanup, runCleanups, type CpuUse } from './util.ts';
+import { runWharf, type WharfResults } from './wharf.ts';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface BenchConfig {
+  quick: boolean;
+  messages: number;
+  messageBytes: number;
+  latencySeconds: number;
+  latencyWarmupSeconds: number;
+  rate: number;
+  backlog: number;
+  smallQueue: number;
+  singlePairs: number;
+  jetstreamPublishWindow: number;
+  jetstreamFetchBatch: number;
+  wharfReceiveLoops: number;
+  wharfReceiveBatch: number;
+  wharfLatencyPollers: number;
+  keepTempDir: boolean;
+  wharfEnv: Record<string, string>;
+}
+
+interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+function intFromEnv(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function readConfig(): BenchConfig {
+  const quick = process.env['BENCH_QUICK'] === '1' || process.env['BENCH_QUICK'] === 'true';
+  const wharfEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('WHARF_') && v !== undefined) wharfEnv[k] = v;
+  return {
+    quick,
+    messages: intFromEnv('BENCH_MESSAGES', quick ? 20_000 : 200_000),
+    messageBytes: 1024,
+    latencySeconds: intFromEnv('BENCH_LATENCY_SECONDS', quick ? 3 : 10),
+    latencyWarmupSeconds: quick ? 0.5 : 1,
+    rate: intFromEnv('BENCH_RATE', 5_000),
+    backlog: intFromEnv('BENCH_BACKLOG', quick ? 50_000 : 1_000_000),
+    smallQueue: 5_000,
+    singlePairs: quick ? 500 : 2_000,
+    jetstreamPublishWindow: 512,
+    jetstreamFetchBatch: 500,
+    wharfReceiveLoops: 8,
+    wharfReceiveBatch: 500,
+    wharfLatencyPollers: intFromEnv('BENCH_LATENCY_POLLERS', 2),
+    keepTempDir: process.env['BENCH_KEEP'] === '1',
+    wharfEnv,
+  };
+}
+
+const currentLoad = () => loadavg()[0] ?? 0;
+const busy = (load: number) => load > cpus().length * 0.5;
+let loadStart = 0;
+
+const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+async function packageVersion(name: string): Promise<string> {
+  try {
+    const text = await readFile(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8');
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function targets(w: WharfResults, j: JetStreamResults, backlog: number): Target[] {
+  const produceRatio = ratio(w.produce.perSecond, j.produce.perSecond);
+  const receiveRatio = ratio(w.receive.perSecond, j.receive.perSecond);
+  const backlogRatio = ratio(w.backlog.receiveBacklog.p99, w.backlog.receiveSmall.p99);
+  const backlogLabel = backlog.toLocaleString('en-US');
+  return [
+    {
+      name: 'produce throughput',
+      goal: '≥ 2× JetStream',
+      measured: fmt(produceRatio, 'ratio'),
+      pass: produceRatio === undefined ? undefined : produceRatio >= 2,
+    },
+    {
+      name: 'receive+delete throughput',
+      goal: '≥ 1× JetStream',
+      measured: fmt(receiveRatio, 'ratio'),
+      pass: receiveRatio === undefined ? undefined : receiveRatio >= 1,
+    },
+    {
+      name: 'end-to-end p99',
+      goal: '≤ JetStream',
+      measured: `${fmt(w.latency.p99, 'ms')} ms vs ${fmt(j.latency.p99, 'ms')} ms`,
+      pass: Number.isFinite(w.latency.p99) && Number.isFinite(j.latency.p99) ? w.latency.p99 <= j.latency.p99 : undefined,
+    },
+    {
+      name: `RSS with ${backlogLabel} backlog`,
+      goal: '< 512 MB',
+      measured: `${w.backlog.rssMb} MB`,
+      pass: w.backlog.rssMb < 512,
+    },
+    {
+      name: `receive p99 with ${backlogLabel} backlog`,
+      goal: '≤ 1.2× small queue',
+      measured: `${fmt(w.backlog.receiveBacklog.p99, 'ms')} ms vs ${fmt(w.backlog.receiveSmall.p99, 'ms')} ms (${fmt(backlogRatio, 'ratio')})`,
+      pass: backlogRatio === undefined ? undefined : backlogRatio <= 1.2,
+    },
+  ];
+}
+
+function report(
+  config: BenchConfig,
+  w: WharfResults,
+  j: JetStreamResults,
+  natsVersion: string,
+  fsync: { p50: number; p99: number },
+): Target[] {
+  const backlogLabel = config.backlog.toLocaleString('en-US');
+  const row = (name: string, wv: number | undefined, jv: number | undefined, kind: 'count' | 'ms' | 'mb') => [
+    name,
+    fmt(wv, kind),
+    fmt(jv, kind),
+    fmt(ratio(wv, jv), 'ratio'),
+  ];
+  const rows = [
+    row('produce msgs/s', w.produce.perSecond, j.produce.perSecond, 'count'),
+    row('receive+delete msgs/s', w.receive.perSecond, j.receive.perSecond, 'count'),
+    row(`e2e p50 ms @ ${config.rate.toLocaleString('en-US')}/s`, w.latency.p50, j.latency.p50, 'ms'),
+    row(`e2e p99 ms @ ${config.rate.toLocaleString('en-US')}/s`, w.latency.p99, j.latency.p99, 'ms'),
+    row(`RSS MB with ${backlogLabel} backlog`, w.backlog.rssMb, undefined, 'mb'),
+    row(`RSS MB after restart on the backlog`, 'memory' in w.backlog.restart ? w.backlog.restart.memory.rssMb : undefined, undefined, 'mb'),
+    row(`receive p99 ms, ${config.smallQueue.toLocaleString('en-US')}-message queue`, w.backlog.receiveSmall.p99, undefined, 'ms'),
+    row(`receive p99 ms, ${backlogLabel} backlog`, w.backlog.receiveBacklog.p99, undefined, 'ms'),
+  ];
+  const out: string[] = [];
+  out.push('');
+  out.push(
+    `Wharf single node vs NATS JetStream (nats-server ${natsVersion}), ${config.messageBytes}-byte messages, ` +
+      `${config.messages.toLocaleString('en-US')} messages per throughput phase${config.quick ? ' [BENCH_QUICK]' : ''}`,
+  );
+  out.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+  out.push(`load average before the run ${loadStart.toFixed(2)}${busy(loadStart) ? ': the machine was busy, figures are noisy' : ''}`);
+  out.push('');
+  out.push(renderTable(['', 'Wharf', 'JetStream', 'Wharf/JetStream'], rows));
+  out.push('');
+  out.push(
+    `Latency consumers: Wharf ${w.latency.receives.toLocaleString('en-US')} receives of ${w.latency.meanBatch} messages on average, ` +
+      `all received ${w.latency.drainMs} ms after the last send; JetStream all received ${j.latency.drainMs} ms after the last send ` +
+      '(hundreds of ms or more: the consumer fell behind the rate).',
+  );
+  if ('error' in w.backlog.restart) out.push(`Wharf restart on the backlog failed: ${w.backlog.restart.error}`);
+  else {
+    out.push(
+      `Wharf restart on the ${backlogLabel} backlog: answering after ${fmt(w.backlog.restart.readyMs, 'count')} ms, ` +
+        `first receive after ${fmt(w.backlog.restart.firstReceiveMs, 'count')} ms. RSS before the backlog ${w.backlog.memoryBefore.rssMb} MB.`,
+    );
+  }
+  const cores = (c: CpuUse) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  out.push('');
+  out.push('CPU use in cores (CPU time / wall time) per phase:');
+  out.push(
+    renderTable(
+      ['', 'Wharf', 'JetStream'],
+      [
+        ['produce', cores(w.produce.cpu), cores(j.produce.cpu)],
+        ['receive+delete', cores(w.receive.cpu), cores(j.receive.cpu)],
+        ['e2e latency', cores(w.latency.cpu), cores(j.latency.cpu)],
+        ['backlog fill', cores(w.backlog.fill.cpu), ''],
+      ],
+    ),
+  );
+  out.push('');
+  if ('perSecond' in j.ingestNoAck) {
+    out.push(
+      `Reference: JetStream stores ${fmt(j.ingestNoAck.perSecond, 'count')} msgs/s when fed core publishes without per-message acks ` +
+        "(the server's ceiling; the produce row uses acked js.publish, bound by the client's CPU: see the bench column above).",
+    );
+  }
+  const fsyncText = `An fdatasync on this machine takes ${fsync.p50} ms (p50), ${fsync.p99} ms (p99).`;
+  if (config.wharfEnv['WHARF_SYNC_WRITES'] === 'false') {
+    out.push(
+      'Durability: Wharf ran with WHARF_SYNC_WRITES=false: it acknowledges writes without an fsync, as JetStream\'s file ' +
+        `store does by default (it syncs every 2 minutes). ${fsyncText}`,
+    );
+  } else {
+    out.push(
+      'Durability: Wharf fsyncs its WAL before acknowledging a write (WHARF_SYNC_WRITES=true, the default); JetStream\'s ' +
+        'file store syncs to disk every 2 minutes by default (sync_interval), so the comparison favours JetStream on ' +
+        `durability. ${fsyncText}`,
+    );
+  }
+  out.push(
+    `Setup: JetStream publish window ${config.jetstreamPublishWindow}, pull consumer (consume()) batches of ` +
+      `${config.jetstreamFetchBatch}, max_ack_pending 20,000, acks not awaited (flushed at the end); Wharf SDK send batching, ${config.wharfReceiveLoops} receive loops × ` +
+      `${config.wharfReceiveBatch} with pipelined batch deletes (awaited); latency: ${config.latencySeconds} s measured after ` +
+      `${config.latencyWarmupSeconds} s warm-up, Wharf ${config.wharfLatencyPollers} long-poll receivers (maxMessages 100, wait 1 s).`,
+  );
+  out.push('');
+  const list = targets(w, j, config.backlog);
+  out.push('Targets:');
+  const mark = (t: Target) => (t.pass === undefined ? 'N/A ' : t.pass ? 'PASS' : 'MISS');
+  out.push(renderTable(['', 'target', 'goal', 'measured'], list.map((t) => [mark(t), t.name, t.goal, t.measured])));
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+  return list;
+}
+
+async function writeResults(name: string, data: unknown, latest: boolean): Promise<string> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const text = `${JSON.stringify(data, null, 2)}\n`;
+  const file = join(RESULTS_DIR, name);
+  await writeFile(file, text);
+  if (latest) await writeFile(join(RESULTS_DIR, 'latest.json'), text);
+  return file;
+}
+
+async function main(): Promise<void> {
+  installSignalHandlers();
+  const config = readConfig();
+  loadStart = currentLoad();
+  if (busy(loadStart)) log(`warning: load average ${loadStart.toFixed(2)} on ${cpus().length} CPUs: other work will skew the figures`);
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/:/g, '-');
+  const results: Record<string, unknown> = {
+    startedAt: startedAt.toISOString(),
+    config,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      natsClient: {
+        transportNode: await packageVersion('@nats-io/transport-node'),
+        jetstream: await packageVersion('@nats-io/jetstream'),
+      },
+    },
+  };
+
+  const tmp = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
+  onCleanup('remove the temp dir', async () => {
+    if (config.keepTempDir) log(`kept ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
+  });
+  log(`temp dir ${tmp}`);
+
+  try {
+    const fsync = await measureFsync(tmp);
+    results['fsync'] = fsync;
+    log(`fdatasync of 4 KiB in ${tmp}: p50 ${fsync.p50} ms, p99 ${fsync.p99} ms (${fsync.count} samples)`);
+
+    const nats = await startNatsServer(join(tmp, 'nats'));
+    onCleanup('stop nats-server', () => nats.stop());
+    log(`nats-server ${nats.version} at ${nats.url} (pid ${nats.pid})`);
+    results['natsServer'] = nats.version;
+
+    const latency = { rate: config.rate, seconds: config.latencySeconds, warmupSeconds: config.latencyWarmupSeconds };
+    const jetstream = await runJetStream({
+      url: nats.url,
+      natsPid: nats.pid,
+      messages: config.messages,
+      publishWindow: config.jetstreamPublishWindow,
+      fetchBatch: config.jetstreamFetchBatch,
+      latency,
+      log,
+    });
+    results['jetstream'] = jetstream;
+
+    const wharf = await runWharf({
+      natsUrl: nats.url,
+      natsPid: nats.pid,
+      dataDir: join(tmp, 'wharf'),
+      logFile: join(tmp, 'wharf-node.log'),
+      messages: config.messages,
+      receiveLoops: config.wharfReceiveLoops,
+      receiveBatch: config.wharfReceiveBatch,
+      latency: { ...latency, pollers: config.wharfLatencyPollers },
+      backlog: config.backlog,
+      smallQueue: config.smallQueue,
+      singlePairs: config.singlePairs,
+      log,
+    });
+    results['wharf'] = wharf;
+
+    const list = report(config, wharf, jetstream, nats.version, fsync);
+    results['ratios'] = {
+      produce: ratio(wharf.produce.perSecond, jetstream.produce.perSecond),
+      receiveDelete: ratio(wharf.receive.perSecond, jetstream.receive.perSecond),
+      e2eP50: ratio(wharf.latency.p50, jetstream.latency.p50),
+      e2eP99: ratio(wharf.latency.p99, jetstream.latency.p99),
+      backlogReceiveP99VsSmall: ratio(wharf.backlog.receiveBacklog.p99, wharf.backlog.receiveSmall.p99),
+    };
+    results['targets'] = list;
+    results['finishedAt'] = new Date().toISOString();
+    results['loadAverage'] = { start: loadStart, end: currentLoad() };
+    const file = await writeResults(`${stamp}.json`, results, true);
+    log(`results written to ${file} and ${join(RESULTS_DIR, 'latest.json')}`);
+  } catch (err) {
+    results['error'] = err instanceof Error ? err.message : String(err);
+    results['finishedAt'] = new Date().toISOString();
+    const file = await writeResults(`${stamp}-failed.json`, results, false).catch(() => undefined);
+    process.stderr.write(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (file !== undefined) process.stderr.write(`partial results in ${file}\n`);
+    if (!config.keepTempDir) process.stderr.write('(set BENCH_KEEP=1 to keep the stores and logs for inspection)\n');
+    process.exitCode = 1;
+  } finally {
+    await runCleanups();
+  }
+}
+
+await main().catch(async (err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+  await runCleanups();
+});
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,100 @@
+/**
+ * Queue attributes (src/protocol/attributes.ts): defaults, ranges, settable vs creation-only.
+ */
+import test from 'ava';
+import { ErrorCode, WharfError } from '../../src/errors.ts';
+import {
+  CREATION,
+  creationAttributes,
+  DEFAULT_ATTRIBUTES,
+  sameAttributes,
+  SETTABLE,
+  updatedAttributes,
+} from '../../src/protocol/attributes.ts';
+import type { QueueAttributes } from '../../src/protocol/messages.ts';
+
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    return err instanceof WharfError ? err.code : `not a WharfError: ${String(err)}`;
+  }
+  return 'no error';
+}
+
+test('defaults are SQS-like and frozen', (t) => {
+  t.deepEqual({ ...DEFAULT_ATTRIBUTES }, {
+    visibilityTimeout: 30,
+    retentionPeriod: 345_600,
+    maximumMessageSize: 262_144,
+    delaySeconds: 0,
+    receiveWaitTime: 0,
+    partitions: 1,
+  });
+  t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
+  for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
+    t.true(range.min <= range.default && range.default <= range.max, name);
+  }
+});
+
+test('creationAttributes fills defaults and checks the given ones', (t) => {
+  t.deepEqual(creationAttributes(undefined), { ...DEFAULT_ATTRIBUTES });
+  t.deepEqual(creationAttributes({}), { ...DEFAULT_ATTRIBUTES });
+  t.deepEqual(creationAttributes({ partitions: 8, visibilityTimeout: 0, delaySeconds: undefined }), {
+    ...DEFAULT_ATTRIBUTES,
+    partitions: 8,
+    visibilityTimeout: 0,
+  });
+  // Returns a fresh object: the defaults are never shared.
+  const a = creationAttributes({});
+  t.not(a, DEFAULT_ATTRIBUTES);
+});
+
+test('every range bound is accepted and every value beyond it is invalid_attribute', (t) => {
+  for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
+    t.is(creationAttributes({ [name]: range.min })[name as keyof QueueAttributes], range.min);
+    t.is(creationAttributes({ [name]: range.max })[name as keyof QueueAttributes], range.max);
+    for (const bad of [range.min - 1, range.max + 1, range.min + 0.5, NaN, Infinity, `${range.min}`, null, true, [range.min]]) {
+      t.is(codeOf(() => creationAttributes({ [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
+    }
+  }
+  const err = t.throws(() => creationAttributes({ retentionPeriod: 59 }), { instanceOf: WharfError });
+  t.regex(err?.message ?? '', /retentionPeriod.*60.*1209600.*59/);
+});
+
+test('unknown attribute names are invalid_attribute', (t) => {
+  for (const name of ['visibility', 'VisibilityTimeout', 'fifo', '', 'approximateNumberOfMessages']) {
+    t.is(codeOf(() => creationAttributes({ [name]: 1 })), ErrorCode.InvalidAttribute, name);
+    t.is(codeOf(() => updatedAttributes(DEFAULT_ATTRIBUTES, { [name]: 1 })), ErrorCode.InvalidAttribute, name);
+  }
+});
+
+test('names inherited from Object.prototype are not attributes', (t) => {
+  // `ranges[name]` finds Object.prototype.toString for 'toString': a function, not undefined, and
+  // `5 < undefined` is false, so the value passes as if it were in range.
+  for (const name of ['toString', 'valueOf', 'hasOwnProperty', 'constructor', 'isPrototypeOf', '__proto__']) {
+    t.is(codeOf(() => creationAttributes({ [name]: 5 })), ErrorCode.InvalidAttribute, `creation: ${name}`);
+    t.is(codeOf(() => updatedAttributes(DEFAULT_ATTRIBUTES, { [name]: 5 })), ErrorCode.InvalidAttribute, `update: ${name}`);
+  }
+});
+
+test('updatedAttributes changes settable attributes only', (t) => {
+  const current = creationAttributes({ partitions: 4 });
+  const next = updatedAttributes(current, { visibilityTimeout: 60, receiveWaitTime: 20, delaySeconds: undefined });
+  t.deepEqual(next, { ...current, visibilityTimeout: 60, receiveWaitTime: 20 });
+  t.is(current.visibilityTimeout, 30, 'the current attributes are not modified');
+  const err = t.throws(() => updatedAttributes(current, { partitions: 8 }), { instanceOf: WharfError });
+  t.is(err?.code, ErrorCode.InvalidAttribute);
+  t.regex(err?.message ?? '', /partitions/);
+  t.is(codeOf(() => updatedAttributes(current, { maximumMessageSize: 1023 })), ErrorCode.InvalidAttribute);
+});
+
+test('sameAttributes compares every attribute', (t) => {
+  const a = creationAttributes({});
+  t.true(sameAttributes(a, creationAttributes({})));
+  for (const name of Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>) {
+    const range = { ...SETTABLE, ...CREATION }[name];
+    const b = { ...a, [name]: range.default === range.max ? range.min : range.max };
+    t.false(sameAttributes(a, b), name);
+  }
+});

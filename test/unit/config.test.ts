@@ -1,0 +1,174 @@
+/**
+ * Node configuration (src/node/config.ts): defaults (against the table in its header), environment
+ * parsing, and every problem reported in one error.
+ */
+import { readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { systemClock } from '../../src/clock.ts';
+import { ErrorCode, WharfError } from '../../src/errors.ts';
+import { configFromEnv, ENV, optionsFromEnv, resolveConfig, type NodeOptions } from '../../src/node/config.ts';
+
+/** option → [env variable, default] from the table in config.ts's header. */
+function headerTable(): Map<string, [string, string]> {
+  const source = readFileSync(new URL('../../src/node/config.ts', import.meta.url), 'utf8');
+  const rows = new Map<string, [string, string]>();
+  for (const m of source.matchAll(/^ \* \| (\w+) +\| (WHARF_\w+) +\| `([^`]*)` +\|$/gm)) {
+    rows.set(m[1] ?? '', [m[2] ?? '', m[3] ?? '']);
+  }
+  return rows;
+}
+
+function problemsOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    if (!(err instanceof WharfError)) throw err;
+    if (err.code !== ErrorCode.InvalidParameter) throw new Error(`code ${err.code}`);
+    return err.message;
+  }
+  return '';
+}
+
+test('the header table and ENV list the same variables and options', (t) => {
+  const table = headerTable();
+  t.is(table.size, 12);
+  t.deepEqual(
+    [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
+    Object.entries(ENV).sort(),
+  );
+});
+
+test('defaults match the header table', (t) => {
+  const config = resolveConfig({});
+  const table = headerTable();
+  for (const [option, [, expected]] of table) {
+    const actual = (config as unknown as Record<string, unknown>)[option];
+    switch (option) {
+      case 'nodeId':
+        t.regex(String(actual), /^node-[A-Za-z0-9_-]+$/);
+        t.is(expected, 'node-<hostname>');
+        break;
+      case 'dataDir':
+        t.is(actual, join('.wharf', 'data', config.nodeId));
+        t.is(expected, './.wharf/data/<node>');
+        break;
+      default:
+        t.is(String(actual), expected, option);
+    }
+  }
+  t.is(config.clock, systemClock);
+  t.true(Object.isFrozen(config));
+});
+
+test('options override defaults', (t) => {
+  const options: NodeOptions = {
+    nodeId: 'n1',
+    cluster: 'prod',
+    natsUrl: 'nats://a:4222,nats://b:4222',
+    dataDir: '/var/lib/wharf',
+    syncWrites: false,
+    tickMs: 5,
+    maxInflight: 1,
+    maxWaiters: 1,
+    windowMessages: 16,
+    windowBytes: 1024 * 1024,
+    logLevel: 'silent',
+    heartbeatMs: 10,
+  };
+  const config = resolveConfig(options);
+  for (const [k, v] of Object.entries(options)) t.is((config as unknown as Record<string, unknown>)[k], v, k);
+  t.is(resolveConfig({ nodeId: 'n1' }).dataDir, join('.wharf', 'data', 'n1'));
+});
+
+test('optionsFromEnv reads WHARF_* variables only, with types', (t) => {
+  const options = optionsFromEnv({
+    WHARF_NODE_ID: 'node-7',
+    WHARF_CLUSTER: 'c1',
+    WHARF_NATS_URL: 'nats://x:1',
+    WHARF_DATA_DIR: '/d',
+    WHARF_SYNC_WRITES: 'false',
+    WHARF_TICK_MS: '50',
+    WHARF_MAX_INFLIGHT: '1000',
+    WHARF_MAX_WAITERS: '20',
+    WHARF_WINDOW_MESSAGES: '64',
+    WHARF_WINDOW_BYTES: '2097152',
+    WHARF_LOG_LEVEL: 'debug',
+    WHARF_HEARTBEAT_MS: '250',
+    WHARF_UNKNOWN: 'ignored',
+    HOME: '/root',
+  });
+  t.deepEqual(options, {
+    nodeId: 'node-7',
+    cluster: 'c1',
+    natsUrl: 'nats://x:1',
+    dataDir: '/d',
+    syncWrites: false,
+    tickMs: 50,
+    maxInflight: 1000,
+    maxWaiters: 20,
+    windowMessages: 64,
+    windowBytes: 2_097_152,
+    logLevel: 'debug',
+    heartbeatMs: 250,
+  });
+  t.deepEqual(optionsFromEnv({}), {});
+  t.deepEqual(optionsFromEnv({ WHARF_TICK_MS: '', WHARF_SYNC_WRITES: '' }), {}, 'empty means unset');
+  t.deepEqual(optionsFromEnv({ WHARF_SYNC_WRITES: 'true' }), { syncWrites: true });
+  t.notThrows(() => resolveConfig(optionsFromEnv({ WHARF_TICK_MS: '50', WHARF_CLUSTER: 'c1' })));
+});
+
+test('optionsFromEnv reports every malformed variable in one error', (t) => {
+  const message = problemsOf(() =>
+    optionsFromEnv({ WHARF_SYNC_WRITES: 'yes', WHARF_TICK_MS: 'fast', WHARF_MAX_INFLIGHT: '1.5', WHARF_HEARTBEAT_MS: '10ms' }),
+  );
+  for (const name of ['WHARF_SYNC_WRITES', 'WHARF_TICK_MS', 'WHARF_MAX_INFLIGHT', 'WHARF_HEARTBEAT_MS']) t.regex(message, new RegExp(name));
+});
+
+test('resolveConfig reports every problem in one error', (t) => {
+  const message = problemsOf(() =>
+    resolveConfig({
+      nodeId: 'bad id',
+      cluster: 'a.b',
+      tickMs: 4,
+      maxInflight: 0,
+      maxWaiters: 1.5,
+      windowMessages: 15,
+      windowBytes: 1024 * 1024 - 1,
+      heartbeatMs: 9,
+      logLevel: 'loud',
+    }),
+  );
+  t.regex(message, /^invalid configuration: /);
+  for (const what of [/node id/, /cluster/, /tickMs/, /maxInflight/, /maxWaiters/, /windowMessages/, /windowBytes/, /heartbeatMs/, /logLevel/]) {
+    t.regex(message, what);
+  }
+  t.is(message.split('; ').length, 9);
+});
+
+test('a node started from the environment reports every problem at once', (t) => {
+  // docs/configuration.md: "all problems are reported together at start". main.ts does
+  // startNode(configFromEnv()).
+  const env = { WHARF_SYNC_WRITES: 'yes', WHARF_TICK_MS: '1', WHARF_CLUSTER: 'a.b' };
+  const message = problemsOf(() => configFromEnv(env));
+  t.regex(message, /WHARF_SYNC_WRITES|syncWrites/);
+  t.regex(message, /WHARF_TICK_MS|tickMs/, 'the out-of-range tick is only reported after the first error is fixed');
+  t.regex(message, /cluster/, 'the bad cluster name is only reported after the first error is fixed');
+});
+
+test('the default node id is valid for any valid host name', (t) => {
+  // A DNS label is up to 63 characters (Kubernetes pod names often are); `node-` adds 5.
+  const original = os.hostname;
+  try {
+    for (const host of ['h', 'web.example.com', 'a'.repeat(63), `${'b'.repeat(63)}.svc.cluster.local`]) {
+      os.hostname = () => host;
+      syncBuiltinESMExports();
+      t.notThrows(() => resolveConfig({}), host);
+    }
+  } finally {
+    os.hostname = original;
+    syncBuiltinESMExports();
+  }
+});

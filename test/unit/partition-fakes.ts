@@ -1,0 +1,176 @@
+/**
+ * A simulated partition disk for the unit tests of the ledger and the partition machine: it holds
+ * exactly what the `Change` lists put there (s/, m/, l/, d/ as maps) and answers the same scans the
+ * storage effect answers (src/effects/partition-store.ts), without RocksDB. Also an in-memory `Store`
+ * so the real storage effect can run against memory.
+ */
+import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change } from '../../actors/partition/records.ts';
+import { EMPTY_PARTITION } from '../../actors/partition/records.ts';
+import type { Range } from '../../src/storage/keys.ts';
+import type { Store, WriteOp } from '../../src/storage/store.ts';
+
+export class MemDisk {
+  state: PartitionState = { ...EMPTY_PARTITION };
+  readonly messages = new Map<number, MessageRecord>();
+  readonly deliveries = new Map<number, DeliveryRecord>();
+  /** Delayed messages by `${due}/${seq}`. */
+  readonly delayed = new Map<string, DelayedEntry>();
+  /** Every batch applied, in order. */
+  readonly batches: Change[][] = [];
+
+  apply(changes: readonly Change[]): void {
+    this.batches.push([...changes]);
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'putMessage':
+          this.messages.set(c.offset, c.record);
+          break;
+        case 'delMessage':
+          this.messages.delete(c.offset);
+          break;
+        case 'putDelivery':
+          this.deliveries.set(c.offset, { ...c.delivery });
+          break;
+        case 'delDelivery':
+          this.deliveries.delete(c.offset);
+          break;
+        case 'putDelayed':
+          this.delayed.set(`${c.due}/${c.seq}`, { due: c.due, seq: c.seq, record: c.record });
+          break;
+        case 'delDelayed':
+          this.delayed.delete(`${c.due}/${c.seq}`);
+          break;
+        case 'putState':
+          this.state = { ...c.state };
+          break;
+        default:
+          c satisfies never;
+      }
+    }
+  }
+
+  /** What loading the partition yields (as the storage effect's loadPartition). */
+  load(): LoadedPartition {
+    const deliveries = [...this.deliveries.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([offset, d]): [number, DeliveryRecord] => [offset, { ...d }]);
+    return { state: { ...this.state }, deliveries };
+  }
+
+  /** Messages with offsets in [from, end), at most `limit`, in offset order. */
+  scanWindow(from: number, end: number, limit: number): { scanned: Array<[number, MessageRecord]>; complete: boolean } {
+    const offsets = [...this.messages.keys()].filter((o) => o >= from && o < end).sort((a, b) => a - b);
+    const rows = offsets.slice(0, limit).map((o): [number, MessageRecord] => [o, this.messages.get(o) as MessageRecord]);
+    return { scanned: rows, complete: rows.length < limit };
+  }
+
+  /**
+   * Delayed messages from `from` in (due, seq) order, at most `limit`. `bySeq` false scans from the
+   * due time only, as the storage effect does (keys.delayedFrom has no seq).
+   */
+  scanTimers(from: { due: number; seq: number }, limit: number, bySeq = true): { scanned: DelayedEntry[]; complete: boolean } {
+    const all = [...this.delayed.values()]
+      .filter((e) => e.due > from.due || (e.due === from.due && (!bySeq || e.seq >= from.seq)))
+      .sort((a, b) => a.due - b.due || a.seq - b.seq);
+    const rows = all.slice(0, limit).map((e) => ({ ...e }));
+    return { scanned: rows, complete: rows.length < limit };
+  }
+
+  /** Offsets at the head of m/ (in [from, end)) whose sentAt is before `sentBefore`, as the retention scan. */
+  scanRetention(sentBefore: number, limit: number, from = 0, end = Infinity): number[] {
+    const offsets = [...this.messages.keys()]
+      .filter((o) => o >= from && o < end)
+      .sort((a, b) => a - b)
+      .slice(0, limit);
+    const out: number[] = [];
+    for (const o of offsets) {
+      if ((this.messages.get(o) as MessageRecord).sentAt >= sentBefore) break;
+      out.push(o);
+    }
+    return out;
+  }
+
+  /** Offsets of messages and of delivery records below `end`, at most `limit` of each, as the purged-keys scan. */
+  scanPurged(end: number, limit: number): { messages: number[]; deliveries: number[]; complete: boolean } {
+    const below = (m: Map<number, unknown>) => [...m.keys()].filter((o) => o < end).sort((a, b) => a - b).slice(0, limit);
+    const messages = below(this.messages);
+    const deliveries = below(this.deliveries);
+    return { messages, deliveries, complete: messages.length < limit && deliveries.length < limit };
+  }
+
+  /** Messages waiting out a delay, sorted by (due, seq). */
+  delayedSorted(): DelayedEntry[] {
+    return [...this.delayed.values()].sort((a, b) => a.due - b.due || a.seq - b.seq);
+  }
+}
+
+/** An in-memory `Store`: sorted keys, atomic batches. */
+export class MemStore implements Store {
+  readonly data = new Map<string, Uint8Array>();
+  scans = 0;
+  writes = 0;
+
+  async getMany(keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    return keys.map((k) => this.data.get(k));
+  }
+
+  async write(ops: readonly WriteOp[], _sync: boolean): Promise<void> {
+    this.writes++;
+    for (const op of ops) {
+      if (op.type === 'put') this.data.set(op.key, op.value);
+      else this.data.delete(op.key);
+    }
+  }
+
+  async scan(range: Range, limit: number): Promise<Array<[string, Uint8Array]>> {
+    this.scans++;
+    return this.keysIn(range)
+      .slice(0, limit)
+      .map((k): [string, Uint8Array] => [k, this.data.get(k) as Uint8Array]);
+  }
+
+  async scanKeys(range: Range, limit: number): Promise<string[]> {
+    this.scans++;
+    return this.keysIn(range).slice(0, limit);
+  }
+
+  async close(): Promise<void> {}
+
+  keysIn(range: Range): string[] {
+    return [...this.data.keys()].filter((k) => k >= range.gte && k < range.lt).sort(compareBytes);
+  }
+}
+
+/** Byte order of two keys, as RocksDB's default comparator (keys are ASCII: code unit order is byte order). */
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+let ids = 0;
+
+/** A message record with a body of `size` bytes. */
+export function message(sentAt: number, size = 8, id = `m${ids++}`): MessageRecord {
+  return { id, body: new Uint8Array(size), sentAt };
+}
+
+/** A promise with its resolve and reject handles. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (err: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets promises and the actors they drive settle: `rounds` turns of the event loop. */
+export async function flush(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
