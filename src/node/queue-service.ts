@@ -52,6 +52,7 @@ export class QueueService {
   private readonly attempts = new Map<string, { partition: number; expires: number }>();
   private readonly waiters: Waiter[] = [];
   private draining = false;
+  private wakeAgain = false;
   private readonly unsubscribe: Array<() => void>;
 
   constructor(options: QueueServiceOptions) {
@@ -204,27 +205,36 @@ export class QueueService {
     this.attempts.set(attemptId, { partition, expires: this.clock.now() + ATTEMPT_TTL_MS });
   }
 
-  /** Hands visible messages to waiting receivers, oldest waiter first, one waiter at a time. */
+  /**
+   * Hands receivable messages to waiting receivers: every waiter asks at once (their receives share
+   * one partition write), and a wake-up that comes while they ask makes them ask again.
+   */
   private serveWaiters(): void {
-    if (this.draining || this.waiters.length === 0) return;
+    if (this.waiters.length === 0) return;
+    if (this.draining) {
+      this.wakeAgain = true;
+      return;
+    }
     this.draining = true;
     void (async () => {
       try {
-        while (this.waiters.length > 0) {
-          const waiter = this.waiters[0] as Waiter;
-          const messages = await this.tryReceive(waiter.request);
-          if (messages.length === 0) break;
-          const i = this.waiters.indexOf(waiter);
-          if (i < 0) {
-            // It timed out meanwhile: its messages return after their visibility timeout.
-            continue;
-          }
-          this.waiters.splice(i, 1);
-          this.clock.clearTimeout(waiter.timer);
-          waiter.resolve(messages);
+        let served = true;
+        while (this.waiters.length > 0 && (served || this.wakeAgain)) {
+          this.wakeAgain = false;
+          served = false;
+          const asking = this.waiters.slice();
+          const results = await Promise.all(asking.map((w) => this.tryReceive(w.request).catch(() => [])));
+          asking.forEach((waiter, k) => {
+            const messages = results[k] ?? [];
+            const i = this.waiters.indexOf(waiter);
+            // A waiter that timed out meanwhile: its messages return after their visibility timeout.
+            if (messages.length === 0 || i < 0) return;
+            this.waiters.splice(i, 1);
+            this.clock.clearTimeout(waiter.timer);
+            waiter.resolve(messages);
+            served = true;
+          });
         }
-      } catch {
-        // A failed partition: the waiters keep waiting until their deadline.
       } finally {
         this.draining = false;
       }
