@@ -21,7 +21,7 @@ declare module '@nxtedition/rocksdb' {
   }
   export class RocksLevel {
     constructor(location: string, options?: { keyEncoding?: 'utf8'; valueEncoding?: 'buffer' });
-    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean }): Promise<void>;
+    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; compaction?: 'level' | 'universal'; memtableMemoryBudget?: number }): Promise<void>;
     close(): Promise<void>;
     readonly status: string;
     getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;

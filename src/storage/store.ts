@@ -35,11 +35,13 @@ async function collect(it: Iterator, limit: number): Promise<Array<[string, Uint
 }
 
 const PAGE = 1000;
+/** RocksDB memtables (16 MiB each, a few at a time): bounds the store's write memory. */
+const MEMTABLE_BUDGET = 64 * 1024 * 1024;
 
 export async function openRocksStore(dir: string): Promise<Store> {
   const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   try {
-    await db.open({ createIfMissing: true });
+    await db.open({ createIfMissing: true, compaction: 'level', memtableMemoryBudget: MEMTABLE_BUDGET });
   } catch (err) {
     throw new WharfError(ErrorCode.StorageFailure, `cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
   }
