@@ -3,39 +3,17 @@
  * SendMessage, SendMessageBatch, ReceiveMessage, DeleteMessage(Batch),
  * ChangeMessageVisibility(Batch), and delays.
  */
-import test, { type ExecutionContext } from 'ava';
-import type { WharfClient } from '../../src/client/client.ts';
-import { ErrorCode, WharfError } from '../../src/errors.ts';
-import type { MessageAttributes, QueueCounts, ReceivedMessage } from '../../src/protocol/messages.ts';
+import test from 'ava';
+import { ErrorCode } from '../../src/errors.ts';
+import type { MessageAttributes } from '../../src/protocol/messages.ts';
 import { OffsetClock } from '../helpers/clock.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
+import { text, bodies, failsWith, counts, receiveSome } from '../helpers/queue-assertions.ts';
 
-const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
-const bodies = (messages: readonly ReceivedMessage[]) => messages.map((m) => text(m.body));
 
-async function failsWith(t: ExecutionContext, promise: Promise<unknown>, code: ErrorCode, what?: string): Promise<void> {
-  await t.throwsAsync(promise, { instanceOf: WharfError, code }, what);
-}
 
-function counts(visible: number, notVisible: number, delayed: number): QueueCounts {
-  return {
-    approximateNumberOfMessages: visible,
-    approximateNumberOfMessagesNotVisible: notVisible,
-    approximateNumberOfMessagesDelayed: delayed,
-  };
-}
 
-/** Short-polls until a receive returns something; bounded. */
-function receiveSome(client: WharfClient, queue: string, maxMessages = 1, message = 'a message'): Promise<ReceivedMessage[]> {
-  return eventually(
-    async () => {
-      const got = await client.receive(queue, { maxMessages });
-      return got.length > 0 && got;
-    },
-    { timeoutMs: 10_000, message },
-  );
-}
 
 /** Attributes with byte values as plain Uint8Arrays, so they compare equal whatever array class decoding made. */
 function plain(attributes: MessageAttributes): MessageAttributes {

@@ -3,28 +3,18 @@
  * CreateQueue, ListQueues, GetQueueAttributes, SetQueueAttributes, DeleteQueue, PurgeQueue, and a
  * queue with several partitions.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { WharfClient } from '../../src/client/client.ts';
-import { ErrorCode, WharfError } from '../../src/errors.ts';
-import type { QueueAttributes, QueueCounts, ReceivedMessage } from '../../src/protocol/messages.ts';
+import { ErrorCode } from '../../src/errors.ts';
+import type { QueueAttributes, ReceivedMessage } from '../../src/protocol/messages.ts';
 import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { OffsetClock } from '../helpers/clock.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
+import { text, failsWith, counts } from '../helpers/queue-assertions.ts';
 
-const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
-async function failsWith(t: ExecutionContext, promise: Promise<unknown>, code: ErrorCode, what?: string): Promise<void> {
-  await t.throwsAsync(promise, { instanceOf: WharfError, code }, what);
-}
 
-function counts(visible: number, notVisible: number, delayed: number): QueueCounts {
-  return {
-    approximateNumberOfMessages: visible,
-    approximateNumberOfMessagesNotVisible: notVisible,
-    approximateNumberOfMessagesDelayed: delayed,
-  };
-}
 
 /** Receives (short polls) until `n` messages arrived in total; fails after a bound. */
 async function receiveAll(client: WharfClient, queue: string, n: number): Promise<ReceivedMessage[]> {
