@@ -1,0 +1,76 @@
+/**
+ * The SDK's own behaviour against a real node: client-side batching of send(), and the consumer
+ * helper (receive, handle, delete on success, leave failures to come back).
+ */
+import test from 'ava';
+import { connect } from '@nats-io/transport-node';
+import { ErrorCode } from '../../src/errors.ts';
+import type { ReceivedMessage } from '../../src/protocol/messages.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
+import { clusterName } from '../../src/names.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { startWharf } from '../helpers/wharf.ts';
+import { counts, failsWith, text } from '../helpers/queue-assertions.ts';
+
+test('send() in a plain loop batches messages into few requests and every message arrives once', async (t) => {
+  const { client, nats, cluster } = await startWharf(t);
+  await client.createQueue('batched');
+  const watcher = await connect({ servers: nats.url });
+  t.teardown(() => watcher.close());
+  let requests = 0;
+  watcher.subscribe(subjects(clusterName(cluster)).api('SendMessageBatch'), { callback: () => void requests++ });
+  await watcher.flush();
+
+  const sent = await Promise.all(Array.from({ length: 2000 }, (_, i) => client.send('batched', `m${i}`)));
+  await client.flush();
+
+  t.is(new Set(sent.map((s) => s.messageId)).size, 2000);
+  t.true(requests < 100, `${requests} requests for 2000 messages`);
+  const seen = new Set<string>();
+  await eventually(async () => {
+    const got = await client.receive('batched', { maxMessages: 1000 });
+    for (const m of got) seen.add(text(m.body));
+    return seen.size === 2000;
+  });
+  t.deepEqual((await client.getQueueAttributes('batched')).counts, counts(0, 2000, 0));
+});
+
+test('send() rejects only the message the queue refuses; the others of its batch are sent', async (t) => {
+  const { client } = await startWharf(t);
+  await client.createQueue('small', { maximumMessageSize: 1024 });
+
+  const ok = client.send('small', 'fits');
+  const tooLarge = client.send('small', 'x'.repeat(2048));
+  const alsoOk = client.send('small', 'fits too');
+
+  await failsWith(t, tooLarge, ErrorCode.MessageTooLarge);
+  t.truthy((await ok).messageId);
+  t.truthy((await alsoOk).messageId);
+  t.deepEqual((await client.getQueueAttributes('small')).counts, counts(2, 0, 0));
+});
+
+test('consume() deletes what its handler handled and leaves a failed message to come back', async (t) => {
+  const { client } = await startWharf(t);
+  await client.createQueue('work', { visibilityTimeout: 1 });
+  for (const body of ['a', 'b', 'c']) await client.sendMessage('work', body);
+  const attempts: ReceivedMessage[] = [];
+
+  const consumer = client.consume(
+    'work',
+    (m) => {
+      attempts.push(m);
+      if (text(m.body) === 'b' && m.receiveCount === 1) throw new Error('not this time');
+    },
+    { waitTimeSeconds: 1, onError: () => undefined },
+  );
+  t.teardown(() => consumer.stop());
+
+  await eventually(async () => {
+    const c = (await client.getQueueAttributes('work')).counts;
+    return c.approximateNumberOfMessages + c.approximateNumberOfMessagesNotVisible === 0;
+  }, { message: 'every message handled and deleted' });
+  await consumer.stop();
+  const b = attempts.filter((m) => text(m.body) === 'b');
+  t.deepEqual(b.map((m) => m.receiveCount), [1, 2]);
+  t.deepEqual(attempts.filter((m) => text(m.body) !== 'b').map((m) => m.receiveCount), [1, 1]);
+});
