@@ -103,6 +103,12 @@ export class Ledger {
   private timersLoaded = false;
 
   private readonly attempts = new Map<string, Attempt>();
+  /**
+   * Where the next retention scan starts: every live message has this offset or a higher one (the
+   * last scan deleted what was expired below the first message it found alive). Starting here spares
+   * the scan the deleted keys at the head of the log.
+   */
+  retentionFrom = 0;
   /** Keys below the purge marks may remain on disk; cleared once a scan finds none. */
   private purgedKeys: boolean;
   /** Deletions of purged keys handed out and not yet taken by the writer: no new scan meanwhile. */

@@ -87,5 +87,5 @@ export type PageInput =
 export type PageOutput =
   | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean; end: number }
   | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
-  | { kind: 'retention'; expired: number[] }
+  | { kind: 'retention'; expired: number[]; next: number }
   | { kind: 'purged'; messages: number[]; deliveries: number[]; complete: boolean };

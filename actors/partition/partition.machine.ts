@@ -222,6 +222,7 @@ export const partitionMachine = setup({
         case 'retention':
           // A full page of expired messages: look again at once rather than after retentionCheckMs.
           if (ledger.expire(output.expired) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          ledger.retentionFrom = output.next;
           break;
         case 'purged':
           ledger.forgetPurged(output.messages, output.deliveries, output.complete);
@@ -367,7 +368,7 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   }
   const now = context.now();
   if (now - context.lastRetention >= context.retentionCheckMs) {
-    const from = ledger.partitionState.purgedOffset;
+    const from = Math.max(ledger.retentionFrom, ledger.partitionState.purgedOffset);
     return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
   }
   if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };

@@ -97,11 +97,17 @@ export function partitionStore(store: Store, sync: boolean) {
         case 'retention': {
           const rows = await store.scan(keys.messagesBetween(queue, input.partition, input.from, input.end), input.limit);
           const expired: number[] = [];
+          let next = input.end;
           for (const [k, v] of rows) {
-            if (decodeMessage(v).sentAt > input.sentBefore) break;
-            expired.push(keys.offsetOf(k));
+            const offset = keys.offsetOf(k);
+            if (decodeMessage(v).sentAt > input.sentBefore) {
+              next = offset;
+              break;
+            }
+            expired.push(offset);
+            next = offset + 1;
           }
-          return { kind: 'retention', expired };
+          return { kind: 'retention', expired, next };
         }
         case 'purged': {
           const [messages, deliveries] = await Promise.all([

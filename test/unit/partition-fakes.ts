@@ -78,16 +78,26 @@ export class MemDisk {
 
   /** Offsets at the head of m/ (in [from, end)) whose sentAt is before `sentBefore`, as the retention scan. */
   scanRetention(sentBefore: number, limit: number, from = 0, end = Infinity): number[] {
+    return this.retentionPage(sentBefore, limit, from, end).expired;
+  }
+
+  /** The retention scan as the storage effect answers it: expired offsets and where to start next. */
+  retentionPage(sentBefore: number, limit: number, from: number, end: number): { expired: number[]; next: number } {
     const offsets = [...this.messages.keys()]
       .filter((o) => o >= from && o < end)
       .sort((a, b) => a - b)
       .slice(0, limit);
-    const out: number[] = [];
+    const expired: number[] = [];
+    let next = end;
     for (const o of offsets) {
-      if ((this.messages.get(o) as MessageRecord).sentAt >= sentBefore) break;
-      out.push(o);
+      if ((this.messages.get(o) as MessageRecord).sentAt > sentBefore) {
+        next = o;
+        break;
+      }
+      expired.push(o);
+      next = o + 1;
     }
-    return out;
+    return { expired, next };
   }
 
   /** Offsets of messages and of delivery records below `end`, at most `limit` of each, as the purged-keys scan. */

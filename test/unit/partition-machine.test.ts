@@ -99,7 +99,7 @@ function start(options: Options = {}) {
           output = { kind: 'timers', ...disk.scanTimers(input.from, input.limit) };
           break;
         case 'retention':
-          output = { kind: 'retention', expired: disk.scanRetention(input.sentBefore, input.limit, input.from, input.end) };
+          output = { kind: 'retention', ...disk.retentionPage(input.sentBefore, input.limit, input.from, input.end) };
           break;
         case 'purged':
           output = { kind: 'purged', ...disk.scanPurged(input.end, input.limit) };
