@@ -56,17 +56,14 @@ export class QueueService {
   private readonly unsubscribe: Array<() => void>;
 
   constructor(options: QueueServiceOptions) {
-    ({
-      name: this.name,
-      incarnation: this.incarnation,
-      attributes: this.attributes,
-      partitions: this.partitions,
-      clock: this.clock,
-      maxWaiters: this.maxWaiters,
-      newId: this.newId,
-    } = options);
-    const partitions = this.partitions;
-    this.unsubscribe = partitions.map((p) => p.onReady(() => this.serveWaiters()));
+    this.name = options.name;
+    this.incarnation = options.incarnation;
+    this.attributes = options.attributes;
+    this.partitions = options.partitions;
+    this.clock = options.clock;
+    this.maxWaiters = options.maxWaiters;
+    this.newId = options.newId;
+    this.unsubscribe = this.partitions.map((p) => p.onReady(() => this.serveWaiters()));
   }
 
   configure(attributes: QueueAttributes): void {
