@@ -14,14 +14,15 @@ export type PartitionOp =
       visibilityMs: number;
       attemptId?: string;
     }
-  | { type: 'delete'; offset: number; seq: number }
-  | { type: 'changeVisibility'; offset: number; seq: number; visibilityMs: number }
+  /** Deletes by receipt: one result per item, in order (a batch delete is one request). */
+  | { type: 'delete'; items: Array<{ offset: number; seq: number }> }
+  | { type: 'changeVisibility'; items: Array<{ offset: number; seq: number; visibilityMs: number }> }
   | { type: 'purge' };
 
 export type PartitionResult =
   | { type: 'sent' }
   | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
-  | { type: 'handled'; result: HandleResult }
+  | { type: 'handled'; results: HandleResult[] }
   | { type: 'purged'; count: number }
   | { type: 'failed'; code: string; message: string };
 

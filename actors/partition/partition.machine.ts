@@ -108,12 +108,15 @@ export const partitionMachine = setup({
             break;
           }
           case 'delete':
-            pending.push({ id, result: { type: 'handled', result: ledger.remove(op.offset, op.seq) } });
+            pending.push({ id, result: { type: 'handled', results: op.items.map((i) => ledger.remove(i.offset, i.seq)) } });
             break;
           case 'changeVisibility':
             pending.push({
               id,
-              result: { type: 'handled', result: ledger.changeVisibility(op.offset, op.seq, op.visibilityMs, now) },
+              result: {
+                type: 'handled',
+                results: op.items.map((i) => ledger.changeVisibility(i.offset, i.seq, i.visibilityMs, now)),
+              },
             });
             break;
           case 'purge':

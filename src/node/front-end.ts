@@ -154,7 +154,7 @@ export class FrontEnd {
     },
 
     DeleteMessageBatch: async ({ queue, entries }) =>
-      this.service(queue).batch(entries, (_e, offset, seq) => ({ type: 'delete', offset, seq })),
+      this.service(queue).deleteBatch(entries),
 
     ChangeMessageVisibility: async ({ queue, receiptHandle, visibilityTimeout }) => {
       await this.service(queue).changeVisibility(receiptHandle, visibilityTimeout);
@@ -162,11 +162,6 @@ export class FrontEnd {
     },
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
-      this.service(queue).batch(entries, (e, offset, seq) => ({
-        type: 'changeVisibility',
-        offset,
-        seq,
-        visibilityMs: e.visibilityTimeout * 1000,
-      })),
+      this.service(queue).changeVisibilityBatch(entries),
   };
 }

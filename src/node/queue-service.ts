@@ -3,7 +3,7 @@
  * long polling across all of them, and receipt handles routed back to the partition that issued
  * them. Queue-level state lives here only for long polling (the waiting receivers).
  */
-import type { Delivery } from '../../actors/partition/ledger.ts';
+import type { Delivery, HandleResult } from '../../actors/partition/ledger.ts';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
@@ -268,29 +268,65 @@ export class QueueService {
 
   async deleteMessage(receiptHandle: string): Promise<void> {
     const { partition, offset, seq } = this.route(receiptHandle);
-    handled(await partition.request({ type: 'delete', offset, seq }));
+    throwIfRefused(only(await partition.request({ type: 'delete', items: [{ offset, seq }] })));
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeout: number): Promise<void> {
     const { partition, offset, seq } = this.route(receiptHandle);
-    handled(await partition.request({ type: 'changeVisibility', offset, seq, visibilityMs: visibilityTimeout * 1000 }));
+    const visibilityMs = visibilityTimeout * 1000;
+    throwIfRefused(only(await partition.request({ type: 'changeVisibility', items: [{ offset, seq, visibilityMs }] })));
   }
 
-  /** Runs one operation per entry; all entries reach their partitions in the same batch. */
-  async batch<E extends { id: string; receiptHandle: string }>(
+  deleteBatch(entries: ReadonlyArray<{ id: string; receiptHandle: string }>) {
+    return this.handleBatch(entries, (items) => ({ type: 'delete', items }));
+  }
+
+  changeVisibilityBatch(entries: ReadonlyArray<{ id: string; receiptHandle: string; visibilityTimeout: number }>) {
+    return this.handleBatch(entries, (items) => ({
+      type: 'changeVisibility',
+      items: items.map(({ entry, offset, seq }) => ({
+        offset,
+        seq,
+        visibilityMs: (entries[entry]?.visibilityTimeout ?? 0) * 1000,
+      })),
+    }));
+  }
+
+  /**
+   * A batch of receipt-handle operations: the entries of each partition go to it as one request
+   * (one pass through its ledger, one write), and each entry gets its own outcome.
+   */
+  private async handleBatch<E extends { id: string; receiptHandle: string }>(
     entries: readonly E[],
-    op: (entry: E, offset: number, seq: number) => PartitionOp,
+    toOp: (items: Array<{ entry: number; offset: number; seq: number }>) => PartitionOp,
   ): Promise<{ successful: Array<{ id: string }>; failed: BatchEntryFailure[] }> {
     checkBatch(entries);
-    const outcomes = await Promise.all(
-      entries.map(async (entry) => {
-        try {
-          const { partition, offset, seq } = this.route(entry.receiptHandle);
-          handled(await partition.request(op(entry, offset, seq)));
-          return { id: entry.id };
-        } catch (err) {
-          return entryFailure(entry.id, err);
-        }
+    // Outcomes in entry order, whatever order the partitions answer in.
+    const outcomes: Array<{ id: string } | BatchEntryFailure> = new Array(entries.length);
+    const byPartition = new Map<PartitionClient, Array<{ entry: number; offset: number; seq: number }>>();
+    entries.forEach((e, entry) => {
+      try {
+        const { partition, offset, seq } = this.route(e.receiptHandle);
+        const items = byPartition.get(partition) ?? [];
+        items.push({ entry, offset, seq });
+        byPartition.set(partition, items);
+      } catch (err) {
+        outcomes[entry] = entryFailure(e.id, err);
+      }
+    });
+    await Promise.all(
+      [...byPartition].map(async ([partition, items]) => {
+        const result = await partition.request(toOp(items));
+        items.forEach((item, k) => {
+          const id = (entries[item.entry] as E).id;
+          try {
+            expectOk(result);
+            if (result.type === 'handled') throwIfRefused(result.results[k]);
+            outcomes[item.entry] = { id };
+          } catch (err) {
+            outcomes[item.entry] = entryFailure(id, err);
+          }
+        });
       }),
     );
     return {
@@ -323,13 +359,17 @@ function expectOk(result: PartitionResult): 0 {
   return 0;
 }
 
-function handled(result: PartitionResult): void {
+/** The outcome of a request carrying one receipt-handle item. */
+function only(result: PartitionResult): HandleResult | undefined {
   expectOk(result);
-  if (result.type !== 'handled') return;
-  if (result.result === 'stale') {
+  return result.type === 'handled' ? result.results[0] : undefined;
+}
+
+function throwIfRefused(result: HandleResult | undefined): void {
+  if (result === 'stale') {
     throw new WharfError(ErrorCode.InvalidReceiptHandle, 'the receipt handle is stale: the message was deleted or delivered again since');
   }
-  if (result.result === 'not_in_flight') {
+  if (result === 'not_in_flight') {
     throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
   }
 }

@@ -239,10 +239,10 @@ test('a request that writes nothing is answered without a commit', async (t) => 
   const p = start();
   await flush();
   const id = p.receive(10);
-  const del = p.request({ type: 'delete', offset: 5, seq: 9 });
+  const del = p.request({ type: 'delete', items: [{ offset: 5, seq: 9 }] });
   await flush();
   t.deepEqual(deliveriesOf(p.reply(id)), []);
-  t.deepEqual(p.reply(del), { type: 'handled', result: 'stale' });
+  t.deepEqual(p.reply(del), { type: 'handled', results: ['stale'] });
   t.is(p.commits.length, 0);
   p.actor.stop();
 });
@@ -385,7 +385,7 @@ test('a backlog larger than the window is paged in by the reader and received on
     await flush();
     for (const d of deliveriesOf(p.reply(r))) {
       seen.push(d.offset);
-      p.request({ type: 'delete', offset: d.offset, seq: d.delivery.seq });
+      p.request({ type: 'delete', items: [{ offset: d.offset, seq: d.delivery.seq }] });
     }
   }
   t.deepEqual(
@@ -451,9 +451,9 @@ test('a window scan racing a delete after a reload does not redeliver the delete
   p.control.holdPages.add('window');
   await flush();
   t.is(p.held.length, 1, 'the reader is scanning the window');
-  const del = p.request({ type: 'delete', offset: d.offset, seq: d.delivery.seq });
+  const del = p.request({ type: 'delete', items: [{ offset: d.offset, seq: d.delivery.seq }] });
   await flush();
-  t.deepEqual(p.reply(del), { type: 'handled', result: 'ok' });
+  t.deepEqual(p.reply(del), { type: 'handled', results: ['ok'] });
   t.false(disk.messages.has(d.offset));
 
   p.control.holdPages.clear();
