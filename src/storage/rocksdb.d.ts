@@ -24,7 +24,6 @@ declare module '@nxtedition/rocksdb' {
     open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; compaction?: 'level' | 'universal'; memtableMemoryBudget?: number }): Promise<void>;
     close(): Promise<void>;
     readonly status: string;
-    readonly handle: bigint;
     getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;
     batch(): ChainedBatch;
     iterator(options?: RangeOptions): Iterator;

@@ -3,23 +3,9 @@
  * Every multi-key change is one atomic batch; with `sync` the batch is on disk (WAL fsynced) when the
  * returned promise resolves.
  */
-import { Worker } from 'node:worker_threads';
 import { RocksLevel, type Iterator } from '@nxtedition/rocksdb';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { Range } from './keys.ts';
-
-/** What the writer thread (write-worker.mjs) is sent and answers. */
-interface WriteRequest {
-  id: number;
-  keys: string[];
-  /** null deletes the key. */
-  values: Array<Uint8Array | null>;
-  sync: boolean;
-}
-interface WriteResponse {
-  id: number;
-  error?: string;
-}
 
 export type WriteOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
@@ -52,10 +38,6 @@ const PAGE = 1000;
 /** RocksDB memtables (16 MiB each, a few at a time): bounds the store's write memory. */
 const MEMTABLE_BUDGET = 64 * 1024 * 1024;
 
-/**
- * Opens the RocksDB store in `dir`. Writes go through a writer thread sharing the database (see
- * write-worker.mjs); reads stay on the calling thread, where the binding runs them in the libuv pool.
- */
 export async function openRocksStore(dir: string): Promise<Store> {
   const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   try {
@@ -63,74 +45,25 @@ export async function openRocksStore(dir: string): Promise<Store> {
   } catch (err) {
     throw new WharfError(ErrorCode.StorageFailure, `cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  const writer = new WriterThread(db.handle);
   return {
     getMany: (keys) => db.getMany(keys),
     async write(ops, sync) {
       if (ops.length === 0) return;
-      const keys: string[] = new Array<string>(ops.length);
-      const values: Array<Uint8Array | null> = new Array<Uint8Array | null>(ops.length);
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i] as WriteOp;
-        keys[i] = op.key;
-        values[i] = op.type === 'put' ? op.value : null;
+      const batch = db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
       }
-      await writer.write(keys, values, sync);
+      try {
+        await batch.write({ sync });
+      } catch (err) {
+        throw new WharfError(ErrorCode.StorageFailure, `write failed: ${(err as Error).message}`, { cause: err });
+      }
     },
     scan: (range, limit) => collect(db.iterator({ ...range, limit }), limit),
     async scanKeys(range, limit) {
       return (await collect(db.iterator({ ...range, limit, values: false }), limit)).map(([k]) => k);
     },
-    async close() {
-      await writer.close();
-      await db.close();
-    },
+    close: () => db.close(),
   };
-}
-
-/** The main thread's side of the writer thread: one promise per batch, answered in order. */
-class WriterThread {
-  private readonly worker: Worker;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
-  private failure: Error | undefined;
-
-  constructor(handle: bigint) {
-    this.worker = new Worker(new URL('./write-worker.mjs', import.meta.url), { workerData: { handle } });
-    this.worker.on('message', ({ id, error }: WriteResponse) => {
-      const w = this.waiting.get(id);
-      this.waiting.delete(id);
-      if (!w) return;
-      if (error === undefined) w.resolve();
-      else w.reject(new WharfError(ErrorCode.StorageFailure, `write failed: ${error}`));
-    });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)));
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const w of this.waiting.values()) w.reject(new WharfError(ErrorCode.StorageFailure, err.message, { cause: err }));
-    this.waiting.clear();
-  }
-
-  write(keys: string[], values: Array<Uint8Array | null>, sync: boolean): Promise<void> {
-    if (this.failure) return Promise.reject(new WharfError(ErrorCode.StorageFailure, this.failure.message));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, keys, values, sync } satisfies WriteRequest);
-    });
-  }
-
-  /** Waits for the writes under way, then stops the thread. */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.waiting.keys()].map((id) => new Promise<void>((resolve) => {
-      const w = this.waiting.get(id);
-      if (!w) return resolve();
-      this.waiting.set(id, { resolve: () => (w.resolve(), resolve()), reject: (e) => (w.reject(e), resolve()) });
-    })));
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
-  }
 }
