@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Wharf single-node against NATS JetStream on the same machine and the same
  * nats-server, 1 KiB messages, in one run. Prints a table with Wharf/JetStream ratios and the
- * project's targets, and writes the figures to bench/results/<timestamp>.json and latest.json.
+ * project's targets, and writes the figures to bench/results/<timestamp>.json and, for a full run,
+ * latest.json.
  *
  * Environment:
  *   BENCH_QUICK=1            smoke run: 20k messages, 3 s latency, 50k backlog
@@ -324,8 +325,9 @@ async function main(): Promise<void> {
     results['targets'] = list;
     results['finishedAt'] = new Date().toISOString();
     results['loadAverage'] = { start: loadStart, end: currentLoad() };
-    const file = await writeResults(`${stamp}.json`, results, true);
-    log(`results written to ${file} and ${join(RESULTS_DIR, 'latest.json')}`);
+    // latest.json holds full runs only: the README quotes it.
+    const file = await writeResults(`${stamp}.json`, results, !config.quick);
+    log(`results written to ${file}${config.quick ? '' : ` and ${join(RESULTS_DIR, 'latest.json')}`}`);
   } catch (err) {
     results['error'] = err instanceof Error ? err.message : String(err);
     results['finishedAt'] = new Date().toISOString();
