@@ -231,7 +231,8 @@ export const partitionMachine = setup({
           ledger.forgetPurged(output.messages, output.deliveries, output.complete);
           break;
       }
-      enqueue.assign({ page: undefined, scan: undefined });
+      // Delayed messages are the writer's page; everything else is the reader's scan.
+      enqueue.assign(output.kind === 'timers' ? { page: undefined } : { scan: undefined });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
   },
