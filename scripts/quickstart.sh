@@ -19,6 +19,9 @@ say() { printf 'quickstart: %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
 
 [[ "${NODES}" =~ ^[1-9][0-9]*$ ]] || die "WHARF_NODES must be a positive integer, got '${NODES}'"
+# A node keeps its queue catalog in its own store: nodes sharing one cluster name would each answer
+# for queues only they know. One node per cluster until the catalog is shared.
+[ "${NODES}" -eq 1 ] || die "WHARF_NODES=${NODES}: a cluster runs one node in this version (each node keeps its own queue catalog)"
 
 bash scripts/setup.sh
 
