@@ -96,6 +96,7 @@ export async function startWharfNode(natsUrl: string, dataDir: string, logFile: 
     WHARF_NATS_URL: natsUrl,
     WHARF_DATA_DIR: dataDir,
     WHARF_LOG_LEVEL: process.env['WHARF_LOG_LEVEL'] ?? 'warn',
+    WHARF_HTTP_PORT: process.env['WHARF_HTTP_PORT'] ?? '0',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts'], {
     cwd: REPO_ROOT,

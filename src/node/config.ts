@@ -17,6 +17,8 @@
  * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
  * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `1000`                  |
+ * | httpPort          | WHARF_HTTP_PORT          | `9464`                  |
+ * | httpHost          | WHARF_HTTP_HOST          | `127.0.0.1`             |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +51,10 @@ export interface NodeOptions {
   logLevel?: string;
   /** Period of the node heartbeat, ms. @default 1000 */
   heartbeatMs?: number;
+  /** Port of the HTTP endpoint for /metrics, /healthz and /readyz; 0 picks a free one. @default 9464 */
+  httpPort?: number;
+  /** Address that endpoint listens on. @default '127.0.0.1' */
+  httpHost?: string;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -66,6 +72,8 @@ export interface NodeConfig {
   readonly windowBytes: number;
   readonly logLevel: string;
   readonly heartbeatMs: number;
+  readonly httpPort: number;
+  readonly httpHost: string;
   readonly clock: Clock;
 }
 
@@ -83,6 +91,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_WINDOW_BYTES: 'windowBytes',
   WHARF_LOG_LEVEL: 'logLevel',
   WHARF_HEARTBEAT_MS: 'heartbeatMs',
+  WHARF_HTTP_PORT: 'httpPort',
+  WHARF_HTTP_HOST: 'httpHost',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -109,7 +119,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'httpPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -152,8 +162,13 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',
     heartbeatMs: positive(problems, 'heartbeatMs', options.heartbeatMs ?? 1000, 10),
+    httpPort: options.httpPort ?? 9464,
+    httpHost: options.httpHost ?? '127.0.0.1',
     clock: options.clock ?? systemClock,
   };
+  if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
+    problems.push('httpPort must be an integer from 0 to 65535');
+  }
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);

@@ -29,7 +29,7 @@ type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
 
 export class FrontEnd {
   private readonly entries = new Map<string, CatalogEntry>();
-  private readonly services = new Map<string, QueueService>();
+  private readonly servicesByName = new Map<string, QueueService>();
   /** Queues whose data is being deleted: their names cannot be reused until it is gone. */
   private readonly deleting = new Set<string>();
   private readonly deps: FrontEndDeps;
@@ -38,7 +38,7 @@ export class FrontEnd {
     this.deps = deps;
     for (const entry of loaded) {
       this.entries.set(entry.name, entry);
-      this.services.set(entry.name, deps.open(entry));
+      this.servicesByName.set(entry.name, deps.open(entry));
     }
   }
 
@@ -50,8 +50,13 @@ export class FrontEnd {
     return [...this.entries.keys()];
   }
 
+  /** The services of every queue served now. */
+  services(): IterableIterator<QueueService> {
+    return this.servicesByName.values();
+  }
+
   service(name: string): QueueService {
-    const s = this.services.get(name);
+    const s = this.servicesByName.get(name);
     if (!s) throw new WharfError(ErrorCode.QueueNotFound, `queue ${JSON.stringify(name).slice(0, 100)} does not exist`);
     return s;
   }
@@ -63,7 +68,7 @@ export class FrontEnd {
   }
 
   close(): void {
-    for (const s of this.services.values()) s.close();
+    for (const s of this.servicesByName.values()) s.close();
   }
 
   private readonly handlers: Handlers = {
@@ -90,7 +95,7 @@ export class FrontEnd {
         this.entries.delete(name);
         throw err;
       }
-      this.services.set(name, this.deps.open(entry));
+      this.servicesByName.set(name, this.deps.open(entry));
       return { queue: name, created: true };
     },
 
@@ -133,8 +138,8 @@ export class FrontEnd {
       const entry = this.entry(queue);
       await this.deps.catalog.markDeleted(entry);
       this.entries.delete(entry.name);
-      this.services.get(entry.name)?.close();
-      this.services.delete(entry.name);
+      this.servicesByName.get(entry.name)?.close();
+      this.servicesByName.delete(entry.name);
       this.deleting.add(entry.name);
       void this.deps.close(entry).finally(() => this.deleting.delete(entry.name));
       return {};

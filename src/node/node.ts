@@ -22,12 +22,17 @@ import { FrontEnd } from './front-end.ts';
 import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { QueueService } from './queue-service.ts';
+import { serveHttp } from './http.ts';
+import { NodeMetrics } from './metrics.ts';
+import type { Action } from '../protocol/messages.ts';
 
 export interface WharfNode {
   readonly config: NodeConfig;
   readonly nc: NatsConnection;
   readonly actor: Actor<typeof nodeMachine>;
   readonly log: Logger;
+  /** The port of the /metrics, /healthz and /readyz endpoint. */
+  readonly httpPort: number;
   /** Stops serving, lets writes under way finish, closes NATS and the store. */
   stop(): Promise<void>;
 }
@@ -71,14 +76,32 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     loaded,
   );
 
+  const metrics = new NodeMetrics(() =>
+    [...frontEnd.services()].map((s) => ({ name: s.name, counts: () => s.knownCounts(), serving: () => s.servingPartitions() })),
+  );
   const subs = subjects(config.cluster);
-  const api = serveApi(nc, subs.allApi, frontEnd, log.child({ component: 'front-end' }));
+  const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
+  const http = await serveHttp(config.httpHost, config.httpPort, metrics, () => {
+    if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
+    for (const s of frontEnd.services()) {
+      if (s.servingPartitions() < s.partitions.length) return { ready: false, reason: `queue ${s.name} is loading` };
+    }
+    return { ready: true };
+  }).catch(async (err: unknown) => {
+    api.unsubscribe();
+    await nc.close();
+    await store.close();
+    throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
+  });
   const heartbeat = setInterval(() => {
     nc.publish(subs.heartbeat(config.nodeId), JSON.stringify({ node: config.nodeId, at: Date.now() }));
   }, config.heartbeatMs);
   heartbeat.unref();
 
-  log.info({ natsUrl: config.natsUrl, dataDir: config.dataDir, queues: loaded.length, syncWrites: config.syncWrites }, 'node ready');
+  log.info(
+    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: loaded.length, syncWrites: config.syncWrites, httpPort: http.port },
+    'node ready',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -86,10 +109,12 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     nc,
     actor,
     log,
+    httpPort: http.port,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(heartbeat);
         api.unsubscribe();
+        await http.close();
         frontEnd.close();
         actor.send({ type: 'stop' });
         await nc.drain().catch(() => undefined);
@@ -154,7 +179,7 @@ async function closeQueue(actor: Actor<typeof nodeMachine>, entry: CatalogEntry)
 }
 
 /** Subscribes the front-end to every API subject; each request gets exactly one reply. */
-function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, log: Logger): Subscription {
+function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
   return nc.subscribe(subject, {
     queue: API_QUEUE_GROUP,
     callback: (err, msg) => {
@@ -164,21 +189,57 @@ function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, log: 
       }
       if (!msg.reply) return; // a publish without a reply subject: nobody to answer
       const action = actionOf(msg.subject);
+      const known = isAction(action) ? action : 'unknown';
+      const done = metrics.duration.startTimer({ action: known });
       let reply: Promise<unknown>;
+      let queue = '';
       try {
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
-        reply = frontEnd.handle(action, decodeRequest(action, msg.data));
+        const request = decodeRequest(action, msg.data);
+        queue = 'queue' in request ? request.queue : '';
+        reply = frontEnd.handle(action, request);
       } catch (e) {
         reply = Promise.reject(e);
       }
       reply.then(
-        (body) => msg.respond(encodeOk(body)),
+        (body) => {
+          msg.respond(encodeOk(body));
+          done();
+          metrics.requests.inc({ action: known, code: 'ok' });
+          countMessages(metrics, known, queue, body);
+        },
         (e: unknown) => {
           const error = toWharfError(e);
           if (error.code === ErrorCode.Internal) log.error({ err: e, action }, 'request failed');
           msg.respond(encodeError(error.toWire()));
+          done();
+          metrics.requests.inc({ action: known, code: error.code });
         },
       );
     },
   });
+}
+
+/** Message counters, once per request from its reply. */
+function countMessages(metrics: NodeMetrics, action: Action | 'unknown', queue: string, body: unknown): void {
+  const reply = body as { successful?: unknown[]; messages?: unknown[] };
+  switch (action) {
+    case 'SendMessage':
+      metrics.sent.inc({ queue });
+      break;
+    case 'SendMessageBatch':
+      metrics.sent.inc({ queue }, reply.successful?.length ?? 0);
+      break;
+    case 'ReceiveMessage':
+      if (reply.messages?.length) metrics.received.inc({ queue }, reply.messages.length);
+      break;
+    case 'DeleteMessage':
+      metrics.deleted.inc({ queue });
+      break;
+    case 'DeleteMessageBatch':
+      metrics.deleted.inc({ queue }, reply.successful?.length ?? 0);
+      break;
+    default:
+      break;
+  }
 }

@@ -340,6 +340,24 @@ export class QueueService {
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
   }
 
+  /** Counts summed over the partitions, or undefined while one is loading. */
+  knownCounts(): { visible: number; inflight: number; delayed: number } | undefined {
+    const total = { visible: 0, inflight: 0, delayed: 0 };
+    for (const p of this.partitions) {
+      const c = p.counts();
+      if (c === undefined) return undefined;
+      total.visible += c.visible;
+      total.inflight += c.inflight;
+      total.delayed += c.delayed;
+    }
+    return total;
+  }
+
+  /** How many partitions are loaded and serving. */
+  servingPartitions(): number {
+    return this.partitions.filter((p) => p.serving).length;
+  }
+
   /** The queue's counts; `unavailable` while a partition is loading (its counts are not known yet). */
   counts() {
     const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };

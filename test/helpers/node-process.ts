@@ -162,6 +162,7 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
     WHARF_DATA_DIR: options.dataDir,
     WHARF_LOG_LEVEL: options.logLevel ?? 'info',
     WHARF_TICK_MS: String(options.tickMs ?? 20),
+    WHARF_HTTP_PORT: '0',
     ...options.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {

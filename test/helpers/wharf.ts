@@ -37,6 +37,7 @@ export async function startWharf(
     nodeId: 'n1',
     logLevel: process.env['LOG_LEVEL'] ?? 'silent',
     tickMs: 20,
+    httpPort: 0,
     ...options,
     natsUrl: nats.url,
     dataDir,
