@@ -115,6 +115,7 @@ cat <<INFO
 
 Wharf is running (cluster "local", ${NODES} node(s)):
   NATS        nats://127.0.0.1:${NATS_PORT}   (monitoring http://127.0.0.1:${MONITOR_PORT})
+  metrics     http://127.0.0.1:9464/metrics   (health: /healthz, /readyz)
   logs        ./${WHARF_DIR}/nats.log, ./${WHARF_DIR}/node-<n>.log
   data        ./${WHARF_DIR}/nats, ./${WHARF_DIR}/data/node-<n>
 
