@@ -318,14 +318,7 @@ export const partitionMachine = setup({
                 onError: { target: '#partition.failed', actions: ['recordError', 'recordWriteError'] },
               },
             },
-            paging: {
-              invoke: {
-                src: 'page',
-                input: ({ context }) => context.page as PageInput,
-                onDone: { target: 'idle', actions: 'applyPage' },
-                onError: { target: '#partition.failed', actions: 'recordError' },
-              },
-            },
+            paging: pageState(({ context }) => context.page as PageInput),
           },
         },
         reader: {
@@ -334,14 +327,7 @@ export const partitionMachine = setup({
             idle: {
               always: { guard: 'needsScan', target: 'scanning', actions: 'chooseScan' },
             },
-            scanning: {
-              invoke: {
-                src: 'page',
-                input: ({ context }) => context.scan as PageInput,
-                onDone: { target: 'idle', actions: 'applyPage' },
-                onError: { target: '#partition.failed', actions: 'recordError' },
-              },
-            },
+            scanning: pageState(({ context }) => context.scan as PageInput),
           },
         },
       },
@@ -354,6 +340,18 @@ export const partitionMachine = setup({
     stopped: { type: 'final', entry: 'failAll' },
   },
 });
+
+/** A state that runs one page job (the writer's or the reader's) and returns to its region's idle. */
+function pageState(input: (args: { context: PartitionContext }) => PageInput) {
+  return {
+    invoke: {
+      src: 'page',
+      input,
+      onDone: { target: 'idle', actions: 'applyPage' },
+      onError: { target: '#partition.failed', actions: 'recordError' },
+    },
+  } as const;
+}
 
 /** The writer's paging job: delayed messages, loaded between writes so a release is never lost. */
 function writerPage(context: PartitionContext): PageInput | undefined {

@@ -7,6 +7,8 @@ import test, { type ExecutionContext } from 'ava';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode } from '../../src/errors.ts';
 import { decode, encode } from '../../src/protocol/codec.ts';
+import { clusterName } from '../../src/names.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
 import { startWharf, type WharfFixture } from '../helpers/wharf.ts';
 
 interface Raw {
@@ -198,8 +200,9 @@ test('after malformed requests of every kind the node still serves normally', as
     api.call('CreateQueue', { queue: 'a.b' }),
   ]);
   // A publish without a reply subject has nobody to answer and must not hurt either.
-  api.nc.publish(`wharf.${fixture.cluster}.api.SendMessage`, Uint8Array.from([0xc1]));
-  api.nc.publish(`wharf.${fixture.cluster}.api.SendMessage`, encode({ v: 1, queue: 'orders', body: 'x' }));
+  const sendSubject = subjects(clusterName(fixture.cluster)).api('SendMessage');
+  api.nc.publish(sendSubject, Uint8Array.from([0xc1]));
+  api.nc.publish(sendSubject, encode({ v: 1, queue: 'orders', body: 'x' }));
   await api.nc.flush();
 
   t.true(replies.every((r) => r['ok'] === false));

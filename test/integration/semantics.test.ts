@@ -6,6 +6,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode } from '../../src/errors.ts';
+import { clusterName } from '../../src/names.ts';
+import type { Action } from '../../src/protocol/messages.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
 import { OffsetClock } from '../helpers/clock.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
@@ -19,6 +22,17 @@ async function rawConnection(t: ExecutionContext, servers: string): Promise<Nats
   const nc = await connect({ servers });
   t.teardown(() => nc.close());
   return nc;
+}
+
+/** Resolves true once a request of `action` crosses NATS (watched from a connection of its own). */
+async function requestSeen(t: ExecutionContext, servers: string, cluster: string, action: Action): Promise<Promise<boolean>> {
+  const sniffer = await rawConnection(t, servers);
+  const seen = sniffer.subscribe(subjects(clusterName(cluster)).api(action), { max: 1 });
+  await sniffer.flush();
+  return (async () => {
+    for await (const _ of seen) return true;
+    return false;
+  })();
 }
 
 // ---- leases --------------------------------------------------------------------------------------
@@ -126,13 +140,7 @@ test('a long poll that starts before a send returns the message sent while it wa
   await client.createQueue('orders');
   const sender = await fixture.newClient();
   // Watch the receive request cross NATS so the send is made after it.
-  const sniffer = await rawConnection(t, fixture.nats.url);
-  const seen = sniffer.subscribe(`wharf.${cluster}.api.ReceiveMessage`, { max: 1 });
-  await sniffer.flush();
-  const requested = (async () => {
-    for await (const _ of seen) return true;
-    return false;
-  })();
+  const requested = await requestSeen(t, fixture.nats.url, cluster, 'ReceiveMessage');
 
   let settled = false;
   const receiving = client.receive('orders', { waitTimeSeconds: 5 }).finally(() => {
@@ -161,13 +169,7 @@ test('a queue receiveWaitTime makes a receive without waitTimeSeconds a long pol
   const { client, cluster } = fixture;
   await client.createQueue('orders', { receiveWaitTime: 5 });
   const sender = await fixture.newClient();
-  const sniffer = await rawConnection(t, fixture.nats.url);
-  const seen = sniffer.subscribe(`wharf.${cluster}.api.ReceiveMessage`, { max: 1 });
-  await sniffer.flush();
-  const requested = (async () => {
-    for await (const _ of seen) return true;
-    return false;
-  })();
+  const requested = await requestSeen(t, fixture.nats.url, cluster, 'ReceiveMessage');
 
   const receiving = client.receive('orders');
   t.true(await requested);
