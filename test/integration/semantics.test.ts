@@ -24,15 +24,16 @@ async function rawConnection(t: ExecutionContext, servers: string): Promise<Nats
   return nc;
 }
 
-/** Resolves true once a request of `action` crosses NATS (watched from a connection of its own). */
-async function requestSeen(t: ExecutionContext, servers: string, cluster: string, action: Action): Promise<Promise<boolean>> {
+/** Starts watching for a request of `action` on NATS (from a connection of its own); `seen` resolves true when one crosses. */
+async function watchRequest(t: ExecutionContext, servers: string, cluster: string, action: Action): Promise<{ seen: Promise<boolean> }> {
   const sniffer = await rawConnection(t, servers);
-  const seen = sniffer.subscribe(subjects(clusterName(cluster)).api(action), { max: 1 });
+  const subscription = sniffer.subscribe(subjects(clusterName(cluster)).api(action), { max: 1 });
   await sniffer.flush();
-  return (async () => {
-    for await (const _ of seen) return true;
+  const seen = (async () => {
+    for await (const _ of subscription) return true;
     return false;
   })();
+  return { seen };
 }
 
 // ---- leases --------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ test('a long poll that starts before a send returns the message sent while it wa
   await client.createQueue('orders');
   const sender = await fixture.newClient();
   // Watch the receive request cross NATS so the send is made after it.
-  const requested = await requestSeen(t, fixture.nats.url, cluster, 'ReceiveMessage');
+  const { seen: requested } = await watchRequest(t, fixture.nats.url, cluster, 'ReceiveMessage');
 
   let settled = false;
   const receiving = client.receive('orders', { waitTimeSeconds: 5 }).finally(() => {
@@ -169,7 +170,7 @@ test('a queue receiveWaitTime makes a receive without waitTimeSeconds a long pol
   const { client, cluster } = fixture;
   await client.createQueue('orders', { receiveWaitTime: 5 });
   const sender = await fixture.newClient();
-  const requested = await requestSeen(t, fixture.nats.url, cluster, 'ReceiveMessage');
+  const { seen: requested } = await watchRequest(t, fixture.nats.url, cluster, 'ReceiveMessage');
 
   const receiving = client.receive('orders');
   t.true(await requested);
