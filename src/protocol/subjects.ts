@@ -2,7 +2,11 @@
  * The NATS subject namespace. No other module builds a subject.
  *
  *   wharf.<cluster>.api.<action>               client → any node's front-end        request/reply, queue group `wharf-api`
- *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish
+ *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
+ *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
+ *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
+ *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
+ *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish
  *
  * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
@@ -20,8 +24,13 @@ export function subjects(cluster: ClusterName) {
   return {
     api: (action: Action) => `${prefix}.api.${action}`,
     allApi: `${prefix}.api.*`,
-    heartbeat: (node: NodeId) => `${prefix}.node.${node}.heartbeat`,
+    heartbeat: (node: NodeId | string) => `${prefix}.node.${node}.heartbeat`,
     allHeartbeats: `${prefix}.node.*.heartbeat`,
+    partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,
+    replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
+    ready: (queue: string) => `${prefix}.ready.${queue}`,
+    manager: (action: string) => `${prefix}.manager.${action}`,
+    allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,
     allInspect: `${prefix}.inspect.*`,
   } as const;

@@ -1,0 +1,117 @@
+/**
+ * The cluster's metadata, as stored in NATS JetStream KV. One bucket per kind and cluster; no other
+ * module names a bucket or builds a key (see buckets below). Records are JSON: small, rarely
+ * written, and readable with the `nats kv` tool when an operator needs to look.
+ *
+ *   bucket                        key                    value
+ *   wharf-<cluster>-queues        <queue>                QueueMeta
+ *   wharf-<cluster>-partitions    <queue>.<partition>    Assignment     (epoch changes only by CAS)
+ *   wharf-<cluster>-nodes         <node>                 NodeRecord
+ *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
+ *
+ * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
+ * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
+ * from a stale read fails and must look again.
+ */
+import type { QueueAttributes } from '../protocol/messages.ts';
+
+/** How a partition acknowledges sends and deletes. */
+export type ReplicationMode = 'sync' | 'async';
+
+export interface QueueMeta {
+  name: string;
+  attributes: QueueAttributes;
+  /** A random number drawn at creation: receipt handles carry it, so none outlives its queue. */
+  incarnation: number;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+/**
+ * Who holds one partition. Written by the cluster manager only.
+ *
+ * - `replicas` are the voting replicas (the primary among them): a write is committed once a
+ *   majority of them persisted it, and a new primary is chosen only from them.
+ * - `learners` are being added (a join or a rebalance): they copy the log but neither count for
+ *   commit nor can be elected; the manager moves one into `replicas` once it has caught up.
+ * - `primary` is null while an election runs: replicas that see `epoch` with no primary stop
+ *   following the old one and report their log ends, and the manager picks the most complete.
+ * - `epoch` rises by one with every change of primary (including to null).
+ */
+export interface Assignment {
+  queue: string;
+  partition: number;
+  incarnation: number;
+  replicas: string[];
+  learners: string[];
+  primary: string | null;
+  epoch: number;
+  /** Replicas the primary last reported as caught up (informational: elections use the replicas' own reports). */
+  isr: string[];
+  /** Nodes being removed from `replicas` once the primary has moved off them (drain). */
+  leaving: string[];
+  updatedAt: number;
+}
+
+export type NodeState = 'active' | 'draining' | 'removed';
+
+export interface NodeRecord {
+  id: string;
+  /** Random per process start: a restarted node is told apart from one that never stopped. */
+  boot: string;
+  state: NodeState;
+  registeredAt: number;
+}
+
+export interface ManagerLease {
+  /** The node whose manager is active. */
+  holder: string;
+  /** Rises with every change of holder. */
+  term: number;
+  /** Wall time of the last renewal (informational: expiry is judged by each standby's monotonic clock). */
+  renewedAt: number;
+}
+
+/** What one replica reports about itself in its node's heartbeat. */
+export interface ReplicaReport {
+  queue: string;
+  partition: number;
+  role: ReplicaRole;
+  /** The highest epoch this replica has persisted. */
+  epoch: number;
+  /** Epoch of the last entry in its log, and the index after it. */
+  lastEpoch: number;
+  logEnd: number;
+  /** Index up to which it knows entries are committed. */
+  commitIndex: number;
+  /** Primary only: replicas whose log end is within the lag limit. */
+  isr?: string[];
+}
+
+export type ReplicaRole = 'loading' | 'primary' | 'follower' | 'learner' | 'fenced' | 'failed';
+
+/** Published by every node on `wharf.<cluster>.node.<node>.heartbeat` every heartbeatMs. */
+export interface Heartbeat {
+  node: string;
+  boot: string;
+  /** Sender's wall time, informational. */
+  at: number;
+  state: NodeState;
+  replicas: ReplicaReport[];
+}
+
+export function buckets(cluster: string) {
+  return {
+    queues: `wharf-${cluster}-queues`,
+    partitions: `wharf-${cluster}-partitions`,
+    nodes: `wharf-${cluster}-nodes`,
+    manager: `wharf-${cluster}-manager`,
+  } as const;
+}
+
+export const MANAGER_LEASE_KEY = 'leader';
+
+export const assignmentKey = (queue: string, partition: number) => `${queue}.${partition}`;
+
+/** Votes needed to commit or to elect among `replicas` voting replicas. */
+export const quorum = (replicas: number) => Math.floor(replicas / 2) + 1;
