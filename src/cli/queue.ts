@@ -2,7 +2,7 @@
  * `wharf queue create|list|attrs|set|delete|purge`: managing queues.
  */
 import { Argument, Option, type Command } from 'commander';
-import { CREATION, SETTABLE } from '../protocol/attributes.ts';
+import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { QueueAttributes } from '../protocol/messages.ts';
 import type { WharfClient } from '../client/client.ts';
@@ -11,13 +11,15 @@ import { attributeRows, countRows, formatTime } from './output.ts';
 import { integerIn, queueNameArg } from './parse.ts';
 
 interface AttributeFlag {
-  attribute: keyof QueueAttributes;
+  attribute: NumericAttribute;
   /** Commander's name of the option's value: the long flag in camelCase. */
   key: string;
   flags: string;
   description: string;
   settable: boolean;
 }
+
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {
@@ -62,10 +64,17 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     description: 'partitions of the queue (fixed at creation)',
     settable: false,
   },
+  {
+    attribute: 'replicationFactor',
+    key: 'replicationFactor',
+    flags: '--replication-factor <n>',
+    description: 'copies of each partition on different nodes (fixed at creation)',
+    settable: false,
+  },
 ];
 
-function rangeOf(attribute: keyof QueueAttributes): { min: number; max: number; default: number } {
-  return attribute === 'partitions' ? CREATION.partitions : SETTABLE[attribute];
+function rangeOf(attribute: NumericAttribute): { min: number; max: number; default: number } {
+  return attribute === 'partitions' || attribute === 'replicationFactor' ? CREATION[attribute] : SETTABLE[attribute];
 }
 
 function addAttributeOptions(command: Command, settableOnly: boolean): Command {
@@ -80,10 +89,15 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
         .argParser(integerIn(range.min, range.max)),
     );
   }
+  const replication = CHOICES.replication;
+  command.addOption(
+    new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
+      .choices(replication.values),
+  );
   return command;
 }
 
-type AttributeOptions = Partial<Record<string, number>>;
+type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] };
 
 /** The attribute flags that were given, as queue attributes. */
 function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
@@ -92,6 +106,7 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
     const value = options[key];
     if (value !== undefined) out[attribute] = value;
   }
+  if (options.replication !== undefined) out.replication = options.replication;
   return out;
 }
 

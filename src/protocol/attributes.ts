@@ -10,7 +10,14 @@ interface Range {
   default: number;
 }
 
-export const SETTABLE: Record<keyof SettableAttributes, Range> = {
+/** Attributes with a few named values, all settable. */
+export const CHOICES = {
+  replication: { values: ['sync', 'async'], default: 'sync' },
+} as const satisfies Record<string, { values: readonly string[]; default: string }>;
+
+type NumericSettable = Exclude<keyof SettableAttributes, keyof typeof CHOICES>;
+
+export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
   retentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
@@ -20,15 +27,27 @@ export const SETTABLE: Record<keyof SettableAttributes, Range> = {
 
 export const CREATION: Record<keyof CreationAttributes, Range> = {
   partitions: { min: 1, max: 64, default: 1 },
+  replicationFactor: { min: 1, max: 5, default: 3 },
 };
 
-const ALL: Record<keyof QueueAttributes, Range> = { ...SETTABLE, ...CREATION };
+const ALL: Record<Exclude<keyof QueueAttributes, keyof typeof CHOICES>, Range> = { ...SETTABLE, ...CREATION };
 
-export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze(
-  Object.fromEntries(Object.entries(ALL).map(([k, r]) => [k, r.default])) as unknown as QueueAttributes,
-);
+export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
+  ...Object.fromEntries(Object.entries(ALL).map(([k, r]) => [k, r.default])),
+  ...Object.fromEntries(Object.entries(CHOICES).map(([k, c]) => [k, c.default])),
+} as unknown as QueueAttributes);
 
-function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number {
+function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number | string {
+  const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
+  if (choice !== undefined) {
+    if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
+      throw new WharfError(
+        ErrorCode.InvalidAttribute,
+        `attribute ${name} must be one of ${choice.values.join(', ')}, got ${String(value).slice(0, 64)}`,
+      );
+    }
+    return value;
+  }
   const range = Object.hasOwn(ranges, name) ? ranges[name] : undefined;
   if (range === undefined) {
     throw new WharfError(ErrorCode.InvalidAttribute, `unknown or read-only queue attribute: ${name}`);
@@ -44,7 +63,7 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>): 
 
 /** Attributes for a new queue: the given ones checked, the rest defaulted. */
 export function creationAttributes(given: Record<string, unknown> | undefined): QueueAttributes {
-  const out: Record<string, number> = { ...DEFAULT_ATTRIBUTES };
+  const out: Record<string, number | string> = { ...DEFAULT_ATTRIBUTES };
   for (const [name, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;
     out[name] = checkOne(name, value, ALL);
@@ -57,7 +76,7 @@ export function updatedAttributes(
   current: QueueAttributes,
   given: Record<string, unknown>,
 ): QueueAttributes {
-  const out: Record<string, number> = { ...current };
+  const out: Record<string, number | string> = { ...current };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
     out[name] = checkOne(name, value, SETTABLE);
@@ -66,5 +85,5 @@ export function updatedAttributes(
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
-  return (Object.keys(ALL) as Array<keyof QueueAttributes>).every((k) => a[k] === b[k]);
+  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => a[k] === b[k]);
 }

@@ -26,12 +26,20 @@ export interface SettableAttributes {
   delaySeconds: number;
   /** Default long-poll wait of ReceiveMessage, seconds. 0–20. @default 0 */
   receiveWaitTime: number;
+  /**
+   * `sync`: a send, receive or delete is acknowledged once a majority of the partition's replicas
+   * persisted it. `async`: once the primary persisted it; the followers copy it next, so a failover
+   * can lose what they had not copied yet. @default 'sync'
+   */
+  replication: 'sync' | 'async';
 }
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
   /** Partitions of the queue. 1–64. @default 1 */
   partitions: number;
+  /** Copies of each partition, on different nodes (fewer while the cluster has fewer nodes). 1–5. @default 3 */
+  replicationFactor: number;
 }
 
 export type QueueAttributes = SettableAttributes & CreationAttributes;

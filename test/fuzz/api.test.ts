@@ -25,7 +25,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WharfClient } from '../../src/client/client.ts';
 import { ErrorCode, isWharfError, WharfError } from '../../src/errors.ts';
 import { isQueueName } from '../../src/names.ts';
-import { CREATION, SETTABLE } from '../../src/protocol/attributes.ts';
+import { CHOICES, CREATION, SETTABLE } from '../../src/protocol/attributes.ts';
 import { decode, decodeReply, encode } from '../../src/protocol/codec.ts';
 import { LIMITS } from '../../src/protocol/limits.ts';
 import {
@@ -333,7 +333,7 @@ const badQueueName = fc.oneof(
 );
 
 const ALL_RANGES = { ...SETTABLE, ...CREATION };
-const isKnownAttribute = (k: string) => Object.hasOwn(ALL_RANGES, k);
+const isKnownAttribute = (k: string) => Object.hasOwn(ALL_RANGES, k) || Object.hasOwn(CHOICES, k);
 
 function badQueueAttributes(settableOnly: boolean): fc.Arbitrary<unknown> {
   const ranges: Record<string, { min: number; max: number }> = settableOnly ? SETTABLE : ALL_RANGES;
@@ -1069,7 +1069,7 @@ test('queue attributes named after Object.prototype members are rejected, not st
     t.true(rejectsAttribute(set), `SetQueueAttributes with attribute ${name}: ${set.ok ? `accepted ${preview(set.body)}` : set.code}`);
   }
   const { attributes } = await client.getQueueAttributes('existing');
-  t.deepEqual(Object.keys(attributes).sort(), Object.keys({ ...SETTABLE, ...CREATION }).sort(), 'the queue has only its real attributes');
+  t.deepEqual(Object.keys(attributes).sort(), Object.keys({ ...SETTABLE, ...CREATION, ...CHOICES }).sort(), 'the queue has only its real attributes');
 });
 
 test('message attributes named constructor or prototype are delivered or rejected, never silently dropped', async (t) => {

@@ -125,6 +125,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     delaySeconds: 0,
     receiveWaitTime: 0,
     partitions: 1,
+    replicationFactor: 1,
+    replication: 'async',
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -133,6 +135,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     delaySeconds: 900,
     receiveWaitTime: 20,
     partitions: 64,
+    replicationFactor: 5,
+    replication: 'sync',
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -222,6 +226,8 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     delaySeconds: 0,
     receiveWaitTime: 0,
     partitions: 1,
+    replicationFactor: 3,
+    replication: 'sync',
   });
   t.deepEqual(description.counts, counts(0, 0, 0));
 });
@@ -275,6 +281,8 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     delaySeconds: 5,
     receiveWaitTime: 3,
     partitions: 2,
+    replicationFactor: 3,
+    replication: 'sync',
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);

@@ -30,6 +30,8 @@ test('defaults are SQS-like and frozen', (t) => {
     delaySeconds: 0,
     receiveWaitTime: 0,
     partitions: 1,
+    replicationFactor: 3,
+    replication: 'sync',
   });
   t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
@@ -92,9 +94,9 @@ test('updatedAttributes changes settable attributes only', (t) => {
 test('sameAttributes compares every attribute', (t) => {
   const a = creationAttributes({});
   t.true(sameAttributes(a, creationAttributes({})));
-  for (const name of Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>) {
-    const range = { ...SETTABLE, ...CREATION }[name];
+  for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
     const b = { ...a, [name]: range.default === range.max ? range.min : range.max };
     t.false(sameAttributes(a, b), name);
   }
+  t.false(sameAttributes(a, { ...a, replication: 'async' }), 'replication');
 });
