@@ -1,0 +1,93 @@
+/**
+ * One round of the cluster manager's decisions: from a view to the writes it wants, at most one per
+ * partition, every one a compare-and-swap on the revision it was decided from. A round that loses a
+ * swap is simply decided again from fresher metadata, so each rule only has to be right about the
+ * view it is given.
+ *
+ * Per partition, the first rule that applies wins, most urgent first:
+ *
+ *   queue deleted or re-created ─► delete
+ *   no primary (election under way) ─► elect the most complete log of a quorum, or wait
+ *   primary dead, removed, fenced or failed ─► fence (epoch + 1)
+ *   learner that cannot catch up ─► drop it
+ *   learner caught up ─► vote it in (replacing the replica it was added for)
+ *   leaving marks ─► drop the replaced voter / clear the mark / call off the move
+ *   primary drains or leaves ─► fence, once a caught-up follower exists
+ *   fewer healthy copies than the replication factor ─► add a learner
+ *   primary reports a new in-sync set ─► record it
+ *
+ * Then, cluster-wide: partitions of new queues are placed, replicas and primaries are balanced, and
+ * finished drains are recorded.
+ */
+import { elect, failoverReason, fenced, plannedFence } from './election.ts';
+import { dropLearner, promoteLearner, recordIsr, repair, settleLeaving } from './membership.ts';
+import { loadOf, placeQueue, type Load } from './placement.ts';
+import { balancePrimaries, finishDrains, rebalanceReplicas } from './rebalance.ts';
+import { keyOf, replicationFactorOf, reportOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
+
+export function decide(view: ManagerView): Decision[] {
+  const decisions: Decision[] = [];
+  const touched = new Set<string>();
+  const load = loadOf(view);
+  let learners = 0;
+  for (const { value } of view.assignments.values()) learners += value.learners.length;
+  const budget = { moves: view.options.maxConcurrentMoves - learners };
+
+  for (const [key, a] of view.assignments) {
+    const decision = decidePartition(view, a, load, budget);
+    if (decision !== undefined) {
+      decisions.push(decision);
+      touched.add(key);
+    }
+  }
+  for (const meta of view.queues.values()) decisions.push(...placeQueue(view, meta, load));
+  decisions.push(...rebalanceReplicas(view, load, budget, touched));
+  const primaryMove = balancePrimaries(view, touched);
+  if (primaryMove !== undefined) decisions.push(primaryMove);
+  decisions.push(...finishDrains(view));
+  return decisions;
+}
+
+function decidePartition(
+  view: ManagerView,
+  a: AssignmentView,
+  load: Map<string, Load>,
+  budget: { moves: number },
+): Decision | undefined {
+  const v = a.value;
+  const meta = view.queues.get(v.queue);
+  if (meta === undefined || meta.incarnation !== v.incarnation) {
+    const why = meta === undefined ? `queue ${v.queue} was deleted` : `queue ${v.queue} was re-created`;
+    return { kind: 'delete', assignment: v, revision: a.revision, reason: why };
+  }
+  if (v.partition >= meta.attributes.partitions) {
+    return { kind: 'delete', assignment: v, revision: a.revision, reason: `queue ${v.queue} has ${meta.attributes.partitions} partitions` };
+  }
+  if (v.primary === null) {
+    const outcome = elect(view, a);
+    if (outcome.kind === 'wait') return undefined;
+    return {
+      kind: 'update',
+      assignment: { ...v, primary: outcome.primary, updatedAt: view.wall },
+      revision: a.revision,
+      reason: `elect ${outcome.primary} at epoch ${v.epoch}: ${outcome.reason}`,
+    };
+  }
+  const failure = failoverReason(view, a);
+  if (failure !== undefined) {
+    return { kind: 'update', assignment: fenced(v, view.wall), revision: a.revision, reason: `${failure}: fencing epoch ${v.epoch}` };
+  }
+  const rf = replicationFactorOf(meta);
+  const decision =
+    dropLearner(view, a) ??
+    promoteLearner(view, a, rf) ??
+    settleLeaving(view, a, rf) ??
+    plannedFence(view, a) ??
+    repair(view, a, rf, load, budget);
+  if (decision !== undefined) return decision;
+  const report = reportOf(view, v.primary, keyOf(v));
+  if (report !== undefined && report.role === 'primary' && report.epoch === v.epoch && report.at >= a.since) {
+    return recordIsr(view, a, report.isr);
+  }
+  return undefined;
+}
