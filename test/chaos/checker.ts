@@ -27,6 +27,12 @@ export interface CheckOptions {
    * have been in the queue. @default 'drain'
    */
   finalReader?: string;
+  /**
+   * Monotonic ms bounding the operations the unavailability window is measured over, e.g. from the
+   * first fault to the heal, leaving out start-up and the drain. @default the whole history
+   */
+  measureFrom?: number;
+  measureTo?: number;
 }
 
 export interface Gap {
@@ -237,6 +243,9 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
     divergence.length > 0 && `${divergence.length} values differ between replicas`,
   ].filter((p): p is string => typeof p === 'string');
 
+  const from = options.measureFrom ?? -Infinity;
+  const to = options.measureTo ?? Infinity;
+  const measured = (ops: readonly Timed[]) => ops.filter((o) => o.invokedAt >= from && o.invokedAt <= to && o.process !== finalReader);
   const outcomes = [...sends.values()];
   return {
     valid: problems.length === 0,
@@ -262,7 +271,7 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
     duplicates,
     resurrected,
     divergence,
-    unavailability: { send: longestGap(sendTimes, start), receive: longestGap(receiveTimes, start) },
+    unavailability: { send: longestGap(measured(sendTimes), start), receive: longestGap(measured(receiveTimes), start) },
   };
 }
 

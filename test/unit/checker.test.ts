@@ -198,6 +198,20 @@ test('the unavailability window is the longest stretch without an ok, edges incl
   t.is(r.lost.count, 0);
 });
 
+test('the unavailability window can be measured over the fault phase only, without the drain', (t) => {
+  const h = new HistoryBuilder()
+    .send('p1', 'p1-0', 'info', { at: 0, takes: 4000 }) // start-up: not measured
+    .send('p1', 'p1-1', 'ok', { at: 5000 })
+    .send('p1', 'p1-2', 'ok', { at: 7000 })
+    .receive('c1', ['p1-1', 'p1-2'], { at: 7500 })
+    .receiveFailed('drain', 'info', { at: 20_000, takes: 9000 }) // the drain: not measured
+    .receive('drain', [], { at: 30_000 });
+  const r = check(h.ops, { measureFrom: 4500, measureTo: 8000 });
+  t.is(r.unavailability.send.seconds, 2);
+  t.is(r.unavailability.receive.seconds, 0.001);
+  t.is(check(h.ops).unavailability.send.seconds, 5.001, 'whole history: the start-up gap counts');
+});
+
 test('values parse as producer and counter; producers may contain dashes', (t) => {
   t.deepEqual(parseValue('p1-42'), { producer: 'p1', counter: 42 });
   t.deepEqual(parseValue('run-a-p1-7'), { producer: 'run-a-p1', counter: 7 });
