@@ -1,37 +1,29 @@
 /**
- * The node actor: one broker node and the queues it serves.
+ * The node actor: one broker node and the queues it holds replicas of.
  *
- *   starting (load the queue catalog) ──► running ──stop──► stopped
+ *   running ──stop──► stopped
  *
- * Each queue is a child actor (system id `queue:<name>`); created queues are spawned, deleted ones
- * are told to delete and forgotten when they finish.
+ * Each queue with a replica here is a child actor (system id `queue:<name>`), spawned when the
+ * metadata first assigns this node one of its partitions; assignment changes are routed to it, and
+ * a deleted queue is told to delete its data and forgotten.
  */
-import { assign, enqueueActions, sendTo, setup, stopChild, type ActorRefFrom } from 'xstate';
-import { declared } from '../declared.ts';
+import { enqueueActions, sendTo, setup, stopChild, type ActorRefFrom } from 'xstate';
+import type { Assignment, QueueMeta } from '../../src/meta/records.ts';
 import { queueMachine, queueSystemId, type QueueInput } from '../queue/queue.machine.ts';
 import type { PartitionLimits } from '../partition/partition.events.ts';
-import type { QueueAttributes } from '../../src/protocol/messages.ts';
-
-export interface CatalogEntry {
-  name: string;
-  attributes: QueueAttributes;
-  createdAt: number;
-  /** A random number drawn at creation: receipt handles carry it, so none outlives its queue. */
-  incarnation: number;
-  modifiedAt: number;
-}
 
 export interface NodeInput {
   nodeId: string;
   limits: PartitionLimits;
   tickMs: number;
   retentionCheckMs: number;
+  retryMs: number;
   now: () => number;
 }
 
 export type NodeEvent =
-  | { type: 'queue.created'; entry: CatalogEntry }
-  | { type: 'queue.updated'; entry: CatalogEntry }
+  | { type: 'assignment'; queue: QueueMeta; assignment: Assignment }
+  | { type: 'queue.updated'; queue: QueueMeta }
   | { type: 'queue.deleted'; name: string }
   | { type: 'stop' };
 
@@ -45,51 +37,53 @@ export const nodeMachine = setup({
     events: {} as NodeEvent,
     input: {} as NodeInput,
   },
-  actors: {
-    queue: queueMachine,
-    loadCatalog: declared<CatalogEntry[], void>('loadCatalog'),
-  },
+  actors: { queue: queueMachine },
 }).createMachine({
   id: 'node',
   context: ({ input }) => ({ ...input, queues: {} }),
-  initial: 'starting',
+  initial: 'running',
   states: {
-    starting: {
-      invoke: {
-        src: 'loadCatalog',
-        onDone: {
-          target: 'running',
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            for (const entry of event.output) enqueue.raise({ type: 'queue.created', entry });
-            void context;
-          }),
-        },
-        onError: 'stopped',
-      },
-    },
     running: {
       on: {
-        'queue.created': {
-          actions: assign({
-            queues: ({ context, event, spawn }) => {
-              const { entry } = event;
-              const input: QueueInput = {
-                ...entry,
-                limits: context.limits,
-                tickMs: context.tickMs,
-                retentionCheckMs: context.retentionCheckMs,
-                now: context.now,
-              };
-              const ref = spawn('queue', { id: queueSystemId(entry.name), systemId: queueSystemId(entry.name), input });
-              return { ...context.queues, [entry.name]: ref };
-            },
+        assignment: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const { queue, assignment } = event;
+            const existing = context.queues[queue.name];
+            // A queue deleted and created again under its name: the old one deletes its data first.
+            if (existing && existing.getSnapshot().context.incarnation !== queue.incarnation) {
+              enqueue(sendTo(existing, { type: 'delete' }));
+            } else if (existing) {
+              enqueue(sendTo(existing, { type: 'assignment', assignment }));
+              return;
+            }
+            enqueue.assign({
+              queues: ({ context: c, spawn }) => {
+                const input: QueueInput = {
+                  name: queue.name,
+                  attributes: queue.attributes,
+                  incarnation: queue.incarnation,
+                  createdAt: queue.createdAt,
+                  modifiedAt: queue.modifiedAt,
+                  self: c.nodeId,
+                  limits: c.limits,
+                  tickMs: c.tickMs,
+                  retentionCheckMs: c.retentionCheckMs,
+                  retryMs: c.retryMs,
+                  now: c.now,
+                };
+                const id = `${queueSystemId(queue.name)}:${queue.incarnation}`;
+                const ref = spawn('queue', { id, systemId: id, input });
+                ref.send({ type: 'assignment', assignment });
+                return { ...c.queues, [queue.name]: ref };
+              },
+            });
           }),
         },
         'queue.updated': {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const ref = context.queues[event.entry.name];
-            if (ref) {
-              enqueue(sendTo(ref, { type: 'attributes.set', attributes: event.entry.attributes, modifiedAt: event.entry.modifiedAt }));
+            const ref = context.queues[event.queue.name];
+            if (ref && ref.getSnapshot().context.incarnation === event.queue.incarnation) {
+              enqueue(sendTo(ref, { type: 'attributes.set', attributes: event.queue.attributes, modifiedAt: event.queue.modifiedAt }));
             }
           }),
         },

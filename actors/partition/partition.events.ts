@@ -58,6 +58,11 @@ export interface PartitionInput {
   retentionCheckMs: number;
   /** Wall clock in ms; the same clock the actor's timers run on. */
   now: () => number;
+  /**
+   * Lowest delivery sequence this primary may hand out: epoch × 2^32, so a receipt handle of a
+   * delivery an earlier primary made but never replicated cannot match a delivery of this one.
+   */
+  seqFloor?: number;
 }
 
 // ---- effects ---------------------------------------------------------------------------------------

@@ -79,7 +79,9 @@ export const partitionMachine = setup({
     recordError: assign({
       error: ({ event }) => {
         const err = (event as { error?: unknown }).error;
-        return { code: 'storage_failure', message: err instanceof Error ? err.message : String(err) };
+        // Effects may say what went wrong (a replicated commit whose outcome is unknown says timeout).
+        const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'storage_failure';
+        return { code, message: err instanceof Error ? err.message : String(err) };
       },
     }),
 
@@ -162,7 +164,8 @@ export const partitionMachine = setup({
       if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
     }),
 
-    recordWriteError: assign({ writeFailed: true }),
+    /** Only a failed write is known not to have happened; anything else leaves the outcome unknown. */
+    recordWriteError: assign({ writeFailed: ({ context }) => context.error?.code === 'storage_failure' }),
 
     /**
      * Answers every waiting request. Those waiting for a write that failed get storage_failure
@@ -279,7 +282,11 @@ export const partitionMachine = setup({
         onDone: {
           target: 'serving',
           actions: assign({
-            ledger: ({ context, event }) => new Ledger(event.output, { ...context.limits }, context.now()),
+            ledger: ({ context, event }) => {
+              const { state } = event.output;
+              const nextSeq = Math.max(state.nextSeq, context.seqFloor ?? 0);
+              return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now());
+            },
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,

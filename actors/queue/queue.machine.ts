@@ -1,38 +1,45 @@
 /**
- * The queue actor: one queue's attributes and its partitions.
+ * The queue actor: one queue on this node, its attributes and its replicas here.
  *
- *   active ──delete──► deleting (partitions stopped; data removed) ──► deleted (final)
+ *   active ──delete──► deleting (every replica drops its data) ──► deleted (final)
  *
- * It spawns one partition actor per partition (system id `partition:<queue>:<n>`, see
- * `partitionSystemId`) and tells them about attribute changes they act on (retention).
+ * It spawns a replica actor (`replica:<queue>:<n>`) for each partition the metadata assigns to this
+ * node, forwards assignment changes to it, and removes it when the node is no longer named.
  */
-import { assign, enqueueActions, sendTo, setup, stopChild, type ActorRefFrom } from 'xstate';
-import { declared } from '../declared.ts';
-import { partitionMachine } from '../partition/partition.machine.ts';
+import { assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
+import type { Assignment } from '../../src/meta/records.ts';
 import type { PartitionLimits } from '../partition/partition.events.ts';
+import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
 
 export interface QueueInput {
   name: string;
   attributes: QueueAttributes;
+  incarnation: number;
   createdAt: number;
   modifiedAt: number;
+  self: string;
   limits: PartitionLimits;
   tickMs: number;
   retentionCheckMs: number;
+  retryMs: number;
   now: () => number;
 }
 
 export type QueueEvent =
   | { type: 'attributes.set'; attributes: QueueAttributes; modifiedAt: number }
+  | { type: 'assignment'; assignment: Assignment }
+  | { type: 'unassigned'; partition: number }
   | { type: 'delete' };
 
 export interface QueueContext extends QueueInput {
-  partitions: Array<ActorRefFrom<typeof partitionMachine>>;
+  replicas: Record<number, ActorRefFrom<typeof replicaMachine>>;
 }
 
-export const partitionSystemId = (queue: string, partition: number) => `partition:${queue}:${partition}`;
+export const replicaSystemId = (queue: string, partition: number) => `replica:${queue}:${partition}`;
 export const queueSystemId = (queue: string) => `queue:${queue}`;
+
+const isMember = (a: Assignment, self: string) => a.replicas.includes(self) || a.learners.includes(self);
 
 export const queueMachine = setup({
   types: {
@@ -40,30 +47,10 @@ export const queueMachine = setup({
     events: {} as QueueEvent,
     input: {} as QueueInput,
   },
-  actors: {
-    partition: partitionMachine,
-    dropQueueData: declared<void, { queue: string }>('dropQueueData'),
-  },
+  actors: { replica: replicaMachine },
 }).createMachine({
   id: 'queue',
-  context: ({ input, spawn }) => ({
-    ...input,
-    partitions: Array.from({ length: input.attributes.partitions }, (_, n) =>
-      spawn('partition', {
-        id: partitionSystemId(input.name, n),
-        systemId: partitionSystemId(input.name, n),
-        input: {
-          queue: input.name,
-          partition: n,
-          limits: input.limits,
-          tickMs: input.tickMs,
-          retentionMs: input.attributes.retentionPeriod * 1000,
-          retentionCheckMs: input.retentionCheckMs,
-          now: input.now,
-        },
-      }),
-    ),
-  }),
+  context: ({ input }) => ({ ...input, replicas: {} }),
   initial: 'active',
   states: {
     active: {
@@ -72,29 +59,73 @@ export const queueMachine = setup({
           actions: [
             assign({ attributes: ({ event }) => event.attributes, modifiedAt: ({ event }) => event.modifiedAt }),
             enqueueActions(({ context, event, enqueue }) => {
-              for (const p of context.partitions) {
-                enqueue(sendTo(p, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000 }));
+              for (const r of Object.values(context.replicas)) {
+                enqueue(sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000 }));
               }
             }),
           ],
+        },
+        assignment: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const a = event.assignment;
+            if (a.incarnation !== context.incarnation) return;
+            const existing = context.replicas[a.partition];
+            if (!isMember(a, context.self)) {
+              if (existing) {
+                enqueue(sendTo(existing, { type: 'remove' }));
+                const { [a.partition]: _gone, ...rest } = context.replicas;
+                enqueue.assign({ replicas: rest });
+              }
+              return;
+            }
+            if (existing) {
+              enqueue(sendTo(existing, { type: 'assignment', assignment: a }));
+              return;
+            }
+            enqueue.assign({
+              replicas: ({ context: c, spawn }) => {
+                const input: ReplicaInput = {
+                  queue: c.name,
+                  partition: a.partition,
+                  incarnation: c.incarnation,
+                  self: c.self,
+                  retryMs: c.retryMs,
+                  partition$: {
+                    queue: c.name,
+                    partition: a.partition,
+                    limits: c.limits,
+                    tickMs: c.tickMs,
+                    retentionMs: c.attributes.retentionPeriod * 1000,
+                    retentionCheckMs: c.retentionCheckMs,
+                    now: c.now,
+                  },
+                };
+                const id = replicaSystemId(c.name, a.partition);
+                const ref = spawn('replica', { id, systemId: id, input });
+                ref.send({ type: 'assignment', assignment: a });
+                return { ...c.replicas, [a.partition]: ref };
+              },
+            });
+          }),
+        },
+        unassigned: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const existing = context.replicas[event.partition];
+            if (!existing) return;
+            enqueue(sendTo(existing, { type: 'remove' }));
+          }),
         },
         delete: 'deleting',
       },
     },
     deleting: {
       entry: enqueueActions(({ context, enqueue }) => {
-        for (const p of context.partitions) {
-          enqueue(sendTo(p, { type: 'stop' }));
-          enqueue(stopChild(p));
-        }
-        enqueue.assign({ partitions: [] });
+        for (const r of Object.values(context.replicas)) enqueue(sendTo(r, { type: 'remove' }));
       }),
-      invoke: {
-        src: 'dropQueueData',
-        input: ({ context }) => ({ queue: context.name }),
-        onDone: 'deleted',
-        // The queue record is already gone; leftover keys are removed at the next start.
-        onError: 'deleted',
+      always: { guard: ({ context }) => Object.values(context.replicas).every((r) => r.getSnapshot().status !== 'active'), target: 'deleted' },
+      on: {
+        // A replica finished dropping its data (its final state): look again.
+        '*': { target: 'deleting', reenter: false },
       },
     },
     deleted: { type: 'final' },

@@ -51,17 +51,20 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
   });
 }
 
+/** Reads a partition's counters and delivery records. */
+export async function loadPartition(store: Store, input: LoadInput): Promise<LoadOutput> {
+  const queue = input.queue as QueueName;
+  const [raw] = await store.getMany([keys.partition(queue, input.partition)]);
+  const state = raw ? decodeState(raw) : { ...EMPTY_PARTITION };
+  const deliveries = (await store.scan(keys.deliveries(queue, input.partition), DELIVERY_SCAN)).map(
+    ([key, value]) => [keys.offsetOf(key), decodeDelivery(value)] as [number, ReturnType<typeof decodeDelivery>],
+  );
+  return { state, deliveries };
+}
+
 export function partitionStore(store: Store, sync: boolean) {
   return {
-    loadPartition: fromPromise<LoadOutput, LoadInput>(async ({ input }) => {
-      const queue = input.queue as QueueName;
-      const [raw] = await store.getMany([keys.partition(queue, input.partition)]);
-      const state = raw ? decodeState(raw) : { ...EMPTY_PARTITION };
-      const deliveries = (await store.scan(keys.deliveries(queue, input.partition), DELIVERY_SCAN)).map(
-        ([key, value]) => [keys.offsetOf(key), decodeDelivery(value)] as [number, ReturnType<typeof decodeDelivery>],
-      );
-      return { state, deliveries };
-    }),
+    loadPartition: fromPromise<LoadOutput, LoadInput>(({ input }) => loadPartition(store, input)),
 
     commit: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
       const queue = input.queue as QueueName;

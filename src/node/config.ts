@@ -16,7 +16,11 @@
  * | windowMessages    | WHARF_WINDOW_MESSAGES    | `16384`                 |
  * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
- * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `1000`                  |
+ * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `500`                   |
+ * | failureTimeoutMs  | WHARF_FAILURE_TIMEOUT_MS | `3000`                  |
+ * | leaseMs           | WHARF_LEASE_MS           | `2000`                  |
+ * | metaReplicas      | WHARF_META_REPLICAS      | `0` (3 if NATS is clustered, else 1) |
+ * | manager           | WHARF_MANAGER            | `true`                  |
  * | httpPort          | WHARF_HTTP_PORT          | `9464`                  |
  * | httpHost          | WHARF_HTTP_HOST          | `127.0.0.1`             |
  */
@@ -49,8 +53,19 @@ export interface NodeOptions {
   windowBytes?: number;
   /** pino level. @default 'info' */
   logLevel?: string;
-  /** Period of the node heartbeat, ms. @default 1000 */
+  /** Period of the node heartbeat, ms. @default 500 */
   heartbeatMs?: number;
+  /** The cluster manager declares a node dead after this long without its heartbeat, ms. @default 3000 */
+  failureTimeoutMs?: number;
+  /**
+   * A primary stops acknowledging and delivering this long after a majority last confirmed it, and a
+   * new primary waits this long after its first commit before it serves, ms. @default 2000
+   */
+  leaseMs?: number;
+  /** Replicas of the metadata KV buckets; 0 chooses 3 when NATS is clustered, else 1. @default 0 */
+  metaReplicas?: number;
+  /** Whether this node runs a cluster manager (active or standby). @default true */
+  manager?: boolean;
   /** Port of the HTTP endpoint for /metrics, /healthz and /readyz; 0 picks a free one. @default 9464 */
   httpPort?: number;
   /** Address that endpoint listens on. @default '127.0.0.1' */
@@ -72,6 +87,10 @@ export interface NodeConfig {
   readonly windowBytes: number;
   readonly logLevel: string;
   readonly heartbeatMs: number;
+  readonly failureTimeoutMs: number;
+  readonly leaseMs: number;
+  readonly metaReplicas: number;
+  readonly manager: boolean;
   readonly httpPort: number;
   readonly httpHost: string;
   readonly clock: Clock;
@@ -91,6 +110,10 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_WINDOW_BYTES: 'windowBytes',
   WHARF_LOG_LEVEL: 'logLevel',
   WHARF_HEARTBEAT_MS: 'heartbeatMs',
+  WHARF_FAILURE_TIMEOUT_MS: 'failureTimeoutMs',
+  WHARF_LEASE_MS: 'leaseMs',
+  WHARF_META_REPLICAS: 'metaReplicas',
+  WHARF_MANAGER: 'manager',
   WHARF_HTTP_PORT: 'httpPort',
   WHARF_HTTP_HOST: 'httpHost',
 };
@@ -116,10 +139,10 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites') {
+    if (key === 'syncWrites' || key === 'manager') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'httpPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -161,7 +184,11 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 16384, 16),
     windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',
-    heartbeatMs: positive(problems, 'heartbeatMs', options.heartbeatMs ?? 1000, 10),
+    heartbeatMs: positive(problems, 'heartbeatMs', options.heartbeatMs ?? 500, 10),
+    failureTimeoutMs: positive(problems, 'failureTimeoutMs', options.failureTimeoutMs ?? 3000, 100),
+    leaseMs: positive(problems, 'leaseMs', options.leaseMs ?? 2000, 50),
+    metaReplicas: positive(problems, 'metaReplicas', options.metaReplicas ?? 0, 0),
+    manager: options.manager ?? true,
     httpPort: options.httpPort ?? 9464,
     httpHost: options.httpHost ?? '127.0.0.1',
     clock: options.clock ?? systemClock,
@@ -169,6 +196,9 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
     problems.push('httpPort must be an integer from 0 to 65535');
   }
+  // The old primary's lease must run out before the manager can have declared its node dead.
+  if (config.leaseMs >= config.failureTimeoutMs) problems.push('leaseMs must be below failureTimeoutMs');
+  if (config.heartbeatMs * 2 > config.failureTimeoutMs) problems.push('heartbeatMs must be at most half of failureTimeoutMs');
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);

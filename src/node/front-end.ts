@@ -1,12 +1,12 @@
 /**
- * The front-end: every API action of the client protocol, checked and answered. It owns the queue
- * catalog in memory (persisted through the catalog store before any answer) and reaches messages
- * through each queue's QueueService.
+ * The front-end: every API action of the client protocol, checked and answered. The queue catalog
+ * is the metadata service's (JetStream KV, cached on every node and kept fresh by watches); messages
+ * are reached through each queue's QueueService, which routes to the partitions' primaries.
  */
 import { randomInt } from 'node:crypto';
-import type { CatalogEntry } from '../../actors/node/node.machine.ts';
-import type { CatalogStore } from '../effects/catalog-store.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
+import type { Metadata } from '../meta/metadata.ts';
+import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
@@ -15,31 +15,24 @@ import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
 
 export interface FrontEndDeps {
-  catalog: CatalogStore;
+  metadata: Metadata;
   clock: Clock;
-  /** Starts serving a queue (spawns its actors) and returns its service. */
-  open(entry: CatalogEntry): QueueService;
-  /** Applies changed attributes to a served queue. */
-  update(entry: CatalogEntry): void;
-  /** Stops serving a queue and deletes its data; resolves when the data is gone. */
-  close(entry: CatalogEntry): Promise<void>;
+  /** The service of a queue (created on first use, replaced when the queue is created again). */
+  service(meta: QueueMeta): QueueService;
+  /** How long CreateQueue waits for the new queue's partitions to have primaries. */
+  createWaitMs: number;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
 
+/** CAS retries of SetQueueAttributes against concurrent changes. */
+const UPDATE_ATTEMPTS = 5;
+
 export class FrontEnd {
-  private readonly entries = new Map<string, CatalogEntry>();
-  private readonly servicesByName = new Map<string, QueueService>();
-  /** Queues whose data is being deleted: their names cannot be reused until it is gone. */
-  private readonly deleting = new Set<string>();
   private readonly deps: FrontEndDeps;
 
-  constructor(deps: FrontEndDeps, loaded: readonly CatalogEntry[]) {
+  constructor(deps: FrontEndDeps) {
     this.deps = deps;
-    for (const entry of loaded) {
-      this.entries.set(entry.name, entry);
-      this.servicesByName.set(entry.name, deps.open(entry));
-    }
   }
 
   handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
@@ -47,61 +40,47 @@ export class FrontEnd {
   }
 
   queueNames(): string[] {
-    return [...this.entries.keys()];
-  }
-
-  /** The services of every queue served now. */
-  services(): IterableIterator<QueueService> {
-    return this.servicesByName.values();
+    return this.deps.metadata.queues().map((q) => q.value.name);
   }
 
   service(name: string): QueueService {
-    const s = this.servicesByName.get(name);
-    if (!s) throw new WharfError(ErrorCode.QueueNotFound, `queue ${JSON.stringify(name).slice(0, 100)} does not exist`);
-    return s;
+    return this.deps.service(this.entry(name));
   }
 
-  private entry(name: string): CatalogEntry {
-    const e = this.entries.get(name);
+  private entry(name: string): QueueMeta {
+    const e = this.deps.metadata.queue(name)?.value;
     if (!e) throw new WharfError(ErrorCode.QueueNotFound, `queue ${JSON.stringify(name).slice(0, 100)} does not exist`);
     return e;
   }
 
-  close(): void {
-    for (const s of this.servicesByName.values()) s.close();
+  /** Resolves once every partition of the queue has a primary, or after `createWaitMs` anyway. */
+  private async waitForPrimaries(meta: QueueMeta): Promise<void> {
+    const { metadata } = this.deps;
+    const placed = () =>
+      Array.from({ length: meta.attributes.partitions }, (_, p) => metadata.assignment(meta.name, p)?.value).every(
+        (a) => a !== undefined && a.incarnation === meta.incarnation && a.primary !== null,
+      );
+    await metadata.waitFor(placed, this.deps.createWaitMs).catch(() => undefined);
   }
 
   private readonly handlers: Handlers = {
     CreateQueue: async ({ queue, attributes }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
-      const existing = this.entries.get(name);
-      if (existing) {
-        if (!sameAttributes(existing.attributes, wanted)) {
-          throw new WharfError(ErrorCode.QueueAlreadyExists, `queue ${name} exists with different attributes`);
-        }
-        return { queue: name, created: false };
-      }
-      if (this.deleting.has(name)) {
-        throw new WharfError(ErrorCode.Unavailable, `queue ${name} is still being deleted; retry shortly`);
-      }
-      // Two concurrent creations of one name: the first one here wins, the second sees it.
       const now = this.deps.clock.now();
-      const entry: CatalogEntry = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
-      this.entries.set(name, entry);
-      try {
-        await this.deps.catalog.put(entry);
-      } catch (err) {
-        this.entries.delete(name);
-        throw err;
+      const meta: QueueMeta = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
+      // Two concurrent creations of one name: the KV create lets exactly one win; the other sees it.
+      const { created, entry } = await this.deps.metadata.createQueue(meta);
+      if (!created && !sameAttributes(entry.value.attributes, wanted)) {
+        throw new WharfError(ErrorCode.QueueAlreadyExists, `queue ${name} exists with different attributes`);
       }
-      this.servicesByName.set(name, this.deps.open(entry));
-      return { queue: name, created: true };
+      await this.waitForPrimaries(entry.value);
+      return { queue: name, created };
     },
 
     ListQueues: async ({ prefix, limit, nextToken }) => {
       const max = limit ?? LIMITS.maxListQueues;
-      const names = [...this.entries.keys()]
+      const names = this.queueNames()
         .filter((n) => (prefix === undefined || n.startsWith(prefix)) && (nextToken === undefined || n > nextToken))
         .sort();
       const page = names.slice(0, max);
@@ -114,34 +93,32 @@ export class FrontEnd {
       return {
         queue: entry.name,
         attributes: entry.attributes,
-        counts: this.service(queue).counts(),
+        counts: await this.deps.service(entry).counts(),
         createdAt: entry.createdAt,
         modifiedAt: entry.modifiedAt,
       };
     },
 
     SetQueueAttributes: async ({ queue, attributes }) => {
-      const entry = this.entry(queue);
-      const next: CatalogEntry = {
-        ...entry,
-        attributes: updatedAttributes(entry.attributes, attributes),
-        modifiedAt: this.deps.clock.now(),
-      };
-      await this.deps.catalog.put(next);
-      this.entries.set(entry.name, next);
-      this.service(queue).configure(next.attributes);
-      this.deps.update(next);
-      return { attributes: next.attributes };
+      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+        const current = this.deps.metadata.queue(queue);
+        if (!current) this.entry(queue);
+        const entry = (current as NonNullable<typeof current>).value;
+        const next: QueueMeta = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
+        const revision = await this.deps.metadata.updateQueue(next, (current as NonNullable<typeof current>).revision);
+        if (revision !== undefined) {
+          this.deps.service(next).configure(next.attributes);
+          return { attributes: next.attributes };
+        }
+      }
+      throw new WharfError(ErrorCode.Unavailable, `queue ${queue} is being changed concurrently; retry`);
     },
 
     DeleteQueue: async ({ queue }) => {
-      const entry = this.entry(queue);
-      await this.deps.catalog.markDeleted(entry);
-      this.entries.delete(entry.name);
-      this.servicesByName.get(entry.name)?.close();
-      this.servicesByName.delete(entry.name);
-      this.deleting.add(entry.name);
-      void this.deps.close(entry).finally(() => this.deleting.delete(entry.name));
+      const current = this.deps.metadata.queue(queue);
+      if (!current) this.entry(queue);
+      // The cluster manager removes its partitions; each node drops its replicas' data.
+      await this.deps.metadata.deleteQueue(queue);
       return {};
     },
 

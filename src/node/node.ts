@@ -1,38 +1,52 @@
 /**
  * The composition root of a broker node: configuration, logger, RocksDB store, NATS connection, the
- * actor system (node → queues → partitions) with its effects provided, and the front-end serving
- * the client API on NATS.
+ * metadata service, the actor system (node → queues → replicas → partition when primary) with its
+ * effects provided, the front-end serving the client API, the internal services other nodes call
+ * (forwarded partition requests, log fetches), heartbeats, and the cluster manager (active or
+ * standby).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { createActor, fromPromise, toPromise, waitFor, type Actor, type ActorRefFrom } from 'xstate';
-import { nodeMachine, type CatalogEntry } from '../../actors/node/node.machine.ts';
-import { partitionMachine } from '../../actors/partition/partition.machine.ts';
-import { partitionSystemId, queueMachine, queueSystemId } from '../../actors/queue/queue.machine.ts';
-import { catalogStore } from '../effects/catalog-store.ts';
-import { partitionStore } from '../effects/partition-store.ts';
+import { performance } from 'node:perf_hooks';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createActor, type Actor, type ActorRefFrom } from 'xstate';
+import { nodeMachine } from '../../actors/node/node.machine.ts';
+import { queueMachine, replicaSystemId } from '../../actors/queue/queue.machine.ts';
+import { replicaRole, type replicaMachine } from '../../actors/replica/replica.machine.ts';
+import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
+import { Metadata } from '../meta/metadata.ts';
+import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
-import { decodeRequest, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
-import { actionOf, API_QUEUE_GROUP, subjects } from '../protocol/subjects.ts';
+import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
+import { decodeFetch, decodePartitionFrame } from '../protocol/internal.ts';
+import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
+import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
+import { ReplicaStore } from '../replication/replica-store.ts';
+import { keys } from '../storage/keys.ts';
 import { openRocksStore, type Store } from '../storage/store.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
+import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
+import { decodeNumber, encodeNumber } from '../storage/records.ts';
+import { LAYOUT_VERSION } from '../storage/keys.ts';
 
 export interface WharfNode {
   readonly config: NodeConfig;
   readonly nc: NatsConnection;
   readonly actor: Actor<typeof nodeMachine>;
+  readonly metadata: Metadata;
   readonly log: Logger;
   /** The port of the /metrics, /healthz and /readyz endpoint. */
   readonly httpPort: number;
+  /** This node's replica reports, as its heartbeat carries them. */
+  reports(): ReplicaReport[];
   /** Stops serving, lets writes under way finish, closes NATS and the store. */
   stop(): Promise<void>;
 }
@@ -40,6 +54,13 @@ export interface WharfNode {
 /** How often a partition checks the head of its log for messages past retention. */
 const RETENTION_CHECK_MS = 1000;
 const TIMER_WINDOW = 65_536;
+/** Longest a follower's fetch waits at the primary for new entries. */
+const FETCH_WAIT_MS = 250;
+/** A replica within this much of the primary's log end (in time) is in sync. */
+const ISR_LAG_MS = 5000;
+const CREATE_WAIT_MS = 15_000;
+
+type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
 export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   const config = resolveConfig(options);
@@ -47,99 +68,52 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openRocksStore(config.dataDir);
   let nc: NatsConnection;
+  let metadata: Metadata;
   try {
+    await checkLayout(store);
     nc = await connect({
       servers: config.natsUrl.split(','),
       name: `wharf-${config.nodeId}`,
       maxReconnectAttempts: -1,
-      pingInterval: 5000,
+      pingInterval: 2000,
+    });
+    metadata = await Metadata.open(nc, config.cluster, {
+      ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}),
+      log: log.child({ component: 'metadata' }),
     });
   } catch (err) {
     await store.close();
-    throw new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+    throw err instanceof WharfError
+      ? err
+      : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
   }
-
-  const catalog = catalogStore(store);
-  const loaded = await catalog.load();
-  const actor = createNodeActor(config, store, catalog, loaded);
-  actor.start();
-  await waitFor(actor, (s) => s.matches('running') || s.status !== 'active', { timeout: 30_000 });
-
-  const frontEnd = new FrontEnd(
-    {
-      catalog,
-      clock: config.clock,
-      open: (entry) => openQueue(actor, config, entry, log),
-      update: (entry) => actor.send({ type: 'queue.updated', entry }),
-      close: (entry) => closeQueue(actor, entry),
-    },
-    loaded,
-  );
-
-  const metrics = new NodeMetrics(() =>
-    [...frontEnd.services()].map((s) => ({ name: s.name, counts: () => s.knownCounts(), serving: () => s.servingPartitions() })),
-  );
   const subs = subjects(config.cluster);
-  const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
-  const http = await serveHttp(config.httpHost, config.httpPort, metrics, () => {
-    if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
-    for (const s of frontEnd.services()) {
-      if (s.servingPartitions() < s.partitions.length) return { ready: false, reason: `queue ${s.name} is loading` };
-    }
-    return { ready: true };
-  }).catch(async (err: unknown) => {
-    api.unsubscribe();
-    await nc.close();
-    await store.close();
-    throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
-  });
-  const heartbeat = setInterval(() => {
-    nc.publish(subs.heartbeat(config.nodeId), JSON.stringify({ node: config.nodeId, at: Date.now() }));
-  }, config.heartbeatMs);
-  heartbeat.unref();
+  const self = config.nodeId as string;
+  const boot = randomUUID();
 
-  log.info(
-    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: loaded.length, syncWrites: config.syncWrites, httpPort: http.port },
-    'node ready',
-  );
+  await dropUnassigned(store, metadata, self, log);
 
-  let stopping: Promise<void> | undefined;
-  return {
-    config,
+  const primaries: PrimaryLogs = new Map();
+  const replicaOf = (queue: string, partition: number) => actor.system.get(replicaSystemId(queue, partition)) as ReplicaRef | undefined;
+  const replica = replicaActor({
     nc,
-    actor,
-    log,
-    httpPort: http.port,
-    stop: () =>
-      (stopping ??= (async () => {
-        clearInterval(heartbeat);
-        api.unsubscribe();
-        await http.close();
-        frontEnd.close();
-        actor.send({ type: 'stop' });
-        await nc.drain().catch(() => undefined);
-        await store.close();
-        log.info('node stopped');
-      })()),
-  };
-}
-
-function createNodeActor(config: NodeConfig, store: Store, catalog: ReturnType<typeof catalogStore>, loaded: CatalogEntry[]) {
-  const partition = partitionMachine.provide({ actors: partitionStore(store, config.syncWrites) });
-  const queue = queueMachine.provide({
-    actors: {
-      partition,
-      dropQueueData: fromPromise<void, { queue: string }>(({ input }) => catalog.dropQueueData(input.queue as QueueName)),
-    },
+    subjects: subs,
+    self,
+    store,
+    primaries,
+    mode: (queue) => metadata.queue(queue)?.value.attributes.replication ?? 'sync',
+    superseded: (queue, partition, epoch) => replicaOf(queue, partition)?.send({ type: 'superseded', epoch }),
+    leaseMs: config.leaseMs,
+    maxWaitMs: FETCH_WAIT_MS,
+    promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
+    log: log.child({ component: 'replica' }),
+    now: () => performance.now(),
   });
-  const node = nodeMachine.provide({
-    actors: { queue, loadCatalog: fromPromise<CatalogEntry[], void>(async () => loaded) },
-  });
-  return createActor(node, {
+  const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
     clock: config.clock,
     input: {
-      nodeId: config.nodeId,
+      nodeId: self,
       limits: {
         windowMessages: config.windowMessages,
         windowBytes: config.windowBytes,
@@ -148,34 +122,282 @@ function createNodeActor(config: NodeConfig, store: Store, catalog: ReturnType<t
       },
       tickMs: config.tickMs,
       retentionCheckMs: RETENTION_CHECK_MS,
+      retryMs: Math.max(config.tickMs * 10, 500),
       now: () => config.clock.now(),
     },
   });
+  actor.start();
+
+  // ---- partition clients, routers, services -------------------------------------------------------
+  const clients = new Map<string, PartitionClient>();
+  const localClient = (queue: string, partition: number): PartitionClient | undefined => {
+    const ref = replicaOf(queue, partition);
+    const k = replicaKey(queue, partition);
+    const existing = clients.get(k);
+    if (existing && existing.replica === ref) return existing;
+    existing?.close();
+    clients.delete(k);
+    if (!ref) return undefined;
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
+    // Tell every front-end with waiting receivers that this partition has messages.
+    client.onReady(() => nc.publish(subs.ready(queue), encode({ partition })));
+    clients.set(k, client);
+    return client;
+  };
+  const routerDeps: RouterDeps = {
+    nc,
+    subjects: subs,
+    metadata,
+    self,
+    local: localClient,
+    failoverWaitMs: Math.max(config.failureTimeoutMs * 4, 10_000),
+    requestTimeoutMs: 15_000,
+  };
+  const services = new Map<string, QueueService>();
+  const serviceOf = (meta: QueueMeta): QueueService => {
+    const existing = services.get(meta.name);
+    if (existing && existing.incarnation === meta.incarnation) return existing;
+    existing?.close();
+    const service = new QueueService({
+      name: meta.name,
+      incarnation: meta.incarnation,
+      attributes: meta.attributes,
+      partitions: Array.from({ length: meta.attributes.partitions }, (_, n) => new PartitionRouter(routerDeps, meta.name, n)),
+      onReady: (listener) => {
+        const sub = nc.subscribe(subs.ready(meta.name), { callback: () => listener() });
+        return () => sub.unsubscribe();
+      },
+      clock: config.clock,
+      maxWaiters: config.maxWaiters,
+      newId: randomUUID,
+    });
+    services.set(meta.name, service);
+    return service;
+  };
+
+  // ---- metadata → actors ------------------------------------------------------------------------------
+  const involves = (a: Assignment) => a.replicas.includes(self) || a.learners.includes(self);
+  const routeAssignment = (a: Assignment) => {
+    const queue = metadata.queue(a.queue)?.value;
+    if (!queue || queue.incarnation !== a.incarnation) return;
+    if (involves(a) || replicaOf(a.queue, a.partition)) actor.send({ type: 'assignment', queue, assignment: a });
+  };
+  const unsubscribe = [
+    metadata.onAssignment((_key, entry) => {
+      if (entry) routeAssignment(entry.value);
+    }),
+    metadata.onQueue((name, entry) => {
+      if (!entry) {
+        actor.send({ type: 'queue.deleted', name });
+        services.get(name)?.close();
+        services.delete(name);
+        return;
+      }
+      actor.send({ type: 'queue.updated', queue: entry.value });
+      services.get(name)?.configure(entry.value.attributes);
+      for (const a of metadata.assignments(name)) routeAssignment(a.value);
+    }),
+  ];
+  for (const a of metadata.assignments()) routeAssignment(a.value);
+
+  // ---- node registration and heartbeats ---------------------------------------------------------------
+  const previous = metadata.node(self)?.value;
+  const record: NodeRecord = {
+    id: self,
+    boot,
+    // A restart does not undo a drain; a removed node that starts again joins anew.
+    state: previous?.state === 'draining' ? 'draining' : 'active',
+    registeredAt: config.clock.now(),
+  };
+  await metadata.putNode(record);
+
+  const reports = (): ReplicaReport[] => {
+    const out: ReplicaReport[] = [];
+    for (const q of Object.values(actor.getSnapshot().context.queues)) {
+      for (const r of Object.values(q.getSnapshot().context.replicas)) {
+        const snapshot = r.getSnapshot();
+        if (snapshot.status !== 'active') continue;
+        const c = snapshot.context;
+        const primary = primaries.get(replicaKey(c.queue, c.partition));
+        const role = replicaRole(snapshot);
+        out.push({
+          queue: c.queue,
+          partition: c.partition,
+          role,
+          epoch: c.meta.epoch,
+          lastEpoch: epochAt((primary?.replicaMeta ?? c.meta).epochs, primary?.logEnd ?? c.meta.logEnd),
+          logEnd: primary?.logEnd ?? c.meta.logEnd,
+          commitIndex: primary?.commit ?? c.commit,
+          ...(role === 'primary' && primary ? { isr: primary.inSync(ISR_LAG_MS) } : {}),
+        });
+      }
+    }
+    return out;
+  };
+  const beat = () => {
+    const hb: Heartbeat = { node: self, boot, at: Date.now(), state: metadata.node(self)?.value.state ?? record.state, replicas: reports() };
+    nc.publish(subs.heartbeat(self), JSON.stringify(hb));
+  };
+  beat();
+  const heartbeat = setInterval(beat, config.heartbeatMs);
+  heartbeat.unref();
+
+  // ---- services on NATS ------------------------------------------------------------------------------
+  const frontEnd = new FrontEnd({ metadata, clock: config.clock, service: serviceOf, createWaitMs: CREATE_WAIT_MS });
+  const metrics = new NodeMetrics(() =>
+    metadata.queues().map((q) => {
+      const s = serviceOf(q.value);
+      return { name: s.name, counts: () => s.knownCounts(), serving: () => s.servingPartitions() };
+    }),
+  );
+  const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
+  const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+
+  let managerStop: (() => Promise<void>) | undefined;
+  if (config.manager) {
+    try {
+      managerStop = await startClusterManager(nc, metadata, config, log);
+    } catch (err) {
+      log.error({ err }, 'the cluster manager did not start');
+    }
+  }
+
+  const http = await serveHttp(config.httpHost, config.httpPort, metrics, () => {
+    if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
+    return { ready: true };
+  }).catch(async (err: unknown) => {
+    api.unsubscribe();
+    for (const s of internal) s.unsubscribe();
+    await nc.close();
+    await store.close();
+    throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
+  });
+
+  log.info(
+    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: metadata.queues().length, syncWrites: config.syncWrites, httpPort: http.port },
+    'node ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    nc,
+    actor,
+    metadata,
+    log,
+    httpPort: http.port,
+    reports,
+    stop: () =>
+      (stopping ??= (async () => {
+        clearInterval(heartbeat);
+        await managerStop?.().catch(() => undefined);
+        api.unsubscribe();
+        for (const s of internal) s.unsubscribe();
+        for (const u of unsubscribe) u();
+        await http.close();
+        for (const s of services.values()) s.close();
+        for (const log of primaries.values()) log.close('the node is stopping');
+        await Promise.all([...primaries.values()].map((l) => l.settled()));
+        actor.send({ type: 'stop' });
+        await metadata.close().catch(() => undefined);
+        await nc.drain().catch(() => undefined);
+        await store.close();
+        log.info('node stopped');
+      })()),
+  };
 }
 
-/** Spawns the queue's actors unless they run already (queues loaded at start), and wraps them. */
-function openQueue(actor: Actor<typeof nodeMachine>, config: NodeConfig, entry: CatalogEntry, log: Logger): QueueService {
-  if (!actor.system.get(queueSystemId(entry.name))) actor.send({ type: 'queue.created', entry });
-  const partitions = Array.from({ length: entry.attributes.partitions }, (_, n) => {
-    const ref = actor.system.get(partitionSystemId(entry.name, n)) as ActorRefFrom<typeof partitionMachine> | undefined;
-    if (!ref) throw new WharfError(ErrorCode.Internal, `partition ${n} of ${entry.name} did not start`);
-    return new PartitionClient(ref, log.child({ component: 'partition', queue: entry.name, partition: n }));
-  });
-  return new QueueService({
-    name: entry.name,
-    incarnation: entry.incarnation,
-    attributes: entry.attributes,
-    partitions,
-    clock: config.clock,
-    maxWaiters: config.maxWaiters,
-    newId: randomUUID,
-  });
+/** The layout version is written into a new store and checked in an existing one. */
+async function checkLayout(store: Store): Promise<void> {
+  const [layout] = await store.getMany([keys.layout]);
+  if (layout === undefined) {
+    await store.write([{ type: 'put', key: keys.layout, value: encodeNumber(LAYOUT_VERSION) }], true);
+  } else if (decodeNumber(layout) !== LAYOUT_VERSION) {
+    throw new WharfError(
+      ErrorCode.StorageFailure,
+      `the store has key layout ${decodeNumber(layout)}; this Wharf reads layout ${LAYOUT_VERSION}`,
+    );
+  }
 }
 
-async function closeQueue(actor: Actor<typeof nodeMachine>, entry: CatalogEntry): Promise<void> {
-  const ref = actor.system.get(queueSystemId(entry.name)) as ActorRefFrom<typeof queueMachine> | undefined;
-  actor.send({ type: 'queue.deleted', name: entry.name });
-  if (ref) await toPromise(ref).catch(() => undefined);
+/** Replicas on disk that the metadata no longer assigns here (a deleted queue, a moved replica) go. */
+async function dropUnassigned(store: Store, metadata: Metadata, self: string, log: Logger): Promise<void> {
+  for (const key of await store.scanKeys(keys.allReplicas, Number.MAX_SAFE_INTEGER)) {
+    const { queue, partition } = keys.replicaOf(key);
+    const a = metadata.assignment(queue, partition)?.value;
+    if (a && (a.replicas.includes(self) || a.learners.includes(self))) continue;
+    log.info({ queue, partition }, 'dropping the data of a replica no longer assigned here');
+    await new ReplicaStore(store, queue as QueueName, partition).drop();
+  }
+}
+
+type StartManager = (options: {
+  nc: NatsConnection;
+  metadata: Metadata;
+  cluster: string;
+  nodeId: string;
+  log: Logger;
+  options: { failureTimeoutMs: number; heartbeatMs: number };
+}) => Promise<{ stop(): Promise<void> }>;
+
+/** The cluster manager runs on every node; one is active (see src/manager). */
+async function startClusterManager(nc: NatsConnection, metadata: Metadata, config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
+  // Loaded by path so a node built without the manager module still starts (WHARF_MANAGER=false).
+  const path = '../manager/manager.ts';
+  const { startManager } = (await import(path)) as { startManager: StartManager };
+  const manager = await startManager({
+    nc,
+    metadata,
+    cluster: config.cluster,
+    nodeId: config.nodeId,
+    log: log.child({ component: 'manager' }),
+    options: { failureTimeoutMs: config.failureTimeoutMs, heartbeatMs: config.heartbeatMs },
+  });
+  return () => manager.stop();
+}
+
+/** Forwarded partition requests and followers' log fetches, addressed to this node. */
+function serveInternal(
+  nc: NatsConnection,
+  subs: Subjects,
+  self: string,
+  primaries: PrimaryLogs,
+  local: (queue: string, partition: number) => PartitionClient | undefined,
+  log: Logger,
+): Subscription[] {
+  const answer = (msg: Msg, work: () => Promise<Uint8Array>) => {
+    work().then(
+      (bytes) => msg.respond(bytes),
+      (err: unknown) => {
+        const error = toWharfError(err);
+        if (error.code === ErrorCode.Internal) log.error({ err, subject: msg.subject }, 'internal request failed');
+        msg.respond(encodeError(error.toWire()));
+      },
+    );
+  };
+  return [
+    nc.subscribe(subs.partition(self), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        answer(msg, async () => {
+          const frame = decodePartitionFrame(msg.data);
+          return servePartitionRequest(local(frame.queue, frame.partition), frame.op);
+        });
+      },
+    }),
+    nc.subscribe(subs.replica(self), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        answer(msg, async () => {
+          const frame = decodeFetch(msg.data);
+          const primary = primaries.get(replicaKey(frame.queue, frame.partition));
+          // Not the primary (any more): the follower waits for the assignment to name one.
+          if (!primary) return encodeOk({ kind: 'fenced', epoch: 0 });
+          return encodeOk(await primary.handleFetch(frame));
+        });
+      },
+    }),
+  ];
 }
 
 /** Subscribes the front-end to every API subject; each request gets exactly one reply. */

@@ -1,64 +1,115 @@
 /**
- * The node's handle on one partition actor: requests made during one turn of the event loop go to
- * the actor as one batch (one durable write), and replies come back through the actor's emitted
- * `replies` events.
+ * The node's handle on the partition actor of one of its replicas while that replica is primary:
+ * requests made during one turn of the event loop go to the actor as one batch (one durable write),
+ * and replies come back through the actor's emitted `replies` events. The partition actor is the
+ * replica's child and changes with each promotion; requests outstanding when it stops get `timeout`
+ * (their writes may or may not have been committed).
  */
-import type { ActorRefFrom } from 'xstate';
+import type { ActorRefFrom, Subscription } from 'xstate';
 import type { Logger } from './log.ts';
 import type { partitionMachine } from '../../actors/partition/partition.machine.ts';
 import type { PartitionOp, PartitionRequest, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
+type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
+
+export type Counts = { visible: number; inflight: number; delayed: number };
 
 export class PartitionClient {
   private nextId = 1;
   private batch: PartitionRequest[] = [];
-  private readonly waiting = new Map<number, (result: PartitionResult) => void>();
+  private readonly waiting = new Map<number, { resolve: (result: PartitionResult) => void; ref: PartitionRef }>();
   private readonly readyListeners = new Set<() => void>();
-  readonly ref: PartitionRef;
+  private attached: PartitionRef | undefined;
+  private readonly detach: Array<{ unsubscribe(): void }> = [];
+  readonly replica: ReplicaRef;
+  private readonly log: Logger;
+  private readonly watch: Subscription;
 
-  constructor(ref: PartitionRef, log: Logger) {
-    this.ref = ref;
-    // Storage failures are rare and serious: log each entry into `failed`, with its cause.
+  constructor(replica: ReplicaRef, log: Logger) {
+    this.replica = replica;
+    this.log = log;
+    this.watch = replica.subscribe(() => this.attach());
+    this.attach();
+  }
+
+  /** The serving partition actor, if this replica is primary now. */
+  private current(): PartitionRef | undefined {
+    const snapshot = this.replica.getSnapshot();
+    if (snapshot.status !== 'active') return undefined;
+    return snapshot.children['partition'] as PartitionRef | undefined;
+  }
+
+  private attach(): void {
+    const ref = this.current();
+    if (ref === this.attached) return;
+    for (const d of this.detach.splice(0)) d.unsubscribe();
+    this.failFrom(this.attached);
+    this.attached = ref;
+    if (!ref) return;
     let failed = false;
-    ref.subscribe((snapshot) => {
-      const now = snapshot.matches('failed');
-      if (now && !failed) log.error({ err: snapshot.context.error }, 'partition failed; reloading from disk');
-      else if (!now && failed && snapshot.matches('serving')) log.info('partition serving again');
-      failed = now;
-    });
-    ref.on('replies', ({ replies }) => {
-      for (const { id, result } of replies) {
-        const resolve = this.waiting.get(id);
-        if (resolve) {
-          this.waiting.delete(id);
-          resolve(result);
+    this.detach.push(
+      ref.subscribe({
+        next: (snapshot) => {
+          const now = snapshot.matches('failed');
+          if (now && !failed) this.log.error({ err: snapshot.context.error }, 'partition failed; reloading from disk');
+          else if (!now && failed && snapshot.matches('serving')) this.log.info('partition serving again');
+          failed = now;
+        },
+        complete: () => this.failFrom(ref),
+      }),
+      ref.on('replies', ({ replies }) => {
+        for (const { id, result } of replies) {
+          const w = this.waiting.get(id);
+          if (w) {
+            this.waiting.delete(id);
+            w.resolve(result);
+          }
         }
-      }
-    });
-    ref.on('ready', () => {
-      for (const listener of this.readyListeners) listener();
-    });
+      }),
+      ref.on('ready', () => {
+        for (const listener of this.readyListeners) listener();
+      }),
+    );
+  }
+
+  /** Requests sent to a partition actor that stopped: their outcome is unknown. */
+  private failFrom(ref: PartitionRef | undefined): void {
+    if (!ref) return;
+    for (const [id, w] of this.waiting) {
+      if (w.ref !== ref) continue;
+      this.waiting.delete(id);
+      w.resolve({ type: 'failed', code: 'timeout', message: 'the partition stopped serving: the outcome is unknown' });
+    }
   }
 
   request(op: PartitionOp): Promise<PartitionResult> {
     const id = this.nextId++;
     if (this.batch.length === 0) setImmediate(this.flush);
     this.batch.push({ id, op });
-    return new Promise((resolve) => this.waiting.set(id, resolve));
+    return new Promise((resolve) => {
+      // Bound to the actor at flush time.
+      this.waiting.set(id, { resolve, ref: undefined as unknown as PartitionRef });
+    });
   }
 
   private readonly flush = (): void => {
     const items = this.batch;
     this.batch = [];
-    if (this.ref.getSnapshot().status !== 'active') {
+    const ref = this.serving ? this.current() : undefined;
+    if (!ref) {
       for (const { id } of items) {
-        this.waiting.get(id)?.({ type: 'failed', code: 'unavailable', message: 'the partition is stopped' });
+        this.waiting.get(id)?.resolve({ type: 'failed', code: 'not_leader', message: 'this replica is not serving as primary' });
         this.waiting.delete(id);
       }
       return;
     }
-    this.ref.send({ type: 'requests', items });
+    for (const { id } of items) {
+      const w = this.waiting.get(id);
+      if (w) w.ref = ref;
+    }
+    ref.send({ type: 'requests', items });
   };
 
   onReady(listener: () => void): () => void {
@@ -66,23 +117,23 @@ export class PartitionClient {
     return () => this.readyListeners.delete(listener);
   }
 
-  /** Counts from the actor's current snapshot; undefined while it is loading or reloading. */
-  counts(): { visible: number; inflight: number; delayed: number } | undefined {
-    return this.ref.getSnapshot().context.ledger?.counts();
+  /** Counts from the partition actor's snapshot; undefined unless it is serving. */
+  counts(): Counts | undefined {
+    return this.current()?.getSnapshot().context.ledger?.counts();
   }
 
-  /** False only when the partition is serving and has nothing receivable. */
-  get mayHaveVisible(): boolean {
-    const counts = this.counts();
-    return counts === undefined || counts.visible > 0;
-  }
-
-  /** Whether requests are being answered (false while loading or after a storage failure). */
+  /** Whether requests are being answered (the replica is primary and its partition loaded). */
   get serving(): boolean {
-    return this.ref.getSnapshot().matches('serving');
+    return this.current()?.getSnapshot().matches('serving') ?? false;
   }
 
   get pendingRequests(): number {
     return this.waiting.size;
+  }
+
+  close(): void {
+    this.watch.unsubscribe();
+    for (const d of this.detach.splice(0)) d.unsubscribe();
+    this.failFrom(this.attached);
   }
 }

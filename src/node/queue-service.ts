@@ -12,7 +12,7 @@ import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
 import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
-import type { PartitionClient } from './partition-client.ts';
+import type { PartitionRouter } from './partition-router.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -33,7 +33,9 @@ export interface QueueServiceOptions {
   name: string;
   incarnation: number;
   attributes: QueueAttributes;
-  partitions: readonly PartitionClient[];
+  partitions: readonly PartitionRouter[];
+  /** Calls the listener when a partition of the queue may have new receivable messages. */
+  onReady: (listener: () => void) => () => void;
   clock: Clock;
   maxWaiters: number;
   newId: () => string;
@@ -42,7 +44,7 @@ export interface QueueServiceOptions {
 export class QueueService {
   readonly name: string;
   readonly incarnation: number;
-  readonly partitions: readonly PartitionClient[];
+  readonly partitions: readonly PartitionRouter[];
   private attributes: QueueAttributes;
   private readonly clock: Clock;
   private readonly maxWaiters: number;
@@ -63,7 +65,7 @@ export class QueueService {
     this.clock = options.clock;
     this.maxWaiters = options.maxWaiters;
     this.newId = options.newId;
-    this.unsubscribe = this.partitions.map((p) => p.onReady(() => this.serveWaiters()));
+    this.unsubscribe = [options.onReady(() => this.serveWaiters())];
   }
 
   configure(attributes: QueueAttributes): void {
@@ -80,7 +82,7 @@ export class QueueService {
 
   // ---- sends -------------------------------------------------------------------------------------
 
-  private pickPartition(): PartitionClient {
+  private pickPartition(): PartitionRouter {
     const p = this.partitions[this.nextPartition++ % this.partitions.length];
     if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
     return p;
@@ -175,8 +177,9 @@ export class QueueService {
     const remembered = params.attemptId === undefined ? undefined : this.attempts.get(params.attemptId);
     const start = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : this.nextPartition++;
     for (let i = 0; i < n; i++) {
-      const p = this.partitions[(start + i) % n] as PartitionClient;
-      if (!p.mayHaveVisible) continue;
+      const p = this.partitions[(start + i) % n] as PartitionRouter;
+      // A partition served here with nothing receivable is skipped without a request.
+      if (p.localCounts()?.visible === 0) continue;
       const result = await p.request({
         type: 'receive',
         max: params.max,
@@ -238,12 +241,12 @@ export class QueueService {
     })();
   }
 
-  private toReceived(p: PartitionClient, d: Delivery & { record: MessageRecord }): ReceivedMessage {
+  private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
     return {
       messageId: d.record.id,
       receiptHandle: encodeReceipt({
         incarnation: this.incarnation,
-        partition: this.partitions.indexOf(p),
+        partition: p.index,
         offset: d.offset,
         seq: d.delivery.seq,
       }),
@@ -257,7 +260,7 @@ export class QueueService {
 
   // ---- receipt handles ---------------------------------------------------------------------------
 
-  private route(receiptHandle: string): { partition: PartitionClient; offset: number; seq: number } {
+  private route(receiptHandle: string): { partition: PartitionRouter; offset: number; seq: number } {
     const r = decodeReceipt(receiptHandle);
     const partition = this.partitions[r.partition];
     if (r.incarnation !== this.incarnation || !partition) {
@@ -303,7 +306,7 @@ export class QueueService {
     checkBatch(entries);
     // Outcomes in entry order, whatever order the partitions answer in.
     const outcomes: Array<{ id: string } | BatchEntryFailure> = new Array(entries.length);
-    const byPartition = new Map<PartitionClient, Array<{ entry: number; offset: number; seq: number }>>();
+    const byPartition = new Map<PartitionRouter, Array<{ entry: number; offset: number; seq: number }>>();
     entries.forEach((e, entry) => {
       try {
         const { partition, offset, seq } = this.route(e.receiptHandle);
@@ -340,30 +343,32 @@ export class QueueService {
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
   }
 
-  /** Counts summed over the partitions, or undefined while one is loading. */
+  /** Counts of the partitions whose primary is this node (metrics must not wait on other nodes). */
   knownCounts(): { visible: number; inflight: number; delayed: number } | undefined {
     const total = { visible: 0, inflight: 0, delayed: 0 };
+    let any = false;
     for (const p of this.partitions) {
-      const c = p.counts();
-      if (c === undefined) return undefined;
+      const c = p.localCounts();
+      if (c === undefined) continue;
+      any = true;
       total.visible += c.visible;
       total.inflight += c.inflight;
       total.delayed += c.delayed;
     }
-    return total;
+    return any ? total : undefined;
   }
 
-  /** How many partitions are loaded and serving. */
+  /** How many partitions are served by a primary on this node. */
   servingPartitions(): number {
-    return this.partitions.filter((p) => p.serving).length;
+    return this.partitions.filter((p) => p.servingHere).length;
   }
 
-  /** The queue's counts; `unavailable` while a partition is loading (its counts are not known yet). */
-  counts() {
+  /** The queue's counts, asked of every partition's primary; `unavailable` while one has none. */
+  async counts() {
     const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };
-    for (const p of this.partitions) {
-      const c = p.counts();
-      if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} is loading; retry shortly`);
+    const all = await Promise.all(this.partitions.map((p) => p.counts()));
+    for (const c of all) {
+      if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
       total.approximateNumberOfMessages += c.visible;
       total.approximateNumberOfMessagesNotVisible += c.inflight;
       total.approximateNumberOfMessagesDelayed += c.delayed;

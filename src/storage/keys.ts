@@ -1,9 +1,11 @@
 /**
- * The RocksDB key layout, version 1. No other module builds or parses a key.
+ * The RocksDB key layout, version 2. No other module builds or parses a key.
  *
  *   meta/layout                          → layout version (checked at open)
  *   q/<queue>                            → QueueRecord (attributes, timestamps)
  *   x/<queue>                            → incarnation of a queue whose data is being deleted
+ *   e/<queue>/<pp>                       → ReplicaMeta (highest epoch seen, epoch history, log end, applied index)
+ *   r/<queue>/<pp>/<index>               → LogEntry (epoch, the batch of key changes it makes)
  *   s/<queue>/<pp>                       → PartitionRecord (next offset, delivery sequence, counts)
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
  *   l/<queue>/<pp>/<offset>              → DeliveryRecord (receive count, lease deadline, sequence)
@@ -15,7 +17,7 @@
  */
 import type { QueueName } from '../names.ts';
 
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 const pp = (p: number) => hex(p, 4);
@@ -60,9 +62,25 @@ export const keys = {
     lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
   }),
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
+  replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
+  allReplicas: prefixRange('e/'),
+  /** Queue and partition of a replica key. */
+  replicaOf(key: string): { queue: string; partition: number } {
+    const [, queue = '', p = ''] = key.split('/');
+    return { queue, partition: parseInt(p, 16) };
+  },
+  logEntry: (q: QueueName, p: number, index: number) => `r/${q}/${pp(p)}/${n13(index)}`,
+  /** Log entries of a partition with indexes in [from, end). */
+  logBetween: (q: QueueName, p: number, from: number, end: number): Range => ({
+    gte: `r/${q}/${pp(p)}/${n13(from)}`,
+    lt: `r/${q}/${pp(p)}/${n13(end)}`,
+  }),
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
-    ['s', 'm', 'l', 'd'].map((kind) => prefixRange(`${kind}/${q}/`)),
+    ['s', 'm', 'l', 'd', 'e', 'r'].map((kind) => prefixRange(`${kind}/${q}/`)),
+  /** Every key of one partition replica: its state and its log. */
+  partitionRanges: (q: QueueName, p: number): Range[] =>
+    ['s', 'm', 'l', 'd', 'e', 'r'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
 
   queueOf(key: string): QueueName {
     return key.slice(2) as QueueName;

@@ -4,6 +4,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
 
@@ -79,4 +80,38 @@ export function decodeNumber(bytes: Uint8Array): number {
   const n = packr.unpack(bytes) as unknown;
   if (!isNum(n)) corrupt('number');
   return n;
+}
+
+export function encodeReplicaMeta(m: ReplicaMeta): Uint8Array {
+  return packr.pack([m.epoch, m.epochs, m.logEnd, m.applied, m.mark, m.incarnation]);
+}
+
+export function decodeReplicaMeta(bytes: Uint8Array): ReplicaMeta {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || a.length !== 6 || !isNum(a[0]) || !isNum(a[2]) || !isNum(a[3]) || !isNum(a[4]) || !isNum(a[5])) corrupt('replica');
+  const epochs = a[1] as unknown;
+  if (!Array.isArray(epochs) || !epochs.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1]))) corrupt('replica');
+  return { epoch: a[0], epochs: epochs as Array<[number, number]>, logEnd: a[2], applied: a[3], mark: a[4], incarnation: a[5] };
+}
+
+/** A log entry: [epoch, [[key, value], [key]…]] — a key alone is a delete. */
+export function encodeLogEntry(entry: LogEntry): Uint8Array {
+  return packr.pack([entry.epoch, entry.ops.map((op) => (op.type === 'put' ? [op.key, op.value] : [op.key]))]);
+}
+
+export function decodeLogEntry(bytes: Uint8Array): LogEntry {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || a.length !== 2 || !isNum(a[0]) || !Array.isArray(a[1])) corrupt('log entry');
+  const ops = (a[1] as unknown[]).map((raw): LogOp => {
+    if (!Array.isArray(raw) || typeof raw[0] !== 'string') corrupt('log entry');
+    if (raw.length === 1) return { type: 'del', key: raw[0] };
+    if (raw.length !== 2 || !(raw[1] instanceof Uint8Array)) corrupt('log entry');
+    return { type: 'put', key: raw[0], value: raw[1] };
+  });
+  return { epoch: a[0], ops };
+}
+
+/** Only the epoch of an encoded entry, without decoding its ops. */
+export function logEntryEpoch(bytes: Uint8Array): number {
+  return decodeLogEntry(bytes).epoch;
 }

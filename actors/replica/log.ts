@@ -1,0 +1,81 @@
+/**
+ * The replicated log of one partition, as values: what a replica knows about its own log, and the
+ * epoch history that decides where two logs diverge (Kafka KIP-101: truncate by epoch boundaries,
+ * never by a high watermark).
+ *
+ * Every entry has an index (0, 1, 2, …) and the epoch of the primary that wrote it. A new primary's
+ * first entry starts its epoch, so the history is a list of (epoch, first index) pairs, epochs
+ * increasing. Two logs that agree on the last index of an epoch agree on everything before it, so
+ * a follower whose last entry has epoch E keeps its log up to the end of E in the primary's history
+ * and drops the rest.
+ */
+
+/** One change of the partition's stored state, as the storage layer writes it. */
+export type LogOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+export interface LogEntry {
+  epoch: number;
+  ops: LogOp[];
+}
+
+/** What a replica persists beside its log (one small record, rewritten with every log write). */
+export interface ReplicaMeta {
+  /** The queue incarnation this replica belongs to: data of an older queue of the same name is dropped. */
+  incarnation: number;
+  /** The highest epoch this replica has seen: entries, fetches and assignments below it are refused. */
+  epoch: number;
+  /** (epoch, index of its first entry), epochs increasing. */
+  epochs: Array<[epoch: number, start: number]>;
+  /** Index after the last entry. */
+  logEnd: number;
+  /** Entries below this index have been applied to the partition's stored state. */
+  applied: number;
+  /**
+   * The highest log end this replica ever acknowledged. A log end below it on load means the log
+   * lost entries it had promised to keep (a rolled-back disk, a bad restore): the replica must not
+   * count for commit or be elected until it has caught up past it.
+   */
+  mark: number;
+}
+
+export const emptyReplica = (incarnation: number): ReplicaMeta => ({ incarnation, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0 });
+
+/** Epoch of the entry at `index - 1`, i.e. of the last entry of a log ending at `index`; 0 for none. */
+export function epochAt(epochs: ReplicaMeta['epochs'], end: number): number {
+  let epoch = 0;
+  for (const [e, start] of epochs) {
+    if (start < end) epoch = e;
+    else break;
+  }
+  return epoch;
+}
+
+/**
+ * Where a log whose last entry has epoch `lastEpoch` stops agreeing with this history (of a log
+ * ending at `logEnd`): the end of the largest epoch ≤ lastEpoch here, i.e. the start of the next
+ * epoch, or logEnd when it is the last one. 0 when this history has no such epoch.
+ */
+export function endOfEpoch(epochs: ReplicaMeta['epochs'], logEnd: number, lastEpoch: number): number {
+  let found = -1;
+  for (let i = 0; i < epochs.length; i++) {
+    const [e] = epochs[i] as [number, number];
+    if (e <= lastEpoch) found = i;
+    else break;
+  }
+  if (found < 0) return 0;
+  const next = epochs[found + 1];
+  return next === undefined ? logEnd : next[1];
+}
+
+/** The history after truncating the log to `end`: epochs that start at or past it are gone. */
+export function truncateEpochs(epochs: ReplicaMeta['epochs'], end: number): ReplicaMeta['epochs'] {
+  return epochs.filter(([, start]) => start < end);
+}
+
+/** The history after appending an entry of `epoch` at `index`. */
+export function withEntry(epochs: ReplicaMeta['epochs'], epoch: number, index: number): ReplicaMeta['epochs'] {
+  const last = epochs[epochs.length - 1];
+  if (last !== undefined && last[0] === epoch) return epochs;
+  if (last !== undefined && last[0] > epoch) throw new Error(`entry of epoch ${epoch} after epoch ${last[0]}`);
+  return [...epochs, [epoch, index]];
+}

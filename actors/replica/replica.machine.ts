@@ -1,0 +1,375 @@
+/**
+ * The replica actor: one copy of one partition on this node, and its role in the partition's
+ * replication. The assignment (from the metadata service) says who should be primary at which
+ * epoch; the replica decides what that means for it, at safe points only (never while one of its
+ * own writes is under way).
+ *
+ *   loading ──► deciding ─┬─► standby       no primary, or an assignment older than what it has seen
+ *                         ├─► fencing       persist a newer epoch before anything else
+ *                         ├─► following     fetch ─► persist | truncate ─► fetch …   (learner: same, not counted)
+ *                         ├─► promoting     apply the whole log, append the epoch's first entry,
+ *                         │                 wait for it to commit and for the old lease to run out
+ *                         └─► primary       the partition actor serves clients ─► steppingDown ─► deciding
+ *   a newer epoch seen by the primary ──► fenced (waits for the assignment to catch up)
+ *   removed from the assignment ──► dropping ──► gone
+ *
+ * Entries and fetches carry epochs; a replica never goes back to an epoch below `meta.epoch`.
+ */
+import { assign, sendTo, setup } from 'xstate';
+import type { Assignment, ReplicaRole } from '../../src/meta/records.ts';
+import { declared, declaredAction } from '../declared.ts';
+import { partitionMachine } from '../partition/partition.machine.ts';
+import type { PartitionInput } from '../partition/partition.events.ts';
+import { emptyReplica, epochAt, type ReplicaMeta } from './log.ts';
+
+export type FetchOutput =
+  | { kind: 'entries'; epoch: number; from: number; entries: Uint8Array[]; commit: number; token: number }
+  | { kind: 'truncate'; epoch: number; to: number }
+  | { kind: 'fenced'; epoch: number };
+
+export interface FetchInput {
+  primary: string;
+  epoch: number;
+  from: number;
+  lastEpoch: number;
+  token: number;
+  learner: boolean;
+}
+
+export interface PersistInput {
+  meta: ReplicaMeta;
+  reply: Extract<FetchOutput, { kind: 'entries' }>;
+}
+
+export interface PromoteInput {
+  meta: ReplicaMeta;
+  epoch: number;
+  voters: string[];
+  commit: number;
+}
+
+export interface ReplicaInput {
+  queue: string;
+  partition: number;
+  incarnation: number;
+  self: string;
+  /** What the partition actor gets when this replica becomes primary. */
+  partition$: PartitionInput;
+  /** Pause after a failed fetch or write, ms. */
+  retryMs: number;
+}
+
+/** Every effect is told which replica it works for. */
+export interface ReplicaKey {
+  queue: string;
+  partition: number;
+}
+
+export type ReplicaEvent =
+  | { type: 'assignment'; assignment: Assignment }
+  | { type: 'superseded'; epoch: number }
+  | { type: 'configure'; retentionMs: number }
+  | { type: 'remove' }
+  | { type: 'stop' };
+
+export interface ReplicaContext extends ReplicaInput {
+  meta: ReplicaMeta;
+  assignment: Assignment | undefined;
+  /** The assignment the current role was decided from. */
+  decidedFrom: Assignment | undefined;
+  /** Entries below this index are known to be committed. */
+  commit: number;
+  /** The token of the last answer from the primary, echoed in the next fetch (the primary's lease). */
+  token: number;
+  /** The log lost entries it had acknowledged: catch up past `catchUpTo` before counting again. */
+  amnesiac: boolean;
+  catchUpTo: number;
+  lastFetch: FetchOutput | undefined;
+  error: string | undefined;
+}
+
+const key = (c: ReplicaContext): ReplicaKey => ({ queue: c.queue, partition: c.partition });
+const isVoter = (a: Assignment | undefined, self: string) => a !== undefined && a.replicas.includes(self);
+const isMember = (a: Assignment | undefined, self: string) => a !== undefined && (a.replicas.includes(self) || a.learners.includes(self));
+
+/** Whether a new assignment changes what this replica should do. */
+function changed(before: Assignment | undefined, after: Assignment | undefined): boolean {
+  if (before === undefined || after === undefined) return before !== after;
+  return before.epoch !== after.epoch || before.primary !== after.primary || before.replicas.join() !== after.replicas.join() || before.learners.join() !== after.learners.join();
+}
+
+export function replicaRole(snapshot: { value: unknown; context: ReplicaContext }): ReplicaRole {
+  const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
+  const { context } = snapshot;
+  switch (state) {
+    case 'loading':
+      return 'loading';
+    case 'primary':
+      return 'primary';
+    case 'fenced':
+      return 'fenced';
+    case 'failed':
+      return 'failed';
+    case 'promoting':
+    case 'steppingDown':
+      return 'follower';
+    default:
+      return context.amnesiac || (context.assignment?.learners.includes(context.self) ?? false) ? 'learner' : 'follower';
+  }
+}
+
+export const replicaMachine = setup({
+  types: {
+    context: {} as ReplicaContext,
+    events: {} as ReplicaEvent,
+    input: {} as ReplicaInput,
+  },
+  actors: {
+    partition: partitionMachine,
+    loadReplica: declared<ReplicaMeta, ReplicaKey & { incarnation: number }>('loadReplica'),
+    saveEpoch: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; epoch: number }>('saveEpoch'),
+    fetch: declared<FetchOutput, ReplicaKey & FetchInput>('fetch'),
+    persist: declared<ReplicaMeta, ReplicaKey & PersistInput>('persist'),
+    truncate: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>('truncate'),
+    promote: declared<ReplicaMeta, ReplicaKey & PromoteInput>('promote'),
+    stepDown: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; reason: string }>('stepDown'),
+    dropReplica: declared<void, ReplicaKey>('dropReplica'),
+  },
+  actions: {
+    /** The primary's voting set changed while it serves (a learner promoted, a replica replaced). */
+    updateVoters: declaredAction('updateVoters'),
+    afterPersist: assign(({ context, event }) => {
+      const meta = (event as unknown as { output: ReplicaMeta }).output;
+      const reply = context.lastFetch as Extract<FetchOutput, { kind: 'entries' }>;
+      const caughtUp = context.amnesiac && meta.logEnd >= context.catchUpTo;
+      return { meta, commit: Math.max(context.commit, reply.commit), token: reply.token, amnesiac: context.amnesiac && !caughtUp };
+    }),
+  },
+  guards: {
+    needsEpoch: ({ context }) => (context.assignment?.epoch ?? 0) > context.meta.epoch,
+    staleOrNoPrimary: ({ context }) => {
+      const a = context.assignment;
+      return a === undefined || a.epoch < context.meta.epoch || a.primary === null || !isMember(a, context.self);
+    },
+    shouldLead: ({ context }) => {
+      const a = context.assignment;
+      return a !== undefined && a.primary === context.self && isVoter(a, context.self) && !context.amnesiac;
+    },
+    assignmentChanged: ({ context }) => changed(context.decidedFrom, context.assignment),
+    removed: ({ context }) => context.assignment === undefined,
+  },
+  delays: {
+    retry: ({ context }) => context.retryMs,
+  },
+}).createMachine({
+  id: 'replica',
+  context: ({ input }) => ({
+    ...input,
+    meta: emptyReplica(input.incarnation),
+    assignment: undefined,
+    decidedFrom: undefined,
+    commit: 0,
+    token: 0,
+    amnesiac: false,
+    catchUpTo: 0,
+    lastFetch: undefined,
+    error: undefined,
+  }),
+  on: {
+    assignment: { actions: assign({ assignment: ({ event }) => event.assignment }) },
+    configure: {
+      actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+    },
+    remove: { target: '.dropping' },
+    stop: { target: '.stopped' },
+  },
+  initial: 'loading',
+  states: {
+    loading: {
+      invoke: {
+        src: 'loadReplica',
+        input: ({ context }) => ({ queue: context.queue, partition: context.partition, incarnation: context.incarnation }),
+        onDone: {
+          target: 'deciding',
+          actions: assign(({ event }) => ({
+            meta: event.output,
+            commit: event.output.applied,
+            // Fewer entries than it once acknowledged: it must not vote or lead until it has them again.
+            amnesiac: event.output.logEnd < event.output.mark,
+            catchUpTo: event.output.mark,
+          })),
+        },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    deciding: {
+      entry: assign({ decidedFrom: ({ context }) => context.assignment, lastFetch: undefined }),
+      always: [
+        { guard: 'needsEpoch', target: 'fencing' },
+        { guard: 'staleOrNoPrimary', target: 'standby' },
+        { guard: 'shouldLead', target: 'promoting' },
+        { target: 'following' },
+      ],
+    },
+    standby: {
+      on: { assignment: { target: 'deciding', actions: assign({ assignment: ({ event }) => event.assignment }) } },
+    },
+    fencing: {
+      invoke: {
+        src: 'saveEpoch',
+        input: ({ context }) => ({ ...key(context), meta: context.meta, epoch: context.assignment?.epoch ?? context.meta.epoch }),
+        onDone: { target: 'deciding', actions: assign({ meta: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    following: {
+      initial: 'fetching',
+      states: {
+        fetching: {
+          on: {
+            // A fetch only reads: it can be abandoned at once.
+            assignment: {
+              guard: ({ context, event }) => changed(context.decidedFrom, event.assignment),
+              target: '#replica.deciding',
+              actions: assign({ assignment: ({ event }) => event.assignment }),
+            },
+          },
+          invoke: {
+            src: 'fetch',
+            input: ({ context }) => ({
+              ...key(context),
+              primary: context.assignment?.primary ?? '',
+              epoch: context.meta.epoch,
+              from: context.meta.logEnd,
+              lastEpoch: epochAt(context.meta.epochs, context.meta.logEnd),
+              token: context.token,
+              learner: context.amnesiac || (context.assignment?.learners.includes(context.self) ?? false),
+            }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.kind === 'entries',
+                target: 'persisting',
+                actions: assign({ lastFetch: ({ event }) => event.output }),
+              },
+              {
+                guard: ({ event }) => event.output.kind === 'truncate',
+                target: 'truncating',
+                actions: assign({ lastFetch: ({ event }) => event.output }),
+              },
+              // Fenced: the primary is at another epoch; wait for the assignment to say who leads now.
+              { target: 'waiting' },
+            ],
+            onError: { target: 'waiting' },
+          },
+        },
+        waiting: {
+          after: { retry: [{ guard: 'assignmentChanged', target: '#replica.deciding' }, { target: 'fetching' }] },
+        },
+        persisting: {
+          invoke: {
+            src: 'persist',
+            input: ({ context }) => ({ ...key(context), meta: context.meta, reply: context.lastFetch as Extract<FetchOutput, { kind: 'entries' }> }),
+            onDone: [
+              {
+                guard: 'assignmentChanged',
+                target: '#replica.deciding',
+                actions: 'afterPersist',
+              },
+              { target: 'fetching', reenter: true, actions: 'afterPersist' },
+            ],
+            onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+        truncating: {
+          invoke: {
+            src: 'truncate',
+            input: ({ context }) => ({ ...key(context), meta: context.meta, to: (context.lastFetch as Extract<FetchOutput, { kind: 'truncate' }>).to }),
+            onDone: [
+              { guard: 'assignmentChanged', target: '#replica.deciding', actions: assign({ meta: ({ event }) => event.output }) },
+              { target: 'fetching', actions: assign({ meta: ({ event }) => event.output }) },
+            ],
+            onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+      },
+    },
+    promoting: {
+      invoke: {
+        src: 'promote',
+        input: ({ context }) => ({
+          ...key(context),
+          meta: context.meta,
+          epoch: context.meta.epoch,
+          voters: context.assignment?.replicas ?? [context.self],
+          commit: context.commit,
+        }),
+        onDone: { target: 'primary', actions: assign({ meta: ({ event }) => event.output }) },
+        // Another primary, or a lost lease before the first commit: back to deciding from the disk's view.
+        onError: { target: 'steppingDown', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+      on: { superseded: { target: 'steppingDown' } },
+    },
+    primary: {
+      // The partition actor serves clients; it is found as this actor's child `partition`.
+      invoke: {
+        src: 'partition',
+        id: 'partition',
+        input: ({ context }) => ({ ...context.partition$, seqFloor: context.meta.epoch * 2 ** 32 }),
+      },
+      on: {
+        assignment: [
+          {
+            guard: ({ context, event }) =>
+              event.assignment.epoch > context.meta.epoch || event.assignment.primary !== context.self || !isVoter(event.assignment, context.self),
+            target: 'steppingDown',
+            actions: assign({ assignment: ({ event }) => event.assignment }),
+          },
+          { actions: [assign({ assignment: ({ event }) => event.assignment }), 'updateVoters'] },
+        ],
+        superseded: { target: 'fenced' },
+        configure: {
+          actions: [
+            assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+            sendTo('partition', ({ event }) => event),
+          ],
+        },
+      },
+    },
+    steppingDown: {
+      invoke: {
+        src: 'stepDown',
+        input: ({ context }) => ({ ...key(context), meta: context.meta, reason: 'a newer assignment' }),
+        onDone: { target: 'deciding', actions: assign({ meta: ({ event }) => event.output, commit: ({ event }) => event.output.applied }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    fenced: {
+      invoke: {
+        src: 'stepDown',
+        input: ({ context }) => ({ ...key(context), meta: context.meta, reason: 'a newer epoch exists' }),
+        onDone: { actions: assign({ meta: ({ event }) => event.output, commit: ({ event }) => event.output.applied }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+      on: {
+        assignment: {
+          guard: ({ context, event }) => event.assignment.epoch > context.meta.epoch || event.assignment.primary !== context.self,
+          target: 'deciding',
+          actions: assign({ assignment: ({ event }) => event.assignment }),
+        },
+      },
+    },
+    failed: {
+      after: { retry: 'loading' },
+    },
+    dropping: {
+      invoke: {
+        src: 'dropReplica',
+        input: ({ context }) => ({ queue: context.queue, partition: context.partition }),
+        onDone: 'gone',
+        onError: 'gone',
+      },
+    },
+    gone: { type: 'final' },
+    stopped: { type: 'final' },
+  },
+});

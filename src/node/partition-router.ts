@@ -1,0 +1,115 @@
+/**
+ * One partition as the front-end sees it: requests go to the partition's primary, on this node
+ * (through its PartitionClient) or on another (over NATS), chosen from the metadata cache. A stale
+ * cache costs one redirect: a node that is not the primary answers `not_leader` without running
+ * anything, and the request waits (bounded) for the assignment to change and goes again.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { Metadata } from '../meta/metadata.ts';
+import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
+import type { Subjects } from '../protocol/subjects.ts';
+import type { Counts, PartitionClient } from './partition-client.ts';
+
+export interface RouterDeps {
+  nc: NatsConnection;
+  subjects: Subjects;
+  metadata: Metadata;
+  self: string;
+  /** This node's client of the partition's replica, if it holds one. */
+  local: (queue: string, partition: number) => PartitionClient | undefined;
+  /** How long a request waits for a primary to appear or change before it answers `unavailable`. */
+  failoverWaitMs: number;
+  requestTimeoutMs: number;
+}
+
+const notLeader = (result: PartitionResult) => result.type === 'failed' && result.code === 'not_leader';
+
+export class PartitionRouter {
+  readonly queue: string;
+  readonly index: number;
+  private readonly deps: RouterDeps;
+
+  constructor(deps: RouterDeps, queue: string, index: number) {
+    this.deps = deps;
+    this.queue = queue;
+    this.index = index;
+  }
+
+  private assignment() {
+    return this.deps.metadata.assignment(this.queue, this.index);
+  }
+
+  async request(op: PartitionOp): Promise<PartitionResult> {
+    const deadline = Date.now() + this.deps.failoverWaitMs;
+    for (;;) {
+      const current = this.assignment();
+      const primary = current?.value.primary ?? null;
+      let result: PartitionResult | undefined;
+      if (primary === this.deps.self) {
+        const local = this.deps.local(this.queue, this.index);
+        result = local?.serving ? await local.request(op) : undefined;
+      } else if (primary !== null) {
+        result = await this.remote(primary, op);
+      }
+      if (result !== undefined && !notLeader(result)) return result;
+      // Not served where the cache says: wait for the assignment (or the local replica) to move on.
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        return { type: 'failed', code: 'unavailable', message: `partition ${this.index} of queue ${this.queue} has no serving primary; retry shortly` };
+      }
+      const revision = current?.revision ?? 0;
+      await this.deps.metadata
+        .waitFor(() => (this.assignment()?.revision ?? 0) !== revision || (primary === this.deps.self && (this.deps.local(this.queue, this.index)?.serving ?? false)), Math.min(left, 1000))
+        .catch(() => undefined);
+    }
+  }
+
+  /** Runs the op on another node; no answer at all (no responders) counts as not served there. */
+  private async remote(node: string, op: PartitionOp | { type: 'counts' }): Promise<PartitionResult | undefined> {
+    try {
+      const reply = await this.deps.nc.request(
+        this.deps.subjects.partition(node),
+        encode({ queue: this.queue, partition: this.index, op }),
+        { timeout: this.deps.requestTimeoutMs },
+      );
+      return decodeReply<PartitionResult>(reply.data);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === '503' || (err as Error).name === 'NoRespondersError' || /no responders/i.test((err as Error).message)) return undefined;
+      return { type: 'failed', code: 'timeout', message: `no answer from node ${node}: the outcome is unknown` };
+    }
+  }
+
+  /** The partition's counts from its primary; undefined while it has none. */
+  async counts(): Promise<Counts | undefined> {
+    const primary = this.assignment()?.value.primary ?? null;
+    if (primary === null) return undefined;
+    if (primary === this.deps.self) return this.deps.local(this.queue, this.index)?.counts();
+    const result = (await this.remote(primary, { type: 'counts' })) as unknown as { type: string } & Partial<Counts> | undefined;
+    if (result?.type !== 'counts') return undefined;
+    return { visible: result.visible ?? 0, inflight: result.inflight ?? 0, delayed: result.delayed ?? 0 };
+  }
+
+  /** Counts when this node is the primary (for metrics, which must not wait on the network). */
+  localCounts(): Counts | undefined {
+    return this.assignment()?.value.primary === this.deps.self ? this.deps.local(this.queue, this.index)?.counts() : undefined;
+  }
+
+  get servingHere(): boolean {
+    return this.deps.local(this.queue, this.index)?.serving ?? false;
+  }
+}
+
+/** Answers one forwarded partition request on the primary's node. */
+export async function servePartitionRequest(
+  local: PartitionClient | undefined,
+  op: PartitionOp | { type: 'counts' },
+): Promise<Uint8Array> {
+  if (!local?.serving) return encodeOk({ type: 'failed', code: 'not_leader', message: 'not the primary of this partition' });
+  if (op.type === 'counts') {
+    const counts = local.counts();
+    return encodeOk(counts ? { type: 'counts', ...counts } : { type: 'failed', code: 'not_leader', message: 'loading' });
+  }
+  return encodeOk(await local.request(op));
+}

@@ -1,0 +1,71 @@
+/**
+ * Frames between broker nodes (never from clients): log fetches of followers, partition requests
+ * forwarded by front-ends to the node of a partition's primary, and readiness notices. MessagePack,
+ * replies in the same envelope as the client API (codec.ts). Each request is checked here, so a
+ * malformed frame from anywhere is answered with an error instead of reaching an actor.
+ */
+import * as v from 'valibot';
+import type { FetchRequest } from '../../actors/replica/followers.ts';
+import type { PartitionOp } from '../../actors/partition/partition.events.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
+import { decode } from './codec.ts';
+
+const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
+const name = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/));
+const bytes = v.instance(Uint8Array);
+
+const fetchSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  follower: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
+  epoch: nat,
+  from: nat,
+  lastEpoch: nat,
+  token: v.number(),
+  learner: v.boolean(),
+});
+
+export type FetchFrame = FetchRequest & { queue: string; partition: number };
+
+const record = v.object({
+  id: v.string(),
+  body: bytes,
+  sentAt: v.number(),
+  attributes: v.optional(v.record(v.string(), v.object({ type: v.picklist(['string', 'number', 'binary']), value: v.union([v.string(), bytes]) }))),
+});
+const handle = v.strictObject({ offset: nat, seq: nat });
+const opSchema = v.variant('type', [
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat })) }),
+  v.strictObject({
+    type: v.literal('receive'),
+    max: nat,
+    maxBytes: nat,
+    visibilityMs: nat,
+    attemptId: v.optional(v.string()),
+  }),
+  v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
+  v.strictObject({ type: v.literal('changeVisibility'), items: v.array(v.strictObject({ offset: nat, seq: nat, visibilityMs: nat })) }),
+  v.strictObject({ type: v.literal('purge') }),
+]);
+
+const partitionSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  /** `counts` asks for the partition's message counts instead of running an op. */
+  op: v.union([opSchema, v.strictObject({ type: v.literal('counts') })]),
+});
+
+export type PartitionFrame = { queue: string; partition: number; op: PartitionOp | { type: 'counts' } };
+
+function parse<T>(schema: v.GenericSchema, frame: Uint8Array, what: string): T {
+  const result = v.safeParse(schema, decode(frame));
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new WharfError(ErrorCode.InvalidRequest, `${what}: ${path ? `${path}: ` : ''}${issue.message}`);
+  }
+  return result.output as T;
+}
+
+export const decodeFetch = (frame: Uint8Array) => parse<FetchFrame>(fetchSchema, frame, 'fetch');
+export const decodePartitionFrame = (frame: Uint8Array) => parse<PartitionFrame>(partitionSchema, frame, 'partition request');

@@ -1,0 +1,292 @@
+/**
+ * The primary side of one partition's replication: appends the partition's write batches to the
+ * log, answers followers' fetches (long-polled), and tells the partition when an entry is committed
+ * and whether the lease still holds. The decisions are the pure `Followers`
+ * (actors/replica/followers.ts); this object holds the I/O: the store, the recent entries in memory,
+ * the parked fetches and the commit waiters.
+ *
+ * Writes come one at a time (the partition commits one batch at a time), so the in-memory meta is
+ * the durable one once each write resolves.
+ */
+import { Followers, type FetchRequest } from '../../actors/replica/followers.ts';
+import type { ReplicaMeta } from '../../actors/replica/log.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
+import { encodeLogEntry } from '../storage/records.ts';
+import type { WriteOp } from '../storage/store.ts';
+import type { ReplicaStore } from './replica-store.ts';
+
+export type FetchReply =
+  | { kind: 'entries'; epoch: number; from: number; entries: Uint8Array[]; commit: number; token: number }
+  | { kind: 'truncate'; epoch: number; to: number }
+  | { kind: 'fenced'; epoch: number };
+
+export interface PrimaryLogOptions {
+  store: ReplicaStore;
+  self: string;
+  voters: readonly string[];
+  epoch: number;
+  meta: ReplicaMeta;
+  /** Commit index known from before (entries below it are committed). */
+  commit: number;
+  leaseMs: number;
+  /** Longest a fetch waits for new entries before it is answered empty. */
+  maxWaitMs: number;
+  /** Monotonic ms. */
+  now: () => number;
+  /** A fetch showed a newer epoch: this primary is stale. */
+  onSuperseded: (epoch: number) => void;
+}
+
+/** Entries kept in memory for followers that are close behind. */
+const TAIL_ENTRIES = 2048;
+const TAIL_BYTES = 64 * 1024 * 1024;
+const MAX_ENTRIES_PER_FETCH = 256;
+const MAX_BYTES_PER_FETCH = 4 * 1024 * 1024;
+
+interface Parked {
+  request: FetchRequest;
+  resolve: (reply: FetchReply) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class PrimaryLog {
+  readonly epoch: number;
+  private meta: ReplicaMeta;
+  private readonly store: ReplicaStore;
+  private readonly followers: Followers;
+  private readonly opts: PrimaryLogOptions;
+  private readonly tail = new Map<number, Uint8Array>();
+  private tailBytes = 0;
+  private readonly parked = new Map<string, Parked>();
+  private readonly commitWaiters: Array<{ index: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private closed: WharfError | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  /** Monotonic time of the first commit in this epoch; serving starts leaseMs after it. */
+  private firstCommitAt: number | undefined;
+  readonly epochStart: number;
+
+  constructor(opts: PrimaryLogOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.epoch = opts.epoch;
+    this.meta = opts.meta;
+    this.epochStart = opts.meta.logEnd;
+    this.followers = new Followers({
+      self: opts.self,
+      voters: opts.voters,
+      epoch: opts.epoch,
+      epochStart: this.epochStart,
+      commit: opts.commit,
+      logEnd: opts.meta.logEnd,
+      epochs: opts.meta.epochs,
+      leaseMs: opts.leaseMs,
+      maxEntries: MAX_ENTRIES_PER_FETCH,
+      now: opts.now(),
+    });
+  }
+
+  get replicaMeta(): ReplicaMeta {
+    return this.meta;
+  }
+
+  get commit(): number {
+    return this.followers.commit;
+  }
+
+  get logEnd(): number {
+    return this.meta.logEnd;
+  }
+
+  setVoters(voters: readonly string[]): void {
+    this.followers.setVoters(voters);
+    this.afterProgress();
+  }
+
+  inSync(lagMs: number): string[] {
+    return this.followers.inSync(this.opts.now(), lagMs);
+  }
+
+  /** Runs one write; `settled()` waits for it, so a step-down never races a write under way. */
+  private track<T>(write: Promise<T>): Promise<T> {
+    this.writing = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    return write;
+  }
+
+  /** Resolves when no write of this log is under way. */
+  settled(): Promise<void> {
+    return this.writing;
+  }
+
+  /** Appends one entry of this epoch, synced; `extra` ops are written with it (state applied at once). */
+  async append(ops: readonly WriteOp[], extra: readonly WriteOp[] = [], applyNow = false): Promise<number> {
+    this.throwIfClosed();
+    const bytes = encodeLogEntry({ epoch: this.epoch, ops: ops as WriteOp[] });
+    const index = this.meta.logEnd;
+    this.meta = await this.track(this.store.append(this.meta, [{ epoch: this.epoch, bytes }], extra, applyNow ? index + 1 : undefined));
+    this.throwIfClosed();
+    this.remember(index, bytes);
+    this.followers.appended(this.meta.logEnd, this.meta.epochs);
+    this.afterProgress();
+    return index;
+  }
+
+  /** Writes the state changes of committed entries up to `applied` (unsynced: the log holds them). */
+  async applied(ops: readonly WriteOp[], applied: number): Promise<void> {
+    this.throwIfClosed();
+    this.meta = await this.track(this.store.applyOps(this.meta, ops, applied));
+  }
+
+  /** Applies every entry of the log to the stored state (a reload after a failed write). */
+  async applyAll(): Promise<void> {
+    this.throwIfClosed();
+    this.meta = await this.track(this.store.apply(this.meta, this.meta.logEnd));
+  }
+
+  get quorum(): number {
+    return this.followers.quorum;
+  }
+
+  /** Resolves once the entry at `index` is committed (a majority persisted it). */
+  committed(index: number): Promise<void> {
+    this.throwIfClosed();
+    if (index < this.followers.commit) return Promise.resolve();
+    return new Promise((resolve, reject) => this.commitWaiters.push({ index, resolve, reject }));
+  }
+
+  /** Whether this primary may acknowledge or deliver now (see Followers on the lease). */
+  holdsLease(): boolean {
+    if (this.closed) return false;
+    const now = this.opts.now();
+    if (this.firstCommitAt === undefined || now < this.firstCommitAt + this.leaseWait()) return false;
+    return this.followers.holdsLease(now);
+  }
+
+  /** A single voter has nobody to wait for. */
+  private leaseWait(): number {
+    return this.followers.quorum <= 1 ? 0 : this.opts.leaseMs;
+  }
+
+  /** Resolves when this primary may start serving: its first entry committed, then the old lease run out. */
+  async ready(timeoutMs: number): Promise<void> {
+    const start = await this.append([]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new WharfError(ErrorCode.Unavailable, `no majority persisted the first entry of epoch ${this.epoch} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.committed(start), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const wait = (this.firstCommitAt ?? this.opts.now()) + this.leaseWait() - this.opts.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.throwIfClosed();
+  }
+
+  handleFetch(request: FetchRequest): Promise<FetchReply> {
+    if (this.closed) return Promise.resolve({ kind: 'fenced', epoch: this.epoch });
+    const answer = this.followers.onFetch(request, this.opts.now());
+    this.afterProgress();
+    switch (answer.kind) {
+      case 'superseded':
+        this.opts.onSuperseded(answer.epoch);
+        return Promise.resolve({ kind: 'fenced', epoch: answer.epoch });
+      case 'fenced':
+        return Promise.resolve({ kind: 'fenced', epoch: answer.epoch });
+      case 'truncate':
+        return Promise.resolve({ kind: 'truncate', epoch: this.epoch, to: answer.to });
+      case 'entries':
+        return this.entries(answer.from, answer.to);
+      case 'wait':
+        return new Promise((resolve) => {
+          const previous = this.parked.get(request.follower);
+          if (previous) this.answerParked(previous);
+          const timer = setTimeout(() => {
+            const p = this.parked.get(request.follower);
+            if (p && p.request === request) this.answerParked(p);
+          }, this.opts.maxWaitMs);
+          this.parked.set(request.follower, { request, resolve, timer });
+        });
+      default:
+        return answer satisfies never;
+    }
+  }
+
+  private async entries(from: number, to: number): Promise<FetchReply> {
+    const entries: Uint8Array[] = [];
+    let bytes = 0;
+    let i = from;
+    // From memory while the entries are there, from disk otherwise.
+    while (i < to) {
+      const hit = this.tail.get(i);
+      if (hit === undefined) break;
+      entries.push(hit);
+      bytes += hit.byteLength;
+      i++;
+      if (bytes >= MAX_BYTES_PER_FETCH) break;
+    }
+    if (entries.length === 0 && i < to) {
+      for (const e of await this.store.read(from, to)) {
+        entries.push(e);
+        bytes += e.byteLength;
+        if (bytes >= MAX_BYTES_PER_FETCH) break;
+      }
+    }
+    return { kind: 'entries', epoch: this.epoch, from, entries, commit: this.followers.commit, token: this.opts.now() };
+  }
+
+  private answerParked(p: Parked): void {
+    clearTimeout(p.timer);
+    if (this.parked.get(p.request.follower) === p) this.parked.delete(p.request.follower);
+    if (this.closed) {
+      p.resolve({ kind: 'fenced', epoch: this.epoch });
+      return;
+    }
+    const to = Math.min(this.meta.logEnd, p.request.from + MAX_ENTRIES_PER_FETCH);
+    void this.entries(p.request.from, to).then(p.resolve, () => p.resolve({ kind: 'fenced', epoch: this.epoch }));
+  }
+
+  /** New entries or a new commit index: wake parked fetches, resolve commit waiters. */
+  private afterProgress(): void {
+    for (const p of [...this.parked.values()]) {
+      if (p.request.from < this.meta.logEnd) this.answerParked(p);
+    }
+    const commit = this.followers.commit;
+    if (commit > this.epochStart && this.firstCommitAt === undefined) this.firstCommitAt = this.opts.now();
+    for (let i = this.commitWaiters.length - 1; i >= 0; i--) {
+      const w = this.commitWaiters[i] as (typeof this.commitWaiters)[number];
+      if (w.index < commit) {
+        this.commitWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private remember(index: number, bytes: Uint8Array): void {
+    this.tail.set(index, bytes);
+    this.tailBytes += bytes.byteLength;
+    while (this.tail.size > TAIL_ENTRIES || (this.tailBytes > TAIL_BYTES && this.tail.size > 1)) {
+      const oldest = this.tail.keys().next().value as number;
+      this.tailBytes -= (this.tail.get(oldest) as Uint8Array).byteLength;
+      this.tail.delete(oldest);
+    }
+  }
+
+  private throwIfClosed(): void {
+    if (this.closed) throw this.closed;
+  }
+
+  /** Stops: commit waiters learn their outcome is unknown, parked fetches are told this epoch ended. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = new WharfError(ErrorCode.Timeout, `the partition's primary stepped down (${reason}): the outcome is unknown`);
+    for (const w of this.commitWaiters.splice(0)) w.reject(this.closed);
+    for (const p of [...this.parked.values()]) this.answerParked(p);
+  }
+}

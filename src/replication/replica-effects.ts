@@ -1,0 +1,200 @@
+/**
+ * The effects of the replica actor (actors/replica/replica.machine.ts) and the partition actor's
+ * storage when the partition is replicated: RocksDB through ReplicaStore, fetches over NATS, and
+ * the registry of this node's primaries (`PrimaryLogs`) that the fetch handler, the partition's
+ * commit and the step-down share.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { fromPromise } from 'xstate';
+import type { CommitInput, CommitOutput, LoadInput, LoadOutput } from '../../actors/partition/partition.events.ts';
+import type { MessageRecord } from '../../actors/partition/records.ts';
+import type { ReplicaMeta } from '../../actors/replica/log.ts';
+import {
+  replicaMachine,
+  type FetchInput,
+  type FetchOutput,
+  type PersistInput,
+  type PromoteInput,
+  type ReplicaKey,
+} from '../../actors/replica/replica.machine.ts';
+import { partitionMachine } from '../../actors/partition/partition.machine.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
+import type { QueueName } from '../names.ts';
+import { decodeReply, encode } from '../protocol/codec.ts';
+import type { Subjects } from '../protocol/subjects.ts';
+import { keys } from '../storage/keys.ts';
+import { decodeLogEntry, decodeMessage } from '../storage/records.ts';
+import type { Store } from '../storage/store.ts';
+import { loadPartition, partitionStore, toWriteOps } from '../effects/partition-store.ts';
+import type { Logger } from '../node/log.ts';
+import { PrimaryLog } from './primary-log.ts';
+import { ReplicaStore } from './replica-store.ts';
+
+export const replicaKey = (queue: string, partition: number) => `${queue}/${partition}`;
+
+/** This node's primaries, by replicaKey. */
+export type PrimaryLogs = Map<string, PrimaryLog>;
+
+export interface ReplicationDeps {
+  nc: NatsConnection;
+  subjects: Subjects;
+  self: string;
+  store: Store;
+  primaries: PrimaryLogs;
+  /** The queue's replication mode now (it can change while the partition serves). */
+  mode: (queue: string) => 'sync' | 'async';
+  /** Tells the replica actor its primary was superseded (a fetch showed a newer epoch). */
+  superseded: (queue: string, partition: number, epoch: number) => void;
+  leaseMs: number;
+  maxWaitMs: number;
+  /** How long a new primary waits for its first entry to commit before it gives up and decides again. */
+  promoteTimeoutMs: number;
+  log: Logger;
+  /** Monotonic ms. */
+  now: () => number;
+}
+
+const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition);
+
+export function replicaActor(deps: ReplicationDeps) {
+  const partition = partitionMachine.provide({ actors: replicatedPartitionStore(deps) });
+  return replicaMachine.provide({
+    actors: {
+      partition,
+      loadReplica: fromPromise<ReplicaMeta, ReplicaKey & { incarnation: number }>(({ input }) => storeOf(deps, input).load(input.incarnation)),
+
+      saveEpoch: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; epoch: number }>(async ({ input }) => {
+        const meta = { ...input.meta, epoch: Math.max(input.meta.epoch, input.epoch) };
+        await storeOf(deps, input).saveMeta(meta);
+        return meta;
+      }),
+
+      fetch: fromPromise<FetchOutput, ReplicaKey & FetchInput>(async ({ input }) => {
+        const { primary, ...request } = input;
+        const frame = encode({ ...request, follower: deps.self });
+        const reply = await deps.nc.request(deps.subjects.replica(primary), frame, { timeout: deps.maxWaitMs + 2000 });
+        return decodeReply<FetchOutput>(reply.data);
+      }),
+
+      persist: fromPromise<ReplicaMeta, ReplicaKey & PersistInput>(async ({ input }) => {
+        const { meta, reply } = input;
+        // An answer to an older question (its start is not our log end) or from an older epoch: ignore it.
+        if (reply.from !== meta.logEnd || reply.epoch < meta.epoch) return meta;
+        const rs = storeOf(deps, input);
+        let next = meta;
+        if (reply.entries.length > 0) {
+          const entries = reply.entries.map((bytes) => ({ epoch: decodeLogEntry(bytes).epoch, bytes }));
+          if (entries.some((e) => e.epoch > reply.epoch)) throw new WharfError(ErrorCode.Internal, 'fetched an entry newer than its primary');
+          next = await rs.append({ ...next, epoch: Math.max(next.epoch, reply.epoch) }, entries);
+        }
+        return rs.apply(next, Math.min(reply.commit, next.logEnd));
+      }),
+
+      truncate: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>(async ({ input }) => {
+        deps.log.warn({ queue: input.queue, partition: input.partition, from: input.to, logEnd: input.meta.logEnd }, 'truncating a divergent log tail');
+        return storeOf(deps, input).truncate(input.meta, input.to);
+      }),
+
+      promote: fromPromise<ReplicaMeta, ReplicaKey & PromoteInput>(async ({ input }) => {
+        const rs = storeOf(deps, input);
+        const k = replicaKey(input.queue, input.partition);
+        // Everything in its log is at least as new as anything committed: it becomes the partition's state.
+        const meta = await rs.apply(input.meta, input.meta.logEnd);
+        const log = new PrimaryLog({
+          store: rs,
+          self: deps.self,
+          voters: input.voters,
+          epoch: input.epoch,
+          meta,
+          commit: input.commit,
+          leaseMs: deps.leaseMs,
+          maxWaitMs: deps.maxWaitMs,
+          now: deps.now,
+          onSuperseded: (epoch) => deps.superseded(input.queue, input.partition, epoch),
+        });
+        deps.primaries.get(k)?.close('replaced');
+        deps.primaries.set(k, log);
+        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, logEnd: meta.logEnd }, 'promoting to primary');
+        await log.ready(deps.promoteTimeoutMs);
+        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch }, 'serving as primary');
+        return log.replicaMeta;
+      }),
+
+      stepDown: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; reason: string }>(async ({ input }) => {
+        const k = replicaKey(input.queue, input.partition);
+        const log = deps.primaries.get(k);
+        if (!log) return input.meta;
+        deps.primaries.delete(k);
+        log.close(input.reason);
+        await log.settled();
+        deps.log.info({ queue: input.queue, partition: input.partition, epoch: log.epoch, reason: input.reason }, 'stepped down');
+        return log.replicaMeta;
+      }),
+
+      dropReplica: fromPromise<void, ReplicaKey>(async ({ input }) => {
+        const k = replicaKey(input.queue, input.partition);
+        const log = deps.primaries.get(k);
+        if (log) {
+          deps.primaries.delete(k);
+          log.close('the replica is removed');
+          await log.settled();
+        }
+        await storeOf(deps, input).drop();
+      }),
+    },
+    actions: {
+      updateVoters: ({ context }) => {
+        const log = deps.primaries.get(replicaKey(context.queue, context.partition));
+        if (log && context.assignment) log.setVoters(context.assignment.replicas);
+      },
+    },
+  });
+}
+
+/**
+ * The partition's storage when it is replicated: the same loads and pages as a single copy, but a
+ * commit goes through the log. In sync mode the state changes are applied (and the answer given)
+ * once a majority persisted the entry; in async mode they are written with it.
+ */
+function replicatedPartitionStore(deps: ReplicationDeps) {
+  const base = partitionStore(deps.store, true);
+  const logOf = (queue: string, partition: number): PrimaryLog => {
+    const log = deps.primaries.get(replicaKey(queue, partition));
+    if (!log) throw new WharfError(ErrorCode.Timeout, 'this replica is no longer the primary: the outcome is unknown');
+    return log;
+  };
+  return {
+    ...base,
+    loadPartition: fromPromise<LoadOutput, LoadInput>(async ({ input }) => {
+      // After a failed write the log may hold entries the state does not: apply them first.
+      await logOf(input.queue, input.partition).applyAll();
+      return loadPartition(deps.store, input);
+    }),
+    commit: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
+      const log = logOf(input.queue, input.partition);
+      const queue = input.queue as QueueName;
+      const ops = toWriteOps(queue, input.partition, input.changes);
+      if (ops.length > 0) {
+        if (deps.mode(input.queue) === 'async' || log.quorum <= 1) {
+          await log.append(ops, ops, true);
+        } else {
+          const index = await log.append(ops);
+          await log.committed(index);
+          await log.applied(ops, index + 1);
+        }
+      }
+      const records = new Map<number, MessageRecord>();
+      if (input.reads.length > 0) {
+        const values = await deps.store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
+        values.forEach((v, i) => {
+          if (v) records.set(input.reads[i] as number, decodeMessage(v));
+        });
+      }
+      // Checked last, right before the answers go out: no acknowledgement or delivery after the lease.
+      if (!log.holdsLease()) {
+        throw new WharfError(ErrorCode.Timeout, 'the primary lost its lease before answering: the outcome is unknown');
+      }
+      return { records };
+    }),
+  };
+}

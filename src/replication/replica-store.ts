@@ -1,0 +1,132 @@
+/**
+ * A partition replica's log and metadata on RocksDB: load, append, read, truncate, apply.
+ *
+ * Keys (keys.ts): e/<q>/<p> (ReplicaMeta), r/<q>/<p>/<index> (log entries); applying an entry
+ * writes the keys its ops name (the partition's s/, m/, l/, d/ keys).
+ *
+ * Appends are synced before they resolve: a follower acknowledges an entry by fetching past it, and
+ * a primary counts itself, so both must hold it on disk first. Applying is not synced: the entries
+ * stay in the log until applied state is durable, and a restart applies from `meta.applied` again
+ * (applying an entry twice leaves the same keys).
+ */
+import type { LogEntry, ReplicaMeta } from '../../actors/replica/log.ts';
+import { emptyReplica, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
+import type { QueueName } from '../names.ts';
+import { keys } from '../storage/keys.ts';
+import { decodeLogEntry, decodeReplicaMeta, encodeLogEntry, encodeReplicaMeta } from '../storage/records.ts';
+import type { Store, WriteOp } from '../storage/store.ts';
+
+/** Entries applied per write when catching state up with a long log. */
+const APPLY_CHUNK = 1024;
+
+export class ReplicaStore {
+  readonly queue: QueueName;
+  readonly partition: number;
+  private readonly store: Store;
+
+  constructor(store: Store, queue: QueueName, partition: number) {
+    this.store = store;
+    this.queue = queue;
+    this.partition = partition;
+  }
+
+  private metaOp(meta: ReplicaMeta): WriteOp {
+    return { type: 'put', key: keys.replica(this.queue, this.partition), value: encodeReplicaMeta(meta) };
+  }
+
+  /** The replica's metadata; data left by an older queue of the same name is dropped first. */
+  async load(incarnation: number): Promise<ReplicaMeta> {
+    const [raw] = await this.store.getMany([keys.replica(this.queue, this.partition)]);
+    const meta = raw ? decodeReplicaMeta(raw) : undefined;
+    if (meta?.incarnation === incarnation) return meta;
+    await this.drop();
+    const fresh = emptyReplica(incarnation);
+    await this.saveMeta(fresh);
+    return fresh;
+  }
+
+  /** Persists `meta` alone (a newer epoch seen). */
+  async saveMeta(meta: ReplicaMeta): Promise<void> {
+    await this.store.write([this.metaOp(meta)], true);
+  }
+
+  /**
+   * Appends encoded entries at `meta.logEnd` (each with its epoch), synced. `extra` ops (the
+   * primary's own state changes, in async mode or with a single voter) go in the same write.
+   */
+  async append(meta: ReplicaMeta, entries: ReadonlyArray<{ epoch: number; bytes: Uint8Array }>, extra: readonly WriteOp[] = [], applied?: number): Promise<ReplicaMeta> {
+    const ops: WriteOp[] = [...extra];
+    let epochs = meta.epochs;
+    let index = meta.logEnd;
+    for (const e of entries) {
+      ops.push({ type: 'put', key: keys.logEntry(this.queue, this.partition, index), value: e.bytes });
+      epochs = withEntry(epochs, e.epoch, index);
+      index++;
+    }
+    const next: ReplicaMeta = {
+      incarnation: meta.incarnation,
+      epoch: Math.max(meta.epoch, ...entries.map((e) => e.epoch)),
+      epochs,
+      logEnd: index,
+      applied: applied ?? meta.applied,
+      mark: Math.max(meta.mark, index),
+    };
+    ops.push(this.metaOp(next));
+    await this.store.write(ops, true);
+    return next;
+  }
+
+  /** Encoded entries [from, to). */
+  async read(from: number, to: number): Promise<Uint8Array[]> {
+    if (to <= from) return [];
+    const rows = await this.store.scan(keys.logBetween(this.queue, this.partition, from, to), to - from);
+    return rows.map(([, v]) => v);
+  }
+
+  /** Drops entries from `to` on; only unapplied entries may go. */
+  async truncate(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
+    if (to < meta.applied) throw new Error(`cannot truncate to ${to}: entries up to ${meta.applied} are applied`);
+    const dels = (await this.store.scanKeys(keys.logBetween(this.queue, this.partition, to, meta.logEnd), meta.logEnd - to + 1))
+      .map((key): WriteOp => ({ type: 'del', key }));
+    // A truncation the primary asked for is legitimate: the mark follows it down.
+    const next: ReplicaMeta = { ...meta, epochs: truncateEpochs(meta.epochs, to), logEnd: to, mark: Math.min(meta.mark, to) };
+    await this.store.write([...dels, this.metaOp(next)], true);
+    return next;
+  }
+
+  /** Applies entries [meta.applied, to) to the stored state; not synced (see above). */
+  async apply(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
+    let next = meta;
+    while (next.applied < Math.min(to, next.logEnd)) {
+      const end = Math.min(to, next.logEnd, next.applied + APPLY_CHUNK);
+      const ops: WriteOp[] = [];
+      for (const bytes of await this.read(next.applied, end)) ops.push(...decodeLogEntry(bytes).ops);
+      next = { ...next, applied: end };
+      ops.push(this.metaOp(next));
+      await this.store.write(ops, false);
+    }
+    return next;
+  }
+
+  /** Writes ops of entries already persisted (the primary applying at commit) and the new applied index. */
+  async applyOps(meta: ReplicaMeta, ops: readonly WriteOp[], applied: number): Promise<ReplicaMeta> {
+    const next = { ...meta, applied };
+    await this.store.write([...ops, this.metaOp(next)], false);
+    return next;
+  }
+
+  /** Deletes every key of this replica: log, metadata and state. */
+  async drop(): Promise<void> {
+    for (const range of keys.partitionRanges(this.queue, this.partition)) {
+      for (;;) {
+        const batch = await this.store.scanKeys(range, 10_000);
+        if (batch.length === 0) break;
+        await this.store.write(batch.map((key): WriteOp => ({ type: 'del', key })), false);
+      }
+    }
+  }
+}
+
+export function encodeEntry(entry: LogEntry): Uint8Array {
+  return encodeLogEntry(entry);
+}

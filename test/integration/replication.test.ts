@@ -1,0 +1,162 @@
+/**
+ * Partition replication between three real nodes (in this process), with the assignments written
+ * by the test instead of a cluster manager: the replica side alone — followers copy the primary's
+ * log, an acknowledged send is on a majority, a new primary elected by the two-step protocol has
+ * every acknowledged message, and receipt handles of the old primary stay valid.
+ */
+import { randomBytes } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import { connect } from '@nats-io/transport-node';
+import { WharfClient } from '../../src/client/client.ts';
+import { Metadata } from '../../src/meta/metadata.ts';
+import type { Assignment, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
+import { creationAttributes } from '../../src/protocol/attributes.ts';
+import { startNode, type WharfNode } from '../../src/node/node.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { startNats, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const IDS = ['n1', 'n2', 'n3'];
+
+interface Cluster {
+  nats: NatsServerHandle;
+  cluster: string;
+  nodes: Map<string, WharfNode>;
+  metadata: Metadata;
+  client: WharfClient;
+  start(id: string): Promise<WharfNode>;
+}
+
+async function startCluster(t: ExecutionContext<unknown>): Promise<Cluster> {
+  const nats = await startNats(t);
+  const cluster = `t${randomBytes(4).toString('hex')}`;
+  const dirs = new Map<string, string>();
+  for (const id of IDS) dirs.set(id, await tempDir(t, `wharf-${id}-`));
+  const nodes = new Map<string, WharfNode>();
+  const start = async (id: string) => {
+    const node = await startNode({
+      nodeId: id,
+      cluster,
+      natsUrl: nats.url,
+      dataDir: dirs.get(id) as string,
+      logLevel: process.env['LOG_LEVEL'] ?? 'silent',
+      tickMs: 20,
+      httpPort: 0,
+      manager: false,
+      leaseMs: 300,
+      heartbeatMs: 100,
+      failureTimeoutMs: 1000,
+    });
+    nodes.set(id, node);
+    return node;
+  };
+  for (const id of IDS) await start(id);
+  const nc = await connect({ servers: nats.url });
+  const metadata = await Metadata.open(nc, cluster);
+  const client = await WharfClient.connect({ servers: nats.url, cluster });
+  t.teardown(async () => {
+    await client.close();
+    await Promise.all([...nodes.values()].map((n) => n.stop()));
+    await metadata.close();
+    await nc.close();
+  });
+  return { nats, cluster, nodes, metadata, client, start };
+}
+
+async function createReplicatedQueue(c: Cluster, name: string, replication: 'sync' | 'async' = 'sync'): Promise<QueueMeta> {
+  const meta: QueueMeta = {
+    name,
+    attributes: { ...creationAttributes({ replicationFactor: 3 }), replication },
+    incarnation: 7,
+    createdAt: Date.now(),
+    modifiedAt: Date.now(),
+  };
+  await c.metadata.createQueue(meta);
+  const a: Assignment = {
+    queue: name,
+    partition: 0,
+    incarnation: 7,
+    replicas: IDS,
+    learners: [],
+    primary: 'n1',
+    epoch: 1,
+    isr: IDS,
+    leaving: [],
+    updatedAt: Date.now(),
+  };
+  t_ok(await c.metadata.casAssignment(a, 0));
+  return meta;
+}
+
+function t_ok<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('CAS failed');
+  return value;
+}
+
+const report = (node: WharfNode, queue: string): ReplicaReport | undefined => node.reports().find((r) => r.queue === queue && r.partition === 0);
+
+/** The two-step election a cluster manager runs: fence the epoch, then name the most complete replica. */
+async function elect(c: Cluster, queue: string, alive: string[]): Promise<string> {
+  const current = c.metadata.assignment(queue, 0);
+  if (!current) throw new Error('no assignment');
+  const fenced = { ...current.value, primary: null, epoch: current.value.epoch + 1 };
+  const revision = t_ok(await c.metadata.casAssignment(fenced, current.revision));
+  const reports = await eventually(() => {
+    const rs = alive.map((id) => [id, report(c.nodes.get(id) as WharfNode, queue)] as const);
+    return rs.every(([, r]) => r?.epoch === fenced.epoch && r.role === 'follower') ? rs : undefined;
+  }, { message: 'replicas report the fenced epoch' });
+  const [winner] = [...reports].sort(([, a], [, b]) => (b?.lastEpoch ?? 0) - (a?.lastEpoch ?? 0) || (b?.logEnd ?? 0) - (a?.logEnd ?? 0))[0] as readonly [string, ReplicaReport];
+  t_ok(await c.metadata.casAssignment({ ...fenced, primary: winner }, revision));
+  return winner;
+}
+
+test('followers copy every acknowledged send; a new primary elected after the old one stops has all of them', async (t) => {
+  const c = await startCluster(t);
+  await createReplicatedQueue(c, 'orders');
+  await eventually(() => report(c.nodes.get('n1') as WharfNode, 'orders')?.role === 'primary', { message: 'n1 serves' });
+
+  const sent: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    await c.client.sendMessageBatch('orders', Array.from({ length: 10 }, (_, k) => ({ id: `m${k}`, body: new TextEncoder().encode(`v${i * 10 + k}`) })));
+    for (let k = 0; k < 10; k++) sent.push(`v${i * 10 + k}`);
+  }
+  // Receive some and keep the handles: they must stay valid under the next primary.
+  const first = await c.client.receive('orders', { maxMessages: 5, visibilityTimeout: 60 });
+  t.is(first.length, 5);
+
+  const primaryEnd = report(c.nodes.get('n1') as WharfNode, 'orders')?.logEnd ?? 0;
+  await eventually(() => ['n2', 'n3'].every((id) => report(c.nodes.get(id) as WharfNode, 'orders')?.logEnd === primaryEnd), {
+    message: 'followers reach the primary log end',
+  });
+
+  await (c.nodes.get('n1') as WharfNode).stop();
+  c.nodes.delete('n1');
+  const winner = await elect(c, 'orders', ['n2', 'n3']);
+  await eventually(() => report(c.nodes.get(winner) as WharfNode, 'orders')?.role === 'primary', { message: 'the new primary serves', timeoutMs: 15_000 });
+
+  // The first five are in flight under a live lease: not delivered again; their handles still work.
+  for (const m of first) await c.client.deleteMessage('orders', m.receiptHandle);
+  const received = new Set(first.map((m) => new TextDecoder().decode(m.body)));
+  for (;;) {
+    const batch = await c.client.receive('orders', { maxMessages: 100, visibilityTimeout: 60 });
+    if (batch.length === 0) break;
+    for (const m of batch) {
+      const v = new TextDecoder().decode(m.body);
+      t.false(received.has(v), `delivered twice: ${v}`);
+      received.add(v);
+    }
+  }
+  t.deepEqual([...received].sort(), [...sent].sort());
+});
+
+test('a replica that restarts catches up from the primary and its log matches', async (t) => {
+  const c = await startCluster(t);
+  await createReplicatedQueue(c, 'jobs');
+  await eventually(() => report(c.nodes.get('n1') as WharfNode, 'jobs')?.role === 'primary', { message: 'n1 serves' });
+  await (c.nodes.get('n3') as WharfNode).stop();
+  for (let i = 0; i < 10; i++) await c.client.send('jobs', `x${i}`);
+  const restarted = await c.start('n3');
+  const end = report(c.nodes.get('n1') as WharfNode, 'jobs')?.logEnd ?? 0;
+  await eventually(() => report(restarted, 'jobs')?.logEnd === end, { message: 'n3 caught up' });
+  t.is(report(restarted, 'jobs')?.role, 'follower');
+});
