@@ -1,0 +1,338 @@
+/**
+ * The internal cluster manager: one active per cluster, the others standing by.
+ *
+ *   standby ──(lease absent, or its revision unchanged for leaseTimeoutMs)──► acquiring ──CAS won──► active
+ *      ▲                                                          └──CAS lost──► standby
+ *      │   active (parallel)
+ *      │     lease:      held ──(every leaseTimeoutMs/3)──► renewing ──ok──► held
+ *      │                   renewal failed: retrying ──► renewing
+ *      ├───── CAS lost, another holder seen, or the deadline passed (validFrom + timeout − timeout/6)
+ *      │     decisions:  idle ──(inputs changed)──► planning ──► writing ──► idle
+ *      │                   a lost CAS or a failed write: cooling ──(retryMs)──► idle
+ *      └──────────────────────────────────────────────────────────────────────────────────────
+ *
+ * Leadership is asserted by compare-and-swap, never by a read: a standby takes the lease when it
+ * is absent, or when its revision has not moved for leaseTimeoutMs on the standby's own monotonic
+ * clock, by CAS on the revision it watched. The holder counts its lease from the moment it *sent*
+ * the write that won, so it stops deciding before any standby could count it expired. Even so, no
+ * decision relies on the lease for safety: each is a CAS on the revision it was decided from, so
+ * two managers briefly overlapping can only make one of two conflicting writes.
+ *
+ * The decisions are `decide(view)` (decide.ts), one batch of writes at a time; heartbeats, metadata
+ * changes and a tick (time alone makes nodes dead) ask for a new round. Standbys keep listening to
+ * heartbeats so a takeover starts with the nodes' reports at hand.
+ */
+import { assign, enqueueActions, not, setup } from 'xstate';
+import { declared } from '../declared.ts';
+import { decide } from './decide.ts';
+import type {
+  LeaseWriteInput,
+  LeaseWriteOutput,
+  ManagerEmitted,
+  ManagerEvent,
+  ManagerInput,
+  MetadataSnapshot,
+  WriteInput,
+  WriteOutput,
+} from './manager.events.ts';
+import {
+  buildView,
+  keyOf,
+  type AssignmentView,
+  type Decision,
+  type Heard,
+  type ManagerView,
+  type PlannedMove,
+  type Versioned,
+} from './view.ts';
+import type { ManagerLease, NodeRecord, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
+
+export interface HeldLease {
+  revision: number;
+  term: number;
+  /** When the write that established the current revision was sent: the lease runs from there. */
+  validFrom: number;
+}
+
+export interface ManagerContext extends ManagerInput {
+  listeningSince: number;
+  /** The first metadata snapshot arrived: before it the manager neither takes the lease nor decides. */
+  synced: boolean;
+  queues: ReadonlyMap<string, QueueMeta>;
+  records: ReadonlyMap<string, Versioned<NodeRecord>>;
+  assignments: ReadonlyMap<string, AssignmentView>;
+  heard: ReadonlyMap<string, Heard>;
+  /** The lease as last seen in the metadata, and when its revision last changed (manager clock). */
+  observedLease: Versioned<ManagerLease> | undefined;
+  leaseSeenAt: number;
+  held: HeldLease | undefined;
+  /** The lease write under way, and when it was sent. */
+  attempt: LeaseWriteInput & { at: number };
+  batch: Decision[];
+  dirty: boolean;
+  moves: ReadonlyMap<string, PlannedMove>;
+}
+
+/** The view decisions are made from, at the context's current time. */
+export function viewOf(context: ManagerContext): ManagerView {
+  return buildView({
+    now: context.now(),
+    wall: context.wall(),
+    options: context.options,
+    listeningSince: context.listeningSince,
+    queues: context.queues,
+    records: context.records,
+    assignments: context.assignments,
+    heard: context.heard,
+    moves: context.moves,
+  });
+}
+
+/** Takes a snapshot in, keeping `since` for revisions already seen and noting when the lease moved. */
+function absorb(context: ManagerContext, snapshot: MetadataSnapshot): Partial<ManagerContext> {
+  const now = context.now();
+  const assignments = new Map<string, AssignmentView>();
+  for (const [key, entry] of snapshot.assignments) {
+    const known = context.assignments.get(key);
+    assignments.set(key, known !== undefined && known.revision === entry.revision ? known : { ...entry, since: now });
+  }
+  const lease = snapshot.lease;
+  // A cache that has not caught up with our own renewal must not look like a new holder.
+  const stale = context.held !== undefined && lease !== undefined && lease.revision < context.held.revision;
+  const observedLease = stale ? context.observedLease : lease;
+  const moved = observedLease?.revision !== context.observedLease?.revision;
+  return {
+    synced: true,
+    queues: snapshot.queues,
+    records: snapshot.nodes,
+    assignments,
+    observedLease,
+    leaseSeenAt: moved ? now : context.leaseSeenAt,
+    dirty: true,
+  };
+}
+
+function leaseDeadline(context: ManagerContext): number {
+  const { leaseTimeoutMs } = context.options;
+  return context.held === undefined ? -Infinity : context.held.validFrom + leaseTimeoutMs - leaseTimeoutMs / 6;
+}
+
+export const managerMachine = setup({
+  types: {
+    context: {} as ManagerContext,
+    events: {} as ManagerEvent,
+    input: {} as ManagerInput,
+    emitted: {} as ManagerEmitted,
+  },
+  actors: {
+    casLease: declared<LeaseWriteOutput, LeaseWriteInput>('casLease'),
+    writeDecisions: declared<WriteOutput, WriteInput>('writeDecisions'),
+  },
+  actions: {
+    recordHeartbeat: assign(({ context, event }) => {
+      if (event.type !== 'heartbeat') return {};
+      const hb = event.heartbeat;
+      const reports = new Map<string, ReplicaReport>();
+      for (const r of hb.replicas) reports.set(keyOf(r), r);
+      const heard = new Map(context.heard);
+      heard.set(hb.node, { boot: hb.boot, state: hb.state, at: context.now(), reports });
+      return { heard, dirty: true };
+    }),
+    absorbMetadata: assign(({ context, event }) => (event.type === 'metadata' ? absorb(context, event.snapshot) : {})),
+    markDirty: assign({ dirty: true }),
+    /** Takes the lease: the next term, by CAS on the revision watched (0: there is none). */
+    startAcquire: assign({
+      attempt: ({ context }) => ({
+        lease: { holder: context.nodeId, term: (context.observedLease?.value.term ?? 0) + 1, renewedAt: context.wall() },
+        revision: context.observedLease?.revision ?? 0,
+        at: context.now(),
+      }),
+    }),
+    /** Renews it: same term, by CAS on the revision of our last write. */
+    startRenew: assign({
+      attempt: ({ context }) => ({
+        lease: { holder: context.nodeId, term: context.held?.term ?? 0, renewedAt: context.wall() },
+        revision: context.held?.revision ?? 0,
+        at: context.now(),
+      }),
+    }),
+    /** A failed attempt to take the lease: wait a full timeout before trying again. */
+    backOffAcquire: assign({ leaseSeenAt: ({ context }) => context.now() }),
+    /** An error (not a lost race) taking the lease: try again soon. */
+    retryAcquireSoon: assign({
+      leaseSeenAt: ({ context }) => context.now() - context.options.leaseTimeoutMs + context.options.retryMs,
+    }),
+    holdLease: assign(({ context, event }) => {
+      const revision = (event as unknown as { output: LeaseWriteOutput }).output as number;
+      const { lease, at } = context.attempt;
+      return {
+        held: { revision, term: lease.term, validFrom: at },
+        observedLease: { value: lease, revision },
+        leaseSeenAt: context.now(),
+      };
+    }),
+    becameActive: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ dirty: true, moves: new Map() });
+      enqueue.emit({ type: 'leadership', active: true, term: context.held?.term ?? 0, reason: 'lease taken' });
+    }),
+    steppedDown: enqueueActions(({ context, enqueue }) => {
+      const now = context.now();
+      const observed = context.observedLease?.value;
+      const reason =
+        observed !== undefined && context.held !== undefined && (observed.holder !== context.nodeId || observed.term !== context.held.term)
+          ? `lease taken by ${observed.holder} (term ${observed.term})`
+          : now >= leaseDeadline(context)
+            ? 'lease not renewed in time'
+            : 'lease renewal lost';
+      enqueue.emit({ type: 'leadership', active: false, term: context.held?.term ?? 0, reason });
+      enqueue.assign({ held: undefined, batch: [], moves: new Map(), leaseSeenAt: now });
+    }),
+    plan: assign(({ context }) => ({ batch: decide(viewOf(context)), dirty: false })),
+    applyWrites: assign(({ context, event }) => {
+      const output = (event as unknown as { output: WriteOutput }).output;
+      const moves = new Map(context.moves);
+      context.batch.forEach((decision, i) => {
+        const outcome = output.outcomes[i];
+        if (outcome === undefined || (outcome.kind !== 'written' && outcome.kind !== 'deleted')) return;
+        if (decision.kind === 'node') return;
+        const key = keyOf(decision.assignment);
+        if (decision.kind === 'update' && decision.move !== undefined) moves.set(key, decision.move);
+        else if (decision.kind === 'delete' || decision.assignment.primary !== null) moves.delete(key);
+      });
+      return { ...absorb(context, output.snapshot), moves, batch: [] };
+    }),
+    dropBatch: assign({ batch: [], dirty: true }),
+  },
+  delays: {
+    standbyCheck: ({ context }) => {
+      const remaining = context.leaseSeenAt + context.options.leaseTimeoutMs - context.now();
+      return remaining > 0 ? Math.min(remaining, context.options.tickMs) : context.options.tickMs;
+    },
+    renewEvery: ({ context }) => context.options.leaseTimeoutMs / 3,
+    leaseDeadline: ({ context }) => Math.max(0, leaseDeadline(context) - context.now()),
+    retry: ({ context }) => context.options.retryMs,
+    tick: ({ context }) => context.options.tickMs,
+  },
+  guards: {
+    leaseFree: ({ context }) =>
+      context.synced &&
+      (context.observedLease === undefined || context.now() - context.leaseSeenAt >= context.options.leaseTimeoutMs),
+    won: ({ event }) => (event as unknown as { output: LeaseWriteOutput }).output !== undefined,
+    // Judged by holder and term, not revision: our own renewal can show up in the metadata before
+    // its write has returned here.
+    leaseTakenByOther: ({ context }) =>
+      context.held !== undefined &&
+      context.observedLease !== undefined &&
+      context.observedLease.revision >= context.held.revision &&
+      (context.observedLease.value.holder !== context.nodeId || context.observedLease.value.term !== context.held.term),
+    leaseValid: ({ context }) => context.held !== undefined && context.now() < leaseDeadline(context),
+    dirty: ({ context }) => context.dirty && context.synced,
+    nothingToWrite: ({ context }) => context.batch.length === 0,
+    hadConflicts: ({ event }) =>
+      (event as unknown as { output: WriteOutput }).output.outcomes.some((o) => o.kind === 'conflict' || o.kind === 'failed'),
+  },
+}).createMachine({
+  id: 'manager',
+  context: ({ input }) => ({
+    ...input,
+    listeningSince: input.now(),
+    synced: false,
+    queues: new Map(),
+    records: new Map(),
+    assignments: new Map(),
+    heard: new Map(),
+    observedLease: undefined,
+    leaseSeenAt: input.now(),
+    held: undefined,
+    attempt: { lease: { holder: input.nodeId, term: 0, renewedAt: 0 }, revision: 0, at: 0 },
+    batch: [],
+    dirty: false,
+    moves: new Map(),
+  }),
+  on: {
+    heartbeat: { actions: 'recordHeartbeat' },
+    metadata: { actions: 'absorbMetadata' },
+    stop: { target: '.stopped' },
+  },
+  initial: 'standby',
+  states: {
+    standby: {
+      always: { guard: 'leaseFree', target: 'acquiring' },
+      after: { standbyCheck: { target: 'standby', reenter: true } },
+    },
+    acquiring: {
+      entry: 'startAcquire',
+      invoke: {
+        src: 'casLease',
+        input: ({ context }) => ({ lease: context.attempt.lease, revision: context.attempt.revision }),
+        onDone: [
+          { guard: 'won', target: 'active', actions: 'holdLease' },
+          { target: 'standby', actions: 'backOffAcquire' },
+        ],
+        onError: { target: 'standby', actions: 'retryAcquireSoon' },
+      },
+    },
+    active: {
+      type: 'parallel',
+      entry: 'becameActive',
+      exit: 'steppedDown',
+      always: { guard: 'leaseTakenByOther', target: 'standby' },
+      states: {
+        lease: {
+          initial: 'held',
+          states: {
+            held: {
+              after: { renewEvery: 'renewing', leaseDeadline: '#manager.standby' },
+            },
+            renewing: {
+              entry: 'startRenew',
+              invoke: {
+                src: 'casLease',
+                input: ({ context }) => ({ lease: context.attempt.lease, revision: context.attempt.revision }),
+                onDone: [{ guard: 'won', target: 'held', actions: 'holdLease' }, { target: '#manager.standby' }],
+                onError: 'retrying',
+              },
+              after: { leaseDeadline: '#manager.standby' },
+            },
+            retrying: {
+              after: { retry: 'renewing', leaseDeadline: '#manager.standby' },
+            },
+          },
+        },
+        decisions: {
+          initial: 'idle',
+          states: {
+            idle: {
+              always: { guard: 'dirty', target: 'planning' },
+              after: { tick: { target: 'idle', reenter: true, actions: 'markDirty' } },
+            },
+            planning: {
+              entry: 'plan',
+              always: [
+                { guard: 'nothingToWrite', target: 'idle' },
+                // Past the deadline the lease region steps down; no write may start meanwhile.
+                { guard: not('leaseValid'), target: 'idle', actions: 'dropBatch' },
+                { target: 'writing' },
+              ],
+            },
+            writing: {
+              invoke: {
+                src: 'writeDecisions',
+                input: ({ context }) => ({ decisions: context.batch, term: context.held?.term ?? 0 }),
+                onDone: [
+                  { guard: 'hadConflicts', target: 'cooling', actions: 'applyWrites' },
+                  { target: 'idle', actions: 'applyWrites' },
+                ],
+                onError: { target: 'cooling', actions: 'dropBatch' },
+              },
+            },
+            cooling: {
+              after: { retry: { target: 'idle', actions: 'markDirty' } },
+            },
+          },
+        },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
