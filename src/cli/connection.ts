@@ -55,22 +55,15 @@ export interface ClientUse {
   extraTimeoutMs?: number;
 }
 
-/** Connects, runs `fn` with a client, and always closes the connection again. */
-export async function withClient<T>(
-  command: Command,
-  fn: (client: WharfClient) => Promise<T>,
-  use: ClientUse = {},
-): Promise<T> {
+/** Connects to NATS, runs `fn` with the connection, and always closes it again. */
+export async function withConnection<T>(command: Command, fn: (nc: NatsConnection, globals: GlobalOptions) => Promise<T>): Promise<T> {
   const globals = globalsOf(command);
   const servers = globals.server
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
   // Loaded here, not at start-up: --help and usage errors do not pay for the NATS client.
-  const [{ connect }, { WharfClient }] = await Promise.all([
-    import('@nats-io/transport-node'),
-    import('../client/client.ts'),
-  ]);
+  const { connect } = await import('@nats-io/transport-node');
   let nc: NatsConnection;
   try {
     // A CLI run is short: no reconnects, so a lost connection fails the command instead of hanging.
@@ -82,15 +75,30 @@ export async function withClient<T>(
       { cause: err },
     );
   }
-  const client = await WharfClient.connect({
-    connection: nc,
-    cluster: globals.cluster,
-    timeoutMs: globals.timeout + (use.extraTimeoutMs ?? 0),
-  });
   try {
-    return await fn(client);
+    return await fn(nc, globals);
   } finally {
-    await client.close();
     await nc.close().catch(() => undefined);
   }
+}
+
+/** Connects, runs `fn` with a client, and always closes the connection again. */
+export async function withClient<T>(
+  command: Command,
+  fn: (client: WharfClient) => Promise<T>,
+  use: ClientUse = {},
+): Promise<T> {
+  return withConnection(command, async (nc, globals) => {
+    const { WharfClient } = await import('../client/client.ts');
+    const client = await WharfClient.connect({
+      connection: nc,
+      cluster: globals.cluster,
+      timeoutMs: globals.timeout + (use.extraTimeoutMs ?? 0),
+    });
+    try {
+      return await fn(client);
+    } finally {
+      await client.close();
+    }
+  });
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerClusterCommand } from './cluster.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerMessageCommands } from './messages.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
@@ -40,6 +41,7 @@ ${EXIT_CODES_HELP}`,
   registerQueueCommands(program);
   registerMessageCommands(program);
   registerStatsCommand(program);
+  registerClusterCommand(program);
   return program;
 }
 
