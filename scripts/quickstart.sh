@@ -2,8 +2,9 @@
 # Brings up a local Wharf under ./.wharf and returns once it is ready:
 #   - nats-server with JetStream: client nats://127.0.0.1:4222, monitoring http://127.0.0.1:8222,
 #     config ./.wharf/nats.conf, store ./.wharf/nats, log ./.wharf/nats.log;
-#   - WHARF_NODES broker nodes (default 1), node-1..node-N, each with its data in ./.wharf/data/node-<i>
-#     and its log in ./.wharf/node-<i>.log.
+#   - WHARF_NODES broker nodes (default 3), node-1..node-N, each with its data in ./.wharf/data/node-<i>,
+#     its log in ./.wharf/node-<i>.log and its metrics on http://127.0.0.1:<9463+i>/metrics.
+# Queues are replicated over the nodes (3 copies by default, fewer with fewer nodes).
 # Pids go to ./.wharf/*.pid; `npm run stop` stops everything. A previous run is stopped first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WHARF_DIR=.wharf
 NATS_PORT=4222
 MONITOR_PORT=8222
-NODES=${WHARF_NODES:-1}
+NODES=${WHARF_NODES:-3}
+HTTP_BASE_PORT=9464
 NATS_START_TIMEOUT_S=10
 NODE_READY_TIMEOUT_S=${WHARF_READY_TIMEOUT_S:-60}
 
@@ -19,9 +21,6 @@ say() { printf 'quickstart: %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
 
 [[ "${NODES}" =~ ^[1-9][0-9]*$ ]] || die "WHARF_NODES must be a positive integer, got '${NODES}'"
-# A node keeps its queue catalog in its own store: nodes sharing one cluster name would each answer
-# for queues only they know. One node per cluster until the catalog is shared.
-[ "${NODES}" -eq 1 ] || die "WHARF_NODES=${NODES}: a cluster runs one node in this version (each node keeps its own queue catalog)"
 
 bash scripts/setup.sh
 
@@ -35,7 +34,7 @@ done
 bash scripts/stop.sh --quiet
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "${NATS_PORT}" "${MONITOR_PORT}"; do
+for port in "${NATS_PORT}" "${MONITOR_PORT}" $(seq "${HTTP_BASE_PORT}" $((HTTP_BASE_PORT + NODES - 1))); do
   port_in_use "${port}" && die "port ${port} on 127.0.0.1 is taken by a process this script did not start; stop it and run again"
 done
 
@@ -90,7 +89,7 @@ say "nats-server is up (pid ${nats_pid})"
 for ((n = 1; n <= NODES; n++)); do
   id="node-${n}"
   WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
-    WHARF_DATA_DIR="./${WHARF_DIR}/data/${id}" \
+    WHARF_DATA_DIR="./${WHARF_DIR}/data/${id}" WHARF_HTTP_PORT=$((HTTP_BASE_PORT + n - 1)) \
     setsid nohup node --import tsx src/node/main.ts >"${WHARF_DIR}/${id}.log" 2>&1 </dev/null &
   echo "$!" >"${WHARF_DIR}/${id}.pid"
 done
@@ -115,12 +114,13 @@ cat <<INFO
 
 Wharf is running (cluster "local", ${NODES} node(s)):
   NATS        nats://127.0.0.1:${NATS_PORT}   (monitoring http://127.0.0.1:${MONITOR_PORT})
-  metrics     http://127.0.0.1:9464/metrics   (health: /healthz, /readyz)
+  metrics     http://127.0.0.1:${HTTP_BASE_PORT}/metrics … :$((HTTP_BASE_PORT + NODES - 1))   (health: /healthz, /readyz)
   logs        ./${WHARF_DIR}/nats.log, ./${WHARF_DIR}/node-<n>.log
   data        ./${WHARF_DIR}/nats, ./${WHARF_DIR}/data/node-<n>
 
 Try:
   npm run wharf -- queue create demo
+  npm run wharf -- cluster
   echo hello | npm run wharf -- send demo
   npm run wharf -- receive demo --delete
 

@@ -36,7 +36,8 @@ export interface QueueContext extends QueueInput {
   replicas: Record<number, ActorRefFrom<typeof replicaMachine>>;
 }
 
-export const replicaSystemId = (queue: string, partition: number) => `replica:${queue}:${partition}`;
+/** Names the incarnation too: a queue deleted and created again may still be dropping its old replicas. */
+export const replicaSystemId = (queue: string, incarnation: number, partition: number) => `replica:${queue}:${incarnation}:${partition}`;
 export const queueSystemId = (queue: string) => `queue:${queue}`;
 
 const isMember = (a: Assignment, self: string) => a.replicas.includes(self) || a.learners.includes(self);
@@ -100,7 +101,7 @@ export const queueMachine = setup({
                     now: c.now,
                   },
                 };
-                const id = replicaSystemId(c.name, a.partition);
+                const id = replicaSystemId(c.name, c.incarnation, a.partition);
                 const ref = spawn('replica', { id, systemId: id, input });
                 ref.send({ type: 'assignment', assignment: a });
                 return { ...c.replicas, [a.partition]: ref };

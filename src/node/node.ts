@@ -27,6 +27,7 @@ import { keys } from '../storage/keys.ts';
 import { openRocksStore, type Store } from '../storage/store.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
+import { startManager } from '../manager/manager.ts';
 import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
@@ -94,7 +95,10 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   await dropUnassigned(store, metadata, self, log);
 
   const primaries: PrimaryLogs = new Map();
-  const replicaOf = (queue: string, partition: number) => actor.system.get(replicaSystemId(queue, partition)) as ReplicaRef | undefined;
+  const replicaOf = (queue: string, partition: number): ReplicaRef | undefined => {
+    const incarnation = metadata.queue(queue)?.value.incarnation;
+    return incarnation === undefined ? undefined : (actor.system.get(replicaSystemId(queue, incarnation, partition)) as ReplicaRef | undefined);
+  };
   const replica = replicaActor({
     nc,
     subjects: subs,
@@ -331,20 +335,8 @@ async function dropUnassigned(store: Store, metadata: Metadata, self: string, lo
   }
 }
 
-type StartManager = (options: {
-  nc: NatsConnection;
-  metadata: Metadata;
-  cluster: string;
-  nodeId: string;
-  log: Logger;
-  options: { failureTimeoutMs: number; heartbeatMs: number };
-}) => Promise<{ stop(): Promise<void> }>;
-
 /** The cluster manager runs on every node; one is active (see src/manager). */
 async function startClusterManager(nc: NatsConnection, metadata: Metadata, config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
-  // Loaded by path so a node built without the manager module still starts (WHARF_MANAGER=false).
-  const path = '../manager/manager.ts';
-  const { startManager } = (await import(path)) as { startManager: StartManager };
   const manager = await startManager({
     nc,
     metadata,
