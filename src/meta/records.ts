@@ -90,7 +90,7 @@ export interface ReplicaReport {
 
 export type ReplicaRole = 'loading' | 'primary' | 'follower' | 'learner' | 'fenced' | 'failed';
 
-/** Published by every node on `wharf.<cluster>.node.<node>.heartbeat` every heartbeatMs. */
+/** Published by every node on its heartbeat subject (subjects.ts) every heartbeatMs. */
 export interface Heartbeat {
   node: string;
   boot: string;

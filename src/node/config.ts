@@ -19,7 +19,7 @@
  * | heartbeatMs       | WHARF_HEARTBEAT_MS       | `500`                   |
  * | failureTimeoutMs  | WHARF_FAILURE_TIMEOUT_MS | `3000`                  |
  * | leaseMs           | WHARF_LEASE_MS           | `2000`                  |
- * | metaReplicas      | WHARF_META_REPLICAS      | `0` (3 if NATS is clustered, else 1) |
+ * | metaReplicas      | WHARF_META_REPLICAS      | `0`                     |
  * | manager           | WHARF_MANAGER            | `true`                  |
  * | httpPort          | WHARF_HTTP_PORT          | `9464`                  |
  * | httpHost          | WHARF_HTTP_HOST          | `127.0.0.1`             |

@@ -22,7 +22,7 @@ const value = fc.oneof(fc.integer({ min: 0, max: MAX }), fc.constantFrom(...EDGE
 const queueArb = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/).map(q);
 
 test('the layout version and key', (t) => {
-  t.is(LAYOUT_VERSION, 1);
+  t.is(LAYOUT_VERSION, 2);
   t.is(keys.layout, 'meta/layout');
 });
 

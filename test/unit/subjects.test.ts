@@ -18,19 +18,31 @@ function headerPatterns(): string[] {
   return [...source.matchAll(/^ \*\s+(wharf\.\S+)/gm)].map((m) => m[1] ?? '');
 }
 
-test('the header lists the three subjects', (t) => {
-  t.deepEqual(headerPatterns(), ['wharf.<cluster>.api.<action>', 'wharf.<cluster>.node.<node>.heartbeat', 'wharf.<cluster>.inspect.<node>']);
+test('the header lists every subject', (t) => {
+  t.deepEqual(headerPatterns(), [
+    'wharf.<cluster>.api.<action>',
+    'wharf.<cluster>.node.<node>.heartbeat',
+    'wharf.<cluster>.node.<node>.partition',
+    'wharf.<cluster>.node.<node>.replica',
+    'wharf.<cluster>.ready.<queue>',
+    'wharf.<cluster>.manager.<action>',
+    'wharf.<cluster>.inspect.<node>',
+  ]);
   t.is(ROOT, 'wharf');
   t.is(API_QUEUE_GROUP, 'wharf-api');
 });
 
 test('each builder matches its pattern in the header', (t) => {
-  const [api, heartbeat, inspect] = headerPatterns();
+  const [api, heartbeat, partition, replica, ready, manager, inspect] = headerPatterns();
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
   for (const action of ACTIONS) t.is(s.api(action), fill(api, { cluster: 'prod-1', action }));
   t.is(s.heartbeat(nodeId('n_7')), fill(heartbeat, { cluster: 'prod-1', node: 'n_7' }));
+  t.is(s.partition('n_7'), fill(partition, { cluster: 'prod-1', node: 'n_7' }));
+  t.is(s.replica('n_7'), fill(replica, { cluster: 'prod-1', node: 'n_7' }));
+  t.is(s.ready('orders'), fill(ready, { cluster: 'prod-1', queue: 'orders' }));
+  t.is(s.manager('status'), fill(manager, { cluster: 'prod-1', action: 'status' }));
   t.is(s.inspect(nodeId('n_7')), fill(inspect, { cluster: 'prod-1', node: 'n_7' }));
   t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', action: '*' }));
   t.is<string, string>(s.allHeartbeats, fill(heartbeat, { cluster: 'prod-1', node: '*' }));
@@ -46,7 +58,15 @@ test('clusters do not share subjects', (t) => {
 
 test('every subject token is a valid NATS token', (t) => {
   const s = subjects(clusterName('c-1_x'));
-  const all = [...ACTIONS.map((a) => s.api(a)), s.heartbeat(nodeId('node-1')), s.inspect(nodeId('node-1'))];
+  const all = [
+    ...ACTIONS.map((a) => s.api(a)),
+    s.heartbeat(nodeId('node-1')),
+    s.partition('node-1'),
+    s.replica('node-1'),
+    s.ready('orders'),
+    s.manager('status'),
+    s.inspect(nodeId('node-1')),
+  ];
   for (const subject of all) {
     for (const token of subject.split('.')) t.regex(token, /^[A-Za-z0-9_-]+$/, subject);
   }
