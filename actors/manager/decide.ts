@@ -86,7 +86,10 @@ function decidePartition(
     repair(view, a, rf, load, budget);
   if (decision !== undefined) return decision;
   const report = reportOf(view, v.primary, keyOf(v));
-  if (report !== undefined && report.role === 'primary' && report.epoch === v.epoch && report.at >= a.since) {
+  // The in-sync set is informational: written at most once per half failure timeout per partition,
+  // so a set that flaps under load does not churn the assignment.
+  const settled = view.now - a.since >= view.options.failureTimeoutMs / 2;
+  if (settled && report !== undefined && report.role === 'primary' && report.epoch === v.epoch && report.at >= a.since) {
     return recordIsr(view, a, report.isr);
   }
   return undefined;

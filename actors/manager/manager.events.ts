@@ -43,6 +43,8 @@ export interface MetadataSnapshot {
 export type ManagerEvent =
   | { type: 'heartbeat'; heartbeat: Heartbeat }
   | { type: 'metadata'; snapshot: MetadataSnapshot }
+  /** The manager's NATS connection came back: heartbeats may have been missed meanwhile. */
+  | { type: 'reconnected' }
   | { type: 'stop' };
 
 /** A compare-and-swap of the lease: the new revision, or undefined when someone else wrote first. */

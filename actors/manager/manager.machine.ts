@@ -140,6 +140,7 @@ export const managerMachine = setup({
     }),
     absorbMetadata: assign(({ context, event }) => (event.type === 'metadata' ? absorb(context, event.snapshot) : {})),
     markDirty: assign({ dirty: true }),
+    restartListening: assign({ listeningSince: ({ context }) => context.now(), dirty: true }),
     /** Takes the lease: the next term, by CAS on the revision watched (0: there is none). */
     startAcquire: assign({
       attempt: ({ context }) => ({
@@ -175,11 +176,13 @@ export const managerMachine = setup({
       enqueue.assign({ dirty: true, moves: new Map() });
       enqueue.emit({ type: 'leadership', active: true, term: context.held?.term ?? 0, reason: 'lease taken' });
     }),
-    steppedDown: enqueueActions(({ context, enqueue }) => {
+    steppedDown: enqueueActions(({ context, event, enqueue }) => {
       const now = context.now();
       const observed = context.observedLease?.value;
       const reason =
-        observed !== undefined && context.held !== undefined && (observed.holder !== context.nodeId || observed.term !== context.held.term)
+        event.type === 'stop'
+          ? 'stopped'
+          : observed !== undefined && context.held !== undefined && (observed.holder !== context.nodeId || observed.term !== context.held.term)
           ? `lease taken by ${observed.holder} (term ${observed.term})`
           : now >= leaseDeadline(context)
             ? 'lease not renewed in time'
@@ -201,7 +204,8 @@ export const managerMachine = setup({
       });
       return { ...absorb(context, output.snapshot), moves, batch: [] };
     }),
-    dropBatch: assign({ batch: [], dirty: true }),
+    // Not dirty: the next round comes from the tick, the retry or new inputs, never at once.
+    dropBatch: assign({ batch: [] }),
   },
   delays: {
     standbyCheck: ({ context }) => {
@@ -252,6 +256,7 @@ export const managerMachine = setup({
   on: {
     heartbeat: { actions: 'recordHeartbeat' },
     metadata: { actions: 'absorbMetadata' },
+    reconnected: { actions: 'restartListening' },
     stop: { target: '.stopped' },
   },
   initial: 'standby',

@@ -137,7 +137,11 @@ export interface ViewParts {
   now: number;
   wall: number;
   options: DecisionOptions;
-  /** When the manager started listening to heartbeats: silence is counted from here for nodes never heard. */
+  /**
+   * Since when the manager's view of heartbeats is complete (its start, or its last reconnection to
+   * NATS): silence is counted from no earlier than this, so what it missed while cut off does not
+   * make live nodes look dead.
+   */
   listeningSince: number;
   queues: ReadonlyMap<string, QueueMeta>;
   records: ReadonlyMap<string, Versioned<NodeRecord>>;
@@ -159,7 +163,7 @@ export function buildView(parts: ViewParts): ManagerView {
   for (const id of [...ids].sort()) {
     const record = parts.records.get(id);
     const heard = parts.heard.get(id);
-    const silentMs = Math.max(0, parts.now - (heard?.at ?? parts.listeningSince));
+    const silentMs = Math.max(0, parts.now - Math.max(heard?.at ?? parts.listeningSince, parts.listeningSince));
     nodes.set(id, {
       id,
       // The record is the manager's and the operator's word (drain, remove); a heartbeat only fills in.

@@ -26,7 +26,7 @@ const HEARTBEAT_MS = 500;
 interface Manager {
   id: string;
   actor: Actor<typeof managerMachine>;
-  /** Cut off from NATS: its writes never complete and it hears nothing. */
+  /** Cut off from NATS: its writes fail and it hears nothing. */
   cut: boolean;
   writes: Decision[][];
   leaseWrites: number;
@@ -46,21 +46,21 @@ function harness(options: Partial<ManagerOptions> = {}) {
   const broadcast = () => {
     for (const m of managers) if (!m.cut) m.actor.send({ type: 'metadata', snapshot: world.snapshot() });
   };
-  const never = <T>() => new Promise<T>(() => undefined);
+  const disconnected = <T>(): Promise<T> => Promise.reject(new Error('disconnected'));
 
   const spawn = (id: string, { synced = true } = {}): Manager => {
     const m = { id, cut: false, writes: [], leaseWrites: 0, events: [], conflicts: 0 } as unknown as Manager;
     const machine = managerMachine.provide({
       actors: {
         casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(async ({ input }) => {
-          if (m.cut) return never();
+          if (m.cut) return disconnected();
           m.leaseWrites++;
           const revision = world.casLease(input.lease, input.revision);
           queueMicrotask(broadcast);
           return revision;
         }),
         writeDecisions: fromPromise<WriteOutput, WriteInput>(async ({ input }) => {
-          if (m.cut) return never();
+          if (m.cut) return disconnected();
           m.writes.push(input.decisions);
           if (m.conflicts > 0) {
             m.conflicts--;
@@ -238,6 +238,25 @@ test('a batch that loses its CAS is decided again from fresher metadata', async 
   t.true(m.writes.length >= 3, `${m.writes.length} batches`);
   t.not(h.world.get('q').primary, null);
   t.true(h.world.get('q').epoch >= 2, 'the planned move went through in the end');
+});
+
+test('after a reconnection, silence is counted afresh: nodes heard from again are not fenced', async (t) => {
+  const h = harness();
+  for (const n of ['a', 'b', 'c']) h.world.addNode(n);
+  h.world.addQueue('q', 3, 3);
+  const m = h.spawn('m1');
+  await h.advance(2000);
+  const epochs = () => [0, 1, 2].map((p) => h.world.get('q', p).epoch);
+  t.deepEqual(epochs(), [1, 1, 1]);
+  m.cut = true;
+  await h.advance(3 * LEASE);
+  t.false(h.active(m), 'it stepped down while cut off');
+  m.cut = false;
+  m.actor.send({ type: 'reconnected' });
+  h.broadcast();
+  await h.advance(3 * LEASE);
+  t.true(h.active(m), 'it took the lease again');
+  t.deepEqual(epochs(), [1, 1, 1], 'no primary was fenced for the heartbeats it could not hear');
 });
 
 test('stop ends the machine', async (t) => {

@@ -84,6 +84,9 @@ test('the primary-reported in-sync set is recorded when it changes', (t) => {
   w.down.add(lagging);
   w.append('q', 0, 3);
   w.heartbeat();
+  t.deepEqual(decide(w.view()), [], 'not right after the last write of the assignment');
+  w.now += 1500;
+  w.heartbeat();
   const [d] = decide(w.view());
   t.deepEqual(written(d)?.isr, w.get('q').replicas.filter((n) => n !== lagging).sort());
   t.regex(d?.reason ?? '', /in-sync/);

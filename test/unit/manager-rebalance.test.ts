@@ -118,7 +118,8 @@ test('a replica on a node dead for replaceAfterMs is replaced on another node; n
   for (const { value } of w.assignments.values()) t.not(value.primary, victim);
 
   w.now += OPTIONS.replaceAfterMs - 1;
-  t.deepEqual(w.settle(decide, { stepMs: 0 }), []);
+  const moves = (steps: ReturnType<typeof w.settle>) => steps.filter((d) => !/in-sync/.test(d.reason));
+  t.deepEqual(moves(w.settle(decide, { stepMs: 0 })), [], 'only in-sync sets recorded');
   w.now += 1;
   const steps = w.settle(decide, { stepMs: 0 });
   t.true(steps.some((d) => /which has been dead for/.test(d.reason)));

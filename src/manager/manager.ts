@@ -1,0 +1,285 @@
+/**
+ * The cluster manager's composition root: the machine of actors/manager/ with its effects — the
+ * lease and every decision written by compare-and-swap through the metadata service — fed with the
+ * metadata cache and the nodes' heartbeats, and, while active, answering operators on
+ * `wharf.<cluster>.manager.{status,drain,remove}` (JSON request/reply).
+ *
+ * Every node runs one (active or standby). Standbys listen to heartbeats too, so a manager that
+ * takes over knows the nodes' reports from its first decision round.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import {
+  DEFAULT_MANAGER_OPTIONS,
+  type LeaseWriteInput,
+  type LeaseWriteOutput,
+  type ManagerOptions,
+  type MetadataSnapshot,
+  type WriteInput,
+  type WriteOutcome,
+  type WriteOutput,
+} from '../../actors/manager/manager.events.ts';
+import { managerMachine } from '../../actors/manager/manager.machine.ts';
+import { keyOf, type Decision, type Versioned } from '../../actors/manager/view.ts';
+import { clusterName } from '../names.ts';
+import type { Assignment, ManagerLease, NodeRecord, NodeState, QueueMeta } from '../meta/records.ts';
+import { subjects } from '../protocol/subjects.ts';
+import { parseHeartbeat } from './heartbeat.ts';
+import { managerStatus, type ManagerStatus } from './status.ts';
+
+/** What the manager needs of the metadata service (src/meta/metadata.ts implements it). */
+export interface ManagerMetadata {
+  queues(): ReadonlyArray<Versioned<QueueMeta>>;
+  assignments(): ReadonlyArray<Versioned<Assignment>>;
+  nodes(): ReadonlyArray<Versioned<NodeRecord>>;
+  node(id: string): Versioned<NodeRecord> | undefined;
+  lease(): Versioned<ManagerLease> | undefined;
+  onQueue(listener: (name: string, entry: Versioned<QueueMeta> | undefined) => void): () => void;
+  onAssignment(listener: (key: string, entry: Versioned<Assignment> | undefined) => void): () => void;
+  onNode(listener: (id: string, entry: Versioned<NodeRecord> | undefined) => void): () => void;
+  onLease(listener: (entry: Versioned<ManagerLease> | undefined) => void): () => void;
+  /** The new revision, or undefined when the key is no longer at `revision` (0: must not exist). */
+  casAssignment(assignment: Assignment, revision: number): Promise<number | undefined>;
+  /** False when the key is no longer at `revision`. */
+  deleteAssignment(queue: string, partition: number, revision?: number): Promise<boolean>;
+  casLease(lease: ManagerLease, revision: number): Promise<number | undefined>;
+  putNode(record: NodeRecord): Promise<number>;
+}
+
+export interface StartManagerOptions {
+  nc: NatsConnection;
+  /** Must be loaded (Metadata.open resolves once it is): the manager trusts its first snapshot. */
+  metadata: ManagerMetadata;
+  cluster: string;
+  /** This node: the lease's holder while this manager is active. */
+  nodeId: string;
+  log: Logger;
+  /**
+   * Timings and limits; see ManagerOptions for each. `heartbeatMs`, the nodes' heartbeat period, is
+   * only checked against failureTimeoutMs (a timeout under two periods declares live nodes dead).
+   */
+  options?: Partial<ManagerOptions> & { heartbeatMs?: number };
+  /** Monotonic clock, ms. @default performance.now */
+  now?: () => number;
+  /** Wall clock, ms (informational fields only). @default Date.now */
+  wall?: () => number;
+}
+
+export interface ManagerHandle {
+  readonly actor: Actor<typeof managerMachine>;
+  /** Whether this manager holds the lease right now. */
+  isActive(): boolean;
+  /** What `manager.status` answers, from this manager's point of view. */
+  status(): ManagerStatus;
+  /** Stops deciding and answering. The lease is left to expire; the NATS connection stays open. */
+  stop(): Promise<void>;
+}
+
+type Reply = { ok: true; [field: string]: unknown } | { ok: false; error: { code: string; message: string } };
+
+export async function startManager(start: StartManagerOptions): Promise<ManagerHandle> {
+  const { nc, metadata, log } = start;
+  const { heartbeatMs, ...given } = start.options ?? {};
+  const options: ManagerOptions = { ...DEFAULT_MANAGER_OPTIONS, ...withoutUndefined(given) };
+  if (heartbeatMs !== undefined && options.failureTimeoutMs < 2 * heartbeatMs) {
+    log.warn({ failureTimeoutMs: options.failureTimeoutMs, heartbeatMs }, 'failure timeout shorter than two heartbeats: live nodes will look dead');
+  }
+  const subs = subjects(clusterName(start.cluster));
+  const now = start.now ?? (() => performance.now());
+  const wall = start.wall ?? (() => Date.now());
+
+  const snapshot = (): MetadataSnapshot => ({
+    queues: new Map(metadata.queues().map((q) => [q.value.name, q.value])),
+    assignments: new Map(metadata.assignments().map((a) => [keyOf(a.value), a])),
+    nodes: new Map(metadata.nodes().map((n) => [n.value.id, n])),
+    lease: metadata.lease(),
+  });
+
+  const machine = managerMachine.provide({
+    actors: {
+      casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(({ input }) => metadata.casLease(input.lease, input.revision)),
+      writeDecisions: fromPromise<WriteOutput, WriteInput>(async ({ input }) => {
+        const outcomes = await Promise.all(input.decisions.map((d) => write(metadata, d)));
+        input.decisions.forEach((d, i) => logDecision(log, d, outcomes[i] as WriteOutcome, input.term));
+        return { outcomes, snapshot: snapshot() };
+      }),
+    },
+  });
+  const actor = createActor(machine, { input: { nodeId: start.nodeId, options, now, wall } });
+
+  // ---- operators' requests, served by the active manager only ----
+  let served: Subscription[] = [];
+  const serve = () => {
+    if (served.length > 0) return;
+    const handle = (action: string, fn: (body: unknown) => Promise<Reply> | Reply) =>
+      nc.subscribe(subs.manager(action), {
+        callback: (err, msg) => {
+          if (err) return;
+          void answer(msg, fn).catch((e: unknown) => log.warn({ err: e, action }, 'manager request failed'));
+        },
+      });
+    served = [
+      handle('status', () => ({ ok: true, ...managerStatus(actor.getSnapshot().context, isActive()) })),
+      handle('drain', (body) => setNodeState(body, 'draining')),
+      handle('remove', (body) => setNodeState(body, 'removed')),
+    ];
+  };
+  const unserve = () => {
+    for (const s of served) s.unsubscribe();
+    served = [];
+  };
+
+  const setNodeState = async (body: unknown, state: NodeState): Promise<Reply> => {
+    const id = typeof body === 'object' && body !== null ? (body as { node?: unknown }).node : undefined;
+    if (typeof id !== 'string' || id === '') return failure('invalid_request', 'expected {"node": "<node id>"}');
+    const record = metadata.node(id);
+    if (record === undefined) return failure('not_found', `no node ${id} is registered`);
+    if (!isActive()) return failure('not_leader', 'this manager is no longer active');
+    if (record.value.state === 'removed') return failure('invalid_state', `node ${id} was removed already`);
+    if (record.value.state === state) return { ok: true, node: id, state };
+    await metadata.putNode({ ...record.value, state });
+    log.info({ node: id, from: record.value.state, to: state }, state === 'draining' ? 'node drain requested' : 'node removal requested');
+    return { ok: true, node: id, state };
+  };
+
+  const isActive = () => actor.getSnapshot().matches('active');
+
+  actor.on('leadership', (e) => {
+    if (e.active) {
+      log.info({ term: e.term }, 'cluster manager active');
+      serve();
+    } else {
+      unserve();
+      log.warn({ term: e.term, reason: e.reason }, 'cluster manager standing by');
+    }
+  });
+  actor.subscribe({ error: (err) => log.error({ err }, 'cluster manager machine failed') });
+  actor.start();
+
+  // ---- inputs: metadata changes (coalesced into one snapshot per turn) and heartbeats ----
+  let pending = false;
+  const changed = () => {
+    if (pending) return;
+    pending = true;
+    setImmediate(() => {
+      pending = false;
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'metadata', snapshot: snapshot() });
+    });
+  };
+  const listeners = [metadata.onQueue(changed), metadata.onAssignment(changed), metadata.onNode(changed), metadata.onLease(changed)];
+  const heartbeats = nc.subscribe(subs.allHeartbeats, {
+    callback: (err, msg) => {
+      if (err) return;
+      const hb = parseHeartbeat(msg.data);
+      if (hb === undefined) {
+        log.debug({ subject: msg.subject }, 'ignoring a malformed heartbeat');
+        return;
+      }
+      actor.send({ type: 'heartbeat', heartbeat: hb });
+    },
+  });
+  // Heartbeats missed while disconnected must not make live nodes look dead after reconnecting.
+  const statuses = nc.status();
+  void (async () => {
+    for await (const s of statuses) {
+      if (s.type === 'reconnect' && actor.getSnapshot().status === 'active') actor.send({ type: 'reconnected' });
+    }
+  })().catch((err: unknown) => log.debug({ err }, 'NATS status listener ended'));
+  actor.send({ type: 'metadata', snapshot: snapshot() });
+  log.info({ node: start.nodeId, ...options }, 'cluster manager started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    actor,
+    isActive,
+    status: () => managerStatus(actor.getSnapshot().context, isActive()),
+    stop: () =>
+      (stopping ??= (async () => {
+        for (const off of listeners) off();
+        heartbeats.unsubscribe();
+        // The status iterator's `stop` is not in its public type.
+        if ('stop' in statuses && typeof statuses.stop === 'function') (statuses.stop as () => void).call(statuses);
+        unserve();
+        actor.send({ type: 'stop' });
+        await waitFor(actor, (s) => s.status !== 'active', { timeout: 5000 }).catch(() => undefined);
+      })()),
+  };
+}
+
+/** One decision as a compare-and-swap: a lost swap is a conflict (decided again), never retried blindly. */
+async function write(metadata: ManagerMetadata, d: Decision): Promise<WriteOutcome> {
+  try {
+    switch (d.kind) {
+      case 'create':
+      case 'update': {
+        const revision = await metadata.casAssignment(d.assignment, d.revision);
+        return revision === undefined ? { kind: 'conflict' } : { kind: 'written', revision };
+      }
+      case 'delete': {
+        const deleted = await metadata.deleteAssignment(d.assignment.queue, d.assignment.partition, d.revision);
+        return deleted ? { kind: 'deleted' } : { kind: 'conflict' };
+      }
+      case 'node': {
+        // Node records are plain puts (each node writes its own); the check narrows the window in
+        // which an operator's or the node's own write could be overwritten.
+        if (metadata.node(d.record.id)?.revision !== d.revision) return { kind: 'conflict' };
+        return { kind: 'written', revision: await metadata.putNode(d.record) };
+      }
+    }
+  } catch (err) {
+    return { kind: 'failed', error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function logDecision(log: Logger, d: Decision, outcome: WriteOutcome, term: number): void {
+  const fields =
+    d.kind === 'node'
+      ? { decision: d.kind, node: d.record.id, state: d.record.state, revision: d.revision, term, outcome: outcome.kind }
+      : {
+          decision: d.kind,
+          queue: d.assignment.queue,
+          partition: d.assignment.partition,
+          epoch: d.assignment.epoch,
+          primary: d.assignment.primary,
+          replicas: d.assignment.replicas,
+          learners: d.assignment.learners,
+          leaving: d.assignment.leaving,
+          revision: d.revision,
+          term,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'written' ? { newRevision: outcome.revision } : {}),
+        };
+  if (outcome.kind === 'written' || outcome.kind === 'deleted') log.info(fields, d.reason);
+  else if (outcome.kind === 'conflict') log.info(fields, `lost the compare-and-swap, deciding again: ${d.reason}`);
+  else log.warn({ ...fields, error: outcome.error }, `write failed: ${d.reason}`);
+}
+
+async function answer(msg: Msg, fn: (body: unknown) => Promise<Reply> | Reply): Promise<void> {
+  let body: unknown = {};
+  if (msg.data.length > 0) {
+    try {
+      body = JSON.parse(new TextDecoder().decode(msg.data));
+    } catch {
+      msg.respond(JSON.stringify(failure('invalid_request', 'the body is not JSON')));
+      return;
+    }
+  }
+  let reply: Reply;
+  try {
+    reply = await fn(body);
+  } catch (err) {
+    reply = failure('unavailable', err instanceof Error ? err.message : String(err));
+  }
+  msg.respond(JSON.stringify(reply));
+}
+
+function failure(code: string, message: string): Reply {
+  return { ok: false, error: { code, message } };
+}
+
+/** Options given as `undefined` keep their defaults. */
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

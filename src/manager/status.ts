@@ -1,0 +1,69 @@
+/**
+ * The `manager.status` answer: who manages, every node with its liveness, and every partition with
+ * what each of its replicas last reported, including its lag behind the primary's log.
+ */
+import { viewOf, type ManagerContext } from '../../actors/manager/manager.machine.ts';
+import { keyOf, reportOf, type Liveness } from '../../actors/manager/view.ts';
+import type { Assignment, NodeState, ReplicaRole } from '../meta/records.ts';
+
+export interface ReplicaStatus {
+  node: string;
+  /** 'unknown' when the node has not reported this partition. */
+  role: ReplicaRole | 'unknown';
+  epoch: number | null;
+  lastEpoch: number | null;
+  logEnd: number | null;
+  commitIndex: number | null;
+  /** The primary's log end minus this replica's; null when either is unknown. */
+  lag: number | null;
+}
+
+export interface ManagerStatus {
+  /** The node answering (always the active manager). */
+  manager: string;
+  active: boolean;
+  holder: string | null;
+  term: number;
+  nodes: Array<{ id: string; state: NodeState; liveness: Liveness; silentMs: number; boot: string | null }>;
+  assignments: Array<Assignment & { revision: number; reports: ReplicaStatus[] }>;
+}
+
+export function managerStatus(context: ManagerContext, active: boolean): ManagerStatus {
+  const view = viewOf(context);
+  return {
+    manager: context.nodeId,
+    active,
+    holder: context.observedLease?.value.holder ?? null,
+    term: context.held?.term ?? context.observedLease?.value.term ?? 0,
+    nodes: [...view.nodes.values()].map((n) => ({
+      id: n.id,
+      state: n.state,
+      liveness: n.liveness,
+      silentMs: Math.round(n.silentMs),
+      boot: n.boot ?? null,
+    })),
+    assignments: [...view.assignments.values()]
+      .sort((x, y) => (x.value.queue === y.value.queue ? x.value.partition - y.value.partition : x.value.queue < y.value.queue ? -1 : 1))
+      .map(({ value, revision }) => {
+        const key = keyOf(value);
+        const primaryEnd = reportOf(view, value.primary, key)?.logEnd;
+        const nodes = [...new Set([...value.replicas, ...value.learners])];
+        return {
+          ...value,
+          revision,
+          reports: nodes.map((node): ReplicaStatus => {
+            const r = reportOf(view, node, key);
+            return {
+              node,
+              role: r?.role ?? 'unknown',
+              epoch: r?.epoch ?? null,
+              lastEpoch: r?.lastEpoch ?? null,
+              logEnd: r?.logEnd ?? null,
+              commitIndex: r?.commitIndex ?? null,
+              lag: r !== undefined && primaryEnd !== undefined ? primaryEnd - r.logEnd : null,
+            };
+          }),
+        };
+      }),
+  };
+}
