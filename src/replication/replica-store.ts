@@ -83,9 +83,18 @@ export class ReplicaStore {
     return rows.map(([, v]) => v);
   }
 
-  /** Drops entries from `to` on; only unapplied entries may go. */
+  /**
+   * Drops entries from `to` on. Entries already applied to the state cannot be taken back one by
+   * one (a deposed async primary applied what it wrote): then the replica starts over empty and
+   * copies the whole log again.
+   */
   async truncate(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
-    if (to < meta.applied) throw new Error(`cannot truncate to ${to}: entries up to ${meta.applied} are applied`);
+    if (to < meta.applied) {
+      await this.drop();
+      const fresh: ReplicaMeta = { ...emptyReplica(meta.incarnation), epoch: meta.epoch };
+      await this.saveMeta(fresh);
+      return fresh;
+    }
     const dels = (await this.store.scanKeys(keys.logBetween(this.queue, this.partition, to, meta.logEnd), meta.logEnd - to + 1))
       .map((key): WriteOp => ({ type: 'del', key }));
     // A truncation the primary asked for is legitimate: the mark follows it down.
@@ -129,4 +138,20 @@ export class ReplicaStore {
 
 export function encodeEntry(entry: LogEntry): Uint8Array {
   return encodeLogEntry(entry);
+}
+
+/**
+ * Drops the last `k` entries of a replica's log while keeping its mark: what a disk that lost its
+ * latest writes looks like. For fault tests and for operators rehearsing recovery on a stopped
+ * node's store; the replica comes back as a learner until it has the entries again.
+ */
+export async function rollBackLog(store: Store, queue: QueueName, partition: number, k: number): Promise<ReplicaMeta> {
+  const [raw] = await store.getMany([keys.replica(queue, partition)]);
+  if (!raw) throw new Error(`no replica of ${queue}/${partition} in this store`);
+  const meta = decodeReplicaMeta(raw);
+  const to = Math.max(0, meta.logEnd - k);
+  const dels = (await store.scanKeys(keys.logBetween(queue, partition, to, meta.logEnd), k + 1)).map((key): WriteOp => ({ type: 'del', key }));
+  const next: ReplicaMeta = { ...meta, epochs: truncateEpochs(meta.epochs, to), logEnd: to, applied: Math.min(meta.applied, to) };
+  await store.write([...dels, { type: 'put', key: keys.replica(queue, partition), value: encodeReplicaMeta(next) }], true);
+  return next;
 }

@@ -20,6 +20,7 @@ import { subjects } from '../../src/protocol/subjects.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { decodeMessage } from '../../src/storage/records.ts';
 import { openRocksStore } from '../../src/storage/store.ts';
+import { rollBackLog } from '../../src/replication/replica-store.ts';
 import type { ReplicaDump } from '../chaos/checker.ts';
 import { eventually } from './eventually.ts';
 import { startNats, type NatsServerHandle } from './nats-server.ts';
@@ -152,7 +153,7 @@ export async function startWharfCluster(t: ExecutionContext<unknown>, options: C
         { timeoutMs, intervalMs: 100, message: `a primary of ${queue}.${partition}${not ? ` other than ${not}` : ''}` },
       ),
     waitForReplicasInSync: (queue, timeoutMs = 20_000) => replicasInSync(nc, cluster, queue, ids, timeoutMs),
-    rollbackLog,
+    rollbackLog: (id, queue, partition, k) => rollbackLog(node(id).dataDir, queue, partition, k),
     async dumpReplicas(queue) {
       const running = nodes.filter((n) => n.running).map((n) => n.id);
       if (running.length > 0) throw new Error(`stop every node before reading their stores (running: ${running.join(', ')})`);
@@ -201,13 +202,16 @@ function clusterNode(id: string, dataDir: string, handle: NodeProcessHandle): Cl
 }
 
 /**
- * TODO(replication): amnesia needs a test-only admin op on the node that truncates the last `k`
- * entries of a replica's log (or a tool that does it on a stopped node's store). Nothing in the
- * node offers it yet (no WHARF_TEST_ROLLBACK or similar in `git log`); the learner scenario stays
- * gated until it does.
+ * Amnesia on a stopped node: drops the last `k` entries of a replica's log, keeping the mark of what
+ * it had acknowledged (src/replication/replica-store.ts rollBackLog).
  */
-export async function rollbackLog(node: string, queue: string, partition: number, k: number): Promise<void> {
-  throw new Error(`rollbackLog(${node}, ${queue}.${partition}, ${k}): not implemented: the node has no log rollback hook yet`);
+export async function rollbackLog(dataDir: string, queue: string, partition: number, k: number): Promise<void> {
+  const store = await openRocksStore(dataDir);
+  try {
+    await rollBackLog(store, queue as QueueName, partition, k);
+  } finally {
+    await store.close();
+  }
 }
 
 /**
