@@ -15,7 +15,7 @@
  * now − leaseMs, no other primary can have been serving for leaseMs. The primary acknowledges and
  * delivers only while that holds; a new primary waits leaseMs after its first commit before it does.
  */
-import { endOfEpoch, type ReplicaMeta } from './log.ts';
+import { divergence, type ReplicaMeta } from './log.ts';
 
 export interface FetchRequest {
   follower: string;
@@ -123,13 +123,21 @@ export class Followers {
   onFetch(request: FetchRequest, now: number): FetchAnswer {
     if (request.epoch > this.epoch) return { kind: 'superseded', epoch: request.epoch };
     if (request.epoch < this.epoch) return { kind: 'fenced', epoch: this.epoch };
-    const end = endOfEpoch(this.epochs, this._logEnd, request.lastEpoch);
-    if (request.from > end) return { kind: 'truncate', to: end };
+    // Its log must be a prefix of this one before its log end counts as a match (KIP-101/279).
+    const cut = divergence(this.epochs, this._logEnd, request.from, request.lastEpoch);
+    if (cut !== undefined) {
+      // Whatever it matched before, it is about to drop everything from `cut` on.
+      const known = this.followers.get(request.follower);
+      if (known !== undefined && known.match > cut) known.match = cut;
+      return { kind: 'truncate', to: cut };
+    }
     const f = this.followers.get(request.follower) ?? { match: 0, token: 0, learner: request.learner, caughtUpAt: -Infinity };
     f.match = request.from;
     f.learner = request.learner;
     // Tokens are this primary's own clock readings: a newer one can only be echoed after an older one.
-    if (request.token > f.token) f.token = request.token;
+    // One this primary cannot have issued (before it started, or after now) is another primary's,
+    // echoed by a follower that switched to this one: it proves nothing about this primary's lease.
+    if (request.token > f.token && request.token >= this.startedAt && request.token <= now) f.token = request.token;
     if (f.match >= this._logEnd) f.caughtUpAt = now;
     this.followers.set(request.follower, f);
     this.recompute();

@@ -67,6 +67,25 @@ export function endOfEpoch(epochs: ReplicaMeta['epochs'], logEnd: number, lastEp
   return next === undefined ? logEnd : next[1];
 }
 
+/**
+ * Where a follower's log must be cut before it can copy from this history (of a log ending at
+ * `logEnd`), given the follower's log end `from` and the epoch `lastEpoch` of its last entry; or
+ * undefined when the follower's log is a prefix of this one and it can fetch from `from`.
+ *
+ * Past the end of its last epoch here, the follower's tail diverges: cut at that end (KIP-101). If
+ * this history has no entry of `lastEpoch` at all, every entry of that epoch on the follower came
+ * from a primary whose entries this log does not hold, wherever that epoch started — possibly below
+ * endOfEpoch (Kafka's KIP-279 case) — so the last entry goes, and the follower asks again with the
+ * epoch of the entry before it. Such entries were never committed (a committed entry is in every
+ * later primary's log), so a follower never has to drop an entry it applied.
+ */
+export function divergence(epochs: ReplicaMeta['epochs'], logEnd: number, from: number, lastEpoch: number): number | undefined {
+  const end = endOfEpoch(epochs, logEnd, lastEpoch);
+  if (from > end) return end;
+  if (from > 0 && !epochs.some(([e]) => e === lastEpoch)) return from - 1;
+  return undefined;
+}
+
 /** The history after truncating the log to `end`: epochs that start at or past it are gone. */
 export function truncateEpochs(epochs: ReplicaMeta['epochs'], end: number): ReplicaMeta['epochs'] {
   return epochs.filter(([, start]) => start < end);
