@@ -89,11 +89,17 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
   const needed = quorum(value.replicas.length);
   // Frozen logs: follower reports at (or past) the fence epoch, heard after the fence was seen.
   const frozen: Candidate[] = [];
+  // A voting replica that lost acknowledged entries (a learner with a witness position) still counts
+  // toward the quorum, at the position it had reached, but cannot be elected.
+  const witnesses = new Set<string>();
   for (const node of new Set(value.replicas)) {
     const report = reportOf(view, node, key);
-    if (report === undefined || report.role !== 'follower') continue;
-    if (report.epoch < value.epoch || report.at < a.since) continue;
-    frozen.push({ node, report });
+    if (report === undefined || report.epoch < value.epoch || report.at < a.since) continue;
+    if (report.role === 'follower') frozen.push({ node, report });
+    else if (report.role === 'learner' && report.witness !== undefined) {
+      frozen.push({ node, report: { ...report, ...report.witness } });
+      witnesses.add(node);
+    }
   }
   if (frozen.length < needed) {
     return { kind: 'wait', reason: `${frozen.length} of the ${needed} frozen logs needed have been reported` };
@@ -103,6 +109,7 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
     (c) => frozen.filter((o) => comparePositions(o.report, c.report) <= 0).length >= needed,
   );
   const electable = safe.filter((c) => {
+    if (witnesses.has(c.node)) return false;
     const node = view.nodes.get(c.node);
     return node !== undefined && node.liveness === 'alive' && node.state !== 'removed';
   });

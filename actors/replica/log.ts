@@ -36,9 +36,11 @@ export interface ReplicaMeta {
    * count for commit or be elected until it has caught up past it.
    */
   mark: number;
+  /** Epoch of the entry just below `mark`. */
+  markEpoch: number;
 }
 
-export const emptyReplica = (incarnation: number): ReplicaMeta => ({ incarnation, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0 });
+export const emptyReplica = (incarnation: number): ReplicaMeta => ({ incarnation, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0, markEpoch: 0 });
 
 /** Epoch of the entry at `index - 1`, i.e. of the last entry of a log ending at `index`; 0 for none. */
 export function epochAt(epochs: ReplicaMeta['epochs'], end: number): number {

@@ -16,6 +16,7 @@ const replicaReport = v.object({
   logEnd: count,
   commitIndex: count,
   isr: v.optional(v.array(v.string())),
+  witness: v.optional(v.object({ lastEpoch: count, logEnd: count })),
 });
 
 const heartbeat = v.object({
@@ -37,9 +38,9 @@ export function parseHeartbeat(data: Uint8Array): Heartbeat | undefined {
   const parsed = v.safeParse(heartbeat, json);
   if (!parsed.success) return undefined;
   const { replicas, ...rest } = parsed.output;
-  // exactOptionalPropertyTypes: an absent in-sync set stays absent rather than `isr: undefined`.
+  // exactOptionalPropertyTypes: absent optional fields stay absent rather than `undefined`.
   return {
     ...rest,
-    replicas: replicas.map(({ isr, ...r }) => (isr === undefined ? r : { ...r, isr })),
+    replicas: replicas.map(({ isr, witness, ...r }) => ({ ...r, ...(isr === undefined ? {} : { isr }), ...(witness === undefined ? {} : { witness }) })),
   };
 }

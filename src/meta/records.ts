@@ -86,6 +86,12 @@ export interface ReplicaReport {
   commitIndex: number;
   /** Primary only: replicas whose log end is within the lag limit. */
   isr?: string[];
+  /**
+   * A learner whose log lost entries it had acknowledged: the position it had reached. It still
+   * counts in an election as a witness (the winner must be at least as complete as this), never as
+   * a candidate.
+   */
+  witness?: { lastEpoch: number; logEnd: number };
 }
 
 export type ReplicaRole = 'loading' | 'primary' | 'follower' | 'learner' | 'fenced' | 'failed';

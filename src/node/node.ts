@@ -233,6 +233,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
           logEnd: primary?.logEnd ?? c.meta.logEnd,
           commitIndex: primary?.commit ?? c.commit,
           ...(role === 'primary' && primary ? { isr: primary.inSync(ISR_LAG_MS) } : {}),
+          ...(c.amnesiac ? { witness: { lastEpoch: c.meta.markEpoch, logEnd: c.catchUpTo } } : {}),
         });
       }
     }

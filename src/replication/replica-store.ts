@@ -10,7 +10,7 @@
  * (applying an entry twice leaves the same keys).
  */
 import type { LogEntry, ReplicaMeta } from '../../actors/replica/log.ts';
-import { emptyReplica, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
+import { emptyReplica, epochAt, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
 import type { QueueName } from '../names.ts';
 import { keys } from '../storage/keys.ts';
 import { decodeLogEntry, decodeReplicaMeta, encodeLogEntry, encodeReplicaMeta } from '../storage/records.ts';
@@ -70,6 +70,7 @@ export class ReplicaStore {
       logEnd: index,
       applied: applied ?? meta.applied,
       mark: Math.max(meta.mark, index),
+      markEpoch: index >= meta.mark ? epochAt(epochs, index) : meta.markEpoch,
     };
     ops.push(this.metaOp(next));
     await this.store.write(ops, true);
@@ -98,7 +99,7 @@ export class ReplicaStore {
     const dels = (await this.store.scanKeys(keys.logBetween(this.queue, this.partition, to, meta.logEnd), meta.logEnd - to + 1))
       .map((key): WriteOp => ({ type: 'del', key }));
     // A truncation the primary asked for is legitimate: the mark follows it down.
-    const next: ReplicaMeta = { ...meta, epochs: truncateEpochs(meta.epochs, to), logEnd: to, mark: Math.min(meta.mark, to) };
+    const next: ReplicaMeta = { ...meta, epochs: truncateEpochs(meta.epochs, to), logEnd: to, mark: Math.min(meta.mark, to), markEpoch: to < meta.mark ? epochAt(truncateEpochs(meta.epochs, to), to) : meta.markEpoch };
     await this.store.write([...dels, this.metaOp(next)], true);
     return next;
   }

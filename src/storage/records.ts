@@ -83,15 +83,15 @@ export function decodeNumber(bytes: Uint8Array): number {
 }
 
 export function encodeReplicaMeta(m: ReplicaMeta): Uint8Array {
-  return packr.pack([m.epoch, m.epochs, m.logEnd, m.applied, m.mark, m.incarnation]);
+  return packr.pack([m.epoch, m.epochs, m.logEnd, m.applied, m.mark, m.incarnation, m.markEpoch]);
 }
 
 export function decodeReplicaMeta(bytes: Uint8Array): ReplicaMeta {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || a.length !== 6 || !isNum(a[0]) || !isNum(a[2]) || !isNum(a[3]) || !isNum(a[4]) || !isNum(a[5])) corrupt('replica');
+  if (!Array.isArray(a) || a.length !== 7 || !isNum(a[0]) || !isNum(a[2]) || !isNum(a[3]) || !isNum(a[4]) || !isNum(a[5]) || !isNum(a[6])) corrupt('replica');
   const epochs = a[1] as unknown;
   if (!Array.isArray(epochs) || !epochs.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1]))) corrupt('replica');
-  return { epoch: a[0], epochs: epochs as Array<[number, number]>, logEnd: a[2], applied: a[3], mark: a[4], incarnation: a[5] };
+  return { epoch: a[0], epochs: epochs as Array<[number, number]>, logEnd: a[2], applied: a[3], mark: a[4], incarnation: a[5], markEpoch: a[6] };
 }
 
 /** A log entry: [epoch, [[key, value], [key]…]] — a key alone is a delete. */
