@@ -142,7 +142,7 @@ test('truncateEpochs drops the epochs that start at or past the new end', (t) =>
 });
 
 test('emptyReplica: nothing seen, nothing stored', (t) => {
-  t.deepEqual(emptyReplica(9), { incarnation: 9, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0 });
+  t.deepEqual(emptyReplica(9), { incarnation: 9, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0, markEpoch: 0 });
 });
 
 test('property: epochAt, endOfEpoch and truncateEpochs agree with the log they describe', (t) => {

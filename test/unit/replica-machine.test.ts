@@ -105,7 +105,7 @@ type Meta = ReplicaMeta;
 type Key = ReplicaKey;
 
 function meta(fields: Partial<Meta> = {}): Meta {
-  return { incarnation: 7, epoch: 1, epochs: [[1, 0]], logEnd: 4, applied: 2, mark: 4, ...fields };
+  return { incarnation: 7, epoch: 1, epochs: [[1, 0]], logEnd: 4, applied: 2, mark: 4, markEpoch: 1, ...fields };
 }
 
 function assignment(fields: Partial<Assignment> = {}): Assignment {
