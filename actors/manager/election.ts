@@ -49,6 +49,10 @@ export function failoverReason(view: ManagerView, a: AssignmentView): string | u
     if (report.role === 'fenced' && report.epoch >= a.value.epoch) {
       return `primary ${primary} reports itself fenced at epoch ${report.epoch}`;
     }
+    // It came back without entries it had (amnesia): it must not serve, and will not by itself.
+    if (report.role === 'learner' && report.epoch >= a.value.epoch) {
+      return `primary ${primary} reports itself a learner at epoch ${report.epoch} (its log lost entries)`;
+    }
   }
   return undefined;
 }

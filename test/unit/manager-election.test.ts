@@ -67,8 +67,8 @@ test('no election without a quorum of frozen logs: the partition waits', (t) => 
   t.is(written(pick)?.primary, 'b', 'b and c are a quorum; tie on the log, b by name');
 });
 
-test('a primary reporting itself fenced or failed is replaced at once', (t) => {
-  for (const role of ['fenced', 'failed'] as const) {
+test('a primary reporting itself fenced, failed or a learner (amnesia) is replaced at once', (t) => {
+  for (const role of ['fenced', 'failed', 'learner'] as const) {
     const w = threeNodes();
     w.now += 10;
     w.receive({
@@ -165,6 +165,8 @@ const nodeArb = fc.record({
       lastEpoch: fc.integer({ min: 0, max: 3 }),
       logEnd: fc.integer({ min: 0, max: 6 }),
       late: fc.boolean(),
+      /** An amnesiac learner's witness position. */
+      witness: fc.option(fc.record({ lastEpoch: fc.integer({ min: 0, max: 3 }), logEnd: fc.integer({ min: 0, max: 6 }) }), { freq: 3 }),
     }),
     { freq: 4 },
   ),
@@ -198,7 +200,8 @@ function scenarioView(s: Scenario) {
     const r = n.report;
     const reports = new Map<string, ReplicaReport>();
     if (r !== null) {
-      reports.set('q.0', report('q', 0, r.role, { epoch: s.epoch + r.epochDelta, lastEpoch: r.lastEpoch, logEnd: r.logEnd }));
+      const witness = r.role === 'learner' && r.witness !== null ? { witness: r.witness } : {};
+      reports.set('q.0', report('q', 0, r.role, { epoch: s.epoch + r.epochDelta, lastEpoch: r.lastEpoch, logEnd: r.logEnd, ...witness }));
     }
     // A late report arrived before the fence was seen; its node may have spoken since only through silence.
     heard.set(id, { boot: id, state: n.state, at: r?.late === true ? since - 1 : now - n.silentMs, reports });
@@ -222,31 +225,36 @@ test('property: the elected replica is a live voter holding the most complete lo
     fc.property(scenarioArb, (s) => {
       const { view, a } = scenarioView(s);
       const outcome = elect(view, a);
-      // The frozen logs the protocol counts: voters' follower reports at the fence epoch, heard after it.
+      // The frozen logs the protocol counts: voters' follower reports at the fence epoch, heard after
+      // it, and amnesiac learners' witness positions (counted, never elected).
       const frozen = s.replicas.flatMap((id) => {
         const r = view.reports.get(id)?.get('q.0');
-        return r !== undefined && r.role === 'follower' && r.epoch >= s.epoch && r.at >= a.since ? [{ id, r }] : [];
+        if (r === undefined || r.epoch < s.epoch || r.at < a.since) return [];
+        if (r.role === 'follower') return [{ id, r, witness: false }];
+        if (r.role === 'learner' && r.witness !== undefined) return [{ id, r: { ...r, ...r.witness }, witness: true }];
+        return [];
       });
       const needed = quorum(s.replicas.length);
+      const maxOfQuorum = (r: ReplicaReport) => frozen.filter((o) => comparePositions(o.r, r) <= 0).length >= needed;
       if (frozen.length < needed) return outcome.kind === 'wait';
       if (outcome.kind === 'wait') {
-        // Waiting is allowed only when no live, non-removed replica is the maximum of a quorum.
-        return frozen.every(({ id, r }) => {
+        // Waiting is allowed only when no live, non-removed follower is the maximum of a quorum.
+        return frozen.every(({ id, r, witness }) => {
           const node = view.nodes.get(id)!;
-          const maxOfQuorum = frozen.filter((o) => comparePositions(o.r, r) <= 0).length >= needed;
-          return !maxOfQuorum || node.liveness !== 'alive' || node.state === 'removed';
+          return witness || !maxOfQuorum(r) || node.liveness !== 'alive' || node.state === 'removed';
         });
       }
       const pick = frozen.find((f) => f.id === outcome.primary);
       const node = view.nodes.get(outcome.primary);
       return (
         pick !== undefined &&
+        !pick.witness &&
         s.replicas.includes(outcome.primary) &&
         !s.learnerIds.includes(outcome.primary) &&
         node?.liveness === 'alive' &&
         node.state !== 'removed' &&
         // Not behind: at least as complete as a quorum of frozen logs, itself included.
-        frozen.filter((o) => comparePositions(o.r, pick.r) <= 0).length >= needed
+        maxOfQuorum(pick.r)
       );
     }),
     { numRuns: 3000 },
