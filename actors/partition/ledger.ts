@@ -18,6 +18,7 @@ import FlatQueue from 'flatqueue';
 import {
   recordSize,
   type Change,
+  type DedupEntry,
   type DelayedEntry,
   type DeliveryRecord,
   type LoadedPartition,
@@ -40,7 +41,14 @@ export interface NewMessage {
   record: MessageRecord;
   /** 0 for a message visible at once. */
   delayMs: number;
+  /** A send with the same id within the window is answered with the first one's message instead. */
+  dedupId?: string;
 }
+
+/** How long a deduplication id is remembered. */
+export const DEDUP_WINDOW_MS = 5 * 60_000;
+/** Deduplication ids remembered per partition; the oldest go first beyond it. */
+export const MAX_DEDUPS = 100_000;
 
 /** One delivery decided by `receive`; `record` is absent when the body must be read from disk. */
 export interface Delivery {
@@ -103,6 +111,8 @@ export class Ledger {
   private timersLoaded = false;
 
   private readonly attempts = new Map<string, Attempt>();
+  /** Deduplication ids in their window, oldest first (the window is the same for all). */
+  private readonly dedups = new Map<string, DedupEntry>();
   /**
    * Where the next retention scan starts: every live message has this offset or a higher one (the
    * last scan deleted what was expired below the first message it found alive). Starting here spares
@@ -121,6 +131,9 @@ export class Ledger {
     this.state = { ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
     this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
+    for (const [id, entry] of (loaded.dedups ?? []).sort((a, b) => a[1].expires - b[1].expires)) {
+      if (entry.expires > now) this.dedups.set(id, entry);
+    }
     for (const [offset, delivery] of loaded.deliveries) {
       if (offset < this.state.purgedOffset) continue;
       this.deliveries.set(offset, delivery);
@@ -131,11 +144,47 @@ export class Ledger {
 
   // ---- appends -----------------------------------------------------------------------------------
 
-  /** Accepts messages; returns nothing to wait for but the durability of `takeChanges()`. */
-  append(messages: readonly NewMessage[], now: number): void {
-    for (const { record, delayMs } of messages) {
+  /**
+   * Accepts messages and returns the message id each send stands for: its own, or the first one's
+   * when its deduplication id was seen within the window (then nothing is stored again).
+   */
+  append(messages: readonly NewMessage[], now: number): string[] {
+    const ids: string[] = [];
+    for (const { record, delayMs, dedupId } of messages) {
+      if (dedupId !== undefined) {
+        const seen = this.dedups.get(dedupId);
+        if (seen !== undefined && seen.expires > now) {
+          ids.push(seen.messageId);
+          continue;
+        }
+        this.rememberDedup(dedupId, { messageId: record.id, expires: now + DEDUP_WINDOW_MS });
+      }
+      ids.push(record.id);
       if (delayMs > 0) this.addDelayed(record, now + delayMs);
       else this.addVisible(record);
+    }
+    return ids;
+  }
+
+  private rememberDedup(dedupId: string, entry: DedupEntry): void {
+    this.dedups.delete(dedupId);
+    if (this.dedups.size >= MAX_DEDUPS) {
+      const oldest = this.dedups.keys().next().value;
+      if (oldest !== undefined) {
+        this.dedups.delete(oldest);
+        this.changes.push({ kind: 'delDedup', dedupId: oldest });
+      }
+    }
+    this.dedups.set(dedupId, entry);
+    this.changes.push({ kind: 'putDedup', dedupId, entry });
+  }
+
+  /** Forgets deduplication ids whose window ended. */
+  private expireDedups(now: number): void {
+    for (const [id, entry] of this.dedups) {
+      if (entry.expires > now) break;
+      this.dedups.delete(id);
+      this.changes.push({ kind: 'delDedup', dedupId: id });
     }
   }
 
@@ -307,8 +356,9 @@ export class Ledger {
 
   // ---- time --------------------------------------------------------------------------------------
 
-  /** Expires leases and releases delayed messages that are due. */
+  /** Expires leases and deduplication ids, and releases delayed messages that are due. */
   tick(now: number, retentionMs: number): void {
+    this.expireDedups(now);
     for (let deadline = this.leases.peekValue(); deadline !== undefined && deadline <= now; deadline = this.leases.peekValue()) {
       const lease = this.leases.pop() as Lease;
       const delivery = this.deliveries.get(lease.offset);

@@ -20,7 +20,8 @@ export type PartitionOp =
   | { type: 'purge' };
 
 export type PartitionResult =
-  | { type: 'sent' }
+  /** The message id of each message of the send, in order (the first one's for a duplicate). */
+  | { type: 'sent'; ids: string[] }
   | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
   | { type: 'handled'; results: HandleResult[] }
   | { type: 'purged'; count: number }

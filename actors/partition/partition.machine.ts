@@ -100,8 +100,7 @@ export const partitionMachine = setup({
         const { id, op } = request;
         switch (op.type) {
           case 'send':
-            ledger.append(op.messages, now);
-            pending.push({ id, result: { type: 'sent' } });
+            pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
             break;
           case 'receive': {
             const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId);

@@ -64,7 +64,16 @@ export type Change =
   | { kind: 'delDelivery'; offset: number }
   | { kind: 'putDelayed'; due: number; seq: number; record: MessageRecord }
   | { kind: 'delDelayed'; due: number; seq: number }
-  | { kind: 'putState'; state: PartitionState };
+  | { kind: 'putState'; state: PartitionState }
+  | { kind: 'putDedup'; dedupId: string; entry: DedupEntry }
+  | { kind: 'delDedup'; dedupId: string };
+
+/** A send's deduplication id, remembered for a while with the id of the message it created. */
+export interface DedupEntry {
+  messageId: string;
+  /** Until when a send with the same deduplication id is answered with this message instead, ms. */
+  expires: number;
+}
 
 /** A delayed message as loaded from d/. */
 export interface DelayedEntry {
@@ -77,6 +86,8 @@ export interface DelayedEntry {
 export interface LoadedPartition {
   state: PartitionState;
   deliveries: Array<[offset: number, delivery: DeliveryRecord]>;
+  /** Deduplication ids still in their window, in any order. */
+  dedups?: Array<[dedupId: string, entry: DedupEntry]>;
 }
 
 /** Bytes of body and attributes (names, types and values, strings counted in UTF-8), as SQS counts them. */

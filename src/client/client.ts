@@ -2,6 +2,7 @@
  * The Wharf client: typed access to every API action over NATS request/reply, client-side batching
  * of sends, and retries of errors that are safe to retry.
  */
+import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
@@ -41,6 +42,8 @@ export interface SendOptions {
   attributes?: MessageAttributes;
   /** 0–900 seconds; overrides the queue's delay. */
   delaySeconds?: number;
+  /** Sends with the same id within 5 minutes store one message. @default a new random id per call */
+  deduplicationId?: string;
 }
 
 export interface ReceiveOptions {
@@ -51,6 +54,13 @@ export interface ReceiveOptions {
   /** Visibility timeout of these deliveries, seconds. @default the queue's */
   visibilityTimeout?: number;
   receiveRequestAttemptId?: string;
+}
+
+/** A send whose messages all carry deduplication ids. */
+function isIdempotentSend(action: Action, request: unknown): boolean {
+  if (action === 'SendMessage') return (request as Request<'SendMessage'>).deduplicationId !== undefined;
+  if (action === 'SendMessageBatch') return (request as Request<'SendMessageBatch'>).entries.every((e) => e.deduplicationId !== undefined);
+  return false;
 }
 
 type BatchOutcome = { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
@@ -87,16 +97,20 @@ export class WharfClient {
     }
   }
 
-  /** One API request; retries `unavailable` and `over_limit` with backoff. Timeouts are not retried: their outcome is unknown. */
+  /**
+   * One API request; retries retryable errors with backoff. A timeout (unknown outcome) is retried
+   * only for sends whose every message carries a deduplication id: the retry cannot add a copy.
+   */
   async request<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
     const frame = encodeRequest<A>(request);
+    const idempotent = isIdempotentSend(action, request);
     for (let attempt = 1; ; attempt++) {
       try {
         const msg = await this.nc.request(this.subjects.api(action), frame, { timeout: this.timeoutMs });
         return decodeReply<Reply<A>>(msg.data);
       } catch (err) {
         const error = toClientError(err);
-        if (!error.retryable || error.code === ErrorCode.Timeout || attempt >= this.maxAttempts) throw error;
+        if (!error.retryable || (error.code === ErrorCode.Timeout && !idempotent) || attempt >= this.maxAttempts) throw error;
         await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
       }
     }
@@ -137,7 +151,7 @@ export class WharfClient {
       batcher = new QueueBatcher(queue, (r) => this.request('SendMessageBatch', r), this.batching);
       this.batchers.set(queue, batcher);
     }
-    return batcher.add({ body: toBytes(body), ...options });
+    return batcher.add({ body: toBytes(body), deduplicationId: randomUUID(), ...options });
   }
 
   /** Waits until every message given to `send()` so far is acknowledged or failed. */
@@ -147,7 +161,7 @@ export class WharfClient {
 
   /** Sends one message in its own request. */
   sendMessage(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
-    return this.request('SendMessage', { queue, body: toBytes(body), ...options });
+    return this.request('SendMessage', { queue, body: toBytes(body), deduplicationId: randomUUID(), ...options });
   }
 
   sendMessageBatch(queue: string, entries: Request<'SendMessageBatch'>['entries']): Promise<Reply<'SendMessageBatch'>> {

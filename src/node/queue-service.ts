@@ -82,14 +82,19 @@ export class QueueService {
 
   // ---- sends -------------------------------------------------------------------------------------
 
-  private pickPartition(): PartitionRouter {
-    const p = this.partitions[this.nextPartition++ % this.partitions.length];
+  /**
+   * Round robin, except for a send with a deduplication id: its partition follows from the id, so
+   * a retry reaches the partition that remembers it.
+   */
+  private pickPartition(dedupId?: string): PartitionRouter {
+    const n = this.partitions.length;
+    const p = this.partitions[dedupId === undefined ? this.nextPartition++ % n : hashOf(dedupId) % n];
     if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
     return p;
   }
 
   /** Checks one message against the queue's limits; returns its record. */
-  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number } {
+  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string } {
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
     const size = recordSize(record);
@@ -99,18 +104,20 @@ export class QueueService {
         `message of ${size} bytes exceeds the queue's maximumMessageSize of ${this.attributes.maximumMessageSize}`,
       );
     }
-    return { record, delayMs: (message.delaySeconds ?? this.attributes.delaySeconds) * 1000 };
+    const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
+    return message.deduplicationId === undefined ? { record, delayMs } : { record, delayMs, dedupId: message.deduplicationId };
   }
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    expectOk(await this.pickPartition().request({ type: 'send', messages: [entry] }));
-    return { messageId: entry.record.id };
+    const result = await this.pickPartition(entry.dedupId).request({ type: 'send', messages: [entry] });
+    expectOk(result);
+    return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
   }
 
   async sendBatch(entries: Request<'SendMessageBatch'>['entries']) {
     checkBatch(entries);
-    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number }> = [];
+    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number; dedupId?: string }> = [];
     const failed: BatchEntryFailure[] = [];
     let bytes = 0;
     for (const entry of entries) {
@@ -127,15 +134,17 @@ export class QueueService {
     }
     if (accepted.length > 0) {
       // One partition per batch: the whole batch is one atomic write and keeps its order.
-      const result = await this.pickPartition().request({
+      const result = await this.pickPartition(accepted[0]?.dedupId).request({
         type: 'send',
-        messages: accepted.map(({ record, delayMs }) => ({ record, delayMs })),
+        messages: accepted.map(({ id: _entry, ...message }) => message),
       });
       if (result.type === 'failed') {
         return { successful: [], failed: [...failed, ...accepted.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false }))] };
       }
+      const ids = result.type === 'sent' ? result.ids : [];
+      return { successful: accepted.map((a, i) => ({ id: a.id, messageId: ids[i] ?? a.record.id })), failed };
     }
-    return { successful: accepted.map((a) => ({ id: a.id, messageId: a.record.id })), failed };
+    return { successful: [], failed };
   }
 
   // ---- receives ----------------------------------------------------------------------------------
@@ -375,6 +384,13 @@ export class QueueService {
     }
     return total;
   }
+}
+
+/** FNV-1a: a stable, well-spread partition choice for a deduplication id. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function expectOk(result: PartitionResult): 0 {

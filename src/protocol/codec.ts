@@ -54,6 +54,7 @@ const outgoing = {
   body: bytes,
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
+  deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
 const attributes = v.pipe(

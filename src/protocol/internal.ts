@@ -35,7 +35,7 @@ const record = v.object({
 });
 const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat })) }),
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()) })) }),
   v.strictObject({
     type: v.literal('receive'),
     max: nat,

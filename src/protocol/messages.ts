@@ -66,6 +66,12 @@ export interface OutgoingMessage {
   attributes?: MessageAttributes;
   /** Overrides the queue's delay for this message. 0–900 seconds. */
   delaySeconds?: number;
+  /**
+   * Makes the send idempotent: another send with the same id to the same queue within 5 minutes
+   * stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
+   * The SDK sets one on every message, so its retries never create a second copy.
+   */
+  deduplicationId?: string;
 }
 
 export interface BatchEntryFailure {

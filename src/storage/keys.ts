@@ -6,6 +6,7 @@
  *   x/<queue>                            → incarnation of a queue whose data is being deleted
  *   e/<queue>/<pp>                       → ReplicaMeta (highest epoch seen, epoch history, log end, applied index)
  *   r/<queue>/<pp>/<index>               → LogEntry (epoch, the batch of key changes it makes)
+ *   u/<queue>/<pp>/<dedup id>            → DedupEntry (message id, end of the deduplication window)
  *   s/<queue>/<pp>                       → PartitionRecord (next offset, delivery sequence, counts)
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
  *   l/<queue>/<pp>/<offset>              → DeliveryRecord (receive count, lease deadline, sequence)
@@ -64,6 +65,12 @@ export const keys = {
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
   replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
   allReplicas: prefixRange('e/'),
+  dedup: (q: QueueName, p: number, dedupId: string) => `u/${q}/${pp(p)}/${dedupId}`,
+  dedups: (q: QueueName, p: number) => prefixRange(`u/${q}/${pp(p)}/`),
+  /** The deduplication id at the end of a dedup key. */
+  dedupIdOf(key: string): string {
+    return key.slice(key.lastIndexOf('/') + 1);
+  },
   /** Queue and partition of a replica key. */
   replicaOf(key: string): { queue: string; partition: number } {
     const [, queue = '', p = ''] = key.split('/');
@@ -77,10 +84,10 @@ export const keys = {
   }),
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r'].map((kind) => prefixRange(`${kind}/${q}/`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/`)),
   /** Every key of one partition replica: its state and its log. */
   partitionRanges: (q: QueueName, p: number): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
 
   queueOf(key: string): QueueName {
     return key.slice(2) as QueueName;

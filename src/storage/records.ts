@@ -3,7 +3,7 @@
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { DedupEntry, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
@@ -80,6 +80,16 @@ export function decodeNumber(bytes: Uint8Array): number {
   const n = packr.unpack(bytes) as unknown;
   if (!isNum(n)) corrupt('number');
   return n;
+}
+
+export function encodeDedup(e: DedupEntry): Uint8Array {
+  return packr.pack([e.messageId, e.expires]);
+}
+
+export function decodeDedup(bytes: Uint8Array): DedupEntry {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || !isNum(a[1])) corrupt('dedup');
+  return { messageId: a[0], expires: a[1] };
 }
 
 export function encodeReplicaMeta(m: ReplicaMeta): Uint8Array {

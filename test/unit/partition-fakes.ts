@@ -4,7 +4,7 @@
  * storage effect answers (src/effects/partition-store.ts), without RocksDB. Also an in-memory `Store`
  * so the real storage effect can run against memory.
  */
-import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change } from '../../actors/partition/records.ts';
+import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change, DedupEntry} from '../../actors/partition/records.ts';
 import { EMPTY_PARTITION } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
 import type { Store, WriteOp } from '../../src/storage/store.ts';
@@ -15,6 +15,7 @@ export class MemDisk {
   readonly deliveries = new Map<number, DeliveryRecord>();
   /** Delayed messages by `${due}/${seq}`. */
   readonly delayed = new Map<string, DelayedEntry>();
+  readonly dedups = new Map<string, DedupEntry>();
   /** Every batch applied, in order. */
   readonly batches: Change[][] = [];
 
@@ -43,6 +44,12 @@ export class MemDisk {
         case 'putState':
           this.state = { ...c.state };
           break;
+        case 'putDedup':
+          this.dedups.set(c.dedupId, c.entry);
+          break;
+        case 'delDedup':
+          this.dedups.delete(c.dedupId);
+          break;
         default:
           c satisfies never;
       }
@@ -54,7 +61,7 @@ export class MemDisk {
     const deliveries = [...this.deliveries.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([offset, d]): [number, DeliveryRecord] => [offset, { ...d }]);
-    return { state: { ...this.state }, deliveries };
+    return { state: { ...this.state }, deliveries, dedups: [...this.dedups.entries()] };
   }
 
   /** Messages with offsets in [from, end), at most `limit`, in offset order. */
