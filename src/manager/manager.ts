@@ -2,7 +2,7 @@
  * The cluster manager's composition root: the machine of actors/manager/ with its effects — the
  * lease and every decision written by compare-and-swap through the metadata service — fed with the
  * metadata cache and the nodes' heartbeats, and, while active, answering operators on
- * `wharf.<cluster>.manager.{status,drain,remove}` (JSON request/reply).
+ * its manager subjects (subjects.ts: status, drain, remove; JSON request/reply).
  *
  * Every node runs one (active or standby). Standbys listen to heartbeats too, so a manager that
  * takes over knows the nodes' reports from its first decision round.
@@ -112,7 +112,8 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
   // ---- operators' requests, served by the active manager only ----
   let served: Subscription[] = [];
   const serve = () => {
-    if (served.length > 0) return;
+    // A closed connection (the node is stopping) serves nothing; subscribing would throw.
+    if (served.length > 0 || nc.isClosed()) return;
     const handle = (action: string, fn: (body: unknown) => Promise<Reply> | Reply) =>
       nc.subscribe(subs.manager(action), {
         callback: (err, msg) => {

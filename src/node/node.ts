@@ -90,6 +90,10 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   }
   const subs = subjects(config.cluster);
   const self = config.nodeId as string;
+  /** Fire-and-forget notices: a closed connection (the node is stopping) drops them. */
+  const publish = (subject: string, data: Uint8Array | string) => {
+    if (!nc.isClosed()) nc.publish(subject, data);
+  };
   const boot = randomUUID();
 
   await dropUnassigned(store, metadata, self, log);
@@ -144,7 +148,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     if (!ref) return undefined;
     const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
     // Tell every front-end with waiting receivers that this partition has messages.
-    client.onReady(() => nc.publish(subs.ready(queue), encode({ partition })));
+    client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);
     return client;
   };
@@ -168,6 +172,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       attributes: meta.attributes,
       partitions: Array.from({ length: meta.attributes.partitions }, (_, n) => new PartitionRouter(routerDeps, meta.name, n)),
       onReady: (listener) => {
+        if (nc.isClosed()) return () => undefined;
         const sub = nc.subscribe(subs.ready(meta.name), { callback: () => listener() });
         return () => sub.unsubscribe();
       },
@@ -241,7 +246,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   };
   const beat = () => {
     const hb: Heartbeat = { node: self, boot, at: Date.now(), state: metadata.node(self)?.value.state ?? record.state, replicas: reports() };
-    nc.publish(subs.heartbeat(self), JSON.stringify(hb));
+    publish(subs.heartbeat(self), JSON.stringify(hb));
   };
   beat();
   const heartbeat = setInterval(beat, config.heartbeatMs);
