@@ -85,6 +85,11 @@ export interface ReplicaContext extends ReplicaInput {
   amnesiac: boolean;
   catchUpTo: number;
   lastFetch: FetchOutput | undefined;
+  /** The highest epoch a superseding fetch showed while this replica was primary (persisted after stepping down). */
+  seenEpoch: number;
+  /** One of its own writes is under way (see `remove`). */
+  writing: boolean;
+  removeRequested: boolean;
   error: string | undefined;
 }
 
@@ -138,6 +143,13 @@ export const replicaMachine = setup({
   actions: {
     /** The primary's voting set changed while it serves (a learner promoted, a replica replaced). */
     updateVoters: declaredAction('updateVoters'),
+    rememberEpoch: assign({
+      seenEpoch: ({ context, event }) => Math.max(context.seenEpoch, (event as { epoch?: number }).epoch ?? 0),
+    }),
+    afterStepDown: assign(({ event }) => {
+      const meta = (event as unknown as { output: ReplicaMeta }).output;
+      return { meta, commit: meta.applied };
+    }),
     afterPersist: assign(({ context, event }) => {
       const meta = (event as unknown as { output: ReplicaMeta }).output;
       const reply = context.lastFetch as Extract<FetchOutput, { kind: 'entries' }>;
@@ -156,6 +168,11 @@ export const replicaMachine = setup({
       return a !== undefined && a.primary === context.self && isVoter(a, context.self) && !context.amnesiac;
     },
     assignmentChanged: ({ context }) => changed(context.decidedFrom, context.assignment),
+    /** A fenced primary decides again once the assignment is past the epoch it served. */
+    leftBehind: ({ context }) => {
+      const a = context.assignment;
+      return a !== undefined && (a.epoch > context.meta.epoch || a.primary !== context.self || changed(context.decidedFrom, a));
+    },
     removed: ({ context }) => context.assignment === undefined,
   },
   delays: {
@@ -173,6 +190,9 @@ export const replicaMachine = setup({
     amnesiac: false,
     catchUpTo: 0,
     lastFetch: undefined,
+    seenEpoch: 0,
+    writing: false,
+    removeRequested: false,
     error: undefined,
   }),
   on: {
@@ -180,7 +200,8 @@ export const replicaMachine = setup({
     configure: {
       actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
     },
-    remove: { target: '.dropping' },
+    // Never while one of its writes runs: dropping the data under it would race that write.
+    remove: [{ guard: ({ context }) => context.writing, actions: assign({ removeRequested: true }) }, { target: '.dropping' }],
     stop: { target: '.stopped' },
   },
   initial: 'loading',
@@ -203,8 +224,15 @@ export const replicaMachine = setup({
       },
     },
     deciding: {
-      entry: assign({ decidedFrom: ({ context }) => context.assignment, lastFetch: undefined }),
+      entry: assign({
+        decidedFrom: ({ context }) => context.assignment,
+        lastFetch: undefined,
+        // A token is the clock of the primary that issued it: worthless to any other primary.
+        token: ({ context }) =>
+          context.decidedFrom?.primary === context.assignment?.primary && context.decidedFrom?.epoch === context.assignment?.epoch ? context.token : 0,
+      }),
       always: [
+        { guard: ({ context }) => context.removeRequested, target: 'dropping' },
         { guard: 'needsEpoch', target: 'fencing' },
         { guard: 'staleOrNoPrimary', target: 'standby' },
         { guard: 'shouldLead', target: 'promoting' },
@@ -215,6 +243,8 @@ export const replicaMachine = setup({
       on: { assignment: { target: 'deciding', actions: assign({ assignment: ({ event }) => event.assignment }) } },
     },
     fencing: {
+      entry: assign({ writing: true }),
+      exit: assign({ writing: false }),
       invoke: {
         src: 'saveEpoch',
         input: ({ context }) => ({ ...key(context), meta: context.meta, epoch: context.assignment?.epoch ?? context.meta.epoch }),
@@ -226,6 +256,7 @@ export const replicaMachine = setup({
       initial: 'fetching',
       states: {
         fetching: {
+          always: { guard: ({ context }) => context.removeRequested, target: '#replica.dropping' },
           on: {
             // A fetch only reads: it can be abandoned at once.
             assignment: {
@@ -266,6 +297,8 @@ export const replicaMachine = setup({
           after: { retry: [{ guard: 'assignmentChanged', target: '#replica.deciding' }, { target: 'fetching' }] },
         },
         persisting: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
           invoke: {
             src: 'persist',
             input: ({ context }) => ({ ...key(context), meta: context.meta, reply: context.lastFetch as Extract<FetchOutput, { kind: 'entries' }> }),
@@ -281,6 +314,8 @@ export const replicaMachine = setup({
           },
         },
         truncating: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
           invoke: {
             src: 'truncate',
             input: ({ context }) => ({ ...key(context), meta: context.meta, to: (context.lastFetch as Extract<FetchOutput, { kind: 'truncate' }>).to }),
@@ -294,6 +329,8 @@ export const replicaMachine = setup({
       },
     },
     promoting: {
+      entry: assign({ writing: true }),
+      exit: assign({ writing: false }),
       invoke: {
         src: 'promote',
         input: ({ context }) => ({
@@ -303,11 +340,15 @@ export const replicaMachine = setup({
           voters: context.assignment?.replicas ?? [context.self],
           commit: context.commit,
         }),
-        onDone: { target: 'primary', actions: assign({ meta: ({ event }) => event.output }) },
+        onDone: [
+          // The assignment moved on while it promoted: serve nothing, step down and decide again.
+          { guard: 'assignmentChanged', target: 'steppingDown', actions: assign({ meta: ({ event }) => event.output }) },
+          { target: 'primary', actions: assign({ meta: ({ event }) => event.output }) },
+        ],
         // Another primary, or a lost lease before the first commit: back to deciding from the disk's view.
         onError: { target: 'steppingDown', actions: assign({ error: ({ event }) => String(event.error) }) },
       },
-      on: { superseded: { target: 'steppingDown' } },
+      on: { superseded: { target: 'steppingDown', actions: 'rememberEpoch' } },
     },
     primary: {
       // The partition actor serves clients; it is found as this actor's child `partition`.
@@ -326,7 +367,7 @@ export const replicaMachine = setup({
           },
           { actions: [assign({ assignment: ({ event }) => event.assignment }), 'updateVoters'] },
         ],
-        superseded: { target: 'fenced' },
+        superseded: { target: 'fenced', actions: 'rememberEpoch' },
         configure: {
           actions: [
             assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
@@ -336,25 +377,60 @@ export const replicaMachine = setup({
       },
     },
     steppingDown: {
+      entry: assign({ writing: true }),
+      exit: assign({ writing: false }),
       invoke: {
         src: 'stepDown',
         input: ({ context }) => ({ ...key(context), meta: context.meta, reason: 'a newer assignment' }),
-        onDone: { target: 'deciding', actions: assign({ meta: ({ event }) => event.output, commit: ({ event }) => event.output.applied }) },
+        onDone: { target: 'savingSeenEpoch', actions: 'afterStepDown' },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    /** A newer epoch learned from a follower's fetch is persisted before anything else. */
+    savingSeenEpoch: {
+      entry: assign({ writing: true }),
+      exit: assign({ writing: false }),
+      always: { guard: ({ context }) => context.seenEpoch <= context.meta.epoch, target: 'deciding' },
+      invoke: {
+        src: 'saveEpoch',
+        input: ({ context }) => ({ ...key(context), meta: context.meta, epoch: context.seenEpoch }),
+        onDone: { target: 'deciding', actions: assign({ meta: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
       },
     },
     fenced: {
-      invoke: {
-        src: 'stepDown',
-        input: ({ context }) => ({ ...key(context), meta: context.meta, reason: 'a newer epoch exists' }),
-        onDone: { actions: assign({ meta: ({ event }) => event.output, commit: ({ event }) => event.output.applied }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => String(event.error) }) },
-      },
-      on: {
-        assignment: {
-          guard: ({ context, event }) => event.assignment.epoch > context.meta.epoch || event.assignment.primary !== context.self,
-          target: 'deciding',
-          actions: assign({ assignment: ({ event }) => event.assignment }),
+      initial: 'stepping',
+      states: {
+        // Assignments arriving meanwhile are only recorded (root handler): the step-down's write comes first.
+        stepping: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
+          invoke: {
+            src: 'stepDown',
+            input: ({ context }) => ({ ...key(context), meta: context.meta, reason: 'a newer epoch exists' }),
+            onDone: { target: 'saving', actions: 'afterStepDown' },
+            onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+        saving: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
+          always: { guard: ({ context }) => context.seenEpoch <= context.meta.epoch, target: 'waiting' },
+          invoke: {
+            src: 'saveEpoch',
+            input: ({ context }) => ({ ...key(context), meta: context.meta, epoch: context.seenEpoch }),
+            onDone: { target: 'waiting', actions: assign({ meta: ({ event }) => event.output }) },
+            onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+        waiting: {
+          always: [
+            { guard: ({ context }) => context.removeRequested, target: '#replica.dropping' },
+            { guard: 'leftBehind', target: '#replica.deciding' },
+          ],
+          on: {
+            assignment: { target: 'waiting', reenter: true, actions: assign({ assignment: ({ event }) => event.assignment }) },
+          },
         },
       },
     },

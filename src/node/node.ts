@@ -114,6 +114,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     leaseMs: config.leaseMs,
     maxWaitMs: FETCH_WAIT_MS,
     promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
+    commitTimeoutMs: Math.max(config.failureTimeoutMs * 3, 10_000),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });

@@ -149,11 +149,21 @@ export class PrimaryLog {
     return this.followers.quorum;
   }
 
-  /** Resolves once the entry at `index` is committed (a majority persisted it). */
-  committed(index: number): Promise<void> {
+  /** Resolves once the entry at `index` is committed (a majority persisted it); rejects with timeout after `timeoutMs`. */
+  committed(index: number, timeoutMs = Infinity): Promise<void> {
     this.throwIfClosed();
     if (index < this.followers.commit) return Promise.resolve();
-    return new Promise((resolve, reject) => this.commitWaiters.push({ index, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter = { index, resolve: () => (clearTimeout(timer), resolve()), reject: (e: Error) => (clearTimeout(timer), reject(e)) };
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            const i = this.commitWaiters.indexOf(waiter);
+            if (i >= 0) this.commitWaiters.splice(i, 1);
+            reject(new WharfError(ErrorCode.Timeout, `no majority persisted entry ${index} within ${timeoutMs} ms: the outcome is unknown`));
+          }, timeoutMs)
+        : undefined;
+      this.commitWaiters.push(waiter);
+    });
   }
 
   /** Whether this primary may acknowledge or deliver now (see Followers on the lease). */

@@ -49,6 +49,8 @@ export interface ReplicationDeps {
   maxWaitMs: number;
   /** How long a new primary waits for its first entry to commit before it gives up and decides again. */
   promoteTimeoutMs: number;
+  /** How long a write waits for a majority before its requests are answered `timeout` (then the partition reloads). */
+  commitTimeoutMs: number;
   log: Logger;
   /** Monotonic ms. */
   now: () => number;
@@ -174,21 +176,25 @@ function replicatedPartitionStore(deps: ReplicationDeps) {
       const log = logOf(input.queue, input.partition);
       const queue = input.queue as QueueName;
       const ops = toWriteOps(queue, input.partition, input.changes);
-      if (ops.length > 0) {
-        if (deps.mode(input.queue) === 'async' || log.quorum <= 1) {
-          await log.append(ops, ops, true);
-        } else {
-          const index = await log.append(ops);
-          await log.committed(index);
+      const async = deps.mode(input.queue) === 'async' || log.quorum <= 1;
+      // A failed append stored nothing (storage_failure); anything failing after it leaves the
+      // entry in the log, to be committed or not: the outcome is unknown.
+      const index = ops.length > 0 ? await log.append(ops, async ? ops : [], async) : undefined;
+      const records = new Map<number, MessageRecord>();
+      try {
+        if (index !== undefined && !async) {
+          await log.committed(index, deps.commitTimeoutMs);
           await log.applied(ops, index + 1);
         }
-      }
-      const records = new Map<number, MessageRecord>();
-      if (input.reads.length > 0) {
-        const values = await deps.store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
-        values.forEach((v, i) => {
-          if (v) records.set(input.reads[i] as number, decodeMessage(v));
-        });
+        if (input.reads.length > 0) {
+          const values = await deps.store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
+          values.forEach((v, i) => {
+            if (v) records.set(input.reads[i] as number, decodeMessage(v));
+          });
+        }
+      } catch (err) {
+        if (err instanceof WharfError && err.code === ErrorCode.Timeout) throw err;
+        throw new WharfError(ErrorCode.Timeout, `the write was logged but not finished (${(err as Error).message}): the outcome is unknown`, { cause: err });
       }
       // Checked last, right before the answers go out: no acknowledgement or delivery after the lease.
       if (!log.holdsLease()) {

@@ -12,7 +12,7 @@
 import type { LogEntry, ReplicaMeta } from '../../actors/replica/log.ts';
 import { emptyReplica, epochAt, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
 import type { QueueName } from '../names.ts';
-import { keys } from '../storage/keys.ts';
+import { keys, type Range } from '../storage/keys.ts';
 import { decodeLogEntry, decodeReplicaMeta, encodeLogEntry, encodeReplicaMeta } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
 
@@ -86,20 +86,25 @@ export class ReplicaStore {
 
   /**
    * Drops entries from `to` on. Entries already applied to the state cannot be taken back one by
-   * one (a deposed async primary applied what it wrote): then the replica starts over empty and
-   * copies the whole log again.
+   * one (a deposed primary applied what it wrote): then the state is cleared and rebuilt from the
+   * log prefix it keeps, as the commit index comes in. The log itself is never shortened below `to`,
+   * so committed entries keep their copies.
    */
   async truncate(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
-    if (to < meta.applied) {
-      await this.drop();
-      const fresh: ReplicaMeta = { ...emptyReplica(meta.incarnation), epoch: meta.epoch };
-      await this.saveMeta(fresh);
-      return fresh;
-    }
+    const rebuild = to < meta.applied;
+    if (rebuild) await this.clear(keys.stateRanges(this.queue, this.partition));
     const dels = (await this.store.scanKeys(keys.logBetween(this.queue, this.partition, to, meta.logEnd), meta.logEnd - to + 1))
       .map((key): WriteOp => ({ type: 'del', key }));
     // A truncation the primary asked for is legitimate: the mark follows it down.
-    const next: ReplicaMeta = { ...meta, epochs: truncateEpochs(meta.epochs, to), logEnd: to, mark: Math.min(meta.mark, to), markEpoch: to < meta.mark ? epochAt(truncateEpochs(meta.epochs, to), to) : meta.markEpoch };
+    const epochs = truncateEpochs(meta.epochs, to);
+    const next: ReplicaMeta = {
+      ...meta,
+      epochs,
+      logEnd: to,
+      applied: rebuild ? 0 : meta.applied,
+      mark: Math.min(meta.mark, to),
+      markEpoch: to < meta.mark ? epochAt(epochs, to) : meta.markEpoch,
+    };
     await this.store.write([...dels, this.metaOp(next)], true);
     return next;
   }
@@ -127,7 +132,11 @@ export class ReplicaStore {
 
   /** Deletes every key of this replica: log, metadata and state. */
   async drop(): Promise<void> {
-    for (const range of keys.partitionRanges(this.queue, this.partition)) {
+    await this.clear(keys.partitionRanges(this.queue, this.partition));
+  }
+
+  private async clear(ranges: readonly Range[]): Promise<void> {
+    for (const range of ranges) {
       for (;;) {
         const batch = await this.store.scanKeys(range, 10_000);
         if (batch.length === 0) break;

@@ -85,6 +85,8 @@ export const keys = {
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
     ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/`)),
+  /** The stored state of one partition replica (everything its log's entries write). */
+  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
   /** Every key of one partition replica: its state and its log. */
   partitionRanges: (q: QueueName, p: number): Range[] =>
     ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
