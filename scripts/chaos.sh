@@ -5,7 +5,7 @@
 #
 #   npm run chaos                                  # 120 s per scenario
 #   WHARF_CHAOS_SECONDS=600 npm run chaos          # longer
-#   WHARF_CHAOS_REPLICATED=1 npm run chaos         # 3 nodes, plus the scenarios that need replicas
+#   WHARF_CHAOS_REPLICATED=0 npm run chaos         # one node, without the scenarios that need replicas
 #   WHARF_CHAOS_SEED=123 npm run chaos -- test/chaos/kill-primary.test.ts   # one scenario, one schedule
 #
 # Other knobs (WHARF_CHAOS_NODES, WHARF_CHAOS_NODE_ENV) are described in test/chaos/scenario.ts.

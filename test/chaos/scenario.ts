@@ -5,10 +5,10 @@
  *
  * Knobs (environment):
  *
- *   WHARF_CHAOS_REPLICATED=1  the cluster replicates: scenarios run on 3 nodes and the scenarios that
- *                             need replicas (learner rollback, async loss window) run at all.
- *                             Without it every scenario runs on one node: faults then test
- *                             durability and recovery, not failover.
+ *   WHARF_CHAOS_REPLICATED=0  every scenario runs on one node (faults then test durability and
+ *                             recovery, not failover) and the scenarios that need replicas
+ *                             (learner rollback, async loss window) are skipped. By default the
+ *                             cluster has 3 nodes and every scenario runs.
  *   WHARF_CHAOS_NODES         node count, overriding the above.
  *   WHARF_CHAOS_SECONDS       the longer tier: each scenario repeats its faults for at least this
  *                             long (the CI tier does a fixed few rounds).
@@ -35,7 +35,7 @@ const env = (name: string): string | undefined => {
   return v === undefined || v === '' ? undefined : v;
 };
 
-export const replicated = env('WHARF_CHAOS_REPLICATED') === '1';
+export const replicated = env('WHARF_CHAOS_REPLICATED') !== '0';
 export const chaosNodes = Number(env('WHARF_CHAOS_NODES') ?? (replicated ? 3 : 1));
 export const chaosSeconds = Number(env('WHARF_CHAOS_SECONDS') ?? 0);
 /** A scenario's own time limit: the CI tier's rounds, plus twice the longer tier's fault time. */
@@ -124,29 +124,47 @@ export async function runScenario(t: ExecutionContext, options: ScenarioOptions)
   };
 
   await progress(100);
+  const phases: string[] = [];
+  let mark = started;
+  const phase = (name: string) => {
+    phases.push(`${name} ${Math.round((Date.now() - mark) / 100) / 10} s`);
+    mark = Date.now();
+  };
+  phase('setup');
   const faultsFrom = history.now();
   await options.nemesis(ctx);
   await heal(ctx);
   await progress(50);
   const faultsTo = history.now();
   await workload.stop();
+  phase('faults');
+
+  // Divergence is read twice: with the queue full (a replica missing a live message would lose it
+  // on failover) and after the drain (a replica still holding a deleted one would resurrect it).
+  const replicas: ReplicaDump[] = nodes > 1 ? await readReplicas(t, cluster, 'before-drain') : [];
+  if (nodes > 1) await Promise.all(cluster.nodes.map((n) => n.start()));
+  phase('dump');
 
   const drained = await drain({ queue: QUEUE, history, client: await cluster.connect({ timeoutMs: 3_000 }) });
   if (!drained.complete) t.log(`drain incomplete: ${drained.missing.length} acknowledged values unaccounted for, e.g. ${drained.missing.slice(0, 10).join(' ')}`);
-
-  let replicas: ReplicaDump[] = [];
-  if (nodes > 1) {
-    await cluster.waitForReplicasInSync(QUEUE).catch((err: unknown) => t.log(`replicas not reported in sync: ${(err as Error).message}`));
-    await Promise.all(cluster.nodes.map((n) => n.shutdown()));
-    replicas = await cluster.dumpReplicas(QUEUE);
-  }
+  phase('drain');
+  if (nodes > 1) replicas.push(...(await readReplicas(t, cluster, 'after-drain')));
   history.close();
 
   const report = check(await readHistory(file), { replicas, measureFrom: faultsFrom, measureTo: faultsTo });
-  const line = `${summaryLine(options.name, report)} [nodes ${nodes}, seed ${seed}, ${Math.round((Date.now() - started) / 1000)} s, history ${file}]`;
+  phase('verify');
+  const line = `${summaryLine(options.name, report)} [nodes ${nodes}, seed ${seed}, ${phases.join(', ')}, history ${file}]`;
   t.log(line);
   await appendFile(join(ARTIFACTS, 'summary.log'), `${new Date().toISOString()} ${line}\n`);
   return { report, line, history: file };
+}
+
+/** Waits (bounded) for the replicas to report the same log, stops every node and reads their stores. */
+async function readReplicas(t: ExecutionContext, cluster: WharfCluster, label: string): Promise<ReplicaDump[]> {
+  await cluster.waitForReplicasInSync(QUEUE).catch((err: unknown) => t.log(`${label}: replicas not reported in sync: ${(err as Error).message}`));
+  await Promise.all(cluster.nodes.map((n) => n.shutdown()));
+  const dumps = await cluster.dumpReplicas(QUEUE);
+  return dumps.map((d) => ({ ...d, partition: `${label}:${d.partition}` }));
 }
 
 /** Resumes paused nodes and starts stopped ones, recorded as one `heal`. */
