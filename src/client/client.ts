@@ -104,13 +104,20 @@ export class WharfClient {
   async request<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
     const frame = encodeRequest<A>(request);
     const idempotent = isIdempotentSend(action, request);
+    // Once an attempt's outcome is unknown, so is the request's, whatever later attempts answer.
+    let unknown: WharfError | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         const msg = await this.nc.request(this.subjects.api(action), frame, { timeout: this.timeoutMs });
         return decodeReply<Reply<A>>(msg.data);
       } catch (err) {
         const error = toClientError(err);
-        if (!error.retryable || (error.code === ErrorCode.Timeout && !idempotent) || attempt >= this.maxAttempts) throw error;
+        if (error.code === ErrorCode.Timeout) unknown = error;
+        if (!error.retryable || (error.code === ErrorCode.Timeout && !idempotent) || attempt >= this.maxAttempts) {
+          throw unknown !== undefined && error.code !== ErrorCode.Timeout
+            ? new WharfError(ErrorCode.Timeout, `${error.message} (after an earlier attempt timed out: the outcome is unknown)`, { cause: error })
+            : error;
+        }
         await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
       }
     }
