@@ -17,6 +17,8 @@ export interface ReplicaDump {
   /** Any name that is the same on every replica of the partition, e.g. `queue.0`. */
   partition: string;
   values: readonly string[];
+  /** When the store was read (the recorder's clock): a value whose delete was acknowledged before must be gone. */
+  at?: number;
 }
 
 export interface CheckOptions {
@@ -88,14 +90,18 @@ export interface Report {
     messages: number;
     /** Deliveries beyond the first of each value. */
     extraDeliveries: number;
-    /** Redeliveries after the earlier lease may have ended (expiry, release, failed or unknown delete). */
+    /** Redeliveries of one message after its earlier lease may have ended (expiry, release, unknown receive). */
     legit: number;
     /** Redeliveries while an earlier delivery's lease was certainly live. */
     underLiveLease: Redelivery[];
+    /** Values stored as more than one message (different message ids): a send that was not idempotent. */
+    copies: string[];
   };
-  /** Deliveries issued after an acknowledged delete of the value had completed. */
+  /** Deliveries of a message issued after an acknowledged delete of it had completed. */
   resurrected: Resurrection[];
   divergence: Array<{ partition: string; value: string; presentOn: string[]; missingOn: string[] }>;
+  /** Values a replica still stored after their delete was acknowledged (resurrections in waiting). */
+  storedAfterDelete: Array<{ node: string; partition: string; value: string }>;
   unavailability: { send: Gap; receive: Gap };
 }
 
@@ -207,24 +213,27 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
     ? acked.filter((v) => received.has(v) && !consumed(v) && !(byValue.get(v) ?? []).some((d) => d.process === finalReader))
     : [];
 
-  const duplicates = { messages: 0, extraDeliveries: 0, legit: 0, underLiveLease: [] as Redelivery[] };
+  // A delete names a delivery by its receipt, and the receipt names the message.
+  const messageOf = new Map<string, string>();
+  for (const d of deliveries) messageOf.set(d.receipt, d.messageId);
+  const duplicates: Report['duplicates'] = { messages: 0, extraDeliveries: 0, legit: 0, underLiveLease: [], copies: [] };
   const resurrected: Resurrection[] = [];
   for (const [value, ds] of byValue) {
-    const ackedDeletes = (deletes.get(value) ?? []).filter((d) => d.outcome === 'ok');
-    for (const later of ds) {
-      const d = ackedDeletes.find((x) => x.completedAt < later.invokedAt);
-      if (d) resurrected.push({ value, deleted: { process: d.process, receipt: d.receipt, completedAt: d.completedAt }, later: laterOf(later) });
-    }
-    if (ds.length < 2) continue;
-    duplicates.messages++;
-    for (let k = 1; k < ds.length; k++) {
-      const later = ds[k] as DeliveryAt;
+    const ackedDeletes = (deletes.get(value) ?? []).filter((d) => d.outcome === 'ok').map((d) => ({ ...d, messageId: messageOf.get(d.receipt) }));
+    if (new Set(ds.map((d) => d.messageId)).size > 1) duplicates.copies.push(value);
+    if (ds.length > 1) duplicates.messages++;
+    ds.forEach((later, k) => {
+      const deleted = ackedDeletes.find((d) => d.completedAt < later.invokedAt && (d.messageId ?? later.messageId) === later.messageId);
+      if (deleted) resurrected.push({ value, deleted: { process: deleted.process, receipt: deleted.receipt, completedAt: deleted.completedAt }, later: laterOf(later) });
+      if (k === 0) return;
       duplicates.extraDeliveries++;
-      if (ackedDeletes.some((d) => d.completedAt < later.invokedAt)) continue; // counted as resurrected
-      const live = ds.slice(0, k).find((earlier) => certainlyOverlap(earlier, later, changes));
+      if (deleted) return; // counted as resurrected
+      const earlier = ds.slice(0, k).filter((e) => e.messageId === later.messageId);
+      if (earlier.length === 0) return; // the first delivery of a second copy: counted in copies
+      const live = earlier.find((e) => certainlyOverlap(e, later, changes));
       if (live) duplicates.underLiveLease.push(redelivery(value, live, later));
       else duplicates.legit++;
-    }
+    });
   }
 
   const sentValues = new Set(sends.keys());
@@ -232,6 +241,13 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
   const failedButDelivered = [...received].filter((v) => sends.get(v) === 'fail');
   const recovered = [...received].filter((v) => sends.get(v) === 'info' || sends.get(v) === 'pending').length;
   const divergence = diverged(options.replicas ?? []);
+  const deletedAt = new Map<string, number>();
+  for (const [value, ds] of deletes) {
+    for (const d of ds) if (d.outcome === 'ok') deletedAt.set(value, Math.min(d.completedAt, deletedAt.get(value) ?? Infinity));
+  }
+  const storedAfterDelete = (options.replicas ?? []).flatMap((r) =>
+    r.values.filter((v) => r.at !== undefined && (deletedAt.get(v) ?? Infinity) < r.at).map((value) => ({ node: r.node, partition: r.partition, value })),
+  );
 
   const lostCount = lost.prefix.length + lost.middle.length + lost.postfix.length + afterDelivery.length;
   const problems = [
@@ -240,7 +256,9 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
     failedButDelivered.length > 0 && `${failedButDelivered.length} failed sends delivered`,
     duplicates.underLiveLease.length > 0 && `${duplicates.underLiveLease.length} double deliveries under a live lease`,
     resurrected.length > 0 && `${resurrected.length} deliveries after an acknowledged delete`,
+    duplicates.copies.length > 0 && `${duplicates.copies.length} values stored more than once`,
     divergence.length > 0 && `${divergence.length} values differ between replicas`,
+    storedAfterDelete.length > 0 && `${storedAfterDelete.length} values stored after their delete was acknowledged`,
   ].filter((p): p is string => typeof p === 'string');
 
   const from = options.measureFrom ?? -Infinity;
@@ -271,6 +289,7 @@ export function check(history: readonly HistoryOp[], options: CheckOptions = {})
     duplicates,
     resurrected,
     divergence,
+    storedAfterDelete,
     unavailability: { send: longestGap(measured(sendTimes), start), receive: longestGap(measured(receiveTimes), start) },
   };
 }
@@ -383,7 +402,7 @@ export function summaryLine(name: string, r: Report): string {
     `acknowledged ${r.acknowledged}/${r.attempts}`,
     `received ${r.receivedUnique}`,
     `lost ${r.lost.count} (prefix ${r.lost.prefix}, middle ${r.lost.middle}, postfix ${r.lost.postfix}, after delivery ${r.lost.afterDelivery})`,
-    `duplicates ${r.duplicates.extraDeliveries} (legit ${r.duplicates.legit})`,
+    `duplicates ${r.duplicates.extraDeliveries} (legit ${r.duplicates.legit}, copies ${r.duplicates.copies.length})`,
     `double deliveries ${r.duplicates.underLiveLease.length}`,
     `resurrected ${r.resurrected.length}`,
     `unexpected ${r.unexpected.length}`,
@@ -391,6 +410,7 @@ export function summaryLine(name: string, r: Report): string {
     `recovered ${r.recovered}`,
     `indeterminate ${r.indeterminate}`,
     `divergence ${r.divergence.length}`,
+    `stored after delete ${r.storedAfterDelete.length}`,
     `unavailability send ${r.unavailability.send.seconds} s (at ${r.unavailability.send.from}–${r.unavailability.send.to}), receive ${r.unavailability.receive.seconds} s`,
     r.valid ? 'valid' : `INVALID: ${r.problems.join('; ')}`,
   ].join(', ');

@@ -100,8 +100,12 @@ export type Invocation = DistributiveOmit<HistoryOp, 'type' | 'op' | 'process' |
  * anything that is not a WharfError. When in doubt, unknown: calling an applied operation failed
  * would make the checker report anomalies that are not there, and hide real ones in "recovered".
  *
- * The SDK retries retryable codes itself; the last attempt's error is what we classify. That is sound
- * because every retried code promises the attempt had no effect, and timeouts are never retried.
+ * The SDK retries retryable codes itself, so the last attempt's error is what we see. For receives,
+ * deletes and visibility changes that is sound: every retried code promises that its attempt had no
+ * effect, and a timeout ends the retries. Sends are different: the SDK gives every message a
+ * deduplication id and retries sends after a timeout too, so a send's final `not_leader` may follow
+ * an earlier attempt that timed out and took effect. For operations retried after timeouts
+ * (`retriesTimeouts`), only non-retryable codes are definite.
  */
 const DEFINITE: ReadonlySet<string> = new Set<string>([
   ErrorCode.InvalidRequest,
@@ -123,8 +127,9 @@ const DEFINITE: ReadonlySet<string> = new Set<string>([
   ErrorCode.StorageFailure,
 ]);
 
-export function outcomeOf(err: unknown): 'fail' | 'info' {
+export function outcomeOf(err: unknown, retriesTimeouts = false): 'fail' | 'info' {
   if (!isWharfError(err)) return 'info';
+  if (retriesTimeouts && err.retryable) return 'info';
   if (DEFINITE.has(err.code)) return 'fail';
   if (err.code === ErrorCode.Unavailable && isNoResponders(err.cause)) return 'fail';
   return 'info';
@@ -200,7 +205,7 @@ export interface Pending<O extends Invocation = Invocation> {
   ok(extra?: Completion<O>): void;
   fail(err: unknown, extra?: Completion<O>): void;
   info(err: unknown, extra?: Completion<O>): void;
-  /** `fail` or `info`, as {@link outcomeOf} decides. */
+  /** `fail` or `info`, as {@link outcomeOf} decides (sends are retried after timeouts by the SDK). */
   error(err: unknown, extra?: Completion<O>): void;
 }
 
@@ -245,7 +250,7 @@ export class History {
       ok: (extra) => complete('ok', undefined, extra),
       fail: (err, extra) => complete('fail', err, extra),
       info: (err, extra) => complete('info', err, extra),
-      error: (err, extra) => complete(outcomeOf(err), err, extra),
+      error: (err, extra) => complete(outcomeOf(err, invocation.f === 'send'), err, extra),
     };
   }
 

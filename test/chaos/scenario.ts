@@ -141,14 +141,14 @@ export async function runScenario(t: ExecutionContext, options: ScenarioOptions)
 
   // Divergence is read twice: with the queue full (a replica missing a live message would lose it
   // on failover) and after the drain (a replica still holding a deleted one would resurrect it).
-  const replicas: ReplicaDump[] = nodes > 1 ? await readReplicas(t, cluster, 'before-drain') : [];
+  const replicas: ReplicaDump[] = nodes > 1 ? await readReplicas(t, cluster, history, 'before-drain') : [];
   if (nodes > 1) await Promise.all(cluster.nodes.map((n) => n.start()));
   phase('dump');
 
   const drained = await drain({ queue: QUEUE, history, client: await cluster.connect({ timeoutMs: 3_000 }) });
   if (!drained.complete) t.log(`drain incomplete: ${drained.missing.length} acknowledged values unaccounted for, e.g. ${drained.missing.slice(0, 10).join(' ')}`);
   phase('drain');
-  if (nodes > 1) replicas.push(...(await readReplicas(t, cluster, 'after-drain')));
+  if (nodes > 1) replicas.push(...(await readReplicas(t, cluster, history, 'after-drain')));
   history.close();
 
   const report = check(await readHistory(file), { replicas, measureFrom: faultsFrom, measureTo: faultsTo });
@@ -160,11 +160,13 @@ export async function runScenario(t: ExecutionContext, options: ScenarioOptions)
 }
 
 /** Waits (bounded) for the replicas to report the same log, stops every node and reads their stores. */
-async function readReplicas(t: ExecutionContext, cluster: WharfCluster, label: string): Promise<ReplicaDump[]> {
+async function readReplicas(t: ExecutionContext, cluster: WharfCluster, history: History, label: string): Promise<ReplicaDump[]> {
   await cluster.waitForReplicasInSync(QUEUE).catch((err: unknown) => t.log(`${label}: replicas not reported in sync: ${(err as Error).message}`));
   await Promise.all(cluster.nodes.map((n) => n.shutdown()));
   const dumps = await cluster.dumpReplicas(QUEUE);
-  return dumps.map((d) => ({ ...d, partition: `${label}:${d.partition}` }));
+  t.log(`${label}: messages per replica: ${dumps.map((d) => `${d.node}/${d.partition} ${d.values.length}`).join(', ')}`);
+  const at = history.now();
+  return dumps.map((d) => ({ ...d, partition: `${label}:${d.partition}`, at }));
 }
 
 /** Resumes paused nodes and starts stopped ones, recorded as one `heal`. */
@@ -182,6 +184,7 @@ export function assertSyncTargets(t: ExecutionContext, { report }: ScenarioResul
   t.is(report.lost.count, 0, `lost: ${report.lost.values.slice(0, 20).join(' ')}`);
   t.deepEqual(report.duplicates.underLiveLease.slice(0, 5), [], 'double deliveries under a live lease');
   t.deepEqual(report.divergence.slice(0, 10), [], 'replicas diverge');
+  t.deepEqual(report.storedAfterDelete.slice(0, 10), [], 'replicas still store deleted messages');
   t.deepEqual(report.resurrected.slice(0, 5), [], 'deliveries after an acknowledged delete');
   t.deepEqual(report.unexpected.slice(0, 10), [], 'unexpected values');
   t.deepEqual(report.failedButDelivered.slice(0, 10), [], 'definitely failed sends delivered');

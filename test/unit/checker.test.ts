@@ -148,6 +148,23 @@ test('the same receipt handed back twice (a retried receive attempt) is one deli
   t.is(r.deliveries, 1);
 });
 
+test('a value stored as two messages is a copy; its two leases are not one message delivered twice', (t) => {
+  const h = new HistoryBuilder().send('p1', 'p1-0', 'ok', { at: 0 });
+  const delivery = (messageId: string, receipt: string, at: number, process: string): HistoryOp[] => [
+    { type: 'invoke', op: at, process, time: at, f: 'receive', value: null, visibilityTimeout: 30 },
+    { type: 'ok', op: at, process, time: at + 1, f: 'receive', value: [{ value: 'p1-0', messageId, receipt, receiveCount: 1 }], visibilityTimeout: 30 },
+  ];
+  const deleteA: HistoryOp[] = [
+    { type: 'invoke', op: 50, process: 'c1', time: 50, f: 'delete', value: 'p1-0', receipt: 'a' },
+    { type: 'ok', op: 50, process: 'c1', time: 51, f: 'delete', value: 'p1-0', receipt: 'a' },
+  ];
+  const r = check([...h.ops, ...delivery('m1', 'a', 10, 'c1'), ...delivery('m2', 'b', 20, 'c2'), ...deleteA, ...delivery('m2', 'c', 100, 'c2')]);
+  t.deepEqual(r.duplicates.copies, ['p1-0']);
+  t.deepEqual(r.duplicates.underLiveLease.length, 1, 'm2 delivered again while its first lease lives');
+  t.deepEqual(r.resurrected, [], 'deleting m1 says nothing about m2');
+  t.regex(r.problems.join(), /1 values stored more than once/);
+});
+
 test('a delivery after an acknowledged delete is a resurrection', (t) => {
   const r = check(clean().receive('drain', [['p1-1', 'z']], { at: 100 }).ops);
   t.false(r.valid);
@@ -179,6 +196,17 @@ test('replicas that disagree after the run are reported per partition and value'
   t.false(r.valid);
   t.deepEqual(r.divergence, [{ partition: 'q.0', value: 'p1-1', presentOn: ['n1', 'n3'], missingOn: ['n2'] }]);
   t.true(check(clean().ops, { replicas: replicas.filter((x) => x.node !== 'n2') }).valid);
+});
+
+test('a replica still storing a value after its delete was acknowledged is reported', (t) => {
+  // clean(): p1-1's delete completes at 41.
+  const replicas = [
+    { node: 'n1', partition: 'q.0', values: ['p1-1'], at: 45 },
+    { node: 'n2', partition: 'q.0', values: ['p1-1'], at: 30 },
+  ];
+  const r = check(clean().ops, { replicas });
+  t.deepEqual(r.storedAfterDelete, [{ node: 'n1', partition: 'q.0', value: 'p1-1' }]);
+  t.false(r.valid);
 });
 
 test('the unavailability window is the longest stretch without an ok, edges included', (t) => {
@@ -228,6 +256,9 @@ test('errors are definite only when they promise nothing happened', (t) => {
   t.is(outcomeOf(new WharfError(ErrorCode.Unavailable, 'restarting')), 'info', 'a node said unavailable: it may have forwarded');
   t.is(outcomeOf(new WharfError(ErrorCode.Unavailable, 'none', { cause: new natsErrors.NoRespondersError('x') })), 'fail');
   t.is(outcomeOf(new Error('socket closed')), 'info');
+  // Sends are retried after timeouts: a final retryable code may follow an attempt that took effect.
+  t.is(outcomeOf(new WharfError(ErrorCode.NotLeader, 'elsewhere'), true), 'info');
+  t.is(outcomeOf(new WharfError(ErrorCode.MessageTooLarge, 'big'), true), 'fail');
 });
 
 test('the writer appends JSON lines the reader parses back; a torn last line is ignored, a bad one is not', async (t) => {
