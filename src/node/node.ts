@@ -108,6 +108,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     subjects: subs,
     self,
     store,
+    syncWrites: config.syncWrites,
     primaries,
     mode: (queue) => metadata.queue(queue)?.value.attributes.replication ?? 'sync',
     superseded: (queue, partition, epoch) => replicaOf(queue, partition)?.send({ type: 'superseded', epoch }),

@@ -40,6 +40,8 @@ export interface ReplicationDeps {
   subjects: Subjects;
   self: string;
   store: Store;
+  /** fsync log appends before acknowledging them (WHARF_SYNC_WRITES). */
+  syncWrites: boolean;
   primaries: PrimaryLogs;
   /** The queue's replication mode now (it can change while the partition serves). */
   mode: (queue: string) => 'sync' | 'async';
@@ -56,7 +58,7 @@ export interface ReplicationDeps {
   now: () => number;
 }
 
-const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition);
+const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites);
 
 export function replicaActor(deps: ReplicationDeps) {
   const partition = partitionMachine.provide({ actors: replicatedPartitionStore(deps) });

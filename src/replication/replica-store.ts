@@ -23,9 +23,12 @@ export class ReplicaStore {
   readonly queue: QueueName;
   readonly partition: number;
   private readonly store: Store;
+  /** fsync appends (WHARF_SYNC_WRITES); off only where losing the latest writes of a node is acceptable. */
+  private readonly sync: boolean;
 
-  constructor(store: Store, queue: QueueName, partition: number) {
+  constructor(store: Store, queue: QueueName, partition: number, sync = true) {
     this.store = store;
+    this.sync = sync;
     this.queue = queue;
     this.partition = partition;
   }
@@ -73,7 +76,7 @@ export class ReplicaStore {
       markEpoch: index >= meta.mark ? epochAt(epochs, index) : meta.markEpoch,
     };
     ops.push(this.metaOp(next));
-    await this.store.write(ops, true);
+    await this.store.write(ops, this.sync);
     return next;
   }
 
