@@ -100,12 +100,12 @@ export type Invocation = DistributiveOmit<HistoryOp, 'type' | 'op' | 'process' |
  * anything that is not a WharfError. When in doubt, unknown: calling an applied operation failed
  * would make the checker report anomalies that are not there, and hide real ones in "recovered".
  *
- * The SDK retries retryable codes itself, so the last attempt's error is what we see. For receives,
- * deletes and visibility changes that is sound: every retried code promises that its attempt had no
- * effect, and a timeout ends the retries. Sends are different: the SDK gives every message a
- * deduplication id and retries sends after a timeout too, so a send's final `not_leader` may follow
- * an earlier attempt that timed out and took effect. For operations retried after timeouts
- * (`retriesTimeouts`), only non-retryable codes are definite.
+ * The SDK retries retryable codes itself, so the last attempt's error is what we see; when an
+ * earlier attempt timed out it reports `timeout` whatever the last one said, so a definite code
+ * speaks for every attempt. One case stays open: the SDK retries sends after a timeout (their
+ * messages carry deduplication ids), and a batch whose retry is answered reports per-entry codes
+ * from that last attempt only: an entry's `not_leader` there may follow an earlier attempt that
+ * stored it. So for sends (`retriesTimeouts`) only non-retryable codes are definite.
  */
 const DEFINITE: ReadonlySet<string> = new Set<string>([
   ErrorCode.InvalidRequest,
