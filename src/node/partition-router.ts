@@ -7,6 +7,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { Metadata } from '../meta/metadata.ts';
+import { WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import type { Counts, PartitionClient } from './partition-client.ts';
@@ -75,6 +76,8 @@ export class PartitionRouter {
       );
       return decodeReply<PartitionResult>(reply.data);
     } catch (err) {
+      // The node answered with an error: it ran nothing of the request (the frame was refused).
+      if (err instanceof WharfError) return { type: 'failed', code: err.code, message: err.message };
       const code = (err as { code?: unknown }).code;
       if (code === '503' || (err as Error).name === 'NoRespondersError' || /no responders/i.test((err as Error).message)) return undefined;
       return { type: 'failed', code: 'timeout', message: `no answer from node ${node}: the outcome is unknown` };

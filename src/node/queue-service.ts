@@ -290,7 +290,7 @@ export class QueueService {
   }
 
   deleteBatch(entries: ReadonlyArray<{ id: string; receiptHandle: string }>) {
-    return this.handleBatch(entries, (items) => ({ type: 'delete', items }));
+    return this.handleBatch(entries, (items) => ({ type: 'delete', items: items.map(({ offset, seq }) => ({ offset, seq })) }));
   }
 
   changeVisibilityBatch(entries: ReadonlyArray<{ id: string; receiptHandle: string; visibilityTimeout: number }>) {

@@ -160,3 +160,26 @@ test('a replica that restarts catches up from the primary and its log matches', 
   await eventually(() => report(restarted, 'jobs')?.logEnd === end, { message: 'n3 caught up' });
   t.is(report(restarted, 'jobs')?.role, 'follower');
 });
+
+test('requests forwarded to the primary on another node take effect: batch deletes, visibility changes, counts', async (t) => {
+  const c = await startCluster(t);
+  await createReplicatedQueue(c, 'forwarded');
+  await eventually(() => report(c.nodes.get('n1') as WharfNode, 'forwarded')?.role === 'primary', { message: 'n1 serves' });
+  // The front-ends form a queue group: about two requests in three reach n2 or n3 and are forwarded.
+  for (let i = 0; i < 20; i++) {
+    await c.client.sendMessageBatch('forwarded', [0, 1].map((k) => ({ id: `e${k}`, body: new TextEncoder().encode(`v${i}-${k}`) })));
+  }
+  let deleted = 0;
+  for (let round = 0; round < 20; round++) {
+    const batch = await c.client.receive('forwarded', { maxMessages: 2, visibilityTimeout: 60 });
+    if (batch.length === 0) break;
+    const [first] = batch;
+    if (first) await c.client.changeMessageVisibility('forwarded', first.receiptHandle, 120);
+    const outcome = await c.client.deleteMessageBatch('forwarded', batch.map((m, k) => ({ id: `d${k}`, receiptHandle: m.receiptHandle })));
+    t.deepEqual(outcome.failed, [], `round ${round}`);
+    deleted += outcome.successful.length;
+  }
+  t.is(deleted, 40);
+  const { counts } = await c.client.getQueueAttributes('forwarded');
+  t.deepEqual(counts, { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 });
+});
