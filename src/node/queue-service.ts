@@ -187,8 +187,10 @@ export class QueueService {
     const start = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : this.nextPartition++;
     for (let i = 0; i < n; i++) {
       const p = this.partitions[(start + i) % n] as PartitionRouter;
-      // A partition served here with nothing receivable is skipped without a request.
-      if (p.localCounts()?.visible === 0) continue;
+      // A partition served here with nothing receivable is skipped without a request, except the
+      // one that served this attempt before: it answers a retry from memory.
+      const retried = i === 0 && remembered !== undefined;
+      if (!retried && p.localCounts()?.visible === 0) continue;
       const result = await p.request({
         type: 'receive',
         max: params.max,
