@@ -489,3 +489,29 @@ test('wharf --help through bin/wharf.js lists the commands and the exit codes, a
   t.regex(r.stdout, /^Exit codes:$/m);
   for (const code of ['0', '1', '2', '3', '4']) t.regex(r.stdout, new RegExp(`^  ${code}  \\S`, 'm'));
 });
+
+test('cluster shows the node alive and each partition with its epoch, primary and replica roles', async (t) => {
+  const f = await startWharf(t);
+  await f.client.createQueue('orders', { partitions: 2 });
+  const cli = cliOf(f);
+
+  const json = await cli(['cluster', '--json']);
+  t.is(json.code, 0, json.stderr);
+  const view = JSON.parse(json.stdout) as {
+    nodes: Array<{ id: string; alive: boolean; state: string }>;
+    partitions: Array<{ queue: string; partition: number; epoch: number; primary: string | null; reports: Array<{ node: string; role: string }> }>;
+  };
+  t.deepEqual(view.nodes, [{ id: 'n1', state: 'active', alive: true }]);
+  t.deepEqual(
+    view.partitions.map((p) => [p.queue, p.partition, p.primary, p.reports.map((r) => `${r.node}:${r.role}`)]),
+    [
+      ['orders', 0, 'n1', ['n1:primary']],
+      ['orders', 1, 'n1', ['n1:primary']],
+    ],
+  );
+  t.true(view.partitions.every((p) => p.epoch >= 1));
+
+  const human = await cli(['cluster']);
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /orders\/0\s+\d+\s+n1/);
+});
