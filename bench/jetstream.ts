@@ -1,6 +1,7 @@
 /**
- * The JetStream side: a work-queue stream (workqueue retention, file storage, 1 replica) on the
- * benchmark's nats-server, driven with the official v3 client.
+ * The JetStream side: a work-queue stream (workqueue retention, file storage) driven with the
+ * official v3 client, with one replica on the benchmark's nats-server or with three on a cluster
+ * of three nats-servers (`replicas`, `servers`).
  *
  * (a) produce: async `js.publish` with a window of outstanding acks;
  * (b) receive+ack: a durable pull consumer with explicit acks, `consume()`, each message acked;
@@ -21,8 +22,16 @@ import { cpuMeter, fixedBody, nowMs, type CpuUse, pollUntil, sentAt, timestamped
 import { pacedRun, phaseTimeoutMs, type LatencyOptions } from './pace.ts';
 
 export interface JetStreamOptions {
-  url: string;
-  natsPid: number;
+  /** Client URL(s): one server, or every server of a cluster. */
+  servers: string | readonly string[];
+  /** The nats-server processes whose CPU is measured, by the name the report shows. */
+  pids: Record<string, number>;
+  /** `num_replicas` of every stream. */
+  replicas: number;
+  /** Prefix of log lines, e.g. `jetstream R3`. */
+  label: string;
+  /** Also measure core publishes without acks (a reference for the R1 report; skipped for R3). */
+  ingestReference: boolean;
   messages: number;
   publishWindow: number;
   fetchBatch: number;
@@ -36,7 +45,7 @@ export interface JetStreamResults {
    * Reference only: core NATS publishes into the stream with no per-message ack, timed until the
    * stream holds them all: the server's ingest ceiling without the client's request overhead.
    */
-  ingestNoAck: Throughput | { error: string };
+  ingestNoAck?: Throughput | { error: string };
   receive: Throughput & { batch: number; drainedMs: number; cpu: CpuUse };
   latency: LatencySummary & { rate: number; seconds: number; sent: number; drainMs: number; cpu: CpuUse };
 }
@@ -47,54 +56,70 @@ const LAT_STREAM = 'BENCH_LAT';
 const LAT_SUBJECT = 'bench.lat';
 
 export async function runJetStream(options: JetStreamOptions): Promise<JetStreamResults> {
-  const nc = await connect({ servers: options.url, name: 'bench-jetstream' });
+  const { label, replicas } = options;
+  const log = (line: string) => options.log(`${label}: ${line}`);
+  const nc = await connect({ servers: [options.servers].flat(), name: 'bench-jetstream' });
   try {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
 
-    await createWorkQueue(jsm, TP_STREAM, TP_SUBJECT);
-    options.log(`jetstream: produce ${options.messages.toLocaleString('en-US')} messages (window ${options.publishWindow})`);
-    const pids = { nats: options.natsPid };
-    let meter = await cpuMeter(pids);
+    await createWorkQueue(jsm, TP_STREAM, TP_SUBJECT, replicas);
+    log(`produce ${options.messages.toLocaleString('en-US')} messages (window ${options.publishWindow})`);
+    let meter = await cpuMeter(options.pids);
     const produce = { ...(await produceThroughput(js, jsm, options)), cpu: await meter() };
-    options.log(`jetstream: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s`);
+    log(`produce ${produce.perSecond.toLocaleString('en-US')} msgs/s`);
 
-    options.log(`jetstream: receive+ack ${options.messages.toLocaleString('en-US')} messages (batch ${options.fetchBatch})`);
-    meter = await cpuMeter(pids);
+    log(`receive+ack ${options.messages.toLocaleString('en-US')} messages (batch ${options.fetchBatch})`);
+    meter = await cpuMeter(options.pids);
     const receive = { ...(await receiveThroughput(nc, js, jsm, options)), cpu: await meter() };
-    options.log(`jetstream: receive+ack ${receive.perSecond.toLocaleString('en-US')} msgs/s`);
+    log(`receive+ack ${receive.perSecond.toLocaleString('en-US')} msgs/s`);
     await jsm.streams.delete(TP_STREAM);
 
-    options.log('jetstream: reference: core publishes into a stream, no per-message ack');
-    const ingest = withTimeout(ingestWithoutAcks(nc, jsm, options.messages), phaseTimeoutMs(options.messages), 'jetstream ingest');
-    const ingestNoAck = await ingest.catch((err: unknown) => ({
-      error: err instanceof Error ? err.message : String(err),
-    }));
-    if ('perSecond' in ingestNoAck) options.log(`jetstream: ingest without acks ${ingestNoAck.perSecond.toLocaleString('en-US')} msgs/s`);
-    else options.log(`jetstream: ingest without acks failed: ${ingestNoAck.error}`);
+    const ingestNoAck = options.ingestReference ? await ingestReference(nc, jsm, options.messages, replicas, log) : undefined;
 
-    await createWorkQueue(jsm, LAT_STREAM, LAT_SUBJECT);
-    options.log(`jetstream: end-to-end latency at ${options.latency.rate} msgs/s for ${options.latency.seconds} s`);
-    meter = await cpuMeter(pids);
+    await createWorkQueue(jsm, LAT_STREAM, LAT_SUBJECT, replicas);
+    log(`end-to-end latency at ${options.latency.rate} msgs/s for ${options.latency.seconds} s`);
+    meter = await cpuMeter(options.pids);
     const latency = { ...(await endToEndLatency(options)), cpu: await meter() };
-    options.log(`jetstream: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
+    log(`e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
     await jsm.streams.delete(LAT_STREAM);
 
-    return { produce, ingestNoAck, receive, latency };
+    return ingestNoAck === undefined ? { produce, receive, latency } : { produce, ingestNoAck, receive, latency };
   } finally {
     await nc.close().catch(() => undefined);
   }
 }
 
-async function createWorkQueue(jsm: JetStreamManager, name: string, subject: string): Promise<void> {
+async function createWorkQueue(jsm: JetStreamManager, name: string, subject: string, replicas: number): Promise<void> {
   await jsm.streams.delete(name).catch(() => false);
-  await jsm.streams.add({
+  const info = await jsm.streams.add({
     name,
     subjects: [subject],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
-    num_replicas: 1,
+    num_replicas: replicas,
   });
+  // A server that is not clustered would quietly answer for fewer copies than the comparison claims.
+  const copies = 1 + (info.cluster?.replicas?.length ?? 0);
+  if (info.config.num_replicas !== replicas || (replicas > 1 && copies !== replicas)) {
+    throw new Error(`stream ${name}: asked for ${replicas} replicas, got num_replicas ${info.config.num_replicas} with ${copies} copies placed`);
+  }
+}
+
+/** The ingest reference, bounded; a failure is reported in the results rather than failing the run. */
+async function ingestReference(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  n: number,
+  replicas: number,
+  log: (line: string) => void,
+): Promise<Throughput | { error: string }> {
+  log('reference: core publishes into a stream, no per-message ack');
+  const ingest = withTimeout(ingestWithoutAcks(nc, jsm, n, replicas), phaseTimeoutMs(n), 'jetstream ingest');
+  const result = await ingest.catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
+  if ('perSecond' in result) log(`ingest without acks ${result.perSecond.toLocaleString('en-US')} msgs/s`);
+  else log(`ingest without acks failed: ${result.error}`);
+  return result;
 }
 
 async function produceThroughput(
@@ -112,23 +137,23 @@ async function produceThroughput(
         await window.acquire();
         window.track(js.publish(TP_SUBJECT, body));
       }
-      await window.drain(phaseTimeoutMs(n), 'jetstream publish');
+      await window.drain(phaseTimeoutMs(n), `${options.label} publish`);
     })(),
     phaseTimeoutMs(n),
-    'jetstream produce',
+    `${options.label} produce`,
   );
   const elapsed = performance.now() - t0;
   const info = await jsm.streams.info(TP_STREAM);
   if (info.state.messages !== n) {
-    throw new Error(`jetstream: stream ${TP_STREAM} holds ${info.state.messages} messages after publishing ${n}`);
+    throw new Error(`${options.label}: stream ${TP_STREAM} holds ${info.state.messages} messages after publishing ${n}`);
   }
   return { ...throughput(n, elapsed), window: options.publishWindow };
 }
 
-async function ingestWithoutAcks(nc: NatsConnection, jsm: JetStreamManager, n: number): Promise<Throughput> {
+async function ingestWithoutAcks(nc: NatsConnection, jsm: JetStreamManager, n: number, replicas: number): Promise<Throughput> {
   const stream = 'BENCH_INGEST';
   const subject = 'bench.ingest';
-  await createWorkQueue(jsm, stream, subject);
+  await createWorkQueue(jsm, stream, subject, replicas);
   try {
     const body = fixedBody();
     const t0 = performance.now();
@@ -174,7 +199,7 @@ async function receiveThroughput(
       if (++count === n) finish();
     },
   });
-  await withTimeout(done, phaseTimeoutMs(n), () => `jetstream receive+ack (${count} of ${n} received)`);
+  await withTimeout(done, phaseTimeoutMs(n), () => `${options.label} receive+ack (${count} of ${n} received)`);
   await nc.flush(); // every ack has reached the server
   const elapsed = performance.now() - t0;
   await messages.close();
@@ -183,7 +208,7 @@ async function receiveThroughput(
   const drainedMs = await pollUntil(
     async () => ((await jsm.streams.info(TP_STREAM)).state.messages === 0 ? performance.now() - t0 : undefined),
     30_000,
-    `jetstream: stream ${TP_STREAM} empty after acks`,
+    `${options.label}: stream ${TP_STREAM} empty after acks`,
     20,
   );
   return { ...throughput(n, elapsed), batch: options.fetchBatch, drainedMs: Math.round(drainedMs) };
@@ -191,8 +216,9 @@ async function receiveThroughput(
 
 async function endToEndLatency(options: JetStreamOptions): Promise<Omit<JetStreamResults['latency'], 'cpu'>> {
   // Producer and consumer on connections of their own, as two services would be.
-  const pnc = await connect({ servers: options.url, name: 'bench-jetstream-producer' });
-  const cnc = await connect({ servers: options.url, name: 'bench-jetstream-consumer' });
+  const servers = [options.servers].flat();
+  const pnc = await connect({ servers, name: 'bench-jetstream-producer' });
+  const cnc = await connect({ servers, name: 'bench-jetstream-consumer' });
   try {
     const jsm = await jetstreamManager(cnc);
     await jsm.consumers.add(LAT_STREAM, { durable_name: 'lat', ack_policy: AckPolicy.Explicit });
@@ -222,7 +248,7 @@ async function endToEndLatency(options: JetStreamOptions): Promise<Omit<JetStrea
     await pollUntil(
       async () => (received >= run.sent ? true : undefined),
       120_000,
-      `jetstream latency: all ${run.sent} messages received (${received} so far)`,
+      `${options.label} latency: all ${run.sent} messages received (${received} so far)`,
       5,
     );
     const drainMs = Math.round(performance.now() - lastSend);

@@ -18,6 +18,9 @@ export async function startNatsServer(dir: string): Promise<NatsServer> {
   await mkdir(dir, { recursive: true });
   const version = await natsVersion(await findNatsServer());
   const handle = await launch({ dir });
+  // The launcher leaves the stop to its caller; a bench that dies without its cleanup (an uncaught
+  // error, EPIPE on stdout) must not leave the server running. kill() skips an exited child.
+  process.once('exit', () => handle.kill('SIGKILL'));
   return { ...handle, pid: handle.pid, version };
 }
 

@@ -1,12 +1,16 @@
 /**
- * `npm run bench`: Wharf single-node against NATS JetStream on the same machine and the same
- * nats-server, 1 KiB messages, in one run. Prints a table with Wharf/JetStream ratios and the
- * project's targets, and writes the figures to bench/results/<timestamp>.json and, for a full run,
- * latest.json.
+ * `npm run bench`, 1 KiB messages, everything in one run on one machine:
+ *   - R1: Wharf single-node against NATS JetStream (one replica) on the same nats-server;
+ *   - R3: Wharf with three nodes and replication factor 3 (sync and async) on that nats-server,
+ *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts).
+ * Prints both comparisons with their ratios and the project's targets, and writes the figures to
+ * bench/results/<timestamp>.json and, for a full run, latest.json.
  *
  * Environment:
- *   BENCH_QUICK=1            smoke run: 20k messages, 3 s latency, 50k backlog
+ *   BENCH_QUICK=1            smoke run: 20k messages (10k for R3), 3 s latency, 50k backlog
+ *   BENCH_PARTITIONS         partitions of every Wharf queue, R1 and R3 (1)
  *   BENCH_MESSAGES           messages per throughput phase            (200,000)
+ *   BENCH_R3_MESSAGES        the same for the R3 comparison           (BENCH_MESSAGES)
  *   BENCH_LATENCY_SECONDS    measured seconds of the latency phase    (10)
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
@@ -20,8 +24,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
-import { fmt, ratio, renderTable } from './stats.ts';
-import { installSignalHandlers, measureFsync, onCleanup, runCleanups, type CpuUse } from './util.ts';
+import { reportReplicated, runReplicated } from './replicated.ts';
+import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
+import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -30,6 +35,8 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 interface BenchConfig {
   quick: boolean;
   messages: number;
+  /** Messages per throughput phase of the R3 comparison (both sides). */
+  replicatedMessages: number;
   messageBytes: number;
   latencySeconds: number;
   latencyWarmupSeconds: number;
@@ -42,15 +49,11 @@ interface BenchConfig {
   wharfReceiveLoops: number;
   wharfReceiveBatch: number;
   wharfLatencyPollers: number;
+  wharfPartitions: number;
+  /** Bound of the wait until a new replicated queue takes a send and gives it back. */
+  wharfUsableTimeoutMs: number;
   keepTempDir: boolean;
   wharfEnv: Record<string, string>;
-}
-
-interface Target {
-  name: string;
-  goal: string;
-  measured: string;
-  pass: boolean | undefined;
 }
 
 function intFromEnv(name: string, fallback: number, min = 1): number {
@@ -63,11 +66,13 @@ function intFromEnv(name: string, fallback: number, min = 1): number {
 
 function readConfig(): BenchConfig {
   const quick = process.env['BENCH_QUICK'] === '1' || process.env['BENCH_QUICK'] === 'true';
+  const messages = intFromEnv('BENCH_MESSAGES', quick ? 20_000 : 200_000);
   const wharfEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('WHARF_') && v !== undefined) wharfEnv[k] = v;
   return {
     quick,
-    messages: intFromEnv('BENCH_MESSAGES', quick ? 20_000 : 200_000),
+    messages,
+    replicatedMessages: intFromEnv('BENCH_R3_MESSAGES', quick ? 10_000 : messages),
     messageBytes: 1024,
     latencySeconds: intFromEnv('BENCH_LATENCY_SECONDS', quick ? 3 : 10),
     latencyWarmupSeconds: quick ? 0.5 : 1,
@@ -80,6 +85,8 @@ function readConfig(): BenchConfig {
     wharfReceiveLoops: 8,
     wharfReceiveBatch: 500,
     wharfLatencyPollers: intFromEnv('BENCH_LATENCY_POLLERS', 2),
+    wharfPartitions: intFromEnv('BENCH_PARTITIONS', 1),
+    wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
     keepTempDir: process.env['BENCH_KEEP'] === '1',
     wharfEnv,
   };
@@ -183,26 +190,25 @@ function report(
   if ('error' in w.backlog.restart) out.push(`Wharf restart on the backlog failed: ${w.backlog.restart.error}`);
   else {
     out.push(
-      `Wharf restart on the ${backlogLabel} backlog: answering after ${fmt(w.backlog.restart.readyMs, 'count')} ms, ` +
+      `Wharf restart on the ${backlogLabel} backlog: ready after ${fmt(w.backlog.restart.readyMs, 'count')} ms, ` +
         `first receive after ${fmt(w.backlog.restart.firstReceiveMs, 'count')} ms. RSS before the backlog ${w.backlog.memoryBefore.rssMb} MB.`,
     );
   }
-  const cores = (c: CpuUse) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   out.push('');
   out.push('CPU use in cores (CPU time / wall time) per phase:');
   out.push(
     renderTable(
       ['', 'Wharf', 'JetStream'],
       [
-        ['produce', cores(w.produce.cpu), cores(j.produce.cpu)],
-        ['receive+delete', cores(w.receive.cpu), cores(j.receive.cpu)],
-        ['e2e latency', cores(w.latency.cpu), cores(j.latency.cpu)],
-        ['backlog fill', cores(w.backlog.fill.cpu), ''],
+        ['produce', formatCores(w.produce.cpu), formatCores(j.produce.cpu)],
+        ['receive+delete', formatCores(w.receive.cpu), formatCores(j.receive.cpu)],
+        ['e2e latency', formatCores(w.latency.cpu), formatCores(j.latency.cpu)],
+        ['backlog fill', formatCores(w.backlog.fill.cpu), ''],
       ],
     ),
   );
   out.push('');
-  if ('perSecond' in j.ingestNoAck) {
+  if (j.ingestNoAck !== undefined && 'perSecond' in j.ingestNoAck) {
     out.push(
       `Reference: JetStream stores ${fmt(j.ingestNoAck.perSecond, 'count')} msgs/s when fed core publishes without per-message acks ` +
         "(the server's ceiling; the produce row uses acked js.publish, bound by the client's CPU: see the bench column above).",
@@ -230,8 +236,7 @@ function report(
   out.push('');
   const list = targets(w, j, config.backlog);
   out.push('Targets:');
-  const mark = (t: Target) => (t.pass === undefined ? 'N/A ' : t.pass ? 'PASS' : 'MISS');
-  out.push(renderTable(['', 'target', 'goal', 'measured'], list.map((t) => [mark(t), t.name, t.goal, t.measured])));
+  out.push(renderTargets(list));
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
   return list;
@@ -288,8 +293,11 @@ async function main(): Promise<void> {
 
     const latency = { rate: config.rate, seconds: config.latencySeconds, warmupSeconds: config.latencyWarmupSeconds };
     const jetstream = await runJetStream({
-      url: nats.url,
-      natsPid: nats.pid,
+      servers: nats.url,
+      pids: { nats: nats.pid },
+      replicas: 1,
+      label: 'jetstream',
+      ingestReference: true,
       messages: config.messages,
       publishWindow: config.jetstreamPublishWindow,
       fetchBatch: config.jetstreamFetchBatch,
@@ -302,7 +310,7 @@ async function main(): Promise<void> {
       natsUrl: nats.url,
       natsPid: nats.pid,
       dataDir: join(tmp, 'wharf'),
-      logFile: join(tmp, 'wharf-node.log'),
+      logDir: tmp,
       messages: config.messages,
       receiveLoops: config.wharfReceiveLoops,
       receiveBatch: config.wharfReceiveBatch,
@@ -310,11 +318,39 @@ async function main(): Promise<void> {
       backlog: config.backlog,
       smallQueue: config.smallQueue,
       singlePairs: config.singlePairs,
+      partitions: config.wharfPartitions,
       log,
     });
     results['wharf'] = wharf;
 
+    const replicated = await runReplicated({
+      dir: join(tmp, 'r3'),
+      natsUrl: nats.url,
+      natsPid: nats.pid,
+      messages: config.replicatedMessages,
+      publishWindow: config.jetstreamPublishWindow,
+      fetchBatch: config.jetstreamFetchBatch,
+      receiveLoops: config.wharfReceiveLoops,
+      receiveBatch: config.wharfReceiveBatch,
+      latency: { ...latency, pollers: config.wharfLatencyPollers },
+      partitions: config.wharfPartitions,
+      usableTimeoutMs: config.wharfUsableTimeoutMs,
+      log,
+    });
+    results['r3'] = replicated;
+
     const list = report(config, wharf, jetstream, nats.version, fsync);
+    const r3 = reportReplicated(replicated, {
+      messages: config.replicatedMessages,
+      messageBytes: config.messageBytes,
+      rate: config.rate,
+      quick: config.quick,
+      natsVersion: nats.version,
+      loadNow: currentLoad(),
+    });
+    process.stdout.write(`${r3.lines.join('\n')}\n`);
+    results['r3Ratios'] = r3.ratios;
+    results['r3Targets'] = r3.targets;
     results['ratios'] = {
       produce: ratio(wharf.produce.perSecond, jetstream.produce.perSecond),
       receiveDelete: ratio(wharf.receive.perSecond, jetstream.receive.perSecond),

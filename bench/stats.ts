@@ -86,3 +86,24 @@ export function renderTable(headers: readonly string[], rows: ReadonlyArray<read
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
+
+/** A project target: what it asks, what was measured, and whether it was met (undefined: not measured). */
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+/** A table of targets, each marked met, MISSED or n/a. */
+export function renderTargets(list: readonly Target[]): string {
+  const mark = (t: Target) => (t.pass === undefined ? 'n/a' : t.pass ? 'met' : 'MISSED');
+  return renderTable(['', 'target', 'goal', 'measured'], list.map((t) => [mark(t), t.name, t.goal, t.measured]));
+}
+
+/** CPU use of a phase in cores per process, e.g. `bench 0.54, node 0.75, nats 0.07`. */
+export function formatCores(cpu: Record<string, number>): string {
+  return Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}

@@ -1,42 +1,67 @@
 /**
- * The Wharf side: a single Wharf node started as a child process (`node --import tsx
- * src/node/main.ts`) on the benchmark's nats-server, driven through the SDK (`WharfClient`).
+ * The Wharf side, driven through the SDK (`WharfClient`) on the benchmark's nats-server, with nodes
+ * started as child processes (`node --import tsx src/node/main.ts`, through the tests' launcher
+ * test/helpers/node-process.ts, which waits for the node's `node ready` line).
  *
- * (a) produce with SDK batching; (b) receive+delete with concurrent receive loops and pipelined
- * batch deletes; (c) end-to-end latency at a fixed rate; (d) a deep backlog: the node's RSS and
- * the p99 of single receives on it, against the same on a small queue.
+ * Single node (`runWharf`): (a) produce with SDK batching; (b) receive+delete with concurrent
+ * receive loops and pipelined batch deletes; (c) end-to-end latency at a fixed rate; (d) a deep
+ * backlog: the node's RSS and the p99 of single receives on it, against the same on a small queue.
+ *
+ * Three nodes (`runWharfReplicated`): (a) to (c) on queues with replication factor 3, once per
+ * replication mode (sync, async). A build whose CreateQueue does not know the replication
+ * attributes answers invalid_attribute: the runs are then reported as skipped.
  */
-import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
 import { WharfClient } from '../src/client/client.ts';
-import type { ReceivedMessage } from '../src/protocol/messages.ts';
+import { ErrorCode, WharfError } from '../src/errors.ts';
+import type { QueueAttributes, ReceivedMessage } from '../src/protocol/messages.ts';
+import { spawnNodeProcess } from '../test/helpers/node-process.ts';
 import { summarize, throughput, type LatencySummary, type Throughput } from './stats.ts';
 import { pacedRun, phaseTimeoutMs, type LatencyOptions } from './pace.ts';
-import { cpuMeter, fixedBody, nowMs, type CpuUse, observed, onCleanup, pollUntil, sentAt, terminate, timestampedBody, trackChild, withTimeout } from './util.ts';
+import { cpuMeter, fixedBody, nowMs, type CpuUse, observed, onCleanup, pollUntil, sentAt, timestampedBody, withTimeout } from './util.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** WHARF_CLUSTER of the single node and of the three replicating nodes: apart, so nothing is shared. */
 const CLUSTER = 'bench';
+const REPLICATED_CLUSTER = 'bench-r3';
+const REPLICATED_NODES = ['n1', 'n2', 'n3'] as const;
+const REPLICATION_FACTOR = 3;
+/** Consecutive successful probe sends that make a new replicated queue usable: more than one, as each may reach another node. */
+const PROBE_SENDS = 5;
 const READY_TIMEOUT_MS = 60_000;
-const TAIL_CHARS = 16_384;
+/** The node's own default; the launcher's 20 ms suits tests, the bench measures the defaults. */
+const NODE_DEFAULT_TICK_MS = '100';
 /** Sends awaited together: bounds the promises the producer loop holds. */
 const SEND_CHUNK = 20_000;
 
-export interface WharfOptions {
+export type ReplicationMode = 'sync' | 'async';
+
+/** What the single-node and the replicated runs share. */
+export interface WharfPhaseOptions {
   natsUrl: string;
   natsPid: number;
   dataDir: string;
-  logFile: string;
+  /** Directory of the nodes' logs (`wharf-<name>.log`). */
+  logDir: string;
   messages: number;
   receiveLoops: number;
   receiveBatch: number;
   latency: LatencyOptions & { pollers: number };
+  /** Partitions of every queue. */
+  partitions: number;
+  log: (line: string) => void;
+}
+
+export interface WharfOptions extends WharfPhaseOptions {
   backlog: number;
   smallQueue: number;
   singlePairs: number;
-  log: (line: string) => void;
+}
+
+export interface WharfReplicatedOptions extends WharfPhaseOptions {
+  modes: readonly ReplicationMode[];
+  /** How long a new queue may take to accept its first send and give it back (primaries being elected). */
+  usableTimeoutMs: number;
 }
 
 export interface MemorySample {
@@ -44,7 +69,8 @@ export interface MemorySample {
   hwmMb: number;
 }
 
-export interface WharfResults {
+/** Produce, receive+delete and end-to-end latency on one queue set-up. */
+export interface WharfPhases {
   produce: Throughput & { cpu: CpuUse };
   receive: Throughput & { loops: number; batch: number; cpu: CpuUse };
   latency: LatencySummary & {
@@ -59,6 +85,9 @@ export interface WharfResults {
     drainMs: number;
     cpu: CpuUse;
   };
+}
+
+export interface WharfResults extends WharfPhases {
   backlog: {
     messages: number;
     fill: Throughput & { cpu: CpuUse };
@@ -67,7 +96,7 @@ export interface WharfResults {
     memoryAfterReceives: MemorySample;
     /** The larger RSS of the two samples taken with the backlog in place (fresh node, no restart). */
     rssMb: number;
-    /** The node restarted on the backlog: until it answers, until the first receive, and its memory then. */
+    /** The node restarted on the backlog: until it is ready, until the first receive, and its memory then. */
     restart: { readyMs: number; firstReceiveMs: number; memory: MemorySample } | { error: string };
     smallQueueMessages: number;
     pairs: number;
@@ -78,9 +107,19 @@ export interface WharfResults {
   };
 }
 
-// ---- the node child process ------------------------------------------------------------------------
+/**
+ * One replication mode's outcome: measured, skipped (the build has no replication) or failed,
+ * with the phases that finished before the failure.
+ */
+export type ReplicatedRun =
+  | { mode: ReplicationMode; status: 'measured'; results: WharfPhases }
+  | { mode: ReplicationMode; status: 'skipped'; reason: string }
+  | { mode: ReplicationMode; status: 'failed'; error: string; results: Partial<WharfPhases> };
+
+// ---- the node child processes -----------------------------------------------------------------------
 
 export interface WharfNodeProcess {
+  readonly nodeId: string;
   readonly pid: number;
   /** Rejects when the node exits before `stop()`: race long waits against it. */
   readonly died: Promise<never>;
@@ -88,64 +127,44 @@ export interface WharfNodeProcess {
   stop(): Promise<void>;
 }
 
-export async function startWharfNode(natsUrl: string, dataDir: string, logFile: string): Promise<WharfNodeProcess> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    WHARF_NODE_ID: 'bench-1',
-    WHARF_CLUSTER: CLUSTER,
-    WHARF_NATS_URL: natsUrl,
-    WHARF_DATA_DIR: dataDir,
-    WHARF_LOG_LEVEL: process.env['WHARF_LOG_LEVEL'] ?? 'warn',
-    WHARF_HTTP_PORT: process.env['WHARF_HTTP_PORT'] ?? '0',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts'], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  trackChild(child);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  let tail = '';
-  const collect = (chunk: string) => {
-    log.write(chunk);
-    tail = (tail + chunk).slice(-TAIL_CHARS);
-  };
-  child.stdout?.setEncoding('utf8').on('data', collect);
-  child.stderr?.setEncoding('utf8').on('data', collect);
+interface NodeSpec {
+  natsUrl: string;
+  cluster: string;
+  nodeId: string;
+  dataDir: string;
+  logFile: string;
+}
 
+/** Starts a node and waits (bounded) for its `node ready` line; it is stopped by the bench's cleanup too. */
+export async function startWharfNode(spec: NodeSpec): Promise<WharfNodeProcess> {
+  const level = process.env['WHARF_LOG_LEVEL'];
+  const handle = await spawnNodeProcess({
+    nodeId: spec.nodeId,
+    cluster: spec.cluster,
+    natsUrl: spec.natsUrl,
+    dataDir: spec.dataDir,
+    // Readiness is read from the `node ready` line, logged at info: only a more verbose level may replace it.
+    logLevel: level === 'debug' || level === 'trace' ? level : 'info',
+    env: { WHARF_TICK_MS: process.env['WHARF_TICK_MS'] ?? NODE_DEFAULT_TICK_MS },
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    logFile: spec.logFile,
+  });
   let stopping = false;
-  const died = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new Error(`wharf node failed to start: ${err.message}`)));
-    child.once('exit', (code, signal) => {
-      log.end();
-      if (!stopping) reject(new Error(`wharf node exited unexpectedly (code ${code}, signal ${signal}); log ${logFile}:\n${tail}`));
-    });
+  const died: Promise<never> = handle.exited.then((exit) => {
+    if (stopping) return new Promise<never>(() => undefined);
+    const output = `${handle.stderr}${handle.stdout}`.slice(-16_384);
+    throw new Error(
+      `wharf node ${spec.nodeId} exited unexpectedly (code ${exit.code}, signal ${exit.signal}); log ${spec.logFile}:\n${output}`,
+    );
   });
   died.catch(() => undefined); // observed by whoever races against it
-  const pid = child.pid;
-  if (pid === undefined) return died;
-
   const stop = async () => {
     stopping = true;
-    await terminate(child, 15_000);
+    await handle.stop(15_000);
   };
-  onCleanup('stop the wharf node', stop);
-  const node: WharfNodeProcess = { pid, died, memory: () => memoryOf(pid), stop };
-
-  // Ready when the API answers.
-  const probe = await WharfClient.connect({ servers: natsUrl, cluster: CLUSTER, timeoutMs: 1_000, maxAttempts: 1 });
-  try {
-    await Promise.race([
-      died,
-      pollUntil(async () => (await probe.listQueues(), true), READY_TIMEOUT_MS, 'wharf node answering ListQueues', 100),
-    ]);
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    await probe.close();
-  }
-  return node;
+  onCleanup(`stop wharf node ${spec.nodeId}`, stop);
+  const pid = handle.pid;
+  return { nodeId: spec.nodeId, pid, died, memory: () => memoryOf(pid), stop };
 }
 
 async function memoryOf(pid: number): Promise<MemorySample> {
@@ -158,63 +177,245 @@ async function memoryOf(pid: number): Promise<MemorySample> {
   return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
 }
 
-// ---- the suite -------------------------------------------------------------------------------------
+async function startNode(options: WharfPhaseOptions, cluster: string, nodeId: string, name: string): Promise<WharfNodeProcess> {
+  const dataDir = join(options.dataDir, name);
+  const node = await startWharfNode({ natsUrl: options.natsUrl, cluster, nodeId, dataDir, logFile: join(options.logDir, `wharf-${name}.log`) });
+  options.log(`wharf: node ${nodeId} ready (pid ${node.pid}, data ${dataDir})`);
+  return node;
+}
+
+type Guard = <T>(p: Promise<T>, ms: number, what: string) => Promise<T>;
+
+/** Bounds a phase and fails it at once when a node dies. */
+function guardFor(nodes: readonly WharfNodeProcess[]): Guard {
+  return (p, ms, what) => withTimeout(Promise.race([p, ...nodes.map((n) => n.died)]), ms, what);
+}
+
+// ---- the phases ------------------------------------------------------------------------------------
+
+/** CreateQueue refused the attributes: this build does not know them. */
+class AttributesRejected extends Error {}
+
+interface QueueSetup {
+  client: WharfClient;
+  cluster: string;
+  guard: Guard;
+  /** Processes whose CPU is measured, by the name the report shows. */
+  pids: Record<string, number>;
+  /** Prefix of log lines, e.g. `wharf R3 sync`. */
+  label: string;
+  /** Queue names are `<prefix>-tp` and `<prefix>-lat`. */
+  prefix: string;
+  attributes: Partial<QueueAttributes>;
+  /** Waits until a new queue takes requests. */
+  ready(queue: string): Promise<void>;
+}
+
+async function createQueue(setup: QueueSetup, queue: string): Promise<void> {
+  try {
+    await setup.client.createQueue(queue, setup.attributes);
+  } catch (err) {
+    if (err instanceof WharfError && err.code === ErrorCode.InvalidAttribute) throw new AttributesRejected(err.message, { cause: err });
+    throw err;
+  }
+  await setup.ready(queue);
+}
+
+/**
+ * Produce, then receive+delete the same messages, then the latency run on a fresh queue. Each
+ * phase's figures go into `done` as soon as it ends. The latency run also runs when the throughput
+ * phases failed (its queue is a new one), so one broken path does not hide the other figures; the
+ * failures are thrown at the end.
+ */
+async function queuePhases(setup: QueueSetup, options: WharfPhaseOptions, done: Partial<WharfPhases> = {}): Promise<WharfPhases> {
+  const { client, guard, pids, label } = setup;
+  const log = (line: string) => options.log(`${label}: ${line}`);
+  const n = options.messages;
+  const failures: unknown[] = [];
+
+  const tp = `${setup.prefix}-tp`;
+  await createQueue(setup, tp);
+  try {
+    log(`produce ${n.toLocaleString('en-US')} messages (SDK batching)`);
+    let meter = await cpuMeter(pids);
+    done.produce = { ...(await guard(produceMessages(client, tp, n), phaseTimeoutMs(n), `${label} produce`)), cpu: await meter() };
+    log(`produce ${done.produce.perSecond.toLocaleString('en-US')} msgs/s`);
+
+    log(`receive+delete ${n.toLocaleString('en-US')} messages (${options.receiveLoops} loops × ${options.receiveBatch})`);
+    meter = await cpuMeter(pids);
+    const receive = await guard(receiveAndDelete(client, tp, n, options), phaseTimeoutMs(n), `${label} receive+delete`);
+    done.receive = { ...receive, cpu: await meter() };
+    log(`receive+delete ${done.receive.perSecond.toLocaleString('en-US')} msgs/s`);
+    await client.deleteQueue(tp);
+  } catch (err) {
+    log(`failed: ${messageOf(err)}`);
+    failures.push(err);
+  }
+
+  try {
+    const lat = `${setup.prefix}-lat`;
+    await createQueue(setup, lat);
+    log(`end-to-end latency at ${options.latency.rate} msgs/s for ${options.latency.seconds} s`);
+    const latencyBound = (options.latency.warmupSeconds + options.latency.seconds) * 1000 + 120_000;
+    const meter = await cpuMeter(pids);
+    const latency = await guard(endToEndLatency(options, setup.cluster, lat), latencyBound, `${label} latency`);
+    done.latency = { ...latency, cpu: await meter() };
+    log(
+      `e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms ` +
+        `(${latency.receives} receives of ${latency.meanBatch} messages on average, drained ${latency.drainMs} ms after the last send)`,
+    );
+    await client.deleteQueue(lat);
+  } catch (err) {
+    log(`failed: ${messageOf(err)}`);
+    failures.push(err);
+  }
+  const { produce, receive, latency } = done;
+  if (failures.length > 1) throw new Error(failures.map(messageOf).join('; then: '), { cause: failures[0] });
+  if (failures.length > 0 || produce === undefined || receive === undefined || latency === undefined) throw failures[0];
+  return { produce, receive, latency };
+}
+
+// ---- the suites ------------------------------------------------------------------------------------
 
 export async function runWharf(options: WharfOptions): Promise<WharfResults> {
   const client = await WharfClient.connect({ servers: options.natsUrl, cluster: CLUSTER });
   try {
     // Throughput and latency on one node; the backlog on a fresh one, so its memory figures are
     // not those left behind by the earlier phases.
-    const first = await startNode(options, 'main');
-    const guard = guardFor(first);
-    const pids = { node: first.pid, nats: options.natsPid };
-    const n = options.messages;
-    await client.createQueue('bench-tp');
-    options.log(`wharf: produce ${n.toLocaleString('en-US')} messages (SDK batching)`);
-    let meter = await cpuMeter(pids);
-    const produce = { ...(await guard(produceMessages(client, 'bench-tp', n), phaseTimeoutMs(n), 'wharf produce')), cpu: await meter() };
-    options.log(`wharf: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s`);
-
-    options.log(`wharf: receive+delete ${n.toLocaleString('en-US')} messages (${options.receiveLoops} loops × ${options.receiveBatch})`);
-    meter = await cpuMeter(pids);
-    const receive = {
-      ...(await guard(receiveAndDelete(client, 'bench-tp', n, options), phaseTimeoutMs(n), 'wharf receive+delete')),
-      cpu: await meter(),
-    };
-    options.log(`wharf: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s`);
-    await client.deleteQueue('bench-tp');
-
-    await client.createQueue('bench-lat');
-    options.log(`wharf: end-to-end latency at ${options.latency.rate} msgs/s for ${options.latency.seconds} s`);
-    const latencyBound = (options.latency.warmupSeconds + options.latency.seconds) * 1000 + 120_000;
-    meter = await cpuMeter(pids);
-    const latency = { ...(await guard(endToEndLatency(options), latencyBound, 'wharf latency')), cpu: await meter() };
-    options.log(
-      `wharf: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms ` +
-        `(${latency.receives} receives of ${latency.meanBatch} messages on average, drained ${latency.drainMs} ms after the last send)`,
+    const first = await startNode(options, CLUSTER, 'bench-1', 'main');
+    const phases = await queuePhases(
+      {
+        client,
+        cluster: CLUSTER,
+        guard: guardFor([first]),
+        pids: { node: first.pid, nats: options.natsPid },
+        label: 'wharf',
+        prefix: 'bench',
+        // One copy, said explicitly: the default factor (3) would mean fewer copies only while the
+        // cluster has fewer nodes.
+        attributes: { partitions: options.partitions, replicationFactor: 1 },
+        ready: async () => undefined, // a single node serves a queue as soon as CreateQueue answers
+      },
+      options,
     );
-    await client.deleteQueue('bench-lat');
     await first.stop();
 
     const backlog = await backlogPhase(client, options);
-    return { produce, receive, latency, backlog };
+    return { ...phases, backlog };
   } finally {
     await client.close();
   }
 }
 
-async function startNode(options: WharfOptions, name: string): Promise<WharfNodeProcess> {
-  const dataDir = join(options.dataDir, name);
-  const node = await startWharfNode(options.natsUrl, dataDir, options.logFile);
-  options.log(`wharf: node ready (pid ${node.pid}, data ${dataDir})`);
-  return node;
+/**
+ * Three nodes of one cluster on the benchmark's nats-server; per mode, the phases on queues with
+ * replication factor 3. Never throws: what went wrong is in the runs it returns.
+ */
+export async function runWharfReplicated(options: WharfReplicatedOptions): Promise<ReplicatedRun[]> {
+  const failedAll = (error: string) => options.modes.map((mode): ReplicatedRun => ({ mode, status: 'failed', error, results: {} }));
+  let nodes: WharfNodeProcess[] = [];
+  let client: WharfClient | undefined;
+  try {
+    const started = await Promise.allSettled(REPLICATED_NODES.map((id) => startNode(options, REPLICATED_CLUSTER, id, `r3-${id}`)));
+    nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure !== undefined) return failedAll(`starting three nodes: ${messageOf(failure.reason)}`);
+    const connected = await WharfClient.connect({ servers: options.natsUrl, cluster: REPLICATED_CLUSTER });
+    client = connected;
+    const pids = { ...Object.fromEntries(nodes.map((node) => [node.nodeId, node.pid])), nats: options.natsPid };
+    const guard = guardFor(nodes);
+
+    const runs: ReplicatedRun[] = [];
+    for (const mode of options.modes) {
+      const skipped = runs.find((r) => r.status === 'skipped');
+      if (skipped !== undefined) {
+        runs.push({ mode, status: 'skipped', reason: `as for ${skipped.mode}: ${skipped.reason}` });
+        continue;
+      }
+      const setup: QueueSetup = {
+        client: connected,
+        cluster: REPLICATED_CLUSTER,
+        guard,
+        pids,
+        label: `wharf R3 ${mode}`,
+        prefix: `bench-r3-${mode}`,
+        attributes: { partitions: options.partitions, replicationFactor: REPLICATION_FACTOR, replication: mode },
+        ready: (queue) => waitUsable(options, queue, guard),
+      };
+      const done: Partial<WharfPhases> = {};
+      try {
+        runs.push({ mode, status: 'measured', results: await queuePhases(setup, options, done) });
+      } catch (err) {
+        if (err instanceof AttributesRejected) {
+          const reason = `CreateQueue answered invalid_attribute (${err.message}): this build has no replicated queues yet`;
+          options.log(`wharf R3 ${mode}: skipped: ${reason}`);
+          runs.push({ mode, status: 'skipped', reason });
+        } else {
+          const error = replicatedFailure(err);
+          options.log(`wharf R3 ${mode}: failed: ${error}`);
+          runs.push({ mode, status: 'failed', error, results: done });
+        }
+      }
+    }
+    return runs;
+  } catch (err) {
+    return failedAll(messageOf(err));
+  } finally {
+    await client?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
 }
 
-type Guard = <T>(p: Promise<T>, ms: number, what: string) => Promise<T>;
+/**
+ * A new replicated queue may answer `unavailable` until its partitions have primaries. Usable means
+ * PROBE_SENDS sends in a row succeed (whichever nodes take them), then a purge empties the queue
+ * again, both within `usableTimeoutMs`; the phases then count only their own messages.
+ */
+async function waitUsable(options: WharfReplicatedOptions, queue: string, guard: Guard): Promise<void> {
+  const probe = await WharfClient.connect({ servers: options.natsUrl, cluster: REPLICATED_CLUSTER, timeoutMs: 2_000, maxAttempts: 1 });
+  const limit = options.usableTimeoutMs;
+  const t0 = performance.now();
+  try {
+    let inARow = 0;
+    const sent = async () => {
+      try {
+        await probe.sendMessage(queue, 'probe');
+        inARow++;
+      } catch (err) {
+        inARow = 0;
+        throw err;
+      }
+      return inARow >= PROBE_SENDS ? true : undefined;
+    };
+    await guard(pollUntil(sent, limit, `wharf: ${PROBE_SENDS} sends in a row to ${queue} succeeding`, 20), limit + 10_000, `wharf: ${queue} usable`);
+    const remaining = Math.max(1_000, limit - (performance.now() - t0));
+    // Purged rather than received and deleted: readiness should not depend on the delete path,
+    // which the receive+delete phase measures (and whose failures it reports) on its own.
+    const empty = async () => {
+      await probe.purgeQueue(queue);
+      const { counts } = await probe.getQueueAttributes(queue);
+      const left = counts.approximateNumberOfMessages + counts.approximateNumberOfMessagesNotVisible + counts.approximateNumberOfMessagesDelayed;
+      return left === 0 ? true : undefined;
+    };
+    await guard(pollUntil(empty, remaining, `wharf: ${queue} empty after the probes`, 50), remaining + 10_000, `wharf: ${queue} emptied`);
+  } finally {
+    await probe.close();
+  }
+  options.log(`wharf: ${queue} usable after ${Math.round(performance.now() - t0)} ms`);
+}
 
-/** Bounds a phase and fails it at once when the node dies. */
-function guardFor(node: WharfNodeProcess): Guard {
-  return (p, ms, what) => withTimeout(Promise.race([p, node.died]), ms, what);
+/**
+ * The message of a failed replicated run. queue_not_found right after CreateQueue succeeded (also
+ * inside a bounded wait's message) means a node that does not know the queue answered: say so.
+ */
+function replicatedFailure(err: unknown): string {
+  const message = messageOf(err);
+  const notFound = (err instanceof WharfError && err.code === ErrorCode.QueueNotFound) || message.includes('does not exist');
+  return notFound ? `${message} (a node other than the one that created the queue does not know it: the nodes do not share queue metadata)` : message;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** `send()` in a loop, awaiting in chunks, then `flush()`. */
@@ -243,8 +444,8 @@ async function receiveAndDelete(
   client: WharfClient,
   queue: string,
   n: number,
-  options: WharfOptions,
-): Promise<Omit<WharfResults['receive'], 'cpu'>> {
+  options: WharfPhaseOptions,
+): Promise<Omit<WharfPhases['receive'], 'cpu'>> {
   let received = 0;
   let failedDeletes = 0;
   let firstFailure = '';
@@ -275,19 +476,19 @@ async function receiveAndDelete(
   await Promise.all(deletes);
   const elapsed = performance.now() - t0;
   await loops;
-  if (received !== n) throw new Error(`wharf: received ${received} messages, expected ${n} (duplicates?)`);
+  // Failed deletes first: their messages come back after the visibility timeout and inflate the count.
   if (failedDeletes > 0) throw new Error(`wharf: ${failedDeletes} deletes failed, first: ${firstFailure}`);
+  if (received !== n) throw new Error(`wharf: received ${received} messages, expected ${n} (duplicates?)`);
   const left = await client.getQueueAttributes(queue);
   const { approximateNumberOfMessages: visible, approximateNumberOfMessagesNotVisible: inflight } = left.counts;
   if (visible + inflight !== 0) throw new Error(`wharf: queue ${queue} still holds ${visible} visible and ${inflight} in-flight messages`);
   return { ...throughput(n, elapsed), loops: options.receiveLoops, batch: options.receiveBatch };
 }
 
-async function endToEndLatency(options: WharfOptions): Promise<Omit<WharfResults['latency'], 'cpu'>> {
-  const queue = 'bench-lat';
+async function endToEndLatency(options: WharfPhaseOptions, cluster: string, queue: string): Promise<Omit<WharfPhases['latency'], 'cpu'>> {
   // Producer and consumer on connections of their own, as two services would be.
-  const producer = await WharfClient.connect({ servers: options.natsUrl, cluster: CLUSTER });
-  const consumer = await WharfClient.connect({ servers: options.natsUrl, cluster: CLUSTER });
+  const producer = await WharfClient.connect({ servers: options.natsUrl, cluster });
+  const consumer = await WharfClient.connect({ servers: options.natsUrl, cluster });
   try {
     const samples: number[] = [];
     let received = 0;
@@ -355,11 +556,11 @@ async function endToEndLatency(options: WharfOptions): Promise<Omit<WharfResults
 async function backlogPhase(client: WharfClient, options: WharfOptions): Promise<WharfResults['backlog']> {
   const small = 'bench-small';
   const deep = 'bench-backlog';
-  let node = await startNode(options, 'backlog');
-  let guard = guardFor(node);
+  let node = await startNode(options, CLUSTER, 'bench-1', 'backlog');
+  let guard = guardFor([node]);
   try {
-    await client.createQueue(small);
-    await client.createQueue(deep);
+    await client.createQueue(small, { partitions: options.partitions, replicationFactor: 1 });
+    await client.createQueue(deep, { partitions: options.partitions, replicationFactor: 1 });
     const memoryBefore = await node.memory();
 
     options.log(`wharf: small queue of ${options.smallQueue.toLocaleString('en-US')} messages`);
@@ -411,8 +612,8 @@ async function backlogPhase(client: WharfClient, options: WharfOptions): Promise
     try {
       await node.stop();
       const t0 = performance.now();
-      node = await startWharfNode(options.natsUrl, join(options.dataDir, 'backlog'), options.logFile);
-      guard = guardFor(node);
+      node = await startNode(options, CLUSTER, 'bench-1', 'backlog');
+      guard = guardFor([node]);
       const readyMs = performance.now() - t0;
       const [message] = await guard(
         client.receive(deep, { maxMessages: 1, waitTimeSeconds: 20 }),
