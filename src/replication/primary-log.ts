@@ -14,11 +14,10 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import { encodeLogEntry } from '../storage/records.ts';
 import type { WriteOp } from '../storage/store.ts';
 import type { ReplicaStore } from './replica-store.ts';
+import type { FetchOutput } from '../../actors/replica/replica.machine.ts';
 
-export type FetchReply =
-  | { kind: 'entries'; epoch: number; from: number; entries: Uint8Array[]; commit: number; token: number }
-  | { kind: 'truncate'; epoch: number; to: number }
-  | { kind: 'fenced'; epoch: number };
+/** What a follower's fetch is answered with: the replica machine's view of it. */
+export type FetchReply = FetchOutput;
 
 export interface PrimaryLogOptions {
   store: ReplicaStore;
