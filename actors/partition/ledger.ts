@@ -18,7 +18,7 @@ import FlatQueue from 'flatqueue';
 import {
   recordSize,
   type Change,
-  type DedupEntry,
+  type DedupGroup,
   type DelayedEntry,
   type DeliveryRecord,
   type LoadedPartition,
@@ -111,8 +111,10 @@ export class Ledger {
   private timersLoaded = false;
 
   private readonly attempts = new Map<string, Attempt>();
-  /** Deduplication ids in their window, oldest first (the window is the same for all). */
-  private readonly dedups = new Map<string, DedupEntry>();
+  /** Deduplication ids in their window → the message each created and its group's expiry. */
+  private readonly dedups = new Map<string, { messageId: string; expires: number }>();
+  /** The groups those ids were stored in, oldest first (the window is the same for all). */
+  private readonly dedupGroups = new Denque<DedupGroup>();
   /**
    * Where the next retention scan starts: every live message has this offset or a higher one (the
    * last scan deleted what was expired below the first message it found alive). Starting here spares
@@ -131,9 +133,11 @@ export class Ledger {
     this.state = { ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
     this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
-    for (const [id, entry] of (loaded.dedups ?? []).sort((a, b) => a[1].expires - b[1].expires)) {
-      if (entry.expires > now) this.dedups.set(id, entry);
+    for (const group of (loaded.dedups ?? []).sort((a, b) => a.expires - b.expires)) {
+      this.dedupGroups.push(group);
+      for (const [id, messageId] of group.entries) this.dedups.set(id, { messageId, expires: group.expires });
     }
+    this.expireDedups(now);
     for (const [offset, delivery] of loaded.deliveries) {
       if (offset < this.state.purgedOffset) continue;
       this.deliveries.set(offset, delivery);
@@ -150,6 +154,8 @@ export class Ledger {
    */
   append(messages: readonly NewMessage[], now: number): string[] {
     const ids: string[] = [];
+    const remembered: Array<[string, string]> = [];
+    const expires = now + DEDUP_WINDOW_MS;
     for (const { record, delayMs, dedupId } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
@@ -157,35 +163,35 @@ export class Ledger {
           ids.push(seen.messageId);
           continue;
         }
-        this.rememberDedup(dedupId, { messageId: record.id, expires: now + DEDUP_WINDOW_MS });
+        this.dedups.set(dedupId, { messageId: record.id, expires });
+        remembered.push([dedupId, record.id]);
       }
       ids.push(record.id);
       if (delayMs > 0) this.addDelayed(record, now + delayMs);
       else this.addVisible(record);
     }
+    if (remembered.length > 0) {
+      const group: DedupGroup = { expires, tag: (remembered[0] as [string, string])[1], entries: remembered };
+      this.dedupGroups.push(group);
+      this.changes.push({ kind: 'putDedups', group });
+      // Bounded memory: beyond the cap the oldest groups go before their window ends.
+      while (this.dedups.size > MAX_DEDUPS && this.dedupGroups.length > 1) this.dropDedupGroup();
+    }
     return ids;
   }
 
-  private rememberDedup(dedupId: string, entry: DedupEntry): void {
-    this.dedups.delete(dedupId);
-    if (this.dedups.size >= MAX_DEDUPS) {
-      const oldest = this.dedups.keys().next().value;
-      if (oldest !== undefined) {
-        this.dedups.delete(oldest);
-        this.changes.push({ kind: 'delDedup', dedupId: oldest });
-      }
+  private dropDedupGroup(): void {
+    const group = this.dedupGroups.shift() as DedupGroup;
+    for (const [id] of group.entries) {
+      // A later send may have stored the id again (after its window): only its own entry goes.
+      if (this.dedups.get(id)?.expires === group.expires) this.dedups.delete(id);
     }
-    this.dedups.set(dedupId, entry);
-    this.changes.push({ kind: 'putDedup', dedupId, entry });
+    this.changes.push({ kind: 'delDedups', expires: group.expires, tag: group.tag });
   }
 
   /** Forgets deduplication ids whose window ended. */
   private expireDedups(now: number): void {
-    for (const [id, entry] of this.dedups) {
-      if (entry.expires > now) break;
-      this.dedups.delete(id);
-      this.changes.push({ kind: 'delDedup', dedupId: id });
-    }
+    for (let g = this.dedupGroups.peekFront(); g !== undefined && g.expires <= now; g = this.dedupGroups.peekFront()) this.dropDedupGroup();
   }
 
   private addVisible(record: MessageRecord): void {

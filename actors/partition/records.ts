@@ -65,14 +65,18 @@ export type Change =
   | { kind: 'putDelayed'; due: number; seq: number; record: MessageRecord }
   | { kind: 'delDelayed'; due: number; seq: number }
   | { kind: 'putState'; state: PartitionState }
-  | { kind: 'putDedup'; dedupId: string; entry: DedupEntry }
-  | { kind: 'delDedup'; dedupId: string };
+  | { kind: 'putDedups'; group: DedupGroup }
+  | { kind: 'delDedups'; expires: number; tag: string };
 
-/** A send's deduplication id, remembered for a while with the id of the message it created. */
-export interface DedupEntry {
-  messageId: string;
-  /** Until when a send with the same deduplication id is answered with this message instead, ms. */
+/**
+ * The deduplication ids of one send request, with the message each created, remembered until
+ * `expires` (ms): one stored record per request, not per message, since ids come in batches.
+ */
+export interface DedupGroup {
   expires: number;
+  /** Tells groups expiring in the same ms apart: the first message id of the request. */
+  tag: string;
+  entries: Array<[dedupId: string, messageId: string]>;
 }
 
 /** A delayed message as loaded from d/. */
@@ -86,8 +90,8 @@ export interface DelayedEntry {
 export interface LoadedPartition {
   state: PartitionState;
   deliveries: Array<[offset: number, delivery: DeliveryRecord]>;
-  /** Deduplication ids still in their window, in any order. */
-  dedups?: Array<[dedupId: string, entry: DedupEntry]>;
+  /** Groups of deduplication ids still stored, in any order. */
+  dedups?: DedupGroup[];
 }
 
 /** Bytes of body and attributes (names, types and values, strings counted in UTF-8), as SQS counts them. */

@@ -16,9 +16,9 @@ import { EMPTY_PARTITION, type Change, type DelayedEntry, type MessageRecord } f
 import type { QueueName } from '../names.ts';
 import { keys } from '../storage/keys.ts';
 import {
-  decodeDedup,
+  decodeDedupGroup,
   decodeDelivery,
-  encodeDedup,
+  encodeDedupGroup,
   decodeMessage,
   decodeState,
   encodeDelivery,
@@ -27,7 +27,7 @@ import {
 } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
 
-/** The ledger keeps at most this many deduplication ids per partition (ledger.ts). */
+/** The ledger keeps at most this many deduplication ids, so at most this many groups, per partition (ledger.ts). */
 const MAX_DEDUPS = 100_000;
 /** Deliveries are bounded by maxInflight; this only bounds one scan call. */
 const DELIVERY_SCAN = 1 << 20;
@@ -49,10 +49,10 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'del', key: keys.delayed(queue, partition, c.due, c.seq) };
       case 'putState':
         return { type: 'put', key: keys.partition(queue, partition), value: encodeState(c.state) };
-      case 'putDedup':
-        return { type: 'put', key: keys.dedup(queue, partition, c.dedupId), value: encodeDedup(c.entry) };
-      case 'delDedup':
-        return { type: 'del', key: keys.dedup(queue, partition, c.dedupId) };
+      case 'putDedups':
+        return { type: 'put', key: keys.dedupGroup(queue, partition, c.group.expires, c.group.tag), value: encodeDedupGroup(c.group) };
+      case 'delDedups':
+        return { type: 'del', key: keys.dedupGroup(queue, partition, c.expires, c.tag) };
       default:
         return c satisfies never;
     }
@@ -67,9 +67,7 @@ export async function loadPartition(store: Store, input: LoadInput): Promise<Loa
   const deliveries = (await store.scan(keys.deliveries(queue, input.partition), DELIVERY_SCAN)).map(
     ([key, value]) => [keys.offsetOf(key), decodeDelivery(value)] as [number, ReturnType<typeof decodeDelivery>],
   );
-  const dedups = (await store.scan(keys.dedups(queue, input.partition), MAX_DEDUPS)).map(
-    ([key, value]) => [keys.dedupIdOf(key), decodeDedup(value)] as [string, ReturnType<typeof decodeDedup>],
-  );
+  const dedups = (await store.scan(keys.dedupGroups(queue, input.partition), MAX_DEDUPS)).map(([, value]) => decodeDedupGroup(value));
   return { state, deliveries, dedups };
 }
 

@@ -6,7 +6,7 @@
  *   x/<queue>                            → incarnation of a queue whose data is being deleted
  *   e/<queue>/<pp>                       → ReplicaMeta (highest epoch seen, epoch history, log end, applied index)
  *   r/<queue>/<pp>/<index>               → LogEntry (epoch, the batch of key changes it makes)
- *   u/<queue>/<pp>/<dedup id>            → DedupEntry (message id, end of the deduplication window)
+ *   u/<queue>/<pp>/<expires>/<tag>       → DedupGroup (a send request's deduplication ids and message ids)
  *   s/<queue>/<pp>                       → PartitionRecord (next offset, delivery sequence, counts)
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
  *   l/<queue>/<pp>/<offset>              → DeliveryRecord (receive count, lease deadline, sequence)
@@ -65,12 +65,8 @@ export const keys = {
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
   replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
   allReplicas: prefixRange('e/'),
-  dedup: (q: QueueName, p: number, dedupId: string) => `u/${q}/${pp(p)}/${dedupId}`,
-  dedups: (q: QueueName, p: number) => prefixRange(`u/${q}/${pp(p)}/`),
-  /** The deduplication id at the end of a dedup key. */
-  dedupIdOf(key: string): string {
-    return key.slice(key.lastIndexOf('/') + 1);
-  },
+  dedupGroup: (q: QueueName, p: number, expires: number, tag: string) => `u/${q}/${pp(p)}/${n13(expires)}/${tag}`,
+  dedupGroups: (q: QueueName, p: number) => prefixRange(`u/${q}/${pp(p)}/`),
   /** Queue and partition of a replica key. */
   replicaOf(key: string): { queue: string; partition: number } {
     const [, queue = '', p = ''] = key.split('/');

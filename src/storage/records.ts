@@ -3,7 +3,7 @@
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { DedupEntry, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { DedupGroup, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
@@ -82,14 +82,16 @@ export function decodeNumber(bytes: Uint8Array): number {
   return n;
 }
 
-export function encodeDedup(e: DedupEntry): Uint8Array {
-  return packr.pack([e.messageId, e.expires]);
+export function encodeDedupGroup(g: DedupGroup): Uint8Array {
+  return packr.pack([g.expires, g.tag, g.entries]);
 }
 
-export function decodeDedup(bytes: Uint8Array): DedupEntry {
+export function decodeDedupGroup(bytes: Uint8Array): DedupGroup {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || !isNum(a[1])) corrupt('dedup');
-  return { messageId: a[0], expires: a[1] };
+  if (!Array.isArray(a) || a.length !== 3 || !isNum(a[0]) || typeof a[1] !== 'string' || !Array.isArray(a[2])) corrupt('dedup');
+  const entries = a[2] as unknown[];
+  if (!entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string')) corrupt('dedup');
+  return { expires: a[0], tag: a[1], entries: entries as Array<[string, string]> };
 }
 
 export function encodeReplicaMeta(m: ReplicaMeta): Uint8Array {

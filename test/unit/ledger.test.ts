@@ -985,3 +985,28 @@ test('model: random appends, receives, removes, visibility changes, time and res
   );
   t.pass();
 });
+
+test('deduplication ids: a repeat in the window answers the first message id and stores nothing; one record per send; forgotten after the window, also after a reload', async (t) => {
+  const { DEDUP_WINDOW_MS } = await import('../../actors/partition/ledger.ts');
+  const disk = new MemDisk();
+  const ledger = new Ledger(disk.load(), BIG, T0);
+  const a = message(T0);
+  const b = message(T0);
+  t.deepEqual(ledger.append([{ record: a, delayMs: 0, dedupId: 'x' }, { record: b, delayMs: 0, dedupId: 'y' }], T0), [a.id, b.id]);
+  const first = ledger.takeChanges();
+  t.is(first.filter((c) => c.kind === 'putDedups').length, 1, 'one record for the whole send');
+  disk.apply(first);
+
+  const again = new Ledger(disk.load(), BIG, T0 + 1000);
+  const c = message(T0);
+  t.deepEqual(again.append([{ record: c, delayMs: 0, dedupId: 'x' }], T0 + 1000), [a.id], 'remembered across a reload');
+  t.false(again.takeChanges().some((ch) => ch.kind === 'putMessage'), 'the duplicate stores nothing');
+
+  again.tick(T0 + DEDUP_WINDOW_MS, FOREVER);
+  const expired = again.takeChanges();
+  t.true(expired.some((ch) => ch.kind === 'delDedups'), 'the group is deleted when its window ends');
+  disk.apply(expired);
+  const d = message(T0);
+  t.deepEqual(again.append([{ record: d, delayMs: 0, dedupId: 'x' }], T0 + DEDUP_WINDOW_MS), [d.id], 'a new message after the window');
+  t.is(new Ledger(disk.load(), BIG, T0 + DEDUP_WINDOW_MS).counts().visible, 2);
+});

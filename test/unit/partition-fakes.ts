@@ -4,7 +4,7 @@
  * storage effect answers (src/effects/partition-store.ts), without RocksDB. Also an in-memory `Store`
  * so the real storage effect can run against memory.
  */
-import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change, DedupEntry} from '../../actors/partition/records.ts';
+import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup} from '../../actors/partition/records.ts';
 import { EMPTY_PARTITION } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
 import type { Store, WriteOp } from '../../src/storage/store.ts';
@@ -15,7 +15,8 @@ export class MemDisk {
   readonly deliveries = new Map<number, DeliveryRecord>();
   /** Delayed messages by `${due}/${seq}`. */
   readonly delayed = new Map<string, DelayedEntry>();
-  readonly dedups = new Map<string, DedupEntry>();
+  /** Deduplication groups by `${expires}/${tag}`. */
+  readonly dedups = new Map<string, DedupGroup>();
   /** Every batch applied, in order. */
   readonly batches: Change[][] = [];
 
@@ -44,11 +45,11 @@ export class MemDisk {
         case 'putState':
           this.state = { ...c.state };
           break;
-        case 'putDedup':
-          this.dedups.set(c.dedupId, c.entry);
+        case 'putDedups':
+          this.dedups.set(`${c.group.expires}/${c.group.tag}`, c.group);
           break;
-        case 'delDedup':
-          this.dedups.delete(c.dedupId);
+        case 'delDedups':
+          this.dedups.delete(`${c.expires}/${c.tag}`);
           break;
         default:
           c satisfies never;
@@ -61,7 +62,7 @@ export class MemDisk {
     const deliveries = [...this.deliveries.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([offset, d]): [number, DeliveryRecord] => [offset, { ...d }]);
-    return { state: { ...this.state }, deliveries, dedups: [...this.dedups.entries()] };
+    return { state: { ...this.state }, deliveries, dedups: [...this.dedups.values()] };
   }
 
   /** Messages with offsets in [from, end), at most `limit`, in offset order. */
