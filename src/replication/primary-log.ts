@@ -38,7 +38,7 @@ export interface PrimaryLogOptions {
 
 /** Entries kept in memory for followers that are close behind. */
 const TAIL_ENTRIES = 2048;
-const TAIL_BYTES = 64 * 1024 * 1024;
+const TAIL_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRIES_PER_FETCH = 256;
 const MAX_BYTES_PER_FETCH = 4 * 1024 * 1024;
 
@@ -278,6 +278,8 @@ export class PrimaryLog {
   }
 
   private remember(index: number, bytes: Uint8Array): void {
+    // A single copy has nobody to serve entries to (a replica added later reads them from disk).
+    if (this.followers.quorum <= 1) return;
     this.tail.set(index, bytes);
     this.tailBytes += bytes.byteLength;
     while (this.tail.size > TAIL_ENTRIES || (this.tailBytes > TAIL_BYTES && this.tail.size > 1)) {
