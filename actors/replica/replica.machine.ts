@@ -138,7 +138,7 @@ export const replicaMachine = setup({
     truncate: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>('truncate'),
     promote: declared<ReplicaMeta, ReplicaKey & PromoteInput>('promote'),
     stepDown: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; reason: string }>('stepDown'),
-    dropReplica: declared<void, ReplicaKey>('dropReplica'),
+    dropReplica: declared<void, ReplicaKey & { incarnation: number }>('dropReplica'),
   },
   actions: {
     /** The primary's voting set changed while it serves (a learner promoted, a replica replaced). */
@@ -440,7 +440,7 @@ export const replicaMachine = setup({
     dropping: {
       invoke: {
         src: 'dropReplica',
-        input: ({ context }) => ({ queue: context.queue, partition: context.partition }),
+        input: ({ context }) => ({ queue: context.queue, partition: context.partition, incarnation: context.incarnation }),
         onDone: 'gone',
         onError: 'gone',
       },

@@ -62,10 +62,27 @@ const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.
 
 export function replicaActor(deps: ReplicationDeps) {
   const partition = partitionMachine.provide({ actors: replicatedPartitionStore(deps) });
+  // A queue deleted and created again under its name has two replicas of one partition for a while
+  // (the old one dropping its data, the new one loading): their loads and drops take turns.
+  const turns = new Map<string, Promise<void>>();
+  const inTurn = <T>(k: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (turns.get(k) ?? Promise.resolve()).then(fn);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(k, done);
+    void done.then(() => {
+      if (turns.get(k) === done) turns.delete(k);
+    });
+    return run;
+  };
   return replicaMachine.provide({
     actors: {
       partition,
-      loadReplica: fromPromise<ReplicaMeta, ReplicaKey & { incarnation: number }>(({ input }) => storeOf(deps, input).load(input.incarnation)),
+      loadReplica: fromPromise<ReplicaMeta, ReplicaKey & { incarnation: number }>(({ input }) =>
+        inTurn(replicaKey(input.queue, input.partition), () => storeOf(deps, input).load(input.incarnation)),
+      ),
 
       saveEpoch: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; epoch: number }>(async ({ input }) => {
         const meta = { ...input.meta, epoch: Math.max(input.meta.epoch, input.epoch) };
@@ -135,15 +152,21 @@ export function replicaActor(deps: ReplicationDeps) {
         return log.replicaMeta;
       }),
 
-      dropReplica: fromPromise<void, ReplicaKey>(async ({ input }) => {
+      dropReplica: fromPromise<void, ReplicaKey & { incarnation: number }>(({ input }) => {
         const k = replicaKey(input.queue, input.partition);
-        const log = deps.primaries.get(k);
-        if (log) {
-          deps.primaries.delete(k);
-          log.close('the replica is removed');
-          await log.settled();
-        }
-        await storeOf(deps, input).drop();
+        return inTurn(k, async () => {
+          const log = deps.primaries.get(k);
+          // Only its own primary log: the one of a newer queue of the same name stays.
+          if (log && log.replicaMeta.incarnation === input.incarnation) {
+            deps.primaries.delete(k);
+            log.close('the replica is removed');
+            await log.settled();
+          }
+          const rs = storeOf(deps, input);
+          // A newer queue's replica loaded since (it reset the keys itself): nothing of this one is left.
+          if ((await rs.storedIncarnation()) !== input.incarnation) return;
+          await rs.drop();
+        });
       }),
     },
     actions: {

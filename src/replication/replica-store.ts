@@ -48,6 +48,12 @@ export class ReplicaStore {
     return fresh;
   }
 
+  /** The incarnation of the queue whose replica is stored here, if any. */
+  async storedIncarnation(): Promise<number | undefined> {
+    const [raw] = await this.store.getMany([keys.replica(this.queue, this.partition)]);
+    return raw ? decodeReplicaMeta(raw).incarnation : undefined;
+  }
+
   /** Persists `meta` alone (a newer epoch seen). */
   async saveMeta(meta: ReplicaMeta): Promise<void> {
     await this.store.write([this.metaOp(meta)], true);

@@ -11,7 +11,7 @@ import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { OffsetClock } from '../helpers/clock.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
-import { text, failsWith, counts } from '../helpers/queue-assertions.ts';
+import { bodies, text, failsWith, counts } from '../helpers/queue-assertions.ts';
 
 
 
@@ -536,4 +536,16 @@ test('a queue with 4 partitions delivers every message sent exactly once', async
   t.deepEqual(outcome.failed, []);
   t.deepEqual(await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 1 }), []);
   t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+});
+
+test('a queue deleted and re-created at once keeps what is sent to the new one while the old data is dropped', async (t) => {
+  const { client } = await startWharf(t);
+  await client.createQueue('orders');
+  await client.sendMessageBatch('orders', Array.from({ length: 100 }, (_, i) => ({ id: `m${i}`, body: Buffer.from(`old${i}`) })));
+  await client.deleteQueue('orders');
+  await client.createQueue('orders');
+  for (const body of ['a', 'b', 'c']) await client.sendMessage('orders', body);
+  const received = await client.receive('orders', { maxMessages: 10 });
+  t.deepEqual(bodies(received).sort(), ['a', 'b', 'c']);
+  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 3, 0));
 });

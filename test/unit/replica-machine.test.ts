@@ -140,7 +140,7 @@ function start() {
     truncate: new Effect<Key & { meta: Meta; to: number }, Meta>('truncate', writes),
     promote: new Effect<Key & PromoteInput, Meta>('promote', writes),
     stepDown: new Effect<Key & { meta: Meta; reason: string }, Meta>('stepDown', writes),
-    dropReplica: new Effect<Key, void>('dropReplica', writes),
+    dropReplica: new Effect<Key & { incarnation: number }, void>('dropReplica', writes),
   };
   const partitionLoads: LoadInput[] = [];
   // The real partition machine, held in `loading` (its load never settles): only its input matters here.
