@@ -20,6 +20,7 @@ import type { Assignment, ReplicaRole } from '../../src/meta/records.ts';
 import { declared, declaredAction } from '../declared.ts';
 import { partitionMachine } from '../partition/partition.machine.ts';
 import type { PartitionInput } from '../partition/partition.events.ts';
+import type { FetchRequest } from './followers.ts';
 import { emptyReplica, epochAt, type ReplicaMeta } from './log.ts';
 
 export type FetchOutput =
@@ -27,14 +28,8 @@ export type FetchOutput =
   | { kind: 'truncate'; epoch: number; to: number }
   | { kind: 'fenced'; epoch: number };
 
-export interface FetchInput {
-  primary: string;
-  epoch: number;
-  from: number;
-  lastEpoch: number;
-  token: number;
-  learner: boolean;
-}
+/** A fetch as the follower sends it (the primary learns `follower` from the frame), and to whom. */
+export type FetchInput = Omit<FetchRequest, 'follower'> & { primary: string };
 
 export interface PersistInput {
   meta: ReplicaMeta;

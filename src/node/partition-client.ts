@@ -127,10 +127,6 @@ export class PartitionClient {
     return this.current()?.getSnapshot().matches('serving') ?? false;
   }
 
-  get pendingRequests(): number {
-    return this.waiting.size;
-  }
-
   close(): void {
     this.watch.unsubscribe();
     for (const d of this.detach.splice(0)) d.unsubscribe();

@@ -9,11 +9,11 @@
  * stay in the log until applied state is durable, and a restart applies from `meta.applied` again
  * (applying an entry twice leaves the same keys).
  */
-import type { LogEntry, ReplicaMeta } from '../../actors/replica/log.ts';
+import type { ReplicaMeta } from '../../actors/replica/log.ts';
 import { emptyReplica, epochAt, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
 import type { QueueName } from '../names.ts';
 import { keys, type Range } from '../storage/keys.ts';
-import { decodeLogEntry, decodeReplicaMeta, encodeLogEntry, encodeReplicaMeta } from '../storage/records.ts';
+import { decodeLogEntry, decodeReplicaMeta, encodeReplicaMeta } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
 
 /** Entries applied per write when catching state up with a long log. */
@@ -153,10 +153,6 @@ export class ReplicaStore {
       }
     }
   }
-}
-
-export function encodeEntry(entry: LogEntry): Uint8Array {
-  return encodeLogEntry(entry);
 }
 
 /**

@@ -122,8 +122,3 @@ export function decodeLogEntry(bytes: Uint8Array): LogEntry {
   });
   return { epoch: a[0], ops };
 }
-
-/** Only the epoch of an encoded entry, without decoding its ops. */
-export function logEntryEpoch(bytes: Uint8Array): number {
-  return decodeLogEntry(bytes).epoch;
-}
