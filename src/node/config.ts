@@ -23,6 +23,7 @@
  * | manager           | WHARF_MANAGER            | `true`                  |
  * | httpPort          | WHARF_HTTP_PORT          | `9464`                  |
  * | httpHost          | WHARF_HTTP_HOST          | `127.0.0.1`             |
+ * | logRetainEntries  | WHARF_LOG_RETAIN_ENTRIES | `4096`                  |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,11 @@ export interface NodeOptions {
   httpPort?: number;
   /** Address that endpoint listens on. @default '127.0.0.1' */
   httpHost?: string;
+  /**
+   * Replicated-log entries each replica keeps below its applied index; older ones are deleted, and a
+   * replica further behind than that copies a snapshot of the partition instead. @default 4096
+   */
+  logRetainEntries?: number;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -93,6 +99,7 @@ export interface NodeConfig {
   readonly manager: boolean;
   readonly httpPort: number;
   readonly httpHost: string;
+  readonly logRetainEntries: number;
   readonly clock: Clock;
 }
 
@@ -116,6 +123,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER: 'manager',
   WHARF_HTTP_PORT: 'httpPort',
   WHARF_HTTP_HOST: 'httpHost',
+  WHARF_LOG_RETAIN_ENTRIES: 'logRetainEntries',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -142,7 +150,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -191,6 +199,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     manager: options.manager ?? true,
     httpPort: options.httpPort ?? 9464,
     httpHost: options.httpHost ?? '127.0.0.1',
+    logRetainEntries: positive(problems, 'logRetainEntries', options.logRetainEntries ?? 4096, 16),
     clock: options.clock ?? systemClock,
   };
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
