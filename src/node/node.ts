@@ -116,6 +116,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     maxWaitMs: FETCH_WAIT_MS,
     promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
     commitTimeoutMs: Math.max(config.failureTimeoutMs * 3, 10_000),
+    retainEntries: config.logRetainEntries,
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });

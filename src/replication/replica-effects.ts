@@ -53,6 +53,8 @@ export interface ReplicationDeps {
   promoteTimeoutMs: number;
   /** How long a write waits for a majority before its requests are answered `timeout` (then the partition reloads). */
   commitTimeoutMs: number;
+  /** Log entries a replica keeps below its applied index (WHARF_LOG_RETAIN_ENTRIES). */
+  retainEntries: number;
   log: Logger;
   /** Monotonic ms. */
   now: () => number;
