@@ -5,9 +5,11 @@
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
+ *   wharf.<cluster>.node.<node>.inspect        inspector → one node                 request/reply (actors, machines, messages)
  *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
- *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish
+ *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
+ *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
  *
  * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
@@ -33,6 +35,8 @@ export function subjects(cluster: ClusterName) {
     allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,
     allInspect: `${prefix}.inspect.*`,
+    inspectWatch: `${prefix}.inspect.watch`,
+    inspectRequest: (node: NodeId | string) => `${prefix}.node.${node}.inspect`,
   } as const;
 }
 

@@ -24,16 +24,18 @@ test('the header lists every subject', (t) => {
     'wharf.<cluster>.node.<node>.heartbeat',
     'wharf.<cluster>.node.<node>.partition',
     'wharf.<cluster>.node.<node>.replica',
+    'wharf.<cluster>.node.<node>.inspect',
     'wharf.<cluster>.ready.<queue>',
     'wharf.<cluster>.manager.<action>',
     'wharf.<cluster>.inspect.<node>',
+    'wharf.<cluster>.inspect.watch',
   ]);
   t.is(ROOT, 'wharf');
   t.is(API_QUEUE_GROUP, 'wharf-api');
 });
 
 test('each builder matches its pattern in the header', (t) => {
-  const [api, heartbeat, partition, replica, ready, manager, inspect] = headerPatterns();
+  const [api, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch] = headerPatterns();
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
@@ -44,6 +46,8 @@ test('each builder matches its pattern in the header', (t) => {
   t.is(s.ready('orders'), fill(ready, { cluster: 'prod-1', queue: 'orders' }));
   t.is(s.manager('status'), fill(manager, { cluster: 'prod-1', action: 'status' }));
   t.is(s.inspect(nodeId('n_7')), fill(inspect, { cluster: 'prod-1', node: 'n_7' }));
+  t.is(s.inspectRequest('n_7'), fill(inspectRequest, { cluster: 'prod-1', node: 'n_7' }));
+  t.is<string, string>(s.inspectWatch, fill(watch, { cluster: 'prod-1' }));
   t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', action: '*' }));
   t.is<string, string>(s.allHeartbeats, fill(heartbeat, { cluster: 'prod-1', node: '*' }));
   t.is<string, string>(s.allInspect, fill(inspect, { cluster: 'prod-1', node: '*' }));
