@@ -16,7 +16,44 @@ export interface Store {
   scan(range: Range, limit: number): Promise<Array<[string, Uint8Array]>>;
   /** Up to `limit` keys of `range`, in key order. */
   scanKeys(range: Range, limit: number): Promise<string[]>;
+  /**
+   * A point-in-time view of `ranges`, opened at once: every range reads the store as it was at this
+   * call, whatever is written afterwards. Close it when done (it pins old versions of those keys).
+   */
+  view(ranges: readonly Range[]): StoreView;
   close(): Promise<void>;
+}
+
+export interface StoreView {
+  /** The next entries, ranges in the given order, up to `limit` entries or about `maxBytes` of values; [] at the end. */
+  next(limit: number, maxBytes: number): Promise<Array<[string, Uint8Array]>>;
+  close(): Promise<void>;
+}
+
+/** Reads iterators one after the other; they were all created together, so they share one point in time. */
+function chainedView(iterators: Iterator[]): StoreView {
+  let i = 0;
+  return {
+    async next(limit, maxBytes) {
+      const out: Array<[string, Uint8Array]> = [];
+      let bytes = 0;
+      while (i < iterators.length && out.length < limit && bytes < maxBytes) {
+        const page = await (iterators[i] as Iterator).nextv(Math.min(PAGE, limit - out.length));
+        if (page.length === 0) {
+          i++;
+          continue;
+        }
+        for (const row of page) {
+          out.push(row);
+          bytes += row[1].byteLength;
+        }
+      }
+      return out;
+    },
+    async close() {
+      await Promise.all(iterators.map((it) => it.close()));
+    },
+  };
 }
 
 /** Reads an iterator in pages: nextv allocates for the size it is asked for. */
@@ -64,6 +101,8 @@ export async function openRocksStore(dir: string): Promise<Store> {
     async scanKeys(range, limit) {
       return (await collect(db.iterator({ ...range, limit, values: false }), limit)).map(([k]) => k);
     },
+    // Each iterator takes its snapshot when it is created, synchronously: nothing runs in between.
+    view: (ranges) => chainedView(ranges.map((range) => db.iterator({ ...range }))),
     close: () => db.close(),
   };
 }

@@ -7,7 +7,7 @@
 import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup} from '../../actors/partition/records.ts';
 import { EMPTY_PARTITION } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
-import type { Store, WriteOp } from '../../src/storage/store.ts';
+import type { Store, StoreView, WriteOp } from '../../src/storage/store.ts';
 
 export class MemDisk {
   state: PartitionState = { ...EMPTY_PARTITION };
@@ -150,6 +150,16 @@ export class MemStore implements Store {
   async scanKeys(range: Range, limit: number): Promise<string[]> {
     this.scans++;
     return this.keysIn(range).slice(0, limit);
+  }
+
+  /** A copy of the ranges as they are now: later writes do not show. */
+  view(ranges: readonly Range[]): StoreView {
+    const rows = ranges.flatMap((r) => this.keysIn(r).map((k): [string, Uint8Array] => [k, this.data.get(k) as Uint8Array]));
+    let at = 0;
+    return {
+      next: async (limit) => rows.slice(at, (at = Math.min(rows.length, at + limit))),
+      close: async () => undefined,
+    };
   }
 
   async close(): Promise<void> {}
