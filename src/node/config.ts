@@ -24,6 +24,9 @@
  * | httpPort          | WHARF_HTTP_PORT          | `9464`                  |
  * | httpHost          | WHARF_HTTP_HOST          | `127.0.0.1`             |
  * | logRetainEntries  | WHARF_LOG_RETAIN_ENTRIES | `4096`                  |
+ * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
+ * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
+ * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +79,15 @@ export interface NodeOptions {
    * replica further behind than that copies a snapshot of the partition instead. @default 4096
    */
   logRetainEntries?: number;
+  /**
+   * The cluster manager's lease: a standby takes it over once it has not been renewed for this
+   * long; the holder renews it every third of it. @default 3000
+   */
+  managerLeaseMs?: number;
+  /** How long a node must have been dead before the manager replaces its replicas on other nodes, ms. @default 30000 */
+  replaceAfterMs?: number;
+  /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
+  maxMoves?: number;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -100,6 +112,9 @@ export interface NodeConfig {
   readonly httpPort: number;
   readonly httpHost: string;
   readonly logRetainEntries: number;
+  readonly managerLeaseMs: number;
+  readonly replaceAfterMs: number;
+  readonly maxMoves: number;
   readonly clock: Clock;
 }
 
@@ -124,6 +139,9 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_HTTP_PORT: 'httpPort',
   WHARF_HTTP_HOST: 'httpHost',
   WHARF_LOG_RETAIN_ENTRIES: 'logRetainEntries',
+  WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
+  WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
+  WHARF_MAX_MOVES: 'maxMoves',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -150,7 +168,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -200,6 +218,9 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     httpPort: options.httpPort ?? 9464,
     httpHost: options.httpHost ?? '127.0.0.1',
     logRetainEntries: positive(problems, 'logRetainEntries', options.logRetainEntries ?? 4096, 16),
+    managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
+    replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
+    maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
     clock: options.clock ?? systemClock,
   };
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
@@ -208,6 +229,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   // The old primary's lease must run out before the manager can have declared its node dead.
   if (config.leaseMs >= config.failureTimeoutMs) problems.push('leaseMs must be below failureTimeoutMs');
   if (config.heartbeatMs * 2 > config.failureTimeoutMs) problems.push('heartbeatMs must be at most half of failureTimeoutMs');
+  // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
+  if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
+  if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
+  if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);

@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 19);
+  t.is(table.size, 22);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -171,4 +171,33 @@ test('the default node id is valid for any valid host name', (t) => {
     os.hostname = original;
     syncBuiltinESMExports();
   }
+});
+
+test('the cluster manager timings are read from the environment and range-checked', (t) => {
+  t.deepEqual(optionsFromEnv({ WHARF_MANAGER_LEASE_MS: '6000', WHARF_REPLACE_AFTER_MS: '0', WHARF_MAX_MOVES: '5' }), {
+    managerLeaseMs: 6000,
+    replaceAfterMs: 0,
+    maxMoves: 5,
+  });
+  const config = resolveConfig({ managerLeaseMs: 6000, replaceAfterMs: 0, maxMoves: 5 });
+  t.like(config, { managerLeaseMs: 6000, replaceAfterMs: 0, maxMoves: 5 });
+  t.regex(problemsOf(() => optionsFromEnv({ WHARF_MAX_MOVES: 'two' })), /WHARF_MAX_MOVES must be an integer/);
+
+  const message = problemsOf(() => resolveConfig({ managerLeaseMs: 299, replaceAfterMs: -1, maxMoves: 0 }));
+  t.regex(message, /managerLeaseMs must be an integer >= 300/);
+  t.regex(message, /replaceAfterMs must be an integer >= 0/);
+  t.regex(message, /maxMoves must be an integer >= 1/);
+  t.regex(problemsOf(() => resolveConfig({ maxMoves: 1001 })), /maxMoves must be at most 1000/);
+  t.regex(problemsOf(() => resolveConfig({ replaceAfterMs: 8 * 24 * 3600 * 1000 })), /replaceAfterMs must be at most 7 days/);
+});
+
+test('the manager lease must outlast two heartbeats', (t) => {
+  t.notThrows(() => resolveConfig({ heartbeatMs: 500, managerLeaseMs: 1000 }));
+  const message = problemsOf(() => resolveConfig({ heartbeatMs: 500, managerLeaseMs: 999 }));
+  t.regex(message, /heartbeatMs must be at most half of managerLeaseMs/);
+  t.is(message.split('; ').length, 1, 'the lease alone is out of step');
+  // Both cross-checks on the heartbeat are reported together.
+  const both = problemsOf(() => resolveConfig({ heartbeatMs: 2000, failureTimeoutMs: 3000, leaseMs: 1000, managerLeaseMs: 3000 }));
+  t.regex(both, /half of failureTimeoutMs/);
+  t.regex(both, /half of managerLeaseMs/);
 });
