@@ -352,7 +352,13 @@ async function startClusterManager(nc: NatsConnection, metadata: Metadata, confi
     cluster: config.cluster,
     nodeId: config.nodeId,
     log: log.child({ component: 'manager' }),
-    options: { failureTimeoutMs: config.failureTimeoutMs, heartbeatMs: config.heartbeatMs },
+    options: {
+      failureTimeoutMs: config.failureTimeoutMs,
+      heartbeatMs: config.heartbeatMs,
+      leaseTimeoutMs: config.managerLeaseMs,
+      replaceAfterMs: config.replaceAfterMs,
+      maxConcurrentMoves: config.maxMoves,
+    },
   });
   return () => manager.stop();
 }
