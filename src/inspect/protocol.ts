@@ -109,6 +109,8 @@ export const inspectRequestSchema = v.variant('op', [
     queue: v.string(),
     id: v.optional(v.string()),
     receiptHandle: v.optional(v.string()),
+    /** Only this partition (nodes set it when they forward a search to a partition's primary). */
+    partition: v.optional(v.number()),
   }),
 ]);
 export type InspectRequest = v.InferOutput<typeof inspectRequestSchema>;
@@ -188,7 +190,8 @@ export const messageReplySchema = v.variant('found', [
     node: v.string(),
     messageId: v.string(),
     partition: v.number(),
-    offset: v.number(),
+    /** Absent while delayed: a delayed message gets its offset when it becomes visible. */
+    offset: v.optional(v.number()),
     state: messageStateSchema,
     /** Deliveries so far (each receive counts, SQS's ApproximateReceiveCount). */
     receiveCount: v.number(),
