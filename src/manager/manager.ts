@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
 import {
   DEFAULT_MANAGER_OPTIONS,
   type LeaseWriteInput,
@@ -65,6 +65,8 @@ export interface StartManagerOptions {
   now?: () => number;
   /** Wall clock, ms (informational fields only). @default Date.now */
   wall?: () => number;
+  /** XState's inspection callback (the node's inspector, src/inspect). */
+  inspect?: (event: InspectionEvent) => void;
 }
 
 export interface ManagerHandle {
@@ -107,7 +109,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
       }),
     },
   });
-  const actor = createActor(machine, { input: { nodeId: start.nodeId, options, now, wall } });
+  const actor = createActor(machine, { systemId: `manager:${start.nodeId}`, input: { nodeId: start.nodeId, options, now, wall }, ...(start.inspect ? { inspect: start.inspect } : {}) });
 
   // ---- operators' requests, served by the active manager only ----
   let served: Subscription[] = [];

@@ -28,6 +28,9 @@ import { openRocksStore, type Store } from '../storage/store.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
+import { NodeInspector } from '../inspect/node-inspector.ts';
+import { findMessage } from '../inspect/whereabouts.ts';
+import type { InspectionEvent } from 'xstate';
 import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
@@ -120,8 +123,10 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
+  const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
+    inspect: inspector.observe,
     clock: config.clock,
     input: {
       nodeId: self,
@@ -265,11 +270,15 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   );
   const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  inspector.start({
+    whereabouts: (query) =>
+      findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
+  });
 
   let managerStop: (() => Promise<void>) | undefined;
   if (config.manager) {
     try {
-      managerStop = await startClusterManager(nc, metadata, config, log);
+      managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
     } catch (err) {
       log.error({ err }, 'the cluster manager did not start');
     }
@@ -304,6 +313,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       (stopping ??= (async () => {
         clearInterval(heartbeat);
         await managerStop?.().catch(() => undefined);
+        await inspector.stop();
         api.unsubscribe();
         for (const s of internal) s.unsubscribe();
         for (const u of unsubscribe) u();
@@ -345,8 +355,15 @@ async function dropUnassigned(store: Store, metadata: Metadata, self: string, lo
 }
 
 /** The cluster manager runs on every node; one is active (see src/manager). */
-async function startClusterManager(nc: NatsConnection, metadata: Metadata, config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
+async function startClusterManager(
+  nc: NatsConnection,
+  metadata: Metadata,
+  config: NodeConfig,
+  log: Logger,
+  inspect: (event: InspectionEvent) => void,
+): Promise<() => Promise<void>> {
   const manager = await startManager({
+    inspect,
     nc,
     metadata,
     cluster: config.cluster,
