@@ -267,6 +267,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       const s = serviceOf(q.value);
       return { name: s.name, counts: () => s.knownCounts(), serving: () => s.servingPartitions() };
     }),
+    { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now() },
   );
   const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
@@ -318,6 +319,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         for (const s of internal) s.unsubscribe();
         for (const u of unsubscribe) u();
         await http.close();
+        metrics.close();
         for (const s of services.values()) s.close();
         for (const log of primaries.values()) log.close('the node is stopping');
         await Promise.all([...primaries.values()].map((l) => l.settled()));
@@ -478,6 +480,7 @@ function countMessages(metrics: NodeMetrics, action: Action | 'unknown', queue: 
       break;
     case 'ReceiveMessage':
       if (reply.messages?.length) metrics.received.inc({ queue }, reply.messages.length);
+      if (reply.messages?.length) metrics.redelivered.inc({ queue }, (reply.messages as Array<{ receiveCount: number }>).filter((m) => m.receiveCount > 1).length);
       break;
     case 'DeleteMessage':
       metrics.deleted.inc({ queue });
