@@ -10,6 +10,8 @@ import { registerMessageCommands } from './messages.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerStatsCommand } from './stats.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerTopCommand } from './top.ts';
 
 function packageVersion(): string {
   try {
@@ -42,6 +44,8 @@ ${EXIT_CODES_HELP}`,
   registerMessageCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);
+  registerStatusCommand(program);
+  registerTopCommand(program);
   return program;
 }
 
