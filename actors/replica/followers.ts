@@ -38,6 +38,8 @@ export type FetchAnswer =
   | { kind: 'superseded'; epoch: number }
   /** Its log diverges from index `to` on: drop the entries from there and fetch again. */
   | { kind: 'truncate'; to: number }
+  /** It needs entries this log no longer holds: copy a snapshot of the state, then fetch from its end. */
+  | { kind: 'snapshot' }
   /** Entries [from, to) and the commit index. */
   | { kind: 'entries'; from: number; to: number; commit: number }
   /** Nothing new: park the fetch until an append or its wait runs out. */
@@ -60,6 +62,8 @@ export interface FollowersInput {
   epochStart: number;
   /** Entries below this index are known to be committed. */
   commit: number;
+  /** First index still in the log. */
+  logStart: number;
   logEnd: number;
   epochs: ReplicaMeta['epochs'];
   leaseMs: number;
@@ -77,6 +81,7 @@ export class Followers {
   private readonly maxEntries: number;
   private readonly followers = new Map<string, Follower>();
   private epochs: ReplicaMeta['epochs'];
+  private _logStart: number;
   private _logEnd: number;
   private _commit: number;
   private readonly startedAt: number;
@@ -87,6 +92,7 @@ export class Followers {
     this.epoch = input.epoch;
     this.epochStart = input.epochStart;
     this._commit = input.commit;
+    this._logStart = input.logStart;
     this._logEnd = input.logEnd;
     this.epochs = input.epochs;
     this.leaseMs = input.leaseMs;
@@ -111,6 +117,15 @@ export class Followers {
   setVoters(voters: readonly string[]): void {
     this.voters = new Set(voters);
     this.recompute();
+  }
+
+  /** Entries below `logStart` were deleted from the primary's log. */
+  trimmed(logStart: number): void {
+    this._logStart = Math.max(this._logStart, logStart);
+  }
+
+  get logStart(): number {
+    return this._logStart;
   }
 
   /** The primary persisted entries up to `logEnd` (they carry this epoch). */
@@ -141,6 +156,7 @@ export class Followers {
     if (f.match >= this._logEnd) f.caughtUpAt = now;
     this.followers.set(request.follower, f);
     this.recompute();
+    if (request.from < this._logStart) return { kind: 'snapshot' };
     if (request.from >= this._logEnd) return { kind: 'wait' };
     return { kind: 'entries', from: request.from, to: Math.min(this._logEnd, request.from + this.maxEntries), commit: this._commit };
   }

@@ -26,6 +26,11 @@ export interface ReplicaMeta {
   epoch: number;
   /** (epoch, index of its first entry), epochs increasing. */
   epochs: Array<[epoch: number, start: number]>;
+  /**
+   * Index of the first entry still stored. Entries below it were applied and deleted (the log keeps
+   * a bounded tail, see `trimTo`); a follower that needs them copies a snapshot of the state instead.
+   */
+  logStart: number;
   /** Index after the last entry. */
   logEnd: number;
   /** Entries below this index have been applied to the partition's stored state. */
@@ -38,9 +43,50 @@ export interface ReplicaMeta {
   mark: number;
   /** Epoch of the entry just below `mark`. */
   markEpoch: number;
+  /**
+   * A snapshot is being copied into the state: the state is partial until it completes. A replica
+   * found in this condition on load starts over from an empty log (it stays a learner meanwhile).
+   */
+  installing: boolean;
 }
 
-export const emptyReplica = (incarnation: number): ReplicaMeta => ({ incarnation, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0, markEpoch: 0 });
+export const emptyReplica = (incarnation: number): ReplicaMeta => ({
+  incarnation,
+  epoch: 0,
+  epochs: [],
+  logStart: 0,
+  logEnd: 0,
+  applied: 0,
+  mark: 0,
+  markEpoch: 0,
+  installing: false,
+});
+
+/**
+ * The replica with its log and state emptied, keeping what must outlive them: its incarnation, the
+ * highest epoch seen, and the mark of what it once acknowledged (so it stays a learner until it has
+ * copied that much again).
+ */
+export const resetReplica = (meta: ReplicaMeta, installing: boolean): ReplicaMeta => ({
+  ...emptyReplica(meta.incarnation),
+  epoch: meta.epoch,
+  mark: meta.mark,
+  markEpoch: meta.markEpoch,
+  installing,
+});
+
+/** Whether the replica lacks entries it acknowledged (or holds a partial snapshot): not counted, never elected. */
+export const isAmnesiac = (meta: ReplicaMeta): boolean => meta.installing || meta.logEnd < meta.mark;
+
+/**
+ * Where the log can be cut: entries more than `retain` below `below` (the applied index, or what the
+ * primary must still serve) are no longer needed, but a cut is only worth a write once it frees at
+ * least a quarter of `retain`, so trimming costs one small delete batch now and then.
+ */
+export function trimTo(logStart: number, below: number, retain: number): number | undefined {
+  const to = below - retain;
+  return to - logStart >= Math.max(1, Math.floor(retain / 4)) ? to : undefined;
+}
 
 /** Epoch of the entry at `index - 1`, i.e. of the last entry of a log ending at `index`; 0 for none. */
 export function epochAt(epochs: ReplicaMeta['epochs'], end: number): number {

@@ -21,11 +21,35 @@ import { declared, declaredAction } from '../declared.ts';
 import { partitionMachine } from '../partition/partition.machine.ts';
 import type { PartitionInput } from '../partition/partition.events.ts';
 import type { FetchRequest } from './followers.ts';
-import { emptyReplica, epochAt, type ReplicaMeta } from './log.ts';
+import { emptyReplica, epochAt, isAmnesiac, type ReplicaMeta } from './log.ts';
 
 export type FetchOutput =
   | { kind: 'entries'; epoch: number; from: number; entries: Uint8Array[]; commit: number; token: number }
   | { kind: 'truncate'; epoch: number; to: number }
+  /** The entries it needs are no longer in the primary's log: copy a snapshot of the state. */
+  | { kind: 'snapshot'; epoch: number }
+  | { kind: 'fenced'; epoch: number };
+
+/** A page of a snapshot copy, asked of the primary (page 0 opens a copy; `copy` names it after). */
+export interface SnapshotRequest {
+  follower: string;
+  epoch: number;
+  copy: string;
+  page: number;
+}
+
+export type SnapshotOutput =
+  | {
+      kind: 'page';
+      epoch: number;
+      copy: string;
+      /** The log index the copied state reflects, and the epoch history below it. */
+      index: number;
+      epochs: ReplicaMeta['epochs'];
+      rows: Array<[string, Uint8Array]>;
+      done: boolean;
+    }
+  /** The copy ended (another epoch, a new copy, or it was abandoned): start over. */
   | { kind: 'fenced'; epoch: number };
 
 /** A fetch as the follower sends it (the primary learns `follower` from the frame), and to whom. */
@@ -131,6 +155,8 @@ export const replicaMachine = setup({
     fetch: declared<FetchOutput, ReplicaKey & FetchInput>('fetch'),
     persist: declared<ReplicaMeta, ReplicaKey & PersistInput>('persist'),
     truncate: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>('truncate'),
+    beginInstall: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta }>('beginInstall'),
+    install: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; primary: string; epoch: number }>('install'),
     promote: declared<ReplicaMeta, ReplicaKey & PromoteInput>('promote'),
     stepDown: declared<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; reason: string }>('stepDown'),
     dropReplica: declared<void, ReplicaKey & { incarnation: number }>('dropReplica'),
@@ -148,8 +174,12 @@ export const replicaMachine = setup({
     afterPersist: assign(({ context, event }) => {
       const meta = (event as unknown as { output: ReplicaMeta }).output;
       const reply = context.lastFetch as Extract<FetchOutput, { kind: 'entries' }>;
-      const caughtUp = context.amnesiac && meta.logEnd >= context.catchUpTo;
-      return { meta, commit: Math.max(context.commit, reply.commit), token: reply.token, amnesiac: context.amnesiac && !caughtUp };
+      return { meta, commit: Math.max(context.commit, reply.commit), token: reply.token, amnesiac: isAmnesiac(meta), catchUpTo: meta.mark };
+    }),
+    /** Its log was cut, emptied or replaced by a snapshot: whether it still lacks what it acknowledged. */
+    afterReset: assign(({ context, event }) => {
+      const meta = (event as unknown as { output: ReplicaMeta }).output;
+      return { meta, commit: Math.max(context.commit, meta.applied), amnesiac: isAmnesiac(meta), catchUpTo: meta.mark };
     }),
   },
   guards: {
@@ -211,7 +241,7 @@ export const replicaMachine = setup({
             meta: event.output,
             commit: event.output.applied,
             // Fewer entries than it once acknowledged: it must not vote or lead until it has them again.
-            amnesiac: event.output.logEnd < event.output.mark,
+            amnesiac: isAmnesiac(event.output),
             catchUpTo: event.output.mark,
           })),
         },
@@ -282,6 +312,11 @@ export const replicaMachine = setup({
                 target: 'truncating',
                 actions: assign({ lastFetch: ({ event }) => event.output }),
               },
+              {
+                guard: ({ event }) => event.output.kind === 'snapshot',
+                target: 'emptying',
+                actions: assign({ lastFetch: ({ event }) => event.output }),
+              },
               // Fenced: the primary is at another epoch; wait for the assignment to say who leads now.
               { target: 'waiting' },
             ],
@@ -315,10 +350,42 @@ export const replicaMachine = setup({
             src: 'truncate',
             input: ({ context }) => ({ ...key(context), meta: context.meta, to: (context.lastFetch as Extract<FetchOutput, { kind: 'truncate' }>).to }),
             onDone: [
-              { guard: 'assignmentChanged', target: '#replica.deciding', actions: assign({ meta: ({ event }) => event.output }) },
-              { target: 'fetching', actions: assign({ meta: ({ event }) => event.output }) },
+              { guard: 'assignmentChanged', target: '#replica.deciding', actions: 'afterReset' },
+              { target: 'fetching', actions: 'afterReset' },
             ],
             onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+        /** Before a snapshot is copied in, the log and state go, durably marked as a copy under way. */
+        emptying: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
+          invoke: {
+            src: 'beginInstall',
+            input: ({ context }) => ({ ...key(context), meta: context.meta }),
+            onDone: [
+              { guard: 'assignmentChanged', target: '#replica.deciding', actions: 'afterReset' },
+              { target: 'installing', actions: 'afterReset' },
+            ],
+            onError: { target: '#replica.failed', actions: assign({ error: ({ event }) => String(event.error) }) },
+          },
+        },
+        /**
+         * Pages of the primary's state are copied in; then it fetches the log from the snapshot's
+         * index. A failed copy (the primary changed, a lost page) starts over from `fetching`: the
+         * primary answers `snapshot` again, and `emptying` clears the partial copy.
+         */
+        installing: {
+          entry: assign({ writing: true }),
+          exit: assign({ writing: false }),
+          invoke: {
+            src: 'install',
+            input: ({ context }) => ({ ...key(context), meta: context.meta, primary: context.assignment?.primary ?? '', epoch: context.meta.epoch }),
+            onDone: [
+              { guard: 'assignmentChanged', target: '#replica.deciding', actions: 'afterReset' },
+              { target: 'fetching', actions: 'afterReset' },
+            ],
+            onError: { target: 'waiting' },
           },
         },
       },

@@ -19,7 +19,7 @@ import { Metadata } from '../meta/metadata.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
-import { decodeFetch, decodePartitionFrame } from '../protocol/internal.ts';
+import { decodePartitionFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
@@ -415,11 +415,11 @@ function serveInternal(
       callback: (err, msg) => {
         if (err || !msg.reply) return;
         answer(msg, async () => {
-          const frame = decodeFetch(msg.data);
-          const primary = primaries.get(replicaKey(frame.queue, frame.partition));
+          const request = decodeReplicaRequest(msg.data);
+          const primary = primaries.get(replicaKey(request.frame.queue, request.frame.partition));
           // Not the primary (any more): the follower waits for the assignment to name one.
           if (!primary) return encodeOk({ kind: 'fenced', epoch: 0 });
-          return encodeOk(await primary.handleFetch(frame));
+          return encodeOk(request.kind === 'fetch' ? await primary.handleFetch(request.frame) : await primary.snapshotPage(request.frame));
         });
       },
     }),

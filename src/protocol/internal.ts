@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import type { FetchRequest } from '../../actors/replica/followers.ts';
+import type { SnapshotRequest } from '../../actors/replica/replica.machine.ts';
 import type { PartitionOp } from '../../actors/partition/partition.events.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { decode } from './codec.ts';
@@ -26,6 +27,18 @@ const fetchSchema = v.strictObject({
 });
 
 export type FetchFrame = FetchRequest & { queue: string; partition: number };
+
+/** A page of a snapshot copy (replica.machine.ts SnapshotRequest): on the same subject as fetches. */
+const snapshotSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  follower: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
+  epoch: nat,
+  copy: v.pipe(v.string(), v.maxLength(64)),
+  page: nat,
+});
+
+export type SnapshotFrame = SnapshotRequest & { queue: string; partition: number };
 
 const record = v.object({
   id: v.string(),
@@ -67,5 +80,14 @@ function parse<T>(schema: v.GenericSchema, frame: Uint8Array, what: string): T {
   return result.output as T;
 }
 
-export const decodeFetch = (frame: Uint8Array) => parse<FetchFrame>(fetchSchema, frame, 'fetch');
+/** A follower's request to its primary: a log fetch, or a page of a snapshot (it has `page`). */
+export const decodeReplicaRequest = (frame: Uint8Array) =>
+  parse<{ kind: 'fetch'; frame: FetchFrame } | { kind: 'snapshot'; frame: SnapshotFrame }>(
+    v.union([
+      v.pipe(fetchSchema, v.transform((frame) => ({ kind: 'fetch' as const, frame }))),
+      v.pipe(snapshotSchema, v.transform((frame) => ({ kind: 'snapshot' as const, frame }))),
+    ]),
+    frame,
+    'replica request',
+  );
 export const decodePartitionFrame = (frame: Uint8Array) => parse<PartitionFrame>(partitionSchema, frame, 'partition request');

@@ -13,8 +13,9 @@ import type { ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { encodeLogEntry } from '../storage/records.ts';
 import type { WriteOp } from '../storage/store.ts';
-import type { ReplicaStore } from './replica-store.ts';
-import type { FetchOutput } from '../../actors/replica/replica.machine.ts';
+import type { ReplicaStore, Snapshot } from './replica-store.ts';
+import type { FetchOutput, SnapshotOutput, SnapshotRequest } from '../../actors/replica/replica.machine.ts';
+import { trimTo } from '../../actors/replica/log.ts';
 
 /** What a follower's fetch is answered with: the replica machine's view of it. */
 export type FetchReply = FetchOutput;
@@ -41,6 +42,26 @@ const TAIL_ENTRIES = 2048;
 const TAIL_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRIES_PER_FETCH = 256;
 const MAX_BYTES_PER_FETCH = 4 * 1024 * 1024;
+/** A page of a snapshot. */
+const SNAPSHOT_PAGE_ENTRIES = 4096;
+const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
+/** A snapshot copy whose follower stops asking for pages is abandoned after this long. */
+const SNAPSHOT_IDLE_MS = 30_000;
+/** How often the primary looks whether its log tail can be trimmed. */
+const TRIM_EVERY_MS = 1000;
+
+/** A follower copying this primary's state: the view it reads and the log index it ends at. */
+interface SnapshotCopy {
+  id: string;
+  follower: string;
+  snapshot: Snapshot;
+  index: number;
+  epochs: ReplicaMeta['epochs'];
+  /** The page the follower asks for next: a repeated or skipped request ends the copy. */
+  page: number;
+  timer: NodeJS.Timeout;
+}
+
 
 interface Parked {
   request: FetchRequest;
@@ -60,6 +81,14 @@ export class PrimaryLog {
   private readonly commitWaiters: Array<{ index: number; resolve: () => void; reject: (e: Error) => void }> = [];
   private closed: WharfError | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** Writes under way: a snapshot is taken only when there are none. */
+  private pending = 0;
+  private readonly copies = new Map<string, SnapshotCopy>();
+  private copyIds = 0;
+  private readonly trimTimer: NodeJS.Timeout;
+  private trimming = false;
+  /** The first entry still stored: writes started before a trim return metadata with an older log start. */
+  private logStart: number;
   /** Monotonic time of the first commit in this epoch; serving starts leaseMs after it. */
   private firstCommitAt: number | undefined;
   readonly epochStart: number;
@@ -76,12 +105,16 @@ export class PrimaryLog {
       epoch: opts.epoch,
       epochStart: this.epochStart,
       commit: opts.commit,
+      logStart: opts.meta.logStart,
       logEnd: opts.meta.logEnd,
       epochs: opts.meta.epochs,
       leaseMs: opts.leaseMs,
       maxEntries: MAX_ENTRIES_PER_FETCH,
       now: opts.now(),
     });
+    this.logStart = opts.meta.logStart;
+    this.trimTimer = setInterval(() => void this.trim(), TRIM_EVERY_MS);
+    this.trimTimer.unref();
   }
 
   get replicaMeta(): ReplicaMeta {
@@ -106,12 +139,13 @@ export class PrimaryLog {
   }
 
   /** Runs one write; `settled()` waits for it, so a step-down never races a write under way. */
-  private track<T>(write: Promise<T>): Promise<T> {
+  private track(write: Promise<ReplicaMeta>): Promise<ReplicaMeta> {
+    this.pending++;
     this.writing = write.then(
-      () => undefined,
-      () => undefined,
+      () => void this.pending--,
+      () => void this.pending--,
     );
-    return write;
+    return write.then((meta) => (meta.logStart >= this.logStart ? meta : { ...meta, logStart: this.logStart }));
   }
 
   /** Resolves when no write of this log is under way. */
@@ -210,6 +244,8 @@ export class PrimaryLog {
         return Promise.resolve({ kind: 'fenced', epoch: answer.epoch });
       case 'truncate':
         return Promise.resolve({ kind: 'truncate', epoch: this.epoch, to: answer.to });
+      case 'snapshot':
+        return Promise.resolve({ kind: 'snapshot', epoch: this.epoch });
       case 'entries':
         return this.entries(answer.from, answer.to);
       case 'wait':
@@ -248,6 +284,85 @@ export class PrimaryLog {
       }
     }
     return { kind: 'entries', epoch: this.epoch, from, entries, commit: this.followers.commit, token: this.opts.now() };
+  }
+
+  /**
+   * One page of a snapshot of this primary's state. Page 0 opens a copy at the current applied
+   * index (once no write is under way, so the views of every key range see one instant); later
+   * pages continue it. The log is kept from the copy's index on until the copy ends, so the
+   * follower can fetch from there.
+   */
+  async snapshotPage(request: SnapshotRequest): Promise<SnapshotOutput> {
+    if (this.closed || request.epoch !== this.epoch) return { kind: 'fenced', epoch: this.epoch };
+    let copy = this.copies.get(request.follower);
+    if (request.page === 0) {
+      if (copy) await this.endCopy(copy);
+      copy = await this.openCopy(request.follower);
+    } else if (copy === undefined || copy.id !== request.copy || copy.page !== request.page) {
+      if (copy) await this.endCopy(copy);
+      return { kind: 'fenced', epoch: this.epoch };
+    }
+    const rows = await copy.snapshot.next(SNAPSHOT_PAGE_ENTRIES, SNAPSHOT_PAGE_BYTES);
+    copy.page++;
+    copy.timer.refresh();
+    const done = rows.length === 0;
+    if (done) await this.endCopy(copy);
+    return { kind: 'page', epoch: this.epoch, copy: copy.id, index: copy.index, epochs: copy.epochs, rows, done };
+  }
+
+  private async openCopy(follower: string): Promise<SnapshotCopy> {
+    while (this.pending > 0) await this.writing;
+    this.throwIfClosed();
+    // Nothing runs between the check above and opening the views: they see one instant.
+    const snapshot = this.store.openSnapshot();
+    const id = `${this.epoch}.${++this.copyIds}`;
+    const timer = setTimeout(() => {
+      const copy = this.copies.get(follower);
+      if (copy?.id === id) void this.endCopy(copy);
+    }, SNAPSHOT_IDLE_MS);
+    timer.unref();
+    try {
+      const meta = await snapshot.meta();
+      const copy: SnapshotCopy = { id, follower, snapshot, index: meta.applied, epochs: meta.epochs, page: 0, timer };
+      this.copies.set(follower, copy);
+      return copy;
+    } catch (err) {
+      clearTimeout(timer);
+      await snapshot.close();
+      throw err;
+    }
+  }
+
+  private async endCopy(copy: SnapshotCopy): Promise<void> {
+    clearTimeout(copy.timer);
+    if (this.copies.get(copy.follower) === copy) this.copies.delete(copy.follower);
+    await copy.snapshot.close();
+  }
+
+  /**
+   * Deletes the log tail older than `retain` entries below what is applied and committed, but
+   * never entries a follower copying a snapshot will fetch next. Followers further behind than
+   * that copy a snapshot too.
+   */
+  private async trim(): Promise<void> {
+    if (this.closed || this.trimming) return;
+    let below = Math.min(this.meta.applied, this.followers.commit);
+    for (const copy of this.copies.values()) below = Math.min(below, copy.index + this.store.retain);
+    const from = this.logStart;
+    const to = trimTo(from, below, this.store.retain);
+    if (to === undefined) return;
+    this.trimming = true;
+    try {
+      // Fetches answered from now on see the entries gone; reads already under way check for gaps.
+      this.followers.trimmed(to);
+      await this.store.deleteLog(from, to);
+      this.logStart = to;
+      this.meta = { ...this.meta, logStart: to };
+    } catch {
+      // The entries stay; the next round tries again.
+    } finally {
+      this.trimming = false;
+    }
   }
 
   private answerParked(p: Parked): void {
@@ -297,6 +412,8 @@ export class PrimaryLog {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = new WharfError(ErrorCode.Timeout, `the partition's primary stepped down (${reason}): the outcome is unknown`);
+    clearInterval(this.trimTimer);
+    for (const copy of [...this.copies.values()]) void this.endCopy(copy);
     for (const w of this.commitWaiters.splice(0)) w.reject(this.closed);
     for (const p of [...this.parked.values()]) this.answerParked(p);
   }

@@ -16,6 +16,8 @@ import {
   type PersistInput,
   type PromoteInput,
   type ReplicaKey,
+  type SnapshotOutput,
+  type SnapshotRequest,
 } from '../../actors/replica/replica.machine.ts';
 import { partitionMachine } from '../../actors/partition/partition.machine.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
@@ -60,7 +62,10 @@ export interface ReplicationDeps {
   now: () => number;
 }
 
-const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites);
+const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites, deps.retainEntries);
+
+/** How long a follower waits for one page of a snapshot. */
+const SNAPSHOT_PAGE_TIMEOUT_MS = 30_000;
 
 export function replicaActor(deps: ReplicationDeps) {
   const partition = partitionMachine.provide({ actors: replicatedPartitionStore(deps) });
@@ -116,6 +121,32 @@ export function replicaActor(deps: ReplicationDeps) {
       truncate: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>(async ({ input }) => {
         deps.log.warn({ queue: input.queue, partition: input.partition, from: input.to, logEnd: input.meta.logEnd }, 'truncating a divergent log tail');
         return storeOf(deps, input).truncate(input.meta, input.to);
+      }),
+
+      beginInstall: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta }>(({ input }) => {
+        deps.log.info({ queue: input.queue, partition: input.partition, logEnd: input.meta.logEnd }, 'copying a snapshot: the log it needs is no longer at the primary');
+        return storeOf(deps, input).beginInstall(input.meta);
+      }),
+
+      install: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; primary: string; epoch: number }>(async ({ input, signal }) => {
+        const rs = storeOf(deps, input);
+        let copy = '';
+        let rows = 0;
+        for (let page = 0; ; page++) {
+          if (signal.aborted) throw new WharfError(ErrorCode.Unavailable, 'the snapshot copy was stopped');
+          const request: SnapshotRequest & ReplicaKey = { queue: input.queue, partition: input.partition, follower: deps.self, epoch: input.epoch, copy, page };
+          const reply = await deps.nc.request(deps.subjects.replica(input.primary), encode(request), { timeout: SNAPSHOT_PAGE_TIMEOUT_MS });
+          const out = decodeReply<SnapshotOutput>(reply.data);
+          if (out.kind !== 'page') throw new WharfError(ErrorCode.Unavailable, `the snapshot copy ended at the primary (epoch ${out.epoch})`);
+          if (out.epoch !== input.epoch) throw new WharfError(ErrorCode.Unavailable, `a snapshot page of epoch ${out.epoch}, expected ${input.epoch}`);
+          await rs.installPage(out.rows);
+          rows += out.rows.length;
+          copy = out.copy;
+          if (out.done) {
+            deps.log.info({ queue: input.queue, partition: input.partition, index: out.index, keys: rows }, 'snapshot copied');
+            return rs.finishInstall(input.meta, { index: out.index, epochs: out.epochs, epoch: out.epoch });
+          }
+        }
       }),
 
       promote: fromPromise<ReplicaMeta, ReplicaKey & PromoteInput>(async ({ input }) => {

@@ -2,7 +2,13 @@
  * A partition replica's log and metadata on RocksDB: load, append, read, truncate, apply.
  *
  * Keys (keys.ts): e/<q>/<p> (ReplicaMeta), r/<q>/<p>/<index> (log entries); applying an entry
- * writes the keys its ops name (the partition's s/, m/, l/, d/ keys).
+ * writes the keys its ops name (the partition's s/, m/, l/, d/, u/ keys).
+ *
+ * The log is a bounded tail: entries more than `retain` below the applied index are deleted
+ * (`logStart` moves up). A replica that needs older entries copies a snapshot instead: the primary
+ * reads its state at one point in time (`openSnapshot`), the follower empties its own
+ * (`beginInstall`), writes the pages (`installPage`) and ends at the snapshot's index
+ * (`finishInstall`), from where it fetches the log again.
  *
  * Appends are synced before they resolve: a follower acknowledges an entry by fetching past it, and
  * a primary counts itself, so both must hold it on disk first. Applying is not synced: the entries
@@ -10,11 +16,12 @@
  * (applying an entry twice leaves the same keys).
  */
 import type { ReplicaMeta } from '../../actors/replica/log.ts';
-import { emptyReplica, epochAt, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
+import { emptyReplica, epochAt, resetReplica, trimTo, truncateEpochs, withEntry } from '../../actors/replica/log.ts';
 import type { QueueName } from '../names.ts';
 import { keys, type Range } from '../storage/keys.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
 import { decodeLogEntry, decodeReplicaMeta, encodeReplicaMeta } from '../storage/records.ts';
-import type { Store, WriteOp } from '../storage/store.ts';
+import type { Store, StoreView, WriteOp } from '../storage/store.ts';
 
 /** Entries applied per write when catching state up with a long log. */
 const APPLY_CHUNK = 1024;
@@ -25,10 +32,13 @@ export class ReplicaStore {
   private readonly store: Store;
   /** fsync appends (WHARF_SYNC_WRITES); off only where losing the latest writes of a node is acceptable. */
   private readonly sync: boolean;
+  /** Log entries kept below the applied index. */
+  readonly retain: number;
 
-  constructor(store: Store, queue: QueueName, partition: number, sync = true) {
+  constructor(store: Store, queue: QueueName, partition: number, sync = true, retain = Infinity) {
     this.store = store;
     this.sync = sync;
+    this.retain = retain;
     this.queue = queue;
     this.partition = partition;
   }
@@ -41,11 +51,21 @@ export class ReplicaStore {
   async load(incarnation: number): Promise<ReplicaMeta> {
     const [raw] = await this.store.getMany([keys.replica(this.queue, this.partition)]);
     const meta = raw ? decodeReplicaMeta(raw) : undefined;
-    if (meta?.incarnation === incarnation) return meta;
+    // A snapshot copy that did not finish left a partial state: empty it and start over.
+    if (meta?.incarnation === incarnation && meta.installing) return this.reset(resetReplica(meta, false));
+    if (meta?.incarnation === incarnation) return this.findLogStart(meta);
     await this.drop();
     const fresh = emptyReplica(incarnation);
     await this.saveMeta(fresh);
     return fresh;
+  }
+
+  /** The recorded log start can lag the primary's last trim: the first stored entry says where the log starts. */
+  private async findLogStart(meta: ReplicaMeta): Promise<ReplicaMeta> {
+    if (meta.logStart >= meta.applied) return meta;
+    const [first] = await this.store.scanKeys(keys.logBetween(this.queue, this.partition, meta.logStart, meta.logEnd), 1);
+    const start = first === undefined ? meta.logEnd : keys.offsetOf(first);
+    return start > meta.logStart ? { ...meta, logStart: Math.min(start, meta.applied) } : meta;
   }
 
   /** The incarnation of the queue whose replica is stored here, if any. */
@@ -73,7 +93,7 @@ export class ReplicaStore {
       index++;
     }
     const next: ReplicaMeta = {
-      incarnation: meta.incarnation,
+      ...meta,
       epoch: Math.max(meta.epoch, ...entries.map((e) => e.epoch)),
       epochs,
       logEnd: index,
@@ -86,11 +106,36 @@ export class ReplicaStore {
     return next;
   }
 
-  /** Encoded entries [from, to). */
+  /**
+   * Encoded entries [from, to), or the run of them from `from` that is still stored: a trim racing
+   * this read may have deleted the first ones, and a gap must never pass for the entries after it.
+   */
   async read(from: number, to: number): Promise<Uint8Array[]> {
     if (to <= from) return [];
     const rows = await this.store.scan(keys.logBetween(this.queue, this.partition, from, to), to - from);
-    return rows.map(([, v]) => v);
+    const out: Uint8Array[] = [];
+    for (const [key, value] of rows) {
+      if (key !== keys.logEntry(this.queue, this.partition, from + out.length)) break;
+      out.push(value);
+    }
+    return out;
+  }
+
+  /** Deletes of the log entries [from, to). */
+  private trimOps(from: number, to: number): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (let i = from; i < to; i++) ops.push({ type: 'del', key: keys.logEntry(this.queue, this.partition, i) });
+    return ops;
+  }
+
+  /**
+   * Deletes log entries [from, to), already applied, without touching the metadata: the primary
+   * trims beside its appends, whose metadata writes carry the new log start from then on (and a
+   * load finds where the log really starts, see `load`). Not synced: any later synced write
+   * makes it durable, and entries that come back after a crash are only deleted again.
+   */
+  async deleteLog(from: number, to: number): Promise<void> {
+    await this.store.write(this.trimOps(from, to), false);
   }
 
   /**
@@ -100,6 +145,11 @@ export class ReplicaStore {
    * so committed entries keep their copies.
    */
   async truncate(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
+    // Applied entries would have to be replayed from a log prefix that was trimmed: start over from
+    // nothing, as a learner until it holds `to` entries again (it acknowledged them once).
+    if (to < meta.applied && meta.logStart > 0) {
+      return this.reset({ ...resetReplica(meta, false), mark: Math.min(meta.mark, to), markEpoch: to < meta.mark ? epochAt(meta.epochs, to) : meta.markEpoch });
+    }
     const rebuild = to < meta.applied;
     if (rebuild) await this.clear(keys.stateRanges(this.queue, this.partition));
     const dels = (await this.store.scanKeys(keys.logBetween(this.queue, this.partition, to, meta.logEnd), meta.logEnd - to + 1))
@@ -118,14 +168,24 @@ export class ReplicaStore {
     return next;
   }
 
-  /** Applies entries [meta.applied, to) to the stored state; not synced (see above). */
+  /**
+   * Applies entries [meta.applied, to) to the stored state; not synced (see above). The log tail
+   * older than `retain` entries below the new applied index goes in the same write.
+   */
   async apply(meta: ReplicaMeta, to: number): Promise<ReplicaMeta> {
     let next = meta;
     while (next.applied < Math.min(to, next.logEnd)) {
       const end = Math.min(to, next.logEnd, next.applied + APPLY_CHUNK);
       const ops: WriteOp[] = [];
-      for (const bytes of await this.read(next.applied, end)) ops.push(...decodeLogEntry(bytes).ops);
+      const entries = await this.read(next.applied, end);
+      if (entries.length !== end - next.applied) throw new WharfError(ErrorCode.StorageFailure, `log entries ${next.applied}..${end} of ${this.queue}/${this.partition} are missing`);
+      for (const bytes of entries) ops.push(...decodeLogEntry(bytes).ops);
       next = { ...next, applied: end };
+      const cut = trimTo(next.logStart, end, this.retain);
+      if (cut !== undefined) {
+        ops.push(...this.trimOps(next.logStart, cut));
+        next = { ...next, logStart: cut };
+      }
       ops.push(this.metaOp(next));
       await this.store.write(ops, false);
     }
@@ -137,6 +197,65 @@ export class ReplicaStore {
     const next = { ...meta, applied };
     await this.store.write([...ops, this.metaOp(next)], false);
     return next;
+  }
+
+  /** Empties the log and the state and saves `meta` (an empty replica) first, synced. */
+  private async reset(meta: ReplicaMeta): Promise<ReplicaMeta> {
+    await this.saveMeta(meta);
+    await this.clear([...keys.stateRanges(this.queue, this.partition), keys.log(this.queue, this.partition)]);
+    return meta;
+  }
+
+  /**
+   * Starts copying a snapshot: the replica is marked `installing` (durably, before anything is
+   * deleted) and emptied. Until `finishInstall` it is a learner, and a restart starts over.
+   */
+  beginInstall(meta: ReplicaMeta): Promise<ReplicaMeta> {
+    return this.reset(resetReplica(meta, true));
+  }
+
+  /** Writes one page of a snapshot; only keys of this partition's state are accepted. */
+  async installPage(rows: ReadonlyArray<[string, Uint8Array]>): Promise<void> {
+    const ranges = keys.stateRanges(this.queue, this.partition);
+    const ops: WriteOp[] = [];
+    for (const [key, value] of rows) {
+      if (!ranges.some((r) => key >= r.gte && key < r.lt)) {
+        throw new WharfError(ErrorCode.InvalidRequest, `a snapshot of ${this.queue}/${this.partition} holds a key outside it: ${key.slice(0, 120)}`);
+      }
+      ops.push({ type: 'put', key, value });
+    }
+    await this.store.write(ops, false);
+  }
+
+  /**
+   * Ends a snapshot copy: the state is the primary's as of `index`, the log starts (empty) there
+   * with the primary's epoch history below it. Synced, which also makes the pages durable.
+   */
+  async finishInstall(meta: ReplicaMeta, snapshot: { index: number; epochs: ReplicaMeta['epochs']; epoch: number }): Promise<ReplicaMeta> {
+    const epochs = truncateEpochs(snapshot.epochs, snapshot.index);
+    const next: ReplicaMeta = {
+      ...meta,
+      epoch: Math.max(meta.epoch, snapshot.epoch),
+      epochs,
+      logStart: snapshot.index,
+      logEnd: snapshot.index,
+      applied: snapshot.index,
+      mark: Math.max(meta.mark, snapshot.index),
+      markEpoch: snapshot.index >= meta.mark ? epochAt(epochs, snapshot.index) : meta.markEpoch,
+      installing: false,
+    };
+    await this.saveMeta(next);
+    return next;
+  }
+
+  /**
+   * The replica's state at this instant, with the metadata that says which log index it reflects.
+   * Called when no write of this replica is under way (the caller's job): the views of the several
+   * key ranges are opened together, so they all see the same instant.
+   */
+  openSnapshot(): Snapshot {
+    const key = keys.replica(this.queue, this.partition);
+    return new Snapshot(this.store.view([{ gte: key, lt: `${key}\0` }, ...keys.stateRanges(this.queue, this.partition)]));
   }
 
   /** Deletes every key of this replica: log, metadata and state. */
@@ -152,6 +271,28 @@ export class ReplicaStore {
         await this.store.write(batch.map((key): WriteOp => ({ type: 'del', key })), false);
       }
     }
+  }
+}
+
+/** A point-in-time read of a replica's state: first the metadata (its applied index), then pages of keys. */
+export class Snapshot {
+  private readonly view: StoreView;
+  constructor(view: StoreView) {
+    this.view = view;
+  }
+
+  async meta(): Promise<ReplicaMeta> {
+    const [row] = await this.view.next(1, Infinity);
+    if (!row) throw new WharfError(ErrorCode.Internal, 'a snapshot of a replica without metadata');
+    return decodeReplicaMeta(row[1]);
+  }
+
+  next(limit: number, maxBytes: number): Promise<Array<[string, Uint8Array]>> {
+    return this.view.next(limit, maxBytes);
+  }
+
+  close(): Promise<void> {
+    return this.view.close();
   }
 }
 

@@ -73,6 +73,8 @@ export const keys = {
     return { queue, partition: parseInt(p, 16) };
   },
   logEntry: (q: QueueName, p: number, index: number) => `r/${q}/${pp(p)}/${n13(index)}`,
+  /** Every log entry of a partition. */
+  log: (q: QueueName, p: number) => prefixRange(`r/${q}/${pp(p)}/`),
   /** Log entries of a partition with indexes in [from, end). */
   logBetween: (q: QueueName, p: number, from: number, end: number): Range => ({
     gte: `r/${q}/${pp(p)}/${n13(from)}`,

@@ -94,16 +94,28 @@ export function decodeDedupGroup(bytes: Uint8Array): DedupGroup {
   return { expires: a[0], tag: a[1], entries: entries as Array<[string, string]> };
 }
 
+/** [epoch, epochs, logEnd, applied, mark, incarnation, markEpoch, logStart, installing]; records of 7 predate the last two. */
 export function encodeReplicaMeta(m: ReplicaMeta): Uint8Array {
-  return packr.pack([m.epoch, m.epochs, m.logEnd, m.applied, m.mark, m.incarnation, m.markEpoch]);
+  return packr.pack([m.epoch, m.epochs, m.logEnd, m.applied, m.mark, m.incarnation, m.markEpoch, m.logStart, m.installing]);
 }
 
 export function decodeReplicaMeta(bytes: Uint8Array): ReplicaMeta {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || a.length !== 7 || !isNum(a[0]) || !isNum(a[2]) || !isNum(a[3]) || !isNum(a[4]) || !isNum(a[5]) || !isNum(a[6])) corrupt('replica');
+  if (!Array.isArray(a) || (a.length !== 7 && a.length !== 9) || !isNum(a[0]) || !isNum(a[2]) || !isNum(a[3]) || !isNum(a[4]) || !isNum(a[5]) || !isNum(a[6])) corrupt('replica');
+  if (a.length === 9 && (!isNum(a[7]) || typeof a[8] !== 'boolean')) corrupt('replica');
   const epochs = a[1] as unknown;
   if (!Array.isArray(epochs) || !epochs.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1]))) corrupt('replica');
-  return { epoch: a[0], epochs: epochs as Array<[number, number]>, logEnd: a[2], applied: a[3], mark: a[4], incarnation: a[5], markEpoch: a[6] };
+  return {
+    epoch: a[0],
+    epochs: epochs as Array<[number, number]>,
+    logEnd: a[2],
+    applied: a[3],
+    mark: a[4],
+    incarnation: a[5],
+    markEpoch: a[6],
+    logStart: a.length === 9 ? (a[7] as number) : 0,
+    installing: a.length === 9 ? (a[8] as boolean) : false,
+  };
 }
 
 /** A log entry: [epoch, [[key, value], [key]…]] — a key alone is a delete. */

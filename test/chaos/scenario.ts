@@ -153,7 +153,8 @@ export async function runScenario(t: ExecutionContext, options: ScenarioOptions)
 
   const report = check(await readHistory(file), { replicas, measureFrom: faultsFrom, measureTo: faultsTo });
   phase('verify');
-  const line = `${summaryLine(options.name, report)} [nodes ${nodes}, seed ${seed}, ${phases.join(', ')}, history ${file}]`;
+  const copies = `snapshots copied ${cluster.logged('snapshot copied')}, divergent tails truncated ${cluster.logged('truncating a divergent log tail')}`;
+  const line = `${summaryLine(options.name, report)} [nodes ${nodes}, seed ${seed}, ${phases.join(', ')}, ${copies}, history ${file}]`;
   t.log(line);
   await appendFile(join(ARTIFACTS, 'summary.log'), `${new Date().toISOString()} ${line}\n`);
   return { report, line, history: file };

@@ -76,6 +76,8 @@ export interface WharfCluster {
   rollbackLog(node: string, queue: string, partition: number, k: number): Promise<void>;
   /** The live message values each node holds per partition of `queue`. Every node must be stopped. */
   dumpReplicas(queue: string): Promise<ReplicaDump[]>;
+  /** How many log lines with this message every node's runs printed so far (e.g. 'snapshot copied'). */
+  logged(msg: string): number;
 }
 
 export async function startWharfCluster(t: ExecutionContext<unknown>, options: ClusterOptions = {}): Promise<WharfCluster> {
@@ -84,6 +86,11 @@ export async function startWharfCluster(t: ExecutionContext<unknown>, options: C
   const cluster = `c${randomBytes(4).toString('hex')}`;
   const logDir = await tempDir(t, 'wharf-cluster-logs-');
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const messages = new Map<string, number>();
+  const countMessage = (line: string) => {
+    const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+    if (msg !== undefined) messages.set(msg, (messages.get(msg) ?? 0) + 1);
+  };
   const nodes = await Promise.all(
     ids.map(async (id) => {
       const dataDir = await tempDir(t, `wharf-data-${id}-`);
@@ -94,6 +101,7 @@ export async function startWharfCluster(t: ExecutionContext<unknown>, options: C
         dataDir,
         logLevel: options.logLevel ?? 'info',
         logFile: join(logDir, `node-${id}.log`),
+        onStdoutLine: countMessage,
         env: { ...options.env, ...options.nodeEnv?.(id) },
       });
       return clusterNode(id, dataDir, handle);
@@ -138,6 +146,7 @@ export async function startWharfCluster(t: ExecutionContext<unknown>, options: C
     nats,
     nodes,
     node,
+    logged: (msg) => messages.get(msg) ?? 0,
     async connect(more = {}) {
       const client = await WharfClient.connect({ ...more, servers: nats.url, cluster });
       clients.push(client);

@@ -12,6 +12,10 @@ import { Metadata } from '../../src/meta/metadata.ts';
 import type { Assignment, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
 import { creationAttributes } from '../../src/protocol/attributes.ts';
 import { startNode, type WharfNode } from '../../src/node/node.ts';
+import type { NodeOptions } from '../../src/node/config.ts';
+import type { QueueName } from '../../src/names.ts';
+import { keys } from '../../src/storage/keys.ts';
+import { openRocksStore } from '../../src/storage/store.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startNats, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -24,10 +28,11 @@ interface Cluster {
   nodes: Map<string, WharfNode>;
   metadata: Metadata;
   client: WharfClient;
+  dirs: Map<string, string>;
   start(id: string): Promise<WharfNode>;
 }
 
-async function startCluster(t: ExecutionContext<unknown>): Promise<Cluster> {
+async function startCluster(t: ExecutionContext<unknown>, options: Partial<NodeOptions> = {}): Promise<Cluster> {
   const nats = await startNats(t);
   const cluster = `t${randomBytes(4).toString('hex')}`;
   const dirs = new Map<string, string>();
@@ -46,6 +51,7 @@ async function startCluster(t: ExecutionContext<unknown>): Promise<Cluster> {
       leaseMs: 300,
       heartbeatMs: 100,
       failureTimeoutMs: 1000,
+      ...options,
     });
     nodes.set(id, node);
     return node;
@@ -60,7 +66,7 @@ async function startCluster(t: ExecutionContext<unknown>): Promise<Cluster> {
     await metadata.close();
     await nc.close();
   });
-  return { nats, cluster, nodes, metadata, client, start };
+  return { nats, cluster, nodes, metadata, client, dirs, start };
 }
 
 async function createReplicatedQueue(c: Cluster, name: string, replication: 'sync' | 'async' = 'sync'): Promise<QueueMeta> {
@@ -159,6 +165,58 @@ test('a replica that restarts catches up from the primary and its log matches', 
   const end = report(c.nodes.get('n1') as WharfNode, 'jobs')?.logEnd ?? 0;
   await eventually(() => report(restarted, 'jobs')?.logEnd === end, { message: 'n3 caught up' });
   t.is(report(restarted, 'jobs')?.role, 'follower');
+});
+
+/** Every key and value of the partition's state and the number of log entries, read from a stopped node's store. */
+async function storedPartition(dir: string, queue: string): Promise<{ state: Map<string, string>; logEntries: number }> {
+  const store = await openRocksStore(dir);
+  try {
+    const state = new Map<string, string>();
+    for (const range of keys.stateRanges(queue as QueueName, 0)) {
+      for (const [k, v] of await store.scan(range, 1_000_000)) state.set(k, Buffer.from(v).toString('hex'));
+    }
+    const logEntries = (await store.scanKeys(keys.log(queue as QueueName, 0), 1_000_000)).length;
+    return { state, logEntries };
+  } finally {
+    await store.close();
+  }
+}
+
+test('a replica further behind than the retained log copies a snapshot and ends with the same state; logs stay bounded', async (t) => {
+  const RETAIN = 16;
+  const c = await startCluster(t, { logRetainEntries: RETAIN });
+  await createReplicatedQueue(c, 'jobs');
+  await eventually(() => report(c.nodes.get('n1') as WharfNode, 'jobs')?.role === 'primary', { message: 'n1 serves' });
+  await (c.nodes.get('n3') as WharfNode).stop();
+  // Many small writes (each its own log entry), in-flight leases and deletes: all of it is state to copy.
+  for (let i = 0; i < 120; i++) await c.client.send('jobs', `x${i}`);
+  const leased = await c.client.receive('jobs', { maxMessages: 10, visibilityTimeout: 600 });
+  t.true(leased.length > 0);
+  for (const m of leased.slice(0, 5)) await c.client.deleteMessage('jobs', m.receiptHandle);
+  const end = report(c.nodes.get('n1') as WharfNode, 'jobs')?.logEnd ?? 0;
+  t.true(end > 4 * RETAIN, `the log ran well past the retained tail (${end} entries)`);
+
+  const restarted = await c.start('n3');
+  await eventually(() => report(restarted, 'jobs')?.logEnd === end && report(restarted, 'jobs')?.role === 'follower', {
+    message: 'n3 copied the snapshot and caught up',
+  });
+  // One more write, so the followers learn that everything before it is committed, and apply it.
+  await c.client.send('jobs', 'last');
+  const last = report(c.nodes.get('n1') as WharfNode, 'jobs')?.logEnd ?? 0;
+  await eventually(() => ['n2', 'n3'].every((id) => report(c.nodes.get(id) as WharfNode, 'jobs')?.commitIndex === last), {
+    message: 'followers know the last entry is committed',
+  });
+  for (const id of IDS) {
+    await (c.nodes.get(id) as WharfNode).stop();
+    c.nodes.delete(id);
+  }
+  const [n1, n2, n3] = await Promise.all(IDS.map((id) => storedPartition(c.dirs.get(id) as string, 'jobs')));
+  t.true(n1 !== undefined && n2 !== undefined && n3 !== undefined);
+  if (!n1 || !n2 || !n3) return;
+  t.true(n1.state.size > 100);
+  t.deepEqual([...n3.state], [...n1.state], 'the copied replica holds exactly the primary state');
+  t.deepEqual([...n2.state], [...n1.state]);
+  for (const { logEntries } of [n1, n2, n3]) t.true(logEntries <= 2 * RETAIN + 8, `log bounded (${logEntries} entries)`);
 });
 
 test('requests forwarded to the primary on another node take effect: batch deletes, visibility changes, counts', async (t) => {

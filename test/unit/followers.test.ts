@@ -27,6 +27,7 @@ function primary(log: readonly number[], extra: Partial<FollowersInput> = {}): F
     epoch,
     epochStart: first < 0 ? log.length : first,
     commit: 0,
+    logStart: 0,
     logEnd: log.length,
     epochs: history(log),
     leaseMs: LEASE,
@@ -58,6 +59,18 @@ test('a follower behind gets entries from its log end, at most maxEntries, with 
   const p = primary(ofEpoch(10), { maxEntries: 3, commit: 2 });
   t.deepEqual(p.onFetch(fetch('n2', 4), T0), { kind: 'entries', from: 4, to: 7, commit: 4 });
   t.deepEqual(p.onFetch(fetch('n2', 8), T0), { kind: 'entries', from: 8, to: 10, commit: 8 });
+});
+
+test('a follower below the trimmed log start is told to copy a snapshot; its position still counts', (t) => {
+  const p = primary(ofEpoch(10), { logStart: 6 });
+  t.deepEqual(p.onFetch(fetch('n2', 5), T0), { kind: 'snapshot' });
+  t.deepEqual(p.onFetch(fetch('n2', 6), T0), { kind: 'entries', from: 6, to: 10, commit: 6 });
+  p.trimmed(8);
+  t.is(p.logStart, 8);
+  t.deepEqual(p.onFetch(fetch('n3', 7), T0), { kind: 'snapshot' });
+  p.trimmed(3);
+  t.is(p.logStart, 8, 'the log start never moves back');
+  t.deepEqual(p.matches(), { n2: 6, n3: 7 });
 });
 
 test('a caught-up follower waits', (t) => {

@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { divergence, emptyReplica, endOfEpoch, epochAt, truncateEpochs, withEntry, type ReplicaMeta } from '../../actors/replica/log.ts';
+import { divergence, emptyReplica, endOfEpoch, epochAt, isAmnesiac, resetReplica, trimTo, truncateEpochs, withEntry, type ReplicaMeta } from '../../actors/replica/log.ts';
 
 type Epochs = ReplicaMeta['epochs'];
 
@@ -142,7 +142,28 @@ test('truncateEpochs drops the epochs that start at or past the new end', (t) =>
 });
 
 test('emptyReplica: nothing seen, nothing stored', (t) => {
-  t.deepEqual(emptyReplica(9), { incarnation: 9, epoch: 0, epochs: [], logEnd: 0, applied: 0, mark: 0, markEpoch: 0 });
+  t.deepEqual(emptyReplica(9), { incarnation: 9, epoch: 0, epochs: [], logStart: 0, logEnd: 0, applied: 0, mark: 0, markEpoch: 0, installing: false });
+});
+
+test('resetReplica keeps the incarnation, the epoch seen and the mark; the emptied replica is amnesiac', (t) => {
+  const meta: ReplicaMeta = { incarnation: 3, epoch: 5, epochs: [[4, 0], [5, 10]], logStart: 8, logEnd: 20, applied: 18, mark: 20, markEpoch: 5, installing: false };
+  t.false(isAmnesiac(meta));
+  const reset = resetReplica(meta, true);
+  t.deepEqual(reset, { incarnation: 3, epoch: 5, epochs: [], logStart: 0, logEnd: 0, applied: 0, mark: 20, markEpoch: 5, installing: true });
+  t.true(isAmnesiac(reset));
+  // A copy under way is never a usable replica, even one that never acknowledged anything.
+  t.true(isAmnesiac({ ...emptyReplica(1), installing: true }));
+  t.false(isAmnesiac(emptyReplica(1)));
+});
+
+test('trimTo cuts `retain` entries below the bound, once that frees a quarter of `retain`', (t) => {
+  t.is(trimTo(0, 100, 100), undefined, 'nothing older than retain');
+  t.is(trimTo(0, 124, 100), undefined, 'less than a quarter of retain to free');
+  t.is(trimTo(0, 125, 100), 25);
+  t.is(trimTo(25, 149, 100), undefined);
+  t.is(trimTo(25, 1000, 100), 900);
+  t.is(trimTo(0, 5, 1), 4, 'retain 1 trims every entry but the last applied');
+  t.is(trimTo(0, 10, Infinity), undefined, 'no retention limit: never trims');
 });
 
 test('property: epochAt, endOfEpoch and truncateEpochs agree with the log they describe', (t) => {

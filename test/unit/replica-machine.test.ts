@@ -105,7 +105,7 @@ type Meta = ReplicaMeta;
 type Key = ReplicaKey;
 
 function meta(fields: Partial<Meta> = {}): Meta {
-  return { incarnation: 7, epoch: 1, epochs: [[1, 0]], logEnd: 4, applied: 2, mark: 4, markEpoch: 1, ...fields };
+  return { incarnation: 7, epoch: 1, epochs: [[1, 0]], logStart: 0, logEnd: 4, applied: 2, mark: 4, markEpoch: 1, installing: false, ...fields };
 }
 
 function assignment(fields: Partial<Assignment> = {}): Assignment {
@@ -138,6 +138,8 @@ function start() {
     fetch: new Effect<Key & FetchInput, FetchOutput>('fetch', undefined),
     persist: new Effect<Key & PersistInput, Meta>('persist', writes),
     truncate: new Effect<Key & { meta: Meta; to: number }, Meta>('truncate', writes),
+    beginInstall: new Effect<Key & { meta: Meta }, Meta>('beginInstall', writes),
+    install: new Effect<Key & { meta: Meta; primary: string; epoch: number }, Meta>('install', writes),
     promote: new Effect<Key & PromoteInput, Meta>('promote', writes),
     stepDown: new Effect<Key & { meta: Meta; reason: string }, Meta>('stepDown', writes),
     dropReplica: new Effect<Key & { incarnation: number }, void>('dropReplica', writes),
@@ -161,6 +163,8 @@ function start() {
       fetch: fx.fetch.logic(),
       persist: fx.persist.logic(),
       truncate: fx.truncate.logic(),
+      beginInstall: fx.beginInstall.logic(),
+      install: fx.install.logic(),
       promote: fx.promote.logic(),
       stepDown: fx.stepDown.logic(),
       dropReplica: fx.dropReplica.logic(),
@@ -649,5 +653,72 @@ test('the first fetch to a new primary echoes no token of the old one', async (t
   await r.assign(assignment({ epoch: 3, primary: 'n3' }));
   await r.fx.saveEpoch.resolve(meta({ epoch: 3, epochs: [[1, 0], [2, 4]], logEnd: 5, applied: 5, mark: 5 }));
   t.like(r.fx.fetch.last.input, { primary: 'n3', token: 0 }, 'a token is a reading of the clock of the primary that issued it');
+  r.actor.stop();
+});
+
+// ---- snapshots -----------------------------------------------------------------------------------------
+
+test('a fetch answered `snapshot` empties the replica, copies the state, then fetches from the snapshot index', async (t) => {
+  const r = await following();
+  await r.fx.fetch.resolve({ kind: 'snapshot', epoch: 2 });
+  t.is(r.state(), '{"following":"emptying"}');
+  t.deepEqual(r.fx.beginInstall.last.input.meta, r.context().meta);
+  // Emptied, marked as copying: it lacks what it acknowledged, so it is a learner and cannot lead.
+  await r.fx.beginInstall.resolve(meta({ epoch: 2, epochs: [], logEnd: 0, applied: 0, installing: true }));
+  t.is(r.state(), '{"following":"installing"}');
+  t.true(r.context().amnesiac);
+  t.is(r.role(), 'learner');
+  t.like(r.fx.install.last.input, { primary: 'n2', epoch: 2 });
+  // Assignments meanwhile are only recorded: the copy's writes finish first.
+  await r.assign(assignment({ epoch: 2, primary: SELF }));
+  t.is(r.state(), '{"following":"installing"}');
+  await r.fx.install.resolve(meta({ epoch: 2, epochs: [[1, 0], [2, 90]], logStart: 100, logEnd: 100, applied: 100, mark: 100, markEpoch: 2 }));
+  t.false(r.context().amnesiac, 'the copy reaches past what it acknowledged');
+  t.is(r.context().commit, 100);
+  t.is(r.state(), '"promoting"', 'then it decides again from the recorded assignment (it holds a complete state now)');
+  t.deepEqual(r.writes.overlaps, []);
+  r.actor.stop();
+});
+
+test('after a snapshot short of its mark the replica stays a learner and fetches from the snapshot index', async (t) => {
+  const r = await following();
+  await r.fx.fetch.resolve({ kind: 'snapshot', epoch: 2 });
+  await r.fx.beginInstall.resolve(meta({ epoch: 2, epochs: [], logEnd: 0, applied: 0, mark: 150, installing: true }));
+  await r.fx.install.resolve(meta({ epoch: 2, logStart: 100, logEnd: 100, applied: 100, mark: 150 }));
+  t.is(r.state(), '{"following":"fetching"}');
+  t.true(r.context().amnesiac);
+  t.like(r.fx.fetch.last.input, { from: 100, learner: true });
+  r.actor.stop();
+});
+
+test('a failed snapshot copy waits, then fetches again (and is told to copy again)', async (t) => {
+  const r = await following();
+  await r.fx.fetch.resolve({ kind: 'snapshot', epoch: 2 });
+  await r.fx.beginInstall.resolve(meta({ epoch: 2, epochs: [], logEnd: 0, applied: 0, installing: true }));
+  await r.fx.install.reject(new Error('the snapshot copy ended at the primary'));
+  t.is(r.state(), '{"following":"waiting"}');
+  await r.advance(RETRY);
+  t.is(r.state(), '{"following":"fetching"}');
+  t.like(r.fx.fetch.last.input, { from: 0, learner: true });
+  await r.fx.fetch.resolve({ kind: 'snapshot', epoch: 2 });
+  t.is(r.fx.beginInstall.count, 2, 'the partial copy is emptied before the next one');
+  r.actor.stop();
+});
+
+test('a replica loaded in the middle of a copy is a learner', async (t) => {
+  const r = await loaded(meta({ epoch: 2, logEnd: 0, applied: 0, mark: 0, installing: true }), assignment({ epoch: 2, primary: SELF }));
+  t.true(r.context().amnesiac);
+  t.not(r.state(), '"promoting"');
+  t.is(r.role(), 'learner');
+  r.actor.stop();
+});
+
+test('a truncation that empties the log makes the replica a learner until it holds the cut entries again', async (t) => {
+  const r = await following();
+  await r.fx.fetch.resolve({ kind: 'truncate', epoch: 2, to: 3 });
+  await r.fx.truncate.resolve(meta({ epoch: 2, epochs: [], logStart: 0, logEnd: 0, applied: 0, mark: 3 }));
+  t.true(r.context().amnesiac);
+  t.is(r.context().catchUpTo, 3);
+  t.like(r.fx.fetch.last.input, { from: 0, learner: true });
   r.actor.stop();
 });
