@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClusterCommand } from './cluster.ts';
 import { addGlobalOptions } from './connection.ts';
+import { registerInspectCommand } from './inspect.ts';
 import { registerMessageCommands } from './messages.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
@@ -46,6 +47,7 @@ ${EXIT_CODES_HELP}`,
   registerClusterCommand(program);
   registerStatusCommand(program);
   registerTopCommand(program);
+  registerInspectCommand(program);
   return program;
 }
 

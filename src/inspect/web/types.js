@@ -1,0 +1,33 @@
+// The shapes the server sends, for the JSDoc types of the other modules. They mirror
+// src/inspect/server/cluster-map.ts, src/inspect/server/queue-stats.ts and src/inspect/protocol.ts.
+
+/**
+ * @typedef {{ id: string, state: string, liveness: 'alive' | 'suspected' | 'dead', boot: string | null,
+ *   replicas: number, primaries: number, manager: boolean }} NodeView
+ * @typedef {{ node: string, liveness: 'alive' | 'suspected' | 'dead', role: string, learner: boolean, inSync: boolean, epoch: number | null,
+ *   logEnd: number | null, commitIndex: number | null, lag: number | null }} ReplicaView
+ * @typedef {{ queue: string, partition: number, epoch: number, primary: string | null, replicas: string[],
+ *   learners: string[], isr: string[], leaving: string[], commitIndex: number | null, logEnd: number | null,
+ *   reports: ReplicaView[] }} PartitionView
+ * @typedef {{ name: string, incarnation: number, attributes: Record<string, any>, createdAt: number,
+ *   partitions: PartitionView[] }} QueueView
+ * @typedef {{ cluster: string, manager: { holder: string, term: number } | null, nodes: NodeView[],
+ *   queues: QueueView[] }} ClusterMapView
+ * @typedef {{ approximateNumberOfMessages: number, approximateNumberOfMessagesNotVisible: number,
+ *   approximateNumberOfMessagesDelayed: number }} QueueCounts
+ * @typedef {{ queue: string, counts: QueueCounts | null, error: string | null, depthPerSecond: number | null,
+ *   logEntriesPerSecond: number | null, logEnd: number, sampledAt: number }} QueueStats
+ * @typedef {string | { [region: string]: StateValue }} StateValue
+ * @typedef {{ kind: 'actor', actor: string, machine: string, parent?: string, status: 'started' | 'stopped' }
+ *   | { kind: 'state', actor: string, machine: string, value: StateValue, context: Record<string, unknown> }
+ *   | { kind: 'event', actor: string, type: string, sampled: number }} InspectEvent
+ * @typedef {{ node: string, seq: number, at: number, dropped: number, events: InspectEvent[] }} InspectFrame
+ * @typedef {{ actor: string, machine: string, parent?: string, value: StateValue,
+ *   context: Record<string, unknown>, events: Array<{ type: string, at: number }> }} ActorSummary
+ * @typedef {{ key: string, id: string, type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history',
+ *   initial?: string, states: Record<string, StateNodeDefinition>, transitions: TransitionDefinition[],
+ *   invoke: string[] }} StateNodeDefinition
+ * @typedef {{ event: string, targets: string[], guard?: string, reenter?: boolean }} TransitionDefinition
+ */
+
+export {};
