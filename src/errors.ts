@@ -23,6 +23,7 @@
  * | unavailable             | no node answered, or the node is starting or draining          | yes       |
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
+ * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -47,6 +48,7 @@ export const ErrorCode = {
   Unavailable: 'unavailable',
   StorageFailure: 'storage_failure',
   Internal: 'internal',
+  DrainBlocked: 'drain_blocked',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -7,13 +7,16 @@
  * Per partition, the first rule that applies wins, most urgent first:
  *
  *   queue deleted or re-created ─► delete
+ *   every voting replica came back with a new store ─► record the new stores (the copies are lost)
  *   no primary (election under way) ─► elect the most complete log of a quorum, or wait
- *   primary dead, removed, fenced or failed ─► fence (epoch + 1)
+ *   primary dead, removed, fenced, failed or in a new store ─► fence (epoch + 1)
  *   learner that cannot catch up ─► drop it
  *   learner caught up ─► vote it in (replacing the replica it was added for)
+ *   voter in a new store, caught up ─► record its new store: it votes again
  *   leaving marks ─► drop the replaced voter / clear the mark / call off the move
- *   primary drains or leaves ─► fence, once a caught-up follower exists
+ *   primary drains, stops or leaves ─► fence, once a caught-up follower exists
  *   fewer healthy copies than the replication factor ─► add a learner
+ *   voters without a recorded store ─► record the store they hold the partition in
  *   primary reports a new in-sync set ─► record it
  *
  * Then, cluster-wide: partitions of new queues are placed, replicas and primaries are balanced, and
@@ -23,6 +26,7 @@ import { elect, failoverReason, fenced, plannedFence } from './election.ts';
 import { dropLearner, promoteLearner, recordIsr, repair, settleLeaving } from './membership.ts';
 import { loadOf, placeQueue, type Load } from './placement.ts';
 import { balancePrimaries, finishDrains, rebalanceReplicas } from './rebalance.ts';
+import { acceptLostCopies, confirmNewStore, recordMissingStores } from './stores.ts';
 import { keyOf, replicationFactorOf, reportOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
 
 export function decide(view: ManagerView): Decision[] {
@@ -63,6 +67,8 @@ function decidePartition(
   if (v.partition >= meta.attributes.partitions) {
     return { kind: 'delete', assignment: v, revision: a.revision, reason: `queue ${v.queue} has ${meta.attributes.partitions} partitions` };
   }
+  const lost = acceptLostCopies(view, a);
+  if (lost !== undefined) return lost;
   if (v.primary === null) {
     const outcome = elect(view, a);
     if (outcome.kind === 'wait') return undefined;
@@ -81,9 +87,11 @@ function decidePartition(
   const decision =
     dropLearner(view, a) ??
     promoteLearner(view, a, rf) ??
+    confirmNewStore(view, a) ??
     settleLeaving(view, a, rf) ??
     plannedFence(view, a) ??
-    repair(view, a, rf, load, budget);
+    repair(view, a, rf, load, budget) ??
+    recordMissingStores(view, a);
   if (decision !== undefined) return decision;
   const report = reportOf(view, v.primary, keyOf(v));
   // The in-sync set is informational: written at most once per half failure timeout per partition,

@@ -12,6 +12,7 @@
  */
 import { quorum, type Assignment, type ReplicaReport } from '../../src/meta/records.ts';
 import {
+  hasNewStore,
   keyOf,
   primaryCounts,
   reportOf,
@@ -42,6 +43,7 @@ export function failoverReason(view: ManagerView, a: AssignmentView): string | u
     return `primary ${primary} silent for ${Math.round(node?.silentMs ?? Infinity)} ms`;
   }
   if (node.state === 'removed') return `primary ${primary} was removed from the cluster`;
+  if (hasNewStore(view, a.value, primary)) return `primary ${primary} came back with a new store (its copy is lost)`;
   const report = reportOf(view, primary, keyOf(a.value));
   // Only reports that arrived after this revision was seen: an older one may predate the election.
   if (report !== undefined && report.at >= a.since) {
@@ -63,6 +65,11 @@ export function failoverReason(view: ManagerView, a: AssignmentView): string | u
  * election that follows it has a candidate at once.
  */
 export function isCaughtUp(view: ManagerView, a: Assignment, node: string, roles: readonly string[] = ['follower']): boolean {
+  return !hasNewStore(view, a, node) && reportsCaughtUp(view, a, node, roles);
+}
+
+/** Whether `node`'s latest report, in one of `roles`, holds everything the primary reports committed. */
+export function reportsCaughtUp(view: ManagerView, a: Assignment, node: string, roles: readonly string[]): boolean {
   const key = keyOf(a);
   const primary = reportOf(view, a.primary, key);
   if (primary === undefined || primary.role !== 'primary' || primary.epoch !== a.epoch) return false;
@@ -97,6 +104,8 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
   // toward the quorum, at the position it had reached, but cannot be elected.
   const witnesses = new Set<string>();
   for (const node of new Set(value.replicas)) {
+    // A replica whose store was replaced lost what it had: its log is no witness of anything.
+    if (hasNewStore(view, value, node)) continue;
     const report = reportOf(view, node, key);
     if (report === undefined || report.epoch < value.epoch || report.at < a.since) continue;
     if (report.role === 'follower') frozen.push({ node, report });
@@ -122,9 +131,10 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
   }
   // Drain and balance move primaries away; if only the node being left is safe, it is elected again.
   const move = view.moves.get(key);
-  const preferred = electable.filter(
-    (c) => view.nodes.get(c.node)?.state === 'active' && !value.leaving.includes(c.node) && c.node !== move?.from,
-  );
+  const preferred = electable.filter((c) => {
+    const node = view.nodes.get(c.node);
+    return node?.state === 'active' && !node.stopping && !value.leaving.includes(c.node) && c.node !== move?.from;
+  });
   const pool = preferred.length > 0 ? preferred : electable;
   const primaries = primaryCounts(view);
   const intended = (c: Candidate) => (c.node === move?.to ? 0 : 1);
@@ -156,11 +166,16 @@ export function plannedFence(view: ManagerView, a: AssignmentView): Decision | u
   const v = a.value;
   if (v.primary === null) return undefined;
   const node = view.nodes.get(v.primary);
-  const why = node?.state === 'draining' ? 'drains' : v.leaving.includes(v.primary) ? 'is leaving the partition' : undefined;
+  const why =
+    node?.state === 'draining'
+      ? 'drains'
+      : node?.stopping === true
+        ? 'is stopping'
+        : v.leaving.includes(v.primary)
+          ? 'is leaving the partition'
+          : undefined;
   if (why === undefined) return undefined;
-  const successor = v.replicas.find(
-    (n) => n !== v.primary && !v.leaving.includes(n) && view.nodes.get(n)?.state === 'active' && isCaughtUp(view, v, n),
-  );
+  const successor = successorOf(view, v);
   if (successor === undefined) return undefined;
   return {
     kind: 'update',
@@ -169,4 +184,12 @@ export function plannedFence(view: ManagerView, a: AssignmentView): Decision | u
     move: { from: v.primary, to: successor },
     reason: `primary ${v.primary} ${why} and ${successor} follows caught up: fencing epoch ${v.epoch}`,
   };
+}
+
+/** A voting replica that can take over from the primary at once: active, not stopping or leaving, caught up. */
+export function successorOf(view: ManagerView, v: Assignment): string | undefined {
+  return v.replicas.find((n) => {
+    const candidate = view.nodes.get(n);
+    return n !== v.primary && !v.leaving.includes(n) && candidate?.state === 'active' && !candidate.stopping && isCaughtUp(view, v, n);
+  });
 }

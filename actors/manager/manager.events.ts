@@ -13,6 +13,11 @@ export interface ManagerOptions extends DecisionOptions {
   tickMs: number;
   /** Pause before deciding again after a lost compare-and-swap or a failed write. */
   retryMs: number;
+  /**
+   * How long a node's request to hand its primaries over (a graceful stop) holds: meanwhile no
+   * primary or replica is moved to it. A restart of the node ends it sooner.
+   */
+  handoverMs: number;
 }
 
 export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
@@ -20,6 +25,7 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   leaseTimeoutMs: 3000,
   tickMs: 500,
   retryMs: 200,
+  handoverMs: 30_000,
 };
 
 export interface ManagerInput {
@@ -45,6 +51,8 @@ export type ManagerEvent =
   | { type: 'metadata'; snapshot: MetadataSnapshot }
   /** The manager's NATS connection came back: heartbeats may have been missed meanwhile. */
   | { type: 'reconnected' }
+  /** The node is about to stop gracefully: move its primaries to caught-up followers now. */
+  | { type: 'handover'; node: string }
   | { type: 'stop' };
 
 /** A compare-and-swap of the lease: the new revision, or undefined when someone else wrote first. */

@@ -40,6 +40,7 @@ import {
   keyOf,
   type AssignmentView,
   type Decision,
+  type Handover,
   type Heard,
   type ManagerView,
   type PlannedMove,
@@ -71,6 +72,8 @@ export interface ManagerContext extends ManagerInput {
   batch: Decision[];
   dirty: boolean;
   moves: ReadonlyMap<string, PlannedMove>;
+  /** Nodes stopping gracefully, whose primaries are being handed over. */
+  handovers: ReadonlyMap<string, Handover>;
 }
 
 /** The view decisions are made from, at the context's current time. */
@@ -85,6 +88,7 @@ export function viewOf(context: ManagerContext): ManagerView {
     assignments: context.assignments,
     heard: context.heard,
     moves: context.moves,
+    handovers: context.handovers,
   });
 }
 
@@ -135,8 +139,16 @@ export const managerMachine = setup({
       const reports = new Map<string, ReplicaReport>();
       for (const r of hb.replicas) reports.set(keyOf(r), r);
       const heard = new Map(context.heard);
-      heard.set(hb.node, { boot: hb.boot, state: hb.state, at: context.now(), reports });
+      heard.set(hb.node, { boot: hb.boot, state: hb.state, at: context.now(), reports, ...(hb.store === undefined ? {} : { store: hb.store }) });
       return { heard, dirty: true };
+    }),
+    recordHandover: assign(({ context, event }) => {
+      if (event.type !== 'handover') return {};
+      const now = context.now();
+      const handovers = new Map([...context.handovers].filter(([, h]) => h.until > now));
+      const boot = context.heard.get(event.node)?.boot ?? context.records.get(event.node)?.value.boot;
+      handovers.set(event.node, { boot, until: now + context.options.handoverMs });
+      return { handovers, dirty: true };
     }),
     absorbMetadata: assign(({ context, event }) => (event.type === 'metadata' ? absorb(context, event.snapshot) : {})),
     markDirty: assign({ dirty: true }),
@@ -252,9 +264,11 @@ export const managerMachine = setup({
     batch: [],
     dirty: false,
     moves: new Map(),
+    handovers: new Map(),
   }),
   on: {
     heartbeat: { actions: 'recordHeartbeat' },
+    handover: { actions: 'recordHandover' },
     metadata: { actions: 'absorbMetadata' },
     reconnected: { actions: 'restartListening' },
     stop: { target: '.stopped' },

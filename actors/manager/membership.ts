@@ -6,16 +6,13 @@
  *
  * Each function looks at one assignment and returns at most one update, or undefined.
  */
-import type { Assignment } from '../../src/meta/records.ts';
 import { isCaughtUp } from './election.ts';
 import { holders, leastLoaded, type Load } from './placement.ts';
-import type { AssignmentView, Decision, ManagerView, NodeView } from './view.ts';
+import { hasNewStore, settledStore, updateOf, type AssignmentView, type Decision, type ManagerView, type NodeView } from './view.ts';
 
 const without = (list: readonly string[], ...drop: string[]) => list.filter((n) => !drop.includes(n));
 
-function update(view: ManagerView, a: AssignmentView, next: Partial<Assignment>, reason: string): Decision {
-  return { kind: 'update', assignment: { ...a.value, ...next, updatedAt: view.wall }, revision: a.revision, reason };
-}
+const update = updateOf;
 
 /**
  * Why a voting replica on this node should be replaced, or undefined: the node drains, was
@@ -57,18 +54,23 @@ export function promoteLearner(view: ManagerView, a: AssignmentView, rf: number)
   const value = a.value;
   for (const learner of value.learners) {
     if (!isCaughtUp(view, value, learner, ['learner', 'follower'])) continue;
+    // Its store is recorded as it is voted in; while the node's sources disagree (it has just
+    // restarted on another store) its report may come from the store it no longer has.
+    const store = settledStore(view, learner);
+    if (store === undefined && (view.nodes.get(learner)?.stores.length ?? 0) > 0) continue;
+    const stores = store === undefined ? {} : { stores: { ...value.stores, [learner]: store } };
     const learners = without(value.learners, learner);
     const leaving = value.leaving.find((n) => value.replicas.includes(n) && n !== value.primary);
     if (leaving !== undefined) {
       return update(
         view,
         a,
-        { replicas: [...without(value.replicas, leaving), learner], learners, leaving: without(value.leaving, leaving) },
+        { replicas: [...without(value.replicas, leaving), learner], learners, leaving: without(value.leaving, leaving), ...stores },
         `learner ${learner} caught up: it replaces ${leaving}`,
       );
     }
     if (value.replicas.length < rf || (value.primary !== null && value.leaving.includes(value.primary))) {
-      return update(view, a, { replicas: [...value.replicas, learner], learners }, `learner ${learner} caught up: it becomes a voting replica`);
+      return update(view, a, { replicas: [...value.replicas, learner], learners, ...stores }, `learner ${learner} caught up: it becomes a voting replica`);
     }
     return update(view, a, { learners }, `learner ${learner} caught up but is no longer needed`);
   }
@@ -162,7 +164,7 @@ export function repair(
 /** Records the in-sync set the primary reported, when it differs. */
 export function recordIsr(view: ManagerView, a: AssignmentView, reported: readonly string[] | undefined): Decision | undefined {
   if (reported === undefined) return undefined;
-  const next = [...new Set(reported)].sort();
+  const next = [...new Set(reported)].filter((n) => !hasNewStore(view, a.value, n)).sort();
   const current = [...new Set(a.value.isr)].sort();
   if (next.length === current.length && next.every((n, i) => n === current[i])) return undefined;
   return update(view, a, { isr: next }, `primary ${a.value.primary} reports in-sync replicas [${next.join(', ')}]`);

@@ -5,6 +5,7 @@
  * is deterministic) keeps every node within one replica of every other as partitions are placed.
  */
 import type { Assignment, QueueMeta } from '../../src/meta/records.ts';
+import { storesOf } from './stores.ts';
 import { isEligible, keyOf, replicationFactorOf, type Decision, type ManagerView } from './view.ts';
 
 export interface Load {
@@ -93,6 +94,7 @@ export function placeQueue(view: ManagerView, meta: QueueMeta, load: Map<string,
       isr: [...replicas],
       leaving: [],
       updatedAt: view.wall,
+      ...storesOf(view, replicas),
     };
     const short = replicas.length < rf ? ` (${load.size} eligible nodes for replication factor ${rf})` : '';
     decisions.push({

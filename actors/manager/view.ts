@@ -6,6 +6,7 @@
  */
 import type { Assignment, NodeRecord, NodeState, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
 import { assignmentKey } from '../../src/meta/records.ts';
+import { storeReplaced } from '../../src/meta/store-identity.ts';
 
 export interface Versioned<T> {
   value: T;
@@ -40,6 +41,13 @@ export interface NodeView {
   /** Since the last heartbeat, or since the manager started listening when none was heard. */
   silentMs: number;
   record: Versioned<NodeRecord> | undefined;
+  /**
+   * The store ids the node is known to have now: its last heartbeat's and its record's. Two
+   * different ones mean it has just started on a new store and the other source has not caught up.
+   */
+  stores: readonly string[];
+  /** The node asked to hand its primaries over before it stops (a graceful stop under way). */
+  stopping: boolean;
 }
 
 export interface AssignmentView extends Versioned<Assignment> {
@@ -72,6 +80,12 @@ export interface ManagerView {
   moves: ReadonlyMap<string, PlannedMove>;
 }
 
+/** A node's request to hand its primaries over: good until `until` (manager clock), for its boot `boot`. */
+export interface Handover {
+  boot: string | undefined;
+  until: number;
+}
+
 export interface PlannedMove {
   from: string;
   to?: string;
@@ -93,6 +107,18 @@ export type Decision =
 
 export const keyOf = (a: { queue: string; partition: number }) => assignmentKey(a.queue, a.partition);
 
+/**
+ * An update of one assignment, CAS on the revision it was decided from. Recorded stores are kept
+ * for voting replicas only: a node voted in again later gets the store it has then.
+ */
+export function updateOf(view: ManagerView, a: AssignmentView, next: Partial<Assignment>, reason: string): Decision {
+  const value: Assignment = { ...a.value, ...next, updatedAt: view.wall };
+  if (value.stores !== undefined) {
+    value.stores = Object.fromEntries(Object.entries(value.stores).filter(([node]) => value.replicas.includes(node)));
+  }
+  return { kind: 'update', assignment: value, revision: a.revision, reason };
+}
+
 export function livenessOf(silentMs: number, failureTimeoutMs: number): Liveness {
   if (silentMs >= failureTimeoutMs) return 'dead';
   if (silentMs >= failureTimeoutMs / 2) return 'suspected';
@@ -104,9 +130,25 @@ export function reportOf(view: ManagerView, node: string | null, key: string): R
   return node === null ? undefined : view.reports.get(node)?.get(key);
 }
 
-/** Nodes new replicas may go to: active (not draining or removed) and heard from recently. */
+/** Nodes new replicas and primaries may go to: active (not draining, removed or stopping) and heard from recently. */
 export function isEligible(node: NodeView | undefined): node is NodeView {
-  return node !== undefined && node.state === 'active' && node.liveness === 'alive';
+  return node !== undefined && node.state === 'active' && node.liveness === 'alive' && !node.stopping;
+}
+
+/**
+ * Whether `node`'s voting replica of `a` lost its copy: the assignment recorded it in a store the
+ * node no longer has. Such a replica is a learner until it has caught up: its report is not a
+ * frozen log of an election, it cannot be elected, and it is not in sync.
+ */
+export function hasNewStore(view: ManagerView, a: Assignment, node: string): boolean {
+  const stores = view.nodes.get(node)?.stores ?? [];
+  return stores.some((store) => storeReplaced(a, node, store));
+}
+
+/** The store a node's reports come from, when every source agrees on one. */
+export function settledStore(view: ManagerView, node: string): string | undefined {
+  const stores = view.nodes.get(node)?.stores ?? [];
+  return stores.length > 0 && stores.every((s) => s === stores[0]) ? stores[0] : undefined;
 }
 
 /** Copies each partition of the queue should have. Records written before the attribute existed get 3. */
@@ -128,6 +170,7 @@ export function primaryCounts(view: ManagerView): Map<string, number> {
 export interface Heard {
   boot: string;
   state: NodeState;
+  store?: string;
   /** Manager time of arrival. */
   at: number;
   reports: ReadonlyMap<string, ReplicaReport>;
@@ -148,6 +191,8 @@ export interface ViewParts {
   assignments: ReadonlyMap<string, AssignmentView>;
   heard: ReadonlyMap<string, Heard>;
   moves: ReadonlyMap<string, PlannedMove>;
+  /** Nodes stopping gracefully. @default none */
+  handovers?: ReadonlyMap<string, Handover>;
 }
 
 /**
@@ -164,14 +209,20 @@ export function buildView(parts: ViewParts): ManagerView {
     const record = parts.records.get(id);
     const heard = parts.heard.get(id);
     const silentMs = Math.max(0, parts.now - Math.max(heard?.at ?? parts.listeningSince, parts.listeningSince));
+    const boot = heard?.boot ?? record?.value.boot;
+    const handover = parts.handovers?.get(id);
+    const stores = [...new Set([heard?.store, record?.value.store].filter((s): s is string => s !== undefined))];
     nodes.set(id, {
       id,
       // The record is the manager's and the operator's word (drain, remove); a heartbeat only fills in.
       state: record?.value.state ?? heard?.state ?? 'active',
-      boot: heard?.boot ?? record?.value.boot,
+      boot,
       liveness: livenessOf(silentMs, parts.options.failureTimeoutMs),
       silentMs,
       record,
+      stores,
+      // A restart (another boot) ends it: the node no longer stops.
+      stopping: handover !== undefined && parts.now < handover.until && handover.boot === boot,
     });
   }
   const reports = new Map<string, Map<string, ReportView>>();

@@ -24,6 +24,7 @@ const heartbeat = v.object({
   boot: v.string(),
   at: v.number(),
   state: v.picklist(['active', 'draining', 'removed']),
+  store: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
   replicas: v.array(replicaReport),
 });
 
@@ -37,10 +38,11 @@ export function parseHeartbeat(data: Uint8Array): Heartbeat | undefined {
   }
   const parsed = v.safeParse(heartbeat, json);
   if (!parsed.success) return undefined;
-  const { replicas, ...rest } = parsed.output;
+  const { replicas, store, ...rest } = parsed.output;
   // exactOptionalPropertyTypes: absent optional fields stay absent rather than `undefined`.
   return {
     ...rest,
+    ...(store === undefined ? {} : { store }),
     replicas: replicas.map(({ isr, witness, ...r }) => ({ ...r, ...(isr === undefined ? {} : { isr }), ...(witness === undefined ? {} : { witness }) })),
   };
 }

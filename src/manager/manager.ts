@@ -1,8 +1,8 @@
 /**
  * The cluster manager's composition root: the machine of actors/manager/ with its effects — the
  * lease and every decision written by compare-and-swap through the metadata service — fed with the
- * metadata cache and the nodes' heartbeats, and, while active, answering operators on
- * its manager subjects (subjects.ts: status, drain, remove; JSON request/reply).
+ * metadata cache and the nodes' heartbeats, and, while active, answering operators and stopping
+ * nodes on its manager subjects (subjects.ts: status, drain, remove, handover; JSON request/reply).
  *
  * Every node runs one (active or standby). Standbys listen to heartbeats too, so a manager that
  * takes over knows the nodes' reports from its first decision round.
@@ -21,11 +21,14 @@ import {
   type WriteOutcome,
   type WriteOutput,
 } from '../../actors/manager/manager.events.ts';
-import { managerMachine } from '../../actors/manager/manager.machine.ts';
+import { drainBlockedMessage, drainBlockers } from '../../actors/manager/drain.ts';
+import { handoverPlan } from '../../actors/manager/handover.ts';
+import { managerMachine, viewOf } from '../../actors/manager/manager.machine.ts';
 import { keyOf, type Decision, type Versioned } from '../../actors/manager/view.ts';
+import { ErrorCode } from '../errors.ts';
 import { clusterName } from '../names.ts';
 import type { Assignment, ManagerLease, NodeRecord, NodeState, QueueMeta } from '../meta/records.ts';
-import { subjects } from '../protocol/subjects.ts';
+import { subjects, type ManagerAction } from '../protocol/subjects.ts';
 import { parseHeartbeat } from './heartbeat.ts';
 import { managerStatus, type ManagerStatus } from './status.ts';
 
@@ -79,7 +82,9 @@ export interface ManagerHandle {
   stop(): Promise<void>;
 }
 
-type Reply = { ok: true; [field: string]: unknown } | { ok: false; error: { code: string; message: string } };
+type Reply =
+  | { ok: true; [field: string]: unknown }
+  | { ok: false; error: { code: string; message: string; [detail: string]: unknown } };
 
 export async function startManager(start: StartManagerOptions): Promise<ManagerHandle> {
   const { nc, metadata, log } = start;
@@ -116,7 +121,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
   const serve = () => {
     // A closed connection (the node is stopping) serves nothing; subscribing would throw.
     if (served.length > 0 || nc.isClosed()) return;
-    const handle = (action: string, fn: (body: unknown) => Promise<Reply> | Reply) =>
+    const handle = (action: ManagerAction, fn: (body: unknown) => Promise<Reply> | Reply) =>
       nc.subscribe(subs.manager(action), {
         callback: (err, msg) => {
           if (err) return;
@@ -127,6 +132,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
       handle('status', () => ({ ok: true, ...managerStatus(actor.getSnapshot().context, isActive()) })),
       handle('drain', (body) => setNodeState(body, 'draining')),
       handle('remove', (body) => setNodeState(body, 'removed')),
+      handle('handover', (body) => handOver(body)),
     ];
   };
   const unserve = () => {
@@ -134,17 +140,41 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
     served = [];
   };
 
-  const setNodeState = async (body: unknown, state: NodeState): Promise<Reply> => {
+  const nodeOf = (body: unknown): string | undefined => {
     const id = typeof body === 'object' && body !== null ? (body as { node?: unknown }).node : undefined;
-    if (typeof id !== 'string' || id === '') return failure('invalid_request', 'expected {"node": "<node id>"}');
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  };
+
+  const setNodeState = async (body: unknown, state: NodeState): Promise<Reply> => {
+    const id = nodeOf(body);
+    if (id === undefined) return failure('invalid_request', 'expected {"node": "<node id>"}');
     const record = metadata.node(id);
     if (record === undefined) return failure('not_found', `no node ${id} is registered`);
     if (!isActive()) return failure('not_leader', 'this manager is no longer active');
     if (record.value.state === 'removed') return failure('invalid_state', `node ${id} was removed already`);
+    if (state === 'draining') {
+      // A drain with partitions that have nowhere to go would never finish: refused up front
+      // (or, when it was already under way, the answer says what holds it up).
+      const blocked = drainBlockers(viewOf(actor.getSnapshot().context), id);
+      if (blocked.length > 0) {
+        log.warn({ node: id, blocked: blocked.length, state: record.value.state }, 'drain cannot finish');
+        return { ok: false, error: { code: ErrorCode.DrainBlocked, message: drainBlockedMessage(id, blocked), node: id, state: record.value.state, blocked } };
+      }
+    }
     if (record.value.state === state) return { ok: true, node: id, state };
     await metadata.putNode({ ...record.value, state });
     log.info({ node: id, from: record.value.state, to: state }, state === 'draining' ? 'node drain requested' : 'node removal requested');
     return { ok: true, node: id, state };
+  };
+
+  const handOver = (body: unknown): Reply => {
+    const id = nodeOf(body);
+    if (id === undefined) return failure('invalid_request', 'expected {"node": "<node id>"}');
+    if (!isActive()) return failure('not_leader', 'this manager is no longer active');
+    actor.send({ type: 'handover', node: id });
+    const plan = handoverPlan(viewOf(actor.getSnapshot().context), id);
+    log.info({ node: id, moving: plan.moving.length, staying: plan.staying.length }, 'node stopping: handing its primaries over');
+    return { ok: true, node: id, ...plan };
   };
 
   const isActive = () => actor.getSnapshot().matches('active');

@@ -2,8 +2,9 @@
  * The `manager.status` answer: who manages, every node with its liveness, and every partition with
  * what each of its replicas last reported, including its lag behind the primary's log.
  */
+import { drainBlockers, type DrainBlocker } from '../../actors/manager/drain.ts';
 import { viewOf, type ManagerContext } from '../../actors/manager/manager.machine.ts';
-import { keyOf, reportOf, type Liveness } from '../../actors/manager/view.ts';
+import { hasNewStore, keyOf, reportOf, type Liveness } from '../../actors/manager/view.ts';
 import type { Assignment, NodeState, ReplicaRole } from '../meta/records.ts';
 
 export interface ReplicaStatus {
@@ -16,6 +17,8 @@ export interface ReplicaStatus {
   commitIndex: number | null;
   /** The primary's log end minus this replica's; null when either is unknown. */
   lag: number | null;
+  /** A voting replica whose node came back with another store: a learner until it has caught up. */
+  newStore: boolean;
 }
 
 export interface ManagerStatus {
@@ -24,8 +27,10 @@ export interface ManagerStatus {
   active: boolean;
   holder: string | null;
   term: number;
-  nodes: Array<{ id: string; state: NodeState; liveness: Liveness; silentMs: number; boot: string | null }>;
+  nodes: Array<{ id: string; state: NodeState; liveness: Liveness; silentMs: number; boot: string | null; store: string | null; stopping: boolean }>;
   assignments: Array<Assignment & { revision: number; reports: ReplicaStatus[] }>;
+  /** Every draining node, with the partitions that cannot move off it now (a drain that cannot finish). */
+  drains: Array<{ node: string; blocked: DrainBlocker[] }>;
 }
 
 export function managerStatus(context: ManagerContext, active: boolean): ManagerStatus {
@@ -41,6 +46,8 @@ export function managerStatus(context: ManagerContext, active: boolean): Manager
       liveness: n.liveness,
       silentMs: Math.round(n.silentMs),
       boot: n.boot ?? null,
+      store: n.stores[0] ?? null,
+      stopping: n.stopping,
     })),
     assignments: [...view.assignments.values()]
       .sort((x, y) => (x.value.queue === y.value.queue ? x.value.partition - y.value.partition : x.value.queue < y.value.queue ? -1 : 1))
@@ -61,9 +68,13 @@ export function managerStatus(context: ManagerContext, active: boolean): Manager
               logEnd: r?.logEnd ?? null,
               commitIndex: r?.commitIndex ?? null,
               lag: r !== undefined && primaryEnd !== undefined ? primaryEnd - r.logEnd : null,
+              newStore: value.replicas.includes(node) && hasNewStore(view, value, node),
             };
           }),
         };
       }),
+    drains: [...view.nodes.values()]
+      .filter((n) => n.state === 'draining')
+      .map((n) => ({ node: n.id, blocked: drainBlockers(view, n.id) })),
   };
 }

@@ -51,6 +51,13 @@ export interface Assignment {
   /** Nodes being removed from `replicas` once the primary has moved off them (drain). */
   leaving: string[];
   updatedAt: number;
+  /**
+   * Voting replica → the id of the store (NodeRecord.store) it held its copy in when the manager
+   * placed it or confirmed it. A node that comes back with another store lost that copy: its replica
+   * counts as a learner until it has caught up. Absent in records written before store ids existed,
+   * and for nodes that did not report one: those replicas are taken at their word.
+   */
+  stores?: Record<string, string>;
 }
 
 export type NodeState = 'active' | 'draining' | 'removed';
@@ -61,6 +68,8 @@ export interface NodeRecord {
   boot: string;
   state: NodeState;
   registeredAt: number;
+  /** The random id its RocksDB store was created with: another one means the disk was wiped or replaced. */
+  store?: string;
 }
 
 export interface ManagerLease {
@@ -103,6 +112,8 @@ export interface Heartbeat {
   /** Sender's wall time, informational. */
   at: number;
   state: NodeState;
+  /** The id of the store its replicas' reports come from (NodeRecord.store). */
+  store?: string;
   replicas: ReplicaReport[];
 }
 

@@ -16,6 +16,7 @@ const queue = v.pipe(v.string(), v.check((name: string) => isQueueName(name), 'e
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const time = v.pipe(v.number(), v.finite());
 const ids = v.array(id);
+const storeId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 // Attributes go through the same check as a CreateQueue (ranges, choices, defaults), so a record
 // written before an attribute existed reads back with that attribute's default.
@@ -52,6 +53,7 @@ const assignment: v.GenericSchema<unknown, Assignment> = v.looseObject({
   isr: ids,
   leaving: ids,
   updatedAt: time,
+  stores: v.exactOptional(v.record(id, storeId)),
 });
 
 const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
@@ -59,6 +61,7 @@ const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
   boot: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   state: v.picklist(['active', 'draining', 'removed']),
   registeredAt: time,
+  store: v.exactOptional(storeId),
 });
 
 const managerLease: v.GenericSchema<unknown, ManagerLease> = v.looseObject({

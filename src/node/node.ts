@@ -16,6 +16,7 @@ import { replicaRole, type replicaMachine } from '../../actors/replica/replica.m
 import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
+import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
@@ -28,6 +29,7 @@ import { openRocksStore, type Store } from '../storage/store.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
+import { handOverPrimaries } from '../manager/stop-handover.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -63,6 +65,8 @@ const FETCH_WAIT_MS = 250;
 /** A replica within this much of the primary's log end (in time) is in sync. */
 const ISR_LAG_MS = 5000;
 const CREATE_WAIT_MS = 15_000;
+/** Longest a graceful stop waits for its primaries to be handed over (a heartbeat, a fence, an election). */
+const HANDOVER_WAIT_MS = 5000;
 
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
@@ -73,8 +77,10 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   const store = await openRocksStore(config.dataDir);
   let nc: NatsConnection;
   let metadata: Metadata;
+  let storeId: string;
   try {
     await checkLayout(store);
+    storeId = await storeIdentity(store);
     nc = await connect({
       servers: config.natsUrl.split(','),
       name: `wharf-${config.nodeId}`,
@@ -197,7 +203,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   const routeAssignment = (a: Assignment) => {
     const queue = metadata.queue(a.queue)?.value;
     if (!queue || queue.incarnation !== a.incarnation) return;
-    if (involves(a) || replicaOf(a.queue, a.partition)) actor.send({ type: 'assignment', queue, assignment: a });
+    if (involves(a) || replicaOf(a.queue, a.partition)) actor.send({ type: 'assignment', queue, assignment: asSeenByStore(a, self, storeId) });
   };
   const unsubscribe = [
     metadata.onAssignment((_key, entry) => {
@@ -225,6 +231,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     // A restart does not undo a drain; a removed node that starts again joins anew.
     state: previous?.state === 'draining' ? 'draining' : 'active',
     registeredAt: config.clock.now(),
+    store: storeId,
   };
   await metadata.putNode(record);
 
@@ -253,7 +260,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     return out;
   };
   const beat = () => {
-    const hb: Heartbeat = { node: self, boot, at: Date.now(), state: metadata.node(self)?.value.state ?? record.state, replicas: reports() };
+    const hb: Heartbeat = { node: self, boot, at: Date.now(), state: metadata.node(self)?.value.state ?? record.state, store: storeId, replicas: reports() };
     publish(subs.heartbeat(self), JSON.stringify(hb));
   };
   beat();
@@ -312,6 +319,15 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     reports,
     stop: () =>
       (stopping ??= (async () => {
+        // Before anything stops: the election needs this node's manager (if active) and heartbeats.
+        await handOverPrimaries({
+          nc,
+          subjects: subs,
+          metadata,
+          self,
+          log: log.child({ component: 'handover' }),
+          timeoutMs: Math.max(HANDOVER_WAIT_MS, 4 * config.heartbeatMs),
+        });
         clearInterval(heartbeat);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();

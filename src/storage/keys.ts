@@ -2,6 +2,7 @@
  * The RocksDB key layout, version 2. No other module builds or parses a key.
  *
  *   meta/layout                          → layout version (checked at open)
+ *   meta/store-id                        → the store's random identity, written when it is created (UTF-8)
  *   q/<queue>                            → QueueRecord (attributes, timestamps)
  *   x/<queue>                            → incarnation of a queue whose data is being deleted
  *   e/<queue>/<pp>                       → ReplicaMeta (highest epoch seen, epoch history, log end, applied index)
@@ -37,6 +38,8 @@ function prefixRange(prefix: string): Range {
 
 export const keys = {
   layout: 'meta/layout',
+  /** The store's identity: a node that comes back with another one lost its replicas' data. */
+  storeId: 'meta/store-id',
   queue: (q: QueueName) => `q/${q}`,
   queues: prefixRange('q/'),
   deleting: (q: QueueName) => `x/${q}`,

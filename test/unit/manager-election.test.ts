@@ -9,21 +9,9 @@ import { decide } from '../../actors/manager/decide.ts';
 import { comparePositions, elect } from '../../actors/manager/election.ts';
 import { buildView, DEFAULT_DECISION_OPTIONS, keyOf, type AssignmentView, type Heard } from '../../actors/manager/view.ts';
 import { quorum, type NodeRecord, type ReplicaReport, type ReplicaRole } from '../../src/meta/records.ts';
-import { assignment, queueMeta, report, World, written } from './manager-fakes.ts';
+import { assignment, queueMeta, report, threeNodes, World, written } from './manager-fakes.ts';
 
 const TIMEOUT = DEFAULT_DECISION_OPTIONS.failureTimeoutMs;
-
-/** Three nodes, one queue of one partition with primary `a`, ten entries on every replica. */
-function threeNodes(): World {
-  const w = new World();
-  for (const n of ['a', 'b', 'c']) w.addNode(n);
-  w.addQueue('q');
-  w.put(assignment('q', 0, ['a', 'b', 'c']));
-  w.heartbeat();
-  w.append('q', 0, 10);
-  w.heartbeat();
-  return w;
-}
 
 test('a silent primary is fenced, then the most complete frozen log of a quorum is elected', (t) => {
   const w = threeNodes();

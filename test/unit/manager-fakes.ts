@@ -13,6 +13,7 @@ import {
   type AssignmentView,
   type Decision,
   type DecisionOptions,
+  type Handover,
   type Heard,
   type ManagerView,
   type PlannedMove,
@@ -29,6 +30,7 @@ import {
   type ReplicaRole,
 } from '../../src/meta/records.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
+import { asSeenByStore } from '../../src/meta/store-identity.ts';
 
 export const WALL = 1_700_000_000_000;
 
@@ -85,6 +87,9 @@ export class World {
   lease: Versioned<ManagerLease> | undefined;
   readonly heard = new Map<string, Heard>();
   moves = new Map<string, PlannedMove>();
+  handovers = new Map<string, Handover>();
+  /** The store each node runs on now (nodes without one report none, like nodes from before store ids). */
+  readonly stores = new Map<string, string>();
   /** Nodes that stopped heartbeating (crashed or cut off). */
   readonly down = new Set<string>();
   /** node → assignment key → log. */
@@ -98,9 +103,24 @@ export class World {
     this.options = { ...DEFAULT_DECISION_OPTIONS, ...options };
   }
 
-  addNode(id: string, state: NodeRecord['state'] = 'active'): void {
-    this.nodes.set(id, { value: { id, boot: `${id}-boot`, state, registeredAt: WALL }, revision: ++this.revision });
+  addNode(id: string, state: NodeRecord['state'] = 'active', store?: string): void {
+    if (store !== undefined) this.stores.set(id, store);
+    const known = this.stores.get(id);
+    const record: NodeRecord = { id, boot: `${id}-boot`, state, registeredAt: WALL, ...(known === undefined ? {} : { store: known }) };
+    this.nodes.set(id, { value: record, revision: ++this.revision });
     this.logs.set(id, this.logs.get(id) ?? new Map());
+  }
+
+  /**
+   * The node restarts on an empty store with a new id (a wiped disk): every log it had is gone, and
+   * it registers again with the new store, as a node does at start.
+   */
+  wipe(id: string, store: string): void {
+    this.stores.set(id, store);
+    this.logs.set(id, new Map());
+    const record = this.nodes.get(id);
+    if (record === undefined) throw new Error(`no node ${id}`);
+    this.nodes.set(id, { value: { ...record.value, boot: `${id}-boot-${store}`, store }, revision: ++this.revision });
   }
 
   setNodeState(id: string, state: NodeRecord['state']): void {
@@ -153,6 +173,7 @@ export class World {
       assignments: this.assignments,
       heard: this.heard,
       moves: this.moves,
+      handovers: this.handovers,
     });
   }
 
@@ -209,7 +230,10 @@ export class World {
   /** What a node says in its heartbeat, following the replica side of the protocol. */
   heartbeatOf(node: string): Heartbeat {
     const replicas: ReplicaReport[] = [];
-    for (const a of [...this.assignments.values()].map((e) => e.value)) {
+    const store = this.stores.get(node);
+    for (const recorded of [...this.assignments.values()].map((e) => e.value)) {
+      // As the node acts on it: a voter recorded in another store acts as a learner.
+      const a = store === undefined ? recorded : asSeenByStore(recorded, node, store);
       const key = keyOf(a);
       const voter = a.replicas.includes(node);
       if (!voter && !a.learners.includes(node)) continue;
@@ -217,16 +241,19 @@ export class World {
       log.epoch = Math.max(log.epoch, a.epoch);
       let role: ReplicaRole;
       let isr: string[] | undefined;
-      if (a.primary === node) {
+      if (a.primary === node && !voter) {
+        // Named primary but acting as a learner: it fetches from itself, which serves nothing.
+        role = 'learner';
+      } else if (a.primary === node) {
         if (this.selfFenced.has(key)) role = 'fenced';
         else {
           role = 'primary';
           const ends = a.replicas
             .filter((n) => !this.down.has(n) || n === node)
-            .map((n) => (n === node ? log.logEnd : this.log(n, key).logEnd))
+            .map((n) => (n === node ? log.logEnd : this.counted(n, a) ? this.log(n, key).logEnd : 0))
             .sort((x, y) => y - x);
           log.commitIndex = ends[quorum(a.replicas.length) - 1] ?? 0;
-          isr = a.replicas.filter((n) => !this.down.has(n) && this.log(n, key).logEnd === log.logEnd);
+          isr = a.replicas.filter((n) => !this.down.has(n) && this.counted(n, a) && this.log(n, key).logEnd === log.logEnd);
         }
       } else if (a.primary === null || this.down.has(a.primary)) {
         // Fenced, or the primary is gone: the log stays as it is.
@@ -252,7 +279,20 @@ export class World {
       });
     }
     const record = this.nodes.get(node)?.value;
-    return { node, boot: record?.boot ?? `${node}-boot`, at: WALL + this.now, state: record?.state ?? 'active', replicas };
+    return {
+      node,
+      boot: record?.boot ?? `${node}-boot`,
+      at: WALL + this.now,
+      state: record?.state ?? 'active',
+      ...(store === undefined ? {} : { store }),
+      replicas,
+    };
+  }
+
+  /** Whether the primary counts `node`'s copy for commit: a voter that acts as one (not in a replaced store). */
+  private counted(node: string, a: Assignment): boolean {
+    const store = this.stores.get(node);
+    return store === undefined || asSeenByStore(a, node, store).replicas.includes(node);
   }
 
   /** Every node that is up heartbeats (twice: followers copy what the primary reported first). */
@@ -271,6 +311,7 @@ export class World {
       state: hb.state,
       at: this.now,
       reports: new Map(hb.replicas.map((r) => [keyOf(r), r])),
+      ...(hb.store === undefined ? {} : { store: hb.store }),
     });
   }
 
@@ -313,6 +354,21 @@ export class World {
     }
     return counts;
   }
+}
+
+/**
+ * Three nodes a, b, c (with stores `<node>-1` when `withStores`), one queue `q` of one partition on
+ * all three with primary a, and ten entries on every replica.
+ */
+export function threeNodes(withStores = false): World {
+  const w = new World();
+  for (const n of ['a', 'b', 'c']) w.addNode(n, 'active', withStores ? `${n}-1` : undefined);
+  w.addQueue('q');
+  w.put(assignment('q', 0, ['a', 'b', 'c'], withStores ? { stores: { a: 'a-1', b: 'b-1', c: 'c-1' } } : {}));
+  w.heartbeat();
+  w.append('q', 0, 10);
+  w.heartbeat();
+  return w;
 }
 
 export const spread = (counts: ReadonlyMap<string, number>): number => {

@@ -1,0 +1,61 @@
+/**
+ * The stopping node's side of a graceful hand-over: before it stops serving, it asks the active
+ * cluster manager (`manager.handover`) to move its primaries to caught-up followers, and waits —
+ * boundedly — until the metadata names another primary for each partition the manager said it
+ * would move. Its partitions then fail over in about one heartbeat and one election, instead of
+ * after the failure timeout. Nothing here is needed for safety: if no manager answers, or the wait
+ * runs out, the node stops anyway and the failure detector does the rest.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Metadata } from '../meta/metadata.ts';
+import { assignmentKey } from '../meta/records.ts';
+import type { Subjects } from '../protocol/subjects.ts';
+
+export interface HandoverOptions {
+  nc: NatsConnection;
+  subjects: Subjects;
+  metadata: Pick<Metadata, 'assignments' | 'waitFor'>;
+  self: string;
+  log: Logger;
+  /** How long to wait for the answer and then for the new primaries, ms. */
+  timeoutMs: number;
+}
+
+interface HandoverReply {
+  ok: boolean;
+  moving?: Array<{ partition: string; to: string }>;
+  staying?: Array<{ partition: string; reason: string }>;
+  error?: { code: string; message: string };
+}
+
+/** Resolves when the partitions the manager moves have another primary, or when it gives up. */
+export async function handOverPrimaries(o: HandoverOptions): Promise<void> {
+  const mine = () => o.metadata.assignments().filter((a) => a.value.primary === o.self);
+  if (o.nc.isClosed() || mine().length === 0) return;
+  const started = Date.now();
+  let reply: HandoverReply;
+  try {
+    const msg = await o.nc.request(o.subjects.manager('handover'), JSON.stringify({ node: o.self }), {
+      timeout: Math.min(o.timeoutMs, 2000),
+    });
+    reply = JSON.parse(new TextDecoder().decode(msg.data)) as HandoverReply;
+  } catch (err) {
+    o.log.warn({ err }, 'no cluster manager answered the hand-over request: primaries fail over after the failure timeout');
+    return;
+  }
+  if (!reply.ok) {
+    o.log.warn({ error: reply.error }, 'the cluster manager refused the hand-over: primaries fail over after the failure timeout');
+    return;
+  }
+  const moving = new Set((reply.moving ?? []).map((m) => m.partition));
+  for (const s of reply.staying ?? []) o.log.warn({ partition: s.partition, reason: s.reason }, 'primary not handed over');
+  const stillMine = () => mine().filter((a) => moving.has(assignmentKey(a.value.queue, a.value.partition)));
+  const remaining = Math.max(0, o.timeoutMs - (Date.now() - started));
+  try {
+    await o.metadata.waitFor(() => stillMine().length === 0, remaining);
+    o.log.info({ moved: moving.size }, 'primaries handed over');
+  } catch {
+    o.log.warn({ left: stillMine().map((a) => assignmentKey(a.value.queue, a.value.partition)) }, 'hand-over not finished in time: stopping anyway');
+  }
+}
