@@ -202,9 +202,4 @@ export class Followers {
   matches(): Record<string, number> {
     return Object.fromEntries([...this.followers].map(([id, f]) => [id, f.match]));
   }
-
-  /** How long this primary has served (for the new primary's lease wait). */
-  since(now: number): number {
-    return now - this.startedAt;
-  }
 }
