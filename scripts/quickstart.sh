@@ -3,7 +3,8 @@
 #   - nats-server with JetStream: client nats://127.0.0.1:4222, monitoring http://127.0.0.1:8222,
 #     config ./.wharf/nats.conf, store ./.wharf/nats, log ./.wharf/nats.log;
 #   - WHARF_NODES broker nodes (default 3), node-1..node-N, each with its data in ./.wharf/data/node-<i>,
-#     its log in ./.wharf/node-<i>.log and its metrics on http://127.0.0.1:<9463+i>/metrics.
+#     its log in ./.wharf/node-<i>.log and its metrics on http://127.0.0.1:<9463+i>/metrics;
+#   - the inspector page (`wharf inspect`) on http://127.0.0.1:9400/, log ./.wharf/inspect.log.
 # Queues are replicated over the nodes (3 copies by default, fewer with fewer nodes).
 # Pids go to ./.wharf/*.pid; `npm run stop` stops everything. A previous run is stopped first.
 set -euo pipefail
@@ -14,6 +15,7 @@ NATS_PORT=4222
 MONITOR_PORT=8222
 NODES=${WHARF_NODES:-3}
 HTTP_BASE_PORT=9464
+INSPECT_PORT=9400
 NATS_START_TIMEOUT_S=10
 NODE_READY_TIMEOUT_S=${WHARF_READY_TIMEOUT_S:-60}
 
@@ -34,7 +36,7 @@ done
 bash scripts/stop.sh --quiet
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "${NATS_PORT}" "${MONITOR_PORT}" $(seq "${HTTP_BASE_PORT}" $((HTTP_BASE_PORT + NODES - 1))); do
+for port in "${NATS_PORT}" "${MONITOR_PORT}" "${INSPECT_PORT}" $(seq "${HTTP_BASE_PORT}" $((HTTP_BASE_PORT + NODES - 1))); do
   port_in_use "${port}" && die "port ${port} on 127.0.0.1 is taken by a process this script did not start; stop it and run again"
 done
 
@@ -110,12 +112,26 @@ for ((n = 1; n <= NODES; n++)); do
   say "${id} is ready (pid ${pid}, data ./${WHARF_DIR}/data/${id}, log ./${log})"
 done
 
+# Ready = it printed where it listens.
+setsid nohup node --import tsx src/cli/main.ts inspect --server "nats://127.0.0.1:${NATS_PORT}" --cluster local \
+  --port "${INSPECT_PORT}" >"${WHARF_DIR}/inspect.log" 2>&1 </dev/null &
+inspect_pid=$!
+echo "${inspect_pid}" >"${WHARF_DIR}/inspect.pid"
+deadline=$((SECONDS + NODE_READY_TIMEOUT_S))
+until grep -q 'inspector of cluster' "${WHARF_DIR}/inspect.log" 2>/dev/null; do
+  kill -0 "${inspect_pid}" 2>/dev/null || fail "${WHARF_DIR}/inspect.log" 'the inspector exited at start'
+  [ "${SECONDS}" -lt "${deadline}" ] || fail "${WHARF_DIR}/inspect.log" "the inspector did not start within ${NODE_READY_TIMEOUT_S} s"
+  sleep 0.1
+done
+say "the inspector is up (pid ${inspect_pid}, log ./${WHARF_DIR}/inspect.log)"
+
 cat <<INFO
 
 Wharf is running (cluster "local", ${NODES} node(s)):
   NATS        nats://127.0.0.1:${NATS_PORT}   (monitoring http://127.0.0.1:${MONITOR_PORT})
+  inspector   http://127.0.0.1:${INSPECT_PORT}/   (cluster map, queues, message search, actors, live)
   metrics     http://127.0.0.1:${HTTP_BASE_PORT}/metrics … :$((HTTP_BASE_PORT + NODES - 1))   (health: /healthz, /readyz)
-  logs        ./${WHARF_DIR}/nats.log, ./${WHARF_DIR}/node-<n>.log
+  logs        ./${WHARF_DIR}/nats.log, ./${WHARF_DIR}/node-<n>.log, ./${WHARF_DIR}/inspect.log
   data        ./${WHARF_DIR}/nats, ./${WHARF_DIR}/data/node-<n>
 
 Try:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Wharf needs on a Debian machine and is safe to run again:
 #   - nats-server, from Debian's package `nats-server`, when it is not installed;
+#   - Chromium, from Debian's package `chromium`, when /usr/bin/chromium is missing (the browser
+#     test of the inspector page drives it);
 #   - the npm dependencies (`npm ci`), when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,19 +22,36 @@ find_nats_server() {
   return 1
 }
 
+apt_updated=false
+# apt-get install, after one apt-get update per run; `sudo` when not root.
+apt_install() {
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "${apt_updated}" = false ]; then
+    "${sudo[@]}" apt-get update -q || return 1
+    apt_updated=true
+  fi
+  "${sudo[@]}" apt-get install -y -q "$@"
+}
+
 install_nats_server() {
   local manual='install the Debian package "nats-server" (apt-get install nats-server) or put a nats-server binary on PATH, then run this again'
   command -v apt-get >/dev/null 2>&1 || die "nats-server is missing and apt-get is not available: ${manual}"
-  local sudo=()
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || die "nats-server is missing and installing it needs root (no sudo found): ${manual}"
-    sudo=(sudo)
   fi
   say "installing nats-server (apt-get install nats-server)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! "${sudo[@]}" apt-get update -q || ! "${sudo[@]}" apt-get install -y -q nats-server; then
-    die "could not install nats-server with apt-get: ${manual}"
-  fi
+  apt_install nats-server || die "could not install nats-server with apt-get: ${manual}"
+}
+
+# Chromium serves only the browser test, so a machine that cannot install it still runs Wharf.
+install_chromium() {
+  local manual='install the Debian package "chromium" (apt-get install chromium): the browser test needs /usr/bin/chromium'
+  if ! command -v apt-get >/dev/null 2>&1; then say "warning: chromium is missing and apt-get is not available: ${manual}"; return 0; fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then say "warning: chromium is missing and installing it needs root (no sudo found): ${manual}"; return 0; fi
+  say 'installing chromium for the browser test (apt-get install chromium)'
+  apt_install chromium || say "warning: could not install chromium with apt-get: ${manual}"
 }
 
 command -v node >/dev/null 2>&1 || die 'node is not installed: Wharf needs Node.js >= 20.19 with npm'
@@ -43,6 +62,12 @@ if nats_server=$(find_nats_server); then
 else
   install_nats_server
   nats_server=$(find_nats_server) || die 'nats-server was installed but cannot be found (looked on PATH and in /usr/sbin)'
+fi
+
+if [ -x /usr/bin/chromium ]; then
+  say 'chromium found at /usr/bin/chromium'
+else
+  install_chromium
 fi
 
 # npm writes node_modules/.package-lock.json on every install; it marks when node_modules was made.

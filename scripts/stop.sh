@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/quickstart.sh started, using the pid files in ./.wharf: the nodes first, then
-# nats-server. SIGTERM, then SIGKILL after 15 s. A pid file whose process is gone, or is no longer
+# Stops what scripts/quickstart.sh started, using the pid files in ./.wharf: the inspector, the
+# nodes, then nats-server. SIGTERM, then SIGKILL after 15 s. A pid file whose process is gone, or is no longer
 # ours, is removed without killing anything. `--quiet` prints nothing when there is nothing to stop.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,6 +45,7 @@ stop_one() {
 
 stopped=0
 shopt -s nullglob
+if [ -f "${WHARF_DIR}/inspect.pid" ]; then stop_one "${WHARF_DIR}/inspect.pid" 'src/cli/main.ts inspect'; fi
 for file in "${WHARF_DIR}"/node-*.pid; do stop_one "${file}" 'src/node/main.ts'; done
 if [ -f "${WHARF_DIR}/nats.pid" ]; then stop_one "${WHARF_DIR}/nats.pid" 'nats-server'; fi
 

@@ -16,7 +16,8 @@ interface InspectFlags {
   failureTimeout: number;
 }
 
-type ForwardToStately = (nc: NatsConnection, cluster: string, url: string) => Promise<unknown> | unknown;
+/** src/inspect/stately.ts: starts forwarding and resolves to the function that stops it. */
+type ForwardToStately = (nc: NatsConnection, cluster: string, url: string) => Promise<unknown>;
 
 /** Resolves on SIGINT or SIGTERM, or when NATS closes the connection (then with its error). */
 function untilStopped(nc: NatsConnection): Promise<void> {
@@ -77,15 +78,17 @@ a browser has it open, the nodes publish their actors' inspection events (see do
           host: flags.host,
           failureTimeoutMs: flags.failureTimeout,
         });
+        let stopForwarding: unknown;
         try {
           if (typeof forward === 'function' && flags.stately !== undefined) {
-            await forward(nc, globals.cluster, flags.stately);
+            stopForwarding = await forward(nc, globals.cluster, flags.stately);
             out.line(`forwarding inspection events to ${flags.stately}`);
           }
           out.document({ url: inspector.url, cluster: globals.cluster });
           out.line(`inspector of cluster "${globals.cluster}" at ${inspector.url} (Ctrl-C stops it)`);
           await untilStopped(nc);
         } finally {
+          if (typeof stopForwarding === 'function') await (stopForwarding as () => Promise<void>)();
           await inspector.close();
         }
       });

@@ -129,7 +129,8 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       ]);
     },
     '/api/map': (_url, res) => json(res, 200, map.view()),
-    '/api/queues': (_url, res) => json(res, 200, queues),
+    // With no browser watching nothing is sampled in the background: sample now.
+    '/api/queues': async (_url, res) => json(res, 200, stream.watching ? queues : await sampler.sample(map.view())),
     '/api/actors': async (url, res) => json(res, 200, await requests.actors(required(url, 'node'))),
     '/api/machine': async (url, res) => json(res, 200, await requests.machine(required(url, 'node'), required(url, 'machine'))),
     '/api/message': async (url, res) => json(res, 200, await requests.message(messageQuery(url), map.view())),

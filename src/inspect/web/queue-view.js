@@ -103,7 +103,7 @@ export class QueueView {
               cell(c?.approximateNumberOfMessagesDelayed),
               h('td', { class: 'num' }, rate(s?.depthPerSecond)),
               h('td', { class: 'num' }, rate(s?.logEntriesPerSecond)),
-              h('td', { class: 'num muted', title: 'the age of the oldest message is not reported by the nodes yet' }, '—'),
+              oldest(c),
               h('td', { class: 'num' }, `${q.attributes.visibilityTimeout} s`),
               h('td', { class: 'num' }, `${q.attributes.retentionPeriod} s`),
               h('td', { class: 'num' }, q.partitions.length),
@@ -178,6 +178,17 @@ function whereabouts(query, reply, asked) {
     h('table', { class: 'kv' }, rows.map(([k, v]) => h('tr', null, h('th', null, k), h('td', { 'data-field': k }, /** @type {any} */ (v))))),
     h('p', { class: 'muted' }, `refreshed ${clock(Date.now())}`),
   );
+}
+
+/**
+ * The age of the oldest message, when the counts carry it (SQS's ApproximateAgeOfOldestMessage, s).
+ * @param {Record<string, unknown> | null | undefined} counts
+ */
+function oldest(counts) {
+  const age = counts?.['approximateAgeOfOldestMessage'];
+  return typeof age === 'number'
+    ? h('td', { class: 'num' }, `${count(age)} s`)
+    : h('td', { class: 'num muted', title: 'this build of Wharf does not report the age of the oldest message' }, '—');
 }
 
 /** @param {string} state */

@@ -1,6 +1,7 @@
-// Draws a machine's statechart as SVG, laid out by ELK (elkjs, loaded as /lib/elk.bundled.js,
-// which defines the global ELK), and highlights the states an actor is in. A layout is computed
-// once per machine; following an actor only toggles classes.
+// Draws a machine's statechart as SVG, laid out by ELK (elkjs's bundle, /lib/elk.bundled.js, which
+// defines the global ELK; loaded on the first drawing, so that the map shows without waiting for
+// it), and highlights the states an actor is in. A layout is computed once per machine; following
+// an actor only toggles classes.
 
 /** @typedef {import('./types.js').StateNodeDefinition} StateNodeDefinition */
 /** @typedef {import('./types.js').StateValue} StateValue */
@@ -13,6 +14,22 @@ const EDGE_EVENTS = 3;
 
 /** @type {any} */
 let elk;
+/** @type {Promise<void> | undefined} */
+let elkLoaded;
+
+function loadElk() {
+  elkLoaded ??= new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = '/lib/elk.bundled.js';
+    script.onload = () => resolve();
+    script.onerror = () => {
+      elkLoaded = undefined;
+      reject(new Error('could not load /lib/elk.bundled.js'));
+    };
+    document.head.append(script);
+  });
+  return elkLoaded;
+}
 
 /**
  * A state's path from the machine's root, as the SVG's data-path (`a/b/c`); the root is ''.
@@ -56,6 +73,7 @@ export function activePaths(value, prefix = []) {
  * @returns {Promise<Drawing>}
  */
 export async function drawMachine(root) {
+  await loadElk();
   elk ??= new /** @type {any} */ (globalThis).ELK();
   /** @type {Map<string, string[]>} */
   const byId = new Map();
