@@ -70,7 +70,7 @@ test('wharf status --json: nodes with liveness, queues with the API counts, part
     ],
   );
   const reports = f.node.reports();
-  for (const p of view.partitions) t.is<number | undefined>(p.epoch, reports.find((r) => r.queue === p.queue && r.partition === p.partition)?.epoch);
+  for (const p of view.partitions) t.is<number | undefined, number | undefined>(p.epoch, reports.find((r) => r.queue === p.queue && r.partition === p.partition)?.epoch);
 });
 
 test('wharf status prints the summary as text; wharf top prints successive frames when not on a terminal', async (t) => {
