@@ -146,6 +146,18 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
       (x.node < y.node ? -1 : x.node > y.node ? 1 : 0),
   );
   const pick = pool[0] as Candidate;
+  if (move !== undefined && pick.node === move.from) {
+    // Under load the primary being moved off has an uncommitted tail its followers lack, so from a
+    // bare quorum it alone is safe. With every live voter's report another is too: worth a wait, for
+    // at most a failure timeout.
+    const reported = new Set(frozen.map((c) => c.node));
+    const silent = value.replicas.filter(
+      (n) => !reported.has(n) && view.nodes.get(n)?.liveness === 'alive' && !hasNewStore(view, value, n),
+    );
+    if (silent.length > 0 && view.now - a.since < view.options.failureTimeoutMs) {
+      return { kind: 'wait', reason: `only ${pick.node}, which the primary is moving off, is safe so far; waiting for ${silent.join(', ')} to report` };
+    }
+  }
   const { lastEpoch, logEnd } = pick.report;
   return {
     kind: 'elect',

@@ -1,14 +1,19 @@
 /**
  * `wharf cluster`: the cluster as the metadata service and the nodes' heartbeats describe it —
  * nodes (alive or not, active or draining), and every partition with its epoch, primary,
- * replicas, learners, in-sync set, and each replica's role, log end and lag behind the primary.
+ * replicas, learners, in-sync set, and each replica's role, log end and lag behind the primary;
+ * and, from the active cluster manager when one answers, what holds up a drain.
+ * `wharf cluster drain <node>`: asks the active cluster manager to drain a node.
  */
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { DrainBlocker } from '../../actors/manager/drain.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
 import type { Heartbeat, ReplicaReport } from '../meta/records.ts';
 import { clusterName } from '../names.ts';
-import { subjects } from '../protocol/subjects.ts';
+import { subjects, type ManagerAction } from '../protocol/subjects.ts';
 import { outputOf, withConnection } from './connection.ts';
+import { ExitCode, ExitWith } from './output.ts';
 
 /** Heartbeats are collected this long (a few heartbeat periods) before the view is printed. */
 const LISTEN_MS = 1500;
@@ -25,6 +30,23 @@ interface ClusterView {
     isr: string[];
     reports: Array<{ node: string; role: string; logEnd: number; commitIndex: number; lag: number }>;
   }>;
+  /** Draining nodes and what keeps each drain from finishing, as the active manager sees it (empty when none answered). */
+  drains: Array<{ node: string; blocked: DrainBlocker[] }>;
+}
+
+/** A manager's JSON answer (src/manager/manager.ts). */
+type ManagerReply = { ok: true; [field: string]: unknown } | { ok: false; error: { code: string; message: string; blocked?: DrainBlocker[] } };
+
+/** Asks the active cluster manager; `unavailable` when none is active to answer. */
+async function askManager(nc: NatsConnection, cluster: string, action: ManagerAction, body: unknown, timeoutMs: number): Promise<ManagerReply> {
+  try {
+    const msg = await nc.request(subjects(clusterName(cluster)).manager(action), JSON.stringify(body), { timeout: timeoutMs });
+    return JSON.parse(new TextDecoder().decode(msg.data)) as ManagerReply;
+  } catch (err) {
+    throw new WharfError(ErrorCode.Unavailable, `no active cluster manager answered ${action}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
 }
 
 async function collect(nc: NatsConnection, cluster: string): Promise<ClusterView> {
@@ -43,8 +65,13 @@ async function collect(nc: NatsConnection, cluster: string): Promise<ClusterView
   });
   const { Metadata } = await import('../meta/metadata.ts');
   const metadata = await Metadata.open(nc, cluster);
+  // Only the manager knows what holds a drain up; without one the rest is still worth printing.
+  const status = askManager(nc, cluster, 'status', {}, LISTEN_MS).catch(() => undefined);
+  let drains: ClusterView['drains'] = [];
   try {
     await new Promise((resolve) => setTimeout(resolve, LISTEN_MS));
+    const reply = await status;
+    if (reply?.ok === true && Array.isArray(reply['drains'])) drains = reply['drains'] as ClusterView['drains'];
   } finally {
     sub.unsubscribe();
     await metadata.close();
@@ -75,11 +102,12 @@ async function collect(nc: NatsConnection, cluster: string): Promise<ClusterView
         }),
       };
     }),
+    drains,
   };
 }
 
 export function registerClusterCommand(program: Command): void {
-  program
+  const cluster = program
     .command('cluster')
     .description('nodes, partitions, primaries, epochs, in-sync sets and replication lag')
     .addHelpText(
@@ -96,6 +124,11 @@ replica reports: its role, log end (entries persisted) and lag (entries behind t
         ['node', 'alive', 'state'],
         view.nodes.map((n) => [n.id, n.alive ? 'yes' : 'no', n.state]),
       );
+      for (const drain of view.drains) {
+        if (drain.blocked.length === 0) continue;
+        out.line(`drain of ${drain.node} cannot finish: ${drain.blocked.length} partition(s) cannot move`);
+        for (const b of drain.blocked) out.line(`  ${b.reason}`);
+      }
       out.line('');
       if (view.partitions.length === 0) {
         out.line('no partitions');
@@ -116,5 +149,29 @@ replica reports: its role, log end (entries persisted) and lag (entries behind t
           ]),
         ),
       );
+    });
+
+  cluster
+    .command('drain')
+    .description("move a node's replicas and primaries to other nodes, then mark it removed")
+    .argument('<node>', 'the node id')
+    .addHelpText(
+      'after',
+      `
+Asks the active cluster manager. A drain that could never finish — some partition has no other
+active node without a copy to move to — is refused with error drain_blocked, each such partition
+listed with why; the node then stays as it was.`,
+    )
+    .action(async (node: string, _flags: unknown, command: Command) => {
+      const out = outputOf(command);
+      const reply = await withConnection(command, (nc, globals) => askManager(nc, globals.cluster, 'drain', { node }, globals.timeout));
+      out.document(reply);
+      if (!reply.ok) {
+        // The manager's codes include some the client API has not (not_found, invalid_state): printed as they come.
+        process.stderr.write(`error ${reply.error.code}: ${reply.error.message}\n`);
+        for (const b of reply.error.blocked ?? []) process.stderr.write(`  ${b.reason}\n`);
+        throw new ExitWith(ExitCode.ServerError);
+      }
+      out.line(`${node}: ${String(reply['state'])}`);
     });
 }

@@ -29,7 +29,7 @@ interface HandoverReply {
   error?: { code: string; message: string };
 }
 
-/** Resolves when the partitions the manager moves have another primary, or when it gives up. */
+/** Resolves when the partitions the manager moves have another primary (elected), or when it gives up. */
 export async function handOverPrimaries(o: HandoverOptions): Promise<void> {
   const mine = () => o.metadata.assignments().filter((a) => a.value.primary === o.self);
   if (o.nc.isClosed() || mine().length === 0) return;
@@ -50,7 +50,15 @@ export async function handOverPrimaries(o: HandoverOptions): Promise<void> {
   }
   const moving = new Set((reply.moving ?? []).map((m) => m.partition));
   for (const s of reply.staying ?? []) o.log.warn({ partition: s.partition, reason: s.reason }, 'primary not handed over');
-  const stillMine = () => mine().filter((a) => moving.has(assignmentKey(a.value.queue, a.value.partition)));
+  const epochs = new Map(mine().map((a) => [assignmentKey(a.value.queue, a.value.partition), a.value.epoch]));
+  // Elected again at a newer epoch: the successor went away meanwhile (every node is stopping), so
+  // there is nothing more to wait for.
+  const stillMine = () =>
+    o.metadata.assignments().filter(({ value: a }) => {
+      const key = assignmentKey(a.queue, a.partition);
+      if (!moving.has(key)) return false;
+      return a.primary === null || (a.primary === o.self && a.epoch <= (epochs.get(key) ?? Infinity));
+    });
   const remaining = Math.max(0, o.timeoutMs - (Date.now() - started));
   try {
     await o.metadata.waitFor(() => stillMine().length === 0, remaining);

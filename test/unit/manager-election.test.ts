@@ -226,7 +226,12 @@ test('property: the elected replica is a live voter holding the most complete lo
       const maxOfQuorum = (r: ReplicaReport) => frozen.filter((o) => comparePositions(o.r, r) <= 0).length >= needed;
       if (frozen.length < needed) return outcome.kind === 'wait';
       if (outcome.kind === 'wait') {
-        // Waiting is allowed only when no live, non-removed follower is the maximum of a quorum.
+        // A planned move waits, for a while, for every live voter's report rather than elect the
+        // node it moves off.
+        const from = s.move?.from;
+        const silent = s.replicas.some((id) => view.nodes.get(id)?.liveness === 'alive' && !frozen.some((f) => f.id === id));
+        if (from !== undefined && silent && frozen.some((f) => f.id === from && !f.witness && maxOfQuorum(f.r))) return true;
+        // Otherwise waiting is allowed only when no live, non-removed follower is the maximum of a quorum.
         return frozen.every(({ id, r, witness }) => {
           const node = view.nodes.get(id)!;
           return witness || !maxOfQuorum(r) || node.liveness !== 'alive' || node.state === 'removed';

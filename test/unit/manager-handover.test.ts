@@ -51,7 +51,7 @@ test('a primary with no caught-up follower stays, and the answer says so', (t) =
   w.heartbeat();
   const plan = handoverPlan(w.view(), 'a');
   t.deepEqual(plan.moving, []);
-  t.like(plan.staying[0], { partition: 'q.0', reason: 'no caught-up follower on an active, live node' });
+  t.like(plan.staying[0], { partition: 'q.0', reason: 'no other voting replica on an active, live node' });
   stopping(w, 'a');
   t.is(w.get('q').primary, 'a');
   const decisions = decide(w.view());
@@ -76,4 +76,27 @@ test('a restart (another boot) ends the hand-over', (t) => {
   w.now += 30_000;
   w.heartbeat();
   t.deepEqual(decide(w.view()).filter((d) => written(d)?.primary === null), [], 'expired');
+});
+
+test('the election after a hand-over waits for every live voter rather than re-elect the stopping node', (t) => {
+  const w = new World();
+  for (const n of ['a', 'b', 'c']) w.addNode(n);
+  w.addQueue('q', 1, 3);
+  w.put(assignment('q', 0, ['a', 'b', 'c']));
+  w.heartbeat();
+  w.append('q', 0, 10);
+  w.heartbeat();
+  stopping(w, 'a');
+  const [fence] = decide(w.view());
+  t.like(written(fence), { primary: null, epoch: 2 });
+  w.apply([fence!]);
+  // a had two more entries its followers had not fetched (uncommitted): from a and b alone, only a is safe.
+  w.log('a', 'q.0').logEnd = 12;
+  w.now += 100;
+  w.receive(w.heartbeatOf('a'));
+  w.receive(w.heartbeatOf('b'));
+  t.deepEqual(decide(w.view()), [], 'c has not reported yet');
+  w.receive(w.heartbeatOf('c'));
+  const [pick] = decide(w.view());
+  t.is(written(pick)?.primary, 'b', 'b is as complete as c: a quorum of two');
 });
