@@ -70,6 +70,8 @@ export interface NodeRecord {
   registeredAt: number;
   /** The random id its RocksDB store was created with: another one means the disk was wiped or replaced. */
   store?: string;
+  /** How many times that store had been opened: a store found below it is an older copy (store-identity.ts). */
+  storeGeneration?: number;
 }
 
 export interface ManagerLease {

@@ -62,6 +62,7 @@ const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
   state: v.picklist(['active', 'draining', 'removed']),
   registeredAt: time,
   store: v.exactOptional(storeId),
+  storeGeneration: v.exactOptional(count),
 });
 
 const managerLease: v.GenericSchema<unknown, ManagerLease> = v.looseObject({

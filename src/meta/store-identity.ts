@@ -7,16 +7,34 @@
  */
 import { randomUUID } from 'node:crypto';
 import { keys } from '../storage/keys.ts';
+import { decodeNumber, encodeNumber } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import type { Assignment } from './records.ts';
 
-/** The store's id: read, or created (fsynced) the first time this store is opened. */
-export async function storeIdentity(store: Store): Promise<string> {
-  const [stored] = await store.getMany([keys.storeId]);
-  if (stored !== undefined && stored.length > 0) return new TextDecoder().decode(stored);
-  const id = randomUUID();
-  await store.write([{ type: 'put', key: keys.storeId, value: new TextEncoder().encode(id) }], true);
-  return id;
+/**
+ * The store's id: read, or created (fsynced) the first time this store is opened. Each open also
+ * raises the store's generation, which the node's record then carries; a store whose generation is
+ * below the one its node last registered under the same id is an older copy of it (a restore from
+ * a backup), which has lost what the newer one held: it gets a new id, like an empty store.
+ */
+export async function storeIdentity(
+  store: Store,
+  registered?: { store?: string; storeGeneration?: number },
+): Promise<{ id: string; generation: number }> {
+  const [storedId, storedGeneration] = await store.getMany([keys.storeId, keys.storeGeneration]);
+  let id = storedId !== undefined && storedId.length > 0 ? new TextDecoder().decode(storedId) : undefined;
+  const generation = storedGeneration === undefined ? 0 : decodeNumber(storedGeneration);
+  const last = registered?.store === id ? (registered?.storeGeneration ?? 0) : 0;
+  if (id === undefined || generation < last) id = randomUUID();
+  const next = Math.max(generation, last) + 1;
+  await store.write(
+    [
+      { type: 'put', key: keys.storeId, value: new TextEncoder().encode(id) },
+      { type: 'put', key: keys.storeGeneration, value: encodeNumber(next) },
+    ],
+    true,
+  );
+  return { id, generation: next };
 }
 
 /** Whether `node`'s voting replica was recorded in a store other than `store` (unknown: no). */

@@ -77,10 +77,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   const store = await openRocksStore(config.dataDir);
   let nc: NatsConnection;
   let metadata: Metadata;
-  let storeId: string;
   try {
     await checkLayout(store);
-    storeId = await storeIdentity(store);
     nc = await connect({
       servers: config.natsUrl.split(','),
       name: `wharf-${config.nodeId}`,
@@ -97,6 +95,9 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
   }
+  // Checked against the node's last registration: an older copy of its store gets a new identity.
+  const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
+  const storeId = identity.id;
   const subs = subjects(config.cluster);
   const self = config.nodeId as string;
   /** Fire-and-forget notices: a closed connection (the node is stopping) drops them. */
@@ -232,6 +233,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     state: previous?.state === 'draining' ? 'draining' : 'active',
     registeredAt: config.clock.now(),
     store: storeId,
+    storeGeneration: identity.generation,
   };
   await metadata.putNode(record);
 
