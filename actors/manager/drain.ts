@@ -8,7 +8,7 @@
 import { ErrorCode } from '../../src/errors.ts';
 import { outgoingReason } from './membership.ts';
 import { holders } from './placement.ts';
-import { isEligible, keyOf, replicationFactorOf, type ManagerView } from './view.ts';
+import { keyOf, replicationFactorOf, type ManagerView } from './view.ts';
 
 export interface DrainBlocker {
   queue: string;
@@ -29,7 +29,10 @@ export function drainBlockers(view: ManagerView, node: string): DrainBlocker[] {
     const others = holders(a).filter((n) => n !== node);
     const healthy = others.filter((n) => outgoingReason(view, view.nodes.get(n)) === undefined);
     if (healthy.length >= rf) continue;
-    const spare = [...view.nodes.values()].filter((n) => n.id !== node && isEligible(n) && !a.replicas.includes(n.id) && !a.learners.includes(n.id));
+    // A node only suspected for a moment (a late heartbeat) still counts: what blocks is structural.
+    const spare = [...view.nodes.values()].filter(
+      (n) => n.id !== node && n.state === 'active' && n.liveness !== 'dead' && !n.stopping && !a.replicas.includes(n.id) && !a.learners.includes(n.id),
+    );
     if (spare.length > 0) continue;
     const elsewhere = others.length === 0 ? 'no other node holds it' : `${others.join(', ')} already hold it`;
     blocked.push({

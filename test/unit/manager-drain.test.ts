@@ -47,7 +47,10 @@ test('a spare node that is dead or draining itself is no way out', (t) => {
   t.is(drainBlockers(w.view(), victim).length, 1);
   w.setNodeState(spare, 'active');
   w.down.add(spare);
-  w.now += 10_000;
+  w.now += 2_000;
+  w.heartbeat();
+  t.deepEqual(drainBlockers(w.view(), victim), [], 'only suspected (a late heartbeat): still a way out');
+  w.now += 8_000;
   w.heartbeat();
   t.is(drainBlockers(w.view(), victim).length, 1);
   w.down.delete(spare);
