@@ -90,6 +90,29 @@ export async function runJetStream(options: JetStreamOptions): Promise<JetStream
   }
 }
 
+/** Produce and receive+ack only, on the throughput stream (bench/focus.ts). */
+export async function runJetStreamThroughput(
+  options: Omit<JetStreamOptions, 'ingestReference' | 'latency'>,
+): Promise<Pick<JetStreamResults, 'produce' | 'receive'>> {
+  const log = (line: string) => options.log(`${options.label}: ${line}`);
+  const nc = await connect({ servers: [options.servers].flat(), name: 'bench-jetstream' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await createWorkQueue(jsm, TP_STREAM, TP_SUBJECT, options.replicas);
+    let meter = await cpuMeter(options.pids);
+    const produce = { ...(await produceThroughput(js, jsm, options)), cpu: await meter() };
+    log(`produce ${produce.perSecond.toLocaleString('en-US')} msgs/s`);
+    meter = await cpuMeter(options.pids);
+    const receive = { ...(await receiveThroughput(nc, js, jsm, options)), cpu: await meter() };
+    log(`receive+ack ${receive.perSecond.toLocaleString('en-US')} msgs/s`);
+    await jsm.streams.delete(TP_STREAM);
+    return { produce, receive };
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
 async function createWorkQueue(jsm: JetStreamManager, name: string, subject: string, replicas: number): Promise<void> {
   await jsm.streams.delete(name).catch(() => false);
   const info = await jsm.streams.add({
@@ -125,7 +148,7 @@ async function ingestReference(
 async function produceThroughput(
   js: JetStreamClient,
   jsm: JetStreamManager,
-  options: JetStreamOptions,
+  options: Pick<JetStreamOptions, 'messages' | 'publishWindow' | 'label'>,
 ): Promise<Omit<JetStreamResults['produce'], 'cpu'>> {
   const n = options.messages;
   const body = fixedBody();
@@ -178,7 +201,7 @@ async function receiveThroughput(
   nc: NatsConnection,
   js: JetStreamClient,
   jsm: JetStreamManager,
-  options: JetStreamOptions,
+  options: Pick<JetStreamOptions, 'messages' | 'fetchBatch' | 'label'>,
 ): Promise<Omit<JetStreamResults['receive'], 'cpu'>> {
   const n = options.messages;
   await jsm.consumers.add(TP_STREAM, {

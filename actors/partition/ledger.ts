@@ -26,6 +26,17 @@ import {
   type PartitionState,
 } from './records.ts';
 
+/** A stored delivery group: how many records it holds, how many are current, and their offsets. */
+interface StoredGroup {
+  size: number;
+  live: number;
+  /** Offsets it held a current record for (some may have moved on since). */
+  offsets: number[];
+}
+
+/** A stored group is rewritten once at most a quarter of its records is current (and it holds at least this many). */
+const COMPACT_MIN_SIZE = 8;
+
 export interface LedgerLimits {
   /** Ready messages kept in memory ahead of delivery. */
   windowMessages: number;
@@ -96,6 +107,11 @@ export class Ledger {
 
   /** Every message delivered at least once and not yet deleted. */
   private readonly deliveries = new Map<number, DeliveryRecord>();
+  /** The delivery group each current record is in. */
+  private readonly groupOf = new Map<number, number>();
+  private readonly groups = new Map<number, StoredGroup>();
+  /** The group this batch's delivery records go into, stored by takeChanges. */
+  private batchGroup: { id: number; offsets: number[] } | undefined;
   /** Live leases by deadline; entries go stale when the delivery changes (checked on pop). */
   private readonly leases = new FlatQueue<Lease>();
   /** Offsets whose lease expired, ready for redelivery, lowest first. */
@@ -138,12 +154,21 @@ export class Ledger {
       for (const [id, messageId] of group.entries) this.dedups.set(id, { messageId, expires: group.expires });
     }
     this.expireDedups(now);
-    for (const [offset, delivery] of loaded.deliveries) {
+    for (const [offset, delivery, group] of loaded.deliveries) {
       if (offset < this.state.purgedOffset) continue;
       this.deliveries.set(offset, delivery);
+      this.groupOf.set(offset, group);
+      const stored = this.groups.get(group) ?? { size: 0, live: 0, offsets: [] };
+      stored.live++;
+      stored.offsets.push(offset);
+      this.groups.set(group, stored);
       if (delivery.deadline > now) this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
       else this.requeue(offset);
     }
+    const sizes = new Map(loaded.groups ?? []);
+    for (const [id, stored] of this.groups) stored.size = Math.max(stored.live, sizes.get(id) ?? 0);
+    // Groups left with no current record (their messages deleted, purged or delivered again) go.
+    for (const id of sizes.keys()) if (!this.groups.has(id)) this.changes.push({ kind: 'delDeliveries', id });
   }
 
   // ---- appends -----------------------------------------------------------------------------------
@@ -289,9 +314,8 @@ export class Ledger {
         sentAt,
       };
       this.dirtyState = true;
-      this.deliveries.set(offset, delivery);
+      this.record(offset, delivery);
       this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
-      this.changes.push({ kind: 'putDelivery', offset, delivery });
       out.push({ offset, delivery, record });
       bytes += size;
     }
@@ -345,15 +369,54 @@ export class Ledger {
     if (!delivery || delivery.seq !== seq) return 'stale';
     if (this.requeued.has(offset) || delivery.deadline <= now) return 'not_in_flight';
     const next: DeliveryRecord = { ...delivery, deadline: now + visibilityMs };
-    this.deliveries.set(offset, next);
+    this.record(offset, next);
     this.leases.push({ offset, seq }, next.deadline);
-    this.changes.push({ kind: 'putDelivery', offset, delivery: next });
     return 'ok';
+  }
+
+  /** Makes `delivery` the current record of `offset`, stored with this batch's group. */
+  private record(offset: number, delivery: DeliveryRecord): void {
+    if (this.batchGroup === undefined) {
+      this.batchGroup = { id: this.state.nextSeq++, offsets: [] };
+      this.dirtyState = true;
+    }
+    const batch = this.batchGroup;
+    if (this.groupOf.get(offset) !== batch.id) {
+      this.release(offset);
+      this.groupOf.set(offset, batch.id);
+      batch.offsets.push(offset);
+    }
+    this.deliveries.set(offset, delivery);
+  }
+
+  /** The record of `offset` in its group is current no more: the group goes when none of its records is. */
+  private release(offset: number): void {
+    const id = this.groupOf.get(offset);
+    if (id === undefined) return;
+    this.groupOf.delete(offset);
+    const stored = this.groups.get(id);
+    if (stored === undefined) return; // this batch's group, not stored yet
+    stored.live--;
+    if (stored.live === 0) {
+      this.groups.delete(id);
+      this.changes.push({ kind: 'delDeliveries', id });
+    } else if (stored.size >= COMPACT_MIN_SIZE && stored.live * 4 <= stored.size) {
+      // Mostly stale: its current records move to this batch's group, so stale ones stay bounded.
+      this.groups.delete(id);
+      this.changes.push({ kind: 'delDeliveries', id });
+      for (const o of stored.offsets) {
+        const delivery = this.deliveries.get(o);
+        if (this.groupOf.get(o) === id && delivery !== undefined) {
+          this.groupOf.delete(o);
+          this.record(o, delivery);
+        }
+      }
+    }
   }
 
   private dropMessage(offset: number): void {
     if (offset >= this.diskCursor) this.deletedAhead.add(offset);
-    if (this.deliveries.delete(offset)) this.changes.push({ kind: 'delDelivery', offset });
+    if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.changes.push({ kind: 'delMessage', offset });
     this.state.stored--;
@@ -548,6 +611,10 @@ export class Ledger {
     this.diskCursor = this.state.nextOffset;
     this.deletedAhead.clear();
     this.deliveries.clear();
+    for (const id of this.groups.keys()) this.changes.push({ kind: 'delDeliveries', id });
+    this.groups.clear();
+    this.groupOf.clear();
+    this.batchGroup = undefined;
     this.leases.clear();
     this.retry.clear();
     this.requeued.clear();
@@ -561,18 +628,18 @@ export class Ledger {
     return purged;
   }
 
-  /** Whether purged message or delivery keys may remain on disk (a scan should remove them). */
+  /**
+   * Whether purged message keys may remain on disk (a scan should remove them). The purge deleted
+   * every delivery group itself: all of them are known here.
+   */
   get hasPurgedKeys(): boolean {
     return this.purgedKeys && !this.purgeInProgress;
   }
 
-  /** Deletes the purged keys a scan found below the purge mark; counts were settled by the purge. */
-  forgetPurged(messages: readonly number[], deliveries: readonly number[], complete: boolean): void {
+  /** Deletes the purged message keys a scan found below the purge mark; counts were settled by the purge. */
+  forgetPurged(messages: readonly number[], complete: boolean): void {
     for (const offset of messages) {
       if (offset < this.state.purgedOffset) this.changes.push({ kind: 'delMessage', offset });
-    }
-    for (const offset of deliveries) {
-      if (offset < this.state.purgedOffset) this.changes.push({ kind: 'delDelivery', offset });
     }
     if (complete) this.purgedKeys = false;
     else this.purgeInProgress = true;
@@ -584,6 +651,22 @@ export class Ledger {
   takeChanges(): Change[] {
     const out = this.changes;
     this.purgeInProgress = false;
+    const batch = this.batchGroup;
+    this.batchGroup = undefined;
+    if (batch !== undefined) {
+      const entries: Array<[number, DeliveryRecord]> = [];
+      const taken = new Set<number>();
+      for (const offset of batch.offsets) {
+        const delivery = this.deliveries.get(offset);
+        if (this.groupOf.get(offset) !== batch.id || delivery === undefined || taken.has(offset)) continue;
+        taken.add(offset);
+        entries.push([offset, delivery]);
+      }
+      if (entries.length > 0) {
+        this.groups.set(batch.id, { size: entries.length, live: entries.length, offsets: entries.map(([o]) => o) });
+        out.push({ kind: 'putDeliveries', group: { id: batch.id, entries } });
+      }
+    }
     if (this.dirtyState) out.push({ kind: 'putState', state: { ...this.state } });
     this.changes = [];
     this.dirtyState = false;

@@ -78,10 +78,26 @@ export interface CommitInput {
   queue: string;
   partition: number;
   changes: Change[];
+}
+/** The batch's write is durable here (its log entry appended); what settling it needs is in `ticket`. */
+export interface CommitOutput {
+  /** Opaque to the machine: handed to `settle` as it came. */
+  ticket: unknown;
+}
+
+/**
+ * Finishes a committed write, in commit order: waits until it may be answered (replicated, state
+ * applied, lease held) and reads the bodies the replies need.
+ */
+export interface SettleInput {
+  queue: string;
+  partition: number;
+  /** From the batch's commit; undefined for a batch that wrote nothing. */
+  ticket: unknown;
   /** Offsets whose records the replies need. */
   reads: number[];
 }
-export interface CommitOutput {
+export interface SettleOutput {
   records: Map<number, MessageRecord>;
 }
 
@@ -95,4 +111,4 @@ export type PageOutput =
   | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean; end: number }
   | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
   | { kind: 'retention'; expired: number[]; next: number }
-  | { kind: 'purged'; messages: number[]; deliveries: number[]; complete: boolean };
+  | { kind: 'purged'; messages: number[]; complete: boolean };

@@ -2,18 +2,24 @@
  * The partition actor: one queue partition's lifecycle and its group commit.
  *
  *   loading ──► serving ─┬─ writer: idle ──► applying ──► committing ──► idle
- *                        │           │          └─ nothing to write: answer at once ─┘
- *                        │           ├──► paging: load delayed messages (between writes)
+ *                        │           │          └─ nothing to write ──────────┘
+ *                        │           ├──► paging: load delayed messages (nothing in flight)
  *                        │           └── after tick: expire leases, release delayed messages
+ *                        ├─ settler: idle ◄──► settling: the oldest committed write, then its replies
  *                        └─ reader: idle ◄──► scanning: refill the window, find expired messages
- *   a failed load, write or scan ──► failed ──(retryDelay)──► loading
+ *   a failed load, write, settle or scan ──► failed ──(retryDelay)──► loading
  *
- * Nothing is answered before the write that carries it is durable: replies are emitted from
- * `committing`'s onDone. Requests that arrive meanwhile wait in `queued` and all go into the next
- * write (group commit). The reader runs beside the writer so a large backlog is paged in without
- * stalling writes; it only scans offsets below the last durable write (`committedOffset`). The
- * decisions are the ledger's (ledger.ts); this machine orders them against storage. Time is read
- * from `input.now`, the same clock the actor's timers run on.
+ * A write goes through two effects. `commit` makes it durable here (its log entry appended); the
+ * writer is then free to decide and commit the next batch while `settle` waits, oldest write first,
+ * until the write may be answered (a majority persisted it, its state is applied, the lease holds).
+ * Replies leave from `settling`'s onDone, so in commit order and never before their write is
+ * durable, and a batch that writes nothing is answered in that order too when writes are in flight
+ * (its answers rest on the state they leave). Requests that arrive while a batch is being committed
+ * wait in `queued` and all go into the next write (group commit). The reader runs beside the
+ * writer so a large backlog is paged in without stalling writes; it only scans offsets below the
+ * last settled write (`committedOffset`). The decisions are the ledger's (ledger.ts); this machine
+ * orders them against storage. Time is read from `input.now`, the same clock the actor's timers
+ * run on.
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
@@ -30,25 +36,39 @@ import type {
   PartitionReply,
   PartitionRequest,
   PartitionResult,
+  SettleInput,
+  SettleOutput,
 } from './partition.events.ts';
 import type { Change, MessageRecord } from './records.ts';
 
 /** Receives wait for bodies read after the write; every other result is final once decided. */
 type Pending = { id: number; result: PartitionResult } | { id: number; deliveries: Delivery[] };
 
+/** A committed batch waiting for its settle, oldest first. */
+interface Inflight {
+  pending: Pending[];
+  reads: number[];
+  /** The commit's ticket; undefined for a batch that wrote nothing. */
+  ticket: unknown;
+  /** The partition's next offset once this batch is settled. */
+  offset: number;
+}
+
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
   queued: PartitionRequest[];
   /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
   deferred: PartitionRequest[];
-  /** Results decided by the current write, waiting for it to be durable. */
+  /** Results decided by the write being committed, waiting for it to be durable. */
   pending: Pending[];
   changes: Change[];
   reads: number[];
+  /** Committed batches not yet settled, oldest first. */
+  inflight: Inflight[];
   /** The job of the writer's page (delayed messages) or the reader's scan, while one runs. */
   page: PageInput | undefined;
   scan: PageInput | undefined;
-  /** Next offset of the last durable write, and of the write under way. */
+  /** Next offset of the last settled write, and of the write being committed. */
   committedOffset: number;
   writingOffset: number;
   lastTick: number;
@@ -59,6 +79,8 @@ export interface PartitionContext extends PartitionInput {
 }
 
 const TIMER_PAGE = 4096;
+/** Committed batches awaiting their settle; the writer waits beyond it (bounds memory and the log tail). */
+const MAX_INFLIGHT_BATCHES = 64;
 const RETENTION_PAGE = 256;
 const PURGE_PAGE = 10_000;
 
@@ -73,6 +95,7 @@ export const partitionMachine = setup({
   actors: {
     loadPartition: declared<LoadOutput, LoadInput>('loadPartition'),
     commit: declared<CommitOutput, CommitInput>('commit'),
+    settle: declared<SettleOutput, SettleInput>('settle'),
     page: declared<PageOutput, PageInput>('page'),
   },
   actions: {
@@ -146,19 +169,41 @@ export const partitionMachine = setup({
       };
     }),
 
-    /** The write is durable: answer everyone who waited for it. */
-    finish: enqueueActions(({ context, event, enqueue }) => {
-      const records = (event as unknown as { output?: CommitOutput }).output?.records;
-      const replies = context.pending.map((p): PartitionReply => {
-        if ('result' in p) return { id: p.id, result: p.result };
-        const deliveries: Array<Delivery & { record: MessageRecord }> = [];
-        for (const d of p.deliveries) {
-          const record = d.record ?? records?.get(d.offset);
-          if (record) deliveries.push({ ...d, record });
-        }
-        return { id: p.id, result: { type: 'received', deliveries } };
-      });
+    /** The batch's entry is durable here: it waits for its settle behind the batches before it. */
+    queueSettle: assign(({ context, event }) => ({
+      inflight: context.inflight.concat({
+        pending: context.pending,
+        reads: context.reads,
+        ticket: (event as unknown as { output: CommitOutput }).output.ticket,
+        offset: context.writingOffset,
+      }),
+      pending: [],
+      changes: [],
+      reads: [],
+    })),
+
+    /**
+     * A batch that wrote nothing: answered at once when nothing is in flight, otherwise after the
+     * writes before it, whose state its answers saw.
+     */
+    finishUnwritten: enqueueActions(({ context, enqueue }) => {
+      if (context.inflight.length > 0) {
+        const batch: Inflight = { pending: context.pending, reads: [], ticket: undefined, offset: context.writingOffset };
+        enqueue.assign({ inflight: context.inflight.concat(batch), pending: [], changes: [], reads: [] });
+        return;
+      }
+      const replies = repliesOf(context.pending, undefined);
       enqueue.assign({ pending: [], changes: [], reads: [], committedOffset: context.writingOffset });
+      if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
+      if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
+    }),
+
+    /** The oldest batch in flight is settled: answer everyone who waited for it. */
+    finish: enqueueActions(({ context, event, enqueue }) => {
+      const [head, ...rest] = context.inflight;
+      if (head === undefined) return;
+      const replies = repliesOf(head.pending, (event as unknown as { output?: SettleOutput }).output?.records);
+      enqueue.assign({ inflight: rest, committedOffset: head.offset });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
       if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
     }),
@@ -169,22 +214,26 @@ export const partitionMachine = setup({
     /**
      * Answers every waiting request. Those waiting for a write that failed get storage_failure
      * (nothing of it was applied); those waiting for a write whose outcome is unknown (the partition
-     * stopped, or failed elsewhere, while it was under way) get timeout; the rest unavailable.
+     * stopped, or failed elsewhere, while it was under way, or it is committed and was not settled)
+     * get timeout; the rest unavailable.
      */
     failAll: enqueueActions(({ context, enqueue }) => {
       const failed = (id: number, code: string, message: string): PartitionReply => ({
         id,
         result: { type: 'failed', code, message },
       });
+      const unknown = 'the partition stopped during the write: its outcome is unknown';
       const [code, message] = context.writeFailed
         ? ['storage_failure', context.error?.message ?? 'the write failed']
-        : ['timeout', 'the partition stopped during the write: its outcome is unknown'];
+        : ['timeout', unknown];
       const replies = [
+        ...context.inflight.flatMap((b) => b.pending.map((p) => failed(p.id, 'timeout', unknown))),
         ...context.pending.map((p) => failed(p.id, code, message)),
         ...[...context.queued, ...context.deferred].map((r) => failed(r.id, 'unavailable', 'the partition is restarting')),
       ];
       enqueue.assign({
         pending: [],
+        inflight: [],
         queued: [],
         deferred: [],
         changes: [],
@@ -230,7 +279,7 @@ export const partitionMachine = setup({
           ledger.retentionFrom = output.next;
           break;
         case 'purged':
-          ledger.forgetPurged(output.messages, output.deliveries, output.complete);
+          ledger.forgetPurged(output.messages, output.complete);
           break;
       }
       // Delayed messages are the writer's page; everything else is the reader's scan.
@@ -243,7 +292,9 @@ export const partitionMachine = setup({
     retryDelay: ({ context }) => Math.max(context.tickMs * 10, 1000),
   },
   guards: {
-    hasWork: ({ context }) => context.queued.length > 0 || (context.ledger?.hasChanges ?? false),
+    hasWork: ({ context }) =>
+      (context.queued.length > 0 || (context.ledger?.hasChanges ?? false)) && context.inflight.length < MAX_INFLIGHT_BATCHES,
+    hasInflight: ({ context }) => context.inflight.length > 0,
     needsPage: ({ context }) => writerPage(context) !== undefined,
     needsScan: ({ context }) => readerScan(context) !== undefined,
     nothingToWrite: ({ context }) => context.changes.length === 0 && context.reads.length === 0,
@@ -258,6 +309,7 @@ export const partitionMachine = setup({
     pending: [],
     changes: [],
     reads: [],
+    inflight: [],
     page: undefined,
     scan: undefined,
     committedOffset: 0,
@@ -309,22 +361,36 @@ export const partitionMachine = setup({
             },
             applying: {
               entry: 'apply',
-              always: [{ guard: 'nothingToWrite', target: 'idle', actions: 'finish' }, { target: 'committing' }],
+              always: [{ guard: 'nothingToWrite', target: 'idle', actions: 'finishUnwritten' }, { target: 'committing' }],
             },
             committing: {
               invoke: {
                 src: 'commit',
-                input: ({ context }) => ({
-                  queue: context.queue,
-                  partition: context.partition,
-                  changes: context.changes,
-                  reads: context.reads,
-                }),
-                onDone: { target: 'idle', actions: 'finish' },
+                input: ({ context }) => ({ queue: context.queue, partition: context.partition, changes: context.changes }),
+                onDone: { target: 'idle', actions: 'queueSettle' },
                 onError: { target: '#partition.failed', actions: ['recordError', 'recordWriteError'] },
               },
             },
             paging: pageState(({ context }) => context.page as PageInput),
+          },
+        },
+        settler: {
+          initial: 'idle',
+          states: {
+            idle: {
+              always: { guard: 'hasInflight', target: 'settling' },
+            },
+            settling: {
+              invoke: {
+                src: 'settle',
+                input: ({ context }) => {
+                  const head = context.inflight[0] as Inflight;
+                  return { queue: context.queue, partition: context.partition, ticket: head.ticket, reads: head.reads };
+                },
+                onDone: { target: 'idle', actions: 'finish' },
+                onError: { target: '#partition.failed', actions: 'recordError' },
+              },
+            },
           },
         },
         reader: {
@@ -359,10 +425,26 @@ function pageState(input: (args: { context: PartitionContext }) => PageInput) {
   } as const;
 }
 
-/** The writer's paging job: delayed messages, loaded between writes so a release is never lost. */
+/** The replies of a batch, with the bodies read for it. */
+function repliesOf(pending: readonly Pending[], records: Map<number, MessageRecord> | undefined): PartitionReply[] {
+  return pending.map((p): PartitionReply => {
+    if ('result' in p) return { id: p.id, result: p.result };
+    const deliveries: Array<Delivery & { record: MessageRecord }> = [];
+    for (const d of p.deliveries) {
+      const record = d.record ?? records?.get(d.offset);
+      if (record) deliveries.push({ ...d, record });
+    }
+    return { id: p.id, result: { type: 'received', deliveries } };
+  });
+}
+
+/**
+ * The writer's paging job: delayed messages, loaded when no write is in flight, so the scan sees
+ * every delayed message written before it and a release is never lost.
+ */
 function writerPage(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
-  if (!ledger || ledger.hasChanges || !ledger.needsTimers) return undefined;
+  if (!ledger || ledger.hasChanges || !ledger.needsTimers || context.inflight.length > 0) return undefined;
   return { kind: 'timers', queue: context.queue, partition: context.partition, from: ledger.timersFrom, limit: TIMER_PAGE };
 }
 

@@ -13,7 +13,10 @@ export interface MessageRecord {
   sentAt: number;
 }
 
-/** The delivery state of a message that has been received at least once. */
+/**
+ * The delivery state of a message that has been received at least once. The records of the
+ * deliveries decided in one write are stored together, as one delivery group.
+ */
 export interface DeliveryRecord {
   /** How many times it has been delivered. */
   count: number;
@@ -56,12 +59,24 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   purgedDelayedSeq: 0,
 });
 
+/**
+ * The delivery records written by one batch, under one key: a receive of 500 messages is one write,
+ * not 500. A message's current record is the one in its newest group (the highest id); a group is
+ * deleted once none of its records is current, and rewritten (its current records moved to a newer
+ * group) once most of them are not, so the stored records stay within a few times the live ones.
+ */
+export interface DeliveryGroup {
+  /** Unique and increasing within the partition: allocated from the delivery sequence. */
+  id: number;
+  entries: Array<[offset: number, delivery: DeliveryRecord]>;
+}
+
 /** One durable change. A batch of them is written atomically. */
 export type Change =
   | { kind: 'putMessage'; offset: number; record: MessageRecord }
   | { kind: 'delMessage'; offset: number }
-  | { kind: 'putDelivery'; offset: number; delivery: DeliveryRecord }
-  | { kind: 'delDelivery'; offset: number }
+  | { kind: 'putDeliveries'; group: DeliveryGroup }
+  | { kind: 'delDeliveries'; id: number }
   | { kind: 'putDelayed'; due: number; seq: number; record: MessageRecord }
   | { kind: 'delDelayed'; due: number; seq: number }
   | { kind: 'putState'; state: PartitionState }
@@ -89,9 +104,41 @@ export interface DelayedEntry {
 /** What loading a partition from disk yields. */
 export interface LoadedPartition {
   state: PartitionState;
-  deliveries: Array<[offset: number, delivery: DeliveryRecord]>;
+  /** The current delivery record of each stored message that has one, and the group holding it. */
+  deliveries: Array<[offset: number, delivery: DeliveryRecord, group: number]>;
+  /** Every stored delivery group and the records it holds, current or not (default: as `deliveries` say). */
+  groups?: Array<[id: number, size: number]>;
   /** Groups of deduplication ids still stored, in any order. */
   dedups?: DedupGroup[];
+}
+
+/** Each offset's record from the newest group that holds it. */
+export function currentDeliveries(groups: Iterable<DeliveryGroup>): Map<number, { delivery: DeliveryRecord; group: number }> {
+  const current = new Map<number, { delivery: DeliveryRecord; group: number }>();
+  for (const { id, entries } of groups) {
+    for (const [offset, delivery] of entries) {
+      const known = current.get(offset);
+      if (known === undefined || known.group < id) current.set(offset, { delivery, group: id });
+    }
+  }
+  return current;
+}
+
+/**
+ * What a load yields from the stored delivery groups: each offset's current record, kept only
+ * while its message is stored (a deleted message's record may linger in a group that other
+ * deliveries keep).
+ */
+export function loadedDeliveries(
+  groups: readonly DeliveryGroup[],
+  stored: (offset: number) => boolean,
+): Pick<LoadedPartition, 'deliveries' | 'groups'> {
+  const deliveries: LoadedPartition['deliveries'] = [];
+  for (const [offset, { delivery, group }] of currentDeliveries(groups)) {
+    if (stored(offset)) deliveries.push([offset, delivery, group]);
+  }
+  deliveries.sort((a, b) => a[0] - b[0]);
+  return { deliveries, groups: groups.map((g): [number, number] => [g.id, g.entries.length]) };
 }
 
 /** Bytes of body and attributes (names, types and values, strings counted in UTF-8), as SQS counts them. */

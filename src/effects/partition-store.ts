@@ -1,5 +1,5 @@
 /**
- * The partition's storage effects: load, commit (group-committed write, then body reads), page.
+ * The partition's storage effects: load, commit (the group-committed write), settle (body reads), page.
  *
  * Keys (keys.ts): reads s/<q>/<p>, l/<q>/<p>/*, m/<q>/<p>/*, d/<q>/<p>/*; writes the same.
  */
@@ -11,17 +11,28 @@ import type {
   LoadOutput,
   PageInput,
   PageOutput,
+  SettleInput,
+  SettleOutput,
 } from '../../actors/partition/partition.events.ts';
-import { EMPTY_PARTITION, type Change, type DelayedEntry, type MessageRecord } from '../../actors/partition/records.ts';
+import {
+  currentDeliveries,
+  EMPTY_PARTITION,
+  loadedDeliveries,
+  type Change,
+  type DelayedEntry,
+  type DeliveryGroup,
+  type DeliveryRecord,
+  type MessageRecord,
+} from '../../actors/partition/records.ts';
 import type { QueueName } from '../names.ts';
 import { keys } from '../storage/keys.ts';
 import {
   decodeDedupGroup,
-  decodeDelivery,
-  encodeDedupGroup,
+  decodeDeliveryGroup,
   decodeMessage,
   decodeState,
-  encodeDelivery,
+  encodeDedupGroup,
+  encodeDeliveryGroup,
   encodeMessage,
   encodeState,
 } from '../storage/records.ts';
@@ -29,7 +40,7 @@ import type { Store, WriteOp } from '../storage/store.ts';
 
 /** The ledger keeps at most this many deduplication ids, so at most this many groups, per partition (ledger.ts). */
 const MAX_DEDUPS = 100_000;
-/** Deliveries are bounded by maxInflight; this only bounds one scan call. */
+/** Delivery groups are bounded by maxInflight; this only bounds one scan call. */
 const DELIVERY_SCAN = 1 << 20;
 
 export function toWriteOps(queue: QueueName, partition: number, changes: readonly Change[]): WriteOp[] {
@@ -39,10 +50,10 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'put', key: keys.message(queue, partition, c.offset), value: encodeMessage(c.record) };
       case 'delMessage':
         return { type: 'del', key: keys.message(queue, partition, c.offset) };
-      case 'putDelivery':
-        return { type: 'put', key: keys.delivery(queue, partition, c.offset), value: encodeDelivery(c.delivery) };
-      case 'delDelivery':
-        return { type: 'del', key: keys.delivery(queue, partition, c.offset) };
+      case 'putDeliveries':
+        return { type: 'put', key: keys.delivery(queue, partition, c.group.id), value: encodeDeliveryGroup(c.group) };
+      case 'delDeliveries':
+        return { type: 'del', key: keys.delivery(queue, partition, c.id) };
       case 'putDelayed':
         return { type: 'put', key: keys.delayed(queue, partition, c.due, c.seq), value: encodeMessage(c.record) };
       case 'delDelayed':
@@ -59,16 +70,41 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
   });
 }
 
-/** Reads a partition's counters and delivery records. */
+/** The message records of `input.reads` that are stored. */
+export async function readMessages(store: Store, input: { queue: string; partition: number; reads: readonly number[] }): Promise<Map<number, MessageRecord>> {
+  const records = new Map<number, MessageRecord>();
+  if (input.reads.length === 0) return records;
+  const values = await store.getMany(input.reads.map((o) => keys.message(input.queue as QueueName, input.partition, o)));
+  values.forEach((v, i) => {
+    if (v) records.set(input.reads[i] as number, decodeMessage(v));
+  });
+  return records;
+}
+
+/** The stored delivery groups of a partition (l/ keys are numbered by group id). */
+async function deliveryGroups(store: Store, queue: QueueName, partition: number): Promise<DeliveryGroup[]> {
+  return (await store.scan(keys.deliveries(queue, partition), DELIVERY_SCAN)).map(([key, value]) => decodeDeliveryGroup(value, keys.offsetOf(key)));
+}
+
+/**
+ * Reads a partition's counters, delivery records and deduplication ids. A delivery record counts
+ * only while its message is stored: the group of a deleted message may outlive it.
+ */
 export async function loadPartition(store: Store, input: LoadInput): Promise<LoadOutput> {
   const queue = input.queue as QueueName;
   const [raw] = await store.getMany([keys.partition(queue, input.partition)]);
   const state = raw ? decodeState(raw) : { ...EMPTY_PARTITION };
-  const deliveries = (await store.scan(keys.deliveries(queue, input.partition), DELIVERY_SCAN)).map(
-    ([key, value]) => [keys.offsetOf(key), decodeDelivery(value)] as [number, ReturnType<typeof decodeDelivery>],
-  );
+  const groups = await deliveryGroups(store, queue, input.partition);
+  const candidates = [...currentDeliveries(groups).keys()];
+  const messages = candidates.length === 0 ? [] : await store.getMany(candidates.map((o) => keys.message(queue, input.partition, o)));
+  const stored = new Set(candidates.filter((_, i) => messages[i] !== undefined));
   const dedups = (await store.scan(keys.dedupGroups(queue, input.partition), MAX_DEDUPS)).map(([, value]) => decodeDedupGroup(value));
-  return { state, deliveries, dedups };
+  return { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups };
+}
+
+/** The current delivery record of the message at `offset`, read from the stored groups (for inspection). */
+export async function storedDelivery(store: Store, queue: QueueName, partition: number, offset: number): Promise<DeliveryRecord | undefined> {
+  return currentDeliveries(await deliveryGroups(store, queue, partition)).get(offset)?.delivery;
 }
 
 export function partitionStore(store: Store, sync: boolean) {
@@ -76,17 +112,11 @@ export function partitionStore(store: Store, sync: boolean) {
     loadPartition: fromPromise<LoadOutput, LoadInput>(({ input }) => loadPartition(store, input)),
 
     commit: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
-      const queue = input.queue as QueueName;
-      await store.write(toWriteOps(queue, input.partition, input.changes), sync);
-      const records = new Map<number, MessageRecord>();
-      if (input.reads.length > 0) {
-        const values = await store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
-        values.forEach((v, i) => {
-          if (v) records.set(input.reads[i] as number, decodeMessage(v));
-        });
-      }
-      return { records };
+      await store.write(toWriteOps(input.queue as QueueName, input.partition, input.changes), sync);
+      return { ticket: undefined };
     }),
+
+    settle: fromPromise<SettleOutput, SettleInput>(async ({ input }) => ({ records: await readMessages(store, input) })),
 
     page: fromPromise<PageOutput, PageInput>(async ({ input }) => {
       const queue = input.queue as QueueName;
@@ -122,16 +152,8 @@ export function partitionStore(store: Store, sync: boolean) {
           return { kind: 'retention', expired, next };
         }
         case 'purged': {
-          const [messages, deliveries] = await Promise.all([
-            store.scanKeys(keys.messagesBetween(queue, input.partition, 0, input.end), input.limit),
-            store.scanKeys(keys.deliveriesBetween(queue, input.partition, 0, input.end), input.limit),
-          ]);
-          return {
-            kind: 'purged',
-            messages: messages.map((k) => keys.offsetOf(k)),
-            deliveries: deliveries.map((k) => keys.offsetOf(k)),
-            complete: messages.length < input.limit && deliveries.length < input.limit,
-          };
+          const messages = await store.scanKeys(keys.messagesBetween(queue, input.partition, 0, input.end), input.limit);
+          return { kind: 'purged', messages: messages.map((k) => keys.offsetOf(k)), complete: messages.length < input.limit };
         }
         default:
           return input satisfies never;

@@ -6,6 +6,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { MessageRecord } from '../../actors/partition/records.ts';
+import type { MessageAttributes } from '../protocol/messages.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import { WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
@@ -74,7 +76,7 @@ export class PartitionRouter {
         encode({ queue: this.queue, partition: this.index, op }),
         { timeout: this.deps.requestTimeoutMs },
       );
-      return decodeReply<PartitionResult>(reply.data);
+      return fromWire(decodeReply<WireResult>(reply.data));
     } catch (err) {
       // The node answered with an error: it ran nothing of the request (the frame was refused).
       if (err instanceof WharfError) return { type: 'failed', code: err.code, message: err.message };
@@ -114,5 +116,37 @@ export async function servePartitionRequest(
     const counts = local.counts();
     return encodeOk(counts ? { type: 'counts', ...counts } : { type: 'failed', code: 'not_leader', message: 'loading' });
   }
-  return encodeOk(await local.request(op));
+  return encodeOk(toWire(await local.request(op)));
+}
+
+/**
+ * A delivery as a forwarded answer carries it: positional, so a receive of 500 messages is not 500
+ * maps of a dozen keys to encode and decode again. [offset, count, deadline, seq, first, size,
+ * sentAt, message id, body, message sentAt, attributes?]
+ */
+type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, MessageAttributes?];
+type WireResult = Exclude<PartitionResult, { type: 'received' }> | { type: 'received'; rows: WireDelivery[] };
+
+function toWire(result: PartitionResult): WireResult {
+  if (result.type !== 'received') return result;
+  return {
+    type: 'received',
+    rows: result.deliveries.map(({ offset, delivery: d, record: r }): WireDelivery => {
+      const row: WireDelivery = [offset, d.count, d.deadline, d.seq, d.first, d.size, d.sentAt, r.id, r.body, r.sentAt];
+      if (r.attributes !== undefined) row.push(r.attributes);
+      return row;
+    }),
+  };
+}
+
+function fromWire(result: WireResult): PartitionResult {
+  if (result.type !== 'received') return result;
+  return {
+    type: 'received',
+    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes]) => {
+      const record: MessageRecord = { id, body, sentAt: recordSentAt };
+      if (attributes !== undefined) record.attributes = attributes;
+      return { offset, delivery: { count, deadline, seq, first, size, sentAt }, record };
+    }),
+  };
 }

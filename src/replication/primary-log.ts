@@ -5,8 +5,8 @@
  * (actors/replica/followers.ts); this object holds the I/O: the store, the recent entries in memory,
  * the parked fetches and the commit waiters.
  *
- * Writes come one at a time (the partition commits one batch at a time), so the in-memory meta is
- * the durable one once each write resolves.
+ * Appends and applies run one at a time (inTurn), so the in-memory meta is the durable one once
+ * each write resolves; the partition may append a batch while earlier ones wait for their commit.
  */
 import { Followers, type FetchRequest } from '../../actors/replica/followers.ts';
 import type { ReplicaMeta } from '../../actors/replica/log.ts';
@@ -62,7 +62,6 @@ interface SnapshotCopy {
   timer: NodeJS.Timeout;
 }
 
-
 interface Parked {
   request: FetchRequest;
   resolve: (reply: FetchReply) => void;
@@ -81,6 +80,8 @@ export class PrimaryLog {
   private readonly commitWaiters: Array<{ index: number; resolve: () => void; reject: (e: Error) => void }> = [];
   private closed: WharfError | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** The last append or apply asked for (see inTurn). */
+  private turn: Promise<void> = Promise.resolve();
   /** Writes under way: a snapshot is taken only when there are none. */
   private pending = 0;
   private readonly copies = new Map<string, SnapshotCopy>();
@@ -154,22 +155,49 @@ export class PrimaryLog {
   }
 
   /** Appends one entry of this epoch, synced; `extra` ops are written with it (state applied at once). */
-  async append(ops: readonly WriteOp[], extra: readonly WriteOp[] = [], applyNow = false): Promise<number> {
-    this.throwIfClosed();
-    const bytes = encodeLogEntry({ epoch: this.epoch, ops: ops as WriteOp[] });
-    const index = this.meta.logEnd;
-    this.meta = await this.track(this.store.append(this.meta, [{ epoch: this.epoch, bytes }], extra, applyNow ? index + 1 : undefined));
-    this.throwIfClosed();
-    this.remember(index, bytes);
-    this.followers.appended(this.meta.logEnd, this.meta.epochs);
-    this.afterProgress();
-    return index;
+  append(ops: readonly WriteOp[], extra: readonly WriteOp[] = [], applyNow = false): Promise<number> {
+    return this.inTurn(async () => {
+      this.throwIfClosed();
+      const bytes = encodeLogEntry({ epoch: this.epoch, ops: ops as WriteOp[] });
+      const index = this.meta.logEnd;
+      this.meta = await this.track(this.store.append(this.meta, [{ epoch: this.epoch, bytes }], extra, applyNow ? index + 1 : undefined));
+      this.throwIfClosed();
+      this.remember(index, bytes);
+      this.followers.appended(this.meta.logEnd, this.meta.epochs);
+      this.afterProgress();
+      return index;
+    });
   }
 
   /** Writes the state changes of committed entries up to `applied` (unsynced: the log holds them). */
-  async applied(ops: readonly WriteOp[], applied: number): Promise<void> {
-    this.throwIfClosed();
-    this.meta = await this.track(this.store.applyOps(this.meta, ops, applied));
+  applied(ops: readonly WriteOp[], applied: number): Promise<void> {
+    return this.inTurn(async () => {
+      this.throwIfClosed();
+      this.meta = await this.track(this.store.applyOps(this.meta, ops, applied));
+    });
+  }
+
+  /**
+   * Appends and applies run one after another, each from the metadata the one before left: the
+   * partition appends its next batch while earlier ones wait for their commit and are applied.
+   */
+  private inTurn<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(write);
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Resolves when every append and apply asked for so far has ended. */
+  idle(): Promise<void> {
+    return this.turn.then(() => this.writing);
+  }
+
+  /** Entries appended and not yet applied to the state (sync writes waiting for their commit). */
+  get unapplied(): boolean {
+    return this.meta.applied < this.meta.logEnd;
   }
 
   /** Applies every entry of the log to the stored state (a reload after a failed write). */

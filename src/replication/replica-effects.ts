@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromPromise } from 'xstate';
-import type { CommitInput, CommitOutput, LoadInput, LoadOutput } from '../../actors/partition/partition.events.ts';
+import type { CommitInput, CommitOutput, LoadInput, LoadOutput, SettleInput, SettleOutput } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import type { ReplicaMeta } from '../../actors/replica/log.ts';
 import {
@@ -24,10 +24,9 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import type { QueueName } from '../names.ts';
 import { decodeReply, encode } from '../protocol/codec.ts';
 import type { Subjects } from '../protocol/subjects.ts';
-import { keys } from '../storage/keys.ts';
-import { decodeLogEntry, decodeMessage } from '../storage/records.ts';
-import type { Store } from '../storage/store.ts';
-import { loadPartition, partitionStore, toWriteOps } from '../effects/partition-store.ts';
+import { decodeLogEntry } from '../storage/records.ts';
+import type { Store, WriteOp } from '../storage/store.ts';
+import { loadPartition, partitionStore, readMessages, toWriteOps } from '../effects/partition-store.ts';
 import type { Logger } from '../node/log.ts';
 import { PrimaryLog } from './primary-log.ts';
 import { ReplicaStore } from './replica-store.ts';
@@ -213,8 +212,9 @@ export function replicaActor(deps: ReplicationDeps) {
 
 /**
  * The partition's storage when it is replicated: the same loads and pages as a single copy, but a
- * commit goes through the log. In sync mode the state changes are applied (and the answer given)
- * once a majority persisted the entry; in async mode they are written with it.
+ * commit goes through the log. In sync mode the commit appends the entry, and its settle waits until
+ * a majority persisted it, then applies its state changes; in async mode (or with a single voter)
+ * they are written with the entry. Settles come in commit order; each checks the lease last.
  */
 function replicatedPartitionStore(deps: ReplicationDeps) {
   const base = partitionStore(deps.store, true);
@@ -223,42 +223,77 @@ function replicatedPartitionStore(deps: ReplicationDeps) {
     if (!log) throw new WharfError(ErrorCode.Timeout, 'this replica is no longer the primary: the outcome is unknown');
     return log;
   };
+  /** Settles under way per partition: one left behind by a failed partition may still apply its state. */
+  const settling = new Map<string, Set<Promise<unknown>>>();
+  const tracked = <T>(key: string, settle: Promise<T>): Promise<T> => {
+    const set = settling.get(key) ?? new Set<Promise<unknown>>();
+    settling.set(key, set);
+    const done = settle.then(
+      () => undefined,
+      () => undefined,
+    );
+    set.add(done);
+    void done.then(() => {
+      set.delete(done);
+      if (set.size === 0 && settling.get(key) === set) settling.delete(key);
+    });
+    return settle;
+  };
   return {
     ...base,
     loadPartition: fromPromise<LoadOutput, LoadInput>(async ({ input }) => {
-      // After a failed write the log may hold entries the state does not: apply them first.
-      await logOf(input.queue, input.partition).applyAll();
+      const log = logOf(input.queue, input.partition);
+      // What a failed partition left under way ends first; then the log may hold entries the state
+      // does not: they are applied before the state is read.
+      await Promise.all(settling.get(replicaKey(input.queue, input.partition)) ?? []);
+      await log.idle();
+      await log.applyAll();
       return loadPartition(deps.store, input);
     }),
     commit: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
       const log = logOf(input.queue, input.partition);
-      const queue = input.queue as QueueName;
-      const ops = toWriteOps(queue, input.partition, input.changes);
-      const async = deps.mode(input.queue) === 'async' || log.quorum <= 1;
+      const ops = toWriteOps(input.queue as QueueName, input.partition, input.changes);
+      if (ops.length === 0) return { ticket: undefined };
+      // State changes are applied in log order: behind entries still waiting for their commit, an
+      // async write is applied at its settle too.
+      const now = (deps.mode(input.queue) === 'async' || log.quorum <= 1) && !log.unapplied;
       // A failed append stored nothing (storage_failure); anything failing after it leaves the
       // entry in the log, to be committed or not: the outcome is unknown.
-      const index = ops.length > 0 ? await log.append(ops, async ? ops : [], async) : undefined;
-      const records = new Map<number, MessageRecord>();
-      try {
-        if (index !== undefined && !async) {
-          await log.committed(index, deps.commitTimeoutMs);
-          await log.applied(ops, index + 1);
-        }
-        if (input.reads.length > 0) {
-          const values = await deps.store.getMany(input.reads.map((o) => keys.message(queue, input.partition, o)));
-          values.forEach((v, i) => {
-            if (v) records.set(input.reads[i] as number, decodeMessage(v));
-          });
-        }
-      } catch (err) {
-        if (err instanceof WharfError && err.code === ErrorCode.Timeout) throw err;
-        throw new WharfError(ErrorCode.Timeout, `the write was logged but not finished (${(err as Error).message}): the outcome is unknown`, { cause: err });
-      }
-      // Checked last, right before the answers go out: no acknowledgement or delivery after the lease.
-      if (!log.holdsLease()) {
-        throw new WharfError(ErrorCode.Timeout, 'the primary lost its lease before answering: the outcome is unknown');
-      }
-      return { records };
+      const index = await log.append(ops, now ? ops : [], now);
+      const ticket: Ticket = { index, ops: now ? [] : ops, majority: deps.mode(input.queue) === 'sync' && log.quorum > 1 };
+      return { ticket };
     }),
+    settle: fromPromise<SettleOutput, SettleInput>(({ input }) =>
+      tracked(
+        replicaKey(input.queue, input.partition),
+        (async () => {
+          const log = logOf(input.queue, input.partition);
+          const ticket = input.ticket as Ticket | undefined;
+          let records: Map<number, MessageRecord>;
+          try {
+            if (ticket !== undefined) {
+              if (ticket.majority) await log.committed(ticket.index, deps.commitTimeoutMs);
+              if (ticket.ops.length > 0) await log.applied(ticket.ops, ticket.index + 1);
+            }
+            records = await readMessages(deps.store, input);
+          } catch (err) {
+            if (err instanceof WharfError && err.code === ErrorCode.Timeout) throw err;
+            throw new WharfError(ErrorCode.Timeout, `the write was logged but not finished (${(err as Error).message}): the outcome is unknown`, { cause: err });
+          }
+          // Checked last, right before the answers go out: no acknowledgement or delivery after the lease.
+          if (!log.holdsLease()) {
+            throw new WharfError(ErrorCode.Timeout, 'the primary lost its lease before answering: the outcome is unknown');
+          }
+          return { records };
+        })(),
+      ),
+    ),
   };
+}
+
+/** What the settle of a replicated write needs: its entry, the state changes still to apply, and whether it waits for a majority. */
+interface Ticket {
+  index: number;
+  ops: WriteOp[];
+  majority: boolean;
 }

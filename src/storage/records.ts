@@ -3,7 +3,7 @@
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { DedupGroup, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
@@ -37,15 +37,94 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-export function encodeDelivery(d: DeliveryRecord): Uint8Array {
-  return packr.pack([d.count, d.deadline, d.seq, d.first, d.size, d.sentAt]);
+/** First byte of a delivery group value (a stored single record of older stores is a MessagePack array of six numbers). */
+const DELIVERY_GROUP = 0x01;
+const FIELDS_PER_DELIVERY = 7;
+/** Room for one zigzag varint of a safe integer. */
+const MAX_VARINT = 8;
+
+/**
+ * A delivery group, in bytes: 0x01, then zigzag varints: `base` (the first record's first delivery),
+ * and per record its offset, sequence and sentAt as differences from the record before, its deadline
+ * and first delivery as differences from `base`, its count and size. Records of one batch share most
+ * of their values, so this stays near a dozen bytes a record, and it is written without MessagePack.
+ */
+export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
+  const out = new Uint8Array(1 + (1 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT);
+  out[0] = DELIVERY_GROUP;
+  let at = 1;
+  const put = (n: number) => {
+    // Zigzag, with arithmetic rather than bit operations: the values exceed 32 bits.
+    let z = n >= 0 ? n * 2 : -n * 2 - 1;
+    while (z >= 0x80) {
+      out[at++] = (z % 0x80) | 0x80;
+      z = Math.floor(z / 0x80);
+    }
+    out[at++] = z;
+  };
+  const base = g.entries[0]?.[1].first ?? 0;
+  put(base);
+  let offset = 0;
+  let seq = 0;
+  let sentAt = base;
+  for (const [o, d] of g.entries) {
+    put(o - offset);
+    put(d.seq - seq);
+    put(d.sentAt - sentAt);
+    put(d.deadline - base);
+    put(d.first - base);
+    put(d.count);
+    put(d.size);
+    offset = o;
+    seq = d.seq;
+    sentAt = d.sentAt;
+  }
+  return out.slice(0, at);
 }
 
+/**
+ * A delivery record as stored before delivery groups (one per message, under its offset); a group
+ * is not one. Find a message's current record with `storedDelivery` (src/effects/partition-store.ts).
+ */
 export function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || a.length !== 6 || !a.every(isNum)) corrupt('delivery');
   const [count, deadline, seq, first, size, sentAt] = a as number[] as [number, number, number, number, number, number];
   return { count, deadline, seq, first, size, sentAt };
+}
+
+/** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
+export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
+  if (bytes[0] !== DELIVERY_GROUP) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  let at = 1;
+  const get = (): number => {
+    let z = 0;
+    let scale = 1;
+    for (;;) {
+      const b = bytes[at++];
+      if (b === undefined || scale > 2 ** 56) corrupt('delivery');
+      z += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+    }
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  };
+  const base = get();
+  const entries: DeliveryGroup['entries'] = [];
+  let offset = 0;
+  let seq = 0;
+  let sentAt = base;
+  while (at < bytes.length) {
+    offset += get();
+    seq += get();
+    sentAt += get();
+    const deadline = base + get();
+    const first = base + get();
+    const count = get();
+    const size = get();
+    entries.push([offset, { count, deadline, seq, first, size, sentAt }]);
+  }
+  return { id, entries };
 }
 
 const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq'] as const;

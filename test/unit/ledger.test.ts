@@ -150,7 +150,7 @@ test('takeChanges ends with one putState that matches the ledger, and is empty w
     t.deepEqual(last.state, { ...h.ledger.partitionState });
     t.is(last.state.nextOffset, 3);
     t.is(last.state.stored, 3);
-    t.is(last.state.nextSeq, 2);
+    t.is(last.state.nextSeq, 3, 'one sequence number for the delivery, one for its group');
   }
   t.false(h.ledger.hasChanges);
   t.deepEqual(h.ledger.takeChanges(), []);
@@ -220,7 +220,8 @@ test('remove with a stale seq is stale; with the current seq deletes once', (t) 
 
   const changes = h.commit();
   t.true(changes.some((c) => c.kind === 'delMessage' && c.offset === d.offset));
-  t.true(changes.some((c) => c.kind === 'delDelivery' && c.offset === d.offset));
+  t.false(changes.some((c) => c.kind === 'putDeliveries'), 'delivered and deleted in one batch: no delivery record is written');
+  t.is(h.disk.groups.size, 0);
   t.false(h.disk.messages.has(d.offset));
   t.deepEqual(h.ledger.counts(), { visible: 1, inflight: 0, delayed: 0 });
   t.is(h.disk.state.stored, 1);
@@ -248,7 +249,7 @@ test('changeVisibility extends a lease: no redelivery at the old deadline', (t) 
   h.advance(500);
   t.is(h.ledger.changeVisibility(d.offset, d.delivery.seq, 2000, h.now), 'ok');
   const changes = h.commit();
-  t.true(changes.some((c) => c.kind === 'putDelivery' && c.delivery.deadline === T0 + 2500));
+  t.true(changes.some((c) => c.kind === 'putDeliveries' && c.group.entries.some(([o, x]) => o === d.offset && x.deadline === T0 + 2500)));
   t.is(h.disk.deliveries.get(d.offset)?.deadline, T0 + 2500);
 
   h.advanceTo(T0 + 1000);
@@ -530,7 +531,8 @@ test('receive drops messages past retention, from the window and on redelivery',
   t.deepEqual(offsets(got), [2]);
   const changes = h.commit();
   t.true(changes.some((c) => c.kind === 'delMessage' && c.offset === 0));
-  t.true(changes.some((c) => c.kind === 'delDelivery' && c.offset === 0));
+  t.true(changes.some((c) => c.kind === 'delDeliveries'));
+  t.is(h.disk.groups.size, 1, 'only the group of the delivery of offset 2 is left');
   t.true(changes.some((c) => c.kind === 'delMessage' && c.offset === 1));
   t.deepEqual([...h.disk.messages.keys()], [2]);
   t.is(h.disk.state.stored, 1);
@@ -599,7 +601,8 @@ test('expire of a message in flight after a restart deletes its delivery too', (
 
   t.is(h.ledger.expire(h.disk.scanRetention(h.now - h.retentionMs, 256)), 2);
   const changes = h.commit();
-  t.true(changes.some((c) => c.kind === 'delDelivery' && c.offset === 0), 'the delivery record of an expired message is left behind');
+  t.true(changes.some((c) => c.kind === 'delDeliveries'), 'the delivery record of an expired message is not left behind');
+  t.is(h.disk.groups.size, 0);
   t.is(h.disk.state.stored, 0);
   t.deepEqual(h.ledger.counts(), { visible: 0, inflight: 0, delayed: 0 });
   // Its lease expires: nothing may be redelivered, and stored must not go below zero.
@@ -672,8 +675,8 @@ test('the keys of purged messages, deliveries and delays are removed by later sc
   // The purged-keys scan runs in pages: hasPurgedKeys stays false until the deletions are taken.
   const end = h.ledger.partitionState.purgedOffset;
   for (let i = 0; i < 10 && h.ledger.hasPurgedKeys; i++) {
-    const { messages, deliveries, complete } = h.disk.scanPurged(end, 2);
-    h.ledger.forgetPurged([...messages, 5], deliveries, complete);
+    const { messages, complete } = h.disk.scanPurged(end, 2);
+    h.ledger.forgetPurged([...messages, 5], complete);
     if (!complete) t.false(h.ledger.hasPurgedKeys, 'no second scan before the deletions are written');
     h.commit();
   }
@@ -686,8 +689,101 @@ test('the keys of purged messages, deliveries and delays are removed by later sc
   // A restarted ledger with purge marks looks for leftovers once.
   h.restart();
   t.true(h.ledger.hasPurgedKeys);
-  h.ledger.forgetPurged([], [], true);
+  h.ledger.forgetPurged([], true);
   t.false(h.ledger.hasPurgedKeys);
+});
+
+// ---- delivery groups -----------------------------------------------------------------------------
+
+test('the deliveries of one batch are stored as one group, which goes once none of its records is current', (t) => {
+  const h = new Harness();
+  h.append(records(10));
+  h.commit();
+  const ds = h.receive(10);
+  const changes = h.commit();
+  const puts = changes.filter((c) => c.kind === 'putDeliveries');
+  t.is(puts.length, 1);
+  t.deepEqual(puts[0]?.kind === 'putDeliveries' ? puts[0].group.entries.map(([o]) => o) : [], range(0, 10));
+  t.is(h.disk.groups.size, 1);
+
+  // Deleting some leaves the group: their records there are no longer current, and a load skips them.
+  for (const d of ds.slice(0, 5)) t.is(h.ledger.remove(d.offset, d.delivery.seq), 'ok');
+  t.false(h.commit().some((c) => c.kind === 'delDeliveries' || c.kind === 'putDeliveries'), 'nothing rewritten');
+  t.deepEqual([...h.disk.deliveries.keys()], range(5, 10));
+  h.restart();
+  t.deepEqual(h.ledger.counts(), { visible: 0, inflight: 5, delayed: 0 });
+
+  // The last one deleted takes the group with it.
+  for (const d of ds.slice(5)) t.is(h.ledger.remove(d.offset, d.delivery.seq), 'ok');
+  t.true(h.commit().some((c) => c.kind === 'delDeliveries'));
+  t.is(h.disk.groups.size, 0);
+});
+
+test('a redelivery or a visibility change moves the record to a newer group; a load takes the newest', (t) => {
+  const h = new Harness();
+  h.append(records(3));
+  const [a, b] = h.receive(2, 1000);
+  h.commit();
+  if (!a || !b) return t.fail();
+  h.advanceTo(T0 + 1000); // both requeued
+  const [a2] = h.receive(1, 5000);
+  t.is(a2?.offset, a.offset);
+  h.commit();
+  t.is(h.disk.groups.size, 2, 'the old group still holds the current record of b');
+  t.is(h.disk.deliveries.get(a.offset)?.seq, a2?.delivery.seq);
+  t.is(h.ledger.changeVisibility(a.offset, a2?.delivery.seq ?? -1, 9000, h.now), 'ok');
+  h.commit();
+  h.restart();
+  t.is(h.disk.deliveries.get(a.offset)?.deadline, h.now + 9000);
+  t.deepEqual(h.ledger.counts(), { visible: 2, inflight: 1, delayed: 0 });
+  h.advance(8999);
+  t.deepEqual(offsets(h.receive(10, 1000)), [b.offset, 2], 'a is still leased after the reload');
+});
+
+test('a group whose records are mostly stale is rewritten: stored records stay within a few times the current ones', (t) => {
+  const h = new Harness();
+  h.append(records(40));
+  h.commit();
+  const ds = h.receive(40);
+  h.commit();
+  const [group] = [...h.disk.groups.keys()];
+  for (const d of ds.slice(0, 29)) h.ledger.remove(d.offset, d.delivery.seq);
+  t.is(h.disk.groups.size, 1);
+  h.commit();
+  t.is(h.disk.groups.size, 1, '11 of 40 current: kept');
+  h.ledger.remove(ds[29]?.offset ?? -1, ds[29]?.delivery.seq ?? -1);
+  const changes = h.commit();
+  t.true(changes.some((c) => c.kind === 'delDeliveries' && c.id === group));
+  const rewritten = changes.find((c) => c.kind === 'putDeliveries');
+  t.deepEqual(rewritten?.kind === 'putDeliveries' ? rewritten.group.entries.map(([o]) => o) : [], range(30, 40), 'the 10 current records, unchanged');
+  h.restart();
+  t.deepEqual(h.ledger.counts(), { visible: 0, inflight: 10, delayed: 0 });
+  for (const d of ds.slice(30)) t.is(h.ledger.remove(d.offset, d.delivery.seq), 'ok');
+  h.commit();
+  t.is(h.disk.groups.size, 0);
+});
+
+test('a purge deletes every delivery group; a load deletes groups left with nothing current', (t) => {
+  const h = new Harness();
+  h.append(records(4));
+  h.receive(2);
+  h.commit();
+  h.receive(2);
+  h.commit();
+  t.is(h.disk.groups.size, 2);
+  h.ledger.purge();
+  h.commit();
+  t.is(h.disk.groups.size, 0);
+
+  // A group whose messages are gone (deleted by a scan after a purge, say) is dropped at the next load.
+  h.append(records(1));
+  h.receive(1);
+  h.commit();
+  const offset = [...h.disk.deliveries.keys()][0] ?? -1;
+  h.disk.messages.delete(offset);
+  h.restart();
+  h.commit();
+  t.is(h.disk.groups.size, 0);
 });
 
 // ---- restart -------------------------------------------------------------------------------------
@@ -955,6 +1051,8 @@ test('model: random appends, receives, removes, visibility changes, time and res
         }
         settle();
         checkCounts();
+        const stored = [...h.disk.groups.values()].reduce((n, g) => n + g.entries.length, 0);
+        if (stored > 8 * h.disk.deliveries.size) fail(`${stored} delivery records stored for ${h.disk.deliveries.size} current ones`);
       }
 
       // Liveness: once time passes, repeated receives deliver every message not deleted, once each.
@@ -978,7 +1076,7 @@ test('model: random appends, receives, removes, visibility changes, time and res
       const left = [...model.values()].filter((m) => !m.deleted);
       if (left.length > 0) fail(`never delivered: ${left.map((m) => m.id).join()}`);
       h.commit();
-      if (h.disk.messages.size !== 0 || h.disk.deliveries.size !== 0 || h.disk.delayed.size !== 0) fail('the disk is not empty');
+      if (h.disk.messages.size !== 0 || h.disk.groups.size !== 0 || h.disk.delayed.size !== 0) fail('the disk is not empty');
       if (h.disk.state.stored !== 0 || h.disk.state.delayed !== 0) fail(`state ${JSON.stringify(h.disk.state)}`);
     }),
     { numRuns: 500 },

@@ -4,15 +4,16 @@
  * storage effect answers (src/effects/partition-store.ts), without RocksDB. Also an in-memory `Store`
  * so the real storage effect can run against memory.
  */
-import type { DeliveryRecord, DelayedEntry, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup} from '../../actors/partition/records.ts';
-import { EMPTY_PARTITION } from '../../actors/partition/records.ts';
+import type { DeliveryRecord, DelayedEntry, DeliveryGroup, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup } from '../../actors/partition/records.ts';
+import { EMPTY_PARTITION, loadedDeliveries } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
 import type { Store, StoreView, WriteOp } from '../../src/storage/store.ts';
 
 export class MemDisk {
   state: PartitionState = { ...EMPTY_PARTITION };
   readonly messages = new Map<number, MessageRecord>();
-  readonly deliveries = new Map<number, DeliveryRecord>();
+  /** Delivery groups by id, as stored. */
+  readonly groups = new Map<number, DeliveryGroup>();
   /** Delayed messages by `${due}/${seq}`. */
   readonly delayed = new Map<string, DelayedEntry>();
   /** Deduplication groups by `${expires}/${tag}`. */
@@ -30,11 +31,11 @@ export class MemDisk {
         case 'delMessage':
           this.messages.delete(c.offset);
           break;
-        case 'putDelivery':
-          this.deliveries.set(c.offset, { ...c.delivery });
+        case 'putDeliveries':
+          this.groups.set(c.group.id, { id: c.group.id, entries: c.group.entries.map(([o, d]) => [o, { ...d }]) });
           break;
-        case 'delDelivery':
-          this.deliveries.delete(c.offset);
+        case 'delDeliveries':
+          this.groups.delete(c.id);
           break;
         case 'putDelayed':
           this.delayed.set(`${c.due}/${c.seq}`, { due: c.due, seq: c.seq, record: c.record });
@@ -57,12 +58,20 @@ export class MemDisk {
     }
   }
 
+  /** The current delivery record of every stored message that has one, by offset (what a load finds). */
+  get deliveries(): Map<number, DeliveryRecord> {
+    return new Map(this.load().deliveries.map(([offset, d]) => [offset, d]));
+  }
+
   /** What loading the partition yields (as the storage effect's loadPartition). */
   load(): LoadedPartition {
-    const deliveries = [...this.deliveries.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([offset, d]): [number, DeliveryRecord] => [offset, { ...d }]);
-    return { state: { ...this.state }, deliveries, dedups: [...this.dedups.values()] };
+    const { deliveries, groups } = loadedDeliveries([...this.groups.values()], (offset) => this.messages.has(offset));
+    return {
+      state: { ...this.state },
+      deliveries: deliveries.map(([offset, d, group]): [number, DeliveryRecord, number] => [offset, { ...d }, group]),
+      ...(groups ? { groups } : {}),
+      dedups: [...this.dedups.values()],
+    };
   }
 
   /** Messages with offsets in [from, end), at most `limit`, in offset order. */
@@ -108,12 +117,10 @@ export class MemDisk {
     return { expired, next };
   }
 
-  /** Offsets of messages and of delivery records below `end`, at most `limit` of each, as the purged-keys scan. */
-  scanPurged(end: number, limit: number): { messages: number[]; deliveries: number[]; complete: boolean } {
-    const below = (m: Map<number, unknown>) => [...m.keys()].filter((o) => o < end).sort((a, b) => a - b).slice(0, limit);
-    const messages = below(this.messages);
-    const deliveries = below(this.deliveries);
-    return { messages, deliveries, complete: messages.length < limit && deliveries.length < limit };
+  /** Offsets of messages below `end`, at most `limit`, as the purged-keys scan. */
+  scanPurged(end: number, limit: number): { messages: number[]; complete: boolean } {
+    const messages = [...this.messages.keys()].filter((o) => o < end).sort((a, b) => a - b).slice(0, limit);
+    return { messages, complete: messages.length < limit };
   }
 
   /** Messages waiting out a delay, sorted by (due, seq). */

@@ -19,6 +19,8 @@ import type {
   PartitionOp,
   PartitionReply,
   PartitionResult,
+  SettleInput,
+  SettleOutput,
 } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { partitionStore } from '../../src/effects/partition-store.ts';
@@ -50,10 +52,13 @@ function start(options: Options = {}) {
   const disk = options.disk ?? new MemDisk();
   const commits: CommitInput[] = [];
   const commitGates: Array<Deferred<void>> = [];
+  const settles: SettleInput[] = [];
+  const settleGates: Array<Deferred<void>> = [];
   const pages: PageInput[] = [];
   const held: Array<{ input: PageInput; gate: Deferred<void> }> = [];
   const control = {
     holdCommits: false,
+    holdSettles: false,
     holdLoads: options.holdLoads ?? false,
     holdPages: new Set<PageKind>(),
     /** Page calls beyond this never resolve (so a paging loop cannot run away with the test). */
@@ -79,6 +84,15 @@ function start(options: Options = {}) {
         await gate.promise; // rejects for a failed write: nothing applied
       }
       disk.apply(input.changes);
+      return { ticket: commits.length };
+    }),
+    settle: fromPromise<SettleOutput, SettleInput>(async ({ input }) => {
+      settles.push(input);
+      if (control.holdSettles) {
+        const gate = deferred<void>();
+        settleGates.push(gate);
+        await gate.promise; // rejects for a write whose outcome is unknown
+      }
       const records = new Map<number, MessageRecord>();
       for (const offset of input.reads) {
         const record = disk.messages.get(offset);
@@ -156,7 +170,7 @@ function start(options: Options = {}) {
       await flush(3);
     }
   };
-  return { actor, clock, disk, commits, commitGates, pages, held, control, replies, batches, request, reply, send, receive, state, ledger, advance };
+  return { actor, clock, disk, commits, commitGates, settles, settleGates, pages, held, control, replies, batches, request, reply, send, receive, state, ledger, advance };
 }
 
 const now = () => T0;
@@ -215,7 +229,11 @@ test('requests arriving during a commit are batched into one next commit', async
     batch.filter((x) => x.kind === 'putMessage').map((x) => (x.kind === 'putMessage' ? x.record.id : '')),
     [b.id, c.id],
   );
-  t.is(batch.filter((x) => x.kind === 'putDelivery').length, 2);
+  t.deepEqual(
+    batch.filter((x) => x.kind === 'putDeliveries').map((x) => (x.kind === 'putDeliveries' ? x.group.entries.length : 0)),
+    [2],
+    'the two deliveries are stored as one group',
+  );
   t.is(batch.at(-1)?.kind, 'putState');
   t.is(p.reply(second), undefined);
   t.is(p.reply(third), undefined);
@@ -345,7 +363,7 @@ test('an expired lease makes the message receivable again on a tick', async (t) 
   t.is(d3?.record.id, m.id, 'the body is read from disk for a redelivery');
   t.is(d3?.delivery.count, 2);
   t.true((d3?.delivery.seq ?? 0) > (d1?.delivery.seq ?? Infinity));
-  t.deepEqual(p.commits.at(-1)?.reads, [0]);
+  t.deepEqual(p.settles.at(-1)?.reads, [0]);
   p.actor.stop();
 });
 

@@ -1,0 +1,168 @@
+/**
+ * `node --import tsx bench/focus.ts`: one section of the benchmark, produce and receive+delete only,
+ * for profiling and before/after comparisons of one path. Nothing is written to bench/results.
+ *
+ * Environment:
+ *   BENCH_FOCUS          r3-sync (default), r3-async, r1, r3-jetstream or r1-jetstream
+ *   BENCH_MESSAGES       messages produced, then received and deleted (20,000)
+ *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
+ *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
+ *   BENCH_CPU_PROF_DIR   the Wharf nodes write CPU profiles of the (last) receive+delete phase there when
+ *                        they stop (bench/cpu-profile.ts);
+ *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
+ *   BENCH_KEEP=1         keep the temp dir (stores and logs)
+ *   WHARF_*              passed to the Wharf nodes
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WharfClient } from '../src/client/client.ts';
+import { startNatsCluster } from '../test/helpers/nats-cluster.ts';
+import { runJetStreamThroughput } from './jetstream.ts';
+import { startNatsServer } from './nats.ts';
+import { phaseTimeoutMs } from './pace.ts';
+import { formatCores } from './stats.ts';
+import { cpuMeter, installSignalHandlers, onCleanup, runCleanups } from './util.ts';
+import {
+  CLUSTER,
+  REPLICATED_CLUSTER,
+  REPLICATED_NODES,
+  guardFor,
+  produceMessages,
+  receiveAndDelete,
+  startWharfNode,
+  waitUsable,
+  type WharfNodeProcess,
+} from './wharf.ts';
+
+const SECTIONS = ['r3-sync', 'r3-async', 'r1', 'r3-jetstream', 'r1-jetstream'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
+const RECEIVE_LOOPS = 8;
+const RECEIVE_BATCH = 500;
+const PUBLISH_WINDOW = 512;
+
+const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function sectionFromEnv(): Section {
+  const raw = process.env['BENCH_FOCUS'] ?? 'r3-sync';
+  const section = SECTIONS.find((s) => s === raw);
+  if (section === undefined) throw new Error(`BENCH_FOCUS must be one of ${SECTIONS.join(', ')}, got ${JSON.stringify(raw)}`);
+  return section;
+}
+
+/** CPU time per message of every process measured, in µs: steadier than throughput on a busy machine. */
+function perMessage(cpu: Record<string, number>, seconds: number, messages: number): string {
+  const us = (cores: number) => Math.round((cores * seconds * 1e6) / messages);
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+  return `CPU per message ${us(total)} µs (${Object.entries(cpu).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+}
+
+async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: string, natsPid: number, dir: string): Promise<void> {
+  const messages = intFromEnv('BENCH_MESSAGES', 20_000);
+  const partitions = intFromEnv('BENCH_PARTITIONS', 1);
+  const repeat = intFromEnv('BENCH_REPEAT', 1);
+  const replicated = section !== 'r1';
+  const cluster = replicated ? REPLICATED_CLUSTER : CLUSTER;
+  const ids: readonly string[] = replicated ? REPLICATED_NODES : ['bench-1'];
+  const profDir = process.env['BENCH_CPU_PROF_DIR'];
+  const env: Record<string, string> = {};
+  if (profDir) {
+    await mkdir(profDir, { recursive: true });
+    env['BENCH_CPU_PROF_DIR'] = resolve(profDir);
+    env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=tsx --import=${PROFILER}`.trim();
+  }
+  const nodes: WharfNodeProcess[] = await Promise.all(
+    ids.map((nodeId) =>
+      startWharfNode({ natsUrl, cluster, nodeId, dataDir: join(dir, nodeId), logFile: join(dir, `wharf-${nodeId}.log`), env }),
+    ),
+  );
+  const guard = guardFor(nodes);
+  const pids = { ...Object.fromEntries(nodes.map((n) => [n.nodeId, n.pid])), nats: natsPid };
+  const client = await WharfClient.connect({ servers: natsUrl, cluster });
+  try {
+    for (let run = 1; run <= repeat; run++) {
+      const queue = `focus-${run}`;
+      const attributes = replicated
+        ? { partitions, replicationFactor: 3, replication: section === 'r3-sync' ? ('sync' as const) : ('async' as const) }
+        : { partitions, replicationFactor: 1 };
+      await client.createQueue(queue, attributes);
+      if (replicated) await waitUsable({ natsUrl, usableTimeoutMs: 60_000, log }, queue, guard);
+      let meter = await cpuMeter(pids);
+      const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
+      const produceCpu = await meter();
+      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(produceCpu)}; ${perMessage(produceCpu, produce.seconds, messages)}`);
+      const { counts } = await client.getQueueAttributes(queue);
+      if (counts.approximateNumberOfMessages < messages) throw new Error(`after the produce the queue holds ${JSON.stringify(counts)}`);
+      if (profDir) for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
+      meter = await cpuMeter(pids);
+      const receive = await guard(
+        receiveAndDelete(client, queue, messages, { receiveLoops: RECEIVE_LOOPS, receiveBatch: RECEIVE_BATCH }),
+        phaseTimeoutMs(messages),
+        'receive+delete',
+      );
+      const cpu = await meter();
+      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(cpu)}; ${perMessage(cpu, receive.seconds, messages)}`);
+      await client.deleteQueue(queue);
+    }
+  } finally {
+    await client.close();
+    // A graceful stop: the profiler writes on exit.
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+async function runJetStreamSection(section: 'r3-jetstream' | 'r1-jetstream', natsUrl: string, natsPid: number, dir: string): Promise<void> {
+  const messages = intFromEnv('BENCH_MESSAGES', 20_000);
+  const common = { messages, publishWindow: PUBLISH_WINDOW, fetchBatch: RECEIVE_BATCH, log };
+  const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>) =>
+    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpu, r.receive.seconds, messages)}`);
+  if (section === 'r1-jetstream') {
+    report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }));
+    return;
+  }
+  const cluster = await startNatsCluster({ dir: join(dir, 'nats-cluster'), name: 'bench' });
+  onCleanup('stop the nats cluster', () => cluster.stop());
+  try {
+    const pids = Object.fromEntries(cluster.servers.map((s) => [s.name, s.pid]));
+    report(await runJetStreamThroughput({ ...common, servers: cluster.urls, pids, replicas: 3, label: 'jetstream R3' }));
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  installSignalHandlers();
+  const section = sectionFromEnv();
+  log(`load average ${(loadavg()[0] ?? 0).toFixed(2)}`);
+  const tmp = await mkdtemp(join(tmpdir(), 'wharf-focus-'));
+  onCleanup('remove the temp dir', async () => {
+    if (process.env['BENCH_KEEP'] === '1') log(`kept ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
+  });
+  try {
+    const nats = await startNatsServer(join(tmp, 'nats'));
+    onCleanup('stop nats-server', () => nats.stop());
+    if (section === 'r3-jetstream' || section === 'r1-jetstream') await runJetStreamSection(section, nats.url, nats.pid, tmp);
+    else await runWharfSection(section, nats.url, nats.pid, tmp);
+  } finally {
+    await runCleanups();
+  }
+}
+
+await main().catch(async (err: unknown) => {
+  process.stderr.write(`focus: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+  await runCleanups();
+});
+process.exit(process.exitCode ?? 0);

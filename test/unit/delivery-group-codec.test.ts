@@ -1,0 +1,57 @@
+/**
+ * The stored form of delivery groups (src/storage/records.ts): what is encoded decodes to the same
+ * records, a record of a store written before groups reads as a group of one, and a corrupt value
+ * is reported.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { encode } from '../../src/protocol/codec.ts';
+import { decodeDeliveryGroup, encodeDeliveryGroup } from '../../src/storage/records.ts';
+import type { DeliveryGroup, DeliveryRecord } from '../../actors/partition/records.ts';
+
+const time = fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 });
+const record: fc.Arbitrary<DeliveryRecord> = fc.record({
+  count: fc.integer({ min: 1, max: 1000 }),
+  deadline: time,
+  seq: fc.integer({ min: 1, max: 2 ** 50 }),
+  first: time,
+  size: fc.integer({ min: 0, max: 1 << 20 }),
+  sentAt: time,
+});
+
+test('a delivery group decodes to the records it was encoded from, in order', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 50 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 2 ** 50 }), record), { maxLength: 50 }), (id, entries) => {
+      const group: DeliveryGroup = { id, entries };
+      t.deepEqual(decodeDeliveryGroup(encodeDeliveryGroup(group), id), group);
+    }),
+  );
+});
+
+test('500 records of one receive take about a dozen bytes each', (t) => {
+  const now = 1_800_000_000_000;
+  const entries = Array.from({ length: 500 }, (_, i): [number, DeliveryRecord] => [
+    1000 + i,
+    { count: 1, deadline: now + 30_000, seq: 2 ** 32 + 7 + i, first: now, size: 1024, sentAt: now - 5000 + i },
+  ]);
+  const bytes = encodeDeliveryGroup({ id: 2 ** 32, entries }).byteLength;
+  t.true(bytes < 500 * 12, `${bytes} bytes`);
+});
+
+test('a single delivery record of a store written before groups reads as a group of one under its offset', (t) => {
+  const bytes = encode([2, 1_800_000_030_000, 77, 1_800_000_000_000, 1024, 1_799_999_990_000]);
+  t.deepEqual(decodeDeliveryGroup(bytes, 42), {
+    id: 42,
+    entries: [[42, { count: 2, deadline: 1_800_000_030_000, seq: 77, first: 1_800_000_000_000, size: 1024, sentAt: 1_799_999_990_000 }]],
+  });
+});
+
+test('a value that is no delivery group is reported as corrupt', (t) => {
+  for (const value of [[1, 5, 1, 2, 3], ['x'], { a: 1 }, [3, 0, 0, 0, 0, 0, 0, 0, 0]]) {
+    t.throws(() => decodeDeliveryGroup(encode(value), 1), { message: /corrupt delivery/ });
+  }
+  // A group cut short: a record missing its last fields, a varint missing its last byte.
+  for (const bytes of [[1, 2, 2, 2, 2, 2, 2], [1, 0x80]]) {
+    t.throws(() => decodeDeliveryGroup(new Uint8Array(bytes), 1), { message: /corrupt delivery/ });
+  }
+});
