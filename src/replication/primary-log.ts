@@ -339,10 +339,13 @@ export class PrimaryLog {
   }
 
   private async openCopy(follower: string): Promise<SnapshotCopy> {
-    while (this.pending > 0) await this.writing;
-    this.throwIfClosed();
-    // Nothing runs between the check above and opening the views: they see one instant.
-    const snapshot = this.store.openSnapshot();
+    // In a turn of its own, between two writes (appends and applies wait their turn, so a busy
+    // partition cannot starve the copy); nothing runs between the check and opening the views.
+    const snapshot = await this.inTurn(async () => {
+      while (this.pending > 0) await this.writing;
+      this.throwIfClosed();
+      return this.store.openSnapshot();
+    });
     const id = `${this.epoch}.${++this.copyIds}`;
     const timer = setTimeout(() => {
       const copy = this.copies.get(follower);
