@@ -506,6 +506,17 @@ export class Ledger {
     return n;
   }
 
+  /**
+   * Where a retention scan should start: no message below it is stored. Every stored message is in
+   * flight (a delivery), in the window, or not yet examined (from the disk cursor on), so the scan
+   * skips the keys of messages deleted since the last one, which the store would step over one by one.
+   */
+  get retentionStart(): number {
+    let lowest = Math.min(this.diskCursor, this.window.peekFront()?.offset ?? Infinity);
+    for (const offset of this.deliveries.keys()) if (offset < lowest) lowest = offset;
+    return Math.max(this.retentionFrom, this.state.purgedOffset, lowest);
+  }
+
   // ---- paging ------------------------------------------------------------------------------------
 
   /** Whether the window should be refilled from disk. */

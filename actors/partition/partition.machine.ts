@@ -458,7 +458,7 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   }
   const now = context.now();
   if (now - context.lastRetention >= context.retentionCheckMs) {
-    const from = Math.max(ledger.retentionFrom, ledger.partitionState.purgedOffset);
+    const from = ledger.retentionStart;
     return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
   }
   if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };

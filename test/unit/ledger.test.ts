@@ -693,6 +693,27 @@ test('the keys of purged messages, deliveries and delays are removed by later sc
   t.false(h.ledger.hasPurgedKeys);
 });
 
+test('a retention scan starts at the lowest stored message, past the keys of deleted ones', (t) => {
+  const h = new Harness({ ...BIG, windowMessages: 16 });
+  h.append(records(40));
+  h.commit();
+  t.is(h.ledger.retentionStart, 0);
+  const ds = h.receive(10);
+  for (const d of ds.slice(0, 6)) h.ledger.remove(d.offset, d.delivery.seq);
+  h.commit();
+  t.is(h.ledger.retentionStart, 6, 'offsets 0 to 5 are deleted; 6 is in flight');
+  for (const d of ds.slice(6)) h.ledger.remove(d.offset, d.delivery.seq);
+  t.is(h.ledger.retentionStart, 10, 'the window starts at 10');
+  h.page();
+  for (const d of h.receive(30)) h.ledger.remove(d.offset, d.delivery.seq);
+  h.commit();
+  t.is(h.ledger.retentionStart, 26, 'the window held 16: the rest is on disk from 26 on');
+  h.page();
+  for (const d of h.receive(30)) h.ledger.remove(d.offset, d.delivery.seq);
+  h.commit();
+  t.is(h.ledger.retentionStart, 40, 'everything is deleted: nothing to scan below the next offset');
+});
+
 // ---- delivery groups -----------------------------------------------------------------------------
 
 test('the deliveries of one batch are stored as one group, which goes once none of its records is current', (t) => {
@@ -1051,6 +1072,10 @@ test('model: random appends, receives, removes, visibility changes, time and res
         }
         settle();
         checkCounts();
+        const start = h.ledger.retentionStart;
+        for (const o of h.disk.messages.keys()) {
+          if (o >= h.disk.state.purgedOffset && o < start) fail(`offset ${o} is stored below the retention scan start ${start}`);
+        }
         const stored = [...h.disk.groups.values()].reduce((n, g) => n + g.entries.length, 0);
         if (stored > 8 * h.disk.deliveries.size) fail(`${stored} delivery records stored for ${h.disk.deliveries.size} current ones`);
       }
