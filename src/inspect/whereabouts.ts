@@ -17,7 +17,8 @@ import type { QueueName } from '../names.ts';
 import { decodeReceipt } from '../protocol/receipt.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import { keys, type Range } from '../storage/keys.ts';
-import { decodeDelivery, decodeMessage } from '../storage/records.ts';
+import { decodeMessage } from '../storage/records.ts';
+import { storedDelivery } from '../effects/partition-store.ts';
 import type { Store } from '../storage/store.ts';
 import {
   decodeJson,
@@ -164,12 +165,13 @@ async function searchLocal(
 
 /** The message at an offset, with its delivery state; undefined when it is gone (deleted or expired). */
 async function atOffset(deps: WhereaboutsDeps, queue: QueueName, partition: number, offset: number): Promise<Found | undefined> {
-  const [message, delivery] = await deps.store.getMany([keys.message(queue, partition, offset), keys.delivery(queue, partition, offset)]);
+  const [message] = await deps.store.getMany([keys.message(queue, partition, offset)]);
   if (message === undefined) return undefined;
   const record = decodeMessage(message);
   const base = { found: true as const, node: deps.self, messageId: record.id, partition, offset, sentAt: record.sentAt, size: record.body.byteLength, searched: 1 };
-  if (delivery === undefined) return { ...base, state: 'ready', receiveCount: 0 };
-  const d = decodeDelivery(delivery);
+  // Delivery records are stored in groups (one key per receive batch): the partition store finds the current one.
+  const d = await storedDelivery(deps.store, queue, partition, offset);
+  if (d === undefined) return { ...base, state: 'ready', receiveCount: 0 };
   // A lease that ran out leaves the message ready for redelivery until the next receive.
   if (d.deadline > deps.now()) return { ...base, state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline };
   return { ...base, state: 'ready', receiveCount: d.count };
