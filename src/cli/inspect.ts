@@ -5,8 +5,8 @@
 import { Option, type Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, WharfError } from '../errors.ts';
+import { clusterName } from '../names.ts';
 import { outputOf, withConnection } from './connection.ts';
-import { ExitCode } from './output.ts';
 import { integerIn } from './parse.ts';
 
 interface InspectFlags {
@@ -15,9 +15,6 @@ interface InspectFlags {
   stately?: string;
   failureTimeout: number;
 }
-
-/** src/inspect/stately.ts: starts forwarding and resolves to the function that stops it. */
-type ForwardToStately = (nc: NatsConnection, cluster: string, url: string) => Promise<unknown>;
 
 /** Resolves on SIGINT or SIGTERM, or when NATS closes the connection (then with its error). */
 function untilStopped(nc: NatsConnection): Promise<void> {
@@ -30,20 +27,6 @@ function untilStopped(nc: NatsConnection): Promise<void> {
       else resolve();
     });
   });
-}
-
-/** The Stately forwarder, or why there is none. */
-async function loadStatelyForwarder(): Promise<ForwardToStately | string> {
-  // Resolved at run time: the forwarder is optional, and the page works without it.
-  const specifier = new URL('../inspect/stately.ts', import.meta.url).href;
-  let module: unknown;
-  try {
-    module = await import(specifier);
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-  const fn = typeof module === 'object' && module !== null ? (module as Record<string, unknown>)['forwardToStately'] : undefined;
-  return typeof fn === 'function' ? (fn as ForwardToStately) : `${specifier} has no forwardToStately`;
 }
 
 export function registerInspectCommand(program: Command): void {
@@ -67,8 +50,6 @@ a browser has it open, the nodes publish their actors' inspection events (see do
     )
     .action(async (flags: InspectFlags, command: Command) => {
       const out = outputOf(command);
-      const forward = flags.stately === undefined ? undefined : await loadStatelyForwarder();
-      if (typeof forward === 'string') command.error(`error: --stately is not available in this build (${forward})`, { exitCode: ExitCode.Usage });
       const { startInspector } = await import('../inspect/server.ts');
       await withConnection(command, async (nc, globals) => {
         const inspector = await startInspector({
@@ -78,17 +59,25 @@ a browser has it open, the nodes publish their actors' inspection events (see do
           host: flags.host,
           failureTimeoutMs: flags.failureTimeout,
         });
-        let stopForwarding: unknown;
+        let stopForwarding: (() => Promise<void>) | undefined;
         try {
-          if (typeof forward === 'function' && flags.stately !== undefined) {
-            stopForwarding = await forward(nc, globals.cluster, flags.stately);
+          if (flags.stately !== undefined) {
+            // Loaded only when asked for: the Stately client is not needed otherwise.
+            const { forwardToStately } = await import('../inspect/stately.ts');
+            stopForwarding = await forwardToStately(nc, clusterName(globals.cluster), flags.stately);
             out.line(`forwarding inspection events to ${flags.stately}`);
           }
           out.document({ url: inspector.url, cluster: globals.cluster });
           out.line(`inspector of cluster "${globals.cluster}" at ${inspector.url} (Ctrl-C stops it)`);
           await untilStopped(nc);
         } finally {
-          if (typeof stopForwarding === 'function') await (stopForwarding as () => Promise<void>)();
+          if (stopForwarding !== undefined) {
+            await stopForwarding();
+            // @statelyai/inspect's WebSocket adapter keeps retrying an address it never reached,
+            // even once stopped, and that timer would keep the process alive: end it once the rest
+            // has closed (unref'd, so a clean shutdown ends first).
+            setTimeout(() => process.exit(), 2000).unref();
+          }
           await inspector.close();
         }
       });
