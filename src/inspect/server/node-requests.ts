@@ -1,6 +1,6 @@
 /**
  * The page's questions to the nodes, over their inspection request subject
- * (`wharf.<c>.node.<node>.inspect`, src/inspect/protocol.ts): a node's actors, a machine's
+ * (subjects.ts `inspectRequest`, src/inspect/protocol.ts): a node's actors, a machine's
  * definition, and where a message is. Every answer is checked against the protocol's schemas.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
