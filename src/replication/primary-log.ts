@@ -82,6 +82,8 @@ export class PrimaryLog {
   private writing: Promise<void> = Promise.resolve();
   /** The last append or apply asked for (see inTurn). */
   private turn: Promise<void> = Promise.resolve();
+  /** Waiting for the lease to be held again (see leaseHeld). */
+  private readonly leaseWaiters = new Set<(held: boolean) => void>();
   /** Writes under way: a snapshot is taken only when there are none. */
   private pending = 0;
   private readonly copies = new Map<string, SnapshotCopy>();
@@ -188,6 +190,26 @@ export class PrimaryLog {
       () => undefined,
     );
     return run;
+  }
+
+  /**
+   * Resolves true as soon as this primary holds its lease (at once if it does), false after
+   * `timeoutMs` or when it stops: a lease that lapsed because the followers' fetches were late
+   * comes back with their next fetches. The caller checks `holdsLease()` again right before it
+   * answers.
+   */
+  leaseHeld(timeoutMs: number): Promise<boolean> {
+    if (this.holdsLease()) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = (held: boolean) => {
+        clearTimeout(timer);
+        this.leaseWaiters.delete(waiter);
+        resolve(held);
+      };
+      const timer = setTimeout(() => waiter(false), timeoutMs);
+      this.leaseWaiters.add(waiter);
+    });
   }
 
   /** Resolves when every append and apply asked for so far has ended. */
@@ -421,6 +443,7 @@ export class PrimaryLog {
         w.resolve();
       }
     }
+    if (this.leaseWaiters.size > 0 && this.holdsLease()) for (const w of [...this.leaseWaiters]) w(true);
   }
 
   private remember(index: number, bytes: Uint8Array): void {
@@ -446,6 +469,7 @@ export class PrimaryLog {
     clearInterval(this.trimTimer);
     for (const copy of [...this.copies.values()]) void this.endCopy(copy);
     for (const w of this.commitWaiters.splice(0)) w.reject(this.closed);
+    for (const w of [...this.leaseWaiters]) w(false);
     for (const p of [...this.parked.values()]) this.answerParked(p);
   }
 }

@@ -280,8 +280,9 @@ function replicatedPartitionStore(deps: ReplicationDeps) {
             if (err instanceof WharfError && err.code === ErrorCode.Timeout) throw err;
             throw new WharfError(ErrorCode.Timeout, `the write was logged but not finished (${(err as Error).message}): the outcome is unknown`, { cause: err });
           }
-          // Checked last, right before the answers go out: no acknowledgement or delivery after the lease.
-          if (!log.holdsLease()) {
+          // Checked last, right before the answers go out: no acknowledgement or delivery without the
+          // lease. One that lapsed while the followers were slow to fetch is waited for, a lease long.
+          if (!log.holdsLease() && !((await log.leaseHeld(deps.leaseMs)) && log.holdsLease())) {
             throw new WharfError(ErrorCode.Timeout, 'the primary lost its lease before answering: the outcome is unknown');
           }
           return { records };
