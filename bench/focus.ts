@@ -7,6 +7,7 @@
  *   BENCH_MESSAGES       messages produced, then received and deleted (20,000)
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
+ *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
  *   BENCH_CPU_PROF_DIR   the Wharf nodes write CPU profiles of the (last) receive+delete phase there when
  *                        they stop (bench/cpu-profile.ts);
  *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
@@ -26,6 +27,7 @@ import { formatCores } from './stats.ts';
 import { cpuMeter, installSignalHandlers, onCleanup, runCleanups } from './util.ts';
 import {
   CLUSTER,
+  endToEndLatency,
   REPLICATED_CLUSTER,
   REPLICATED_NODES,
   guardFor,
@@ -98,6 +100,13 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
         : { partitions, replicationFactor: 1 };
       await client.createQueue(queue, attributes);
       if (replicated) await waitUsable({ natsUrl, usableTimeoutMs: 60_000, log }, queue, guard);
+      if (process.env['BENCH_LATENCY'] === '1') {
+        const options = { natsUrl, latency: { rate: 5000, seconds: 10, warmupSeconds: 1, pollers: 2 } };
+        const latency = await guard(endToEndLatency(options, cluster, queue), 180_000, 'latency');
+        log(`${section} run ${run}: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms at 5,000 msgs/s (drained ${latency.drainMs} ms after the last send)`);
+        await client.deleteQueue(queue);
+        continue;
+      }
       let meter = await cpuMeter(pids);
       const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
       const produceCpu = await meter();

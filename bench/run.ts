@@ -17,6 +17,8 @@
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
+ *
+ * One section alone (produce and receive+delete), with CPU profiles of the nodes: bench/focus.ts.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';

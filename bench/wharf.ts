@@ -489,7 +489,7 @@ export async function receiveAndDelete(
   return { ...throughput(n, elapsed), loops: options.receiveLoops, batch: options.receiveBatch };
 }
 
-async function endToEndLatency(options: WharfPhaseOptions, cluster: string, queue: string): Promise<Omit<WharfPhases['latency'], 'cpu'>> {
+export async function endToEndLatency(options: Pick<WharfPhaseOptions, 'natsUrl' | 'latency'>, cluster: string, queue: string): Promise<Omit<WharfPhases['latency'], 'cpu'>> {
   // Producer and consumer on connections of their own, as two services would be.
   const producer = await WharfClient.connect({ servers: options.natsUrl, cluster });
   const consumer = await WharfClient.connect({ servers: options.natsUrl, cluster });

@@ -83,6 +83,11 @@ export interface CommitInput {
 export interface CommitOutput {
   /** Opaque to the machine: handed to `settle` as it came. */
   ticket: unknown;
+  /**
+   * Its settle waits for other replicas: the next batch may be committed meanwhile. A settle that
+   * does not wait ends at once, and the writer waits for it (fewer, larger writes).
+   */
+  waits?: boolean;
 }
 
 /**

@@ -52,6 +52,8 @@ interface Inflight {
   ticket: unknown;
   /** The partition's next offset once this batch is settled. */
   offset: number;
+  /** Its settle waits for other replicas (CommitOutput.waits). */
+  waits: boolean;
 }
 
 export interface PartitionContext extends PartitionInput {
@@ -176,6 +178,7 @@ export const partitionMachine = setup({
         reads: context.reads,
         ticket: (event as unknown as { output: CommitOutput }).output.ticket,
         offset: context.writingOffset,
+        waits: (event as unknown as { output: CommitOutput }).output.waits ?? false,
       }),
       pending: [],
       changes: [],
@@ -188,7 +191,8 @@ export const partitionMachine = setup({
      */
     finishUnwritten: enqueueActions(({ context, enqueue }) => {
       if (context.inflight.length > 0) {
-        const batch: Inflight = { pending: context.pending, reads: [], ticket: undefined, offset: context.writingOffset };
+        // It ends with the batches before it: it never holds the writer back on its own.
+        const batch: Inflight = { pending: context.pending, reads: [], ticket: undefined, offset: context.writingOffset, waits: true };
         enqueue.assign({ inflight: context.inflight.concat(batch), pending: [], changes: [], reads: [] });
         return;
       }
@@ -292,8 +296,7 @@ export const partitionMachine = setup({
     retryDelay: ({ context }) => Math.max(context.tickMs * 10, 1000),
   },
   guards: {
-    hasWork: ({ context }) =>
-      (context.queued.length > 0 || (context.ledger?.hasChanges ?? false)) && context.inflight.length < MAX_INFLIGHT_BATCHES,
+    hasWork: ({ context }) => (context.queued.length > 0 || (context.ledger?.hasChanges ?? false)) && mayCommit(context),
     hasInflight: ({ context }) => context.inflight.length > 0,
     needsPage: ({ context }) => writerPage(context) !== undefined,
     needsScan: ({ context }) => readerScan(context) !== undefined,
@@ -423,6 +426,14 @@ function pageState(input: (args: { context: PartitionContext }) => PageInput) {
       onError: { target: '#partition.failed', actions: 'recordError' },
     },
   } as const;
+}
+
+/**
+ * Whether the writer may commit another batch now: behind settles that wait for other replicas (up
+ * to a bound), not behind one that is about to end, which the next batch had better join.
+ */
+function mayCommit(context: PartitionContext): boolean {
+  return context.inflight.length === 0 || (context.inflight.length < MAX_INFLIGHT_BATCHES && context.inflight.every((b) => b.waits));
 }
 
 /** The replies of a batch, with the bodies read for it. */

@@ -261,7 +261,7 @@ function replicatedPartitionStore(deps: ReplicationDeps) {
       // entry in the log, to be committed or not: the outcome is unknown.
       const index = await log.append(ops, now ? ops : [], now);
       const ticket: Ticket = { index, ops: now ? [] : ops, majority: deps.mode(input.queue) === 'sync' && log.quorum > 1 };
-      return { ticket };
+      return { ticket, waits: ticket.majority };
     }),
     settle: fromPromise<SettleOutput, SettleInput>(({ input }) =>
       tracked(

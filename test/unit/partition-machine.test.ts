@@ -59,6 +59,8 @@ function start(options: Options = {}) {
   const control = {
     holdCommits: false,
     holdSettles: false,
+    /** Commits say their settles wait for other replicas (the writer may go on meanwhile). */
+    settlesWait: false,
     holdLoads: options.holdLoads ?? false,
     holdPages: new Set<PageKind>(),
     /** Page calls beyond this never resolve (so a paging loop cannot run away with the test). */
@@ -84,7 +86,7 @@ function start(options: Options = {}) {
         await gate.promise; // rejects for a failed write: nothing applied
       }
       disk.apply(input.changes);
-      return { ticket: commits.length };
+      return { ticket: commits.length, waits: control.settlesWait };
     }),
     settle: fromPromise<SettleOutput, SettleInput>(async ({ input }) => {
       settles.push(input);
@@ -263,6 +265,83 @@ test('a request that writes nothing is answered without a commit', async (t) => 
   t.deepEqual(deliveriesOf(p.reply(id)), []);
   t.deepEqual(p.reply(del), { type: 'handled', results: ['stale'] });
   t.is(p.commits.length, 0);
+  p.actor.stop();
+});
+
+test('behind a settle that waits for other replicas, the next batch is committed; replies leave in commit order', async (t) => {
+  const p = start();
+  p.control.holdSettles = true;
+  p.control.settlesWait = true;
+  await flush();
+  const [a, b] = records(2);
+  if (!a || !b) return t.fail();
+  const first = p.send([a]);
+  await flush();
+  const second = p.send([b]);
+  await flush();
+  t.is(p.commits.length, 2, 'the second batch is committed while the first waits for its settle');
+  t.is(p.settles.length, 1, 'settles run one at a time, oldest first');
+  const nothing = p.request({ type: 'delete', items: [{ offset: 99, seq: 1 }] });
+  await flush();
+  t.is(p.reply(nothing), undefined, 'an answer that writes nothing waits for the writes before it');
+  t.deepEqual(p.replies, []);
+
+  p.settleGates[0]?.resolve();
+  await flush();
+  t.deepEqual(p.batches.map((batch) => batch.map((r) => r.id)), [[first]]);
+  p.settleGates[1]?.resolve();
+  await flush();
+  p.settleGates[2]?.resolve();
+  await flush();
+  t.deepEqual(p.batches.map((batch) => batch.map((r) => r.id)), [[first], [second], [nothing]]);
+  t.deepEqual(p.reply(nothing), { type: 'handled', results: ['stale'] });
+  p.actor.stop();
+});
+
+test('behind a settle that does not wait for other replicas, the writer waits: the next requests join one batch', async (t) => {
+  const p = start();
+  p.control.holdSettles = true;
+  await flush();
+  p.send(records(1));
+  await flush();
+  p.send(records(1));
+  p.receive(1);
+  await flush();
+  t.is(p.commits.length, 1);
+  p.settleGates[0]?.resolve();
+  await flush();
+  t.is(p.commits.length, 2, 'the two waiting requests went into one write');
+  p.settleGates[1]?.resolve();
+  await flush();
+  p.actor.stop();
+});
+
+test('a failing settle answers every batch in flight with timeout and the queued requests with unavailable, then reloads', async (t) => {
+  const p = start();
+  p.control.holdSettles = true;
+  p.control.settlesWait = true;
+  await flush();
+  const first = p.send(records(1));
+  await flush();
+  const second = p.send(records(1));
+  await flush();
+  p.control.holdCommits = true;
+  const third = p.send(records(1)); // being committed when the settle fails
+  await flush();
+  t.is(p.commits.length, 3);
+  p.settleGates[0]?.reject(Object.assign(new Error('no majority'), { code: 'timeout' }));
+  await flush();
+  const unknown = { type: 'failed', code: 'timeout', message: 'the partition stopped during the write: its outcome is unknown' };
+  t.deepEqual(p.reply(first), unknown);
+  t.deepEqual(p.reply(second), unknown);
+  t.deepEqual(p.reply(third), unknown, 'a write under way when the partition failed has an unknown outcome');
+  t.is(p.state(), '"failed"');
+  p.control.holdCommits = false;
+  p.control.holdSettles = false;
+  p.commitGates[0]?.resolve();
+  p.clock.increment(Math.max(TICK * 10, 1000));
+  await flush();
+  t.regex(p.state(), /serving/);
   p.actor.stop();
 });
 
