@@ -83,10 +83,10 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
 }
 
 /**
- * A delivery record as stored before delivery groups (one per message, under its offset); a group
- * is not one. Find a message's current record with `storedDelivery` (src/effects/partition-store.ts).
+ * A delivery record as stored before delivery groups (one per message, under its offset). A message's
+ * current record is found with `storedDelivery` (src/effects/partition-store.ts).
  */
-export function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
+function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || a.length !== 6 || !a.every(isNum)) corrupt('delivery');
   const [count, deadline, seq, first, size, sentAt] = a as number[] as [number, number, number, number, number, number];
