@@ -47,7 +47,7 @@ const SNAPSHOT_PAGE_ENTRIES = 4096;
 const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
 /** A snapshot copy whose follower stops asking for pages is abandoned after this long. */
 const SNAPSHOT_IDLE_MS = 30_000;
-/** How often the primary looks whether its log tail can be trimmed. */
+/** How often the primary looks whether its log tail can be trimmed besides its writes (a copy that ended). */
 const TRIM_EVERY_MS = 1000;
 
 /** A follower copying this primary's state: the view it reads and the log index it ends at. */
@@ -176,6 +176,8 @@ export class PrimaryLog {
     return this.inTurn(async () => {
       this.throwIfClosed();
       this.meta = await this.track(this.store.applyOps(this.meta, ops, applied));
+      // The tail moves with what is applied; the check is O(1) and writes only every retain/4 entries.
+      void this.trim();
     });
   }
 
@@ -431,6 +433,7 @@ export class PrimaryLog {
 
   /** New entries or a new commit index: wake parked fetches, resolve commit waiters. */
   private afterProgress(): void {
+    void this.trim();
     for (const p of [...this.parked.values()]) {
       if (p.request.from < this.meta.logEnd) this.answerParked(p);
     }
