@@ -11,7 +11,7 @@
  *   u/<queue>/<pp>/<expires>/<tag>       → DedupGroup (a send request's deduplication ids and message ids)
  *   s/<queue>/<pp>                       → PartitionRecord (next offset, delivery sequence, counts)
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
- *   l/<queue>/<pp>/<offset>              → DeliveryRecord (receive count, lease deadline, sequence)
+ *   l/<queue>/<pp>/<group>               → DeliveryGroup (the delivery records of one receive batch)
  *   d/<queue>/<pp>/<due>/<seq>           → MessageRecord waiting out a delay until <due>
  *
  * <pp> is 4 hex digits; <offset>, <due> and <seq> are 13 hex digits (up to 2^52): fixed width, so byte
