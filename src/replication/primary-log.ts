@@ -47,8 +47,6 @@ const SNAPSHOT_PAGE_ENTRIES = 4096;
 const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
 /** A snapshot copy whose follower stops asking for pages is abandoned after this long. */
 const SNAPSHOT_IDLE_MS = 30_000;
-/** How often the primary looks whether its log tail can be trimmed besides its writes (a copy that ended). */
-const TRIM_EVERY_MS = 1000;
 
 /** A follower copying this primary's state: the view it reads and the log index it ends at. */
 interface SnapshotCopy {
@@ -88,7 +86,6 @@ export class PrimaryLog {
   private pending = 0;
   private readonly copies = new Map<string, SnapshotCopy>();
   private copyIds = 0;
-  private readonly trimTimer: NodeJS.Timeout;
   private trimming = false;
   /** The first entry still stored: writes started before a trim return metadata with an older log start. */
   private logStart: number;
@@ -116,8 +113,6 @@ export class PrimaryLog {
       now: opts.now(),
     });
     this.logStart = opts.meta.logStart;
-    this.trimTimer = setInterval(() => void this.trim(), TRIM_EVERY_MS);
-    this.trimTimer.unref();
   }
 
   get replicaMeta(): ReplicaMeta {
@@ -392,6 +387,8 @@ export class PrimaryLog {
     clearTimeout(copy.timer);
     if (this.copies.get(copy.follower) === copy) this.copies.delete(copy.follower);
     await copy.snapshot.close();
+    // The copy held the tail back; without it the log may be trimmed further.
+    void this.trim();
   }
 
   /**
@@ -469,7 +466,6 @@ export class PrimaryLog {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = new WharfError(ErrorCode.Timeout, `the partition's primary stepped down (${reason}): the outcome is unknown`);
-    clearInterval(this.trimTimer);
     for (const copy of [...this.copies.values()]) void this.endCopy(copy);
     for (const w of this.commitWaiters.splice(0)) w.reject(this.closed);
     for (const w of [...this.leaseWaiters]) w(false);
