@@ -10,6 +10,9 @@ import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts
 
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const utf8 = { encode: (s: string) => textEncoder.encode(s), decode: (b: Uint8Array) => textDecoder.decode(b) };
 const packr = { pack: (v: unknown) => encoder.encode(v), unpack: (b: Uint8Array): unknown => decoder.decode(b) };
 
 export interface QueueRecord {
@@ -25,20 +28,26 @@ function corrupt(what: string): never {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
+/** [id, sentAt, body, attributes?, group?]: a record with a group and no attributes has nil in their place. */
 export function encodeMessage(r: MessageRecord): Uint8Array {
+  if (r.group !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, r.group]);
   return packr.pack(r.attributes ? [r.id, r.sentAt, r.body, r.attributes] : [r.id, r.sentAt, r.body]);
 }
 
 export function decodeMessage(bytes: Uint8Array): MessageRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || typeof a[0] !== 'string' || !isNum(a[1]) || !(a[2] instanceof Uint8Array)) corrupt('message');
+  if (a[4] !== undefined && typeof a[4] !== 'string') corrupt('message');
   const record: MessageRecord = { id: a[0], sentAt: a[1], body: a[2] };
-  if (a[3] !== undefined) record.attributes = a[3] as MessageAttributes;
+  if (a[3] !== undefined && a[3] !== null) record.attributes = a[3] as MessageAttributes;
+  if (typeof a[4] === 'string') record.group = a[4];
   return record;
 }
 
 /** First byte of a delivery group value (a stored single record of older stores is a MessagePack array of six numbers). */
 const DELIVERY_GROUP = 0x01;
+/** First byte of a delivery group whose records carry their message group (FIFO queues). */
+const DELIVERY_GROUP_FIFO = 0x02;
 const FIELDS_PER_DELIVERY = 7;
 /** Room for one zigzag varint of a safe integer. */
 const MAX_VARINT = 8;
@@ -48,10 +57,15 @@ const MAX_VARINT = 8;
  * and per record its offset, sequence and sentAt as differences from the record before, its deadline
  * and first delivery as differences from `base`, its count and size. Records of one batch share most
  * of their values, so this stays near a dozen bytes a record, and it is written without MessagePack.
+ * On a FIFO queue (0x02 instead of 0x01) each record ends with its message group: a varint length
+ * and that many UTF-8 bytes.
  */
 export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
-  const out = new Uint8Array(1 + (1 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT);
-  out[0] = DELIVERY_GROUP;
+  const fifo = g.entries.some(([, d]) => d.group !== undefined);
+  const groups = fifo ? g.entries.map(([, d]) => utf8.encode(d.group ?? '')) : [];
+  const groupBytes = groups.reduce((n, b) => n + b.length + MAX_VARINT, 0);
+  const out = new Uint8Array(1 + (1 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + groupBytes);
+  out[0] = fifo ? DELIVERY_GROUP_FIFO : DELIVERY_GROUP;
   let at = 1;
   const put = (n: number) => {
     // Zigzag, with arithmetic rather than bit operations: the values exceed 32 bits.
@@ -67,7 +81,7 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   let offset = 0;
   let seq = 0;
   let sentAt = base;
-  for (const [o, d] of g.entries) {
+  g.entries.forEach(([o, d], i) => {
     put(o - offset);
     put(d.seq - seq);
     put(d.sentAt - sentAt);
@@ -75,10 +89,16 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
     put(d.first - base);
     put(d.count);
     put(d.size);
+    const group = groups[i];
+    if (group !== undefined) {
+      put(group.length);
+      out.set(group, at);
+      at += group.length;
+    }
     offset = o;
     seq = d.seq;
     sentAt = d.sentAt;
-  }
+  });
   return out.slice(0, at);
 }
 
@@ -95,7 +115,8 @@ function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
 
 /** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
 export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
-  if (bytes[0] !== DELIVERY_GROUP) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  if (bytes[0] !== DELIVERY_GROUP && bytes[0] !== DELIVERY_GROUP_FIFO) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  const fifo = bytes[0] === DELIVERY_GROUP_FIFO;
   let at = 1;
   const get = (): number => {
     let z = 0;
@@ -122,7 +143,14 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     const first = base + get();
     const count = get();
     const size = get();
-    entries.push([offset, { count, deadline, seq, first, size, sentAt }]);
+    const record: DeliveryRecord = { count, deadline, seq, first, size, sentAt };
+    if (fifo) {
+      const length = get();
+      if (length < 0 || at + length > bytes.length) corrupt('delivery');
+      record.group = utf8.decode(bytes.subarray(at, at + length));
+      at += length;
+    }
+    entries.push([offset, record]);
   }
   return { id, entries };
 }
