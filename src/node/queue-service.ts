@@ -280,8 +280,13 @@ export class QueueService {
           asking.forEach((waiter, k) => {
             const messages = results[k] ?? [];
             const i = this.waiters.indexOf(waiter);
-            // A waiter that timed out meanwhile: its messages return after their visibility timeout.
-            if (messages.length === 0 || i < 0) return;
+            if (messages.length === 0) return;
+            if (i < 0) {
+              // The waiter timed out meanwhile: its messages become visible again at once rather
+              // than after their visibility timeout (which would also hold their FIFO groups).
+              this.release(messages);
+              return;
+            }
             this.waiters.splice(i, 1);
             this.clock.clearTimeout(waiter.timer);
             waiter.resolve(messages);
@@ -292,6 +297,12 @@ export class QueueService {
         this.draining = false;
       }
     })();
+  }
+
+  /** Ends the leases of deliveries nobody took (visibility 0); a failure leaves them to their timeout. */
+  private release(messages: readonly ReceivedMessage[]): void {
+    const entries = messages.map((m, i) => ({ id: String(i), receiptHandle: m.receiptHandle, visibilityTimeout: 0 }));
+    this.changeVisibilityBatch(entries).catch(() => undefined);
   }
 
   private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
