@@ -7,6 +7,7 @@ import test from 'ava';
 import type { WharfClient } from '../../src/client/client.ts';
 import { ErrorCode, WharfError } from '../../src/errors.ts';
 import type { ReceivedMessage } from '../../src/protocol/messages.ts';
+import { startWharfCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
 
@@ -145,4 +146,50 @@ test('a group held by a message in flight stays held across a restart', async (t
   t.deepEqual(after.map(text), ['h-0']);
   await fixture.client.deleteMessage('orders', (first as ReceivedMessage).receiptHandle);
   t.deepEqual((await drain(fixture.client, 'orders')).map(text), ['g-1']);
+});
+
+test('three nodes: order, held groups, receipt handles and deduplication ids of a FIFO queue survive a failover; forwarded answers keep the group', async (t) => {
+  t.timeout(120_000);
+  const cluster = await startWharfCluster(t, { nodes: 3 });
+  const client = await cluster.connect();
+  await eventually(() => client.createQueue('orders', { fifo: true, partitions: 2, deduplicationScope: 'messageGroup' }).then(() => true), {
+    timeoutMs: 30_000,
+    message: 'the queue is created',
+  });
+  const groups = ['alice', 'bob', 'carol'];
+  const ids = new Map<string, string>();
+  for (let i = 0; i < 10; i++) {
+    for (const g of groups) {
+      const { messageId } = await client.sendMessage('orders', `${g}-${i}`, { messageGroupId: g, deduplicationId: `${g}-${i}` });
+      ids.set(`${g}-${i}`, messageId);
+    }
+  }
+  const [held] = await client.receive('orders', { maxMessages: 1, visibilityTimeout: 600 });
+  const group = held?.messageGroupId as string;
+  t.true(groups.includes(group), 'the group travels back in forwarded answers too');
+  await cluster.waitForReplicasInSync('orders');
+
+  // SIGKILL the node of a primary; every partition it led gets a new primary.
+  const partitions = [0, 1];
+  const primaries = await Promise.all(partitions.map((p) => cluster.primaryOf('orders', p)));
+  const victim = primaries.find((p) => p !== undefined) as string;
+  await cluster.node(victim).kill();
+  for (const p of partitions) if (primaries[p] === victim) await cluster.waitForPrimary('orders', p, { not: victim, timeoutMs: 60_000 });
+
+  // Deduplication ids were replicated: repeats answer the first message ids.
+  for (const g of groups) {
+    const again = await client.sendMessage('orders', `${g}-0`, { messageGroupId: g, deduplicationId: `${g}-0` });
+    t.is(again.messageId, ids.get(`${g}-0`) as string, g);
+  }
+  // The held group stays held: its lease was replicated.
+  const others: ReceivedMessage[] = [];
+  for (let i = 0; i < 10; i++) others.push(...(await client.receive('orders', { maxMessages: 10, visibilityTimeout: 600 })));
+  t.false(others.some((m) => m.messageGroupId === group));
+  t.true(others.every((m) => m.messageGroupId !== undefined));
+  await client.deleteMessage('orders', (held as ReceivedMessage).receiptHandle);
+  await client.deleteMessageBatch('orders', others.map((m, i) => ({ id: String(i), receiptHandle: m.receiptHandle })));
+  const seen = new Map<string, string[]>();
+  for (const m of [held as ReceivedMessage, ...others]) seen.set(m.messageGroupId as string, [...(seen.get(m.messageGroupId as string) ?? []), text(m)]);
+  for (const m of await drain(client, 'orders')) seen.set(m.messageGroupId as string, [...(seen.get(m.messageGroupId as string) ?? []), text(m)]);
+  for (const g of groups) t.deepEqual(seen.get(g), Array.from({ length: 10 }, (_, i) => `${g}-${i}`), g);
 });
