@@ -3,6 +3,7 @@
  * of sends, and retries of errors that are safe to retry.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
@@ -36,6 +37,11 @@ export interface ClientOptions {
   maxAttempts?: number;
   /** Batching of `send()`. */
   batching?: BatchingOptions;
+  /**
+   * The name this client's receives carry: each delivery records it as the message's lease owner.
+   * @default `<host>:<pid>:<random>`
+   */
+  consumer?: string;
 }
 
 export interface SendOptions {
@@ -54,6 +60,8 @@ export interface ReceiveOptions {
   /** Visibility timeout of these deliveries, seconds. @default the queue's */
   visibilityTimeout?: number;
   receiveRequestAttemptId?: string;
+  /** Lease owner recorded with these deliveries. @default the client's `consumer` */
+  consumer?: string;
 }
 
 /** A send whose messages all carry deduplication ids. */
@@ -76,6 +84,8 @@ export class WharfClient {
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
   private readonly batchers = new Map<string, QueueBatcher>();
+  /** Recorded by the partitions as the lease owner of what this client receives. */
+  readonly consumer: string;
 
   private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions) {
     this.nc = nc;
@@ -84,6 +94,7 @@ export class WharfClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.batching = options.batching ?? {};
+    this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
   static async connect(options: ClientOptions = {}): Promise<WharfClient> {
@@ -178,7 +189,7 @@ export class WharfClient {
   // ---- receiving ---------------------------------------------------------------------------------
 
   async receive(queue: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
-    return (await this.request('ReceiveMessage', { queue, ...options })).messages;
+    return (await this.request('ReceiveMessage', { queue, consumer: this.consumer, ...options })).messages;
   }
 
   async deleteMessage(queue: string, receiptHandle: string): Promise<void> {
