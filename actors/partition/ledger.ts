@@ -293,18 +293,24 @@ export class Ledger {
     now: number,
     retentionMs: number,
     attemptId?: string,
+    consumer?: string,
   ): Delivery[] {
     if (attemptId !== undefined) {
       const again = this.repeatAttempt(attemptId, now);
       if (again) return again;
     }
-    const out = this.fifo === undefined ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs) : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs);
+    // The lease owner, recorded with each delivery when the receive named itself.
+    const owner = consumer === undefined ? {} : { consumer };
+    const out =
+      this.fifo === undefined
+        ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner)
+        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner);
     if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
     return out;
   }
 
   /** A standard queue's receive: redeliveries and window entries by offset. */
-  private receiveAny(max: number, maxBytes: number, visibilityMs: number, now: number, retentionMs: number): Delivery[] {
+  private receiveAny(max: number, maxBytes: number, visibilityMs: number, now: number, retentionMs: number, owner: { consumer?: string }): Delivery[] {
     const out: Delivery[] = [];
     let bytes = 0;
     while (out.length < max) {
@@ -338,7 +344,7 @@ export class Ledger {
           continue;
         }
       }
-      out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt }, now, visibilityMs), record });
+      out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs), record });
       bytes += size;
     }
     return out;
@@ -349,7 +355,15 @@ export class Ledger {
    * in order (redeliveries first) while the receive has room. A group delivered from is held until
    * none of its messages is leased.
    */
-  private receiveInOrder(fifo: FifoGroups, max: number, maxBytes: number, visibilityMs: number, now: number, retentionMs: number): Delivery[] {
+  private receiveInOrder(
+    fifo: FifoGroups,
+    max: number,
+    maxBytes: number,
+    visibilityMs: number,
+    now: number,
+    retentionMs: number,
+    owner: { consumer?: string },
+  ): Delivery[] {
     const out: Delivery[] = [];
     let bytes = 0;
     groups: while (out.length < max) {
@@ -372,7 +386,7 @@ export class Ledger {
           continue;
         }
         if (head.requeued) this.requeued.delete(offset);
-        out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, group }, now, visibilityMs), record });
+        out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, group, ...owner }, now, visibilityMs), record });
         fifo.onLeased(group);
         bytes += size;
       }
@@ -383,7 +397,7 @@ export class Ledger {
   }
 
   /** A new delivery of `offset` (after `previous`, if any), leased until `deadline`. */
-  private lease(offset: number, previous: DeliveryRecord | undefined, message: Pick<DeliveryRecord, 'size' | 'sentAt' | 'group'>, now: number, visibilityMs: number): DeliveryRecord {
+  private lease(offset: number, previous: DeliveryRecord | undefined, message: Pick<DeliveryRecord, 'size' | 'sentAt' | 'group' | 'consumer'>, now: number, visibilityMs: number): DeliveryRecord {
     const delivery: DeliveryRecord = {
       count: (previous?.count ?? 0) + 1,
       deadline: now + visibilityMs,

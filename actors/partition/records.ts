@@ -34,6 +34,8 @@ export interface DeliveryRecord {
   sentAt: number;
   /** The message's group (FIFO queues), so a loaded partition knows which groups are held without reading bodies. */
   group?: string;
+  /** Who received it this time (the lease owner), when the receive named itself. */
+  consumer?: string;
 }
 
 /** The partition's own counters, written with every batch that changes them. */

@@ -10,9 +10,6 @@ import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts
 
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-const utf8 = { encode: (s: string) => textEncoder.encode(s), decode: (b: Uint8Array) => textDecoder.decode(b) };
 const packr = { pack: (v: unknown) => encoder.encode(v), unpack: (b: Uint8Array): unknown => decoder.decode(b) };
 
 export interface QueueRecord {
@@ -44,27 +41,46 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-/** First byte of a delivery group value (a stored single record of older stores is a MessagePack array of six numbers). */
-const DELIVERY_GROUP = 0x01;
-/** First byte of a delivery group whose records carry their message group (FIFO queues). */
-const DELIVERY_GROUP_FIFO = 0x02;
-const FIELDS_PER_DELIVERY = 7;
+/**
+ * First byte of a delivery group value. 0x02 groups carry the consumer names of their deliveries;
+ * 0x03 groups also the message group of each delivery (FIFO queues); 0x01 groups (written before)
+ * have neither; a stored single record of older stores is a MessagePack array of six numbers.
+ */
+const DELIVERY_GROUP_V1 = 0x01;
+const DELIVERY_GROUP = 0x02;
+const DELIVERY_GROUP_FIFO = 0x03;
+/** Offset, sequence, sentAt, deadline, first, count, size, consumer, message group. */
+const FIELDS_PER_DELIVERY = 9;
 /** Room for one zigzag varint of a safe integer. */
 const MAX_VARINT = 8;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 /**
- * A delivery group, in bytes: 0x01, then zigzag varints: `base` (the first record's first delivery),
- * and per record its offset, sequence and sentAt as differences from the record before, its deadline
- * and first delivery as differences from `base`, its count and size. Records of one batch share most
- * of their values, so this stays near a dozen bytes a record, and it is written without MessagePack.
- * On a FIFO queue (0x02 instead of 0x01) each record ends with its message group: a varint length
- * and that many UTF-8 bytes.
+ * A delivery group, in bytes: 0x02, then zigzag varints: `base` (the first record's first delivery),
+ * the number of distinct consumer names and each name (its length, then its bytes), then per record
+ * its offset, sequence and sentAt as differences from the record before, its deadline and first
+ * delivery as differences from `base`, its count, its size and its consumer (1 + the name's index,
+ * 0 for none). Records of one batch share most of their values (and usually one consumer), so this
+ * stays near a dozen bytes a record, and it is written without MessagePack. A FIFO queue's group
+ * (0x03) also ends each record with its message group, as a name of the same table (a receive's
+ * run of one group stores the group's id once).
  */
 export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
+  const names = new Map<string, number>();
+  const encoded: Uint8Array[] = [];
   const fifo = g.entries.some(([, d]) => d.group !== undefined);
-  const groups = fifo ? g.entries.map(([, d]) => utf8.encode(d.group ?? '')) : [];
-  const groupBytes = groups.reduce((n, b) => n + b.length + MAX_VARINT, 0);
-  const out = new Uint8Array(1 + (1 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + groupBytes);
+  const name = (s: string | undefined) => {
+    if (s === undefined || names.has(s)) return;
+    names.set(s, names.size);
+    encoded.push(textEncoder.encode(s));
+  };
+  for (const [, d] of g.entries) {
+    name(d.consumer);
+    name(d.group);
+  }
+  const nameBytes = encoded.reduce((n, b) => n + MAX_VARINT + b.byteLength, 0);
+  const out = new Uint8Array(1 + (2 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + nameBytes);
   out[0] = fifo ? DELIVERY_GROUP_FIFO : DELIVERY_GROUP;
   let at = 1;
   const put = (n: number) => {
@@ -78,10 +94,16 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   };
   const base = g.entries[0]?.[1].first ?? 0;
   put(base);
+  put(names.size);
+  for (const bytes of encoded) {
+    put(bytes.byteLength);
+    out.set(bytes, at);
+    at += bytes.byteLength;
+  }
   let offset = 0;
   let seq = 0;
   let sentAt = base;
-  g.entries.forEach(([o, d], i) => {
+  for (const [o, d] of g.entries) {
     put(o - offset);
     put(d.seq - seq);
     put(d.sentAt - sentAt);
@@ -89,16 +111,12 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
     put(d.first - base);
     put(d.count);
     put(d.size);
-    const group = groups[i];
-    if (group !== undefined) {
-      put(group.length);
-      out.set(group, at);
-      at += group.length;
-    }
+    put(d.consumer === undefined ? 0 : (names.get(d.consumer) as number) + 1);
+    if (fifo) put(d.group === undefined ? 0 : (names.get(d.group) as number) + 1);
     offset = o;
     seq = d.seq;
     sentAt = d.sentAt;
-  });
+  }
   return out.slice(0, at);
 }
 
@@ -115,8 +133,10 @@ function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
 
 /** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
 export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
-  if (bytes[0] !== DELIVERY_GROUP && bytes[0] !== DELIVERY_GROUP_FIFO) return { id, entries: [[id, decodeDelivery(bytes)]] };
-  const fifo = bytes[0] === DELIVERY_GROUP_FIFO;
+  const version = bytes[0];
+  if (version !== DELIVERY_GROUP && version !== DELIVERY_GROUP_V1 && version !== DELIVERY_GROUP_FIFO) {
+    return { id, entries: [[id, decodeDelivery(bytes)]] };
+  }
   let at = 1;
   const get = (): number => {
     let z = 0;
@@ -131,6 +151,16 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   };
   const base = get();
+  const names: string[] = [];
+  if (version !== DELIVERY_GROUP_V1) {
+    const count = get();
+    for (let i = 0; i < count; i++) {
+      const length = get();
+      if (length < 0 || at + length > bytes.length) corrupt('delivery');
+      names.push(textDecoder.decode(bytes.subarray(at, at + length)));
+      at += length;
+    }
+  }
   const entries: DeliveryGroup['entries'] = [];
   let offset = 0;
   let seq = 0;
@@ -143,13 +173,11 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     const first = base + get();
     const count = get();
     const size = get();
+    const consumer = version === DELIVERY_GROUP_V1 ? undefined : names[get() - 1];
+    const group = version === DELIVERY_GROUP_FIFO ? names[get() - 1] : undefined;
     const record: DeliveryRecord = { count, deadline, seq, first, size, sentAt };
-    if (fifo) {
-      const length = get();
-      if (length < 0 || at + length > bytes.length) corrupt('delivery');
-      record.group = utf8.decode(bytes.subarray(at, at + length));
-      at += length;
-    }
+    if (consumer !== undefined) record.consumer = consumer;
+    if (group !== undefined) record.group = group;
     entries.push([offset, record]);
   }
   return { id, entries };
