@@ -319,3 +319,14 @@ test('deduplication ids are remembered for the configured window, also across a 
   const fresh = h.record('g');
   t.deepEqual(h.ledger.append([{ record: fresh, delayMs: 0, dedupId: 'k' }], h.now), [fresh.id], 'earlier ids keep the window they were sent with');
 });
+
+test('a receive repeated with its attempt id gets the same deliveries of a FIFO group, and a new attempt nothing of the held group', (t) => {
+  const h = new FifoHarness({ windowMessages: 100, windowBytes: 1 << 30, maxInflight: 1000, timerWindow: 100 });
+  h.ledger.append([h.record('g'), h.record('g'), h.record('h')].map((record) => ({ record, delayMs: 0 })), h.now);
+  h.page();
+  const first = h.ledger.receive(2, Infinity, 30_000, h.now, FOREVER, 'attempt-1');
+  t.deepEqual(first.map((d) => h.idOf(d)), ['m0', 'm1']);
+  const again = h.ledger.receive(2, Infinity, 30_000, h.now, FOREVER, 'attempt-1');
+  t.deepEqual(again.map((d) => [d.offset, d.delivery.seq]), first.map((d) => [d.offset, d.delivery.seq]));
+  t.deepEqual(h.ledger.receive(5, Infinity, 30_000, h.now, FOREVER, 'attempt-2').map((d) => h.idOf(d)), ['m2']);
+});
