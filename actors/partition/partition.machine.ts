@@ -24,6 +24,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
 import { Ledger, type Delivery } from './ledger.ts';
+import { Stream, withRetention } from './stream.ts';
 import type {
   CommitInput,
   CommitOutput,
@@ -58,6 +59,8 @@ interface Inflight {
 
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
+  /** Stream mode: offsets, size and head of the stream (stream.ts); undefined for a queue. */
+  streamLog: Stream | undefined;
   queued: PartitionRequest[];
   /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
   deferred: PartitionRequest[];
@@ -124,8 +127,27 @@ export const partitionMachine = setup({
       for (const request of requests) {
         const { id, op } = request;
         switch (op.type) {
-          case 'send':
-            pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
+          case 'send': {
+            const stream = context.streamLog;
+            const messages = stream ? stream.stamp(op.messages, now) : op.messages;
+            const ids = ledger.append(messages, now);
+            stream?.appended(messages, ids);
+            pending.push({ id, result: { type: 'sent', ids } });
+            break;
+          }
+          case 'commitOffset': {
+            const stream = context.streamLog;
+            const result = stream
+              ? stream.commit(op.group, op.offset, op.generation, op.metadata, now, ledger.partitionState.nextOffset)
+              : 'out_of_range';
+            pending.push({ id, result: { type: 'committed', result } });
+            break;
+          }
+          case 'read':
+          case 'findOffset':
+          case 'offsets':
+            // Answered by the node from the store (StreamRead); never sent to the actor.
+            pending.push({ id, result: { type: 'failed', code: 'internal', message: `${op.type} is not a partition write` } });
             break;
           case 'receive': {
             const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId);
@@ -147,6 +169,7 @@ export const partitionMachine = setup({
             break;
           case 'purge':
             pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
+            context.streamLog?.purged(ledger.partitionState.nextOffset);
             break;
           default:
             op satisfies never;
@@ -165,7 +188,7 @@ export const partitionMachine = setup({
         deferred: stillDeferred,
         pending,
         reads,
-        changes: ledger.takeChanges(),
+        changes: context.streamLog ? ledger.takeChanges().concat(context.streamLog.takeChanges()) : ledger.takeChanges(),
         writingOffset: ledger.partitionState.nextOffset,
         lastTick: ticked ? now : context.lastTick,
       };
@@ -243,6 +266,7 @@ export const partitionMachine = setup({
         changes: [],
         reads: [],
         ledger: undefined,
+        streamLog: undefined,
         page: undefined,
         scan: undefined,
         writeFailed: false,
@@ -263,7 +287,8 @@ export const partitionMachine = setup({
 
     chooseScan: assign(({ context }) => {
       const scan = readerScan(context) as PageInput;
-      return { scan, lastRetention: scan.kind === 'retention' ? context.now() : context.lastRetention };
+      const retention = scan.kind === 'retention' || scan.kind === 'streamHead';
+      return { scan, lastRetention: retention ? context.now() : context.lastRetention };
     }),
 
     applyPage: enqueueActions(({ context, event, enqueue }) => {
@@ -285,6 +310,14 @@ export const partitionMachine = setup({
         case 'purged':
           ledger.forgetPurged(output.messages, output.complete);
           break;
+        case 'streamHead': {
+          const stream = context.streamLog as Stream;
+          const gone = stream.trimHead(output.rows, context.now(), context.retentionMs, context.stream?.retentionBytes ?? 0);
+          ledger.expire(gone);
+          // A full page removed: look again at once (a size limit can be far behind after a burst).
+          if (gone.length >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          break;
+        }
       }
       // Delayed messages are the writer's page; everything else is the reader's scan.
       enqueue.assign(output.kind === 'timers' ? { page: undefined } : { scan: undefined });
@@ -307,6 +340,7 @@ export const partitionMachine = setup({
   context: ({ input }) => ({
     ...input,
     ledger: undefined,
+    streamLog: undefined,
     queued: [],
     deferred: [],
     pending: [],
@@ -324,7 +358,9 @@ export const partitionMachine = setup({
   }),
   on: {
     requests: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.items) }) },
-    configure: { actions: assign({ retentionMs: ({ event }) => event.retentionMs }) },
+    configure: {
+      actions: assign(({ context, event }) => withRetention(context, event)),
+    },
     stop: { target: '.stopped' },
   },
   initial: 'loading',
@@ -341,6 +377,7 @@ export const partitionMachine = setup({
               const nextSeq = Math.max(state.nextSeq, context.seqFloor ?? 0);
               return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now());
             },
+            streamLog: ({ context, event }) => (context.stream ? new Stream(event.output, context.stream.maxGroups) : undefined),
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,
@@ -464,6 +501,7 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
   if (!ledger) return undefined;
   const { queue, partition } = context;
+  if (context.streamLog) return streamScan(context, context.streamLog);
   if (ledger.needsWindow && ledger.windowFrom < context.committedOffset) {
     return { kind: 'window', queue, partition, from: ledger.windowFrom, end: context.committedOffset, limit: ledger.windowWanted };
   }
@@ -471,6 +509,22 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   if (now - context.lastRetention >= context.retentionCheckMs) {
     const from = ledger.retentionStart;
     return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
+  }
+  if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
+  return undefined;
+}
+
+/**
+ * A stream's reader: no window to refill (nothing is received), only the head to trim, every
+ * retentionCheckMs or at once while over its size limit, and purged keys to remove. Below the last
+ * settled write only, like every scan.
+ */
+function streamScan(context: PartitionContext, stream: Stream): PageInput | undefined {
+  const ledger = context.ledger as Ledger;
+  const { queue, partition } = context;
+  const due = context.now() - context.lastRetention >= context.retentionCheckMs || stream.overSize(context.stream?.retentionBytes ?? 0);
+  if (due && stream.start < context.committedOffset) {
+    return { kind: 'streamHead', queue, partition, from: stream.start, end: context.committedOffset, limit: RETENTION_PAGE };
   }
   if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
   return undefined;

@@ -11,6 +11,7 @@ import type { Assignment } from '../../src/meta/records.ts';
 import type { PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
+import { LIMITS } from '../../src/protocol/limits.ts';
 
 export interface QueueInput {
   name: string;
@@ -61,7 +62,7 @@ export const queueMachine = setup({
             assign({ attributes: ({ event }) => event.attributes, modifiedAt: ({ event }) => event.modifiedAt }),
             enqueueActions(({ context, event, enqueue }) => {
               for (const r of Object.values(context.replicas)) {
-                enqueue(sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000 }));
+                enqueue(sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000, retentionBytes: event.attributes.retentionBytes }));
               }
             }),
           ],
@@ -99,6 +100,7 @@ export const queueMachine = setup({
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
+                    ...(c.attributes.mode === 'stream' ? { stream: { retentionBytes: c.attributes.retentionBytes, maxGroups: LIMITS.maxGroupsPerPartition } } : {}),
                   },
                 };
                 const id = replicaSystemId(c.name, c.incarnation, a.partition);

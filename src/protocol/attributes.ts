@@ -10,10 +10,14 @@ interface Range {
   default: number;
 }
 
-/** Attributes with a few named values, all settable. */
+/** Attributes with a few named values. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
+
+/** Choices fixed at creation. */
+const CREATION_CHOICES: ReadonlySet<string> = new Set(['mode']);
 
 type NumericSettable = Exclude<keyof SettableAttributes, keyof typeof CHOICES>;
 
@@ -23,9 +27,11 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
   delaySeconds: { min: 0, max: 900, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
+  retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
 };
 
-export const CREATION: Record<keyof CreationAttributes, Range> = {
+export const CREATION: Record<Exclude<keyof CreationAttributes, keyof typeof CHOICES>, Range> = {
   partitions: { min: 1, max: 64, default: 1 },
   replicationFactor: { min: 1, max: 5, default: 3 },
 };
@@ -37,8 +43,8 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
   ...Object.fromEntries(Object.entries(CHOICES).map(([k, c]) => [k, c.default])),
 } as unknown as QueueAttributes);
 
-function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number | string {
-  const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
+function checkOne(name: string, value: unknown, ranges: Record<string, Range>, creation: boolean): number | string {
+  const choice = Object.hasOwn(CHOICES, name) && (creation || !CREATION_CHOICES.has(name)) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
       throw new WharfError(
@@ -66,9 +72,9 @@ export function creationAttributes(given: Record<string, unknown> | undefined): 
   const out: Record<string, number | string> = { ...DEFAULT_ATTRIBUTES };
   for (const [name, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;
-    out[name] = checkOne(name, value, ALL);
+    out[name] = checkOne(name, value, ALL, true);
   }
-  return out as unknown as QueueAttributes;
+  return checkMode(out as unknown as QueueAttributes);
 }
 
 /** Attributes after a SetQueueAttributes: only settable ones may change. */
@@ -79,9 +85,23 @@ export function updatedAttributes(
   const out: Record<string, number | string> = { ...current };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
-    out[name] = checkOne(name, value, SETTABLE);
+    out[name] = checkOne(name, value, SETTABLE, false);
   }
-  return out as unknown as QueueAttributes;
+  return checkMode(out as unknown as QueueAttributes);
+}
+
+/**
+ * A stream keeps offsets in send order, so it has no delays; a size limit is a stream's alone (a
+ * queue's messages leave when consumed).
+ */
+function checkMode(a: QueueAttributes): QueueAttributes {
+  if (a.mode === 'stream' && a.delaySeconds !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
+  }
+  if (a.mode !== 'stream' && a.retentionBytes !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute retentionBytes applies to streams only (mode stream)');
+  }
+  return a;
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {

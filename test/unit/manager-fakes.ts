@@ -42,6 +42,8 @@ export function queueMeta(name: string, partitions = 1, replicationFactor = 3, i
     delaySeconds: 0,
     receiveWaitTime: 0,
     replication: 'sync',
+    retentionBytes: 0,
+    mode: 'queue',
     partitions,
     replicationFactor,
   };
