@@ -142,6 +142,8 @@ export function attributeRows(a: QueueAttributes): Array<[string, string]> {
     ['delay', `${a.delaySeconds} (${formatSeconds(a.delaySeconds)})`],
     ['receive-wait', `${a.receiveWaitTime} (${formatSeconds(a.receiveWaitTime)})`],
     ['partitions', String(a.partitions)],
+    ['mode', a.mode],
+    ...(a.mode === 'stream' ? [['retention-bytes', a.retentionBytes === 0 ? '0 (no limit)' : `${a.retentionBytes} (${formatBytes(a.retentionBytes)})`] as [string, string]] : []),
   ];
 }
 

@@ -58,6 +58,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'retentionBytes',
+    key: 'retentionBytes',
+    flags: '--retention-bytes <bytes>',
+    description: 'streams: bytes each partition keeps before the oldest messages go, 0 for no limit',
+    settable: true,
+  },
+  {
     attribute: 'partitions',
     key: 'partitions',
     flags: '--partitions <n>',
@@ -94,10 +101,16 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
     new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
       .choices(replication.values),
   );
+  if (!settableOnly) {
+    command.addOption(
+      new Option('--mode <mode>', 'queue: messages leased and deleted (SQS); stream: kept until retention, read by offset (fixed at creation)')
+        .choices(CHOICES.mode.values),
+    );
+  }
   return command;
 }
 
-type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] };
+type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication']; mode?: QueueAttributes['mode'] };
 
 /** The attribute flags that were given, as queue attributes. */
 function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
@@ -107,6 +120,7 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out.replication = options.replication;
+  if (options.mode !== undefined) out.mode = options.mode;
   return out;
 }
 
