@@ -138,8 +138,10 @@ export class StreamConsumer {
     if (answer === undefined) return;
     this.nextHeartbeat = Date.now() + answer.sessionTimeoutMs / 3;
     if (this.member !== undefined && answer.generation === this.member.generation) return;
-    this.member = answer;
+    // The member (and its assignment) shows once its positions are known, so a seek right after finds them.
+    this.member = undefined;
     await this.takeAssignment(answer);
+    this.member = answer;
   }
 
   /** Positions of a new assignment: each partition from the group's committed offset. */
