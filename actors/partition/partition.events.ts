@@ -30,7 +30,8 @@ export type PartitionOp =
 export type StreamRead =
   | { type: 'read'; from: number; max: number; maxBytes: number }
   | { type: 'findOffset'; timestamp: number }
-  | { type: 'offsets'; group?: string };
+  | { type: 'offsets'; group?: string }
+  | { type: 'groups' };
 
 export type PartitionResult =
   /** The message id of each message of the send, in order (the first one's for a duplicate). */
@@ -42,6 +43,7 @@ export type PartitionResult =
   | { type: 'read'; messages: Array<[offset: number, record: MessageRecord]>; start: number; end: number }
   | { type: 'offset'; offset: number }
   | { type: 'offsets'; start: number; end: number; committed?: OffsetRecord }
+  | { type: 'groups'; groups: string[] }
   | { type: 'failed'; code: string; message: string };
 
 export interface PartitionRequest {

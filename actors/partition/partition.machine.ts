@@ -146,6 +146,7 @@ export const partitionMachine = setup({
           case 'read':
           case 'findOffset':
           case 'offsets':
+          case 'groups':
             // Answered by the node from the store (StreamRead); never sent to the actor.
             pending.push({ id, result: { type: 'failed', code: 'internal', message: `${op.type} is not a partition write` } });
             break;

@@ -101,6 +101,11 @@ export class Stream {
     return 'ok';
   }
 
+  /** The groups with a committed offset here. */
+  groups(): string[] {
+    return [...this.offsets.keys()];
+  }
+
   committed(group: string): OffsetRecord | undefined {
     return this.offsets.get(group);
   }

@@ -8,7 +8,7 @@
 import type { ActorRefFrom, Subscription } from 'xstate';
 import type { Logger } from './log.ts';
 import type { partitionMachine } from '../../actors/partition/partition.machine.ts';
-import type { PartitionOp, PartitionRequest, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { PartitionOp, PartitionRequest, PartitionResult, StreamRead } from '../../actors/partition/partition.events.ts';
 import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 import type { Store } from '../storage/store.ts';
 import { isStreamRead, serveStreamRead } from './stream-reads.ts';
@@ -120,7 +120,7 @@ export class PartitionClient {
   };
 
   /** A stream read, answered here from the serving actor's snapshot and the store. */
-  private async read(op: Extract<PartitionOp, { type: 'read' | 'findOffset' | 'offsets' }>): Promise<PartitionResult> {
+  private async read(op: StreamRead): Promise<PartitionResult> {
     const ref = this.serving ? this.current() : undefined;
     if (!ref || !this.store) return { type: 'failed', code: 'not_leader', message: 'this replica is not serving as primary' };
     const { context } = ref.getSnapshot();

@@ -220,7 +220,12 @@ export function streamHandlers(deps: StreamDeps): StreamHandlers {
 
     ListGroups: async ({ queue }) => {
       const meta = streamEntry(deps, queue);
-      return { groups: await deps.groups.list(meta.name) };
+      // Groups with members (the bucket) and groups with committed offsets only (an operator's seek).
+      const [members, ...committed] = await Promise.all([
+        deps.groups.list(meta.name),
+        ...Array.from({ length: meta.attributes.partitions }, async (_, p) => expectResult(await request(meta, p, { type: 'groups' }), 'groups').groups),
+      ]);
+      return { groups: [...new Set([...members, ...committed.flat()])].sort() };
     },
   };
 }

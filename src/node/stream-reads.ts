@@ -29,7 +29,7 @@ export interface StreamView {
 const READ_CHUNK = 64;
 
 export function isStreamRead(op: { type: string }): op is StreamRead {
-  return op.type === 'read' || op.type === 'findOffset' || op.type === 'offsets';
+  return op.type === 'read' || op.type === 'findOffset' || op.type === 'offsets' || op.type === 'groups';
 }
 
 export async function serveStreamRead(store: Store, queue: string, partition: number, view: StreamView, op: StreamRead): Promise<PartitionResult> {
@@ -41,6 +41,8 @@ export async function serveStreamRead(store: Store, queue: string, partition: nu
       const committed = op.group === undefined ? undefined : stream.committed(op.group);
       return committed === undefined ? { type: 'offsets', start: stream.start, end } : { type: 'offsets', start: stream.start, end, committed };
     }
+    case 'groups':
+      return { type: 'groups', groups: stream.groups() };
     case 'findOffset':
       return { type: 'offset', offset: await firstAtOrAfter(store, q, partition, stream.start, end, op.timestamp) };
     case 'read': {

@@ -63,6 +63,7 @@ const opSchema = v.variant('type', [
   v.strictObject({ type: v.literal('read'), from: nat, max: nat, maxBytes: nat }),
   v.strictObject({ type: v.literal('findOffset'), timestamp: nat }),
   v.strictObject({ type: v.literal('offsets'), group: v.optional(name) }),
+  v.strictObject({ type: v.literal('groups') }),
 ]);
 
 const partitionSchema = v.strictObject({
