@@ -314,7 +314,7 @@ export const partitionMachine = setup({
         case 'streamHead': {
           const stream = context.streamLog as Stream;
           const gone = stream.trimHead(output.rows, context.now(), context.retentionMs, context.stream?.retentionBytes ?? 0);
-          ledger.expire(gone);
+          ledger.trimStream(gone);
           // A full page removed: look again at once (a size limit can be far behind after a burst).
           if (gone.length >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
           break;

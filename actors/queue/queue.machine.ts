@@ -95,7 +95,8 @@ export const queueMachine = setup({
                   partition$: {
                     queue: c.name,
                     partition: a.partition,
-                    limits: c.limits,
+                    // A stream never receives: the ledger's window of ready messages keeps one, not thousands.
+                    limits: c.attributes.mode === 'stream' ? { ...c.limits, windowMessages: 1, windowBytes: 1 } : c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     retentionCheckMs: c.retentionCheckMs,

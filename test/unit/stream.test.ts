@@ -5,7 +5,7 @@
 import test from 'ava';
 import { EMPTY_PARTITION, recordSize, type MessageRecord } from '../../actors/partition/records.ts';
 import { Stream, withRetention } from '../../actors/partition/stream.ts';
-import type { NewMessage } from '../../actors/partition/ledger.ts';
+import { Ledger, type NewMessage } from '../../actors/partition/ledger.ts';
 
 const message = (id: string, size = 10, sentAt = 0): NewMessage => ({ record: { id, body: new Uint8Array(size), sentAt }, delayMs: 0 });
 const fresh = (maxGroups = 10) => new Stream({ state: { ...EMPTY_PARTITION } }, maxGroups);
@@ -100,4 +100,18 @@ test('withRetention changes the size limit of a stream only', (t) => {
     retentionMs: 2,
     stream: { retentionBytes: 5, maxGroups: 3 },
   });
+});
+
+test('the ledger trims a stream head without remembering anything per message', (t) => {
+  const ledger = new Ledger({ state: { ...EMPTY_PARTITION }, deliveries: [] }, { windowMessages: 1, windowBytes: 1, maxInflight: 10, timerWindow: 10 }, 0);
+  ledger.append(['a', 'b', 'c', 'd', 'e'].map((id) => message(id)), 0);
+  ledger.takeChanges();
+  ledger.trimStream([0, 1, 2]);
+  const changes = ledger.takeChanges();
+  t.deepEqual(
+    changes.filter((c) => c.kind === 'delMessage').map((c) => (c.kind === 'delMessage' ? c.offset : -1)),
+    [0, 1, 2],
+  );
+  t.is(ledger.partitionState.stored, 2);
+  t.is(ledger.summary()['window'], 0, 'the one message the window held went with the head');
 });
