@@ -233,7 +233,9 @@ export const partitionMachine = setup({
       const replies = repliesOf(head.pending, (event as unknown as { output?: SettleOutput }).output?.records);
       enqueue.assign({ inflight: rest, committedOffset: head.offset });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
-      if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
+      // A stream's readers wait for its end to move (its ledger window says nothing of that).
+      const streamGrew = context.streamLog !== undefined && head.offset > context.committedOffset;
+      if (context.ledger?.hasReady || streamGrew) enqueue.emit({ type: 'ready' });
     }),
 
     /** Only a failed write is known not to have happened; anything else leaves the outcome unknown. */

@@ -217,3 +217,19 @@ test('the wrong mode answers a typed error; streams refuse delays', async (t) =>
   await refusedWith(t, client.request('CommitOffsets', { queue: 's', group: 'g', offsets: [{ partition: 0, offset: 9 }] }), ErrorCode.InvalidParameter);
   t.pass();
 });
+
+test('a waiting read returns the message stored while it waits, also after the head was trimmed', async (t) => {
+  const clock = new OffsetClock();
+  const { client } = await startWharf(t, { clock });
+  await client.createQueue('waits', { mode: 'stream', retentionPeriod: 60 });
+  // Two: the ledger's window (one message on a stream) then holds none of what follows.
+  await client.sendMessage('waits', 'old1');
+  await client.sendMessage('waits', 'old2');
+  clock.advance(61_000);
+  await eventually(async () => (await client.request('GetOffsets', { queue: 'waits' })).partitions[0]?.startOffset === 2, { message: 'old trimmed' });
+  const waiting = client.request('ReadStream', { queue: 'waits', partition: 0, offset: 2, waitTimeSeconds: 20 });
+  await client.sendMessage('waits', 'new');
+  const { messages, nextOffset } = await waiting;
+  t.deepEqual(messages.map((m) => text(m.body)), ['new']);
+  t.is(nextOffset, 3);
+});
