@@ -38,6 +38,8 @@ import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
+import { GroupStore } from '../meta/groups.ts';
+import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -163,7 +165,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store);
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);
@@ -272,7 +274,15 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   heartbeat.unref();
 
   // ---- services on NATS ------------------------------------------------------------------------------
-  const frontEnd = new FrontEnd({ metadata, clock: config.clock, service: serviceOf, createWaitMs: CREATE_WAIT_MS });
+  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
+  const frontEnd = new FrontEnd({
+    metadata,
+    clock: config.clock,
+    service: serviceOf,
+    createWaitMs: CREATE_WAIT_MS,
+    groups,
+    watchReady: readyWatches(nc, subs, config.maxWaiters),
+  });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
       const s = serviceOf(q.value);

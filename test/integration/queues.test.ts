@@ -131,6 +131,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -145,6 +147,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -240,6 +244,8 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   });
   t.deepEqual(description.counts, counts(0, 0, 0));
 });
@@ -299,6 +305,8 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);
