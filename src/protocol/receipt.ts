@@ -16,17 +16,35 @@ export interface Receipt {
   seq: number;
 }
 
-const FIELD = /^[0-9a-z]{1,11}$/;
-
 export function encodeReceipt(r: Receipt): string {
   return `r1.${r.incarnation.toString(36)}.${r.partition.toString(36)}.${r.offset.toString(36)}.${r.seq.toString(36)}`;
 }
 
+const PREFIX = 'r1.';
+const DOT = 46;
+const MAX_FIELD = 11;
+/** 0-9 and a-z: base 36 as toString(36) writes it. */
+const isDigit36 = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 122);
+
+/** A character scan rather than split and regular expressions: every delete and visibility change parses one. */
 export function decodeReceipt(handle: string): Receipt {
-  const parts = handle.split('.');
-  if (parts.length !== 5 || parts[0] !== 'r1' || !parts.slice(1).every((p) => FIELD.test(p))) {
+  const fields: number[] = [];
+  let ok = handle.startsWith(PREFIX) && handle.length <= PREFIX.length + 4 * (MAX_FIELD + 1);
+  let start = PREFIX.length;
+  for (let i = start; ok && i <= handle.length; i++) {
+    const c = i < handle.length ? handle.charCodeAt(i) : DOT;
+    if (c !== DOT) {
+      ok = isDigit36(c);
+      continue;
+    }
+    const length = i - start;
+    ok = length >= 1 && length <= MAX_FIELD && fields.length < 4;
+    if (ok) fields.push(parseInt(handle.slice(start, i), 36));
+    start = i + 1;
+  }
+  if (!ok || fields.length !== 4) {
     throw new WharfError(ErrorCode.InvalidReceiptHandle, 'the receipt handle is not one Wharf issued');
   }
-  const [incarnation, partition, offset, seq] = parts.slice(1).map((p) => parseInt(p, 36)) as [number, number, number, number];
+  const [incarnation, partition, offset, seq] = fields as [number, number, number, number];
   return { incarnation, partition, offset, seq };
 }
