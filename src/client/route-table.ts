@@ -76,6 +76,9 @@ export class RouteTable {
 
   /** Entries of a receipt-handle batch by the node to ask (undefined: any node), in entry order within each. */
   byNode<E extends { receiptHandle: string }>(queue: string, entries: readonly E[]): Map<string | undefined, E[]> {
+    const known = this.queues.get(queue);
+    // One partition: every handle of the queue goes to its node, no need to read them.
+    if (known?.partitions.length === 1) return new Map([[known.partitions[0]?.node ?? undefined, [...entries]]]);
     const groups = new Map<string | undefined, E[]>();
     for (const e of entries) {
       const node = this.nodeOfReceipt(queue, e.receiptHandle);

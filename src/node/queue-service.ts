@@ -11,7 +11,7 @@ import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
-import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
+import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
 import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
 
@@ -200,7 +200,8 @@ export class QueueService {
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {
         if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, p.index);
-        return result.deliveries.map((d) => this.toReceived(p, d));
+        const receipt = receiptsOf(this.incarnation, p.index);
+        return result.deliveries.map((d) => this.toReceived(receipt, d));
       }
     }
     return [];
@@ -267,15 +268,10 @@ export class QueueService {
     })();
   }
 
-  private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
+  private toReceived(receipt: (offset: number, seq: number) => string, d: Delivery & { record: MessageRecord }): ReceivedMessage {
     return {
       messageId: d.record.id,
-      receiptHandle: encodeReceipt({
-        incarnation: this.incarnation,
-        partition: p.index,
-        offset: d.offset,
-        seq: d.delivery.seq,
-      }),
+      receiptHandle: receipt(d.offset, d.delivery.seq),
       body: d.record.body,
       attributes: d.record.attributes ?? {},
       sentAt: d.record.sentAt,

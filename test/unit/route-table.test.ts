@@ -71,4 +71,6 @@ test('a receipt batch splits by node, in entry order, unknown handles to any nod
     ['n2', ['e1']],
     [undefined, ['e2', 'e4']],
   ]);
+  routes.learn('one', hint(1, ['n2', 1]));
+  t.deepEqual([...routes.byNode('one', entries)].map(([node, es]) => [node, es.length]), [['n2', 5]], 'one partition: all to its node, unread');
 });
