@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { check, type Report, type ReplicaDump } from '../test/chaos/checker.ts';
 import { History, HistoryWriter, readHistory, type HistoryOp } from '../test/chaos/history.ts';
-import { drain, seededRandom, startWorkload } from '../test/chaos/workload.ts';
+import { drain, seededRandom, startWorkload, type Workload } from '../test/chaos/workload.ts';
 import { eventually } from '../test/helpers/eventually.ts';
 import { Nemesis } from './nemesis.ts';
 import type { ChaosContext, Scenario } from './scenario.ts';
@@ -64,6 +64,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
   const topology = await Topology.start({ dir: workDir, cluster: `chaos${randomBytes(3).toString('hex')}`, random, ...scenario.topology });
   let history: History | undefined;
+  let workload: Workload | undefined;
   let valid = false;
   try {
     const admin = await topology.client();
@@ -74,7 +75,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const historyFile = join(workDir, 'history.jsonl');
     history = new History(new HistoryWriter(historyFile));
     const h = history;
-    const workload = await startWorkload({ queue: QUEUE, history: h, connect: () => topology.client(), random });
+    workload = await startWorkload({ queue: QUEUE, history: h, connect: () => topology.client(), random });
     const progress = async (count: number, timeoutMs = 60_000) => {
       const target = h.acked.size + count;
       await eventually(() => h.acked.size >= target, { timeoutMs, intervalMs: 50, message: `${count} more acknowledged sends` });
@@ -143,6 +144,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       kept: !valid || options.keep === true,
     };
   } finally {
+    // After a failure the workload may still run: it must stop before its history is closed.
+    await workload?.stop();
     history?.close();
     await topology.close();
     if (valid && options.keep !== true) await rm(workDir, { recursive: true, force: true });

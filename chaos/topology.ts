@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { WharfClient } from '../src/client/client.ts';
-import { buckets, assignmentKey, type Assignment } from '../src/meta/records.ts';
+import { buckets, assignmentKey, type Assignment, type Heartbeat, type NodeRecord } from '../src/meta/records.ts';
+import { clusterName } from '../src/names.ts';
+import { subjects } from '../src/protocol/subjects.ts';
 import { findNatsServer } from '../test/helpers/nats-server.ts';
 import { isReadyLine } from '../test/helpers/node-process.ts';
 import { dumpStore, replicasInSync } from '../test/helpers/cluster.ts';
@@ -264,6 +266,14 @@ export class Topology {
     }
   }
 
+  /** The node's registration (its store's identity and generation), as the metadata holds it now. */
+  async nodeRecord(id: string): Promise<NodeRecord | undefined> {
+    if (this.nc === undefined) return undefined;
+    const kv = await new Kvm(this.nc).open(buckets(this.options.cluster).nodes);
+    const entry = await kv.get(id);
+    return entry?.operation === 'PUT' ? (entry.json() as NodeRecord) : undefined;
+  }
+
   /** Waits (bounded) for a primary whose process runs, other than `not`. */
   async waitForPrimary(queue: string, partition: number, options: { not?: string; timeoutMs?: number } = {}): Promise<string> {
     return eventually(
@@ -279,6 +289,46 @@ export class Topology {
   async waitForReplicasInSync(queue: string, timeoutMs = 60_000): Promise<void> {
     if (this.nc === undefined) throw new Error('no harness connection');
     await replicasInSync(this.nc, this.options.cluster, queue, NODE_IDS, timeoutMs);
+  }
+
+  /**
+   * Waits (bounded) until the cluster is healthy again under load, the way an operator reads
+   * `wharf cluster` between two restarts: heartbeats from every node, every partition of `queue`
+   * with a primary whose in-sync set holds all three nodes, and no replica loading or a learner.
+   * (With writes flowing, the replicas' log ends are rarely equal at one instant: the in-sync set
+   * is the primary's own judgement of "caught up".)
+   */
+  async waitForHealthy(queue: string, timeoutMs = 60_000): Promise<void> {
+    if (this.nc === undefined) throw new Error('no harness connection');
+    const latest = new Map<string, Heartbeat>();
+    const sub = this.nc.subscribe(subjects(clusterName(this.options.cluster)).allHeartbeats, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const hb = msg.json<Heartbeat>();
+          latest.set(hb.node, hb);
+        } catch {
+          // not a heartbeat
+        }
+      },
+    });
+    try {
+      await eventually(
+        () => {
+          if (NODE_IDS.some((id) => !latest.has(id))) return false;
+          const reports = [...latest.values()].flatMap((hb) => hb.replicas.filter((r) => r.queue === queue).map((r) => ({ ...r, node: hb.node })));
+          if (reports.some((r) => r.role !== 'primary' && r.role !== 'follower')) return false;
+          const partitions = new Set(reports.map((r) => r.partition));
+          return [...partitions].every((p) => {
+            const primaries = reports.filter((r) => r.partition === p && r.role === 'primary');
+            return primaries.length === 1 && (primaries[0]?.isr?.length ?? 0) >= NODE_IDS.length;
+          });
+        },
+        { timeoutMs, intervalMs: 100, message: `every replica of ${queue} in sync (in-sync sets of ${NODE_IDS.length})` },
+      );
+    } finally {
+      sub.unsubscribe();
+    }
   }
 
   /** Every node's live message values per partition; every node must be stopped. */

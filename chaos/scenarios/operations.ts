@@ -4,7 +4,19 @@
  * data dir.
  */
 import { join } from 'node:path';
-import { rounds, type Scenario } from '../scenario.ts';
+import { eventually } from '../../test/helpers/eventually.ts';
+import { rounds, type ChaosContext, type Scenario } from '../scenario.ts';
+
+/** The store the node registered at its last start (a node registers before it logs `node ready`). */
+async function registeredStore(ctx: ChaosContext, node: string): Promise<{ store: string; generation: number }> {
+  return eventually(
+    async () => {
+      const r = await ctx.topology.nodeRecord(node);
+      return r?.store === undefined ? undefined : { store: r.store, generation: r.storeGeneration ?? 0 };
+    },
+    { timeoutMs: 10_000, intervalMs: 100, message: `${node}'s registered store` },
+  );
+}
 
 export const rollingRestart: Scenario = {
   name: 'rolling-restart',
@@ -15,7 +27,7 @@ export const rollingRestart: Scenario = {
       for (const node of ctx.topology.nodes) {
         await ctx.nemesis.terminate(node.id);
         await ctx.nemesis.start(node.id);
-        await ctx.topology.waitForReplicasInSync(ctx.queue);
+        await ctx.topology.waitForHealthy(ctx.queue);
         await ctx.progress(20);
       }
     } while (ctx.more());
@@ -34,10 +46,15 @@ export const backupRestore: Scenario = {
       await ctx.nemesis.terminate(node.id);
       await ctx.nemesis.backup(node.id, copy);
       await ctx.nemesis.start(node.id);
+      const before = await registeredStore(ctx, node.id);
       await ctx.progress(200);
       await ctx.nemesis.terminate(node.id);
       await ctx.nemesis.restore(node.id, copy);
       await ctx.nemesis.start(node.id);
-      await ctx.topology.waitForReplicasInSync(ctx.queue);
+      // The copy is older than the store the node last registered: it must come back as a new store.
+      const after = await registeredStore(ctx, node.id);
+      if (after.store === before.store) throw new Error(`${node.id}: the restored copy kept its identity ${after.store}`);
+      ctx.log(`${node.id}: store ${before.store} (generation ${before.generation}) restored from a copy, registered as new store ${after.store}`);
+      await ctx.topology.waitForHealthy(ctx.queue);
     }),
 };
