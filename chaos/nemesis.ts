@@ -151,15 +151,21 @@ export class Nemesis {
     });
   }
 
-  /** Undoes every fault still in place, as one `heal`. */
+  /** Undoes every fault still in place, as one `heal` (nothing is recorded when nothing is broken). */
   async healAll(): Promise<void> {
     const t = this.topology;
-    const parts: string[] = [];
+    const broken =
+      this.netFaults ||
+      this.faulted.size > 0 ||
+      this.filled.size > 0 ||
+      [...this.clockOffsets.values()].some((o) => o !== 0) ||
+      t.servers.some((s) => !s.process.running) ||
+      t.nodes.some((n) => !n.process.running || n.process.isPaused);
+    if (!broken) return;
     await this.history.nemesis('heal', null, async () => {
       if (this.netFaults) {
         await t.net.heal();
         this.netFaults = false;
-        parts.push('network');
       }
       for (const id of this.faulted) t.node(id).proxy.set({});
       this.faulted.clear();
