@@ -155,3 +155,18 @@ export async function writeReport(s: ScenarioReport, description: string, dir = 
   await writeFile(`${base}.txt`, readable(s, description));
   return { json: `${base}.json`, txt: `${base}.txt` };
 }
+
+/** A Markdown table of a whole invocation: one row per scenario run. */
+export function markdownSummary(reports: readonly ScenarioReport[], command: string): string {
+  const head = [
+    '| scenario | verdict | seed | faults s | acknowledged / sends | lost | resurrected | unexpected | duplicates | double deliveries (live lease) | divergence | longest unavailability send / receive s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const rows = reports.map((r) => {
+    const f = r.figures;
+    return `| ${r.scenario} | ${r.passed ? 'pass' : `FAIL: ${r.problems.join('; ')}`} | ${r.seed} | ${r.faultSeconds} | ${f.acknowledged} / ${f.attempts} | ${f.lost} | ${f.resurrected} | ${f.unexpected} | ${f.duplicates} | ${f.doubleDeliveriesUnderLiveLease} | ${f.divergence} | ${f.unavailabilitySendSeconds} / ${f.unavailabilityReceiveSeconds} |`;
+  });
+  const first = reports[0];
+  const when = first === undefined ? '' : `, started ${first.startedAt}, commit ${first.commit}`;
+  return [`\`${command}\`${when}`, '', ...head, ...rows, ''].join('\n');
+}

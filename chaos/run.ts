@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- [options]`: runs scenarios of the multi-host harness one after the other and
  * writes each one's report (JSON and a readable summary) under chaos/results/, then one summary of
- * the whole run. Needs root (network namespaces, iptables, tc, mount).
+ * the whole run (a line per scenario, and a Markdown table). Needs root (network namespaces, iptables, tc, mount).
  *
  *   --scenario <name>[,<name>...]   scenarios to run (default: all); --list shows them
  *   --tier short|long               short: the CI scenarios, 20 s of faults each;
@@ -13,11 +13,11 @@
  *
  * Exit code: 0 when every run passed, 1 when one failed its targets, 2 on a usage error.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { namespacesAvailable, sweepLeftovers } from './netns.ts';
-import { RESULTS_DIR, summaryLine, toReport, writeReport, type ScenarioReport } from './report.ts';
+import { markdownSummary, RESULTS_DIR, summaryLine, toReport, writeReport, type ScenarioReport } from './report.ts';
 import { runScenario } from './runner.ts';
 import { SCENARIOS, scenario } from './scenarios/index.ts';
 import type { Scenario } from './scenario.ts';
@@ -104,7 +104,9 @@ async function main(): Promise<number> {
     }
     await appendFile(summary, `${line}\n`);
   }
-  process.stdout.write(`\n${reports.map(summaryLine).join('\n')}\nsummary: ${summary}\n`);
+  const markdown = summary.replace(/\.txt$/, '.md');
+  await writeFile(markdown, markdownSummary(reports, `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim()));
+  process.stdout.write(`\n${reports.map(summaryLine).join('\n')}\nsummary: ${summary}, ${markdown}\n`);
   return reports.length === jobs.length && reports.every((r) => r.passed) ? 0 : 1;
 }
 
