@@ -267,6 +267,7 @@ export class Ledger {
     now: number,
     retentionMs: number,
     attemptId?: string,
+    consumer?: string,
   ): Delivery[] {
     if (attemptId !== undefined) {
       const again = this.repeatAttempt(attemptId, now);
@@ -312,6 +313,7 @@ export class Ledger {
         first: previous?.first ?? now,
         size,
         sentAt,
+        ...(consumer === undefined ? {} : { consumer }),
       };
       this.dirtyState = true;
       this.record(offset, delivery);

@@ -13,6 +13,8 @@ export type PartitionOp =
       maxBytes: number;
       visibilityMs: number;
       attemptId?: string;
+      /** Recorded with each delivery as its lease owner. */
+      consumer?: string;
     }
   /** Deletes by receipt: one result per item, in order (a batch delete is one request). */
   | { type: 'delete'; items: Array<{ offset: number; seq: number }> }

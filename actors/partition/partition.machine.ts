@@ -128,7 +128,7 @@ export const partitionMachine = setup({
             pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
             break;
           case 'receive': {
-            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId);
+            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
             break;

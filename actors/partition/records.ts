@@ -30,6 +30,8 @@ export interface DeliveryRecord {
   size: number;
   /** The message's sentAt, so retention applies without reading the body. */
   sentAt: number;
+  /** Who received it this time (the lease owner), when the receive named itself. */
+  consumer?: string;
 }
 
 /** The partition's own counters, written with every batch that changes them. */

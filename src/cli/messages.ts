@@ -36,6 +36,7 @@ interface ReceiveFlags {
   max: number;
   wait?: number;
   visibilityTimeout?: number;
+  consumer?: string;
   delete?: boolean;
   base64?: boolean;
   exitEmpty?: boolean;
@@ -126,6 +127,7 @@ Examples:
         `keep these messages invisible this long (0-${LIMITS.maxVisibilityTimeout}; default: the queue's)`,
       ).argParser(integerIn(0, LIMITS.maxVisibilityTimeout)),
     )
+    .option('--consumer <name>', 'the lease owner these deliveries record (default: <host>:<pid>:<random>)')
     .option('--delete', 'delete the messages after printing them')
     .option('--base64', 'print bodies base64-encoded (for binary bodies); default: as UTF-8 text')
     .option('--exit-empty', 'exit with code 4 when no message was received (default: exit 0, print nothing)')
@@ -150,6 +152,7 @@ Examples:
             maxMessages: flags.max,
             ...(flags.wait === undefined ? {} : { waitTimeSeconds: flags.wait }),
             ...(flags.visibilityTimeout === undefined ? {} : { visibilityTimeout: flags.visibilityTimeout }),
+            ...(flags.consumer === undefined ? {} : { consumer: flags.consumer }),
           });
           printMessages(out, queue, messages, flags.base64 === true);
           if (messages.length === 0 && flags.exitEmpty === true) throw new ExitWith(ExitCode.Empty);

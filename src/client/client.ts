@@ -3,9 +3,11 @@
  * of sends, and retries of errors that are safe to retry.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
+import { natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
 import { clusterName } from '../names.ts';
 import { decodeReply, encodeRequest } from '../protocol/codec.ts';
 import type {
@@ -28,6 +30,8 @@ export interface ClientOptions {
   servers?: string | string[];
   /** An open NATS connection to use (the client will not close it). */
   connection?: NatsConnection;
+  /** Credentials and TLS for the connection the client opens (src/security/nats-auth.ts). Ignored when `connection` is given. */
+  auth?: NatsAuth;
   /** The Wharf deployment to talk to. @default 'local' */
   cluster?: string;
   /** How long one request may take before it fails with `timeout`, ms. @default 30000 */
@@ -36,6 +40,11 @@ export interface ClientOptions {
   maxAttempts?: number;
   /** Batching of `send()`. */
   batching?: BatchingOptions;
+  /**
+   * The name this client's receives carry: each delivery records it as the message's lease owner.
+   * @default `<host>:<pid>:<random>`
+   */
+  consumer?: string;
 }
 
 export interface SendOptions {
@@ -54,6 +63,8 @@ export interface ReceiveOptions {
   /** Visibility timeout of these deliveries, seconds. @default the queue's */
   visibilityTimeout?: number;
   receiveRequestAttemptId?: string;
+  /** Lease owner recorded with these deliveries. @default the client's `consumer` */
+  consumer?: string;
 }
 
 /** A send whose messages all carry deduplication ids. */
@@ -76,6 +87,8 @@ export class WharfClient {
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
   private readonly batchers = new Map<string, QueueBatcher>();
+  /** Recorded by the partitions as the lease owner of what this client receives. */
+  readonly consumer: string;
 
   private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions) {
     this.nc = nc;
@@ -84,13 +97,15 @@ export class WharfClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.batching = options.batching ?? {};
+    this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
   static async connect(options: ClientOptions = {}): Promise<WharfClient> {
     if (options.connection) return new WharfClient(options.connection, false, options);
     const servers = options.servers ?? 'nats://127.0.0.1:4222';
+    const auth = natsAuthOptions(options.auth);
     try {
-      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000 });
+      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000, ...auth });
       return new WharfClient(nc, true, options);
     } catch (err) {
       throw new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${String(servers)}: ${(err as Error).message}`, { cause: err });
@@ -178,7 +193,7 @@ export class WharfClient {
   // ---- receiving ---------------------------------------------------------------------------------
 
   async receive(queue: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
-    return (await this.request('ReceiveMessage', { queue, ...options })).messages;
+    return (await this.request('ReceiveMessage', { queue, consumer: this.consumer, ...options })).messages;
   }
 
   async deleteMessage(queue: string, receiptHandle: string): Promise<void> {

@@ -7,8 +7,8 @@
  * messages up to SCAN_LIMIT and says how many it looked at. Partitions whose primary is on another
  * node are asked there (the same request, narrowed to the partition).
  *
- * The consumer holding a lease is not recorded anywhere: receives carry no consumer name. The reply
- * has the lease's deadline and the receive count; `leaseOwner` stays absent.
+ * A delivery records the consumer name its receive carried (the SDK always sends one): that is the
+ * lease owner. Receives that named no consumer leave `leaseOwner` absent.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as v from 'valibot';
@@ -173,7 +173,9 @@ async function atOffset(deps: WhereaboutsDeps, queue: QueueName, partition: numb
   const d = await storedDelivery(deps.store, queue, partition, offset);
   if (d === undefined) return { ...base, state: 'ready', receiveCount: 0 };
   // A lease that ran out leaves the message ready for redelivery until the next receive.
-  if (d.deadline > deps.now()) return { ...base, state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline };
+  if (d.deadline > deps.now()) {
+    return { ...base, state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline, ...(d.consumer === undefined ? {} : { leaseOwner: d.consumer }) };
+  }
   return { ...base, state: 'ready', receiveCount: d.count };
 }
 

@@ -27,6 +27,7 @@ interface ReceiveParams {
   max: number;
   visibilityMs: number;
   attemptId: string | undefined;
+  consumer: string | undefined;
 }
 
 export interface QueueServiceOptions {
@@ -154,6 +155,7 @@ export class QueueService {
       max: request.maxMessages ?? 1,
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
+      consumer: request.consumer,
     };
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
@@ -197,6 +199,7 @@ export class QueueService {
         maxBytes: LIMITS.maxReceiveBytes,
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
+        ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {

@@ -62,6 +62,8 @@ const attributes = v.pipe(
   v.record(v.pipe(v.string(), v.maxLength(64)), v.unknown()),
   v.check((r) => Object.keys(r).length <= 32, 'too many attributes'),
 );
+/** A consumer's name: printable ASCII, so host names, ports and pids fit. */
+const consumerName = v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,128}$/, 'a consumer name is 1-128 printable ASCII characters'));
 const receipt = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 const entries = <T extends v.ObjectEntries>(shape: T) =>
   v.pipe(v.array(v.strictObject({ id, ...shape })), v.maxLength(LIMITS.maxBatchEntries));
@@ -85,6 +87,7 @@ const schemas = {
     waitTimeSeconds: v.optional(int(0, LIMITS.maxWaitTimeSeconds)),
     visibilityTimeout: v.optional(int(0, LIMITS.maxVisibilityTimeout)),
     receiveRequestAttemptId: v.optional(id),
+    consumer: v.optional(consumerName),
   }),
   DeleteMessage: v.strictObject({ queue, receiptHandle: receipt }),
   DeleteMessageBatch: v.strictObject({ queue, entries: entries({ receiptHandle: receipt }) }),

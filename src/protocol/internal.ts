@@ -55,6 +55,7 @@ const opSchema = v.variant('type', [
     maxBytes: nat,
     visibilityMs: nat,
     attemptId: v.optional(v.string()),
+    consumer: v.optional(v.string()),
   }),
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
   v.strictObject({ type: v.literal('changeVisibility'), items: v.array(v.strictObject({ offset: nat, seq: nat, visibilityMs: nat })) }),

@@ -128,6 +128,12 @@ export interface Api {
       visibilityTimeout?: number;
       /** A retried receive with the same id returns the same messages while their leases live. */
       receiveRequestAttemptId?: string;
+      /**
+       * Who receives: recorded with each delivery as its lease owner, shown wherever the message's
+       * whereabouts are (inspector, peek, a dead-lettered message's history). 1–128 printable ASCII
+       * characters. The SDK sends one per client (host:pid:random) unless told otherwise.
+       */
+      consumer?: string;
     };
     reply: { messages: ReceivedMessage[] };
   };

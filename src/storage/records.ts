@@ -37,20 +37,38 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-/** First byte of a delivery group value (a stored single record of older stores is a MessagePack array of six numbers). */
-const DELIVERY_GROUP = 0x01;
-const FIELDS_PER_DELIVERY = 7;
+/**
+ * First byte of a delivery group value. 0x02 groups carry the consumer names of their deliveries;
+ * 0x01 groups (written before) have none; a stored single record of older stores is a MessagePack
+ * array of six numbers.
+ */
+const DELIVERY_GROUP_V1 = 0x01;
+const DELIVERY_GROUP = 0x02;
+/** Offset, sequence, sentAt, deadline, first, count, size, consumer. */
+const FIELDS_PER_DELIVERY = 8;
 /** Room for one zigzag varint of a safe integer. */
 const MAX_VARINT = 8;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 /**
- * A delivery group, in bytes: 0x01, then zigzag varints: `base` (the first record's first delivery),
- * and per record its offset, sequence and sentAt as differences from the record before, its deadline
- * and first delivery as differences from `base`, its count and size. Records of one batch share most
- * of their values, so this stays near a dozen bytes a record, and it is written without MessagePack.
+ * A delivery group, in bytes: 0x02, then zigzag varints: `base` (the first record's first delivery),
+ * the number of distinct consumer names and each name (its length, then its bytes), then per record
+ * its offset, sequence and sentAt as differences from the record before, its deadline and first
+ * delivery as differences from `base`, its count, its size and its consumer (1 + the name's index,
+ * 0 for none). Records of one batch share most of their values (and usually one consumer), so this
+ * stays near a dozen bytes a record, and it is written without MessagePack.
  */
 export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
-  const out = new Uint8Array(1 + (1 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT);
+  const names = new Map<string, number>();
+  const encoded: Uint8Array[] = [];
+  for (const [, d] of g.entries) {
+    if (d.consumer === undefined || names.has(d.consumer)) continue;
+    names.set(d.consumer, names.size);
+    encoded.push(textEncoder.encode(d.consumer));
+  }
+  const nameBytes = encoded.reduce((n, b) => n + MAX_VARINT + b.byteLength, 0);
+  const out = new Uint8Array(1 + (2 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + nameBytes);
   out[0] = DELIVERY_GROUP;
   let at = 1;
   const put = (n: number) => {
@@ -64,6 +82,12 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   };
   const base = g.entries[0]?.[1].first ?? 0;
   put(base);
+  put(names.size);
+  for (const bytes of encoded) {
+    put(bytes.byteLength);
+    out.set(bytes, at);
+    at += bytes.byteLength;
+  }
   let offset = 0;
   let seq = 0;
   let sentAt = base;
@@ -75,6 +99,7 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
     put(d.first - base);
     put(d.count);
     put(d.size);
+    put(d.consumer === undefined ? 0 : (names.get(d.consumer) as number) + 1);
     offset = o;
     seq = d.seq;
     sentAt = d.sentAt;
@@ -95,7 +120,8 @@ function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
 
 /** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
 export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
-  if (bytes[0] !== DELIVERY_GROUP) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  const version = bytes[0];
+  if (version !== DELIVERY_GROUP && version !== DELIVERY_GROUP_V1) return { id, entries: [[id, decodeDelivery(bytes)]] };
   let at = 1;
   const get = (): number => {
     let z = 0;
@@ -110,6 +136,16 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   };
   const base = get();
+  const names: string[] = [];
+  if (version === DELIVERY_GROUP) {
+    const count = get();
+    for (let i = 0; i < count; i++) {
+      const length = get();
+      if (length < 0 || at + length > bytes.length) corrupt('delivery');
+      names.push(textDecoder.decode(bytes.subarray(at, at + length)));
+      at += length;
+    }
+  }
   const entries: DeliveryGroup['entries'] = [];
   let offset = 0;
   let seq = 0;
@@ -122,7 +158,8 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     const first = base + get();
     const count = get();
     const size = get();
-    entries.push([offset, { count, deadline, seq, first, size, sentAt }]);
+    const consumer = version === DELIVERY_GROUP ? names[get() - 1] : undefined;
+    entries.push([offset, consumer === undefined ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, consumer }]);
   }
   return { id, entries };
 }

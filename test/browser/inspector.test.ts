@@ -78,6 +78,7 @@ test('the inspector shows the cluster, a queue, a message with its lease and a d
   const leaseUntil = Number(await result.getAttribute('data-lease-until'));
   t.true(leaseUntil > leasedAt && leaseUntil <= Date.now() + 120_000, `lease until ${leaseUntil}`);
   t.regex((await result.textContent()) ?? '', new RegExp(messageId));
+  t.regex((await result.textContent()) ?? '', new RegExp(`lease owner\\s*${client.consumer}`), 'the lease owner is the receiving client');
   await page.waitForSelector('[data-queue-stats="orders"] td:nth-child(3):text-is("1")', { timeout: WAIT_MS });
   await shot(page, '3-message');
 

@@ -68,7 +68,7 @@ test('a watched node streams its actors and their states; the node answers for a
   t.true(definition.transitions.length + Object.values(definition.states).reduce((n, s) => n + s.transitions.length, 0) > 0);
 });
 
-test('the node says where a message is: ready, in flight with its lease, delayed, or not found', async (t) => {
+test('the node says where a message is: ready, in flight with its lease and owner, delayed, or not found', async (t) => {
   const { client, nats, cluster } = await startWharf(t);
   await client.createQueue('found', { partitions: 2 });
   const nc = await inspectorConnection(t, nats.url);
@@ -79,10 +79,10 @@ test('the node says where a message is: ready, in flight with its lease, delayed
   const ready = await where({ queue: 'found', id: messageId });
   t.like(ready, { found: true, state: 'ready', receiveCount: 0, messageId });
 
-  const [received] = await client.receive('found', { visibilityTimeout: 60 });
+  const [received] = await client.receive('found', { visibilityTimeout: 60, consumer: 'worker-7' });
   if (!received) return t.fail('nothing received');
   const byHandle = await where({ queue: 'found', receiptHandle: received.receiptHandle });
-  t.like(byHandle, { found: true, state: 'inflight', receiveCount: 1, messageId, searched: 1 });
+  t.like(byHandle, { found: true, state: 'inflight', receiveCount: 1, messageId, searched: 1, leaseOwner: 'worker-7' });
   if (!byHandle.found) return;
   t.true((byHandle.leaseUntil ?? 0) > Date.now() + 30_000);
   t.like(await where({ queue: 'found', id: messageId }), { found: true, state: 'inflight' });
