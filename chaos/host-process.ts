@@ -51,14 +51,6 @@ export class HostProcess {
     return this.alive && this.paused;
   }
 
-  get pid(): number | undefined {
-    return this.alive ? this.child?.pid : undefined;
-  }
-
-  get exited(): Promise<Exit> {
-    return this.exitedPromise;
-  }
-
   /** Starts the process and waits (bounded) for its ready line; throws with its output's tail if it exits first. */
   async start(extraEnv: Record<string, string> = {}): Promise<void> {
     if (this.alive) throw new Error(`${this.options.logFile}: already running (pid ${this.child?.pid})`);

@@ -95,10 +95,6 @@ export class Net {
     return h;
   }
 
-  get all(): readonly Host[] {
-    return [...this.hosts.values()];
-  }
-
   private async addHost(name: string, ip: string): Promise<void> {
     if (name.length > 5) throw new Error(`host name ${name} is longer than 5 characters`);
     const host: Host = { name, ns: `${this.prefix}${name}`, ip, outer: `${this.prefix}${name}o`, inner: `${this.prefix}${name}i` };

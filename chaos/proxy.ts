@@ -123,10 +123,6 @@ export class FaultProxy {
     return `nats://${this.options.listenHost}:${this.port}`;
   }
 
-  get connections(): number {
-    return this.sockets.size / 2;
-  }
-
   set(faults: Faults): void {
     this.faults = { ...faults };
   }

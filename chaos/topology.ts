@@ -254,7 +254,7 @@ export class Topology {
     return (await this.assignment(queue, partition))?.primary ?? undefined;
   }
 
-  async assignment(queue: string, partition: number): Promise<Assignment | undefined> {
+  private async assignment(queue: string, partition: number): Promise<Assignment | undefined> {
     try {
       if (this.nc === undefined) return undefined;
       this.partitionsKv ??= await new Kvm(this.nc).open(buckets(this.options.cluster).partitions);
