@@ -82,7 +82,8 @@ export function figuresOf(r: RunResult['report']): Figures {
   };
 }
 
-export function toReport(result: RunResult): ScenarioReport {
+/** `head`: the commit the run's code was loaded from (taken when the invocation started). */
+export function toReport(result: RunResult, head: string): ScenarioReport {
   const r = result.report;
   const figures = figuresOf(r);
   return {
@@ -91,7 +92,7 @@ export function toReport(result: RunResult): ScenarioReport {
     faultSeconds: result.seconds,
     startedAt: result.startedAt,
     durationSeconds: result.durationSeconds,
-    commit: commit(),
+    commit: head,
     passed: r.valid && figures.lost === 0 && figures.doubleDeliveriesUnderLiveLease === 0 && figures.divergence === 0,
     figures,
     problems: r.problems,

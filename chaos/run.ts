@@ -17,7 +17,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { namespacesAvailable, sweepLeftovers } from './netns.ts';
-import { markdownSummary, RESULTS_DIR, summaryLine, toReport, writeReport, type ScenarioReport } from './report.ts';
+import { commit, markdownSummary, RESULTS_DIR, summaryLine, toReport, writeReport, type ScenarioReport } from './report.ts';
 import { runScenario } from './runner.ts';
 import { SCENARIOS, scenario } from './scenarios/index.ts';
 import type { Scenario } from './scenario.ts';
@@ -88,12 +88,13 @@ async function main(): Promise<number> {
   const summary = join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}-summary.txt`);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
   const reports: ScenarioReport[] = [];
+  const head = commit();
   for (const job of jobs) {
     log(`${job.scenario.name}: seed ${job.seed}, ${job.seconds} s of faults`);
     let line: string;
     try {
       const result = await runScenario(job.scenario, { seed: job.seed, seconds: job.seconds, log, keep: values.keep === true });
-      const report = toReport(result);
+      const report = toReport(result, head);
       reports.push(report);
       const files = await writeReport(report, job.scenario.description);
       line = `${summaryLine(report)} [seed ${job.seed}, ${job.seconds} s]`;

@@ -5,10 +5,11 @@
  */
 import test from 'ava';
 import { namespacesAvailable } from '../../chaos/netns.ts';
-import { summaryLine, toReport, writeReport } from '../../chaos/report.ts';
+import { commit, summaryLine, toReport, writeReport } from '../../chaos/report.ts';
 import { runScenario } from '../../chaos/runner.ts';
 import { SCENARIOS } from '../../chaos/scenarios/index.ts';
 
+const head = commit();
 const seed = Number(process.env['WHARF_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
 for (const scenario of SCENARIOS.filter((s) => s.short === true)) {
@@ -21,7 +22,7 @@ for (const scenario of SCENARIOS.filter((s) => s.short === true)) {
       return;
     }
     const result = await runScenario(scenario, { seed, seconds: 20, log: (line) => t.log(line) });
-    const report = toReport(result);
+    const report = toReport(result, head);
     const files = await writeReport(report, scenario.description);
     t.log(`${summaryLine(report)} [seed ${seed}] ${files.txt}`);
     t.is(report.figures.lost, 0, `lost: ${report.examples.lost.join(' ')}`);
