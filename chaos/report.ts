@@ -28,6 +28,9 @@ export interface Figures {
   failedButDelivered: number;
   unavailabilitySendSeconds: number;
   unavailabilityReceiveSeconds: number;
+  /** Where those stretches were, seconds since the history began (the faults' times are on the same scale). */
+  unavailabilitySendWindow: [number, number];
+  unavailabilityReceiveWindow: [number, number];
 }
 
 export interface ScenarioReport {
@@ -79,6 +82,8 @@ export function figuresOf(r: RunResult['report']): Figures {
     failedButDelivered: r.failedButDelivered.length,
     unavailabilitySendSeconds: r.unavailability.send.seconds,
     unavailabilityReceiveSeconds: r.unavailability.receive.seconds,
+    unavailabilitySendWindow: [r.unavailability.send.from, r.unavailability.send.to],
+    unavailabilityReceiveWindow: [r.unavailability.receive.from, r.unavailability.receive.to],
   };
 }
 
@@ -137,7 +142,7 @@ export function readable(s: ScenarioReport, description: string): string {
     `duplicates ${f.duplicates} extra deliveries (${f.legitRedeliveries} after the lease could have ended, ${f.storedTwice} values stored twice)`,
     `double deliveries under a live lease ${f.doubleDeliveriesUnderLiveLease}    FIFO violations ${f.fifoViolations} (standard queue)`,
     `divergence ${f.divergence} values differ between replicas, ${f.storedAfterDelete} stored after their delete`,
-    `unavailability  longest stretch without a successful send ${f.unavailabilitySendSeconds} s, receive ${f.unavailabilityReceiveSeconds} s`,
+    `unavailability  longest stretch without a successful send ${f.unavailabilitySendSeconds} s (at ${f.unavailabilitySendWindow.join('–')} s), receive ${f.unavailabilityReceiveSeconds} s (at ${f.unavailabilityReceiveWindow.join('–')} s)`,
     `phases     ${Object.entries(s.phases).map(([k, v]) => `${k} ${v} s`).join(', ')}`,
     `node logs  ${Object.entries(s.logCounts).map(([k, v]) => `"${k}" ${v}`).join(', ')}`,
     'faults',
