@@ -54,6 +54,11 @@ export interface NewMessage {
   delayMs: number;
   /** A send with the same id within the window is answered with the first one's message instead. */
   dedupId?: string;
+  /**
+   * Held until at least this wall time, ms (time-window ordering, src/node/time-window.ts): the
+   * message waits among the delayed ones, released in (due, arrival) order.
+   */
+  notBefore?: number;
 }
 
 /** How long a deduplication id is remembered. */
@@ -181,7 +186,7 @@ export class Ledger {
     const ids: string[] = [];
     const remembered: Array<[string, string]> = [];
     const expires = now + DEDUP_WINDOW_MS;
-    for (const { record, delayMs, dedupId } of messages) {
+    for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
         if (seen !== undefined && seen.expires > now) {
@@ -192,7 +197,8 @@ export class Ledger {
         remembered.push([dedupId, record.id]);
       }
       ids.push(record.id);
-      if (delayMs > 0) this.addDelayed(record, now + delayMs);
+      const due = Math.max(now + delayMs, notBefore ?? 0);
+      if (due > now) this.addDelayed(record, due);
       else this.addVisible(record);
     }
     if (remembered.length > 0) {
@@ -374,6 +380,12 @@ export class Ledger {
     this.record(offset, next);
     this.leases.push({ offset, seq }, next.deadline);
     return 'ok';
+  }
+
+  /** The current delivery record of `offset` if its latest delivery is `seq` (the lease keeper's view). */
+  deliveryOf(offset: number, seq: number): Readonly<DeliveryRecord> | undefined {
+    const delivery = this.deliveries.get(offset);
+    return delivery !== undefined && delivery.seq === seq && !this.requeued.has(offset) ? delivery : undefined;
   }
 
   /** Makes `delivery` the current record of `offset`, stored with this batch's group. */

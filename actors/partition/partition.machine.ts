@@ -24,6 +24,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
 import { Ledger, type Delivery } from './ledger.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import type {
   CommitInput,
   CommitOutput,
@@ -58,6 +59,8 @@ interface Inflight {
 
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
+  /** Leases kept alive by consumers' heartbeats; undefined without `beats`. */
+  keeper: LeaseKeeper | undefined;
   queued: PartitionRequest[];
   /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
   deferred: PartitionRequest[];
@@ -115,7 +118,7 @@ export const partitionMachine = setup({
       const ledger = context.ledger as Ledger;
       const now = context.now();
       const ticked = now - context.lastTick >= context.tickMs;
-      if (ticked) ledger.tick(now, context.retentionMs);
+      if (ticked) tickLedger(context, now);
       const deferred: PartitionRequest[] = [];
       const pending: Pending[] = [];
       // Receives deferred for a refill wait for it while it can still come (a purge ends the backlog).
@@ -129,12 +132,25 @@ export const partitionMachine = setup({
             break;
           case 'receive': {
             const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            if (op.heartbeat === true && op.consumer !== undefined) {
+              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), op.visibilityMs, now);
+            }
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
             break;
           }
           case 'delete':
-            pending.push({ id, result: { type: 'handled', results: op.items.map((i) => ledger.remove(i.offset, i.seq)) } });
+            pending.push({
+              id,
+              result: {
+                type: 'handled',
+                results: op.items.map((i) => {
+                  const result = ledger.remove(i.offset, i.seq);
+                  if (result === 'ok') context.keeper?.forget(i.offset);
+                  return result;
+                }),
+              },
+            });
             break;
           case 'changeVisibility':
             pending.push({
@@ -146,6 +162,7 @@ export const partitionMachine = setup({
             });
             break;
           case 'purge':
+            context.keeper?.clear();
             pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
             break;
           default:
@@ -254,7 +271,7 @@ export const partitionMachine = setup({
     tick: enqueueActions(({ context, enqueue }) => {
       const now = context.now();
       const ledger = context.ledger as Ledger;
-      ledger.tick(now, context.retentionMs);
+      tickLedger(context, now);
       enqueue.assign({ lastTick: now });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
@@ -307,6 +324,7 @@ export const partitionMachine = setup({
   context: ({ input }) => ({
     ...input,
     ledger: undefined,
+    keeper: undefined,
     queued: [],
     deferred: [],
     pending: [],
@@ -341,6 +359,8 @@ export const partitionMachine = setup({
               const nextSeq = Math.max(state.nextSeq, context.seqFloor ?? 0);
               return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now());
             },
+            // A fresh primary keeps no one's leases: they run to their stored deadlines (lease-keeper.ts).
+            keeper: ({ context }) => (context.beats === undefined ? undefined : new LeaseKeeper(context.beats.timeoutMs)),
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,
@@ -415,6 +435,13 @@ export const partitionMachine = setup({
     stopped: { type: 'final', entry: 'failAll' },
   },
 });
+
+/** Heartbeat leases first (an ended one is requeued by the same tick), then the ledger's time. */
+function tickLedger(context: PartitionContext, now: number): void {
+  const ledger = context.ledger as Ledger;
+  if (context.keeper !== undefined && context.beats !== undefined) context.keeper.tick(ledger, now, context.beats.of);
+  ledger.tick(now, context.retentionMs);
+}
 
 /** A state that runs one page job (the writer's or the reader's) and returns to its region's idle. */
 function pageState(input: (args: { context: PartitionContext }) => PageInput) {

@@ -8,7 +8,7 @@
  */
 import { assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
 import type { Assignment } from '../../src/meta/records.ts';
-import type { PartitionLimits } from '../partition/partition.events.ts';
+import type { PartitionInput, PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
 
@@ -24,6 +24,7 @@ export interface QueueInput {
   retentionCheckMs: number;
   retryMs: number;
   now: () => number;
+  beats?: PartitionInput['beats'];
 }
 
 export type QueueEvent =
@@ -99,6 +100,7 @@ export const queueMachine = setup({
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
+                    ...(c.beats === undefined ? {} : { beats: c.beats }),
                   },
                 };
                 const id = replicaSystemId(c.name, c.incarnation, a.partition);

@@ -21,6 +21,8 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** A PeekMessages page (peek-service.ts). */
+  peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -145,5 +147,7 @@ export class FrontEnd {
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
       this.service(queue).changeVisibilityBatch(entries),
+
+    PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
 }

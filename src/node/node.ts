@@ -20,7 +20,7 @@ import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
-import { decodePartitionFrame, decodeReplicaRequest } from '../protocol/internal.ts';
+import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
@@ -37,6 +37,8 @@ import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
+import { ConsumerBeats } from './consumer-beats.ts';
+import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -130,6 +132,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
+  const beats = new ConsumerBeats(() => config.clock.now());
+  beats.listen(nc, subs.leaseHeartbeat);
   const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
@@ -147,6 +151,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       retentionCheckMs: RETENTION_CHECK_MS,
       retryMs: Math.max(config.tickMs * 10, 500),
       now: () => config.clock.now(),
+      beats: { of: beats.of, timeoutMs: config.leaseHeartbeatTimeoutMs },
     },
   });
   actor.start();
@@ -270,7 +275,23 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   heartbeat.unref();
 
   // ---- services on NATS ------------------------------------------------------------------------------
-  const frontEnd = new FrontEnd({ metadata, clock: config.clock, service: serviceOf, createWaitMs: CREATE_WAIT_MS });
+  const peekDeps: PeekDeps = {
+    nc,
+    subjects: subs,
+    metadata,
+    store,
+    self,
+    isPrimary: (q, p) => localClient(q, p)?.serving ?? false,
+    now: () => config.clock.now(),
+    requestTimeoutMs: 15_000,
+  };
+  const frontEnd = new FrontEnd({
+    metadata,
+    clock: config.clock,
+    service: serviceOf,
+    createWaitMs: CREATE_WAIT_MS,
+    peek: (meta, request) => peekMessages(peekDeps, meta, request),
+  });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
       const s = serviceOf(q.value);
@@ -280,6 +301,17 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   );
   const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  internal.push(
+    nc.subscribe(subs.peek(self), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+          (bytes) => msg.respond(bytes),
+          (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
+        );
+      },
+    }),
+  );
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
@@ -334,6 +366,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
         api.unsubscribe();
+        beats.close();
         for (const s of internal) s.unsubscribe();
         for (const u of unsubscribe) u();
         await http.close();

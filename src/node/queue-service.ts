@@ -28,6 +28,7 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  heartbeat: boolean;
 }
 
 export interface QueueServiceOptions {
@@ -156,7 +157,11 @@ export class QueueService {
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      heartbeat: request.heartbeat === true,
     };
+    if (params.heartbeat && params.consumer === undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, 'ReceiveMessage: heartbeat needs a consumer: the heartbeats name it');
+    }
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
     if (now.length > 0 || waitMs === 0) return now;
@@ -200,6 +205,7 @@ export class QueueService {
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
+        ...(params.heartbeat ? { heartbeat: true } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {

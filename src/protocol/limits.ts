@@ -23,4 +23,8 @@ export const LIMITS = {
   maxIdLength: 128,
   /** Queues one ListQueues page returns. */
   maxListQueues: 1000,
+  /** Messages one PeekMessages page returns. */
+  maxPeekMessages: 100,
+  /** Stored messages one PeekMessages request reads at most (a filtered page may come back short, with a cursor). */
+  maxPeekScan: 10_000,
 } as const;

@@ -92,6 +92,31 @@ export interface ReceivedMessage {
   firstReceivedAt: number;
 }
 
+/** Where a message is, as PeekMessages sees it. */
+export type PeekState = 'ready' | 'inflight' | 'delayed';
+export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies readonly PeekState[];
+
+/** A message seen by PeekMessages: nothing about it changed by looking. */
+export interface PeekedMessage {
+  messageId: string;
+  partition: number;
+  state: PeekState;
+  sentAt: number;
+  /** Bytes of body plus attributes. */
+  size: number;
+  /** Deliveries so far (0 for a message never received). */
+  receiveCount: number;
+  /** In flight: who received it (the receive's consumer), when it named itself. */
+  leaseOwner?: string;
+  /** In flight: when its lease ends, ms. */
+  leaseUntil?: number;
+  /** Delayed: when it becomes receivable, ms. */
+  delayedUntil?: number;
+  attributes: MessageAttributes;
+  /** Only when the request asked for bodies. */
+  body?: Uint8Array;
+}
+
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
@@ -134,6 +159,11 @@ export interface Api {
        * characters. The SDK sends one per client (host:pid:random) unless told otherwise.
        */
       consumer?: string;
+      /**
+       * Keep these leases alive while `consumer` heartbeats (LeaseHeartbeat), and end them within
+       * the node's heartbeat timeout once it stops. Needs `consumer`. @default false
+       */
+      heartbeat?: boolean;
     };
     reply: { messages: ReceivedMessage[] };
   };
@@ -153,6 +183,41 @@ export interface Api {
     };
     reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
   };
+  /**
+   * Browses messages without consuming them: read-only, from each partition primary's store, in
+   * partition order, then offset order (ready and in flight), then due order (delayed).
+   */
+  PeekMessages: {
+    request: {
+      queue: string;
+      /** @default all three */
+      states?: PeekState[];
+      /** Only this partition. */
+      partition?: number;
+      /** From the previous page's `cursor`. */
+      cursor?: string;
+      /** 1–100. @default 20 */
+      limit?: number;
+      /** Only the message with this id. */
+      messageId?: string;
+      /** Only messages with this attribute (and, if given, this value, compared as text). */
+      attribute?: { name: string; value?: string };
+      /** Include bodies (a page then stops at 4 MiB of them). @default false */
+      body?: boolean;
+    };
+    /** `cursor` is absent once every partition was read to its end. */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+  };
+}
+
+/**
+ * Published (not requested) by a client that received with `heartbeat: true`, on the subject
+ * `lease.heartbeat` every node hears: its consumer is alive, or, with `goodbye`, gone for good.
+ */
+export interface LeaseHeartbeat {
+  v: 1;
+  consumer: string;
+  goodbye?: boolean;
 }
 
 export type Action = keyof Api;
@@ -170,6 +235,7 @@ export const ACTIONS = [
   'DeleteMessageBatch',
   'ChangeMessageVisibility',
   'ChangeMessageVisibilityBatch',
+  'PeekMessages',
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

@@ -5,8 +5,10 @@
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
+ *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
  *   wharf.<cluster>.node.<node>.inspect        inspector → one node                 request/reply (actors, machines, messages)
  *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
+ *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
@@ -30,7 +32,10 @@ export function subjects(cluster: ClusterName) {
     allHeartbeats: `${prefix}.node.*.heartbeat`,
     partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,
     replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
+    peek: (node: NodeId | string) => `${prefix}.node.${node}.peek`,
     ready: (queue: string) => `${prefix}.ready.${queue}`,
+    /** Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
+    leaseHeartbeat: `${prefix}.lease.heartbeat`,
     manager: (action: string) => `${prefix}.manager.${action}`,
     allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,

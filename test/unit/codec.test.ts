@@ -52,6 +52,16 @@ const VALID: { [A in Action]: Request<A> } = {
     queue: 'orders',
     entries: [{ id: 'a', receiptHandle: 'r1.abc.0.1.2', visibilityTimeout: 30 }],
   },
+  PeekMessages: {
+    queue: 'orders',
+    states: ['ready', 'inflight', 'delayed'],
+    partition: 3,
+    cursor: 'WzEsMiwzLCJtIiw0XQ',
+    limit: 100,
+    messageId: 'm-1',
+    attribute: { name: 'kind', value: 'order' },
+    body: true,
+  },
 };
 
 /** Byte arrays decode as Buffers: compare them as plain Uint8Arrays. */
