@@ -58,6 +58,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'orderingWindowMs',
+    key: 'orderingWindow',
+    flags: '--ordering-window <ms>',
+    description: 'with --ordering timeWindow: how long each message is held, ms',
+    settable: true,
+  },
+  {
     attribute: 'partitions',
     key: 'partitions',
     flags: '--partitions <n>',
@@ -94,10 +101,19 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
     new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
       .choices(replication.values),
   );
+  command.addOption(
+    new Option(
+      '--ordering <mode>',
+      'deliver by arrival (best effort), or hold each message --ordering-window ms and release in producer-timestamp order',
+    ).choices(CHOICES.ordering.values),
+  );
   return command;
 }
 
-type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] };
+type AttributeOptions = Partial<Record<string, number>> & {
+  replication?: QueueAttributes['replication'];
+  ordering?: QueueAttributes['ordering'];
+};
 
 /** The attribute flags that were given, as queue attributes. */
 function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
@@ -107,6 +123,7 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out.replication = options.replication;
+  if (options.ordering !== undefined) out.ordering = options.ordering;
   return out;
 }
 

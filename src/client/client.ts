@@ -52,8 +52,10 @@ export interface ClientOptions {
 
 export interface SendOptions {
   attributes?: MessageAttributes;
-  /** 0–900 seconds; overrides the queue's delay. */
+  /** 0–604,800 seconds (7 days), below the queue's retention; overrides the queue's delay. */
   delaySeconds?: number;
+  /** The producer timestamp of a timeWindow queue, ms. @default Date.now() when sent */
+  producedAt?: number;
   /** Sends with the same id within 5 minutes store one message. @default a new random id per call */
   deduplicationId?: string;
 }
@@ -183,7 +185,8 @@ export class WharfClient {
       batcher = new QueueBatcher(queue, (r) => this.request('SendMessageBatch', r), this.batching);
       this.batchers.set(queue, batcher);
     }
-    return batcher.add({ body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    // producedAt: this client's clock orders the message on a timeWindow queue (ignored elsewhere).
+    return batcher.add({ body: toBytes(body), deduplicationId: randomUUID(), producedAt: Date.now(), ...options });
   }
 
   /** Waits until every message given to `send()` so far is acknowledged or failed. */
@@ -193,7 +196,7 @@ export class WharfClient {
 
   /** Sends one message in its own request. */
   sendMessage(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
-    return this.request('SendMessage', { queue, body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    return this.request('SendMessage', { queue, body: toBytes(body), deduplicationId: randomUUID(), producedAt: Date.now(), ...options });
   }
 
   sendMessageBatch(queue: string, entries: Request<'SendMessageBatch'>['entries']): Promise<Reply<'SendMessageBatch'>> {

@@ -13,6 +13,7 @@ import { LIMITS } from '../protocol/limits.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
 import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
 import type { PartitionRouter } from './partition-router.ts';
+import { timeWindowRelease } from './time-window.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -96,7 +97,7 @@ export class QueueService {
   }
 
   /** Checks one message against the queue's limits; returns its record. */
-  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string } {
+  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string; notBefore?: number } {
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
     const size = recordSize(record);
@@ -107,7 +108,19 @@ export class QueueService {
       );
     }
     const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
-    return message.deduplicationId === undefined ? { record, delayMs } : { record, delayMs, dedupId: message.deduplicationId };
+    if (delayMs >= this.attributes.retentionPeriod * 1000) {
+      throw new WharfError(
+        ErrorCode.InvalidParameter,
+        `a delay of ${delayMs / 1000} s is not below the queue's retentionPeriod of ${this.attributes.retentionPeriod} s: the message would expire before it is due`,
+      );
+    }
+    const notBefore = timeWindowRelease(this.attributes, message.producedAt, record.sentAt);
+    return {
+      record,
+      delayMs,
+      ...(message.deduplicationId === undefined ? {} : { dedupId: message.deduplicationId }),
+      ...(notBefore === undefined ? {} : { notBefore }),
+    };
   }
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
@@ -119,7 +132,7 @@ export class QueueService {
 
   async sendBatch(entries: Request<'SendMessageBatch'>['entries']) {
     checkBatch(entries);
-    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number; dedupId?: string }> = [];
+    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number; dedupId?: string; notBefore?: number }> = [];
     const failed: BatchEntryFailure[] = [];
     let bytes = 0;
     for (const entry of entries) {

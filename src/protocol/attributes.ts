@@ -13,6 +13,7 @@ interface Range {
 /** Attributes with a few named values, all settable. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  ordering: { values: ['arrival', 'timeWindow'], default: 'arrival' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
 
 type NumericSettable = Exclude<keyof SettableAttributes, keyof typeof CHOICES>;
@@ -21,8 +22,9 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
   retentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
-  delaySeconds: { min: 0, max: 900, default: 0 },
+  delaySeconds: { min: 0, max: 604_800, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  orderingWindowMs: { min: 1, max: 300_000, default: 1_000 },
 };
 
 export const CREATION: Record<keyof CreationAttributes, Range> = {
@@ -68,7 +70,21 @@ export function creationAttributes(given: Record<string, unknown> | undefined): 
     if (value === undefined) continue;
     out[name] = checkOne(name, value, ALL);
   }
-  return out as unknown as QueueAttributes;
+  return checkTogether(out as unknown as QueueAttributes);
+}
+
+/**
+ * Retention counts from the send: a queue delay at or past the retention period would let every
+ * message expire before it is due.
+ */
+function checkTogether(a: QueueAttributes): QueueAttributes {
+  if (a.delaySeconds >= a.retentionPeriod) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `attribute delaySeconds (${a.delaySeconds}) must be below retentionPeriod (${a.retentionPeriod}): retention counts from the send`,
+    );
+  }
+  return a;
 }
 
 /** Attributes after a SetQueueAttributes: only settable ones may change. */
@@ -81,9 +97,15 @@ export function updatedAttributes(
     if (value === undefined) continue;
     out[name] = checkOne(name, value, SETTABLE);
   }
-  return out as unknown as QueueAttributes;
+  return checkTogether(withDefaults(out as unknown as QueueAttributes));
+}
+
+/** A queue's attributes with defaults for those added after it was created (ordering, orderingWindowMs). */
+export function withDefaults(a: QueueAttributes): QueueAttributes {
+  return { ...DEFAULT_ATTRIBUTES, ...a };
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
-  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => a[k] === b[k]);
+  const [x, y] = [withDefaults(a), withDefaults(b)];
+  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => x[k] === y[k]);
 }

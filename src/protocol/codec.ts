@@ -54,6 +54,7 @@ const outgoing = {
   body: bytes,
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
+  producedAt: v.optional(int(0, 8.64e15)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.

@@ -50,7 +50,7 @@ const record = v.object({
 });
 const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()) })) }),
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })) }),
   v.strictObject({
     type: v.literal('receive'),
     max: nat,

@@ -15,8 +15,8 @@ export const LIMITS = {
   maxWaitTimeSeconds: 20,
   /** Longest visibility timeout, seconds (12 hours). */
   maxVisibilityTimeout: 43_200,
-  /** Longest per-message delay, seconds. */
-  maxDelaySeconds: 900,
+  /** Longest delay of a queue or a message, seconds (7 days; SQS stops at 15 minutes). */
+  maxDelaySeconds: 604_800,
   /** Message attributes per message. */
   maxMessageAttributes: 10,
   /** Characters of an attribute name, a batch entry id or a receive attempt id. */

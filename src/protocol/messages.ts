@@ -22,7 +22,7 @@ export interface SettableAttributes {
   retentionPeriod: number;
   /** Bytes of body plus attributes. 1,024–1,048,576. @default 262,144 */
   maximumMessageSize: number;
-  /** Seconds every new message waits before it can be received. 0–900. @default 0 */
+  /** Seconds every new message waits before it can be received. 0–604,800 (7 days), below retentionPeriod. @default 0 */
   delaySeconds: number;
   /** Default long-poll wait of ReceiveMessage, seconds. 0–20. @default 0 */
   receiveWaitTime: number;
@@ -32,6 +32,16 @@ export interface SettableAttributes {
    * can lose what they had not copied yet. @default 'sync'
    */
   replication: 'sync' | 'async';
+  /**
+   * `arrival`: best effort by arrival (each partition delivers in the order messages became
+   * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
+   * and released in that order, so producers' clocks, not network paths, order delivery
+   * (docs/api.md, "Ordering"). Optional in the type: queues created before it existed lack it (read
+   * as the default). @default 'arrival'
+   */
+  ordering?: 'arrival' | 'timeWindow';
+  /** The hold of `timeWindow` ordering, ms. 1–300,000. @default 1000 */
+  orderingWindowMs?: number;
 }
 
 /** Attributes fixed at creation. */
@@ -64,8 +74,13 @@ export interface QueueDescription {
 export interface OutgoingMessage {
   body: Uint8Array;
   attributes?: MessageAttributes;
-  /** Overrides the queue's delay for this message. 0–900 seconds. */
+  /** Overrides the queue's delay for this message. 0–604,800 seconds (7 days), below the queue's retentionPeriod. */
   delaySeconds?: number;
+  /**
+   * When the producer made the message, ms since the epoch, by its clock: orders delivery on a
+   * `timeWindow` queue (ignored otherwise). The SDK sets it. @default the arrival time
+   */
+  producedAt?: number;
   /**
    * Makes the send idempotent: another send with the same id to the same queue within 5 minutes
    * stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
