@@ -451,6 +451,10 @@ export class Ledger {
       this.requeue(lease.offset);
     }
     for (let due = this.timers.peekValue(); due !== undefined && due <= now; due = this.timers.peekValue()) {
+      // Past the horizon, earlier ones may still be on disk: wait for the page that brings them, so
+      // releases keep (due, seq) order (time-window ordering depends on it).
+      const top = this.timers.peek() as DelayedEntry;
+      if (!before(top.due, top.seq, this.timerHorizon)) break;
       const entry = this.timers.pop() as DelayedEntry;
       this.timerSeqs.delete(entry.seq);
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
