@@ -15,10 +15,14 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_DELAYED            delayed messages scheduled and released   (1,000,000)
+ *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
+ *   BENCH_ORDER_RATE         messages/s of the time-window ordering runs (2,000)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
  * One section alone (produce and receive+delete), with CPU profiles of the nodes: bench/focus.ts.
+ * Delays and time-window ordering alone: bench/delays.ts.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -27,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
+import { delayOptionsFromEnv, reportDelays, runDelays } from './delays.ts';
 import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
 import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
@@ -341,6 +346,10 @@ async function main(): Promise<void> {
     });
     results['r3'] = replicated;
 
+    const delayOptions = delayOptionsFromEnv(config.quick, nats.url, join(tmp, 'delays'), log);
+    const delays = await runDelays(delayOptions);
+    results['delays'] = delays;
+
     const list = report(config, wharf, jetstream, nats.version, fsync);
     const r3 = reportReplicated(replicated, {
       messages: config.replicatedMessages,
@@ -351,6 +360,7 @@ async function main(): Promise<void> {
       loadNow: currentLoad(),
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
+    process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {
