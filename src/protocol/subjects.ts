@@ -5,13 +5,13 @@
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
- *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
  *   wharf.<cluster>.node.<node>.inspect        inspector → one node                 request/reply (actors, machines, messages)
  *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
- *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
+ *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
+ *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *
  * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
@@ -51,7 +51,7 @@ export type Subjects = ReturnType<typeof subjects>;
  * What the active cluster manager answers on `manager.<action>` (JSON, docs/operations.md):
  * `handover` comes from a node that is stopping gracefully and wants its primaries moved first.
  */
-export const MANAGER_ACTIONS = ['status', 'drain', 'remove', 'handover'] as const;
+export const MANAGER_ACTIONS = ['status', 'drain', 'undrain', 'remove', 'handover'] as const;
 export type ManagerAction = (typeof MANAGER_ACTIONS)[number];
 
 /** The action named by an API subject, or undefined when the subject is not one. */

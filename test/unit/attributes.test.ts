@@ -32,6 +32,8 @@ test('defaults are SQS-like and frozen', (t) => {
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    ordering: 'arrival',
+    orderingWindowMs: 1000,
   });
   t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
@@ -55,9 +57,11 @@ test('creationAttributes fills defaults and checks the given ones', (t) => {
 test('every range bound is accepted and every value beyond it is invalid_attribute', (t) => {
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
     t.is(creationAttributes({ [name]: range.min })[name as keyof QueueAttributes], range.min);
-    t.is(creationAttributes({ [name]: range.max })[name as keyof QueueAttributes], range.max);
+    // A delay must stay below the retention: the longest delay needs the longest retention.
+    const room = name === 'delaySeconds' ? { retentionPeriod: SETTABLE.retentionPeriod.max } : {};
+    t.is(creationAttributes({ [name]: range.max, ...room })[name as keyof QueueAttributes], range.max);
     for (const bad of [range.min - 1, range.max + 1, range.min + 0.5, NaN, Infinity, `${range.min}`, null, true, [range.min]]) {
-      t.is(codeOf(() => creationAttributes({ [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
+      t.is(codeOf(() => creationAttributes({ [name]: bad, ...room })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
     }
   }
   const err = t.throws(() => creationAttributes({ retentionPeriod: 59 }), { instanceOf: WharfError });
