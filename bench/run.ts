@@ -17,6 +17,7 @@
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
  *   BENCH_DELAYED            delayed messages scheduled and released   (1,000,000)
  *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
+ *   BENCH_DELAY_FIRST        the first of their delays, s              (60)
  *   BENCH_ORDER_RATE         messages/s of the time-window ordering runs (2,000)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)

@@ -8,9 +8,11 @@
  *
  * Pure like the ledger: time comes in as `now`, beats through `BeatsOf` (the node hears them on the
  * bus), and every extension or release is a ledger visibility change, so it goes into the
- * partition's next write and is replicated like any other. Extensions are checked once per new beat
- * of a consumer, and made only when a lease has less than half its span left, so a partition writes
- * at most one delivery group per beat, not one per message per beat.
+ * partition's next write and is replicated like any other. A live consumer's leases are looked at
+ * every quarter of the timeout, and extended only when less than half their span is left, so a
+ * partition writes at most one delivery group per look, not one per message per beat. The span,
+ * max(visibility timeout, heartbeat timeout), is never shorter than the timeout, so while a consumer
+ * lives its leases cannot lapse between two looks, and when it dies the keeper ends them first.
  *
  * What is kept is bounded by the deliveries it tracks (at most the ledger's in-flight limit): a
  * delete forgets its offset, a redelivery to anyone replaces it, and a consumer without leases goes.
@@ -40,8 +42,8 @@ interface Holder {
   offsets: Set<number>;
   /** When its latest heartbeat receive was served: a sign of life older beats do not outweigh. */
   since: number;
-  /** The beat its leases were last checked at. */
-  checkedBeat: number | undefined;
+  /** When its leases were last looked at. */
+  checkedAt: number;
 }
 
 export class LeaseKeeper {
@@ -58,7 +60,7 @@ export class LeaseKeeper {
     if (deliveries.length === 0) return;
     let holder = this.holders.get(consumer);
     if (holder === undefined) {
-      holder = { offsets: new Set(), since: now, checkedBeat: undefined };
+      holder = { offsets: new Set(), since: now, checkedAt: now };
       this.holders.set(consumer, holder);
     }
     holder.since = Math.max(holder.since, now);
@@ -89,9 +91,8 @@ export class LeaseKeeper {
   }
 
   /**
-   * Extends the leases of consumers heard from since the last check, and ends those of consumers
-   * silent for the timeout or gone. Call before the ledger's own tick, so an ended lease is
-   * requeued in the same pass.
+   * Extends the leases of live consumers that need it, and ends those of consumers silent for the
+   * timeout or gone. Call before the ledger's own tick, so an ended lease is requeued in the same pass.
    */
   tick(ledger: LeaseTarget, now: number, beatsOf: BeatsOf): { extended: number; released: number } {
     let extended = 0;
@@ -110,8 +111,8 @@ export class LeaseKeeper {
         this.holders.delete(consumer);
         continue;
       }
-      if (beat === undefined || beat.at === holder.checkedBeat) continue;
-      holder.checkedBeat = beat.at;
+      if (now - holder.checkedAt < this.timeoutMs / 4) continue;
+      holder.checkedAt = now;
       for (const offset of holder.offsets) {
         const k = this.kept.get(offset) as Kept;
         const d = ledger.deliveryOf(offset, k.seq);

@@ -131,9 +131,12 @@ export const partitionMachine = setup({
             pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
             break;
           case 'receive': {
-            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
-            if (op.heartbeat === true && op.consumer !== undefined) {
-              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), op.visibilityMs, now);
+            // A kept lease lasts at least the heartbeat timeout: the keeper, not the clock, ends it.
+            const kept = op.heartbeat === true && op.consumer !== undefined && context.keeper !== undefined && context.beats !== undefined;
+            const visibilityMs = kept ? Math.max(op.visibilityMs, context.beats?.timeoutMs ?? 0) : op.visibilityMs;
+            const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            if (kept && op.consumer !== undefined) {
+              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
             }
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
