@@ -19,6 +19,8 @@
  *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
  *   BENCH_DELAY_FIRST        the first of their delays, s              (60)
  *   BENCH_ORDER_RATE         messages/s of the time-window ordering runs (2,000)
+ *   BENCH_FIFO_MESSAGES      messages per FIFO run (1, 10, 1,000 groups) (50,000; 5,000 quick)
+ *   BENCH_FIFO_ONLY=1        the FIFO section alone (results in bench/results/<timestamp>-fifo.json)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
@@ -29,6 +31,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
@@ -62,6 +65,9 @@ interface BenchConfig {
   wharfUsableTimeoutMs: number;
   keepTempDir: boolean;
   wharfEnv: Record<string, string>;
+  fifoMessages: number;
+  fifoGroups: readonly number[];
+  fifoOnly: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min = 1): number {
@@ -97,6 +103,9 @@ function readConfig(): BenchConfig {
     wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
     keepTempDir: process.env['BENCH_KEEP'] === '1',
     wharfEnv,
+    fifoMessages: intFromEnv('BENCH_FIFO_MESSAGES', quick ? 5_000 : 50_000),
+    fifoGroups: [1, 10, 1000],
+    fifoOnly: process.env['BENCH_FIFO_ONLY'] === '1',
   };
 }
 
@@ -299,6 +308,27 @@ async function main(): Promise<void> {
     log(`nats-server ${nats.version} at ${nats.url} (pid ${nats.pid})`);
     results['natsServer'] = nats.version;
 
+    const fifoOptions: FifoOptions = {
+      natsUrl: nats.url,
+      natsPid: nats.pid,
+      dataDir: join(tmp, 'wharf'),
+      logDir: tmp,
+      messages: config.fifoMessages,
+      groups: config.fifoGroups,
+      receiveLoops: config.wharfReceiveLoops,
+      receiveBatch: config.wharfReceiveBatch,
+      partitions: config.wharfPartitions,
+      log,
+    };
+    if (config.fifoOnly) {
+      const fifo = await runFifo(fifoOptions);
+      results['fifo'] = fifo;
+      process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
+      results['finishedAt'] = new Date().toISOString();
+      log(`results written to ${await writeResults(`${stamp}-fifo.json`, results, false)}`);
+      return;
+    }
+
     const latency = { rate: config.rate, seconds: config.latencySeconds, warmupSeconds: config.latencyWarmupSeconds };
     const jetstream = await runJetStream({
       servers: nats.url,
@@ -350,6 +380,8 @@ async function main(): Promise<void> {
     const delayOptions = delayOptionsFromEnv(config.quick, nats.url, join(tmp, 'delays'), log);
     const delays = await runDelays(delayOptions);
     results['delays'] = delays;
+    const fifo = await runFifo(fifoOptions);
+    results['fifo'] = fifo;
 
     const list = report(config, wharf, jetstream, nats.version, fsync);
     const r3 = reportReplicated(replicated, {
@@ -362,6 +394,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
     process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
+    process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {

@@ -143,6 +143,10 @@ export function attributeRows(a: QueueAttributes): Array<[string, string]> {
     ['receive-wait', `${a.receiveWaitTime} (${formatSeconds(a.receiveWaitTime)})`],
     ['ordering', a.ordering === 'timeWindow' ? `timeWindow (${a.orderingWindowMs ?? 1000} ms)` : 'arrival'],
     ['partitions', String(a.partitions)],
+    ['fifo', a.fifo ? 'yes' : 'no'],
+    ['deduplication-window', `${a.deduplicationWindow} (${formatSeconds(a.deduplicationWindow)})`],
+    ['deduplication-scope', a.deduplicationScope],
+    ['content-based-deduplication', a.contentBasedDeduplication ? 'on' : 'off'],
   ];
 }
 

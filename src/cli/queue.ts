@@ -2,7 +2,7 @@
  * `wharf queue create|list|attrs|set|delete|purge`: managing queues.
  */
 import { Argument, Option, type Command } from 'commander';
-import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
+import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { QueueAttributes } from '../protocol/messages.ts';
 import type { WharfClient } from '../client/client.ts';
@@ -19,7 +19,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {
@@ -65,6 +65,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'deduplicationWindow',
+    key: 'deduplicationWindow',
+    flags: '--deduplication-window <seconds>',
+    description: 'seconds a deduplication id is remembered',
+    settable: true,
+  },
+  {
     attribute: 'partitions',
     key: 'partitions',
     flags: '--partitions <n>',
@@ -107,12 +114,26 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
       'deliver by arrival (best effort), or hold each message --ordering-window ms and release in producer-timestamp order',
     ).choices(CHOICES.ordering.values),
   );
+  command.addOption(
+    new Option('--deduplication-scope <scope>', 'deduplication ids name a message of the queue, or of its message group (FIFO)')
+      .choices(CHOICES.deduplicationScope.values),
+  );
+  command.addOption(
+    new Option('--content-based-deduplication <on|off>', "a message sent without a deduplication id gets its body's SHA-256 as one")
+      .choices(['on', 'off']),
+  );
+  if (!settableOnly && !BOOLEANS.fifo.settable) {
+    command.option('--fifo', 'a FIFO queue: messages name a message group, each group is delivered in order (fixed at creation)');
+  }
   return command;
 }
 
 type AttributeOptions = Partial<Record<string, number>> & {
   replication?: QueueAttributes['replication'];
   ordering?: QueueAttributes['ordering'];
+  deduplicationScope?: QueueAttributes['deduplicationScope'];
+  contentBasedDeduplication?: 'on' | 'off';
+  fifo?: boolean;
 };
 
 /** The attribute flags that were given, as queue attributes. */
@@ -124,6 +145,9 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
   }
   if (options.replication !== undefined) out.replication = options.replication;
   if (options.ordering !== undefined) out.ordering = options.ordering;
+  if (options.deduplicationScope !== undefined) out.deduplicationScope = options.deduplicationScope;
+  if (options.contentBasedDeduplication !== undefined) out.contentBasedDeduplication = options.contentBasedDeduplication === 'on';
+  if (options.fifo === true) out.fifo = true;
   return out;
 }
 
@@ -163,7 +187,11 @@ export function registerQueueCommands(program: Command): void {
       .addArgument(queueArgument('name of the new queue (1-80 of A-Z a-z 0-9 - _)')),
     false,
   )
-    .addHelpText('after', '\nExample:\n  wharf queue create orders --visibility-timeout 60 --partitions 4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf queue create orders --visibility-timeout 60 --partitions 4\n' +
+        '  wharf queue create payments --fifo --content-based-deduplication on --deduplication-window 600',
+    )
     .action(async (name: string, options: AttributeOptions, command: Command) => {
       const out = outputOf(command);
       const attributes = givenAttributes(options);

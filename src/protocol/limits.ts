@@ -28,3 +28,6 @@ export const LIMITS = {
   /** Stored messages one PeekMessages request reads at most (a filtered page may come back short, with a cursor). */
   maxPeekScan: 10_000,
 } as const;
+
+/** A FIFO message group id, as SQS's: letters, digits and ASCII punctuation, no white space (1-128 characters). */
+export const MESSAGE_GROUP_ID = /^[A-Za-z0-9!-/:-@[-`{-~]{1,128}$/;

@@ -131,6 +131,10 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     replication: 'async',
     ordering: 'arrival',
     orderingWindowMs: 1,
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -143,6 +147,10 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     replication: 'sync',
     ordering: 'timeWindow',
     orderingWindowMs: 300_000,
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -236,6 +244,10 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     replication: 'sync',
     ordering: 'arrival',
     orderingWindowMs: 1000,
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   });
   t.deepEqual(description.counts, counts(0, 0, 0));
 });
@@ -293,6 +305,10 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     replication: 'sync',
     ordering: 'arrival',
     orderingWindowMs: 1000,
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);
