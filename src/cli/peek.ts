@@ -85,6 +85,7 @@ function messageRows(m: PeekedMessage): Array<[string, string]> {
     ['state', m.state],
     ['partition', String(m.partition)],
     ['receive-count', String(m.receiveCount)],
+    ...(m.messageGroupId === undefined ? [] : [['message-group', m.messageGroupId] as [string, string]]),
     ['sent', formatTime(m.sentAt)],
     ...(m.leaseOwner === undefined ? [] : [['lease-owner', m.leaseOwner] as [string, string]]),
     ...(m.leaseUntil === undefined ? [] : [['lease-until', formatTime(m.leaseUntil)] as [string, string]]),

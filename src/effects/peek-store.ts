@@ -67,6 +67,7 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
       sentAt: record.sentAt,
       size: recordSize(record),
       attributes: record.attributes ?? {},
+      ...(record.group === undefined ? {} : { messageGroupId: record.group }),
       ...base,
       ...(input.body ? { body: record.body } : {}),
       // Hook: a dead-letter history stored with the record (the DLQ work) is passed through here.

@@ -154,6 +154,8 @@ export interface PeekedMessage {
   leaseUntil?: number;
   /** Delayed: when it becomes receivable, ms. */
   delayedUntil?: number;
+  /** Its message group, on a FIFO queue. */
+  messageGroupId?: string;
   attributes: MessageAttributes;
   /** Only when the request asked for bodies. */
   body?: Uint8Array;
