@@ -24,6 +24,9 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
+ * | wrong_queue_mode        | a work-queue action on a stream, or a stream action on a queue | no        |
+ * | stale_generation        | a group member's generation is not the group's current one     | no        |
+ * | unknown_member          | the member is not (any more) in the consumer group             | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -49,6 +52,9 @@ export const ErrorCode = {
   StorageFailure: 'storage_failure',
   Internal: 'internal',
   DrainBlocked: 'drain_blocked',
+  WrongQueueMode: 'wrong_queue_mode',
+  StaleGeneration: 'stale_generation',
+  UnknownMember: 'unknown_member',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -609,24 +609,45 @@ export class Ledger {
       if (this.fifo !== undefined) {
         // In memory as its group's next message: it goes. Skipped ones go when a rescan brings them back.
         if (this.fifo.removeIfHead(offset)) {
-          this.changes.push({ kind: 'delMessage', offset });
-          this.state.stored--;
-          this.dirtyState = true;
+          this.deleteStored(offset);
           n++;
         }
         continue;
       }
-      const head = this.window.peekFront();
-      if (head !== undefined && head.offset === offset) {
-        this.window.shift();
-        this.windowBytes -= head.size;
-        this.changes.push({ kind: 'delMessage', offset });
-        this.state.stored--;
-        this.dirtyState = true;
+      if (this.shiftWindowHead(offset)) {
+        this.deleteStored(offset);
         n++;
       }
     }
     return n;
+  }
+
+  /** Takes `offset` out of the window when it is the window's head. */
+  private shiftWindowHead(offset: number): boolean {
+    const head = this.window.peekFront();
+    if (head === undefined || head.offset !== offset) return false;
+    this.window.shift();
+    this.windowBytes -= head.size;
+    return true;
+  }
+
+  private deleteStored(offset: number): void {
+    this.changes.push({ kind: 'delMessage', offset });
+    this.state.stored--;
+    this.dirtyState = true;
+  }
+
+  /**
+   * Stream mode: deletes messages trimmed from the head of a stream (stream.ts), oldest first. A
+   * stream's window is never refilled from disk (nothing is received), so, unlike `expire`, nothing
+   * past the disk cursor is remembered: memory stays bounded however much is trimmed.
+   */
+  trimStream(offsets: readonly number[]): void {
+    for (const offset of offsets) {
+      if (offset < this.state.purgedOffset) continue;
+      this.shiftWindowHead(offset);
+      this.deleteStored(offset);
+    }
   }
 
   /**

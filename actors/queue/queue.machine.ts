@@ -11,6 +11,7 @@ import type { Assignment } from '../../src/meta/records.ts';
 import type { PartitionInput, PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
+import { LIMITS } from '../../src/protocol/limits.ts';
 
 export interface QueueInput {
   name: string;
@@ -67,6 +68,7 @@ export const queueMachine = setup({
                     type: 'configure',
                     retentionMs: event.attributes.retentionPeriod * 1000,
                     dedupWindowMs: event.attributes.deduplicationWindow * 1000,
+                    retentionBytes: event.attributes.retentionBytes,
                   }),
                 );
               }
@@ -101,7 +103,8 @@ export const queueMachine = setup({
                   partition$: {
                     queue: c.name,
                     partition: a.partition,
-                    limits: c.limits,
+                    // A stream never receives: the ledger's window of ready messages keeps one, not thousands.
+                    limits: c.attributes.mode === 'stream' ? { ...c.limits, windowMessages: 1, windowBytes: 1 } : c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     dedupWindowMs: c.attributes.deduplicationWindow * 1000,
@@ -109,6 +112,7 @@ export const queueMachine = setup({
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
                     ...(c.beats === undefined ? {} : { beats: c.beats }),
+                    ...(c.attributes.mode === 'stream' ? { stream: { retentionBytes: c.attributes.retentionBytes, maxGroups: LIMITS.maxGroupsPerPartition } } : {}),
                   },
                 };
                 const id = replicaSystemId(c.name, c.incarnation, a.partition);

@@ -147,6 +147,8 @@ export function attributeRows(a: QueueAttributes): Array<[string, string]> {
     ['deduplication-window', `${a.deduplicationWindow} (${formatSeconds(a.deduplicationWindow)})`],
     ['deduplication-scope', a.deduplicationScope],
     ['content-based-deduplication', a.contentBasedDeduplication ? 'on' : 'off'],
+    ['mode', a.mode],
+    ...(a.mode === 'stream' ? [['retention-bytes', a.retentionBytes === 0 ? '0 (no limit)' : `${a.retentionBytes} (${formatBytes(a.retentionBytes)})`] as [string, string]] : []),
   ];
 }
 

@@ -72,6 +72,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'retentionBytes',
+    key: 'retentionBytes',
+    flags: '--retention-bytes <bytes>',
+    description: 'streams: bytes each partition keeps before the oldest messages go, 0 for no limit',
+    settable: true,
+  },
+  {
     attribute: 'partitions',
     key: 'partitions',
     flags: '--partitions <n>',
@@ -125,6 +132,12 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
   if (!settableOnly && !BOOLEANS.fifo.settable) {
     command.option('--fifo', 'a FIFO queue: messages name a message group, each group is delivered in order (fixed at creation)');
   }
+  if (!settableOnly) {
+    command.addOption(
+      new Option('--mode <mode>', 'queue: messages leased and deleted (SQS); stream: kept until retention, read by offset (fixed at creation)')
+        .choices(CHOICES.mode.values),
+    );
+  }
   return command;
 }
 
@@ -134,6 +147,7 @@ type AttributeOptions = Partial<Record<string, number>> & {
   deduplicationScope?: QueueAttributes['deduplicationScope'];
   contentBasedDeduplication?: 'on' | 'off';
   fifo?: boolean;
+  mode?: QueueAttributes['mode'];
 };
 
 /** The attribute flags that were given, as queue attributes. */
@@ -148,6 +162,7 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
   if (options.deduplicationScope !== undefined) out.deduplicationScope = options.deduplicationScope;
   if (options.contentBasedDeduplication !== undefined) out.contentBasedDeduplication = options.contentBasedDeduplication === 'on';
   if (options.fifo === true) out.fifo = true;
+  if (options.mode !== undefined) out.mode = options.mode;
   return out;
 }
 

@@ -26,6 +26,7 @@ import { subjects, type Subjects } from '../protocol/subjects.ts';
 import { QueueBatcher, type BatchingOptions } from './batcher.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
 import { LeaseHeartbeats } from './lease-heartbeat.ts';
+import { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './stream-consumer.ts';
 
 export interface ClientOptions {
   /** NATS server URL(s). Ignored when `connection` is given. @default 'nats://127.0.0.1:4222' */
@@ -261,6 +262,11 @@ export class WharfClient {
   /** Receives in a loop, runs `handler` on each message and deletes it when the handler succeeds. */
   consume(queue: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
     return new Consumer(this, queue, handler, options);
+  }
+
+  /** Joins consumer group `options.group` of a stream and reads its share of the partitions (stream-consumer.ts). */
+  streamConsumer(queue: string, handler: StreamHandler, options: StreamConsumerOptions): StreamConsumer {
+    return new StreamConsumer(this, queue, handler, options);
   }
 
   async close(): Promise<void> {

@@ -10,9 +10,11 @@ import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, Reply, Request } from '../protocol/messages.ts';
+import type { Action, Reply, Request, StreamAction } from '../protocol/messages.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
+import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
+import type { GroupStore } from '../meta/groups.ts';
 
 export interface FrontEndDeps {
   metadata: Metadata;
@@ -23,6 +25,10 @@ export interface FrontEndDeps {
   createWaitMs: number;
   /** A PeekMessages page (peek-service.ts). */
   peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
+  /** Consumer groups of streams. */
+  groups: GroupStore;
+  /** Ready notices of a queue, for stream reads that wait. */
+  watchReady(queue: string): ReadyWatch;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -35,6 +41,13 @@ export class FrontEnd {
 
   constructor(deps: FrontEndDeps) {
     this.deps = deps;
+    this.handlers = { ...this.queueHandlers, ...streamHandlers({
+      entry: (name) => this.entry(name),
+      partitions: (meta) => deps.service(meta).partitions,
+      groups: deps.groups,
+      clock: deps.clock,
+      watchReady: (queue) => deps.watchReady(queue),
+    }) };
   }
 
   handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
@@ -47,6 +60,13 @@ export class FrontEnd {
 
   service(name: string): QueueService {
     return this.deps.service(this.entry(name));
+  }
+
+  /** The service of a work queue: wrong_queue_mode for a stream. */
+  private workQueue(name: string): QueueService {
+    const meta = this.entry(name);
+    checkWorkQueue(meta);
+    return this.deps.service(meta);
   }
 
   private entry(name: string): QueueMeta {
@@ -65,7 +85,9 @@ export class FrontEnd {
     await metadata.waitFor(placed, this.deps.createWaitMs).catch(() => undefined);
   }
 
-  private readonly handlers: Handlers = {
+  private readonly handlers: Handlers;
+
+  private readonly queueHandlers: Omit<Handlers, StreamAction> = {
     CreateQueue: async ({ queue, attributes }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
@@ -126,27 +148,33 @@ export class FrontEnd {
 
     PurgeQueue: async ({ queue }) => ({ purged: await this.service(queue).purge() }),
 
-    SendMessage: async ({ queue, ...message }) => this.service(queue).send(message),
+    SendMessage: async ({ queue, ...message }) => {
+      checkStreamSend(this.entry(queue), [message]);
+      return this.service(queue).send(message);
+    },
 
-    SendMessageBatch: async ({ queue, entries }) => this.service(queue).sendBatch(entries),
+    SendMessageBatch: async ({ queue, entries }) => {
+      checkStreamSend(this.entry(queue), entries);
+      return this.service(queue).sendBatch(entries);
+    },
 
-    ReceiveMessage: async (request) => ({ messages: await this.service(request.queue).receive(request) }),
+    ReceiveMessage: async (request) => ({ messages: await this.workQueue(request.queue).receive(request) }),
 
     DeleteMessage: async ({ queue, receiptHandle }) => {
-      await this.service(queue).deleteMessage(receiptHandle);
+      await this.workQueue(queue).deleteMessage(receiptHandle);
       return {};
     },
 
     DeleteMessageBatch: async ({ queue, entries }) =>
-      this.service(queue).deleteBatch(entries),
+      this.workQueue(queue).deleteBatch(entries),
 
     ChangeMessageVisibility: async ({ queue, receiptHandle, visibilityTimeout }) => {
-      await this.service(queue).changeVisibility(receiptHandle, visibilityTimeout);
+      await this.workQueue(queue).changeVisibility(receiptHandle, visibilityTimeout);
       return {};
     },
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
-      this.service(queue).changeVisibilityBatch(entries),
+      this.workQueue(queue).changeVisibilityBatch(entries),
 
     PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };

@@ -40,6 +40,8 @@ import { PartitionRouter, servePartitionRequest, type RouterDeps } from './parti
 import { QueueService } from './queue-service.ts';
 import { ConsumerBeats } from './consumer-beats.ts';
 import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
+import { GroupStore } from '../meta/groups.ts';
+import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -168,7 +170,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store);
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);
@@ -287,12 +289,15 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     now: () => config.clock.now(),
     requestTimeoutMs: 15_000,
   };
+  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
+    groups,
+    watchReady: readyWatches(nc, subs, config.maxWaiters),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {

@@ -10,12 +10,16 @@ interface Range {
   default: number;
 }
 
-/** Attributes with a few named values, all settable. */
+/** Attributes with a few named values. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
   ordering: { values: ['arrival', 'timeWindow'], default: 'arrival' },
   deduplicationScope: { values: ['queue', 'messageGroup'], default: 'queue' },
+  mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
+
+/** Choices fixed at creation. */
+const CREATION_CHOICES: ReadonlySet<string> = new Set(['mode']);
 
 /** Attributes that are true or false. */
 export const BOOLEANS = {
@@ -34,6 +38,8 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   receiveWaitTime: { min: 0, max: 20, default: 0 },
   orderingWindowMs: { min: 1, max: 300_000, default: 1_000 },
   deduplicationWindow: { min: 60, max: 604_800, default: 300 },
+  // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
+  retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
 };
 
 export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {
@@ -52,7 +58,7 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
 type Value = number | string | boolean;
 
 function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
-  const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
+  const choice = Object.hasOwn(CHOICES, name) && (!settableOnly || !CREATION_CHOICES.has(name)) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
       throw new WharfError(
@@ -85,8 +91,19 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>, s
 /**
  * Rules between attributes. A message group lives in one partition, but with scope `queue` a
  * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
+ * A stream keeps offsets in send order, so it has no delays and no message groups; a size limit is
+ * a stream's alone (a queue's messages leave when consumed).
  */
 function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (a.mode === 'stream' && a.delaySeconds !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
+  }
+  if (a.mode === 'stream' && a.fifo) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'a stream (mode stream) cannot be a FIFO queue: its partitions are read in offset order');
+  }
+  if (a.mode !== 'stream' && a.retentionBytes !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute retentionBytes applies to streams only (mode stream)');
+  }
   if (!a.fifo && a.deduplicationScope === 'messageGroup') {
     throw new WharfError(ErrorCode.InvalidAttribute, 'deduplicationScope messageGroup applies to FIFO queues only (fifo: true)');
   }

@@ -27,6 +27,15 @@ export const LIMITS = {
   maxPeekMessages: 100,
   /** Stored messages one PeekMessages request reads at most (a filtered page may come back short, with a cursor). */
   maxPeekScan: 10_000,
+  /** Characters of the metadata a consumer group may commit with an offset. */
+  maxOffsetMetadata: 1024,
+  /** Session timeouts of consumer group members, ms: a member silent for longer leaves the group. */
+  minSessionTimeoutMs: 1000,
+  maxSessionTimeoutMs: 300_000,
+  /** Members of one consumer group. */
+  maxGroupMembers: 256,
+  /** Consumer groups with committed offsets in one partition. */
+  maxGroupsPerPartition: 1000,
 } as const;
 
 /** A FIFO message group id, as SQS's: letters, digits and ASCII punctuation, no white space (1-128 characters). */

@@ -56,6 +56,11 @@ export interface SettableAttributes {
   deduplicationScope: 'queue' | 'messageGroup';
   /** A message sent without a deduplication id gets the SHA-256 of its body as one. @default false */
   contentBasedDeduplication: boolean;
+  /**
+   * Stream mode only: bytes of bodies and attributes each partition keeps; beyond it the oldest
+   * messages go. 0 keeps any size (retentionPeriod still applies). @default 0
+   */
+  retentionBytes: number;
 }
 
 /** Attributes fixed at creation. */
@@ -69,6 +74,11 @@ export interface CreationAttributes {
   partitions: number;
   /** Copies of each partition, on different nodes (fewer while the cluster has fewer nodes). 1–5. @default 3 */
   replicationFactor: number;
+  /**
+   * `queue`: SQS-style, a message is leased to one consumer and gone once deleted. `stream`: a
+   * message stays until retention removes it; consumer groups read it by offset. @default 'queue'
+   */
+  mode: 'queue' | 'stream';
 }
 
 export type QueueAttributes = SettableAttributes & CreationAttributes;
@@ -161,6 +171,48 @@ export interface PeekedMessage {
   body?: Uint8Array;
 }
 
+/** A message as a stream read returns it: by offset, nothing leased. */
+export interface StreamMessage {
+  offset: number;
+  messageId: string;
+  body: Uint8Array;
+  attributes: MessageAttributes;
+  /** When the partition's primary accepted it; never decreases along a partition's offsets. */
+  sentAt: number;
+}
+
+/** A group's committed position in one partition: the next offset the group reads. */
+export interface CommittedOffset {
+  offset: number;
+  generation: number;
+  metadata?: string;
+  committedAt: number;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The lowest offset still stored (retention and purges remove from the head). */
+  startOffset: number;
+  /** One past the highest readable offset: in sync mode, writes settled on a majority. */
+  endOffset: number;
+  committed?: CommittedOffset;
+}
+
+export interface GroupMember {
+  memberId: string;
+  partitions: number[];
+  lastSeen: number;
+}
+
+/** A member's view of its group after a join or heartbeat. */
+export interface GroupAssignment {
+  memberId: string;
+  generation: number;
+  partitions: number[];
+  /** Milliseconds within which the member must heartbeat again. */
+  sessionTimeoutMs: number;
+}
+
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
@@ -227,6 +279,60 @@ export interface Api {
     };
     reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
   };
+  /** Stream mode: messages of one partition from `offset` on (nothing is leased or written). */
+  ReadStream: {
+    request: {
+      queue: string;
+      partition: number;
+      offset: number;
+      /** 1–1,000. @default 100 */
+      maxMessages?: number;
+      /** Bytes of bodies and attributes, 1–4 MiB (at least one message is returned). @default 1 MiB */
+      maxBytes?: number;
+      /** Wait up to this many seconds (0–20) for a message when none is readable yet. @default 0 */
+      waitTimeSeconds?: number;
+    };
+    reply: { messages: StreamMessage[]; nextOffset: number; startOffset: number; endOffset: number };
+  };
+  /** Stream mode: the first offset of a partition whose message was sent at or after `timestamp`. */
+  FindOffset: {
+    request: { queue: string; partition: number; timestamp: number };
+    reply: { offset: number };
+  };
+  /** Stream mode: each partition's start and end, and a group's committed offsets. */
+  GetOffsets: {
+    request: { queue: string; group?: string };
+    reply: { partitions: PartitionOffsets[] };
+  };
+  /**
+   * Stream mode: stores a group's positions, each in its partition's replicated write. With
+   * `memberId` the member must hold the group's current `generation` and own each partition;
+   * without it (an operator's seek) the group must have no members.
+   */
+  CommitOffsets: {
+    request: {
+      queue: string;
+      group: string;
+      memberId?: string;
+      generation?: number;
+      offsets: Array<{ partition: number; offset: number; metadata?: string }>;
+    };
+    reply: Record<string, never>;
+  };
+  JoinGroup: {
+    request: { queue: string; group: string; memberId?: string; sessionTimeoutMs?: number };
+    reply: GroupAssignment;
+  };
+  GroupHeartbeat: {
+    request: { queue: string; group: string; memberId: string; generation: number };
+    reply: GroupAssignment;
+  };
+  LeaveGroup: { request: { queue: string; group: string; memberId: string }; reply: Record<string, never> };
+  DescribeGroup: {
+    request: { queue: string; group: string };
+    reply: { group: string; generation: number; members: GroupMember[] };
+  };
+  ListGroups: { request: { queue: string }; reply: { groups: string[] } };
   /**
    * Browses messages without consuming them: read-only, from each partition primary's store, in
    * partition order, then offset order (ready and in flight), then due order (delayed).
@@ -265,6 +371,19 @@ export interface LeaseHeartbeat {
 }
 
 export type Action = keyof Api;
+/** The actions of streams (mode stream): reads by offset, offsets, consumer groups. */
+export const STREAM_ACTIONS = [
+  'ReadStream',
+  'FindOffset',
+  'GetOffsets',
+  'CommitOffsets',
+  'JoinGroup',
+  'GroupHeartbeat',
+  'LeaveGroup',
+  'DescribeGroup',
+  'ListGroups',
+] as const satisfies readonly Action[];
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -280,6 +399,7 @@ export const ACTIONS = [
   'ChangeMessageVisibility',
   'ChangeMessageVisibilityBatch',
   'PeekMessages',
+  ...STREAM_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

@@ -135,6 +135,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -151,6 +153,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -248,6 +252,8 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   });
   t.deepEqual(description.counts, counts(0, 0, 0));
 });
@@ -309,6 +315,8 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);
