@@ -3,6 +3,7 @@
  * reached the node in one turn of the event loop), so one batch becomes one durable write.
  */
 import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
+import type { BeatsOf } from './lease-keeper.ts';
 import type { Change, DelayedEntry, LoadedPartition, MessageRecord, OffsetRecord } from './records.ts';
 import type { CommitResult, HeadRow } from './stream.ts';
 
@@ -16,6 +17,8 @@ export type PartitionOp =
       attemptId?: string;
       /** Recorded with each delivery as its lease owner. */
       consumer?: string;
+      /** Keep these leases alive while `consumer` heartbeats (lease-keeper.ts); needs `consumer`. */
+      heartbeat?: boolean;
     }
   /** Deletes by receipt: one result per item, in order (a batch delete is one request). */
   | { type: 'delete'; items: Array<{ offset: number; seq: number }> }
@@ -89,6 +92,11 @@ export interface PartitionInput {
    * delivery an earlier primary made but never replicated cannot match a delivery of this one.
    */
   seqFloor?: number;
+  /**
+   * The lease heartbeat (lease-keeper.ts): the beats this node heard, and how long a consumer may
+   * stay silent before its kept leases end. Without it, heartbeat receives are plain receives.
+   */
+  beats?: { of: BeatsOf; timeoutMs: number };
   /** Present for a partition of a stream (queue attribute mode: 'stream'). */
   stream?: StreamConfig;
 }

@@ -24,6 +24,8 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** A PeekMessages page (peek-service.ts). */
+  peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
   /** Consumer groups of streams. */
   groups: GroupStore;
   /** Ready notices of a queue, for stream reads that wait. */
@@ -186,5 +188,7 @@ export class FrontEnd {
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
       this.workQueue(queue).changeVisibilityBatch(entries),
+
+    PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
 }

@@ -15,6 +15,7 @@ import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessa
 import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
 import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
+import { timeWindowRelease } from './time-window.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -30,6 +31,7 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  heartbeat: boolean;
 }
 
 export interface QueueServiceOptions {
@@ -123,8 +125,20 @@ export class QueueService {
       );
     }
     const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
+    if (delayMs >= this.attributes.retentionPeriod * 1000) {
+      throw new WharfError(
+        ErrorCode.InvalidParameter,
+        `a delay of ${delayMs / 1000} s is not below the queue's retentionPeriod of ${this.attributes.retentionPeriod} s: the message would expire before it is due`,
+      );
+    }
+    const notBefore = timeWindowRelease(this.attributes, message.producedAt, record.sentAt);
     const dedupId = this.dedupKey(message);
-    return dedupId === undefined ? { record, delayMs } : { record, delayMs, dedupId };
+    return {
+      record,
+      delayMs,
+      ...(dedupId === undefined ? {} : { dedupId }),
+      ...(notBefore === undefined ? {} : { notBefore }),
+    };
   }
 
   /**
@@ -199,7 +213,11 @@ export class QueueService {
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      heartbeat: request.heartbeat === true,
     };
+    if (params.heartbeat && params.consumer === undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, 'ReceiveMessage: heartbeat needs a consumer: the heartbeats name it');
+    }
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
     if (now.length > 0 || waitMs === 0) return now;
@@ -241,6 +259,7 @@ export class QueueService {
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
+        ...(params.heartbeat ? { heartbeat: true } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {

@@ -153,6 +153,10 @@ const FIELDS: Record<Action, Fields> = {
     queue: QUEUE,
     entries: req({ kind: 'entries', entry: { id: ID, receiptHandle: RECEIPT, visibilityTimeout: req(VISIBILITY) } }),
   },
+  PeekMessages: {
+    queue: QUEUE,
+    limit: opt(intSpec(1, LIMITS.maxPeekMessages)),
+  },
 };
 
 const RECEIPT_ACTIONS: ReadonlySet<Action> = new Set<Action>([
