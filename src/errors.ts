@@ -24,6 +24,9 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
+ * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
+ * | too_many_tags           | a queue would have more than 50 tags                           | no        |
+ * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -49,6 +52,9 @@ export const ErrorCode = {
   StorageFailure: 'storage_failure',
   Internal: 'internal',
   DrainBlocked: 'drain_blocked',
+  InvalidTag: 'invalid_tag',
+  TooManyTags: 'too_many_tags',
+  InvalidMessageAttribute: 'invalid_message_attribute',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

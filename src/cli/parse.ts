@@ -41,3 +41,10 @@ export function attributeArg(value: string, previous: MessageAttributes | undefi
   const attribute: AttributeValue = { type: 'string', value: value.slice(eq + 1) };
   return { ...previous, [name]: attribute };
 }
+
+/** `key=value` (value may be empty), repeatable: queue tags. Their rules are checked by the node. */
+export function tagArg(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('a tag is key=value (the value may be empty: key=)');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}

@@ -39,6 +39,7 @@ import { PartitionRouter, servePartitionRequest, type RouterDeps } from './parti
 import { QueueService } from './queue-service.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
+import { oldestMessageAgeMs } from './oldest-message.ts';
 import type { Action } from '../protocol/messages.ts';
 import { decodeNumber, encodeNumber } from '../storage/records.ts';
 import { LAYOUT_VERSION } from '../storage/keys.ts';
@@ -161,7 +162,9 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), () =>
+      oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+    );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);

@@ -15,6 +15,8 @@ type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
 export type Counts = { visible: number; inflight: number; delayed: number };
+/** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
+export type PartitionCounts = Counts & { oldestAgeMs: number };
 
 export class PartitionClient {
   private nextId = 1;
@@ -27,9 +29,13 @@ export class PartitionClient {
   private readonly log: Logger;
   private readonly watch: Subscription;
 
-  constructor(replica: ReplicaRef, log: Logger) {
+  /** Milliseconds since the partition's oldest message was sent, from the store (oldest-message.ts). */
+  private readonly oldestAgeMs: () => Promise<number>;
+
+  constructor(replica: ReplicaRef, log: Logger, oldestAgeMs: () => Promise<number>) {
     this.replica = replica;
     this.log = log;
+    this.oldestAgeMs = oldestAgeMs;
     this.watch = replica.subscribe(() => this.attach());
     this.attach();
   }
@@ -120,6 +126,14 @@ export class PartitionClient {
   /** Counts from the partition actor's snapshot; undefined unless it is serving. */
   counts(): Counts | undefined {
     return this.current()?.getSnapshot().context.ledger?.counts();
+  }
+
+  /** Counts and the oldest message's age; undefined unless serving. Empty means age 0, whatever the disk says. */
+  async fullCounts(): Promise<PartitionCounts | undefined> {
+    const counts = this.counts();
+    if (counts === undefined) return undefined;
+    const empty = counts.visible + counts.inflight + counts.delayed === 0;
+    return { ...counts, oldestAgeMs: empty ? 0 : await this.oldestAgeMs() };
   }
 
   /** Whether requests are being answered (the replica is primary and its partition loaded). */

@@ -10,9 +10,12 @@ import { recordSize } from '../../actors/partition/records.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
+import { checkMessageAttributes } from '../protocol/message-attributes.ts';
+import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, QueueCounts, ReceivedMessage, Request } from '../protocol/messages.ts';
 import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
 import type { PartitionRouter } from './partition-router.ts';
+import type { PartitionCounts } from './partition-client.ts';
+import { queueCounts } from './queue-counts.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -96,6 +99,7 @@ export class QueueService {
 
   /** Checks one message against the queue's limits; returns its record. */
   private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string } {
+    checkMessageAttributes(message.attributes);
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
     const size = recordSize(record);
@@ -378,16 +382,12 @@ export class QueueService {
   }
 
   /** The queue's counts, asked of every partition's primary; `unavailable` while one has none. */
-  async counts() {
-    const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };
+  async counts(): Promise<QueueCounts> {
     const all = await Promise.all(this.partitions.map((p) => p.counts()));
-    for (const c of all) {
-      if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
-      total.approximateNumberOfMessages += c.visible;
-      total.approximateNumberOfMessagesNotVisible += c.inflight;
-      total.approximateNumberOfMessagesDelayed += c.delayed;
+    if (all.some((c) => c === undefined)) {
+      throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
     }
-    return total;
+    return queueCounts(all as PartitionCounts[]);
   }
 }
 

@@ -71,6 +71,9 @@ const CLIENT_FAULT: ReadonlySet<string> = new Set<string>([
   ErrorCode.QueueAlreadyExists,
   ErrorCode.InvalidReceiptHandle,
   ErrorCode.MessageNotInFlight,
+  ErrorCode.InvalidTag,
+  ErrorCode.TooManyTags,
+  ErrorCode.InvalidMessageAttribute,
 ]);
 /** Names of Object.prototype members (and friends): keys that tend to slip past `in` and `obj[key]` checks. */
 const PROTO_KEYS = [
@@ -97,6 +100,8 @@ type Spec =
   | { kind: 'receipt' }
   | { kind: 'bytes' }
   | { kind: 'qattrs'; settableOnly: boolean }
+  | { kind: 'tags' }
+  | { kind: 'tagKeys' }
   | { kind: 'mattrs' }
   | { kind: 'entries'; entry: Fields };
 interface Field {
@@ -130,6 +135,9 @@ const FIELDS: Record<Action, Fields> = {
   SetQueueAttributes: { queue: QUEUE, attributes: req({ kind: 'qattrs', settableOnly: true }) },
   DeleteQueue: { queue: QUEUE },
   PurgeQueue: { queue: QUEUE },
+  TagQueue: { queue: QUEUE, tags: req({ kind: 'tags' }) },
+  UntagQueue: { queue: QUEUE, tagKeys: req({ kind: 'tagKeys' }) },
+  ListQueueTags: { queue: QUEUE },
   SendMessage: { queue: QUEUE, ...OUTGOING },
   SendMessageBatch: { queue: QUEUE, entries: req({ kind: 'entries', entry: { id: ID, ...OUTGOING } }) },
   ReceiveMessage: {
@@ -173,12 +181,15 @@ function queueFor(action: Action): fc.Arbitrary<string> {
   return fc.constantFrom(CONTROL, SCRATCH, MISSING);
 }
 
-const attributeName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.-]{0,15}$/);
+// SQS's rules (message-attributes.ts): no leading, trailing or doubled period, no AWS./Amazon.
+// prefix (a leading lower-case letter other than a keeps clear of both), values never empty.
+const attributeName = fc.stringMatching(/^[b-z](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,7}$/);
 const attributeValue = fc.oneof(
-  fc.record({ type: fc.constant('string'), value: fc.string({ maxLength: 20 }) }),
+  fc.record({ type: fc.constant('string'), value: fc.stringMatching(/^[ -~]{1,20}$/) }),
   fc.record({ type: fc.constant('number'), value: fc.integer().map(String) }),
-  fc.record({ type: fc.constant('binary'), value: fc.uint8Array({ maxLength: 8 }) }),
+  fc.record({ type: fc.constant('binary'), value: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
 );
+const tagKey = fc.stringMatching(/^[A-Za-z0-9_.:/=+@ -]{1,16}$/).filter((k) => !k.toLowerCase().startsWith('aws:'));
 
 interface Overrides {
   queue?: fc.Arbitrary<string>;
@@ -207,6 +218,10 @@ function validValue(spec: Spec, action: Action, ctx: Context, o: Overrides): fc.
     }
     case 'mattrs':
       return fc.dictionary(attributeName, attributeValue, { maxKeys: 3 });
+    case 'tags':
+      return fc.dictionary(tagKey, fc.stringMatching(/^[A-Za-z0-9 ]{0,16}$/), { maxKeys: 3 });
+    case 'tagKeys':
+      return fc.array(tagKey, { maxLength: 3 });
     case 'entries':
       return fc.uniqueArray(entryArb(spec.entry, action, ctx, o), {
         minLength: 1,
@@ -255,7 +270,10 @@ function canonical(spec: Spec, i: number): unknown {
       return new Uint8Array(1);
     case 'qattrs':
     case 'mattrs':
+    case 'tags':
       return {};
+    case 'tagKeys':
+      return [];
     case 'entries':
       return [];
     default:
@@ -426,6 +444,14 @@ function badValue(spec: Spec, action: Action, ctx: Context, o: Overrides): fc.Ar
       return badQueueAttributes(spec.settableOnly);
     case 'mattrs':
       return badMessageAttributes;
+    case 'tags':
+      return fc.oneof(
+        notObject,
+        fc.constantFrom<unknown>({ '': 'v' }, { 'aws:x': 'v' }, { k: 'x'.repeat(LIMITS.maxTagValueLength + 1) }, { ['k'.repeat(LIMITS.maxTagKeyLength + 1)]: 'v' }, { 'a*b': 'v' }, { k: 5 }),
+        fc.constant(Object.fromEntries(Array.from({ length: LIMITS.maxQueueTags + 1 }, (_, i) => [`k${i}`, 'v']))),
+      );
+    case 'tagKeys':
+      return fc.oneof(notArray, fc.constantFrom<unknown>([''], ['aws:x'], ['a*b'], [5]));
     case 'entries':
       return badEntries(spec.entry, action, ctx, o);
     default:
