@@ -19,6 +19,7 @@ import {
   decodeWatch,
   encodeJson,
   type ActorSummary,
+  type CountersReply,
   type InspectEvent,
   type InspectFrame,
   type InspectReply,
@@ -27,6 +28,7 @@ import {
   type InspectError,
   type StateValue,
 } from './protocol.ts';
+import { actorName } from './actor-names.ts';
 import { summarize } from './summary.ts';
 
 /** How often held events go out as a frame while watched. */
@@ -46,6 +48,8 @@ export interface NodeInspectorOptions {
 
 export interface InspectorSources {
   whereabouts(query: MessageQuery): Promise<MessageReply | InspectError>;
+  /** The node's message counters per queue, and its boot id. */
+  counters(): Promise<Omit<CountersReply, 'node'>>;
 }
 
 interface Identity {
@@ -251,6 +255,9 @@ export class NodeInspector {
       case 'message':
         if (!this.sources) return { error: 'the node is starting' };
         return this.sources.whereabouts(request);
+      case 'counters':
+        if (!this.sources) return { error: 'the node is starting' };
+        return { node: this.options.node, ...(await this.sources.counters()) };
     }
   }
 
@@ -269,12 +276,9 @@ function identityOf(ref: object): Identity | null {
   if (!(ref instanceof Actor) || !(ref.logic instanceof StateMachine)) return null;
   const parent = ref._parent;
   return {
-    actor: nameOf(ref),
+    actor: actorName(ref),
     machine: (ref.logic as AnyStateMachine).id,
-    ...(parent ? { parent: nameOf(parent) } : {}),
+    ...(parent ? { parent: actorName(parent) } : {}),
   };
 }
 
-function nameOf(ref: AnyActorRef): string {
-  return (ref as { systemId?: string }).systemId ?? ref.sessionId;
-}

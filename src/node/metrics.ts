@@ -150,6 +150,21 @@ export class NodeMetrics {
     if (sources) this.partitionMetrics(sources);
   }
 
+  /** The message counters per queue (sent, received, deleted since the node started), for inspectors. */
+  async messageCounters(): Promise<Record<string, { sent: number; received: number; deleted: number }>> {
+    const out: Record<string, { sent: number; received: number; deleted: number }> = {};
+    const add = async (counter: Counter<'queue'>, field: 'sent' | 'received' | 'deleted') => {
+      for (const { labels, value } of (await counter.get()).values) {
+        const queue = labels.queue;
+        if (typeof queue !== 'string') continue;
+        out[queue] ??= { sent: 0, received: 0, deleted: 0 };
+        out[queue][field] = value;
+      }
+    };
+    await Promise.all([add(this.sent, 'sent'), add(this.received, 'received'), add(this.deleted, 'deleted')]);
+    return out;
+  }
+
   /** Stops listening to assignments and heartbeats. */
   close(): void {
     for (const stop of this.stops.splice(0)) stop();

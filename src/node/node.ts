@@ -286,6 +286,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
+    counters: async () => ({ boot, queues: await metrics.messageCounters() }),
   });
 
   let managerStop: (() => Promise<void>) | undefined;
