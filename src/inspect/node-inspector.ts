@@ -93,10 +93,16 @@ export class NodeInspector {
     }
     switch (event.type) {
       case '@xstate.actor': {
-        const id = this.identify(event.actorRef);
-        if (!id) break;
-        if (!(event.actorRef as MachineActor)._parent) this.roots.add(event.actorRef as MachineActor);
-        this.show(event.actorRef as MachineActor, id);
+        // XState announces an actor from its constructor, before giving it its system id: named
+        // then, it would keep its session id. It is named once built (a snapshot event may have
+        // shown it first).
+        const ref = event.actorRef as MachineActor;
+        queueMicrotask(() => {
+          const id = this.identify(ref);
+          if (!id || this.shown.has(id.actor)) return;
+          if (!ref._parent) this.roots.add(ref);
+          this.show(ref, id);
+        });
         break;
       }
       case '@xstate.event': {

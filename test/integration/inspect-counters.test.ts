@@ -4,6 +4,8 @@
  * message's age, and partition actors named after their queue, partition and role.
  */
 import test from 'ava';
+import { connect } from '@nats-io/transport-node';
+import { decodeFrame, encodeJson, isFrameSubject, type InspectEvent } from '../../src/inspect/protocol.ts';
 import { QueueStatsSampler } from '../../src/inspect/server/queue-stats.ts';
 import { NodeRequests } from '../../src/inspect/server/node-requests.ts';
 import type { ClusterMapView } from '../../src/inspect/server/cluster-map.ts';
@@ -61,4 +63,27 @@ test("a partition actor is listed as partition:<queue>/<partition>:primary, its 
   });
   t.deepEqual(actors.map((a) => a.actor).sort(), ['partition:orders/0:primary', 'partition:orders/1:primary']);
   for (const a of actors) t.regex(a.parent ?? '', /^replica:orders:\d+:[01]$/);
+});
+
+test('actors started while watched are named by their system ids, not their session ids', async (t) => {
+  const { client, nats, cluster } = await startWharf(t);
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  const subs = subjects(clusterName(cluster));
+  const events: InspectEvent[] = [];
+  nc.subscribe(subs.allInspect, {
+    callback: (err, msg) => {
+      if (!err && isFrameSubject(subs, msg.subject)) events.push(...decodeFrame(msg.data).events);
+    },
+  });
+  nc.publish(subs.inspectWatch, encodeJson({ watcher: 'test' }));
+  await eventually(() => events.some((e) => e.kind === 'state' && e.actor === 'node:n1'), { message: 'the watch to begin' });
+
+  await client.createQueue('late');
+  await client.sendMessage('late', 'x');
+  const started = (machine: string) =>
+    eventually(() => events.find((e) => e.kind === 'actor' && e.status === 'started' && e.machine === machine), { message: `a ${machine} started` });
+  t.regex((await started('queue')).actor, /^queue:late:\d+$/);
+  t.regex((await started('replica')).actor, /^replica:late:\d+:0$/);
+  t.is((await started('partition')).actor, 'partition:late/0:primary');
 });
