@@ -5,13 +5,13 @@
  */
 import test from 'ava';
 import { connect } from '@nats-io/transport-node';
-import { decodeFrame, encodeJson, isFrameSubject, type InspectEvent } from '../../src/inspect/protocol.ts';
 import { QueueStatsSampler } from '../../src/inspect/server/queue-stats.ts';
 import { NodeRequests } from '../../src/inspect/server/node-requests.ts';
 import type { ClusterMapView } from '../../src/inspect/server/cluster-map.ts';
 import { clusterName } from '../../src/names.ts';
 import { subjects } from '../../src/protocol/subjects.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { watchEvents } from '../helpers/inspect-frames.ts';
 import { startWharf } from '../helpers/wharf.ts';
 
 test('a node answers its message counters per queue and boot', async (t) => {
@@ -69,14 +69,7 @@ test('actors started while watched are named by their system ids, not their sess
   const { client, nats, cluster } = await startWharf(t);
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  const subs = subjects(clusterName(cluster));
-  const events: InspectEvent[] = [];
-  nc.subscribe(subs.allInspect, {
-    callback: (err, msg) => {
-      if (!err && isFrameSubject(subs, msg.subject)) events.push(...decodeFrame(msg.data).events);
-    },
-  });
-  nc.publish(subs.inspectWatch, encodeJson({ watcher: 'test' }));
+  const events = watchEvents(nc, cluster);
   await eventually(() => events.some((e) => e.kind === 'state' && e.actor === 'node:n1'), { message: 'the watch to begin' });
 
   await client.createQueue('late');
