@@ -77,14 +77,14 @@ test('SendMessage larger than maximumMessageSize fails with message_too_large', 
   t.is(message?.body.byteLength, 1024);
 });
 
-test('SendMessage with more than 10 message attributes fails with invalid_parameter', async (t) => {
+test('SendMessage with more than 10 message attributes fails with invalid_message_attribute', async (t) => {
   const { client } = await startWharf(t);
   await client.createQueue('orders');
   const attributes: MessageAttributes = Object.fromEntries(
     Array.from({ length: 11 }, (_, i) => [`a${i}`, { type: 'string', value: String(i) }]),
   );
 
-  await failsWith(t, client.sendMessage('orders', 'hello', { attributes }), ErrorCode.InvalidParameter);
+  await failsWith(t, client.sendMessage('orders', 'hello', { attributes }), ErrorCode.InvalidMessageAttribute);
 
   t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
