@@ -15,6 +15,8 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_FIFO_MESSAGES      messages per FIFO run (1, 10, 1,000 groups) (50,000; 5,000 quick)
+ *   BENCH_FIFO_ONLY=1        the FIFO section alone (results in bench/results/<timestamp>-fifo.json)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
@@ -24,6 +26,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
@@ -56,6 +59,9 @@ interface BenchConfig {
   wharfUsableTimeoutMs: number;
   keepTempDir: boolean;
   wharfEnv: Record<string, string>;
+  fifoMessages: number;
+  fifoGroups: readonly number[];
+  fifoOnly: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min = 1): number {
@@ -91,6 +97,9 @@ function readConfig(): BenchConfig {
     wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
     keepTempDir: process.env['BENCH_KEEP'] === '1',
     wharfEnv,
+    fifoMessages: intFromEnv('BENCH_FIFO_MESSAGES', quick ? 5_000 : 50_000),
+    fifoGroups: [1, 10, 1000],
+    fifoOnly: process.env['BENCH_FIFO_ONLY'] === '1',
   };
 }
 
@@ -293,6 +302,27 @@ async function main(): Promise<void> {
     log(`nats-server ${nats.version} at ${nats.url} (pid ${nats.pid})`);
     results['natsServer'] = nats.version;
 
+    const fifoOptions: FifoOptions = {
+      natsUrl: nats.url,
+      natsPid: nats.pid,
+      dataDir: join(tmp, 'wharf'),
+      logDir: tmp,
+      messages: config.fifoMessages,
+      groups: config.fifoGroups,
+      receiveLoops: config.wharfReceiveLoops,
+      receiveBatch: config.wharfReceiveBatch,
+      partitions: config.wharfPartitions,
+      log,
+    };
+    if (config.fifoOnly) {
+      const fifo = await runFifo(fifoOptions);
+      results['fifo'] = fifo;
+      process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
+      results['finishedAt'] = new Date().toISOString();
+      log(`results written to ${await writeResults(`${stamp}-fifo.json`, results, false)}`);
+      return;
+    }
+
     const latency = { rate: config.rate, seconds: config.latencySeconds, warmupSeconds: config.latencyWarmupSeconds };
     const jetstream = await runJetStream({
       servers: nats.url,
@@ -341,6 +371,9 @@ async function main(): Promise<void> {
     });
     results['r3'] = replicated;
 
+    const fifo = await runFifo(fifoOptions);
+    results['fifo'] = fifo;
+
     const list = report(config, wharf, jetstream, nats.version, fsync);
     const r3 = reportReplicated(replicated, {
       messages: config.replicatedMessages,
@@ -351,6 +384,7 @@ async function main(): Promise<void> {
       loadNow: currentLoad(),
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
+    process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {

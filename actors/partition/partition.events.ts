@@ -41,7 +41,7 @@ export interface PartitionReply {
 
 export type PartitionEvent =
   | { type: 'requests'; items: PartitionRequest[] }
-  | { type: 'configure'; retentionMs: number }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number }
   | { type: 'stop' };
 
 export interface PartitionLimits {
@@ -57,6 +57,10 @@ export interface PartitionInput {
   limits: PartitionLimits;
   tickMs: number;
   retentionMs: number;
+  /** How long deduplication ids are remembered (the queue's deduplicationWindow). @default 5 minutes */
+  dedupWindowMs?: number;
+  /** A FIFO queue's partition: each message group is delivered in order. */
+  fifo?: boolean;
   /** How often the head of the log is checked for messages past retention. */
   retentionCheckMs: number;
   /** Wall clock in ms; the same clock the actor's timers run on. */

@@ -23,7 +23,7 @@
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
-import { Ledger, type Delivery } from './ledger.ts';
+import { DEDUP_WINDOW_MS, Ledger, type Delivery } from './ledger.ts';
 import type {
   CommitInput,
   CommitOutput,
@@ -324,7 +324,13 @@ export const partitionMachine = setup({
   }),
   on: {
     requests: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.items) }) },
-    configure: { actions: assign({ retentionMs: ({ event }) => event.retentionMs }) },
+    configure: {
+      actions: assign(({ context, event }) => {
+        const dedupWindowMs = event.dedupWindowMs ?? context.dedupWindowMs ?? DEDUP_WINDOW_MS;
+        context.ledger?.configure({ dedupWindowMs });
+        return { retentionMs: event.retentionMs, dedupWindowMs };
+      }),
+    },
     stop: { target: '.stopped' },
   },
   initial: 'loading',
@@ -339,7 +345,8 @@ export const partitionMachine = setup({
             ledger: ({ context, event }) => {
               const { state } = event.output;
               const nextSeq = Math.max(state.nextSeq, context.seqFloor ?? 0);
-              return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now());
+              const settings = { fifo: context.fifo ?? false, dedupWindowMs: context.dedupWindowMs ?? DEDUP_WINDOW_MS };
+              return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now(), settings);
             },
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,

@@ -11,6 +11,8 @@ export interface MessageRecord {
   attributes?: MessageAttributes;
   /** When the partition accepted it, ms since the epoch. */
   sentAt: number;
+  /** Its message group, on a FIFO queue: delivered in order with the group's other messages. */
+  group?: string;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface DeliveryRecord {
   size: number;
   /** The message's sentAt, so retention applies without reading the body. */
   sentAt: number;
+  /** The message's group (FIFO queues), so a loaded partition knows which groups are held without reading bodies. */
+  group?: string;
   /** Who received it this time (the lease owner), when the receive named itself. */
   consumer?: string;
 }

@@ -61,7 +61,13 @@ export const queueMachine = setup({
             assign({ attributes: ({ event }) => event.attributes, modifiedAt: ({ event }) => event.modifiedAt }),
             enqueueActions(({ context, event, enqueue }) => {
               for (const r of Object.values(context.replicas)) {
-                enqueue(sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000 }));
+                enqueue(
+                  sendTo(r, {
+                    type: 'configure',
+                    retentionMs: event.attributes.retentionPeriod * 1000,
+                    dedupWindowMs: event.attributes.deduplicationWindow * 1000,
+                  }),
+                );
               }
             }),
           ],
@@ -97,6 +103,8 @@ export const queueMachine = setup({
                     limits: c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
+                    dedupWindowMs: c.attributes.deduplicationWindow * 1000,
+                    fifo: c.attributes.fifo,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
                   },

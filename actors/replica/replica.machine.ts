@@ -87,7 +87,7 @@ export interface ReplicaKey {
 export type ReplicaEvent =
   | { type: 'assignment'; assignment: Assignment }
   | { type: 'superseded'; epoch: number }
-  | { type: 'configure'; retentionMs: number }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number }
   | { type: 'remove' }
   | { type: 'stop' };
 
@@ -223,7 +223,7 @@ export const replicaMachine = setup({
   on: {
     assignment: { actions: assign({ assignment: ({ event }) => event.assignment }) },
     configure: {
-      actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+      actions: assign({ partition$: ({ context, event }) => configured(context.partition$, event) }),
     },
     // Never while one of its writes runs: dropping the data under it would race that write.
     remove: [{ guard: ({ context }) => context.writing, actions: assign({ removeRequested: true }) }, { target: '.dropping' }],
@@ -432,7 +432,7 @@ export const replicaMachine = setup({
         superseded: { target: 'fenced', actions: 'rememberEpoch' },
         configure: {
           actions: [
-            assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+            assign({ partition$: ({ context, event }) => configured(context.partition$, event) }),
             sendTo('partition', ({ event }) => event),
           ],
         },
@@ -511,3 +511,8 @@ export const replicaMachine = setup({
     stopped: { type: 'final' },
   },
 });
+
+/** The partition input after a change of the queue's attributes (a partition started later starts with it). */
+function configured(input: PartitionInput, event: { retentionMs: number; dedupWindowMs?: number }): PartitionInput {
+  return { ...input, retentionMs: event.retentionMs, ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }) };
+}

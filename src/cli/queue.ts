@@ -2,7 +2,7 @@
  * `wharf queue create|list|attrs|set|delete|purge`: managing queues.
  */
 import { Argument, Option, type Command } from 'commander';
-import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
+import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { QueueAttributes } from '../protocol/messages.ts';
 import type { WharfClient } from '../client/client.ts';
@@ -20,7 +20,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {
@@ -56,6 +56,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     key: 'receiveWait',
     flags: '--receive-wait <seconds>',
     description: 'default long-poll wait of receive, seconds',
+    settable: true,
+  },
+  {
+    attribute: 'deduplicationWindow',
+    key: 'deduplicationWindow',
+    flags: '--deduplication-window <seconds>',
+    description: 'seconds a deduplication id is remembered',
     settable: true,
   },
   {
@@ -95,10 +102,26 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
     new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
       .choices(replication.values),
   );
+  command.addOption(
+    new Option('--deduplication-scope <scope>', 'deduplication ids name a message of the queue, or of its message group (FIFO)')
+      .choices(CHOICES.deduplicationScope.values),
+  );
+  command.addOption(
+    new Option('--content-based-deduplication <on|off>', "a message sent without a deduplication id gets its body's SHA-256 as one")
+      .choices(['on', 'off']),
+  );
+  if (!settableOnly && !BOOLEANS.fifo.settable) {
+    command.option('--fifo', 'a FIFO queue: messages name a message group, each group is delivered in order (fixed at creation)');
+  }
   return command;
 }
 
-type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] };
+type AttributeOptions = Partial<Record<string, number>> & {
+  replication?: QueueAttributes['replication'];
+  deduplicationScope?: QueueAttributes['deduplicationScope'];
+  contentBasedDeduplication?: 'on' | 'off';
+  fifo?: boolean;
+};
 
 /** The attribute flags that were given, as queue attributes. */
 function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
@@ -108,6 +131,9 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out.replication = options.replication;
+  if (options.deduplicationScope !== undefined) out.deduplicationScope = options.deduplicationScope;
+  if (options.contentBasedDeduplication !== undefined) out.contentBasedDeduplication = options.contentBasedDeduplication === 'on';
+  if (options.fifo === true) out.fifo = true;
   return out;
 }
 
@@ -148,7 +174,11 @@ export function registerQueueCommands(program: Command): void {
     false,
   )
     .option('--tag <key=value>', 'a tag of the new queue (repeatable; ignored if the queue exists)', tagArg)
-    .addHelpText('after', '\nExample:\n  wharf queue create orders --visibility-timeout 60 --partitions 4 --tag team=payments')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf queue create orders --visibility-timeout 60 --partitions 4 --tag team=payments\n' +
+        '  wharf queue create payments --fifo --content-based-deduplication on --deduplication-window 600',
+    )
     .action(async (name: string, options: AttributeOptions & { tag?: Record<string, string> }, command: Command) => {
       const out = outputOf(command);
       const { tag, ...rest } = options;

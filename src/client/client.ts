@@ -15,6 +15,7 @@ import type {
   Action,
   BatchEntryFailure,
   MessageAttributes,
+  OutgoingMessage,
   QueueAttributes,
   QueueDescription,
   ReceivedMessage,
@@ -50,10 +51,20 @@ export interface ClientOptions {
 
 export interface SendOptions {
   attributes?: MessageAttributes;
-  /** 0–900 seconds; overrides the queue's delay. */
+  /** 0–900 seconds; overrides the queue's delay (not on FIFO queues). */
   delaySeconds?: number;
-  /** Sends with the same id within 5 minutes store one message. @default a new random id per call */
+  /**
+   * Sends with the same id within the queue's deduplicationWindow (default 5 minutes) store one
+   * message. @default a new random id per call (none with `contentDeduplication`)
+   */
   deduplicationId?: string;
+  /** The message group, on a FIFO queue (required there): `send()` keeps each group's order. */
+  messageGroupId?: string;
+  /**
+   * Leave out the random deduplication id, so a queue with contentBasedDeduplication deduplicates
+   * by body. A retry after a timeout is then idempotent only on such a queue. @default false
+   */
+  contentDeduplication?: boolean;
 }
 
 export interface ReceiveOptions {
@@ -189,7 +200,7 @@ export class WharfClient {
       batcher = new QueueBatcher(queue, (r) => this.request('SendMessageBatch', r), this.batching);
       this.batchers.set(queue, batcher);
     }
-    return batcher.add({ body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    return batcher.add(outgoing(body, options));
   }
 
   /** Waits until every message given to `send()` so far is acknowledged or failed. */
@@ -199,7 +210,7 @@ export class WharfClient {
 
   /** Sends one message in its own request. */
   sendMessage(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
-    return this.request('SendMessage', { queue, body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    return this.request('SendMessage', { queue, ...outgoing(body, options) });
   }
 
   sendMessageBatch(queue: string, entries: Request<'SendMessageBatch'>['entries']): Promise<Reply<'SendMessageBatch'>> {
@@ -256,4 +267,10 @@ function toClientError(err: unknown): WharfError {
     return new WharfError(ErrorCode.Unavailable, 'the NATS connection is closed', { cause: err });
   }
   return new WharfError(ErrorCode.Internal, err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** The message a send() or sendMessage() call stands for: a random deduplication id unless told otherwise. */
+function outgoing(body: Uint8Array | string, options: SendOptions): OutgoingMessage {
+  const { contentDeduplication, ...message } = options;
+  return contentDeduplication === true ? { body: toBytes(body), ...message } : { body: toBytes(body), deduplicationId: randomUUID(), ...message };
 }

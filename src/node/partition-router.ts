@@ -122,9 +122,10 @@ export async function servePartitionRequest(
 /**
  * A delivery as a forwarded answer carries it: positional, so a receive of 500 messages is not 500
  * maps of a dozen keys to encode and decode again. [offset, count, deadline, seq, first, size,
- * sentAt, message id, body, message sentAt, attributes?]
+ * sentAt, message id, body, message sentAt, attributes?, message group?] (attributes nil when only the
+ * group follows)
  */
-type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, MessageAttributes?];
+type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, string?];
 type WireResult = Exclude<PartitionResult, { type: 'received' }> | { type: 'received'; rows: WireDelivery[] };
 
 function toWire(result: PartitionResult): WireResult {
@@ -133,7 +134,8 @@ function toWire(result: PartitionResult): WireResult {
     type: 'received',
     rows: result.deliveries.map(({ offset, delivery: d, record: r }): WireDelivery => {
       const row: WireDelivery = [offset, d.count, d.deadline, d.seq, d.first, d.size, d.sentAt, r.id, r.body, r.sentAt];
-      if (r.attributes !== undefined) row.push(r.attributes);
+      if (r.attributes !== undefined || r.group !== undefined) row.push(r.attributes ?? null);
+      if (r.group !== undefined) row.push(r.group);
       return row;
     }),
   };
@@ -143,10 +145,12 @@ function fromWire(result: WireResult): PartitionResult {
   if (result.type !== 'received') return result;
   return {
     type: 'received',
-    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes]) => {
+    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, group]) => {
       const record: MessageRecord = { id, body, sentAt: recordSentAt };
-      if (attributes !== undefined) record.attributes = attributes;
-      return { offset, delivery: { count, deadline, seq, first, size, sentAt }, record };
+      if (attributes !== undefined && attributes !== null) record.attributes = attributes;
+      if (group !== undefined) record.group = group;
+      const delivery = group === undefined ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, group };
+      return { offset, delivery, record };
     }),
   };
 }

@@ -13,9 +13,17 @@ interface Range {
 /** Attributes with a few named values, all settable. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  deduplicationScope: { values: ['queue', 'messageGroup'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
 
-type NumericSettable = Exclude<keyof SettableAttributes, keyof typeof CHOICES>;
+/** Attributes that are true or false. */
+export const BOOLEANS = {
+  contentBasedDeduplication: { default: false, settable: true },
+  fifo: { default: false, settable: false },
+} as const satisfies Record<string, { default: boolean; settable: boolean }>;
+
+type NonNumeric = keyof typeof CHOICES | keyof typeof BOOLEANS;
+type NumericSettable = Exclude<keyof SettableAttributes, NonNumeric>;
 
 export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
@@ -23,21 +31,25 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
   delaySeconds: { min: 0, max: 900, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  deduplicationWindow: { min: 60, max: 604_800, default: 300 },
 };
 
-export const CREATION: Record<keyof CreationAttributes, Range> = {
+export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {
   partitions: { min: 1, max: 64, default: 1 },
   replicationFactor: { min: 1, max: 5, default: 3 },
 };
 
-const ALL: Record<Exclude<keyof QueueAttributes, keyof typeof CHOICES>, Range> = { ...SETTABLE, ...CREATION };
+const ALL: Record<Exclude<keyof QueueAttributes, NonNumeric>, Range> = { ...SETTABLE, ...CREATION };
 
 export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
   ...Object.fromEntries(Object.entries(ALL).map(([k, r]) => [k, r.default])),
   ...Object.fromEntries(Object.entries(CHOICES).map(([k, c]) => [k, c.default])),
+  ...Object.fromEntries(Object.entries(BOOLEANS).map(([k, b]) => [k, b.default])),
 } as unknown as QueueAttributes);
 
-function checkOne(name: string, value: unknown, ranges: Record<string, Range>): number | string {
+type Value = number | string | boolean;
+
+function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
   const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
@@ -45,6 +57,13 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>): 
         ErrorCode.InvalidAttribute,
         `attribute ${name} must be one of ${choice.values.join(', ')}, got ${String(value).slice(0, 64)}`,
       );
+    }
+    return value;
+  }
+  const flag = Object.hasOwn(BOOLEANS, name) ? BOOLEANS[name as keyof typeof BOOLEANS] : undefined;
+  if (flag !== undefined && (flag.settable || !settableOnly)) {
+    if (typeof value !== 'boolean') {
+      throw new WharfError(ErrorCode.InvalidAttribute, `attribute ${name} must be true or false, got ${String(value).slice(0, 64)}`);
     }
     return value;
   }
@@ -61,14 +80,31 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>): 
   return value;
 }
 
+/**
+ * Rules between attributes. A message group lives in one partition, but with scope `queue` a
+ * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
+ */
+function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (!a.fifo && a.deduplicationScope === 'messageGroup') {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'deduplicationScope messageGroup applies to FIFO queues only (fifo: true)');
+  }
+  if (a.fifo && a.partitions > 1 && a.deduplicationScope !== 'messageGroup') {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `a FIFO queue with ${a.partitions} partitions needs deduplicationScope messageGroup (scope queue needs partitions 1)`,
+    );
+  }
+  return a;
+}
+
 /** Attributes for a new queue: the given ones checked, the rest defaulted. */
 export function creationAttributes(given: Record<string, unknown> | undefined): QueueAttributes {
-  const out: Record<string, number | string> = { ...DEFAULT_ATTRIBUTES };
+  const out: Record<string, Value> = { ...DEFAULT_ATTRIBUTES };
   for (const [name, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;
-    out[name] = checkOne(name, value, ALL);
+    out[name] = checkOne(name, value, ALL, false);
   }
-  return out as unknown as QueueAttributes;
+  return checkCombination(out as unknown as QueueAttributes);
 }
 
 /** Attributes after a SetQueueAttributes: only settable ones may change. */
@@ -76,12 +112,12 @@ export function updatedAttributes(
   current: QueueAttributes,
   given: Record<string, unknown>,
 ): QueueAttributes {
-  const out: Record<string, number | string> = { ...current };
+  const out: Record<string, Value> = { ...current };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
-    out[name] = checkOne(name, value, SETTABLE);
+    out[name] = checkOne(name, value, SETTABLE, true);
   }
-  return out as unknown as QueueAttributes;
+  return checkCombination(out as unknown as QueueAttributes);
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {

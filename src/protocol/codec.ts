@@ -6,7 +6,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS, MESSAGE_GROUP_ID } from './limits.ts';
 import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
 
 // No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
@@ -64,6 +64,7 @@ const outgoing = {
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
+  messageGroupId: v.optional(v.pipe(v.string(), v.regex(MESSAGE_GROUP_ID, 'a message group id is 1-128 letters, digits and ASCII punctuation'))),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
 const attributes = v.pipe(

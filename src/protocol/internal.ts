@@ -44,6 +44,7 @@ const record = v.object({
   id: v.string(),
   body: bytes,
   sentAt: v.number(),
+  group: v.optional(v.string()),
   attributes: v.optional(v.record(v.string(), v.object({ type: v.picklist(['string', 'number', 'binary']), value: v.union([v.string(), bytes]) }))),
 });
 const handle = v.strictObject({ offset: nat, seq: nat });

@@ -29,3 +29,6 @@ export const LIMITS = {
   /** Queues one ListQueues page returns. */
   maxListQueues: 1000,
 } as const;
+
+/** A FIFO message group id, as SQS's: letters, digits and ASCII punctuation, no white space (1-128 characters). */
+export const MESSAGE_GROUP_ID = /^[A-Za-z0-9!-/:-@[-`{-~]{1,128}$/;

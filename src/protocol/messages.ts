@@ -32,10 +32,29 @@ export interface SettableAttributes {
    * can lose what they had not copied yet. @default 'sync'
    */
   replication: 'sync' | 'async';
+  /**
+   * Seconds a deduplication id (given, or the body's SHA-256 with contentBasedDeduplication) is
+   * remembered: a repeat within it stores nothing. 60–604,800. A change applies to later sends.
+   * @default 300
+   */
+  deduplicationWindow: number;
+  /**
+   * `queue`: a deduplication id names one message in the whole queue. `messageGroup` (FIFO queues
+   * only): in its message group, so equal ids in different groups are different messages. A FIFO
+   * queue with more than one partition needs `messageGroup`. @default 'queue'
+   */
+  deduplicationScope: 'queue' | 'messageGroup';
+  /** A message sent without a deduplication id gets the SHA-256 of its body as one. @default false */
+  contentBasedDeduplication: boolean;
 }
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
+  /**
+   * A FIFO queue: every message names a message group (`messageGroupId`), and the messages of a
+   * group are delivered in the order they were sent, one in flight at a time. @default false
+   */
+  fifo: boolean;
   /** Partitions of the queue. 1–64. @default 1 */
   partitions: number;
   /** Copies of each partition, on different nodes (fewer while the cluster has fewer nodes). 1–5. @default 3 */
@@ -75,11 +94,17 @@ export interface OutgoingMessage {
   /** Overrides the queue's delay for this message. 0–900 seconds. */
   delaySeconds?: number;
   /**
-   * Makes the send idempotent: another send with the same id to the same queue within 5 minutes
-   * stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
+   * Makes the send idempotent: another send with the same id to the same queue (or message group,
+   * with deduplicationScope `messageGroup`) within the queue's deduplicationWindow (default 5
+   * minutes) stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
    * The SDK sets one on every message, so its retries never create a second copy.
    */
   deduplicationId?: string;
+  /**
+   * The message group, on a FIFO queue (required there, refused elsewhere): the messages of a group
+   * are delivered in order. 1–128 of A-Z, a-z, 0-9 and the punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~.
+   */
+  messageGroupId?: string;
 }
 
 export interface BatchEntryFailure {
@@ -98,6 +123,8 @@ export interface ReceivedMessage {
   sentAt: number;
   receiveCount: number;
   firstReceivedAt: number;
+  /** Its message group, on a FIFO queue. */
+  messageGroupId?: string;
 }
 
 /** Request and reply of every action: the single map both client and node are typed from. */

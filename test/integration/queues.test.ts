@@ -127,6 +127,10 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     partitions: 1,
     replicationFactor: 1,
     replication: 'async',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -137,6 +141,10 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     partitions: 64,
     replicationFactor: 5,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -228,6 +236,10 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   });
   t.like(description.counts, counts(0, 0, 0));
 });
@@ -283,6 +295,10 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     partitions: 2,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);

@@ -32,6 +32,10 @@ test('defaults are SQS-like and frozen', (t) => {
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
   });
   t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
@@ -99,4 +103,23 @@ test('sameAttributes compares every attribute', (t) => {
     t.false(sameAttributes(a, b), name);
   }
   t.false(sameAttributes(a, { ...a, replication: 'async' }), 'replication');
+});
+
+test('FIFO attributes: booleans are true or false, fifo only at creation, scope messageGroup only on FIFO queues, scope queue needs one partition', (t) => {
+  const fifo = creationAttributes({ fifo: true, contentBasedDeduplication: true, deduplicationWindow: 604_800 });
+  t.true(fifo.fifo);
+  t.true(fifo.contentBasedDeduplication);
+  t.is(fifo.deduplicationScope, 'queue');
+  t.is(codeOf(() => creationAttributes({ fifo: 'yes' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ contentBasedDeduplication: 1 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationWindow: 59 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationWindow: 604_801 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationScope: 'messageGroup' })), ErrorCode.InvalidAttribute, 'messageGroup on a standard queue');
+  t.is(codeOf(() => creationAttributes({ fifo: true, partitions: 4 })), ErrorCode.InvalidAttribute, 'scope queue with 4 partitions');
+  t.is(creationAttributes({ fifo: true, partitions: 4, deduplicationScope: 'messageGroup' }).partitions, 4);
+  t.is(codeOf(() => updatedAttributes(fifo, { fifo: false })), ErrorCode.InvalidAttribute, 'fifo is fixed at creation');
+  t.false(updatedAttributes(fifo, { contentBasedDeduplication: false }).contentBasedDeduplication);
+  const partitioned = creationAttributes({ fifo: true, partitions: 4, deduplicationScope: 'messageGroup' });
+  t.is(codeOf(() => updatedAttributes(partitioned, { deduplicationScope: 'queue' })), ErrorCode.InvalidAttribute);
+  t.false(sameAttributes(fifo, creationAttributes({ contentBasedDeduplication: true, deduplicationWindow: 604_800 })));
 });
