@@ -76,10 +76,10 @@ test('wharf inspect --stately with an unreachable address exits by itself on SIG
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await eventually(() => stdout.includes('Ctrl-C stops it'), { timeoutMs: 60_000, message: 'the inspector to start' });
+  await eventually(() => stdout.includes('Ctrl-C stops it'), { timeoutMs: 120_000, message: 'the inspector to start' });
 
   child.kill('SIGINT');
   // Without a clean stop the retry timer keeps the process alive for good: a bounded wait tells.
-  const code = await Promise.race([exited, new Promise<'alive'>((resolve) => setTimeout(() => resolve('alive'), 30_000).unref())]);
+  const code = await Promise.race([exited, new Promise<'alive'>((resolve) => setTimeout(() => resolve('alive'), 60_000).unref())]);
   t.is(code, 0);
 });
