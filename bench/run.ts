@@ -1,6 +1,8 @@
 /**
  * `npm run bench`, 1 KiB messages, everything in one run on one machine:
  *   - R1: Wharf single-node against NATS JetStream (one replica) on the same nats-server;
+ *   - stream mode produce and group consume: a stream on one node, read by a group of two
+ *     consumers and by a second group (bench/stream.ts);
  *   - R3: Wharf with three nodes and replication factor 3 (sync and async) on that nats-server,
  *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts).
  * Prints both comparisons with their ratios and the project's targets, and writes the figures to
@@ -15,12 +17,18 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_DELAYED            delayed messages scheduled and released   (1,000,000)
+ *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
+ *   BENCH_DELAY_FIRST        the first of their delays, s              (60)
+ *   BENCH_ORDER_RATE         messages/s of the time-window ordering runs (2,000)
  *   BENCH_FIFO_MESSAGES      messages per FIFO run (1, 10, 1,000 groups) (50,000; 5,000 quick)
  *   BENCH_FIFO_ONLY=1        the FIFO section alone (results in bench/results/<timestamp>-fifo.json)
+ *   BENCH_STREAM_PARTITIONS  partitions of the stream-mode section    (4)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
  * One section alone (produce and receive+delete), with CPU profiles of the nodes: bench/focus.ts.
+ * Delays and time-window ordering alone: bench/delays.ts.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -30,9 +38,11 @@ import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
+import { delayOptionsFromEnv, reportDelays, runDelays } from './delays.ts';
 import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
 import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
+import { reportStream, runStream } from './stream.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +65,7 @@ interface BenchConfig {
   wharfReceiveBatch: number;
   wharfLatencyPollers: number;
   wharfPartitions: number;
+  streamPartitions: number;
   /** Bound of the wait until a new replicated queue takes a send and gives it back. */
   wharfUsableTimeoutMs: number;
   keepTempDir: boolean;
@@ -94,6 +105,7 @@ function readConfig(): BenchConfig {
     wharfReceiveBatch: 500,
     wharfLatencyPollers: intFromEnv('BENCH_LATENCY_POLLERS', 2),
     wharfPartitions: intFromEnv('BENCH_PARTITIONS', 1),
+    streamPartitions: intFromEnv('BENCH_STREAM_PARTITIONS', 4),
     wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
     keepTempDir: process.env['BENCH_KEEP'] === '1',
     wharfEnv,
@@ -355,6 +367,16 @@ async function main(): Promise<void> {
     });
     results['wharf'] = wharf;
 
+    const stream = await runStream({
+      natsUrl: nats.url,
+      dataDir: join(tmp, 'wharf'),
+      logDir: tmp,
+      messages: config.messages,
+      partitions: config.streamPartitions,
+      log,
+    });
+    results['stream'] = stream;
+
     const replicated = await runReplicated({
       dir: join(tmp, 'r3'),
       natsUrl: nats.url,
@@ -371,6 +393,9 @@ async function main(): Promise<void> {
     });
     results['r3'] = replicated;
 
+    const delayOptions = delayOptionsFromEnv(config.quick, nats.url, join(tmp, 'delays'), log);
+    const delays = await runDelays(delayOptions);
+    results['delays'] = delays;
     const fifo = await runFifo(fifoOptions);
     results['fifo'] = fifo;
 
@@ -384,7 +409,9 @@ async function main(): Promise<void> {
       loadNow: currentLoad(),
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
+    process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
     process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
+    process.stdout.write(`${reportStream(stream).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {

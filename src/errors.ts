@@ -24,6 +24,9 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
+ * | wrong_queue_mode        | a work-queue action on a stream, or a stream action on a queue | no        |
+ * | stale_generation        | a group member's generation is not the group's current one     | no        |
+ * | unknown_member          | the member is not (any more) in the consumer group             | no        |
  * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
@@ -52,6 +55,9 @@ export const ErrorCode = {
   StorageFailure: 'storage_failure',
   Internal: 'internal',
   DrainBlocked: 'drain_blocked',
+  WrongQueueMode: 'wrong_queue_mode',
+  StaleGeneration: 'stale_generation',
+  UnknownMember: 'unknown_member',
   InvalidTag: 'invalid_tag',
   TooManyTags: 'too_many_tags',
   InvalidMessageAttribute: 'invalid_message_attribute',

@@ -24,6 +24,8 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
 import { DEDUP_WINDOW_MS, Ledger, type Delivery } from './ledger.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
+import { Stream, withRetention } from './stream.ts';
 import type {
   CommitInput,
   CommitOutput,
@@ -58,6 +60,10 @@ interface Inflight {
 
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
+  /** Leases kept alive by consumers' heartbeats; undefined without `beats`. */
+  keeper: LeaseKeeper | undefined;
+  /** Stream mode: offsets, size and head of the stream (stream.ts); undefined for a queue. */
+  streamLog: Stream | undefined;
   queued: PartitionRequest[];
   /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
   deferred: PartitionRequest[];
@@ -115,7 +121,7 @@ export const partitionMachine = setup({
       const ledger = context.ledger as Ledger;
       const now = context.now();
       const ticked = now - context.lastTick >= context.tickMs;
-      if (ticked) ledger.tick(now, context.retentionMs);
+      if (ticked) tickLedger(context, now);
       const deferred: PartitionRequest[] = [];
       const pending: Pending[] = [];
       // Receives deferred for a refill wait for it while it can still come (a purge ends the backlog).
@@ -124,17 +130,53 @@ export const partitionMachine = setup({
       for (const request of requests) {
         const { id, op } = request;
         switch (op.type) {
-          case 'send':
-            pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
+          case 'send': {
+            const stream = context.streamLog;
+            const messages = stream ? stream.stamp(op.messages, now) : op.messages;
+            const ids = ledger.append(messages, now);
+            stream?.appended(messages, ids);
+            pending.push({ id, result: { type: 'sent', ids } });
+            break;
+          }
+          case 'commitOffset': {
+            const stream = context.streamLog;
+            const result = stream
+              ? stream.commit(op.group, op.offset, op.generation, op.metadata, now, ledger.partitionState.nextOffset)
+              : 'out_of_range';
+            pending.push({ id, result: { type: 'committed', result } });
+            break;
+          }
+          case 'read':
+          case 'findOffset':
+          case 'offsets':
+          case 'groups':
+            // Answered by the node from the store (StreamRead); never sent to the actor.
+            pending.push({ id, result: { type: 'failed', code: 'internal', message: `${op.type} is not a partition write` } });
             break;
           case 'receive': {
-            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            // A kept lease lasts at least the heartbeat timeout: the keeper, not the clock, ends it.
+            const kept = op.heartbeat === true && op.consumer !== undefined && context.keeper !== undefined && context.beats !== undefined;
+            const visibilityMs = kept ? Math.max(op.visibilityMs, context.beats?.timeoutMs ?? 0) : op.visibilityMs;
+            const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            if (kept && op.consumer !== undefined) {
+              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
+            }
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
             break;
           }
           case 'delete':
-            pending.push({ id, result: { type: 'handled', results: op.items.map((i) => ledger.remove(i.offset, i.seq)) } });
+            pending.push({
+              id,
+              result: {
+                type: 'handled',
+                results: op.items.map((i) => {
+                  const result = ledger.remove(i.offset, i.seq);
+                  if (result === 'ok') context.keeper?.forget(i.offset);
+                  return result;
+                }),
+              },
+            });
             break;
           case 'changeVisibility':
             pending.push({
@@ -146,7 +188,9 @@ export const partitionMachine = setup({
             });
             break;
           case 'purge':
+            context.keeper?.clear();
             pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
+            context.streamLog?.purged(ledger.partitionState.nextOffset);
             break;
           default:
             op satisfies never;
@@ -165,7 +209,7 @@ export const partitionMachine = setup({
         deferred: stillDeferred,
         pending,
         reads,
-        changes: ledger.takeChanges(),
+        changes: context.streamLog ? ledger.takeChanges().concat(context.streamLog.takeChanges()) : ledger.takeChanges(),
         writingOffset: ledger.partitionState.nextOffset,
         lastTick: ticked ? now : context.lastTick,
       };
@@ -209,7 +253,9 @@ export const partitionMachine = setup({
       const replies = repliesOf(head.pending, (event as unknown as { output?: SettleOutput }).output?.records);
       enqueue.assign({ inflight: rest, committedOffset: head.offset });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
-      if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
+      // A stream's readers wait for its end to move (its ledger window says nothing of that).
+      const streamGrew = context.streamLog !== undefined && head.offset > context.committedOffset;
+      if (context.ledger?.hasReady || streamGrew) enqueue.emit({ type: 'ready' });
     }),
 
     /** Only a failed write is known not to have happened; anything else leaves the outcome unknown. */
@@ -243,6 +289,7 @@ export const partitionMachine = setup({
         changes: [],
         reads: [],
         ledger: undefined,
+        streamLog: undefined,
         page: undefined,
         scan: undefined,
         writeFailed: false,
@@ -254,7 +301,7 @@ export const partitionMachine = setup({
     tick: enqueueActions(({ context, enqueue }) => {
       const now = context.now();
       const ledger = context.ledger as Ledger;
-      ledger.tick(now, context.retentionMs);
+      tickLedger(context, now);
       enqueue.assign({ lastTick: now });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
@@ -263,7 +310,8 @@ export const partitionMachine = setup({
 
     chooseScan: assign(({ context }) => {
       const scan = readerScan(context) as PageInput;
-      return { scan, lastRetention: scan.kind === 'retention' ? context.now() : context.lastRetention };
+      const retention = scan.kind === 'retention' || scan.kind === 'streamHead';
+      return { scan, lastRetention: retention ? context.now() : context.lastRetention };
     }),
 
     applyPage: enqueueActions(({ context, event, enqueue }) => {
@@ -285,6 +333,14 @@ export const partitionMachine = setup({
         case 'purged':
           ledger.forgetPurged(output.messages, output.complete);
           break;
+        case 'streamHead': {
+          const stream = context.streamLog as Stream;
+          const gone = stream.trimHead(output.rows, context.now(), context.retentionMs, context.stream?.retentionBytes ?? 0);
+          ledger.trimStream(gone);
+          // A full page removed: look again at once (a size limit can be far behind after a burst).
+          if (gone.length >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          break;
+        }
       }
       // Delayed messages are the writer's page; everything else is the reader's scan.
       enqueue.assign(output.kind === 'timers' ? { page: undefined } : { scan: undefined });
@@ -307,6 +363,8 @@ export const partitionMachine = setup({
   context: ({ input }) => ({
     ...input,
     ledger: undefined,
+    keeper: undefined,
+    streamLog: undefined,
     queued: [],
     deferred: [],
     pending: [],
@@ -328,7 +386,7 @@ export const partitionMachine = setup({
       actions: assign(({ context, event }) => {
         const dedupWindowMs = event.dedupWindowMs ?? context.dedupWindowMs ?? DEDUP_WINDOW_MS;
         context.ledger?.configure({ dedupWindowMs });
-        return { retentionMs: event.retentionMs, dedupWindowMs };
+        return { ...withRetention(context, event), dedupWindowMs };
       }),
     },
     stop: { target: '.stopped' },
@@ -348,6 +406,9 @@ export const partitionMachine = setup({
               const settings = { fifo: context.fifo ?? false, dedupWindowMs: context.dedupWindowMs ?? DEDUP_WINDOW_MS };
               return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now(), settings);
             },
+            // A fresh primary keeps no one's leases: they run to their stored deadlines (lease-keeper.ts).
+            keeper: ({ context }) => (context.beats === undefined ? undefined : new LeaseKeeper(context.beats.timeoutMs)),
+            streamLog: ({ context, event }) => (context.stream ? new Stream(event.output, context.stream.maxGroups) : undefined),
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,
@@ -423,6 +484,13 @@ export const partitionMachine = setup({
   },
 });
 
+/** Heartbeat leases first (an ended one is requeued by the same tick), then the ledger's time. */
+function tickLedger(context: PartitionContext, now: number): void {
+  const ledger = context.ledger as Ledger;
+  if (context.keeper !== undefined && context.beats !== undefined) context.keeper.tick(ledger, now, context.beats.of);
+  ledger.tick(now, context.retentionMs);
+}
+
 /** A state that runs one page job (the writer's or the reader's) and returns to its region's idle. */
 function pageState(input: (args: { context: PartitionContext }) => PageInput) {
   return {
@@ -471,6 +539,7 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
   if (!ledger) return undefined;
   const { queue, partition } = context;
+  if (context.streamLog) return streamScan(context, context.streamLog);
   if (ledger.needsWindow && ledger.windowFrom < context.committedOffset) {
     return { kind: 'window', queue, partition, from: ledger.windowFrom, end: context.committedOffset, limit: ledger.windowWanted };
   }
@@ -478,6 +547,22 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   if (now - context.lastRetention >= context.retentionCheckMs) {
     const from = ledger.retentionStart;
     return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
+  }
+  if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
+  return undefined;
+}
+
+/**
+ * A stream's reader: no window to refill (nothing is received), only the head to trim, every
+ * retentionCheckMs or at once while over its size limit, and purged keys to remove. Below the last
+ * settled write only, like every scan.
+ */
+function streamScan(context: PartitionContext, stream: Stream): PageInput | undefined {
+  const ledger = context.ledger as Ledger;
+  const { queue, partition } = context;
+  const due = context.now() - context.lastRetention >= context.retentionCheckMs || stream.overSize(context.stream?.retentionBytes ?? 0);
+  if (due && stream.start < context.committedOffset) {
+    return { kind: 'streamHead', queue, partition, from: stream.start, end: context.committedOffset, limit: RETENTION_PAGE };
   }
   if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
   return undefined;

@@ -87,7 +87,28 @@ export type Change =
   | { kind: 'delDelayed'; due: number; seq: number }
   | { kind: 'putState'; state: PartitionState }
   | { kind: 'putDedups'; group: DedupGroup }
-  | { kind: 'delDedups'; expires: number; tag: string };
+  | { kind: 'delDedups'; expires: number; tag: string }
+  | { kind: 'putStream'; record: StreamRecord }
+  | { kind: 'putOffset'; group: string; record: OffsetRecord };
+
+/** A stream partition's own counters (stream.ts), written with every batch that changes them. */
+export interface StreamRecord {
+  /** The lowest offset still stored: retention and purges remove from the head only. */
+  start: number;
+  /** Bytes (recordSize) of the messages stored, for size retention. */
+  bytes: number;
+  /** The highest sentAt given so far: sentAt never decreases along the offsets (seek by time). */
+  lastSentAt: number;
+}
+
+/** A consumer group's position in one partition: the next offset it reads. */
+export interface OffsetRecord {
+  offset: number;
+  /** The group generation of the commit: a commit of an older generation is refused. */
+  generation: number;
+  metadata?: string;
+  committedAt: number;
+}
 
 /**
  * The deduplication ids of one send request, with the message each created, remembered until
@@ -116,6 +137,10 @@ export interface LoadedPartition {
   groups?: Array<[id: number, size: number]>;
   /** Groups of deduplication ids still stored, in any order. */
   dedups?: DedupGroup[];
+  /** Stream mode: the stream's counters, absent before its first write. */
+  stream?: StreamRecord;
+  /** Stream mode: committed offsets by group. */
+  offsets?: Array<[group: string, record: OffsetRecord]>;
 }
 
 /** Each offset's record from the newest group that holds it. */

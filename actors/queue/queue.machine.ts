@@ -8,9 +8,10 @@
  */
 import { assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
 import type { Assignment } from '../../src/meta/records.ts';
-import type { PartitionLimits } from '../partition/partition.events.ts';
+import type { PartitionInput, PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
+import { LIMITS } from '../../src/protocol/limits.ts';
 
 export interface QueueInput {
   name: string;
@@ -24,6 +25,7 @@ export interface QueueInput {
   retentionCheckMs: number;
   retryMs: number;
   now: () => number;
+  beats?: PartitionInput['beats'];
 }
 
 export type QueueEvent =
@@ -66,6 +68,7 @@ export const queueMachine = setup({
                     type: 'configure',
                     retentionMs: event.attributes.retentionPeriod * 1000,
                     dedupWindowMs: event.attributes.deduplicationWindow * 1000,
+                    retentionBytes: event.attributes.retentionBytes,
                   }),
                 );
               }
@@ -100,13 +103,16 @@ export const queueMachine = setup({
                   partition$: {
                     queue: c.name,
                     partition: a.partition,
-                    limits: c.limits,
+                    // A stream never receives: the ledger's window of ready messages keeps one, not thousands.
+                    limits: c.attributes.mode === 'stream' ? { ...c.limits, windowMessages: 1, windowBytes: 1 } : c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     dedupWindowMs: c.attributes.deduplicationWindow * 1000,
                     fifo: c.attributes.fifo,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
+                    ...(c.beats === undefined ? {} : { beats: c.beats }),
+                    ...(c.attributes.mode === 'stream' ? { stream: { retentionBytes: c.attributes.retentionBytes, maxGroups: LIMITS.maxGroupsPerPartition } } : {}),
                   },
                 };
                 const id = replicaSystemId(c.name, c.incarnation, a.partition);

@@ -15,6 +15,7 @@
  *
  * Entries and fetches carry epochs; a replica never goes back to an epoch below `meta.epoch`.
  */
+import { withRetention } from '../partition/stream.ts';
 import { assign, sendTo, setup } from 'xstate';
 import type { Assignment, ReplicaRole } from '../../src/meta/records.ts';
 import { declared, declaredAction } from '../declared.ts';
@@ -87,7 +88,7 @@ export interface ReplicaKey {
 export type ReplicaEvent =
   | { type: 'assignment'; assignment: Assignment }
   | { type: 'superseded'; epoch: number }
-  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number }
   | { type: 'remove' }
   | { type: 'stop' };
 
@@ -513,6 +514,6 @@ export const replicaMachine = setup({
 });
 
 /** The partition input after a change of the queue's attributes (a partition started later starts with it). */
-function configured(input: PartitionInput, event: { retentionMs: number; dedupWindowMs?: number }): PartitionInput {
-  return { ...input, retentionMs: event.retentionMs, ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }) };
+function configured(input: PartitionInput, event: { retentionMs: number; dedupWindowMs?: number; retentionBytes?: number }): PartitionInput {
+  return { ...withRetention(input, event), ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }) };
 }

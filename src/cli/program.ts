@@ -8,10 +8,12 @@ import { registerClusterCommand } from './cluster.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerInspectCommand } from './inspect.ts';
 import { registerMessageCommands } from './messages.ts';
+import { registerPeekCommand } from './peek.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerStatsCommand } from './stats.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerStreamCommands } from './stream.ts';
 import { registerTopCommand } from './top.ts';
 
 function packageVersion(): string {
@@ -43,6 +45,8 @@ ${EXIT_CODES_HELP}`,
   );
   registerQueueCommands(program);
   registerMessageCommands(program);
+  registerPeekCommand(program);
+  registerStreamCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);
   registerStatusCommand(program);

@@ -59,10 +59,24 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'orderingWindowMs',
+    key: 'orderingWindow',
+    flags: '--ordering-window <ms>',
+    description: 'with --ordering timeWindow: how long each message is held, ms',
+    settable: true,
+  },
+  {
     attribute: 'deduplicationWindow',
     key: 'deduplicationWindow',
     flags: '--deduplication-window <seconds>',
     description: 'seconds a deduplication id is remembered',
+    settable: true,
+  },
+  {
+    attribute: 'retentionBytes',
+    key: 'retentionBytes',
+    flags: '--retention-bytes <bytes>',
+    description: 'streams: bytes each partition keeps before the oldest messages go, 0 for no limit',
     settable: true,
   },
   {
@@ -103,6 +117,12 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
       .choices(replication.values),
   );
   command.addOption(
+    new Option(
+      '--ordering <mode>',
+      'deliver by arrival (best effort), or hold each message --ordering-window ms and release in producer-timestamp order',
+    ).choices(CHOICES.ordering.values),
+  );
+  command.addOption(
     new Option('--deduplication-scope <scope>', 'deduplication ids name a message of the queue, or of its message group (FIFO)')
       .choices(CHOICES.deduplicationScope.values),
   );
@@ -113,14 +133,22 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
   if (!settableOnly && !BOOLEANS.fifo.settable) {
     command.option('--fifo', 'a FIFO queue: messages name a message group, each group is delivered in order (fixed at creation)');
   }
+  if (!settableOnly) {
+    command.addOption(
+      new Option('--mode <mode>', 'queue: messages leased and deleted (SQS); stream: kept until retention, read by offset (fixed at creation)')
+        .choices(CHOICES.mode.values),
+    );
+  }
   return command;
 }
 
 type AttributeOptions = Partial<Record<string, number>> & {
   replication?: QueueAttributes['replication'];
+  ordering?: QueueAttributes['ordering'];
   deduplicationScope?: QueueAttributes['deduplicationScope'];
   contentBasedDeduplication?: 'on' | 'off';
   fifo?: boolean;
+  mode?: QueueAttributes['mode'];
 };
 
 /** The attribute flags that were given, as queue attributes. */
@@ -131,9 +159,11 @@ function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out.replication = options.replication;
+  if (options.ordering !== undefined) out.ordering = options.ordering;
   if (options.deduplicationScope !== undefined) out.deduplicationScope = options.deduplicationScope;
   if (options.contentBasedDeduplication !== undefined) out.contentBasedDeduplication = options.contentBasedDeduplication === 'on';
   if (options.fifo === true) out.fifo = true;
+  if (options.mode !== undefined) out.mode = options.mode;
   return out;
 }
 

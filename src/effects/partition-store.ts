@@ -18,11 +18,13 @@ import {
   currentDeliveries,
   EMPTY_PARTITION,
   loadedDeliveries,
+  recordSize,
   type Change,
   type DelayedEntry,
   type DeliveryGroup,
   type DeliveryRecord,
   type MessageRecord,
+  type OffsetRecord,
 } from '../../actors/partition/records.ts';
 import type { QueueName } from '../names.ts';
 import { keys } from '../storage/keys.ts';
@@ -30,13 +32,18 @@ import {
   decodeDedupGroup,
   decodeDeliveryGroup,
   decodeMessage,
+  decodeOffset,
   decodeState,
+  decodeStream,
   encodeDedupGroup,
   encodeDeliveryGroup,
   encodeMessage,
+  encodeOffset,
   encodeState,
+  encodeStream,
 } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
+import { LIMITS } from '../protocol/limits.ts';
 
 /** The ledger keeps at most this many deduplication ids, so at most this many groups, per partition (ledger.ts). */
 const MAX_DEDUPS = 100_000;
@@ -64,6 +71,10 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'put', key: keys.dedupGroup(queue, partition, c.group.expires, c.group.tag), value: encodeDedupGroup(c.group) };
       case 'delDedups':
         return { type: 'del', key: keys.dedupGroup(queue, partition, c.expires, c.tag) };
+      case 'putStream':
+        return { type: 'put', key: keys.stream(queue, partition), value: encodeStream(c.record) };
+      case 'putOffset':
+        return { type: 'put', key: keys.groupOffset(queue, partition, c.group), value: encodeOffset(c.record) };
       default:
         return c satisfies never;
     }
@@ -99,7 +110,21 @@ export async function loadPartition(store: Store, input: LoadInput): Promise<Loa
   const messages = candidates.length === 0 ? [] : await store.getMany(candidates.map((o) => keys.message(queue, input.partition, o)));
   const stored = new Set(candidates.filter((_, i) => messages[i] !== undefined));
   const dedups = (await store.scan(keys.dedupGroups(queue, input.partition), MAX_DEDUPS)).map(([, value]) => decodeDedupGroup(value));
-  return { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups };
+  // Stream mode's records; a queue has none (a few empty reads).
+  const [stream] = await store.getMany([keys.stream(queue, input.partition)]);
+  const offsets = (await store.scan(keys.groupOffsets(queue, input.partition), LIMITS.maxGroupsPerPartition)).map(
+    ([key, value]): [string, OffsetRecord] => [keys.groupOf(key), decodeOffset(value)],
+  );
+  const loaded: LoadOutput = { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups, offsets };
+  if (stream) loaded.stream = decodeStream(stream);
+  return loaded;
+}
+
+/** The current delivery record of every message that has one, read from the stored groups (for peeking). */
+export async function storedDeliveries(store: Store, queue: QueueName, partition: number): Promise<Map<number, DeliveryRecord>> {
+  const out = new Map<number, DeliveryRecord>();
+  for (const [offset, { delivery }] of currentDeliveries(await deliveryGroups(store, queue, partition))) out.set(offset, delivery);
+  return out;
 }
 
 /** The current delivery record of the message at `offset`, read from the stored groups (for inspection). */
@@ -154,6 +179,16 @@ export function partitionStore(store: Store, sync: boolean) {
         case 'purged': {
           const messages = await store.scanKeys(keys.messagesBetween(queue, input.partition, 0, input.end), input.limit);
           return { kind: 'purged', messages: messages.map((k) => keys.offsetOf(k)), complete: messages.length < input.limit };
+        }
+        case 'streamHead': {
+          const rows = await store.scan(keys.messagesBetween(queue, input.partition, input.from, input.end), input.limit);
+          return {
+            kind: 'streamHead',
+            rows: rows.map(([k, v]): [number, number, number] => {
+              const record = decodeMessage(v);
+              return [keys.offsetOf(k), record.sentAt, recordSize(record)];
+            }),
+          };
         }
         default:
           return input satisfies never;

@@ -27,6 +27,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
+ * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
  * | natsUser          | WHARF_NATS_USER          | `none`                  |
  * | natsPasswordFile  | WHARF_NATS_PASSWORD_FILE | `none`                  |
@@ -96,6 +97,12 @@ export interface NodeOptions {
   replaceAfterMs?: number;
   /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
   maxMoves?: number;
+  /**
+   * The lease heartbeat: a consumer that received with `heartbeat: true` and has sent no beat for
+   * this long loses its leases (its messages are receivable again), ms. The SDK beats every second.
+   * @default 5000
+   */
+  leaseHeartbeatTimeoutMs?: number;
   /** NATS `.creds` file (JWT and NKey seed) the node authenticates with. */
   natsCreds?: string;
   /** NATS user the node authenticates as (with `natsPasswordFile`). */
@@ -137,6 +144,7 @@ export interface NodeConfig {
   readonly managerLeaseMs: number;
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
+  readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
   readonly clock: Clock;
@@ -166,6 +174,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
+  WHARF_LEASE_HEARTBEAT_TIMEOUT_MS: 'leaseHeartbeatTimeoutMs',
   WHARF_NATS_CREDS: 'natsCreds',
   WHARF_NATS_USER: 'natsUser',
   WHARF_NATS_PASSWORD_FILE: 'natsPasswordFile',
@@ -199,7 +208,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -252,6 +261,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
+    leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
     clock: options.clock ?? systemClock,
   };
@@ -265,6 +275,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
+  if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {

@@ -10,10 +10,13 @@ import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, Reply, Request } from '../protocol/messages.ts';
+import type { Action, Reply, Request, StreamAction } from '../protocol/messages.ts';
+import { encodeRoute } from '../protocol/route.ts';
 import { checkTags, taggedWith, untagged } from '../protocol/tags.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
+import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
+import type { GroupStore } from '../meta/groups.ts';
 
 export interface FrontEndDeps {
   metadata: Metadata;
@@ -22,6 +25,12 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** A PeekMessages page (peek-service.ts). */
+  peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
+  /** Consumer groups of streams. */
+  groups: GroupStore;
+  /** Ready notices of a queue, for stream reads that wait. */
+  watchReady(queue: string): ReadyWatch;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -34,6 +43,13 @@ export class FrontEnd {
 
   constructor(deps: FrontEndDeps) {
     this.deps = deps;
+    this.handlers = { ...this.queueHandlers, ...streamHandlers({
+      entry: (name) => this.entry(name),
+      partitions: (meta) => deps.service(meta).partitions,
+      groups: deps.groups,
+      clock: deps.clock,
+      watchReady: (queue) => deps.watchReady(queue),
+    }) };
   }
 
   handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
@@ -46,6 +62,25 @@ export class FrontEnd {
 
   service(name: string): QueueService {
     return this.deps.service(this.entry(name));
+  }
+
+  /** The service of a work queue: wrong_queue_mode for a stream. */
+  private workQueue(name: string): QueueService {
+    const meta = this.entry(name);
+    checkWorkQueue(meta);
+    return this.deps.service(meta);
+  }
+
+  /** Where the queue's partitions are served, as this node's cache sees it (route.ts); undefined for an unknown queue. */
+  routeOf(name: string): string | undefined {
+    const { metadata } = this.deps;
+    const meta = metadata.queue(name)?.value;
+    if (!meta) return undefined;
+    const partitions = Array.from({ length: meta.attributes.partitions }, (_, p) => {
+      const a = metadata.assignment(meta.name, p)?.value;
+      return a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+    });
+    return encodeRoute({ incarnation: meta.incarnation, partitions });
   }
 
   private entry(name: string): QueueMeta {
@@ -79,7 +114,9 @@ export class FrontEnd {
     throw new WharfError(ErrorCode.Unavailable, `queue ${queue} is being changed concurrently; retry`);
   }
 
-  private readonly handlers: Handlers = {
+  private readonly handlers: Handlers;
+
+  private readonly queueHandlers: Omit<Handlers, StreamAction> = {
     CreateQueue: async ({ queue, attributes, tags }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
@@ -150,27 +187,35 @@ export class FrontEnd {
 
     PurgeQueue: async ({ queue }) => ({ purged: await this.service(queue).purge() }),
 
-    SendMessage: async ({ queue, ...message }) => this.service(queue).send(message),
+    SendMessage: async ({ queue, ...message }) => {
+      checkStreamSend(this.entry(queue), [message]);
+      return this.service(queue).send(message);
+    },
 
-    SendMessageBatch: async ({ queue, entries }) => this.service(queue).sendBatch(entries),
+    SendMessageBatch: async ({ queue, entries }) => {
+      checkStreamSend(this.entry(queue), entries);
+      return this.service(queue).sendBatch(entries);
+    },
 
-    ReceiveMessage: async (request) => ({ messages: await this.service(request.queue).receive(request) }),
+    ReceiveMessage: async (request) => ({ messages: await this.workQueue(request.queue).receive(request) }),
 
     DeleteMessage: async ({ queue, receiptHandle }) => {
-      await this.service(queue).deleteMessage(receiptHandle);
+      await this.workQueue(queue).deleteMessage(receiptHandle);
       return {};
     },
 
     DeleteMessageBatch: async ({ queue, entries }) =>
-      this.service(queue).deleteBatch(entries),
+      this.workQueue(queue).deleteBatch(entries),
 
     ChangeMessageVisibility: async ({ queue, receiptHandle, visibilityTimeout }) => {
-      await this.service(queue).changeVisibility(receiptHandle, visibilityTimeout);
+      await this.workQueue(queue).changeVisibility(receiptHandle, visibilityTimeout);
       return {};
     },
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
-      this.service(queue).changeVisibilityBatch(entries),
+      this.workQueue(queue).changeVisibilityBatch(entries),
+
+    PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
 }
 

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { createActor, type Actor, type ActorRefFrom } from 'xstate';
 import { nodeMachine } from '../../actors/node/node.machine.ts';
 import { queueMachine, replicaSystemId } from '../../actors/queue/queue.machine.ts';
@@ -20,7 +20,8 @@ import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
-import { decodePartitionFrame, decodeReplicaRequest } from '../protocol/internal.ts';
+import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
+import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
@@ -38,6 +39,10 @@ import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
+import { ConsumerBeats } from './consumer-beats.ts';
+import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
+import { GroupStore } from '../meta/groups.ts';
+import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import { oldestMessageAgeMs } from './oldest-message.ts';
@@ -133,6 +138,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
+  const beats = new ConsumerBeats(() => config.clock.now());
+  beats.listen(nc, subs.leaseHeartbeat);
   const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
@@ -150,6 +157,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       retentionCheckMs: RETENTION_CHECK_MS,
       retryMs: Math.max(config.tickMs * 10, 500),
       now: () => config.clock.now(),
+      beats: { of: beats.of, timeoutMs: config.leaseHeartbeatTimeoutMs },
     },
   });
   actor.start();
@@ -164,7 +172,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), () =>
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store, () =>
       oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
     );
     // Tell every front-end with waiting receivers that this partition has messages.
@@ -275,7 +283,26 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   heartbeat.unref();
 
   // ---- services on NATS ------------------------------------------------------------------------------
-  const frontEnd = new FrontEnd({ metadata, clock: config.clock, service: serviceOf, createWaitMs: CREATE_WAIT_MS });
+  const peekDeps: PeekDeps = {
+    nc,
+    subjects: subs,
+    metadata,
+    store,
+    self,
+    isPrimary: (q, p) => localClient(q, p)?.serving ?? false,
+    now: () => config.clock.now(),
+    requestTimeoutMs: 15_000,
+  };
+  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
+  const frontEnd = new FrontEnd({
+    metadata,
+    clock: config.clock,
+    service: serviceOf,
+    createWaitMs: CREATE_WAIT_MS,
+    peek: (meta, request) => peekMessages(peekDeps, meta, request),
+    groups,
+    watchReady: readyWatches(nc, subs, config.maxWaiters),
+  });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
       const s = serviceOf(q.value);
@@ -283,8 +310,21 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     }),
     { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now() },
   );
-  const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
+  const apiLog = log.child({ component: 'front-end' });
+  // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
+  const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  internal.push(
+    nc.subscribe(subs.peek(self), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+          (bytes) => msg.respond(bytes),
+          (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
+        );
+      },
+    }),
+  );
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
@@ -304,8 +344,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
     return { ready: true };
   }).catch(async (err: unknown) => {
-    api.unsubscribe();
-    for (const s of internal) s.unsubscribe();
+    for (const s of [...api, ...internal]) s.unsubscribe();
     await nc.close();
     await store.close();
     throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
@@ -339,8 +378,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         clearInterval(heartbeat);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
-        api.unsubscribe();
-        for (const s of internal) s.unsubscribe();
+        beats.close();
+        for (const s of [...api, ...internal]) s.unsubscribe();
         for (const u of unsubscribe) u();
         await http.close();
         metrics.close();
@@ -450,10 +489,13 @@ function serveInternal(
   ];
 }
 
-/** Subscribes the front-end to every API subject; each request gets exactly one reply. */
-function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
+/**
+ * Subscribes the front-end to the API subjects `subject` matches; each request gets exactly one
+ * reply. The answer to a request naming a queue carries where its partitions are served (route.ts).
+ */
+function serveApi(nc: NatsConnection, subject: string, queueGroup: string | undefined, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
   return nc.subscribe(subject, {
-    queue: API_QUEUE_GROUP,
+    ...(queueGroup === undefined ? {} : { queue: queueGroup }),
     callback: (err, msg) => {
       if (err) {
         log.warn({ err }, 'api subscription error');
@@ -473,9 +515,16 @@ function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metri
       } catch (e) {
         reply = Promise.reject(e);
       }
+      const respond = (bytes: Uint8Array) => {
+        const route = queue === '' ? undefined : frontEnd.routeOf(queue);
+        if (route === undefined) return msg.respond(bytes);
+        const h = headers();
+        h.set(ROUTE_HEADER, route);
+        return msg.respond(bytes, { headers: h });
+      };
       reply.then(
         (body) => {
-          msg.respond(encodeOk(body));
+          respond(encodeOk(body));
           done();
           metrics.requests.inc({ action: known, code: 'ok' });
           countMessages(metrics, known, queue, body);
@@ -483,7 +532,7 @@ function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metri
         (e: unknown) => {
           const error = toWharfError(e);
           if (error.code === ErrorCode.Internal) log.error({ err: e, action }, 'request failed');
-          msg.respond(encodeError(error.toWire()));
+          respond(encodeError(error.toWire()));
           done();
           metrics.requests.inc({ action: known, code: error.code });
         },

@@ -8,8 +8,10 @@
 import type { ActorRefFrom, Subscription } from 'xstate';
 import type { Logger } from './log.ts';
 import type { partitionMachine } from '../../actors/partition/partition.machine.ts';
-import type { PartitionOp, PartitionRequest, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { PartitionOp, PartitionRequest, PartitionResult, StreamRead } from '../../actors/partition/partition.events.ts';
 import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
+import type { Store } from '../storage/store.ts';
+import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
@@ -29,12 +31,15 @@ export class PartitionClient {
   private readonly log: Logger;
   private readonly watch: Subscription;
 
+  /** Stream reads come from here (stream-reads.ts); without a store they are refused. */
+  private readonly store: Store | undefined;
   /** Milliseconds since the partition's oldest message was sent, from the store (oldest-message.ts). */
-  private readonly oldestAgeMs: () => Promise<number>;
+  private readonly oldestAgeMs: (() => Promise<number>) | undefined;
 
-  constructor(replica: ReplicaRef, log: Logger, oldestAgeMs: () => Promise<number>) {
+  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>) {
     this.replica = replica;
     this.log = log;
+    this.store = store;
     this.oldestAgeMs = oldestAgeMs;
     this.watch = replica.subscribe(() => this.attach());
     this.attach();
@@ -91,6 +96,7 @@ export class PartitionClient {
   }
 
   request(op: PartitionOp): Promise<PartitionResult> {
+    if (isStreamRead(op)) return this.read(op);
     const id = this.nextId++;
     if (this.batch.length === 0) setImmediate(this.flush);
     this.batch.push({ id, op });
@@ -118,6 +124,14 @@ export class PartitionClient {
     ref.send({ type: 'requests', items });
   };
 
+  /** A stream read, answered here from the serving actor's snapshot and the store. */
+  private async read(op: StreamRead): Promise<PartitionResult> {
+    const ref = this.serving ? this.current() : undefined;
+    if (!ref || !this.store) return { type: 'failed', code: 'not_leader', message: 'this replica is not serving as primary' };
+    const { context } = ref.getSnapshot();
+    return serveStreamRead(this.store, context.queue, context.partition, { stream: context.streamLog, end: context.committedOffset }, op);
+  }
+
   onReady(listener: () => void): () => void {
     this.readyListeners.add(listener);
     return () => this.readyListeners.delete(listener);
@@ -133,7 +147,7 @@ export class PartitionClient {
     const counts = this.counts();
     if (counts === undefined) return undefined;
     const empty = counts.visible + counts.inflight + counts.delayed === 0;
-    return { ...counts, oldestAgeMs: empty ? 0 : await this.oldestAgeMs() };
+    return { ...counts, oldestAgeMs: empty || this.oldestAgeMs === undefined ? 0 : await this.oldestAgeMs() };
   }
 
   /** Whether requests are being answered (the replica is primary and its partition loaded). */

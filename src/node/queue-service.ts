@@ -13,10 +13,12 @@ import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { checkMessageAttributes } from '../protocol/message-attributes.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, QueueCounts, ReceivedMessage, Request } from '../protocol/messages.ts';
-import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
+import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
+import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
 import type { PartitionCounts } from './partition-client.ts';
 import { queueCounts } from './queue-counts.ts';
+import { timeWindowRelease } from './time-window.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -32,6 +34,7 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  heartbeat: boolean;
 }
 
 export interface QueueServiceOptions {
@@ -96,7 +99,7 @@ export class QueueService {
   private pickPartition(message: NewMessage | undefined): PartitionRouter {
     const n = this.partitions.length;
     const key = message?.record.group ?? message?.dedupId;
-    const p = this.partitions[key === undefined ? this.nextPartition++ % n : hashOf(key) % n];
+    const p = this.partitions[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
     if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
     return p;
   }
@@ -126,8 +129,20 @@ export class QueueService {
       );
     }
     const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
+    if (delayMs >= this.attributes.retentionPeriod * 1000) {
+      throw new WharfError(
+        ErrorCode.InvalidParameter,
+        `a delay of ${delayMs / 1000} s is not below the queue's retentionPeriod of ${this.attributes.retentionPeriod} s: the message would expire before it is due`,
+      );
+    }
+    const notBefore = timeWindowRelease(this.attributes, message.producedAt, record.sentAt);
     const dedupId = this.dedupKey(message);
-    return dedupId === undefined ? { record, delayMs } : { record, delayMs, dedupId };
+    return {
+      record,
+      delayMs,
+      ...(dedupId === undefined ? {} : { dedupId }),
+      ...(notBefore === undefined ? {} : { notBefore }),
+    };
   }
 
   /**
@@ -202,7 +217,11 @@ export class QueueService {
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      heartbeat: request.heartbeat === true,
     };
+    if (params.heartbeat && params.consumer === undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, 'ReceiveMessage: heartbeat needs a consumer: the heartbeats name it');
+    }
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
     if (now.length > 0 || waitMs === 0) return now;
@@ -226,19 +245,17 @@ export class QueueService {
   }
 
   /**
-   * One pass over the partitions, starting at a rotating one and skipping those with nothing
-   * receivable. A retried receive attempt starts at the partition that served it, which remembers it.
+   * One pass over the partitions, skipping those with nothing receivable: the ones served here
+   * first (no forwarding), each group from a rotating start. A retried receive attempt starts at the
+   * partition that served it, which remembers it.
    */
   private async tryReceive(params: ReceiveParams): Promise<ReceivedMessage[]> {
-    const n = this.partitions.length;
     const remembered = params.attemptId === undefined ? undefined : this.attempts.get(params.attemptId);
-    const start = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : this.nextPartition++;
-    for (let i = 0; i < n; i++) {
-      const p = this.partitions[(start + i) % n] as PartitionRouter;
+    const retry = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : undefined;
+    for (const p of this.receiveOrder(retry)) {
       // A partition served here with nothing receivable is skipped without a request, except the
       // one that served this attempt before: it answers a retry from memory.
-      const retried = i === 0 && remembered !== undefined;
-      if (!retried && p.localCounts()?.visible === 0) continue;
+      if (p.index !== retry && p.localCounts()?.visible === 0) continue;
       const result = await p.request({
         type: 'receive',
         max: params.max,
@@ -246,14 +263,32 @@ export class QueueService {
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
+        ...(params.heartbeat ? { heartbeat: true } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {
-        if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, (start + i) % n);
-        return result.deliveries.map((d) => this.toReceived(p, d));
+        if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, p.index);
+        const receipt = receiptsOf(this.incarnation, p.index);
+        return result.deliveries.map((d) => this.toReceived(receipt, d));
       }
     }
     return [];
+  }
+
+  /** The partitions in the order a receive asks them: `first`, then those served here, then the others. */
+  private receiveOrder(first: number | undefined): PartitionRouter[] {
+    const n = this.partitions.length;
+    if (n === 1) return this.partitions.slice();
+    const start = this.nextPartition++;
+    const here: PartitionRouter[] = [];
+    const elsewhere: PartitionRouter[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.partitions[(start + i) % n] as PartitionRouter;
+      if (p.index === first) continue;
+      (p.servingHere ? here : elsewhere).push(p);
+    }
+    const head = first === undefined ? [] : [this.partitions[first] as PartitionRouter];
+    return [...head, ...here, ...elsewhere];
   }
 
   private rememberAttempt(attemptId: string, partition: number): void {
@@ -312,15 +347,10 @@ export class QueueService {
     this.changeVisibilityBatch(entries).catch(() => undefined);
   }
 
-  private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
+  private toReceived(receipt: (offset: number, seq: number) => string, d: Delivery & { record: MessageRecord }): ReceivedMessage {
     return {
       messageId: d.record.id,
-      receiptHandle: encodeReceipt({
-        incarnation: this.incarnation,
-        partition: p.index,
-        offset: d.offset,
-        seq: d.delivery.seq,
-      }),
+      receiptHandle: receipt(d.offset, d.delivery.seq),
       body: d.record.body,
       attributes: d.record.attributes ?? {},
       sentAt: d.record.sentAt,
@@ -443,13 +473,6 @@ export class QueueService {
     }
     return queueCounts(all as PartitionCounts[]);
   }
-}
-
-/** FNV-1a: a stable, well-spread partition choice for a deduplication id. */
-function hashOf(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 function expectOk(result: PartitionResult): 0 {

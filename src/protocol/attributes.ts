@@ -10,11 +10,16 @@ interface Range {
   default: number;
 }
 
-/** Attributes with a few named values, all settable. */
+/** Attributes with a few named values. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  ordering: { values: ['arrival', 'timeWindow'], default: 'arrival' },
   deduplicationScope: { values: ['queue', 'messageGroup'], default: 'queue' },
+  mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
+
+/** Choices fixed at creation. */
+const CREATION_CHOICES: ReadonlySet<string> = new Set(['mode']);
 
 /** Attributes that are true or false. */
 export const BOOLEANS = {
@@ -29,9 +34,12 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
   retentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
-  delaySeconds: { min: 0, max: 900, default: 0 },
+  delaySeconds: { min: 0, max: 604_800, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  orderingWindowMs: { min: 1, max: 300_000, default: 1_000 },
   deduplicationWindow: { min: 60, max: 604_800, default: 300 },
+  // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
+  retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
 };
 
 export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {
@@ -50,7 +58,7 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
 type Value = number | string | boolean;
 
 function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
-  const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
+  const choice = Object.hasOwn(CHOICES, name) && (!settableOnly || !CREATION_CHOICES.has(name)) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
       throw new WharfError(
@@ -83,8 +91,19 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>, s
 /**
  * Rules between attributes. A message group lives in one partition, but with scope `queue` a
  * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
+ * A stream keeps offsets in send order, so it has no delays and no message groups; a size limit is
+ * a stream's alone (a queue's messages leave when consumed).
  */
 function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (a.mode === 'stream' && a.delaySeconds !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
+  }
+  if (a.mode === 'stream' && a.fifo) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'a stream (mode stream) cannot be a FIFO queue: its partitions are read in offset order');
+  }
+  if (a.mode !== 'stream' && a.retentionBytes !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute retentionBytes applies to streams only (mode stream)');
+  }
   if (!a.fifo && a.deduplicationScope === 'messageGroup') {
     throw new WharfError(ErrorCode.InvalidAttribute, 'deduplicationScope messageGroup applies to FIFO queues only (fifo: true)');
   }
@@ -104,7 +123,21 @@ export function creationAttributes(given: Record<string, unknown> | undefined): 
     if (value === undefined) continue;
     out[name] = checkOne(name, value, ALL, false);
   }
-  return checkCombination(out as unknown as QueueAttributes);
+  return checkTogether(checkCombination(out as unknown as QueueAttributes));
+}
+
+/**
+ * Retention counts from the send: a queue delay at or past the retention period would let every
+ * message expire before it is due.
+ */
+function checkTogether(a: QueueAttributes): QueueAttributes {
+  if (a.delaySeconds >= a.retentionPeriod) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `attribute delaySeconds (${a.delaySeconds}) must be below retentionPeriod (${a.retentionPeriod}): retention counts from the send`,
+    );
+  }
+  return a;
 }
 
 /** Attributes after a SetQueueAttributes: only settable ones may change. */
@@ -117,9 +150,15 @@ export function updatedAttributes(
     if (value === undefined) continue;
     out[name] = checkOne(name, value, SETTABLE, true);
   }
-  return checkCombination(out as unknown as QueueAttributes);
+  return checkTogether(checkCombination(withDefaults(out as unknown as QueueAttributes)));
+}
+
+/** A queue's attributes with defaults for those added after it was created (ordering, orderingWindowMs). */
+export function withDefaults(a: QueueAttributes): QueueAttributes {
+  return { ...DEFAULT_ATTRIBUTES, ...a };
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
-  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => a[k] === b[k]);
+  const [x, y] = [withDefaults(a), withDefaults(b)];
+  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => x[k] === y[k]);
 }

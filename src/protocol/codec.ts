@@ -7,7 +7,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS, MESSAGE_GROUP_ID } from './limits.ts';
-import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
+import { PEEK_STATES, PROTOCOL_VERSION, type Action, type Envelope, type LeaseHeartbeat, type Request } from './messages.ts';
 
 // No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
 // booleans, nil and byte arrays (a `__proto__` key is refused by the decoder).
@@ -63,6 +63,7 @@ const outgoing = {
   body: bytes,
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
+  producedAt: v.optional(int(0, 8.64e15)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
   messageGroupId: v.optional(v.pipe(v.string(), v.regex(MESSAGE_GROUP_ID, 'a message group id is 1-128 letters, digits and ASCII punctuation'))),
 };
@@ -77,6 +78,48 @@ const consumerName = v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,128}$/, 'a consu
 const receipt = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 const entries = <T extends v.ObjectEntries>(shape: T) =>
   v.pipe(v.array(v.strictObject({ id, ...shape })), v.maxLength(LIMITS.maxBatchEntries));
+
+const partition = int(0, 63);
+const offset = int(0, Number.MAX_SAFE_INTEGER);
+/** Group and member names follow the queue-name rule: they are key segments. */
+const groupName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected 1-80 characters of A-Z a-z 0-9 - _'));
+const memberId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected 1-80 characters of A-Z a-z 0-9 - _'));
+const generation = int(0, Number.MAX_SAFE_INTEGER);
+
+const streamSchemas = {
+  ReadStream: v.strictObject({
+    queue,
+    partition,
+    offset,
+    maxMessages: v.optional(int(1, LIMITS.maxReceiveMessages)),
+    maxBytes: v.optional(int(1, LIMITS.maxReceiveBytes)),
+    waitTimeSeconds: v.optional(int(0, LIMITS.maxWaitTimeSeconds)),
+  }),
+  FindOffset: v.strictObject({ queue, partition, timestamp: int(0, Number.MAX_SAFE_INTEGER) }),
+  GetOffsets: v.strictObject({ queue, group: v.optional(groupName) }),
+  CommitOffsets: v.strictObject({
+    queue,
+    group: groupName,
+    memberId: v.optional(memberId),
+    generation: v.optional(generation),
+    offsets: v.pipe(
+      v.array(v.strictObject({ partition, offset, metadata: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.maxOffsetMetadata))) })),
+      v.minLength(1),
+      v.maxLength(64),
+      v.check((o) => new Set(o.map((e) => e.partition)).size === o.length, 'each partition at most once'),
+    ),
+  }),
+  JoinGroup: v.strictObject({
+    queue,
+    group: groupName,
+    memberId: v.optional(memberId),
+    sessionTimeoutMs: v.optional(int(LIMITS.minSessionTimeoutMs, LIMITS.maxSessionTimeoutMs)),
+  }),
+  GroupHeartbeat: v.strictObject({ queue, group: groupName, memberId, generation }),
+  LeaveGroup: v.strictObject({ queue, group: groupName, memberId }),
+  DescribeGroup: v.strictObject({ queue, group: groupName }),
+  ListGroups: v.strictObject({ queue }),
+};
 
 const schemas = {
   CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes), tags: v.optional(tagMap) }),
@@ -101,6 +144,7 @@ const schemas = {
     visibilityTimeout: v.optional(int(0, LIMITS.maxVisibilityTimeout)),
     receiveRequestAttemptId: v.optional(id),
     consumer: v.optional(consumerName),
+    heartbeat: v.optional(v.boolean()),
   }),
   DeleteMessage: v.strictObject({ queue, receiptHandle: receipt }),
   DeleteMessageBatch: v.strictObject({ queue, entries: entries({ receiptHandle: receipt }) }),
@@ -113,6 +157,17 @@ const schemas = {
     queue,
     entries: entries({ receiptHandle: receipt, visibilityTimeout: int(0, LIMITS.maxVisibilityTimeout) }),
   }),
+  PeekMessages: v.strictObject({
+    queue,
+    states: v.optional(v.pipe(v.array(v.picklist(PEEK_STATES)), v.minLength(1), v.maxLength(3))),
+    partition: v.optional(int(0, 63)),
+    cursor: v.optional(v.pipe(v.string(), v.maxLength(200))),
+    limit: v.optional(int(1, LIMITS.maxPeekMessages)),
+    messageId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+    attribute: v.optional(v.strictObject({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), value: v.optional(v.pipe(v.string(), v.maxLength(1024))) })),
+    body: v.optional(v.boolean()),
+  }),
+  ...streamSchemas,
 } satisfies Record<Action, v.GenericSchema>;
 
 export function isAction(name: string | undefined): name is Action {
@@ -159,4 +214,16 @@ export function decodeReply<T>(frame: Uint8Array): T {
   }
   if (value.ok) return (value as { body: T }).body;
   throw WharfError.fromWire((value as { error: unknown }).error);
+}
+
+const leaseHeartbeatSchema = v.strictObject({ v: v.literal(PROTOCOL_VERSION), consumer: consumerName, goodbye: v.optional(v.boolean()) });
+
+/** A lease heartbeat frame; undefined when it is not one (a publish has nobody to answer). */
+export function decodeLeaseHeartbeat(frame: Uint8Array): LeaseHeartbeat | undefined {
+  try {
+    const result = v.safeParse(leaseHeartbeatSchema, decode(frame));
+    return result.success ? (result.output as LeaseHeartbeat) : undefined;
+  } catch {
+    return undefined;
+  }
 }

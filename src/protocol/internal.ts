@@ -8,6 +8,8 @@ import * as v from 'valibot';
 import type { FetchRequest } from '../../actors/replica/followers.ts';
 import type { SnapshotRequest } from '../../actors/replica/replica.machine.ts';
 import type { PartitionOp } from '../../actors/partition/partition.events.ts';
+import type { PartitionPeek } from '../effects/peek-store.ts';
+import { PEEK_STATES } from './messages.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { decode } from './codec.ts';
 
@@ -49,7 +51,7 @@ const record = v.object({
 });
 const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()) })) }),
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })) }),
   v.strictObject({
     type: v.literal('receive'),
     max: nat,
@@ -57,10 +59,16 @@ const opSchema = v.variant('type', [
     visibilityMs: nat,
     attemptId: v.optional(v.string()),
     consumer: v.optional(v.string()),
+    heartbeat: v.optional(v.boolean()),
   }),
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
   v.strictObject({ type: v.literal('changeVisibility'), items: v.array(v.strictObject({ offset: nat, seq: nat, visibilityMs: nat })) }),
   v.strictObject({ type: v.literal('purge') }),
+  v.strictObject({ type: v.literal('commitOffset'), group: name, offset: nat, generation: nat, metadata: v.optional(v.string()) }),
+  v.strictObject({ type: v.literal('read'), from: nat, max: nat, maxBytes: nat }),
+  v.strictObject({ type: v.literal('findOffset'), timestamp: nat }),
+  v.strictObject({ type: v.literal('offsets'), group: v.optional(name) }),
+  v.strictObject({ type: v.literal('groups') }),
 ]);
 
 const partitionSchema = v.strictObject({
@@ -93,3 +101,23 @@ export const decodeReplicaRequest = (frame: Uint8Array) =>
     'replica request',
   );
 export const decodePartitionFrame = (frame: Uint8Array) => parse<PartitionFrame>(partitionSchema, frame, 'partition request');
+
+/** A PeekMessages page of one partition, forwarded to its primary's node (src/node/peek-service.ts). */
+const peekSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  from: v.variant('phase', [
+    v.strictObject({ phase: v.literal('m'), offset: nat }),
+    v.strictObject({ phase: v.literal('d'), due: nat, seq: nat }),
+  ]),
+  states: v.array(v.picklist(PEEK_STATES)),
+  limit: nat,
+  budget: nat,
+  maxBytes: nat,
+  body: v.boolean(),
+  messageId: v.optional(v.string()),
+  attribute: v.optional(v.strictObject({ name: v.string(), value: v.optional(v.string()) })),
+  retentionMs: nat,
+});
+
+export const decodePeekFrame = (frame: Uint8Array) => parse<PartitionPeek>(peekSchema, frame, 'peek request');

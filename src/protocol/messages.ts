@@ -22,7 +22,7 @@ export interface SettableAttributes {
   retentionPeriod: number;
   /** Bytes of body plus attributes. 1,024–1,048,576. @default 262,144 */
   maximumMessageSize: number;
-  /** Seconds every new message waits before it can be received. 0–900. @default 0 */
+  /** Seconds every new message waits before it can be received. 0–604,800 (7 days), below retentionPeriod. @default 0 */
   delaySeconds: number;
   /** Default long-poll wait of ReceiveMessage, seconds. 0–20. @default 0 */
   receiveWaitTime: number;
@@ -32,6 +32,16 @@ export interface SettableAttributes {
    * can lose what they had not copied yet. @default 'sync'
    */
   replication: 'sync' | 'async';
+  /**
+   * `arrival`: best effort by arrival (each partition delivers in the order messages became
+   * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
+   * and released in that order, so producers' clocks, not network paths, order delivery
+   * (docs/api.md, "Ordering"). Optional in the type: queues created before it existed lack it (read
+   * as the default). @default 'arrival'
+   */
+  ordering?: 'arrival' | 'timeWindow';
+  /** The hold of `timeWindow` ordering, ms. 1–300,000. @default 1000 */
+  orderingWindowMs?: number;
   /**
    * Seconds a deduplication id (given, or the body's SHA-256 with contentBasedDeduplication) is
    * remembered: a repeat within it stores nothing. 60–604,800. A change applies to later sends.
@@ -46,6 +56,11 @@ export interface SettableAttributes {
   deduplicationScope: 'queue' | 'messageGroup';
   /** A message sent without a deduplication id gets the SHA-256 of its body as one. @default false */
   contentBasedDeduplication: boolean;
+  /**
+   * Stream mode only: bytes of bodies and attributes each partition keeps; beyond it the oldest
+   * messages go. 0 keeps any size (retentionPeriod still applies). @default 0
+   */
+  retentionBytes: number;
 }
 
 /** Attributes fixed at creation. */
@@ -59,6 +74,11 @@ export interface CreationAttributes {
   partitions: number;
   /** Copies of each partition, on different nodes (fewer while the cluster has fewer nodes). 1–5. @default 3 */
   replicationFactor: number;
+  /**
+   * `queue`: SQS-style, a message is leased to one consumer and gone once deleted. `stream`: a
+   * message stays until retention removes it; consumer groups read it by offset. @default 'queue'
+   */
+  mode: 'queue' | 'stream';
 }
 
 export type QueueAttributes = SettableAttributes & CreationAttributes;
@@ -91,8 +111,13 @@ export interface QueueDescription {
 export interface OutgoingMessage {
   body: Uint8Array;
   attributes?: MessageAttributes;
-  /** Overrides the queue's delay for this message. 0–900 seconds. */
+  /** Overrides the queue's delay for this message. 0–604,800 seconds (7 days), below the queue's retentionPeriod. */
   delaySeconds?: number;
+  /**
+   * When the producer made the message, ms since the epoch, by its clock: orders delivery on a
+   * `timeWindow` queue (ignored otherwise). The SDK sets it. @default the arrival time
+   */
+  producedAt?: number;
   /**
    * Makes the send idempotent: another send with the same id to the same queue (or message group,
    * with deduplicationScope `messageGroup`) within the queue's deduplicationWindow (default 5
@@ -125,6 +150,75 @@ export interface ReceivedMessage {
   firstReceivedAt: number;
   /** Its message group, on a FIFO queue. */
   messageGroupId?: string;
+}
+
+/** Where a message is, as PeekMessages sees it. */
+export type PeekState = 'ready' | 'inflight' | 'delayed';
+export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies readonly PeekState[];
+
+/** A message seen by PeekMessages: nothing about it changed by looking. */
+export interface PeekedMessage {
+  messageId: string;
+  partition: number;
+  state: PeekState;
+  sentAt: number;
+  /** Bytes of body plus attributes. */
+  size: number;
+  /** Deliveries so far (0 for a message never received). */
+  receiveCount: number;
+  /** In flight: who received it (the receive's consumer), when it named itself. */
+  leaseOwner?: string;
+  /** In flight: when its lease ends, ms. */
+  leaseUntil?: number;
+  /** Delayed: when it becomes receivable, ms. */
+  delayedUntil?: number;
+  /** Its message group, on a FIFO queue. */
+  messageGroupId?: string;
+  attributes: MessageAttributes;
+  /** Only when the request asked for bodies. */
+  body?: Uint8Array;
+}
+
+/** A message as a stream read returns it: by offset, nothing leased. */
+export interface StreamMessage {
+  offset: number;
+  messageId: string;
+  body: Uint8Array;
+  attributes: MessageAttributes;
+  /** When the partition's primary accepted it; never decreases along a partition's offsets. */
+  sentAt: number;
+}
+
+/** A group's committed position in one partition: the next offset the group reads. */
+export interface CommittedOffset {
+  offset: number;
+  generation: number;
+  metadata?: string;
+  committedAt: number;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The lowest offset still stored (retention and purges remove from the head). */
+  startOffset: number;
+  /** One past the highest readable offset: in sync mode, writes settled on a majority. */
+  endOffset: number;
+  committed?: CommittedOffset;
+}
+
+export interface GroupMember {
+  memberId: string;
+  partitions: number[];
+  lastSeen: number;
+}
+
+/** A member's view of its group after a join or heartbeat. */
+export interface GroupAssignment {
+  memberId: string;
+  generation: number;
+  partitions: number[];
+  /** Milliseconds within which the member must heartbeat again. */
+  sessionTimeoutMs: number;
 }
 
 /** Request and reply of every action: the single map both client and node are typed from. */
@@ -175,6 +269,11 @@ export interface Api {
        * characters. The SDK sends one per client (host:pid:random) unless told otherwise.
        */
       consumer?: string;
+      /**
+       * Keep these leases alive while `consumer` heartbeats (LeaseHeartbeat), and end them within
+       * the node's heartbeat timeout once it stops. Needs `consumer`. @default false
+       */
+      heartbeat?: boolean;
     };
     reply: { messages: ReceivedMessage[] };
   };
@@ -194,9 +293,111 @@ export interface Api {
     };
     reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
   };
+  /** Stream mode: messages of one partition from `offset` on (nothing is leased or written). */
+  ReadStream: {
+    request: {
+      queue: string;
+      partition: number;
+      offset: number;
+      /** 1–1,000. @default 100 */
+      maxMessages?: number;
+      /** Bytes of bodies and attributes, 1–4 MiB (at least one message is returned). @default 1 MiB */
+      maxBytes?: number;
+      /** Wait up to this many seconds (0–20) for a message when none is readable yet. @default 0 */
+      waitTimeSeconds?: number;
+    };
+    reply: { messages: StreamMessage[]; nextOffset: number; startOffset: number; endOffset: number };
+  };
+  /** Stream mode: the first offset of a partition whose message was sent at or after `timestamp`. */
+  FindOffset: {
+    request: { queue: string; partition: number; timestamp: number };
+    reply: { offset: number };
+  };
+  /** Stream mode: each partition's start and end, and a group's committed offsets. */
+  GetOffsets: {
+    request: { queue: string; group?: string };
+    reply: { partitions: PartitionOffsets[] };
+  };
+  /**
+   * Stream mode: stores a group's positions, each in its partition's replicated write. With
+   * `memberId` the member must hold the group's current `generation` and own each partition;
+   * without it (an operator's seek) the group must have no members.
+   */
+  CommitOffsets: {
+    request: {
+      queue: string;
+      group: string;
+      memberId?: string;
+      generation?: number;
+      offsets: Array<{ partition: number; offset: number; metadata?: string }>;
+    };
+    reply: Record<string, never>;
+  };
+  JoinGroup: {
+    request: { queue: string; group: string; memberId?: string; sessionTimeoutMs?: number };
+    reply: GroupAssignment;
+  };
+  GroupHeartbeat: {
+    request: { queue: string; group: string; memberId: string; generation: number };
+    reply: GroupAssignment;
+  };
+  LeaveGroup: { request: { queue: string; group: string; memberId: string }; reply: Record<string, never> };
+  DescribeGroup: {
+    request: { queue: string; group: string };
+    reply: { group: string; generation: number; members: GroupMember[] };
+  };
+  ListGroups: { request: { queue: string }; reply: { groups: string[] } };
+  /**
+   * Browses messages without consuming them: read-only, from each partition primary's store, in
+   * partition order, then offset order (ready and in flight), then due order (delayed).
+   */
+  PeekMessages: {
+    request: {
+      queue: string;
+      /** @default all three */
+      states?: PeekState[];
+      /** Only this partition. */
+      partition?: number;
+      /** From the previous page's `cursor`. */
+      cursor?: string;
+      /** 1–100. @default 20 */
+      limit?: number;
+      /** Only the message with this id. */
+      messageId?: string;
+      /** Only messages with this attribute (and, if given, this value, compared as text). */
+      attribute?: { name: string; value?: string };
+      /** Include bodies (a page then stops at 4 MiB of them). @default false */
+      body?: boolean;
+    };
+    /** `cursor` is absent once every partition was read to its end. */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+  };
+}
+
+/**
+ * Published (not requested) by a client that received with `heartbeat: true`, on the subject
+ * `lease.heartbeat` every node hears: its consumer is alive, or, with `goodbye`, gone for good.
+ */
+export interface LeaseHeartbeat {
+  v: 1;
+  consumer: string;
+  goodbye?: boolean;
 }
 
 export type Action = keyof Api;
+/** The actions of streams (mode stream): reads by offset, offsets, consumer groups. */
+export const STREAM_ACTIONS = [
+  'ReadStream',
+  'FindOffset',
+  'GetOffsets',
+  'CommitOffsets',
+  'JoinGroup',
+  'GroupHeartbeat',
+  'LeaveGroup',
+  'DescribeGroup',
+  'ListGroups',
+] as const satisfies readonly Action[];
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -214,6 +415,8 @@ export const ACTIONS = [
   'DeleteMessageBatch',
   'ChangeMessageVisibility',
   'ChangeMessageVisibilityBatch',
+  'PeekMessages',
+  ...STREAM_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

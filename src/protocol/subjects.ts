@@ -2,6 +2,7 @@
  * The NATS subject namespace. No other module builds a subject.
  *
  *   wharf.<cluster>.api.<action>               client → any node's front-end        request/reply, queue group `wharf-api`
+ *   wharf.<cluster>.node.<node>.api.<action>   client → one node's front-end        request/reply (the node of a partition's primary, route.ts)
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
@@ -10,6 +11,8 @@
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
+ *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
+ *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *
  * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
@@ -26,11 +29,17 @@ export function subjects(cluster: ClusterName) {
   return {
     api: (action: Action) => `${prefix}.api.${action}`,
     allApi: `${prefix}.api.*`,
+    /** The same API, answered by one node: a client sends a partition's requests to its primary's node. */
+    nodeApi: (node: NodeId | string, action: Action) => `${prefix}.node.${node}.api.${action}`,
+    allNodeApi: (node: NodeId | string) => `${prefix}.node.${node}.api.*`,
     heartbeat: (node: NodeId | string) => `${prefix}.node.${node}.heartbeat`,
     allHeartbeats: `${prefix}.node.*.heartbeat`,
     partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,
     replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
+    peek: (node: NodeId | string) => `${prefix}.node.${node}.peek`,
     ready: (queue: string) => `${prefix}.ready.${queue}`,
+    /** Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
+    leaseHeartbeat: `${prefix}.lease.heartbeat`,
     manager: (action: string) => `${prefix}.manager.${action}`,
     allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,

@@ -13,10 +13,14 @@
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
  *   l/<queue>/<pp>/<group>               → DeliveryGroup (the delivery records of one receive batch)
  *   d/<queue>/<pp>/<due>/<seq>           → MessageRecord waiting out a delay until <due>
+ *   t/<queue>/<pp>                       → StreamRecord (stream mode: first stored offset, bytes stored, last sentAt)
+ *   o/<queue>/<pp>/<group>               → OffsetRecord (stream mode: a consumer group's committed offset, generation, metadata, time)
  *
  * <pp> is 4 hex digits; <offset>, <due> and <seq> are 13 hex digits (up to 2^52): fixed width, so byte
  * order is numeric order and a range scan returns offsets (or due times) in order. A queue name never
- * holds '/' (names.ts), so a prefix cannot run into another queue's.
+ * holds '/' (names.ts), so a prefix cannot run into another queue's; nor does a group name (codec.ts).
+ * t/ and o/ came after layout 2 was fixed: a store without them reads as a stream with nothing
+ * committed, so the layout version did not change.
  */
 import type { QueueName } from '../names.ts';
 
@@ -68,6 +72,9 @@ export const keys = {
     lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
   }),
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
+  stream: (q: QueueName, p: number) => `t/${q}/${pp(p)}`,
+  groupOffset: (q: QueueName, p: number, group: string) => `o/${q}/${pp(p)}/${group}`,
+  groupOffsets: (q: QueueName, p: number) => prefixRange(`o/${q}/${pp(p)}/`),
   replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
   allReplicas: prefixRange('e/'),
   dedupGroup: (q: QueueName, p: number, expires: number, tag: string) => `u/${q}/${pp(p)}/${n13(expires)}/${tag}`,
@@ -87,12 +94,12 @@ export const keys = {
   }),
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/`)),
   /** The stored state of one partition replica (everything its log's entries write). */
-  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
   /** Every key of one partition replica: its state and its log. */
   partitionRanges: (q: QueueName, p: number): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
 
   queueOf(key: string): QueueName {
     return key.slice(2) as QueueName;
@@ -100,6 +107,10 @@ export const keys = {
   /** The offset at the end of a message or delivery key. */
   offsetOf(key: string): number {
     return parseInt(key.slice(key.lastIndexOf('/') + 1), 16);
+  },
+  /** The group of a committed-offset key. */
+  groupOf(key: string): string {
+    return key.slice(key.lastIndexOf('/') + 1);
   },
   /** Due time and sequence of a delayed key. */
   delayedOf(key: string): { due: number; seq: number } {

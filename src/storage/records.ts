@@ -3,7 +3,7 @@
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, OffsetRecord, PartitionState, StreamRecord } from '../../actors/partition/records.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
@@ -268,4 +268,30 @@ export function decodeLogEntry(bytes: Uint8Array): LogEntry {
     return { type: 'put', key: raw[0], value: raw[1] };
   });
   return { epoch: a[0], ops };
+}
+
+/** [start, bytes, lastSentAt] */
+export function encodeStream(r: StreamRecord): Uint8Array {
+  return packr.pack([r.start, r.bytes, r.lastSentAt]);
+}
+
+export function decodeStream(bytes: Uint8Array): StreamRecord {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || a.length !== 3 || !a.every(isNum)) corrupt('stream');
+  const [start, size, lastSentAt] = a as [number, number, number];
+  return { start, bytes: size, lastSentAt };
+}
+
+/** [offset, generation, committedAt, metadata?] */
+export function encodeOffset(r: OffsetRecord): Uint8Array {
+  return packr.pack(r.metadata === undefined ? [r.offset, r.generation, r.committedAt] : [r.offset, r.generation, r.committedAt, r.metadata]);
+}
+
+export function decodeOffset(bytes: Uint8Array): OffsetRecord {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || (a.length !== 3 && a.length !== 4) || !isNum(a[0]) || !isNum(a[1]) || !isNum(a[2])) corrupt('offset');
+  if (a.length === 4 && typeof a[3] !== 'string') corrupt('offset');
+  const record: OffsetRecord = { offset: a[0], generation: a[1], committedAt: a[2] };
+  if (a.length === 4) record.metadata = a[3] as string;
+  return record;
 }

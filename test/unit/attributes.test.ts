@@ -32,10 +32,14 @@ test('defaults are SQS-like and frozen', (t) => {
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    ordering: 'arrival',
+    orderingWindowMs: 1000,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   });
   t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
@@ -58,10 +62,13 @@ test('creationAttributes fills defaults and checks the given ones', (t) => {
 
 test('every range bound is accepted and every value beyond it is invalid_attribute', (t) => {
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
-    t.is(creationAttributes({ [name]: range.min })[name as keyof QueueAttributes], range.min);
-    t.is(creationAttributes({ [name]: range.max })[name as keyof QueueAttributes], range.max);
+    // A size limit is a stream's: its range is checked on a stream. A delay must stay below the
+    // retention: the longest delay needs the longest retention.
+    const mode = name === 'retentionBytes' ? { mode: 'stream' } : name === 'delaySeconds' ? { retentionPeriod: SETTABLE.retentionPeriod.max } : {};
+    t.is(creationAttributes({ ...mode, [name]: range.min })[name as keyof QueueAttributes], range.min);
+    t.is(creationAttributes({ ...mode, [name]: range.max })[name as keyof QueueAttributes], range.max);
     for (const bad of [range.min - 1, range.max + 1, range.min + 0.5, NaN, Infinity, `${range.min}`, null, true, [range.min]]) {
-      t.is(codeOf(() => creationAttributes({ [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
+      t.is(codeOf(() => creationAttributes({ ...mode, [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
     }
   }
   const err = t.throws(() => creationAttributes({ retentionPeriod: 59 }), { instanceOf: WharfError });
@@ -122,4 +129,17 @@ test('FIFO attributes: booleans are true or false, fifo only at creation, scope 
   const partitioned = creationAttributes({ fifo: true, partitions: 4, deduplicationScope: 'messageGroup' });
   t.is(codeOf(() => updatedAttributes(partitioned, { deduplicationScope: 'queue' })), ErrorCode.InvalidAttribute);
   t.false(sameAttributes(fifo, creationAttributes({ contentBasedDeduplication: true, deduplicationWindow: 604_800 })));
+});
+
+test('mode is fixed at creation; a stream has no delay, and only a stream has a size limit', (t) => {
+  const stream = creationAttributes({ mode: 'stream', retentionBytes: 1024 });
+  t.is(stream.mode, 'stream');
+  t.is(codeOf(() => creationAttributes({ mode: 'log' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => updatedAttributes(stream, { mode: 'queue' })), ErrorCode.InvalidAttribute);
+  t.is(updatedAttributes(stream, { retentionBytes: 0 }).retentionBytes, 0);
+  t.is(codeOf(() => updatedAttributes(stream, { delaySeconds: 5 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ mode: 'stream', delaySeconds: 1 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ retentionBytes: 1 })), ErrorCode.InvalidAttribute);
+  t.false(sameAttributes(stream, { ...stream, mode: 'queue' }));
+  t.is(codeOf(() => creationAttributes({ mode: 'stream', fifo: true })), ErrorCode.InvalidAttribute, 'a stream is not FIFO');
 });

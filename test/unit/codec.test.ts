@@ -55,6 +55,25 @@ const VALID: { [A in Action]: Request<A> } = {
     queue: 'orders',
     entries: [{ id: 'a', receiptHandle: 'r1.abc.0.1.2', visibilityTimeout: 30 }],
   },
+  PeekMessages: {
+    queue: 'orders',
+    states: ['ready', 'inflight', 'delayed'],
+    partition: 3,
+    cursor: 'WzEsMiwzLCJtIiw0XQ',
+    limit: 100,
+    messageId: 'm-1',
+    attribute: { name: 'kind', value: 'order' },
+    body: true,
+  },
+  ReadStream: { queue: 'events', partition: 3, offset: 12, maxMessages: 1000, maxBytes: 4 * 1024 * 1024, waitTimeSeconds: 20 },
+  FindOffset: { queue: 'events', partition: 0, timestamp: 1_700_000_000_000 },
+  GetOffsets: { queue: 'events', group: 'billing' },
+  CommitOffsets: { queue: 'events', group: 'billing', memberId: 'm-1', generation: 4, offsets: [{ partition: 0, offset: 7, metadata: 'x' }] },
+  JoinGroup: { queue: 'events', group: 'billing', memberId: 'm-1', sessionTimeoutMs: 10_000 },
+  GroupHeartbeat: { queue: 'events', group: 'billing', memberId: 'm-1', generation: 4 },
+  LeaveGroup: { queue: 'events', group: 'billing', memberId: 'm-1' },
+  DescribeGroup: { queue: 'events', group: 'billing' },
+  ListGroups: { queue: 'events' },
 };
 
 /** Byte arrays decode as Buffers: compare them as plain Uint8Arrays. */

@@ -46,6 +46,8 @@ export function queueMeta(name: string, partitions = 1, replicationFactor = 3, i
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
     fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
     partitions,
     replicationFactor,
   };
