@@ -51,10 +51,15 @@ async function receiveAndDeleteOne(c: Cluster, queue: string): Promise<string> {
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s);
+/**
+ * Routing, not failover speed, is under test: leases long enough that a busy machine's event-loop
+ * stalls do not make a primary stop mid-write (the default cluster's 300 ms do under heavy load).
+ */
+const TIMINGS = { leaseMs: 1000, heartbeatMs: 200, failureTimeoutMs: 2500 };
 const serves = (c: Cluster, node: string, queue: string, partition = 0) => report(c.nodes.get(node) as WharfNode, queue, partition)?.role === 'primary';
 
 test("once an answer told it where the primaries are, each partition's requests go to its primary's node", async (t) => {
-  const c = await startCluster(t);
+  const c = await startCluster(t, TIMINGS);
   await createReplicatedQueue(c, 'routed', 'sync', ['n1', 'n2']);
   await eventually(() => serves(c, 'n1', 'routed', 0) && serves(c, 'n2', 'routed', 1), { message: 'n1 and n2 serve' });
   const { seen, nc } = await spy(c);
@@ -85,7 +90,7 @@ test("once an answer told it where the primaries are, each partition's requests 
 });
 
 test('a stale route still reaches the primary: the old node forwards, and its answer points the client to the new one', async (t) => {
-  const c = await startCluster(t);
+  const c = await startCluster(t, TIMINGS);
   await createReplicatedQueue(c, 'moved');
   await eventually(() => serves(c, 'n1', 'moved'), { message: 'n1 serves' });
   await c.client.sendMessageBatch('moved', [{ id: 'a', body: bytes('first') }]);
@@ -108,7 +113,7 @@ test('a stale route still reaches the primary: the old node forwards, and its an
 });
 
 test('a node that does not answer is not asked again: the request goes to any node at once', async (t) => {
-  const c = await startCluster(t);
+  const c = await startCluster(t, TIMINGS);
   await createReplicatedQueue(c, 'gone');
   await eventually(() => serves(c, 'n1', 'gone'), { message: 'n1 serves' });
   await c.client.sendMessageBatch('gone', [{ id: 'a', body: bytes('kept') }]);
@@ -132,7 +137,7 @@ test('a node that does not answer is not asked again: the request goes to any no
 });
 
 test('a client told not to route asks any node every time', async (t) => {
-  const c = await startCluster(t);
+  const c = await startCluster(t, TIMINGS);
   await createReplicatedQueue(c, 'shared');
   await eventually(() => serves(c, 'n1', 'shared'), { message: 'n1 serves' });
   const client = await WharfClient.connect({ servers: c.nats.url, cluster: c.cluster, routeToPrimaries: false });
