@@ -24,6 +24,9 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
+ * | queue_full              | a send beyond the queue's maxLength (overflowPolicy reject)    | no        |
+ * | redrive_not_allowed     | the dead-letter queue's redriveAllowPolicy refuses this source | no        |
+ * | task_not_found          | no message move task with that id                              | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -49,6 +52,9 @@ export const ErrorCode = {
   StorageFailure: 'storage_failure',
   Internal: 'internal',
   DrainBlocked: 'drain_blocked',
+  QueueFull: 'queue_full',
+  RedriveNotAllowed: 'redrive_not_allowed',
+  TaskNotFound: 'task_not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

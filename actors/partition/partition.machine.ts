@@ -114,6 +114,7 @@ export const partitionMachine = setup({
     apply: assign(({ context }) => {
       const ledger = context.ledger as Ledger;
       const now = context.now();
+      ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
       const ticked = now - context.lastTick >= context.tickMs;
       if (ticked) ledger.tick(now, context.retentionMs);
       const deferred: PartitionRequest[] = [];
@@ -125,10 +126,13 @@ export const partitionMachine = setup({
         const { id, op } = request;
         switch (op.type) {
           case 'send':
-            pending.push({ id, result: { type: 'sent', ids: ledger.append(op.messages, now) } });
+            pending.push({ id, result: op.limit ? { type: 'sent', ...ledger.appendLimited(op.messages, now, op.limit) } : { type: 'sent', ids: ledger.append(op.messages, now) } });
+            break;
+          case 'deadLettered':
+            pending.push({ id, result: { type: 'handled', results: ledger.deadLettered(op.offsets) } });
             break;
           case 'receive': {
-            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
             break;
@@ -254,6 +258,7 @@ export const partitionMachine = setup({
     tick: enqueueActions(({ context, enqueue }) => {
       const now = context.now();
       const ledger = context.ledger as Ledger;
+      ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
       ledger.tick(now, context.retentionMs);
       enqueue.assign({ lastTick: now });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
@@ -279,7 +284,8 @@ export const partitionMachine = setup({
           break;
         case 'retention':
           // A full page of expired messages: look again at once rather than after retentionCheckMs.
-          if (ledger.expire(output.expired) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
+          if (ledger.expire(output.expired, context.now()) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
           ledger.retentionFrom = output.next;
           break;
         case 'purged':
@@ -324,7 +330,12 @@ export const partitionMachine = setup({
   }),
   on: {
     requests: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.items) }) },
-    configure: { actions: assign({ retentionMs: ({ event }) => event.retentionMs }) },
+    configure: {
+      actions: assign(({ event }) => ({
+        retentionMs: event.retentionMs,
+        ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
+      })),
+    },
     stop: { target: '.stopped' },
   },
   initial: 'loading',

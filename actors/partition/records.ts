@@ -3,6 +3,7 @@
  * effect in src/ decides the keys and bytes (src/storage/keys.ts, src/storage/records.ts).
  */
 import type { MessageAttributes } from '../../src/protocol/messages.ts';
+import type { Attempt, DeadLetterInfo, DeadLetterMark } from './dead-letter.ts';
 
 /** A message as stored: immutable once written. */
 export interface MessageRecord {
@@ -11,6 +12,10 @@ export interface MessageRecord {
   attributes?: MessageAttributes;
   /** When the partition accepted it, ms since the epoch. */
   sentAt: number;
+  /** Per-message TTL: when it expires, ms (before retention would). */
+  expiresAt?: number;
+  /** A dead-lettered message's origin and history (dead-letter.ts). */
+  deadLetter?: DeadLetterInfo;
 }
 
 /**
@@ -49,6 +54,8 @@ export interface PartitionState {
   /** Every message below this offset and every delayed message below this sequence was purged. */
   purgedOffset: number;
   purgedDelayedSeq: number;
+  /** Messages of this partition dead-lettered so far (decided: marked). */
+  deadLettered: number;
 }
 
 export const EMPTY_PARTITION: PartitionState = Object.freeze({
@@ -59,6 +66,7 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   delayed: 0,
   purgedOffset: 0,
   purgedDelayedSeq: 0,
+  deadLettered: 0,
 });
 
 /**
@@ -83,7 +91,12 @@ export type Change =
   | { kind: 'delDelayed'; due: number; seq: number }
   | { kind: 'putState'; state: PartitionState }
   | { kind: 'putDedups'; group: DedupGroup }
-  | { kind: 'delDedups'; expires: number; tag: string };
+  | { kind: 'delDedups'; expires: number; tag: string }
+  /** Dead letters (dead-letter.ts): a message marked for its DLQ, and the attempts of a redelivered one. */
+  | { kind: 'putMark'; offset: number; mark: DeadLetterMark }
+  | { kind: 'delMark'; offset: number }
+  | { kind: 'putAttempt'; offset: number; attempt: Attempt }
+  | { kind: 'delAttempt'; offset: number; n: number };
 
 /**
  * The deduplication ids of one send request, with the message each created, remembered until
@@ -112,6 +125,12 @@ export interface LoadedPartition {
   groups?: Array<[id: number, size: number]>;
   /** Groups of deduplication ids still stored, in any order. */
   dedups?: DedupGroup[];
+  /** Messages marked for their DLQ and not yet moved. */
+  marks?: number[];
+  /** Stored messages with recorded attempts: how many (the highest attempt number). */
+  attempts?: Array<[offset: number, count: number]>;
+  /** Delivered messages that carry a TTL: when each expires. */
+  ttls?: Array<[offset: number, expiresAt: number]>;
 }
 
 /** Each offset's record from the newest group that holds it. */

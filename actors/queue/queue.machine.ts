@@ -61,7 +61,9 @@ export const queueMachine = setup({
             assign({ attributes: ({ event }) => event.attributes, modifiedAt: ({ event }) => event.modifiedAt }),
             enqueueActions(({ context, event, enqueue }) => {
               for (const r of Object.values(context.replicas)) {
-                enqueue(sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000 }));
+                enqueue(
+                  sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000, deadLetterOnExpiry: event.attributes.deadLetterOnExpiry ?? false }),
+                );
               }
             }),
           ],
@@ -97,6 +99,7 @@ export const queueMachine = setup({
                     limits: c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
+                    deadLetterOnExpiry: c.attributes.deadLetterOnExpiry ?? false,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
                   },

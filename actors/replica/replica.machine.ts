@@ -87,7 +87,7 @@ export interface ReplicaKey {
 export type ReplicaEvent =
   | { type: 'assignment'; assignment: Assignment }
   | { type: 'superseded'; epoch: number }
-  | { type: 'configure'; retentionMs: number }
+  | { type: 'configure'; retentionMs: number; deadLetterOnExpiry?: boolean }
   | { type: 'remove' }
   | { type: 'stop' };
 
@@ -223,7 +223,7 @@ export const replicaMachine = setup({
   on: {
     assignment: { actions: assign({ assignment: ({ event }) => event.assignment }) },
     configure: {
-      actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+      actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs, deadLetterOnExpiry: event.deadLetterOnExpiry ?? false }) }),
     },
     // Never while one of its writes runs: dropping the data under it would race that write.
     remove: [{ guard: ({ context }) => context.writing, actions: assign({ removeRequested: true }) }, { target: '.dropping' }],
@@ -432,7 +432,7 @@ export const replicaMachine = setup({
         superseded: { target: 'fenced', actions: 'rememberEpoch' },
         configure: {
           actions: [
-            assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs }) }),
+            assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs, deadLetterOnExpiry: event.deadLetterOnExpiry ?? false }) }),
             sendTo('partition', ({ event }) => event),
           ],
         },

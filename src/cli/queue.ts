@@ -4,7 +4,7 @@
 import { Argument, Option, type Command } from 'commander';
 import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { QueueAttributes } from '../protocol/messages.ts';
+import type { DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
 import type { WharfClient } from '../client/client.ts';
 import { outputOf, withClient } from './connection.ts';
 import { attributeRows, countRows, formatTime } from './output.ts';
@@ -19,7 +19,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | DeadLetterAttribute>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {

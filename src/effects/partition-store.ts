@@ -31,8 +31,10 @@ import {
   decodeDeliveryGroup,
   decodeMessage,
   decodeState,
+  encodeAttempt,
   encodeDedupGroup,
   encodeDeliveryGroup,
+  encodeMark,
   encodeMessage,
   encodeState,
 } from '../storage/records.ts';
@@ -64,6 +66,14 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'put', key: keys.dedupGroup(queue, partition, c.group.expires, c.group.tag), value: encodeDedupGroup(c.group) };
       case 'delDedups':
         return { type: 'del', key: keys.dedupGroup(queue, partition, c.expires, c.tag) };
+      case 'putMark':
+        return { type: 'put', key: keys.mark(queue, partition, c.offset), value: encodeMark(c.mark) };
+      case 'delMark':
+        return { type: 'del', key: keys.mark(queue, partition, c.offset) };
+      case 'putAttempt':
+        return { type: 'put', key: keys.attempt(queue, partition, c.offset, c.attempt.n), value: encodeAttempt(c.attempt) };
+      case 'delAttempt':
+        return { type: 'del', key: keys.attempt(queue, partition, c.offset, c.n) };
       default:
         return c satisfies never;
     }
@@ -99,7 +109,28 @@ export async function loadPartition(store: Store, input: LoadInput): Promise<Loa
   const messages = candidates.length === 0 ? [] : await store.getMany(candidates.map((o) => keys.message(queue, input.partition, o)));
   const stored = new Set(candidates.filter((_, i) => messages[i] !== undefined));
   const dedups = (await store.scan(keys.dedupGroups(queue, input.partition), MAX_DEDUPS)).map(([, value]) => decodeDedupGroup(value));
-  return { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups };
+  // Delivered messages with a TTL: the ledger checks it without their bodies (dead letters).
+  const ttls: Array<[number, number]> = [];
+  candidates.forEach((offset, i) => {
+    const value = messages[i];
+    const expiresAt = value === undefined ? undefined : decodeMessage(value).expiresAt;
+    if (expiresAt !== undefined) ttls.push([offset, expiresAt]);
+  });
+  return { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups, ...(await loadDeadLetters(store, queue, input.partition)), ttls };
+}
+
+/** Marks bound what is pending; attempts are kept only for messages in flight or awaiting redelivery. */
+const DEAD_LETTER_SCAN = 1 << 22;
+
+/** Pending dead-letter marks and the attempt counts of redelivered messages. */
+async function loadDeadLetters(store: Store, queue: QueueName, partition: number): Promise<{ marks: number[]; attempts: Array<[number, number]> }> {
+  const marks = (await store.scanKeys(keys.marks(queue, partition), DEAD_LETTER_SCAN)).map((k) => keys.offsetOf(k));
+  const counts = new Map<number, number>();
+  for (const k of await store.scanKeys(keys.attempts(queue, partition), DEAD_LETTER_SCAN)) {
+    const { offset, n } = keys.attemptOf(k);
+    counts.set(offset, Math.max(counts.get(offset) ?? 0, n));
+  }
+  return { marks, attempts: [...counts] };
 }
 
 /** The current delivery record of the message at `offset`, read from the stored groups (for inspection). */

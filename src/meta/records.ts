@@ -8,6 +8,7 @@
  *   wharf-<cluster>-partitions    <queue>.<partition>    Assignment     (epoch changes only by CAS)
  *   wharf-<cluster>-nodes         <node>                 NodeRecord
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
+ *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
@@ -125,6 +126,8 @@ export function buckets(cluster: string) {
     partitions: `wharf-${cluster}-partitions`,
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
+    /** Message move tasks (src/meta/move-task-store.ts). */
+    tasks: `wharf-${cluster}-tasks`,
   } as const;
 }
 

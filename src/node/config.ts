@@ -27,11 +27,12 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
+ * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | none                    |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 
 export interface NodeOptions {
@@ -88,6 +89,11 @@ export interface NodeOptions {
   replaceAfterMs?: number;
   /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
   maxMoves?: number;
+  /**
+   * The cluster's dead-letter queue: a send to a queue that does not exist keeps its messages there
+   * (and still answers queue_not_found). A queue name; the queue must be created. @default none
+   */
+  unknownQueueDlq?: string | undefined;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -115,6 +121,7 @@ export interface NodeConfig {
   readonly managerLeaseMs: number;
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
+  readonly unknownQueueDlq: string | undefined;
   readonly clock: Clock;
 }
 
@@ -142,6 +149,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
+  WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -221,6 +229,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
+    unknownQueueDlq: options.unknownQueueDlq,
     clock: options.clock ?? systemClock,
   };
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
@@ -231,6 +240,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   if (config.heartbeatMs * 2 > config.failureTimeoutMs) problems.push('heartbeatMs must be at most half of failureTimeoutMs');
   // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
+  if (config.unknownQueueDlq !== undefined && !isQueueName(config.unknownQueueDlq)) problems.push('unknownQueueDlq must be a queue name');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);

@@ -3,14 +3,16 @@
  * is the metadata service's (JetStream KV, cached on every node and kept fresh by watches); messages
  * are reached through each queue's QueueService, which routes to the partitions' primaries.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, Reply, Request } from '../protocol/messages.ts';
+import type { Action, OutgoingMessage, Reply, Request } from '../protocol/messages.ts';
+import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
+import type { MoveTasks } from './move-tasks.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
 
@@ -21,6 +23,10 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** Message move tasks (redrives). */
+  moveTasks: MoveTasks;
+  /** The cluster's dead-letter queue for sends to queues that do not exist (WHARF_UNKNOWN_QUEUE_DLQ). */
+  unknownQueueDlq?: string;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -67,6 +73,7 @@ export class FrontEnd {
     CreateQueue: async ({ queue, attributes }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
+      checkRedrivePolicy(this.deps.metadata, name, wanted);
       const now = this.deps.clock.now();
       const meta: QueueMeta = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
       // Two concurrent creations of one name: the KV create lets exactly one win; the other sees it.
@@ -105,6 +112,7 @@ export class FrontEnd {
         if (!current) this.entry(queue);
         const entry = (current as NonNullable<typeof current>).value;
         const next: QueueMeta = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
+        if (JSON.stringify(next.attributes.redrivePolicy) !== JSON.stringify(entry.attributes.redrivePolicy)) checkRedrivePolicy(this.deps.metadata, entry.name, next.attributes);
         const revision = await this.deps.metadata.updateQueue(next, (current as NonNullable<typeof current>).revision);
         if (revision !== undefined) {
           this.deps.service(next).configure(next.attributes);
@@ -124,9 +132,9 @@ export class FrontEnd {
 
     PurgeQueue: async ({ queue }) => ({ purged: await this.service(queue).purge() }),
 
-    SendMessage: async ({ queue, ...message }) => this.service(queue).send(message),
+    SendMessage: async ({ queue, ...message }) => (await this.sendingTo(queue, [message])).send(message),
 
-    SendMessageBatch: async ({ queue, entries }) => this.service(queue).sendBatch(entries),
+    SendMessageBatch: async ({ queue, entries }) => (await this.sendingTo(queue, entries)).sendBatch(entries),
 
     ReceiveMessage: async (request) => ({ messages: await this.service(request.queue).receive(request) }),
 
@@ -145,5 +153,23 @@ export class FrontEnd {
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
       this.service(queue).changeVisibilityBatch(entries),
+
+    StartMessageMoveTask: (request) => this.deps.moveTasks.start(request),
+
+    CancelMessageMoveTask: (request) => this.deps.moveTasks.cancel(request),
+
+    ListMessageMoveTasks: (request) => this.deps.moveTasks.list(request),
   };
+
+  /**
+   * The service of a queue being sent to. A queue that does not exist is `queue_not_found`; with the
+   * cluster's dead-letter queue configured, the messages are kept there first (dead-letters.ts).
+   */
+  private async sendingTo(queue: string, messages: readonly OutgoingMessage[]): Promise<QueueService> {
+    const meta = this.deps.metadata.queue(queue)?.value;
+    if (meta) return this.deps.service(meta);
+    const dlq = this.deps.unknownQueueDlq === undefined ? undefined : this.deps.metadata.queue(this.deps.unknownQueueDlq)?.value;
+    if (dlq === undefined || messages.length === 0) this.entry(queue);
+    return deadLetterUnknownQueue(this.deps.service(dlq as QueueMeta), queue, messages, randomUUID, this.deps.clock.now());
+  }
 }

@@ -37,6 +37,9 @@ import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
+import { startDeadLetterMover } from './dead-letters.ts';
+import { MoveTasks } from './move-tasks.ts';
+import { MoveTaskStore } from '../meta/move-task-store.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -270,7 +273,33 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   heartbeat.unref();
 
   // ---- services on NATS ------------------------------------------------------------------------------
-  const frontEnd = new FrontEnd({ metadata, clock: config.clock, service: serviceOf, createWaitMs: CREATE_WAIT_MS });
+  // Dead letters: the mover of marked messages, and the message move tasks (redrives).
+  const moveTaskStore = await MoveTaskStore.open(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1).catch(
+    async (err: unknown) => {
+      await nc.close();
+      await store.close();
+      throw err;
+    },
+  );
+  const moveTasks = new MoveTasks({ tasks: moveTaskStore, metadata, self, boot, service: serviceOf, now: () => config.clock.now(), log: log.child({ component: 'move-tasks' }) });
+  const deadLetterMover = startDeadLetterMover({
+    store,
+    metadata,
+    self,
+    service: serviceOf,
+    pending: (queue, partition) => localClient(queue, partition)?.pendingDeadLetters() ?? 0,
+    now: () => config.clock.now(),
+    log: log.child({ component: 'dead-letters' }),
+    intervalMs: Math.max(config.tickMs, 20),
+  });
+  const frontEnd = new FrontEnd({
+    metadata,
+    clock: config.clock,
+    service: serviceOf,
+    createWaitMs: CREATE_WAIT_MS,
+    moveTasks,
+    ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
+  });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
       const s = serviceOf(q.value);
@@ -280,6 +309,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   );
   const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  moveTasks.startWorker();
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
@@ -331,6 +361,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
           timeoutMs: Math.max(HANDOVER_WAIT_MS, 4 * config.heartbeatMs),
         });
         clearInterval(heartbeat);
+        await moveTasks.stop().catch(() => undefined);
+        await deadLetterMover.stop().catch(() => undefined);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
         api.unsubscribe();

@@ -14,7 +14,7 @@ import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
-export type Counts = { visible: number; inflight: number; delayed: number };
+export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number };
 
 export class PartitionClient {
   private nextId = 1;
@@ -119,7 +119,13 @@ export class PartitionClient {
 
   /** Counts from the partition actor's snapshot; undefined unless it is serving. */
   counts(): Counts | undefined {
-    return this.current()?.getSnapshot().context.ledger?.counts();
+    const ledger = this.current()?.getSnapshot().context.ledger;
+    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount };
+  }
+
+  /** Messages the partition marked for its dead-letter queue and the node has not moved yet. */
+  pendingDeadLetters(): number {
+    return this.current()?.getSnapshot().context.ledger?.pendingDeadLetters ?? 0;
   }
 
   /** Whether requests are being answered (the replica is primary and its partition loaded). */

@@ -11,6 +11,7 @@ import type { MessageAttributes } from '../protocol/messages.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import { WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
+import { messageExtras, withExtras } from '../storage/records.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import type { Counts, PartitionClient } from './partition-client.ts';
 
@@ -93,7 +94,7 @@ export class PartitionRouter {
     if (primary === this.deps.self) return this.deps.local(this.queue, this.index)?.counts();
     const result = (await this.remote(primary, { type: 'counts' })) as unknown as { type: string } & Partial<Counts> | undefined;
     if (result?.type !== 'counts') return undefined;
-    return { visible: result.visible ?? 0, inflight: result.inflight ?? 0, delayed: result.delayed ?? 0 };
+    return { visible: result.visible ?? 0, inflight: result.inflight ?? 0, delayed: result.delayed ?? 0, deadLettered: result.deadLettered ?? 0 };
   }
 
   /** Counts when this node is the primary (for metrics, which must not wait on the network). */
@@ -122,9 +123,9 @@ export async function servePartitionRequest(
 /**
  * A delivery as a forwarded answer carries it: positional, so a receive of 500 messages is not 500
  * maps of a dozen keys to encode and decode again. [offset, count, deadline, seq, first, size,
- * sentAt, message id, body, message sentAt, attributes?]
+ * sentAt, message id, body, message sentAt, attributes (or nil)?, extras? (storage/records.ts)]
  */
-type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, MessageAttributes?];
+type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, unknown?];
 type WireResult = Exclude<PartitionResult, { type: 'received' }> | { type: 'received'; rows: WireDelivery[] };
 
 function toWire(result: PartitionResult): WireResult {
@@ -133,7 +134,9 @@ function toWire(result: PartitionResult): WireResult {
     type: 'received',
     rows: result.deliveries.map(({ offset, delivery: d, record: r }): WireDelivery => {
       const row: WireDelivery = [offset, d.count, d.deadline, d.seq, d.first, d.size, d.sentAt, r.id, r.body, r.sentAt];
-      if (r.attributes !== undefined) row.push(r.attributes);
+      const extras = messageExtras(r);
+      if (r.attributes !== undefined || extras !== undefined) row.push(r.attributes ?? null);
+      if (extras !== undefined) row.push(extras);
       return row;
     }),
   };
@@ -143,9 +146,10 @@ function fromWire(result: WireResult): PartitionResult {
   if (result.type !== 'received') return result;
   return {
     type: 'received',
-    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes]) => {
+    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, extras]) => {
       const record: MessageRecord = { id, body, sentAt: recordSentAt };
-      if (attributes !== undefined) record.attributes = attributes;
+      if (attributes !== undefined && attributes !== null) record.attributes = attributes;
+      if (extras !== undefined) withExtras(record, extras);
       return { offset, delivery: { count, deadline, seq, first, size, sentAt }, record };
     }),
   };

@@ -7,6 +7,7 @@ import type { Delivery, HandleResult } from '../../actors/partition/ledger.ts';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
+import { partitionLength, type LengthLimit } from '../../actors/partition/dead-letter.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
@@ -28,6 +29,8 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  /** The redrive policy's maxReceiveCount when the queue has one. */
+  maxReceives: number | undefined;
 }
 
 export interface QueueServiceOptions {
@@ -98,6 +101,7 @@ export class QueueService {
   private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string } {
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
+    if (message.ttlSeconds !== undefined) record.expiresAt = record.sentAt + message.ttlSeconds * 1000;
     const size = recordSize(record);
     if (size > this.attributes.maximumMessageSize) {
       throw new WharfError(
@@ -109,10 +113,18 @@ export class QueueService {
     return message.deduplicationId === undefined ? { record, delayMs } : { record, delayMs, dedupId: message.deduplicationId };
   }
 
+  /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
+  private lengthLimit(): { limit?: LengthLimit } {
+    const { maxLength, overflowPolicy, partitions } = this.attributes;
+    if (maxLength === undefined) return {};
+    return { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } };
+  }
+
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.pickPartition(entry.dedupId).request({ type: 'send', messages: [entry] });
+    const result = await this.pickPartition(entry.dedupId).request({ type: 'send', messages: [entry], ...this.lengthLimit() });
     expectOk(result);
+    if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
   }
 
@@ -138,12 +150,18 @@ export class QueueService {
       const result = await this.pickPartition(accepted[0]?.dedupId).request({
         type: 'send',
         messages: accepted.map(({ id: _entry, ...message }) => message),
+        ...this.lengthLimit(),
       });
       if (result.type === 'failed') {
         return { successful: [], failed: [...failed, ...accepted.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false }))] };
       }
       const ids = result.type === 'sent' ? result.ids : [];
-      return { successful: accepted.map((a, i) => ({ id: a.id, messageId: ids[i] ?? a.record.id })), failed };
+      const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
+      const full = queueFull(this.name);
+      return {
+        successful: accepted.filter((_, i) => !rejected.has(i)).map((a) => ({ id: a.id, messageId: ids[accepted.indexOf(a)] || a.record.id })),
+        failed: [...failed, ...accepted.filter((_, i) => rejected.has(i)).map((a) => entryFailure(a.id, full))],
+      };
     }
     return { successful: [], failed };
   }
@@ -156,6 +174,7 @@ export class QueueService {
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      maxReceives: this.attributes.redrivePolicy?.maxReceiveCount,
     };
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
@@ -200,6 +219,7 @@ export class QueueService {
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
+        ...(params.maxReceives === undefined ? {} : { maxReceives: params.maxReceives }),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {
@@ -269,6 +289,7 @@ export class QueueService {
       sentAt: d.record.sentAt,
       receiveCount: d.delivery.count,
       firstReceivedAt: d.delivery.first,
+      ...(d.record.deadLetter === undefined ? {} : { deadLetter: d.record.deadLetter }),
     };
   }
 
@@ -352,6 +373,26 @@ export class QueueService {
     };
   }
 
+  /**
+   * Stores prepared records (a dead letter, a redriven message), each with its own deduplication id,
+   * in the partition that id chooses: a retry after a crash reaches the partition that remembers it,
+   * whatever else the retry carries. No length limit applies. Resolves once all are stored.
+   */
+  async storeIdempotent(entries: ReadonlyArray<{ record: MessageRecord; dedupId: string }>): Promise<void> {
+    const byPartition = new Map<PartitionRouter, Array<{ record: MessageRecord; delayMs: number; dedupId: string }>>();
+    for (const { record, dedupId } of entries) {
+      const p = this.pickPartition(dedupId);
+      byPartition.set(p, [...(byPartition.get(p) ?? []), { record, delayMs: 0, dedupId }]);
+    }
+    await Promise.all([...byPartition].map(async ([p, messages]) => expectOk(await p.request({ type: 'send', messages }))));
+  }
+
+  /** Removes marked messages of a partition once they are in their DLQ (dead-letters.ts). */
+  async deadLettered(partition: number, offsets: number[]): Promise<void> {
+    const p = this.partitions[partition];
+    if (p) expectOk(await p.request({ type: 'deadLettered', offsets }));
+  }
+
   async purge(): Promise<number> {
     const results = await Promise.all(this.partitions.map((p) => p.request({ type: 'purge' })));
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
@@ -379,13 +420,14 @@ export class QueueService {
 
   /** The queue's counts, asked of every partition's primary; `unavailable` while one has none. */
   async counts() {
-    const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 };
+    const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 };
     const all = await Promise.all(this.partitions.map((p) => p.counts()));
     for (const c of all) {
       if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
       total.approximateNumberOfMessages += c.visible;
       total.approximateNumberOfMessagesNotVisible += c.inflight;
       total.approximateNumberOfMessagesDelayed += c.delayed;
+      total.approximateNumberOfMessagesDeadLettered += c.deadLettered ?? 0;
     }
     return total;
   }
@@ -416,6 +458,10 @@ function throwIfRefused(result: HandleResult | undefined): void {
   if (result === 'not_in_flight') {
     throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
   }
+}
+
+function queueFull(queue: string): WharfError {
+  return new WharfError(ErrorCode.QueueFull, `queue ${queue} holds its maxLength of messages (overflowPolicy reject)`);
 }
 
 function checkBatch(entries: ReadonlyArray<{ id: string }>): void {

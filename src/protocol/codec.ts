@@ -55,6 +55,7 @@ const outgoing = {
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
+  ttlSeconds: v.optional(int(1, LIMITS.maxTtlSeconds)),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
 const attributes = v.pipe(
@@ -100,6 +101,13 @@ const schemas = {
     queue,
     entries: entries({ receiptHandle: receipt, visibilityTimeout: int(0, LIMITS.maxVisibilityTimeout) }),
   }),
+  StartMessageMoveTask: v.strictObject({
+    sourceQueue: queue,
+    destinationQueue: v.optional(queue),
+    maxMessagesPerSecond: v.optional(int(1, LIMITS.maxMovesPerSecond)),
+  }),
+  CancelMessageMoveTask: v.strictObject({ taskId: id }),
+  ListMessageMoveTasks: v.strictObject({ sourceQueue: v.optional(queue) }),
 } satisfies Record<Action, v.GenericSchema>;
 
 export function isAction(name: string | undefined): name is Action {

@@ -32,7 +32,48 @@ export interface SettableAttributes {
    * can lose what they had not copied yet. @default 'sync'
    */
   replication: 'sync' | 'async';
+  /*
+   * Dead letters (docs/api.md#dead-letter-queues). Optional: absent means the default, and a
+   * SetQueueAttributes with `null` removes one.
+   */
+  /** Where messages go that fail too often: the dead-letter queue and the receive count past which they go. @default none */
+  redrivePolicy?: RedrivePolicy;
+  /** Which queues may name this queue as their dead-letter queue. @default { redrivePermission: 'allowAll' } */
+  redriveAllowPolicy?: RedriveAllowPolicy;
+  /** Messages past retention or their TTL go to the dead-letter queue instead of being deleted (needs redrivePolicy). @default false */
+  deadLetterOnExpiry?: boolean;
+  /** Messages the queue holds at most (ready, in flight, delayed), spread over its partitions. 1–100,000,000. @default no limit */
+  maxLength?: number;
+  /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
+  overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
 }
+
+export interface RedrivePolicy {
+  /** The dead-letter queue: an existing queue whose redriveAllowPolicy lets this one use it. */
+  deadLetterQueue: string;
+  /** A message received this many times is dead-lettered at its next receive. 1–1,000. */
+  maxReceiveCount: number;
+}
+
+export interface RedriveAllowPolicy {
+  redrivePermission: 'allowAll' | 'denyAll' | 'byQueue';
+  /** With `byQueue`: the queues allowed (1–10 names). */
+  sourceQueues?: string[];
+}
+
+/** How a message came to be in a dead-letter queue, and its delivery attempts before. */
+export interface DeadLetterHistory {
+  sourceQueue: string;
+  reason: 'max-receives' | 'retention' | 'ttl' | 'overflow' | 'unknown-queue';
+  receiveCount: number;
+  deadLetteredAt: number;
+  /** Attempts in all; `attempts` holds the last 32. */
+  totalAttempts: number;
+  attempts: Array<{ n: number; at?: number; endedAt: number; consumer?: string; ended: 'lease-expired' | 'released' | 'dead-lettered' }>;
+}
+
+/** The optional attributes of dead letters: `null` in a SetQueueAttributes removes one. */
+export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'deadLetterOnExpiry' | 'maxLength' | 'overflowPolicy';
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
@@ -51,6 +92,8 @@ export interface QueueCounts {
   approximateNumberOfMessagesNotVisible: number;
   /** Messages waiting out a delay. */
   approximateNumberOfMessagesDelayed: number;
+  /** Messages of this queue sent to its dead-letter queue so far (or on their way there). */
+  approximateNumberOfMessagesDeadLettered: number;
 }
 
 export interface QueueDescription {
@@ -72,6 +115,8 @@ export interface OutgoingMessage {
    * The SDK sets one on every message, so its retries never create a second copy.
    */
   deduplicationId?: string;
+  /** Per-message time to live, seconds: the message expires this long after the send, before retention would. 1–1,209,600. */
+  ttlSeconds?: number;
 }
 
 export interface BatchEntryFailure {
@@ -90,6 +135,29 @@ export interface ReceivedMessage {
   sentAt: number;
   receiveCount: number;
   firstReceivedAt: number;
+  /** Only in a dead-letter queue: where the message came from, why, and its attempts there. */
+  deadLetter?: DeadLetterHistory;
+}
+
+/** A redrive: messages moved out of a dead-letter queue, at a bounded rate, resumable. */
+export interface MessageMoveTask {
+  taskId: string;
+  sourceQueue: string;
+  /** Absent: each message goes back to the queue it was dead-lettered from. */
+  destinationQueue?: string;
+  maxMessagesPerSecond?: number;
+  status: 'running' | 'cancelling' | 'cancelled' | 'completed' | 'failed';
+  /** Messages moved so far. */
+  moved: number;
+  /** The source's message count when the task started: an estimate of the total. */
+  total: number;
+  /** Messages that could not be moved (left in the source). */
+  failures: number;
+  lastError?: string;
+  /** The node running it now. */
+  owner?: string;
+  startedAt: number;
+  updatedAt: number;
 }
 
 /** Request and reply of every action: the single map both client and node are typed from. */
@@ -104,7 +172,7 @@ export interface Api {
   };
   GetQueueAttributes: { request: { queue: string }; reply: QueueDescription };
   SetQueueAttributes: {
-    request: { queue: string; attributes: Partial<SettableAttributes> };
+    request: { queue: string; attributes: Partial<SettableAttributes> | Partial<Record<DeadLetterAttribute, null>> };
     reply: { attributes: QueueAttributes };
   };
   DeleteQueue: { request: { queue: string }; reply: Record<string, never> };
@@ -153,6 +221,12 @@ export interface Api {
     };
     reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
   };
+  StartMessageMoveTask: {
+    request: { sourceQueue: string; destinationQueue?: string; maxMessagesPerSecond?: number };
+    reply: { taskId: string };
+  };
+  CancelMessageMoveTask: { request: { taskId: string }; reply: { task: MessageMoveTask } };
+  ListMessageMoveTasks: { request: { sourceQueue?: string }; reply: { tasks: MessageMoveTask[] } };
 }
 
 export type Action = keyof Api;
@@ -170,6 +244,9 @@ export const ACTIONS = [
   'DeleteMessageBatch',
   'ChangeMessageVisibility',
   'ChangeMessageVisibilityBatch',
+  'StartMessageMoveTask',
+  'CancelMessageMoveTask',
+  'ListMessageMoveTasks',
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

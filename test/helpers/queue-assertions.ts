@@ -17,6 +17,7 @@ export function counts(visible: number, notVisible: number, delayed: number): Qu
     approximateNumberOfMessages: visible,
     approximateNumberOfMessagesNotVisible: notVisible,
     approximateNumberOfMessagesDelayed: delayed,
+    approximateNumberOfMessagesDeadLettered: 0,
   };
 }
 

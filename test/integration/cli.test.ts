@@ -68,6 +68,7 @@ function counts(visible: number, notVisible: number, delayed: number): QueueCoun
     approximateNumberOfMessages: visible,
     approximateNumberOfMessagesNotVisible: notVisible,
     approximateNumberOfMessagesDelayed: delayed,
+    approximateNumberOfMessagesDeadLettered: 0,
   };
 }
 

@@ -52,6 +52,9 @@ const VALID: { [A in Action]: Request<A> } = {
     queue: 'orders',
     entries: [{ id: 'a', receiptHandle: 'r1.abc.0.1.2', visibilityTimeout: 30 }],
   },
+  StartMessageMoveTask: { sourceQueue: 'orders-dlq', destinationQueue: 'orders', maxMessagesPerSecond: 50 },
+  CancelMessageMoveTask: { taskId: 'c0ffee-1' },
+  ListMessageMoveTasks: { sourceQueue: 'orders-dlq' },
 };
 
 /** Byte arrays decode as Buffers: compare them as plain Uint8Arrays. */
