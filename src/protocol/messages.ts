@@ -75,6 +75,9 @@ export interface DeadLetterHistory {
 /** The optional attributes of dead letters: `null` in a SetQueueAttributes removes one. */
 export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'deadLetterOnExpiry' | 'maxLength' | 'overflowPolicy';
 
+/** A SetQueueAttributes: settable attributes to change, and `null` for optional ones to remove. */
+export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttributes[K] | (K extends DeadLetterAttribute ? null : never) };
+
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
   /** Partitions of the queue. 1–64. @default 1 */
@@ -172,7 +175,7 @@ export interface Api {
   };
   GetQueueAttributes: { request: { queue: string }; reply: QueueDescription };
   SetQueueAttributes: {
-    request: { queue: string; attributes: Partial<SettableAttributes> | Partial<Record<DeadLetterAttribute, null>> };
+    request: { queue: string; attributes: AttributeChanges };
     reply: { attributes: QueueAttributes };
   };
   DeleteQueue: { request: { queue: string }; reply: Record<string, never> };
