@@ -27,6 +27,7 @@ const queueArgument = () => new Argument('<queue>', 'queue name').argParser(queu
 
 interface SendFlags {
   delay?: number;
+  ttl?: number;
   attr?: MessageAttributes;
   whole?: boolean;
   count?: boolean;
@@ -57,6 +58,9 @@ export function registerMessageCommands(program: Command): void {
       ).argParser(integerIn(0, LIMITS.maxDelaySeconds)),
     )
     .addOption(
+      new Option('--ttl <seconds>', `the messages expire this long after the send (1-${LIMITS.maxTtlSeconds})`).argParser(integerIn(1, LIMITS.maxTtlSeconds)),
+    )
+    .addOption(
       new Option(
         '--attr <name=value>',
         `a string message attribute; repeat for more (at most ${LIMITS.maxMessageAttributes})`,
@@ -83,6 +87,7 @@ Examples:
       }
       const options: SendOptions = {
         ...(flags.delay === undefined ? {} : { delaySeconds: flags.delay }),
+        ...(flags.ttl === undefined ? {} : { ttlSeconds: flags.ttl }),
         ...(flags.attr === undefined ? {} : { attributes: flags.attr }),
       };
       if (body.length === 0 && process.stdin.isTTY) {

@@ -4,7 +4,8 @@
 import { Argument, Option, type Command } from 'commander';
 import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
+import type { AttributeChanges, DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
+import { addDeadLetterOptions, deadLetterAttributes, deadLetterRows, type DeadLetterFlags } from './dlq.ts';
 import type { WharfClient } from '../client/client.ts';
 import { outputOf, withClient } from './connection.ts';
 import { attributeRows, countRows, formatTime } from './output.ts';
@@ -94,19 +95,19 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
     new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
       .choices(replication.values),
   );
-  return command;
+  return addDeadLetterOptions(command, settableOnly);
 }
 
-type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] };
+type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] } & DeadLetterFlags;
 
 /** The attribute flags that were given, as queue attributes. */
-function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
-  const out: Partial<QueueAttributes> = {};
+function givenAttributes(options: AttributeOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...deadLetterAttributes(options) };
   for (const { attribute, key } of ATTRIBUTE_FLAGS) {
     const value = options[key];
     if (value !== undefined) out[attribute] = value;
   }
-  if (options.replication !== undefined) out.replication = options.replication;
+  if (options.replication !== undefined) out['replication'] = options.replication;
   return out;
 }
 
@@ -151,7 +152,7 @@ export function registerQueueCommands(program: Command): void {
       const out = outputOf(command);
       const attributes = givenAttributes(options);
       const reply = await withClient(command, (client) =>
-        client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined),
+        client.createQueue(name, Object.keys(attributes).length > 0 ? (attributes as Partial<QueueAttributes>) : undefined),
       );
       out.document(reply);
       out.line(reply.created ? `created queue ${name}` : `queue ${name} already exists with these attributes`);
@@ -187,6 +188,7 @@ export function registerQueueCommands(program: Command): void {
       out.pairs([
         ['queue', description.queue],
         ...attributeRows(description.attributes),
+        ...deadLetterRows(description.attributes),
         ...countRows(description.counts),
         ['created', formatTime(description.createdAt)],
         ['modified', formatTime(description.modifiedAt)],
@@ -207,9 +209,9 @@ export function registerQueueCommands(program: Command): void {
       if (Object.keys(attributes).length === 0) {
         command.error('error: give at least one attribute to set, e.g. --visibility-timeout 60', { exitCode: 1 });
       }
-      const updated = await withClient(command, (client) => client.setQueueAttributes(name, attributes));
+      const updated = await withClient(command, (client) => client.setQueueAttributes(name, attributes as AttributeChanges));
       out.document({ queue: name, attributes: updated });
-      out.pairs([['queue', name], ...attributeRows(updated)]);
+      out.pairs([['queue', name], ...attributeRows(updated), ...deadLetterRows(updated)]);
     });
 
   queue
