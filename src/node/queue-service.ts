@@ -159,7 +159,7 @@ export class QueueService {
       const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
       const full = queueFull(this.name);
       return {
-        successful: accepted.filter((_, i) => !rejected.has(i)).map((a) => ({ id: a.id, messageId: ids[accepted.indexOf(a)] || a.record.id })),
+        successful: accepted.flatMap((a, i) => (rejected.has(i) ? [] : [{ id: a.id, messageId: ids[i] || a.record.id }])),
         failed: [...failed, ...accepted.filter((_, i) => rejected.has(i)).map((a) => entryFailure(a.id, full))],
       };
     }
