@@ -155,16 +155,19 @@ replica reports: its role, log end (entries persisted) and lag (entries behind t
     .command('drain')
     .description("move a node's replicas and primaries to other nodes, then mark it removed")
     .argument('<node>', 'the node id')
+    .option('--cancel', 'stop a drain under way: the node is active again and keeps what it still holds')
     .addHelpText(
       'after',
       `
 Asks the active cluster manager. A drain that could never finish — some partition has no other
 active node without a copy to move to — is refused with error drain_blocked, each such partition
-listed with why; the node then stays as it was.`,
+listed with why; the node then stays as it was. A drain can be cancelled until it finishes (the
+node is then marked removed); copies already made elsewhere stay and rebalancing evens them out.`,
     )
-    .action(async (node: string, _flags: unknown, command: Command) => {
+    .action(async (node: string, flags: { cancel?: boolean }, command: Command) => {
       const out = outputOf(command);
-      const reply = await withConnection(command, (nc, globals) => askManager(nc, globals.cluster, 'drain', { node }, globals.timeout));
+      const action = flags.cancel === true ? 'undrain' : 'drain';
+      const reply = await withConnection(command, (nc, globals) => askManager(nc, globals.cluster, action, { node }, globals.timeout));
       out.document(reply);
       if (!reply.ok) {
         // The manager's codes include some the client API has not (not_found, invalid_state): printed as they come.

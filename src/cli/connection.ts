@@ -1,11 +1,15 @@
 /**
- * The global options (`--server`, `--cluster`, `--timeout`, `--json`) and the one way a command
- * gets a client: a NATS connection of its own, bounded by `--timeout`, closed when the command ends.
+ * The global options (`--server`, `--cluster`, `--timeout`, `--json`, and how to authenticate to
+ * NATS: `--creds`, `--user` with `--password-file`, `--token-file`, `--tls-ca`, `--tls-cert`,
+ * `--tls-key`) and the one way a command gets a client: a NATS connection of its own, bounded by
+ * `--timeout`, closed when the command ends. Each option may come from the WHARF_* variable a node
+ * reads for the same setting.
  */
 import { Option, type Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WharfClient } from '../client/client.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
+import { natsAuth, natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
 import { Output } from './output.ts';
 import { clusterArg, integerIn } from './parse.ts';
 
@@ -18,6 +22,16 @@ export interface GlobalOptions {
   cluster: string;
   timeout: number;
   json?: boolean;
+  /** NATS credentials and TLS files: NatsAuth's settings, `--creds` for its credsFile. */
+  creds?: string;
+}
+
+type GlobalsWithAuth = GlobalOptions & Omit<NatsAuth, 'credsFile'>;
+
+/** The NATS credentials and TLS files the global options name. */
+function authOf(g: GlobalsWithAuth): NatsAuth {
+  const { creds, user, passwordFile, tokenFile, tlsCa, tlsCert, tlsKey } = g;
+  return natsAuth({ credsFile: creds, user, passwordFile, tokenFile, tlsCa, tlsCert, tlsKey });
 }
 
 export function addGlobalOptions(program: Command): Command {
@@ -38,7 +52,14 @@ export function addGlobalOptions(program: Command): Command {
         .default(DEFAULT_TIMEOUT_MS)
         .argParser(integerIn(1, 3_600_000)),
     )
-    .addOption(new Option('--json', 'print one JSON document instead of human-readable text'));
+    .addOption(new Option('--json', 'print one JSON document instead of human-readable text'))
+    .addOption(new Option('--creds <file>', 'NATS .creds file (JWT and NKey seed) to authenticate with').env('WHARF_NATS_CREDS'))
+    .addOption(new Option('--user <name>', 'NATS user to authenticate as (with --password-file)').env('WHARF_NATS_USER'))
+    .addOption(new Option('--password-file <file>', "file holding the NATS user's password").env('WHARF_NATS_PASSWORD_FILE'))
+    .addOption(new Option('--token-file <file>', 'file holding a NATS authentication token').env('WHARF_NATS_TOKEN_FILE'))
+    .addOption(new Option('--tls-ca <file>', "PEM file of the CA that signed the NATS servers' certificates (turns TLS on)").env('WHARF_NATS_TLS_CA'))
+    .addOption(new Option('--tls-cert <file>', 'PEM client certificate, for NATS servers that verify clients').env('WHARF_NATS_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM key of the client certificate').env('WHARF_NATS_TLS_KEY'));
 }
 
 /** The global options as seen from a (sub)command. */
@@ -64,10 +85,12 @@ export async function withConnection<T>(command: Command, fn: (nc: NatsConnectio
     .filter((s) => s !== '');
   // Loaded here, not at start-up: --help and usage errors do not pay for the NATS client.
   const { connect } = await import('@nats-io/transport-node');
+  // Bad settings (a missing password file, a certificate without its key) fail before connecting.
+  const auth = natsAuthOptions(authOf(command.optsWithGlobals<GlobalsWithAuth>()));
   let nc: NatsConnection;
   try {
     // A CLI run is short: no reconnects, so a lost connection fails the command instead of hanging.
-    nc = await connect({ servers, name: 'wharf-cli', timeout: globals.timeout, reconnect: false });
+    nc = await connect({ servers, name: 'wharf-cli', timeout: globals.timeout, reconnect: false, ...auth });
   } catch (err) {
     throw new WharfError(
       ErrorCode.Unavailable,

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
+import { natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
 import { clusterName } from '../names.ts';
 import { decodeReply, encodeRequest } from '../protocol/codec.ts';
 import type {
@@ -29,6 +30,8 @@ export interface ClientOptions {
   servers?: string | string[];
   /** An open NATS connection to use (the client will not close it). */
   connection?: NatsConnection;
+  /** Credentials and TLS for the connection the client opens (src/security/nats-auth.ts). Ignored when `connection` is given. */
+  auth?: NatsAuth;
   /** The Wharf deployment to talk to. @default 'local' */
   cluster?: string;
   /** How long one request may take before it fails with `timeout`, ms. @default 30000 */
@@ -102,8 +105,9 @@ export class WharfClient {
   static async connect(options: ClientOptions = {}): Promise<WharfClient> {
     if (options.connection) return new WharfClient(options.connection, false, options);
     const servers = options.servers ?? 'nats://127.0.0.1:4222';
+    const auth = natsAuthOptions(options.auth);
     try {
-      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000 });
+      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000, ...auth });
       return new WharfClient(nc, true, options);
     } catch (err) {
       throw new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${String(servers)}: ${(err as Error).message}`, { cause: err });

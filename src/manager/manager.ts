@@ -2,7 +2,7 @@
  * The cluster manager's composition root: the machine of actors/manager/ with its effects — the
  * lease and every decision written by compare-and-swap through the metadata service — fed with the
  * metadata cache and the nodes' heartbeats, and, while active, answering operators and stopping
- * nodes on its manager subjects (subjects.ts: status, drain, remove, handover; JSON request/reply).
+ * nodes on its manager subjects (subjects.ts: status, drain, undrain, remove, handover; JSON request/reply).
  *
  * Every node runs one (active or standby). Standbys listen to heartbeats too, so a manager that
  * takes over knows the nodes' reports from its first decision round.
@@ -131,6 +131,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
     served = [
       handle('status', () => ({ ok: true, ...managerStatus(actor.getSnapshot().context, isActive()) })),
       handle('drain', (body) => setNodeState(body, 'draining')),
+      handle('undrain', (body) => cancelDrain(body)),
       handle('remove', (body) => setNodeState(body, 'removed')),
       handle('handover', (body) => handOver(body)),
     ];
@@ -165,6 +166,24 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
     await metadata.putNode({ ...record.value, state });
     log.info({ node: id, from: record.value.state, to: state }, state === 'draining' ? 'node drain requested' : 'node removal requested');
     return { ok: true, node: id, state };
+  };
+
+  /**
+   * Stops a drain: the node is active again and keeps what it still holds. Copies already made
+   * elsewhere stay as learners or replicas and rebalancing evens the placement out, so cancelling
+   * never removes a copy that is needed. A node already removed cannot come back this way.
+   */
+  const cancelDrain = async (body: unknown): Promise<Reply> => {
+    const id = nodeOf(body);
+    if (id === undefined) return failure('invalid_request', 'expected {"node": "<node id>"}');
+    const record = metadata.node(id);
+    if (record === undefined) return failure('not_found', `no node ${id} is registered`);
+    if (!isActive()) return failure('not_leader', 'this manager is no longer active');
+    if (record.value.state === 'removed') return failure('invalid_state', `node ${id} was removed already: its drain finished`);
+    if (record.value.state === 'active') return { ok: true, node: id, state: 'active' };
+    await metadata.putNode({ ...record.value, state: 'active' });
+    log.info({ node: id }, 'node drain cancelled');
+    return { ok: true, node: id, state: 'active' };
   };
 
   const handOver = (body: unknown): Reply => {

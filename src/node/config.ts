@@ -28,12 +28,20 @@
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
  * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | none                    |
+ * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
+ * | natsUser          | WHARF_NATS_USER          | `none`                  |
+ * | natsPasswordFile  | WHARF_NATS_PASSWORD_FILE | `none`                  |
+ * | natsTokenFile     | WHARF_NATS_TOKEN_FILE    | `none`                  |
+ * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
+ * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
+ * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
+import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 
 export interface NodeOptions {
   /** This node's identity in the cluster. @default `node-<hostname>` */
@@ -94,6 +102,20 @@ export interface NodeOptions {
    * (and still answers queue_not_found). A queue name; the queue must be created. @default none
    */
   unknownQueueDlq?: string | undefined;
+  /** NATS `.creds` file (JWT and NKey seed) the node authenticates with. */
+  natsCreds?: string;
+  /** NATS user the node authenticates as (with `natsPasswordFile`). */
+  natsUser?: string;
+  /** File holding the NATS user's password. */
+  natsPasswordFile?: string;
+  /** File holding a NATS authentication token. */
+  natsTokenFile?: string;
+  /** PEM file of the CA that signed the NATS servers' certificates; turns TLS on. */
+  natsTlsCa?: string;
+  /** PEM client certificate for NATS servers that verify clients (with `natsTlsKey`). */
+  natsTlsCert?: string;
+  /** PEM key of that certificate. */
+  natsTlsKey?: string;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -122,6 +144,8 @@ export interface NodeConfig {
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
   readonly unknownQueueDlq: string | undefined;
+  /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
+  readonly natsAuth: Readonly<NatsAuth>;
   readonly clock: Clock;
 }
 
@@ -150,6 +174,13 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
   WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
+  WHARF_NATS_CREDS: 'natsCreds',
+  WHARF_NATS_USER: 'natsUser',
+  WHARF_NATS_PASSWORD_FILE: 'natsPasswordFile',
+  WHARF_NATS_TOKEN_FILE: 'natsTokenFile',
+  WHARF_NATS_TLS_CA: 'natsTlsCa',
+  WHARF_NATS_TLS_CERT: 'natsTlsCert',
+  WHARF_NATS_TLS_KEY: 'natsTlsKey',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -230,8 +261,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
     unknownQueueDlq: options.unknownQueueDlq,
+    natsAuth: Object.freeze(natsAuthOf(options)),
     clock: options.clock ?? systemClock,
   };
+  problems.push(...natsAuthProblems(config.natsAuth));
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
     problems.push('httpPort must be an integer from 0 to 65535');
   }
@@ -248,4 +281,16 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function natsAuthOf(o: NodeOptions): NatsAuth {
+  return natsAuth({
+    credsFile: o.natsCreds,
+    user: o.natsUser,
+    passwordFile: o.natsPasswordFile,
+    tokenFile: o.natsTokenFile,
+    tlsCa: o.natsTlsCa,
+    tlsCert: o.natsTlsCert,
+    tlsKey: o.natsTlsKey,
+  });
 }

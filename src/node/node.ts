@@ -26,6 +26,7 @@ import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/repli
 import { ReplicaStore } from '../replication/replica-store.ts';
 import { keys } from '../storage/keys.ts';
 import { openRocksStore, type Store } from '../storage/store.ts';
+import { natsAuthOptions } from '../security/nats-auth.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
@@ -87,6 +88,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       name: `wharf-${config.nodeId}`,
       maxReconnectAttempts: -1,
       pingInterval: 2000,
+      ...natsAuthOptions(config.natsAuth),
     });
     metadata = await Metadata.open(nc, config.cluster, {
       ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}),

@@ -46,7 +46,7 @@ export type Subjects = ReturnType<typeof subjects>;
  * What the active cluster manager answers on `manager.<action>` (JSON, docs/operations.md):
  * `handover` comes from a node that is stopping gracefully and wants its primaries moved first.
  */
-export const MANAGER_ACTIONS = ['status', 'drain', 'remove', 'handover'] as const;
+export const MANAGER_ACTIONS = ['status', 'drain', 'undrain', 'remove', 'handover'] as const;
 export type ManagerAction = (typeof MANAGER_ACTIONS)[number];
 
 /** The action named by an API subject, or undefined when the subject is not one. */

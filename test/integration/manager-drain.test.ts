@@ -3,7 +3,7 @@
  * is no fourth node to take the draining node's copies, so `wharf cluster drain` is refused at once
  * with `drain_blocked`, naming every partition that cannot move and why, and the node stays
  * active. A node that is draining anyway (its record says so) shows the same in `manager.status`
- * and in `wharf cluster`.
+ * and in `wharf cluster`, until `wharf cluster drain --cancel` makes it active again.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -77,4 +77,14 @@ test('draining a node of three under replication factor 3 is refused, with the p
   const again = await wharf('cluster', 'drain', 'n3');
   t.is(again.code, 2, 'asked again, it still says why');
   t.regex(again.stderr, /drain_blocked/);
+
+  // Cancelled, the node is active again and the manager lists no drain.
+  const cancelled = await wharf('cluster', 'drain', 'n3', '--cancel');
+  t.is(cancelled.code, 0, cancelled.stderr);
+  t.regex(cancelled.stdout, /^n3: active$/m);
+  await eventually(() => watch.metadata.node('n3')?.value.state === 'active', { message: 'n3 active again in the metadata' });
+  await eventually(async () => (await watch.status()).drains.length === 0, { message: 'manager.status lists no drain' });
+  const unknown = await wharf('cluster', 'drain', 'n9', '--cancel');
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^error not_found: no node n9 is registered/m);
 });

@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 22);
+  t.is(table.size, 29);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -56,9 +56,12 @@ test('defaults match the header table', (t) => {
         t.is(expected, './.wharf/data/<node>');
         break;
       default:
-        t.is(String(actual), expected, option);
+        // NATS credentials and TLS have no default: they end up in config.natsAuth, empty.
+        if (expected === 'none') t.is(actual, undefined, option);
+        else t.is(String(actual), expected, option);
     }
   }
+  t.deepEqual(config.natsAuth, {});
   t.is(config.clock, systemClock);
   t.true(Object.isFrozen(config));
 });
@@ -200,4 +203,16 @@ test('the manager lease must outlast two heartbeats', (t) => {
   const both = problemsOf(() => resolveConfig({ heartbeatMs: 2000, failureTimeoutMs: 3000, leaseMs: 1000, managerLeaseMs: 3000 }));
   t.regex(both, /half of failureTimeoutMs/);
   t.regex(both, /half of managerLeaseMs/);
+});
+
+test('NATS credentials and TLS settings that do not fit together are reported with the rest', (t) => {
+  const message = problemsOf(() =>
+    configFromEnv({ WHARF_NATS_USER: 'wharf', WHARF_NATS_TOKEN_FILE: '/run/secrets/token', WHARF_NATS_TLS_CERT: '/etc/wharf/node.pem', WHARF_TICK_MS: '1' }),
+  );
+  t.regex(message, /a NATS user needs a password file/);
+  t.regex(message, /give one way to authenticate to NATS/);
+  t.regex(message, /a TLS client certificate needs its key/);
+  t.regex(message, /tickMs must be an integer >= 5/);
+  const config = configFromEnv({ WHARF_NATS_CREDS: '/run/secrets/node.creds', WHARF_NATS_TLS_CA: '/etc/wharf/ca.pem' });
+  t.deepEqual(config.natsAuth, { credsFile: '/run/secrets/node.creds', tlsCa: '/etc/wharf/ca.pem' });
 });
