@@ -27,7 +27,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
- * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | none                    |
+ * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
  * | natsUser          | WHARF_NATS_USER          | `none`                  |
  * | natsPasswordFile  | WHARF_NATS_PASSWORD_FILE | `none`                  |
