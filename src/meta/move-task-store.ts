@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import * as v from 'valibot';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageMoveTask } from '../protocol/messages.ts';
-import { buckets } from './records.ts';
+import { tasksBucket } from './records.ts';
 
 /** A task as stored: the API's view plus which process of its owner runs it. */
 export type StoredMoveTask = MessageMoveTask & { ownerBoot?: string };
@@ -49,7 +49,7 @@ export class MoveTaskStore {
 
   static async open(nc: NatsConnection, cluster: string, replicas: number): Promise<MoveTaskStore> {
     try {
-      const kv = await new Kvm(jetstream(nc)).create(buckets(cluster).tasks, { history: 1, replicas, description: 'Wharf message move tasks' });
+      const kv = await new Kvm(jetstream(nc)).create(tasksBucket(cluster), { history: 1, replicas, description: 'Wharf message move tasks' });
       return new MoveTaskStore(kv);
     } catch (err) {
       throw new WharfError(ErrorCode.Unavailable, `move tasks: cannot open the bucket: ${(err as Error).message}`, { cause: err });

@@ -126,10 +126,11 @@ export function buckets(cluster: string) {
     partitions: `wharf-${cluster}-partitions`,
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
-    /** Message move tasks (src/meta/move-task-store.ts). */
-    tasks: `wharf-${cluster}-tasks`,
   } as const;
 }
+
+/** The bucket of message move tasks (src/meta/move-task-store.ts), opened apart from the metadata's four. */
+export const tasksBucket = (cluster: string) => `wharf-${cluster}-tasks`;
 
 export const MANAGER_LEASE_KEY = 'leader';
 
