@@ -18,6 +18,7 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import type { MoveTaskStore, StoredMoveTask, VersionedTask } from '../meta/move-task-store.ts';
 import type { QueueMeta } from '../meta/records.ts';
+import { queueName } from '../names.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { MessageMoveTask, Reply, Request } from '../protocol/messages.ts';
 import type { Logger } from './log.ts';
@@ -60,7 +61,7 @@ export class MoveTasks {
   }
 
   private queue(name: string): QueueMeta {
-    const meta = this.deps.metadata.queue(name)?.value;
+    const meta = this.deps.metadata.queue(queueName(name))?.value;
     if (!meta) throw new WharfError(ErrorCode.QueueNotFound, `queue ${JSON.stringify(name).slice(0, 100)} does not exist`);
     return meta;
   }
@@ -110,6 +111,7 @@ export class MoveTasks {
   }
 
   async list({ sourceQueue }: Request<'ListMessageMoveTasks'>): Promise<Reply<'ListMessageMoveTasks'>> {
+    if (sourceQueue !== undefined) queueName(sourceQueue); // a malformed name is invalid_name, not an empty list
     const all = await this.deps.tasks.list();
     return { tasks: all.filter(({ task }) => sourceQueue === undefined || task.sourceQueue === sourceQueue).map(({ task }) => view(task)) };
   }
