@@ -1,6 +1,8 @@
 /**
  * `npm run bench`, 1 KiB messages, everything in one run on one machine:
  *   - R1: Wharf single-node against NATS JetStream (one replica) on the same nats-server;
+ *   - stream mode produce and group consume: a stream on one node, read by a group of two
+ *     consumers and by a second group (bench/stream.ts);
  *   - R3: Wharf with three nodes and replication factor 3 (sync and async) on that nats-server,
  *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts).
  * Prints both comparisons with their ratios and the project's targets, and writes the figures to
@@ -15,6 +17,9 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_FIFO_MESSAGES      messages per FIFO run (1, 10, 1,000 groups) (50,000; 5,000 quick)
+ *   BENCH_FIFO_ONLY=1        the FIFO section alone (results in bench/results/<timestamp>-fifo.json)
+ *   BENCH_STREAM_PARTITIONS  partitions of the stream-mode section    (4)
  *   BENCH_KEEP=1             keep the temp dir (stores and logs)
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
@@ -24,12 +29,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
 import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
 import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
+import { reportStream, runStream } from './stream.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -52,10 +59,14 @@ interface BenchConfig {
   wharfReceiveBatch: number;
   wharfLatencyPollers: number;
   wharfPartitions: number;
+  streamPartitions: number;
   /** Bound of the wait until a new replicated queue takes a send and gives it back. */
   wharfUsableTimeoutMs: number;
   keepTempDir: boolean;
   wharfEnv: Record<string, string>;
+  fifoMessages: number;
+  fifoGroups: readonly number[];
+  fifoOnly: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min = 1): number {
@@ -88,9 +99,13 @@ function readConfig(): BenchConfig {
     wharfReceiveBatch: 500,
     wharfLatencyPollers: intFromEnv('BENCH_LATENCY_POLLERS', 2),
     wharfPartitions: intFromEnv('BENCH_PARTITIONS', 1),
+    streamPartitions: intFromEnv('BENCH_STREAM_PARTITIONS', 4),
     wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
     keepTempDir: process.env['BENCH_KEEP'] === '1',
     wharfEnv,
+    fifoMessages: intFromEnv('BENCH_FIFO_MESSAGES', quick ? 5_000 : 50_000),
+    fifoGroups: [1, 10, 1000],
+    fifoOnly: process.env['BENCH_FIFO_ONLY'] === '1',
   };
 }
 
@@ -293,6 +308,27 @@ async function main(): Promise<void> {
     log(`nats-server ${nats.version} at ${nats.url} (pid ${nats.pid})`);
     results['natsServer'] = nats.version;
 
+    const fifoOptions: FifoOptions = {
+      natsUrl: nats.url,
+      natsPid: nats.pid,
+      dataDir: join(tmp, 'wharf'),
+      logDir: tmp,
+      messages: config.fifoMessages,
+      groups: config.fifoGroups,
+      receiveLoops: config.wharfReceiveLoops,
+      receiveBatch: config.wharfReceiveBatch,
+      partitions: config.wharfPartitions,
+      log,
+    };
+    if (config.fifoOnly) {
+      const fifo = await runFifo(fifoOptions);
+      results['fifo'] = fifo;
+      process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
+      results['finishedAt'] = new Date().toISOString();
+      log(`results written to ${await writeResults(`${stamp}-fifo.json`, results, false)}`);
+      return;
+    }
+
     const latency = { rate: config.rate, seconds: config.latencySeconds, warmupSeconds: config.latencyWarmupSeconds };
     const jetstream = await runJetStream({
       servers: nats.url,
@@ -325,6 +361,16 @@ async function main(): Promise<void> {
     });
     results['wharf'] = wharf;
 
+    const stream = await runStream({
+      natsUrl: nats.url,
+      dataDir: join(tmp, 'wharf'),
+      logDir: tmp,
+      messages: config.messages,
+      partitions: config.streamPartitions,
+      log,
+    });
+    results['stream'] = stream;
+
     const replicated = await runReplicated({
       dir: join(tmp, 'r3'),
       natsUrl: nats.url,
@@ -341,6 +387,9 @@ async function main(): Promise<void> {
     });
     results['r3'] = replicated;
 
+    const fifo = await runFifo(fifoOptions);
+    results['fifo'] = fifo;
+
     const list = report(config, wharf, jetstream, nats.version, fsync);
     const r3 = reportReplicated(replicated, {
       messages: config.replicatedMessages,
@@ -351,6 +400,8 @@ async function main(): Promise<void> {
       loadNow: currentLoad(),
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
+    process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
+    process.stdout.write(`${reportStream(stream).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {

@@ -420,13 +420,18 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** `send()` in a loop, awaiting in chunks, then `flush()`. */
-export async function produceMessages(client: WharfClient, queue: string, n: number): Promise<Throughput> {
+/** `send()` in a loop (of the fixed body, or what `sendOne` sends as message `i`), awaiting in chunks, then `flush()`. */
+export async function produceMessages(
+  client: WharfClient,
+  queue: string,
+  n: number,
+  sendOne?: (i: number) => Promise<unknown>,
+): Promise<Throughput> {
   const body = fixedBody();
   const t0 = performance.now();
   let pending: Array<Promise<unknown>> = [];
   for (let i = 0; i < n; i++) {
-    pending.push(client.send(queue, body));
+    pending.push(sendOne === undefined ? client.send(queue, body) : sendOne(i));
     if (pending.length >= SEND_CHUNK) {
       await Promise.all(pending);
       pending = [];

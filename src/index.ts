@@ -2,6 +2,7 @@
 export { WharfClient, type ClientOptions, type SendOptions, type ReceiveOptions } from './client/client.ts';
 export type { BatchingOptions } from './client/batcher.ts';
 export { Consumer, type ConsumerOptions, type Handler } from './client/consumer.ts';
+export { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './client/stream-consumer.ts';
 export { startNode, type WharfNode } from './node/node.ts';
 export type { NodeOptions, NodeConfig } from './node/config.ts';
 export type { NatsAuth } from './security/nats-auth.ts';

@@ -17,6 +17,7 @@ import Denque from 'denque';
 import { DeadLetterBook } from './dead-letter-book.ts';
 import type { DeadLetterReason, LengthLimit } from './dead-letter.ts';
 import FlatQueue from 'flatqueue';
+import { FifoGroups, groupOf, type WindowEntry } from './fifo-groups.ts';
 import {
   recordSize,
   type Change,
@@ -58,8 +59,18 @@ export interface NewMessage {
   dedupId?: string;
 }
 
-/** How long a deduplication id is remembered. */
+/** How long a deduplication id is remembered unless the queue says otherwise (deduplicationWindow). */
 export const DEDUP_WINDOW_MS = 5 * 60_000;
+
+/** What a partition learns from its queue's attributes. */
+export interface LedgerSettings {
+  /** A FIFO queue: messages carry groups and each group is delivered in order (fifo-groups.ts). */
+  fifo: boolean;
+  /** How long a deduplication id is remembered, ms. */
+  dedupWindowMs: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<LedgerSettings> = Object.freeze({ fifo: false, dedupWindowMs: DEDUP_WINDOW_MS });
 /** Deduplication ids remembered per partition; the oldest go first beyond it. */
 export const MAX_DEDUPS = 100_000;
 
@@ -71,12 +82,6 @@ export interface Delivery {
 }
 
 export type HandleResult = 'ok' | 'stale' | 'not_in_flight';
-
-interface WindowEntry {
-  offset: number;
-  record: MessageRecord;
-  size: number;
-}
 
 interface Lease {
   offset: number;
@@ -131,8 +136,8 @@ export class Ledger {
   private readonly attempts = new Map<string, Attempt>();
   /** Deduplication ids in their window → the message each created and its group's expiry. */
   private readonly dedups = new Map<string, { messageId: string; expires: number }>();
-  /** The groups those ids were stored in, oldest first (the window is the same for all). */
-  private readonly dedupGroups = new Denque<DedupGroup>();
+  /** The groups those ids were stored in, by expiry (the window may change between sends). */
+  private readonly dedupGroups = new FlatQueue<DedupGroup>();
   /**
    * Where the next retention scan starts: every live message has this offset or a higher one (the
    * last scan deleted what was expired below the first message it found alive). Starting here spares
@@ -151,15 +156,20 @@ export class Ledger {
   private readonly gone = new Set<number>();
   /** Messages past retention go to the DLQ instead of being deleted (the queue's deadLetterOnExpiry). */
   deadLetterOnExpiry = false;
+  private dedupWindowMs: number;
+  /** The groups of a FIFO partition; undefined on a standard queue. */
+  private readonly fifo: FifoGroups | undefined;
 
-  constructor(loaded: LoadedPartition, limits: LedgerLimits, now: number) {
+  constructor(loaded: LoadedPartition, limits: LedgerLimits, now: number, settings: LedgerSettings = DEFAULT_SETTINGS) {
     this.limits = limits;
     this.book = new DeadLetterBook(loaded);
+    this.dedupWindowMs = settings.dedupWindowMs;
+    this.fifo = settings.fifo ? new FifoGroups(limits) : undefined;
     this.state = { ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
     this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
     for (const group of (loaded.dedups ?? []).sort((a, b) => a.expires - b.expires)) {
-      this.dedupGroups.push(group);
+      this.dedupGroups.push(group, group.expires);
       for (const [id, messageId] of group.entries) this.dedups.set(id, { messageId, expires: group.expires });
     }
     this.expireDedups(now);
@@ -171,8 +181,10 @@ export class Ledger {
       stored.live++;
       stored.offsets.push(offset);
       this.groups.set(group, stored);
-      if (delivery.deadline > now) this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
-      else this.requeue(offset);
+      if (delivery.deadline > now) {
+        this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
+        this.fifo?.onLeased(groupOf(delivery));
+      } else this.requeue(offset);
     }
     const sizes = new Map(loaded.groups ?? []);
     for (const [id, stored] of this.groups) stored.size = Math.max(stored.live, sizes.get(id) ?? 0);
@@ -189,7 +201,7 @@ export class Ledger {
   append(messages: readonly NewMessage[], now: number): string[] {
     const ids: string[] = [];
     const remembered: Array<[string, string]> = [];
-    const expires = now + DEDUP_WINDOW_MS;
+    const expires = now + this.dedupWindowMs;
     for (const { record, delayMs, dedupId } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
@@ -206,7 +218,7 @@ export class Ledger {
     }
     if (remembered.length > 0) {
       const group: DedupGroup = { expires, tag: (remembered[0] as [string, string])[1], entries: remembered };
-      this.dedupGroups.push(group);
+      this.dedupGroups.push(group, group.expires);
       this.changes.push({ kind: 'putDedups', group });
       // Bounded memory: beyond the cap the oldest groups go before their window ends.
       while (this.dedups.size > MAX_DEDUPS && this.dedupGroups.length > 1) this.dropDedupGroup();
@@ -214,8 +226,13 @@ export class Ledger {
     return ids;
   }
 
+  /** A new deduplication window (the queue's deduplicationWindow changed): ids sent from now on keep it. */
+  configure(settings: Pick<LedgerSettings, 'dedupWindowMs'>): void {
+    this.dedupWindowMs = settings.dedupWindowMs;
+  }
+
   private dropDedupGroup(): void {
-    const group = this.dedupGroups.shift() as DedupGroup;
+    const group = this.dedupGroups.pop() as DedupGroup;
     for (const [id] of group.entries) {
       // A later send may have stored the id again (after its window): only its own entry goes.
       if (this.dedups.get(id)?.expires === group.expires) this.dedups.delete(id);
@@ -225,7 +242,7 @@ export class Ledger {
 
   /** Forgets deduplication ids whose window ended. */
   private expireDedups(now: number): void {
-    for (let g = this.dedupGroups.peekFront(); g !== undefined && g.expires <= now; g = this.dedupGroups.peekFront()) this.dropDedupGroup();
+    for (let g = this.dedupGroups.peek(); g !== undefined && g.expires <= now; g = this.dedupGroups.peek()) this.dropDedupGroup();
   }
 
   private addVisible(record: MessageRecord): void {
@@ -234,6 +251,15 @@ export class Ledger {
     this.dirtyState = true;
     this.changes.push({ kind: 'putMessage', offset, record });
     const size = recordSize(record);
+    if (this.fifo !== undefined) {
+      this.fifo.stalled = false;
+      // A skipped group's later messages stay on disk too, behind its skipped ones.
+      if (this.diskCursor === offset && !this.fifo.skipped.has(groupOf(record)) && this.fifo.hasRoom(size)) {
+        this.fifo.admit({ offset, record, size });
+        this.diskCursor = offset + 1;
+      }
+      return;
+    }
     // Keep it in memory only while the window holds every ready message: otherwise the window
     // would have a gap, and the scan from diskCursor finds it later.
     if (this.diskCursor === offset && this.windowHasRoom(size)) {
@@ -284,6 +310,26 @@ export class Ledger {
       const again = this.repeatAttempt(attemptId, now);
       if (again) return again;
     }
+    // The lease owner, recorded with each delivery when the receive named itself.
+    const owner = consumer === undefined ? {} : { consumer };
+    const out =
+      this.fifo === undefined
+        ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives)
+        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner);
+    if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
+    return out;
+  }
+
+  /** A standard queue's receive: redeliveries and window entries by offset. */
+  private receiveAny(
+    max: number,
+    maxBytes: number,
+    visibilityMs: number,
+    now: number,
+    retentionMs: number,
+    owner: { consumer?: string },
+    maxReceives: number | undefined,
+  ): Delivery[] {
     const out: Delivery[] = [];
     let bytes = 0;
     while (out.length < max) {
@@ -328,29 +374,79 @@ export class Ledger {
           continue;
         }
       }
-      const delivery: DeliveryRecord = {
-        count: (previous?.count ?? 0) + 1,
-        deadline: now + visibilityMs,
-        seq: this.state.nextSeq++,
-        first: previous?.first ?? now,
-        size,
-        sentAt,
-        ...(consumer === undefined ? {} : { consumer }),
-      };
-      this.dirtyState = true;
-      this.record(offset, delivery);
+      const delivery = this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs);
       this.book.delivered(offset, now);
       if (record !== undefined) this.book.expiresAt(offset, record.expiresAt);
-      this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
       out.push({ offset, delivery, record });
       bytes += size;
     }
-    if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
     return out;
+  }
+
+  /**
+   * A FIFO queue's receive: free groups by the offset of their next message; from each, its messages
+   * in order (redeliveries first) while the receive has room. A group delivered from is held until
+   * none of its messages is leased.
+   */
+  private receiveInOrder(
+    fifo: FifoGroups,
+    max: number,
+    maxBytes: number,
+    visibilityMs: number,
+    now: number,
+    retentionMs: number,
+    owner: { consumer?: string },
+  ): Delivery[] {
+    const out: Delivery[] = [];
+    let bytes = 0;
+    groups: while (out.length < max) {
+      const group = fifo.nextAvailable();
+      if (group === undefined) break;
+      for (let head = fifo.head(group); head !== undefined && out.length < max; head = fifo.head(group)) {
+        const { offset } = head;
+        const previous = this.deliveries.get(offset);
+        const size = head.requeued ? (previous as DeliveryRecord).size : head.entry.size;
+        if ((out.length > 0 && bytes + size > maxBytes) || (!head.requeued && this.deliveries.size >= this.limits.maxInflight)) {
+          // The group's turn ends here; it stays first for the next receive.
+          if (!fifo.held(group)) fifo.offer(group);
+          break groups;
+        }
+        fifo.take(group, head);
+        const record = head.requeued ? undefined : head.entry.record;
+        const sentAt = head.requeued ? (previous as DeliveryRecord).sentAt : (record as MessageRecord).sentAt;
+        if (sentAt + retentionMs <= now) {
+          this.dropMessage(offset);
+          continue;
+        }
+        if (head.requeued) this.requeued.delete(offset);
+        out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, group, ...owner }, now, visibilityMs), record });
+        fifo.onLeased(group);
+        bytes += size;
+      }
+      // Everything it had was past retention (or max was reached): free groups stay available.
+      fifo.offer(group);
+    }
+    return out;
+  }
+
+  /** A new delivery of `offset` (after `previous`, if any), leased until `deadline`. */
+  private lease(offset: number, previous: DeliveryRecord | undefined, message: Pick<DeliveryRecord, 'size' | 'sentAt' | 'group' | 'consumer'>, now: number, visibilityMs: number): DeliveryRecord {
+    const delivery: DeliveryRecord = {
+      count: (previous?.count ?? 0) + 1,
+      deadline: now + visibilityMs,
+      seq: this.state.nextSeq++,
+      first: previous?.first ?? now,
+      ...message,
+    };
+    this.dirtyState = true;
+    this.record(offset, delivery);
+    this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
+    return delivery;
   }
 
   /** Whether a receive now would find a message without reading the disk first. */
   get hasReady(): boolean {
+    if (this.fifo !== undefined) return this.fifo.hasAvailable();
     return this.peekRetry() !== undefined || this.window.length > 0;
   }
 
@@ -448,6 +544,11 @@ export class Ledger {
 
   private dropMessage(offset: number): void {
     if (offset >= this.diskCursor) this.deletedAhead.add(offset);
+    const delivery = this.deliveries.get(offset);
+    if (this.fifo !== undefined && delivery !== undefined) {
+      if (this.requeued.has(offset)) this.fifo.removeRequeued(groupOf(delivery), offset);
+      else this.fifo.onLeaseEnded(groupOf(delivery));
+    }
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.changes.push(...this.book.forget(offset));
@@ -469,6 +570,7 @@ export class Ledger {
       if (this.requeued.has(lease.offset)) continue;
       this.changes.push(...this.book.ended(lease.offset, delivery, 'lease-expired', deadline));
       this.requeue(lease.offset);
+      this.fifo?.onLeaseEnded(groupOf(delivery));
     }
     this.expireTtls(now);
     for (let due = this.timers.peekValue(); due !== undefined && due <= now; due = this.timers.peekValue()) {
@@ -485,7 +587,9 @@ export class Ledger {
 
   private requeue(offset: number): void {
     this.requeued.add(offset);
-    this.retry.push(offset, offset);
+    const delivery = this.deliveries.get(offset);
+    if (this.fifo !== undefined && delivery !== undefined) this.fifo.onRequeued(groupOf(delivery), offset);
+    else this.retry.push(offset, offset);
   }
 
   private peekRetry(): number | undefined {
@@ -534,23 +638,54 @@ export class Ledger {
         n++;
         continue;
       }
-      const head = this.window.peekFront();
-      if (head !== undefined && head.offset === offset) {
-        this.window.shift();
-        this.windowBytes -= head.size;
+      if (this.fifo !== undefined) {
+        // In memory as its group's next message: it goes. Skipped ones go when a rescan brings them back.
+        if (this.fifo.removeIfHead(offset)) {
+          this.deleteStored(offset);
+          n++;
+        }
+        continue;
+      }
+      if (this.shiftWindowHead(offset)) {
         if (this.gone.delete(offset)) continue;
         if (this.deadLetterOnExpiry && this.deadLetter(offset, 'retention', now)) {
           n++;
           continue;
         }
         this.changes.push(...this.book.forget(offset));
-        this.changes.push({ kind: 'delMessage', offset });
-        this.state.stored--;
-        this.dirtyState = true;
+        this.deleteStored(offset);
         n++;
       }
     }
     return n;
+  }
+
+  /** Takes `offset` out of the window when it is the window's head. */
+  private shiftWindowHead(offset: number): boolean {
+    const head = this.window.peekFront();
+    if (head === undefined || head.offset !== offset) return false;
+    this.window.shift();
+    this.windowBytes -= head.size;
+    return true;
+  }
+
+  private deleteStored(offset: number): void {
+    this.changes.push({ kind: 'delMessage', offset });
+    this.state.stored--;
+    this.dirtyState = true;
+  }
+
+  /**
+   * Stream mode: deletes messages trimmed from the head of a stream (stream.ts), oldest first. A
+   * stream's window is never refilled from disk (nothing is received), so, unlike `expire`, nothing
+   * past the disk cursor is remembered: memory stays bounded however much is trimmed.
+   */
+  trimStream(offsets: readonly number[]): void {
+    for (const offset of offsets) {
+      if (offset < this.state.purgedOffset) continue;
+      this.shiftWindowHead(offset);
+      this.deleteStored(offset);
+    }
   }
 
   /**
@@ -559,7 +694,7 @@ export class Ledger {
    * skips the keys of messages deleted since the last one, which the store would step over one by one.
    */
   get retentionStart(): number {
-    let lowest = Math.min(this.diskCursor, this.window.peekFront()?.offset ?? Infinity);
+    let lowest = Math.min(this.diskCursor, this.window.peekFront()?.offset ?? Infinity, this.fifo?.lowestOffset ?? Infinity);
     for (const offset of this.deliveries.keys()) if (offset < lowest) lowest = offset;
     return Math.max(this.retentionFrom, this.state.purgedOffset, lowest);
   }
@@ -568,6 +703,7 @@ export class Ledger {
 
   /** Whether the window should be refilled from disk. */
   get needsWindow(): boolean {
+    if (this.fifo !== undefined) return this.fifoScan(this.fifo) !== undefined;
     return (
       this.diskCursor < this.state.nextOffset &&
       this.window.length < this.limits.windowMessages / 2 &&
@@ -577,17 +713,42 @@ export class Ledger {
 
   /** Whether ready messages wait on disk beyond the window. */
   get hasUnpaged(): boolean {
+    if (this.fifo !== undefined && this.fifo.skipped.size > 0 && !this.fifo.stalled && this.fifo.rescanGroups().size > 0) return true;
     return this.diskCursor < this.state.nextOffset;
   }
 
   /** The offset a window refill scans from. */
   get windowFrom(): number {
+    if (this.fifo !== undefined) {
+      const scan = this.fifoScan(this.fifo);
+      // The fill that follows serves the groups this scan was chosen for.
+      this.fifo.rescanning = scan?.groups;
+      return scan?.from ?? this.diskCursor;
+    }
     return this.diskCursor;
   }
 
   /** How many messages a window refill should read. */
   get windowWanted(): number {
+    // A FIFO scan may step over held groups' messages without keeping them: it reads a full page.
+    if (this.fifo !== undefined) return Math.max(1, this.limits.windowMessages - this.fifo.count, Math.floor(this.limits.windowMessages / 4));
     return Math.max(1, this.limits.windowMessages - this.window.length);
+  }
+
+  /**
+   * The window scan a FIFO partition needs, if any: a rescan of skipped groups that are free (their
+   * messages wait on disk below the cursor), else the scan from the cursor while the window is low
+   * or holds nothing deliverable.
+   */
+  private fifoScan(fifo: FifoGroups): { from: number; groups?: Set<string> } | undefined {
+    if (fifo.stalled) return undefined;
+    const room = fifo.wantsMore || (!fifo.hasAvailable() && fifo.hasEvictable);
+    if (fifo.skipped.size > 0 && room) {
+      const groups = fifo.rescanGroups();
+      if (groups.size > 0) return { from: fifo.rescanFrom(groups), groups };
+    }
+    if (this.diskCursor < this.state.nextOffset && (fifo.wantsMore || !fifo.hasAvailable())) return { from: this.diskCursor };
+    return undefined;
   }
 
   /**
@@ -596,6 +757,13 @@ export class Ledger {
    * yet, so the window never claims to have examined them. `complete` when the scan reached `end`.
    */
   fillWindow(scanned: ReadonlyArray<[offset: number, record: MessageRecord]>, complete: boolean, end: number): void {
+    if (this.fifo !== undefined) {
+      const groups = this.fifo.rescanning;
+      this.fifo.rescanning = undefined;
+      if (groups !== undefined) this.fillRescan(this.fifo, groups, scanned, complete, end);
+      else this.fillInOrder(this.fifo, scanned, complete, end);
+      return;
+    }
     let cursor = this.diskCursor;
     let full = false;
     for (const [offset, record] of scanned) {
@@ -620,6 +788,78 @@ export class Ledger {
     if (complete && !full) cursor = Math.max(cursor, end);
     this.diskCursor = Math.min(cursor, this.state.nextOffset);
     for (const offset of this.deletedAhead) if (offset < this.diskCursor) this.deletedAhead.delete(offset);
+  }
+
+  /**
+   * A FIFO window scan from the cursor: messages of free groups come into memory while there is room
+   * (held groups' messages are evicted to make it); messages of held or skipped groups that do not
+   * fit stay on disk and their group is skipped, so the scan reaches the groups behind them.
+   */
+  private fillInOrder(fifo: FifoGroups, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, end: number): void {
+    const start = this.diskCursor;
+    const skippedBefore = fifo.skipped.size;
+    let cursor = this.diskCursor;
+    let full = false;
+    for (const [offset, record] of scanned) {
+      if (offset < cursor) continue;
+      if (offset >= end) break;
+      if (this.deletedAhead.delete(offset) || this.deliveries.has(offset)) {
+        cursor = offset + 1;
+        continue;
+      }
+      const group = groupOf(record);
+      const size = recordSize(record);
+      if (fifo.skipped.has(group)) {
+        // Its earlier messages are on disk: this one waits behind them.
+        cursor = offset + 1;
+        continue;
+      }
+      if (!fifo.hasRoom(size) && fifo.held(group) && fifo.canSkip(group)) {
+        fifo.skip(group, offset);
+        cursor = offset + 1;
+        continue;
+      }
+      if (!fifo.hasRoom(size) && !(fifo.evictHeld() && fifo.hasRoom(size))) {
+        full = true;
+        break;
+      }
+      fifo.admit({ offset, record, size });
+      cursor = offset + 1;
+    }
+    if (complete && !full) cursor = Math.max(cursor, end);
+    this.diskCursor = Math.min(cursor, this.state.nextOffset);
+    for (const offset of this.deletedAhead) if (offset < this.diskCursor) this.deletedAhead.delete(offset);
+    // Skipped groups with nothing left below the cursor are whole in memory again.
+    fifo.rescanned(new Set(fifo.skipped.keys()), 0, this.diskCursor);
+    if (this.diskCursor === start && fifo.skipped.size === skippedBefore) fifo.stalled = true;
+  }
+
+  /**
+   * A rescan for skipped groups that are free: their messages from where each was skipped come back
+   * into memory, in order, while there is room; the groups' skip marks move up to where it stopped.
+   */
+  private fillRescan(fifo: FifoGroups, groups: ReadonlySet<string>, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, end: number): void {
+    const from = fifo.rescanFrom(groups);
+    let upTo = complete ? end : (scanned.at(-1)?.[0] ?? from - 1) + 1;
+    let admitted = 0;
+    for (const [offset, record] of scanned) {
+      if (offset < from) continue;
+      if (offset >= end) break;
+      const group = groupOf(record);
+      const mark = fifo.skipped.get(group);
+      if (!groups.has(group) || mark === undefined || offset < mark || this.deliveries.has(offset)) continue;
+      const size = recordSize(record);
+      if (!fifo.hasRoom(size) && !(fifo.evictHeld(groups) && fifo.hasRoom(size))) {
+        upTo = offset;
+        break;
+      }
+      fifo.admit({ offset, record, size });
+      admitted++;
+    }
+    upTo = Math.min(upTo, end);
+    const before = fifo.rescanFrom(groups);
+    fifo.rescanned(groups, upTo, this.diskCursor);
+    if (admitted === 0 && fifo.rescanFrom(groups) === before) fifo.stalled = true;
   }
 
   /** Whether delayed messages on disk may be due before the earliest one in memory. */
@@ -667,6 +907,7 @@ export class Ledger {
     this.dirtyState = true;
     this.window.clear();
     this.windowBytes = 0;
+    this.fifo?.clear();
     this.diskCursor = this.state.nextOffset;
     this.deletedAhead.clear();
     this.deliveries.clear();
@@ -899,8 +1140,9 @@ export class Ledger {
     return {
       ...this.counts(),
       nextOffset: this.state.nextOffset,
-      window: this.window.length,
-      windowBytes: this.windowBytes,
+      window: this.fifo?.count ?? this.window.length,
+      windowBytes: this.fifo?.bytes ?? this.windowBytes,
+      ...(this.fifo === undefined ? {} : { heldGroups: this.fifo.heldGroups, skippedGroups: this.fifo.skipped.size }),
       diskCursor: this.diskCursor,
       retry: this.requeued.size,
       timers: this.timers.length,

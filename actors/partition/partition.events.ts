@@ -4,7 +4,8 @@
  */
 import type { LengthLimit } from './dead-letter.ts';
 import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
-import type { Change, DelayedEntry, LoadedPartition, MessageRecord } from './records.ts';
+import type { Change, DelayedEntry, LoadedPartition, MessageRecord, OffsetRecord } from './records.ts';
+import type { CommitResult, HeadRow } from './stream.ts';
 
 export type PartitionOp =
   /** `limit`: the queue's maxLength for this partition and what to do beyond it (dead-letter.ts). */
@@ -25,7 +26,20 @@ export type PartitionOp =
   /** Deletes by receipt: one result per item, in order (a batch delete is one request). */
   | { type: 'delete'; items: Array<{ offset: number; seq: number }> }
   | { type: 'changeVisibility'; items: Array<{ offset: number; seq: number; visibilityMs: number }> }
-  | { type: 'purge' };
+  | { type: 'purge' }
+  /** Stream mode: a consumer group's position, written in the partition's replicated batch. */
+  | { type: 'commitOffset'; group: string; offset: number; generation: number; metadata?: string }
+  | StreamRead;
+
+/**
+ * Stream reads: answered on the primary's node from the store and the actor's snapshot, below the
+ * readable end (the last settled write); they never reach the partition actor's writer.
+ */
+export type StreamRead =
+  | { type: 'read'; from: number; max: number; maxBytes: number }
+  | { type: 'findOffset'; timestamp: number }
+  | { type: 'offsets'; group?: string }
+  | { type: 'groups' };
 
 export type PartitionResult =
   /** The message id of each message of the send, in order (the first one's for a duplicate). */
@@ -33,6 +47,11 @@ export type PartitionResult =
   | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
   | { type: 'handled'; results: HandleResult[] }
   | { type: 'purged'; count: number }
+  | { type: 'committed'; result: CommitResult }
+  | { type: 'read'; messages: Array<[offset: number, record: MessageRecord]>; start: number; end: number }
+  | { type: 'offset'; offset: number }
+  | { type: 'offsets'; start: number; end: number; committed?: OffsetRecord }
+  | { type: 'groups'; groups: string[] }
   | { type: 'failed'; code: string; message: string };
 
 export interface PartitionRequest {
@@ -47,7 +66,7 @@ export interface PartitionReply {
 
 export type PartitionEvent =
   | { type: 'requests'; items: PartitionRequest[] }
-  | { type: 'configure'; retentionMs: number; deadLetterOnExpiry?: boolean }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean }
   | { type: 'stop' };
 
 export interface PartitionLimits {
@@ -65,6 +84,10 @@ export interface PartitionInput {
   retentionMs: number;
   /** Messages past retention or their TTL go to the DLQ (the queue's deadLetterOnExpiry). */
   deadLetterOnExpiry?: boolean;
+  /** How long deduplication ids are remembered (the queue's deduplicationWindow). @default 5 minutes */
+  dedupWindowMs?: number;
+  /** A FIFO queue's partition: each message group is delivered in order. */
+  fifo?: boolean;
   /** How often the head of the log is checked for messages past retention. */
   retentionCheckMs: number;
   /** Wall clock in ms; the same clock the actor's timers run on. */
@@ -74,6 +97,15 @@ export interface PartitionInput {
    * delivery an earlier primary made but never replicated cannot match a delivery of this one.
    */
   seqFloor?: number;
+  /** Present for a partition of a stream (queue attribute mode: 'stream'). */
+  stream?: StreamConfig;
+}
+
+export interface StreamConfig {
+  /** Bytes the partition keeps; 0 for no size limit. */
+  retentionBytes: number;
+  /** Consumer groups with committed offsets the partition keeps. */
+  maxGroups: number;
 }
 
 // ---- effects ---------------------------------------------------------------------------------------
@@ -120,10 +152,12 @@ export type PageInput =
   | { kind: 'window'; queue: string; partition: number; from: number; end: number; limit: number }
   | { kind: 'timers'; queue: string; partition: number; from: { due: number; seq: number }; limit: number }
   | { kind: 'retention'; queue: string; partition: number; from: number; end: number; sentBefore: number; limit: number }
-  | { kind: 'purged'; queue: string; partition: number; end: number; limit: number };
+  | { kind: 'purged'; queue: string; partition: number; end: number; limit: number }
+  | { kind: 'streamHead'; queue: string; partition: number; from: number; end: number; limit: number };
 
 export type PageOutput =
   | { kind: 'window'; scanned: Array<[number, MessageRecord]>; complete: boolean; end: number }
   | { kind: 'timers'; scanned: DelayedEntry[]; complete: boolean }
   | { kind: 'retention'; expired: number[]; next: number }
-  | { kind: 'purged'; messages: number[]; complete: boolean };
+  | { kind: 'purged'; messages: number[]; complete: boolean }
+  | { kind: 'streamHead'; rows: HeadRow[] };

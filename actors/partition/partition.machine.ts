@@ -23,7 +23,8 @@
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
-import { Ledger, type Delivery } from './ledger.ts';
+import { DEDUP_WINDOW_MS, Ledger, type Delivery } from './ledger.ts';
+import { Stream, withRetention } from './stream.ts';
 import type {
   CommitInput,
   CommitOutput,
@@ -58,6 +59,8 @@ interface Inflight {
 
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
+  /** Stream mode: offsets, size and head of the stream (stream.ts); undefined for a queue. */
+  streamLog: Stream | undefined;
   queued: PartitionRequest[];
   /** Receives that found the window empty while messages wait on disk: retried after the next refill. */
   deferred: PartitionRequest[];
@@ -125,11 +128,35 @@ export const partitionMachine = setup({
       for (const request of requests) {
         const { id, op } = request;
         switch (op.type) {
-          case 'send':
-            pending.push({ id, result: op.limit ? { type: 'sent', ...ledger.appendLimited(op.messages, now, op.limit) } : { type: 'sent', ids: ledger.append(op.messages, now) } });
+          case 'send': {
+            const stream = context.streamLog;
+            const messages = stream ? stream.stamp(op.messages, now) : op.messages;
+            if (op.limit && !stream) {
+              pending.push({ id, result: { type: 'sent', ...ledger.appendLimited(messages, now, op.limit) } });
+              break;
+            }
+            const ids = ledger.append(messages, now);
+            stream?.appended(messages, ids);
+            pending.push({ id, result: { type: 'sent', ids } });
             break;
+          }
           case 'deadLettered':
             pending.push({ id, result: { type: 'handled', results: ledger.deadLettered(op.offsets) } });
+            break;
+          case 'commitOffset': {
+            const stream = context.streamLog;
+            const result = stream
+              ? stream.commit(op.group, op.offset, op.generation, op.metadata, now, ledger.partitionState.nextOffset)
+              : 'out_of_range';
+            pending.push({ id, result: { type: 'committed', result } });
+            break;
+          }
+          case 'read':
+          case 'findOffset':
+          case 'offsets':
+          case 'groups':
+            // Answered by the node from the store (StreamRead); never sent to the actor.
+            pending.push({ id, result: { type: 'failed', code: 'internal', message: `${op.type} is not a partition write` } });
             break;
           case 'receive': {
             const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
@@ -151,6 +178,7 @@ export const partitionMachine = setup({
             break;
           case 'purge':
             pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
+            context.streamLog?.purged(ledger.partitionState.nextOffset);
             break;
           default:
             op satisfies never;
@@ -169,7 +197,7 @@ export const partitionMachine = setup({
         deferred: stillDeferred,
         pending,
         reads,
-        changes: ledger.takeChanges(),
+        changes: context.streamLog ? ledger.takeChanges().concat(context.streamLog.takeChanges()) : ledger.takeChanges(),
         writingOffset: ledger.partitionState.nextOffset,
         lastTick: ticked ? now : context.lastTick,
       };
@@ -213,7 +241,9 @@ export const partitionMachine = setup({
       const replies = repliesOf(head.pending, (event as unknown as { output?: SettleOutput }).output?.records);
       enqueue.assign({ inflight: rest, committedOffset: head.offset });
       if (replies.length > 0) enqueue.emit({ type: 'replies', replies });
-      if (context.ledger?.hasReady) enqueue.emit({ type: 'ready' });
+      // A stream's readers wait for its end to move (its ledger window says nothing of that).
+      const streamGrew = context.streamLog !== undefined && head.offset > context.committedOffset;
+      if (context.ledger?.hasReady || streamGrew) enqueue.emit({ type: 'ready' });
     }),
 
     /** Only a failed write is known not to have happened; anything else leaves the outcome unknown. */
@@ -247,6 +277,7 @@ export const partitionMachine = setup({
         changes: [],
         reads: [],
         ledger: undefined,
+        streamLog: undefined,
         page: undefined,
         scan: undefined,
         writeFailed: false,
@@ -268,7 +299,8 @@ export const partitionMachine = setup({
 
     chooseScan: assign(({ context }) => {
       const scan = readerScan(context) as PageInput;
-      return { scan, lastRetention: scan.kind === 'retention' ? context.now() : context.lastRetention };
+      const retention = scan.kind === 'retention' || scan.kind === 'streamHead';
+      return { scan, lastRetention: retention ? context.now() : context.lastRetention };
     }),
 
     applyPage: enqueueActions(({ context, event, enqueue }) => {
@@ -291,6 +323,14 @@ export const partitionMachine = setup({
         case 'purged':
           ledger.forgetPurged(output.messages, output.complete);
           break;
+        case 'streamHead': {
+          const stream = context.streamLog as Stream;
+          const gone = stream.trimHead(output.rows, context.now(), context.retentionMs, context.stream?.retentionBytes ?? 0);
+          ledger.trimStream(gone);
+          // A full page removed: look again at once (a size limit can be far behind after a burst).
+          if (gone.length >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          break;
+        }
       }
       // Delayed messages are the writer's page; everything else is the reader's scan.
       enqueue.assign(output.kind === 'timers' ? { page: undefined } : { scan: undefined });
@@ -313,6 +353,7 @@ export const partitionMachine = setup({
   context: ({ input }) => ({
     ...input,
     ledger: undefined,
+    streamLog: undefined,
     queued: [],
     deferred: [],
     pending: [],
@@ -331,10 +372,15 @@ export const partitionMachine = setup({
   on: {
     requests: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.items) }) },
     configure: {
-      actions: assign(({ event }) => ({
-        retentionMs: event.retentionMs,
-        ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
-      })),
+      actions: assign(({ context, event }) => {
+        const dedupWindowMs = event.dedupWindowMs ?? context.dedupWindowMs ?? DEDUP_WINDOW_MS;
+        context.ledger?.configure({ dedupWindowMs });
+        return {
+          ...withRetention(context, event),
+          dedupWindowMs,
+          ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
+        };
+      }),
     },
     stop: { target: '.stopped' },
   },
@@ -350,8 +396,10 @@ export const partitionMachine = setup({
             ledger: ({ context, event }) => {
               const { state } = event.output;
               const nextSeq = Math.max(state.nextSeq, context.seqFloor ?? 0);
-              return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now());
+              const settings = { fifo: context.fifo ?? false, dedupWindowMs: context.dedupWindowMs ?? DEDUP_WINDOW_MS };
+              return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now(), settings);
             },
+            streamLog: ({ context, event }) => (context.stream ? new Stream(event.output, context.stream.maxGroups) : undefined),
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
             error: undefined,
@@ -475,6 +523,7 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   const ledger = context.ledger;
   if (!ledger) return undefined;
   const { queue, partition } = context;
+  if (context.streamLog) return streamScan(context, context.streamLog);
   if (ledger.needsWindow && ledger.windowFrom < context.committedOffset) {
     return { kind: 'window', queue, partition, from: ledger.windowFrom, end: context.committedOffset, limit: ledger.windowWanted };
   }
@@ -482,6 +531,22 @@ function readerScan(context: PartitionContext): PageInput | undefined {
   if (now - context.lastRetention >= context.retentionCheckMs) {
     const from = ledger.retentionStart;
     return { kind: 'retention', queue, partition, from, end: context.committedOffset, sentBefore: now - context.retentionMs, limit: RETENTION_PAGE };
+  }
+  if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
+  return undefined;
+}
+
+/**
+ * A stream's reader: no window to refill (nothing is received), only the head to trim, every
+ * retentionCheckMs or at once while over its size limit, and purged keys to remove. Below the last
+ * settled write only, like every scan.
+ */
+function streamScan(context: PartitionContext, stream: Stream): PageInput | undefined {
+  const ledger = context.ledger as Ledger;
+  const { queue, partition } = context;
+  const due = context.now() - context.lastRetention >= context.retentionCheckMs || stream.overSize(context.stream?.retentionBytes ?? 0);
+  if (due && stream.start < context.committedOffset) {
+    return { kind: 'streamHead', queue, partition, from: stream.start, end: context.committedOffset, limit: RETENTION_PAGE };
   }
   if (ledger.hasPurgedKeys) return { kind: 'purged', queue, partition, end: ledger.partitionState.purgedOffset, limit: PURGE_PAGE };
   return undefined;

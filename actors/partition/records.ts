@@ -16,6 +16,8 @@ export interface MessageRecord {
   expiresAt?: number;
   /** A dead-lettered message's origin and history (dead-letter.ts). */
   deadLetter?: DeadLetterInfo;
+  /** Its message group, on a FIFO queue: delivered in order with the group's other messages. */
+  group?: string;
 }
 
 /**
@@ -35,6 +37,8 @@ export interface DeliveryRecord {
   size: number;
   /** The message's sentAt, so retention applies without reading the body. */
   sentAt: number;
+  /** The message's group (FIFO queues), so a loaded partition knows which groups are held without reading bodies. */
+  group?: string;
   /** Who received it this time (the lease owner), when the receive named itself. */
   consumer?: string;
 }
@@ -92,11 +96,32 @@ export type Change =
   | { kind: 'putState'; state: PartitionState }
   | { kind: 'putDedups'; group: DedupGroup }
   | { kind: 'delDedups'; expires: number; tag: string }
+  | { kind: 'putStream'; record: StreamRecord }
+  | { kind: 'putOffset'; group: string; record: OffsetRecord }
   /** Dead letters (dead-letter.ts): a message marked for its DLQ, and the attempts of a redelivered one. */
   | { kind: 'putMark'; offset: number; mark: DeadLetterMark }
   | { kind: 'delMark'; offset: number }
   | { kind: 'putAttempt'; offset: number; attempt: Attempt }
   | { kind: 'delAttempt'; offset: number; n: number };
+
+/** A stream partition's own counters (stream.ts), written with every batch that changes them. */
+export interface StreamRecord {
+  /** The lowest offset still stored: retention and purges remove from the head only. */
+  start: number;
+  /** Bytes (recordSize) of the messages stored, for size retention. */
+  bytes: number;
+  /** The highest sentAt given so far: sentAt never decreases along the offsets (seek by time). */
+  lastSentAt: number;
+}
+
+/** A consumer group's position in one partition: the next offset it reads. */
+export interface OffsetRecord {
+  offset: number;
+  /** The group generation of the commit: a commit of an older generation is refused. */
+  generation: number;
+  metadata?: string;
+  committedAt: number;
+}
 
 /**
  * The deduplication ids of one send request, with the message each created, remembered until
@@ -131,6 +156,10 @@ export interface LoadedPartition {
   attempts?: Array<[offset: number, count: number]>;
   /** Delivered messages that carry a TTL: when each expires. */
   ttls?: Array<[offset: number, expiresAt: number]>;
+  /** Stream mode: the stream's counters, absent before its first write. */
+  stream?: StreamRecord;
+  /** Stream mode: committed offsets by group. */
+  offsets?: Array<[group: string, record: OffsetRecord]>;
 }
 
 /** Each offset's record from the newest group that holds it. */

@@ -11,6 +11,7 @@ import type { Assignment } from '../../src/meta/records.ts';
 import type { PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
+import { LIMITS } from '../../src/protocol/limits.ts';
 
 export interface QueueInput {
   name: string;
@@ -62,7 +63,13 @@ export const queueMachine = setup({
             enqueueActions(({ context, event, enqueue }) => {
               for (const r of Object.values(context.replicas)) {
                 enqueue(
-                  sendTo(r, { type: 'configure', retentionMs: event.attributes.retentionPeriod * 1000, deadLetterOnExpiry: event.attributes.deadLetterOnExpiry ?? false }),
+                  sendTo(r, {
+                    type: 'configure',
+                    retentionMs: event.attributes.retentionPeriod * 1000,
+                    dedupWindowMs: event.attributes.deduplicationWindow * 1000,
+                    retentionBytes: event.attributes.retentionBytes,
+                    deadLetterOnExpiry: event.attributes.deadLetterOnExpiry ?? false,
+                  }),
                 );
               }
             }),
@@ -96,12 +103,16 @@ export const queueMachine = setup({
                   partition$: {
                     queue: c.name,
                     partition: a.partition,
-                    limits: c.limits,
+                    // A stream never receives: the ledger's window of ready messages keeps one, not thousands.
+                    limits: c.attributes.mode === 'stream' ? { ...c.limits, windowMessages: 1, windowBytes: 1 } : c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
                     deadLetterOnExpiry: c.attributes.deadLetterOnExpiry ?? false,
+                    dedupWindowMs: c.attributes.deduplicationWindow * 1000,
+                    fifo: c.attributes.fifo,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
+                    ...(c.attributes.mode === 'stream' ? { stream: { retentionBytes: c.attributes.retentionBytes, maxGroups: LIMITS.maxGroupsPerPartition } } : {}),
                   },
                 };
                 const id = replicaSystemId(c.name, c.incarnation, a.partition);

@@ -15,6 +15,7 @@
  *
  * Entries and fetches carry epochs; a replica never goes back to an epoch below `meta.epoch`.
  */
+import { withRetention } from '../partition/stream.ts';
 import { assign, sendTo, setup } from 'xstate';
 import type { Assignment, ReplicaRole } from '../../src/meta/records.ts';
 import { declared, declaredAction } from '../declared.ts';
@@ -87,7 +88,7 @@ export interface ReplicaKey {
 export type ReplicaEvent =
   | { type: 'assignment'; assignment: Assignment }
   | { type: 'superseded'; epoch: number }
-  | { type: 'configure'; retentionMs: number; deadLetterOnExpiry?: boolean }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean }
   | { type: 'remove' }
   | { type: 'stop' };
 
@@ -223,7 +224,7 @@ export const replicaMachine = setup({
   on: {
     assignment: { actions: assign({ assignment: ({ event }) => event.assignment }) },
     configure: {
-      actions: assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs, deadLetterOnExpiry: event.deadLetterOnExpiry ?? false }) }),
+      actions: assign({ partition$: ({ context, event }) => configured(context.partition$, event) }),
     },
     // Never while one of its writes runs: dropping the data under it would race that write.
     remove: [{ guard: ({ context }) => context.writing, actions: assign({ removeRequested: true }) }, { target: '.dropping' }],
@@ -432,7 +433,7 @@ export const replicaMachine = setup({
         superseded: { target: 'fenced', actions: 'rememberEpoch' },
         configure: {
           actions: [
-            assign({ partition$: ({ context, event }) => ({ ...context.partition$, retentionMs: event.retentionMs, deadLetterOnExpiry: event.deadLetterOnExpiry ?? false }) }),
+            assign({ partition$: ({ context, event }) => configured(context.partition$, event) }),
             sendTo('partition', ({ event }) => event),
           ],
         },
@@ -511,3 +512,15 @@ export const replicaMachine = setup({
     stopped: { type: 'final' },
   },
 });
+
+/** The partition input after a change of the queue's attributes (a partition started later starts with it). */
+function configured(
+  input: PartitionInput,
+  event: { retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean },
+): PartitionInput {
+  return {
+    ...withRetention(input, event),
+    ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }),
+    ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
+  };
+}

@@ -18,7 +18,7 @@ import {
   printError,
   type Output,
 } from './output.ts';
-import { attributeArg, integerIn, queueNameArg } from './parse.ts';
+import { attributeArg, dedupIdArg, groupIdArg, integerIn, queueNameArg } from './parse.ts';
 
 /** Sends not yet answered before reading more input: bounds memory however long stdin is. */
 const MAX_PENDING_SENDS = 10_000;
@@ -28,6 +28,8 @@ const queueArgument = () => new Argument('<queue>', 'queue name').argParser(queu
 interface SendFlags {
   delay?: number;
   ttl?: number;
+  group?: string;
+  dedupId?: string;
   attr?: MessageAttributes;
   whole?: boolean;
   count?: boolean;
@@ -66,6 +68,8 @@ export function registerMessageCommands(program: Command): void {
         `a string message attribute; repeat for more (at most ${LIMITS.maxMessageAttributes})`,
       ).argParser(attributeArg),
     )
+    .addOption(new Option('--group <id>', 'message group of every message sent (required on a FIFO queue; each group is delivered in order)').argParser(groupIdArg))
+    .addOption(new Option('--dedup-id <id>', 'deduplication id of the message (one message only): a repeat within the queue\'s window stores nothing').argParser(dedupIdArg))
     .option('--whole', 'send all of standard input as one message, bytes unchanged (no body arguments)')
     .option('--count', 'print how many messages were sent instead of their ids')
     .addHelpText(
@@ -78,16 +82,22 @@ others are still sent (exit code 2). Use "--" before a body that starts with "-"
 Examples:
   wharf send orders '{"id": 1}'
   seq 1 1000 | wharf send orders --count
-  wharf send images --whole < photo.jpg`,
+  wharf send images --whole < photo.jpg
+  wharf send payments --group customer-42 --dedup-id order-1001 '{"amount": 5}'`,
     )
     .action(async (queue: string, body: string[], flags: SendFlags, command: Command) => {
       const out = outputOf(command);
       if (flags.whole === true && body.length > 0) {
         command.error('error: --whole reads standard input; give no body arguments with it', { exitCode: 1 });
       }
+      if (flags.dedupId !== undefined && body.length === 0 && flags.whole !== true) {
+        command.error('error: --dedup-id names one message: give a body argument or --whole', { exitCode: 1 });
+      }
       const options: SendOptions = {
         ...(flags.delay === undefined ? {} : { delaySeconds: flags.delay }),
         ...(flags.ttl === undefined ? {} : { ttlSeconds: flags.ttl }),
+        ...(flags.group === undefined ? {} : { messageGroupId: flags.group }),
+        ...(flags.dedupId === undefined ? {} : { deduplicationId: flags.dedupId }),
         ...(flags.attr === undefined ? {} : { attributes: flags.attr }),
       };
       if (body.length === 0 && process.stdin.isTTY) {
@@ -253,6 +263,7 @@ function printMessages(out: Output, queue: string, messages: readonly ReceivedMe
       receiveCount: m.receiveCount,
       sentAt: m.sentAt,
       firstReceivedAt: m.firstReceivedAt,
+      ...(m.messageGroupId === undefined ? {} : { messageGroupId: m.messageGroupId }),
       attributes: attributesJson(m.attributes),
       body: bodyOf(m),
       bodyEncoding: base64 ? 'base64' : 'utf8',
@@ -265,6 +276,7 @@ function printMessages(out: Output, queue: string, messages: readonly ReceivedMe
       ['receive-count', String(m.receiveCount)],
       ['sent', formatTime(m.sentAt)],
       ['receipt-handle', m.receiptHandle],
+      ...(m.messageGroupId === undefined ? [] : [['message-group', m.messageGroupId] as [string, string]]),
       ...Object.entries(m.attributes).map(([name, a]): [string, string] => ['attribute', attributeText(name, a)]),
       ['body', bodyOf(m)],
     ]);

@@ -142,6 +142,12 @@ export function attributeRows(a: QueueAttributes): Array<[string, string]> {
     ['delay', `${a.delaySeconds} (${formatSeconds(a.delaySeconds)})`],
     ['receive-wait', `${a.receiveWaitTime} (${formatSeconds(a.receiveWaitTime)})`],
     ['partitions', String(a.partitions)],
+    ['fifo', a.fifo ? 'yes' : 'no'],
+    ['deduplication-window', `${a.deduplicationWindow} (${formatSeconds(a.deduplicationWindow)})`],
+    ['deduplication-scope', a.deduplicationScope],
+    ['content-based-deduplication', a.contentBasedDeduplication ? 'on' : 'off'],
+    ['mode', a.mode],
+    ...(a.mode === 'stream' ? [['retention-bytes', a.retentionBytes === 0 ? '0 (no limit)' : `${a.retentionBytes} (${formatBytes(a.retentionBytes)})`] as [string, string]] : []),
   ];
 }
 

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { isQueueName, clusterName } from '../names.ts';
+import { MESSAGE_GROUP_ID } from '../protocol/limits.ts';
 import type { AttributeValue, MessageAttributes } from '../protocol/messages.ts';
 
 /** An integer from `min` to `max` inclusive, written in plain decimal digits. */
@@ -40,4 +41,18 @@ export function attributeArg(value: string, previous: MessageAttributes | undefi
   const name = value.slice(0, eq);
   const attribute: AttributeValue = { type: 'string', value: value.slice(eq + 1) };
   return { ...previous, [name]: attribute };
+}
+
+/** `--group`: a FIFO message group id, 1-128 letters, digits and ASCII punctuation (as the node checks). */
+export function groupIdArg(value: string): string {
+  if (!MESSAGE_GROUP_ID.test(value)) {
+    throw new InvalidArgumentError('a message group id is 1-128 letters, digits and ASCII punctuation, without spaces');
+  }
+  return value;
+}
+
+/** `--dedup-id`: a deduplication id, 1-128 of A-Z a-z 0-9 - _. */
+export function dedupIdArg(value: string): string {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new InvalidArgumentError("a deduplication id is 1-128 of A-Z, a-z, 0-9, '-' and '_'");
+  return value;
 }

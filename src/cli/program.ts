@@ -13,6 +13,7 @@ import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerStatsCommand } from './stats.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerStreamCommands } from './stream.ts';
 import { registerTopCommand } from './top.ts';
 
 function packageVersion(): string {
@@ -44,6 +45,7 @@ ${EXIT_CODES_HELP}`,
   );
   registerQueueCommands(program);
   registerMessageCommands(program);
+  registerStreamCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);
   registerStatusCommand(program);

@@ -2,7 +2,7 @@
  * `wharf queue create|list|attrs|set|delete|purge`: managing queues.
  */
 import { Argument, Option, type Command } from 'commander';
-import { CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
+import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { AttributeChanges, DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
 import { addDeadLetterOptions, deadLetterAttributes, deadLetterRows, type DeadLetterFlags } from './dlq.ts';
@@ -20,7 +20,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | DeadLetterAttribute>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS | DeadLetterAttribute>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {
@@ -56,6 +56,20 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     key: 'receiveWait',
     flags: '--receive-wait <seconds>',
     description: 'default long-poll wait of receive, seconds',
+    settable: true,
+  },
+  {
+    attribute: 'deduplicationWindow',
+    key: 'deduplicationWindow',
+    flags: '--deduplication-window <seconds>',
+    description: 'seconds a deduplication id is remembered',
+    settable: true,
+  },
+  {
+    attribute: 'retentionBytes',
+    key: 'retentionBytes',
+    flags: '--retention-bytes <bytes>',
+    description: 'streams: bytes each partition keeps before the oldest messages go, 0 for no limit',
     settable: true,
   },
   {
@@ -95,10 +109,33 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
     new Option('--replication <mode>', 'acknowledge after a majority of replicas (sync) or the primary alone (async) persisted')
       .choices(replication.values),
   );
+  command.addOption(
+    new Option('--deduplication-scope <scope>', 'deduplication ids name a message of the queue, or of its message group (FIFO)')
+      .choices(CHOICES.deduplicationScope.values),
+  );
+  command.addOption(
+    new Option('--content-based-deduplication <on|off>', "a message sent without a deduplication id gets its body's SHA-256 as one")
+      .choices(['on', 'off']),
+  );
+  if (!settableOnly && !BOOLEANS.fifo.settable) {
+    command.option('--fifo', 'a FIFO queue: messages name a message group, each group is delivered in order (fixed at creation)');
+  }
+  if (!settableOnly) {
+    command.addOption(
+      new Option('--mode <mode>', 'queue: messages leased and deleted (SQS); stream: kept until retention, read by offset (fixed at creation)')
+        .choices(CHOICES.mode.values),
+    );
+  }
   return addDeadLetterOptions(command, settableOnly);
 }
 
-type AttributeOptions = Partial<Record<string, number>> & { replication?: QueueAttributes['replication'] } & DeadLetterFlags;
+type AttributeOptions = Partial<Record<string, number>> & {
+  replication?: QueueAttributes['replication'];
+  deduplicationScope?: QueueAttributes['deduplicationScope'];
+  contentBasedDeduplication?: 'on' | 'off';
+  fifo?: boolean;
+  mode?: QueueAttributes['mode'];
+} & DeadLetterFlags;
 
 /** The attribute flags that were given, as queue attributes. */
 function givenAttributes(options: AttributeOptions): Record<string, unknown> {
@@ -108,6 +145,10 @@ function givenAttributes(options: AttributeOptions): Record<string, unknown> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out['replication'] = options.replication;
+  if (options.deduplicationScope !== undefined) out['deduplicationScope'] = options.deduplicationScope;
+  if (options.contentBasedDeduplication !== undefined) out['contentBasedDeduplication'] = options.contentBasedDeduplication === 'on';
+  if (options.fifo === true) out['fifo'] = true;
+  if (options.mode !== undefined) out['mode'] = options.mode;
   return out;
 }
 
@@ -147,7 +188,11 @@ export function registerQueueCommands(program: Command): void {
       .addArgument(queueArgument('name of the new queue (1-80 of A-Z a-z 0-9 - _)')),
     false,
   )
-    .addHelpText('after', '\nExample:\n  wharf queue create orders --visibility-timeout 60 --partitions 4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf queue create orders --visibility-timeout 60 --partitions 4\n' +
+        '  wharf queue create payments --fifo --content-based-deduplication on --deduplication-window 600',
+    )
     .action(async (name: string, options: AttributeOptions, command: Command) => {
       const out = outputOf(command);
       const attributes = givenAttributes(options);

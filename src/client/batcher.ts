@@ -2,7 +2,9 @@
  * Client-side batching of sends, like a Kafka producer: messages for one queue gather until
  * `maxMessages` or `maxBytes` is reached or `lingerMs` has passed, then go as one SendMessageBatch.
  * At most `maxInflight` batches per queue are unanswered at once; beyond that, sends wait
- * (back-pressure), so memory stays bounded however fast the caller loops.
+ * (back-pressure), so memory stays bounded however fast the caller loops. Messages of a FIFO message
+ * group keep their order: a batch holding a group's message ships only once no earlier batch holding
+ * that group is unanswered (two batches in flight could be written in either order).
  */
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { OutgoingMessage, Reply, Request } from '../protocol/messages.ts';
@@ -33,6 +35,10 @@ export class QueueBatcher {
   private inflight = 0;
   private readonly unblocked: Array<() => void> = [];
   private readonly done = new Set<Promise<void>>();
+  /** Message groups of the batches unanswered, with how many batches hold each. */
+  private readonly groupsInFlight = new Map<string, number>();
+  /** The gathered batch waits for an unanswered one holding the same group. */
+  private groupHeld = false;
   private readonly opts: Required<BatchingOptions>;
   private readonly queue: string;
   private readonly sendBatch: Send;
@@ -49,8 +55,8 @@ export class QueueBatcher {
   }
 
   async add(message: OutgoingMessage): Promise<{ messageId: string }> {
-    // Back-pressure: wait while too many batches are unanswered and this one is full.
-    while (this.inflight >= this.opts.maxInflight && this.items.length >= this.opts.maxMessages) {
+    // Back-pressure: wait while this batch is full and cannot ship (too many unanswered, or its group's).
+    while ((this.inflight >= this.opts.maxInflight || this.groupHeld) && (this.items.length >= this.opts.maxMessages || this.bytes >= this.opts.maxBytes)) {
       await new Promise<void>((resolve) => this.unblocked.push(resolve));
     }
     return new Promise((resolve, reject) => {
@@ -75,10 +81,15 @@ export class QueueBatcher {
       // Shipped again when a batch is answered.
       return;
     }
+    const groups = new Set(this.items.flatMap((i) => (i.message.messageGroupId === undefined ? [] : [i.message.messageGroupId])));
+    // Shipped again when the batch holding the group is answered.
+    this.groupHeld = [...groups].some((g) => this.groupsInFlight.has(g));
+    if (this.groupHeld) return;
     const items = this.items;
     this.items = [];
     this.bytes = 0;
     this.inflight++;
+    for (const g of groups) this.groupsInFlight.set(g, (this.groupsInFlight.get(g) ?? 0) + 1);
     const entries = items.map((item, i) => ({ id: String(i), ...item.message }));
     const p: Promise<void> = this.sendBatch({ queue: this.queue, entries })
       .then(
@@ -94,6 +105,11 @@ export class QueueBatcher {
       )
       .finally(() => {
         this.inflight--;
+        for (const g of groups) {
+          const n = (this.groupsInFlight.get(g) ?? 1) - 1;
+          if (n > 0) this.groupsInFlight.set(g, n);
+          else this.groupsInFlight.delete(g);
+        }
         this.done.delete(p);
         this.unblocked.splice(0).forEach((f) => f());
         if (this.items.length >= this.opts.maxMessages || this.bytes >= this.opts.maxBytes) this.ship();

@@ -15,6 +15,7 @@ import type {
   BatchEntryFailure,
   MessageAttributes,
   MessageMoveTask,
+  OutgoingMessage,
   QueueAttributes,
   QueueDescription,
   ReceivedMessage,
@@ -24,6 +25,7 @@ import type {
 import { subjects, type Subjects } from '../protocol/subjects.ts';
 import { QueueBatcher, type BatchingOptions } from './batcher.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
+import { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './stream-consumer.ts';
 
 export interface ClientOptions {
   /** NATS server URL(s). Ignored when `connection` is given. @default 'nats://127.0.0.1:4222' */
@@ -49,12 +51,22 @@ export interface ClientOptions {
 
 export interface SendOptions {
   attributes?: MessageAttributes;
-  /** 0–900 seconds; overrides the queue's delay. */
+  /** 0–900 seconds; overrides the queue's delay (not on FIFO queues). */
   delaySeconds?: number;
-  /** Sends with the same id within 5 minutes store one message. @default a new random id per call */
+  /**
+   * Sends with the same id within the queue's deduplicationWindow (default 5 minutes) store one
+   * message. @default a new random id per call (none with `contentDeduplication`)
+   */
   deduplicationId?: string;
   /** The message expires this many seconds after the send (1–1,209,600), before retention would. */
   ttlSeconds?: number;
+  /** The message group, on a FIFO queue (required there): `send()` keeps each group's order. */
+  messageGroupId?: string;
+  /**
+   * Leave out the random deduplication id, so a queue with contentBasedDeduplication deduplicates
+   * by body. A retry after a timeout is then idempotent only on such a queue. @default false
+   */
+  contentDeduplication?: boolean;
 }
 
 export interface ReceiveOptions {
@@ -176,7 +188,7 @@ export class WharfClient {
       batcher = new QueueBatcher(queue, (r) => this.request('SendMessageBatch', r), this.batching);
       this.batchers.set(queue, batcher);
     }
-    return batcher.add({ body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    return batcher.add(outgoing(body, options));
   }
 
   /** Waits until every message given to `send()` so far is acknowledged or failed. */
@@ -186,7 +198,7 @@ export class WharfClient {
 
   /** Sends one message in its own request. */
   sendMessage(queue: string, body: Uint8Array | string, options: SendOptions = {}): Promise<{ messageId: string }> {
-    return this.request('SendMessage', { queue, body: toBytes(body), deduplicationId: randomUUID(), ...options });
+    return this.request('SendMessage', { queue, ...outgoing(body, options) });
   }
 
   sendMessageBatch(queue: string, entries: Request<'SendMessageBatch'>['entries']): Promise<Reply<'SendMessageBatch'>> {
@@ -247,6 +259,11 @@ export class WharfClient {
     return new Consumer(this, queue, handler, options);
   }
 
+  /** Joins consumer group `options.group` of a stream and reads its share of the partitions (stream-consumer.ts). */
+  streamConsumer(queue: string, handler: StreamHandler, options: StreamConsumerOptions): StreamConsumer {
+    return new StreamConsumer(this, queue, handler, options);
+  }
+
   async close(): Promise<void> {
     await this.flush().catch(() => undefined);
     for (const b of this.batchers.values()) b.close();
@@ -267,4 +284,10 @@ function toClientError(err: unknown): WharfError {
     return new WharfError(ErrorCode.Unavailable, 'the NATS connection is closed', { cause: err });
   }
   return new WharfError(ErrorCode.Internal, err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** The message a send() or sendMessage() call stands for: a random deduplication id unless told otherwise. */
+function outgoing(body: Uint8Array | string, options: SendOptions): OutgoingMessage {
+  const { contentDeduplication, ...message } = options;
+  return contentDeduplication === true ? { body: toBytes(body), ...message } : { body: toBytes(body), deduplicationId: randomUUID(), ...message };
 }

@@ -1,7 +1,9 @@
 /**
  * A consumer: receives in a loop (long polling), runs the handler on each message with bounded
  * concurrency, and deletes every message whose handler succeeded, in batches. A message whose
- * handler threw is left alone and comes back after its visibility timeout.
+ * handler threw is left alone and comes back after its visibility timeout. Messages of one FIFO
+ * message group are handled one after another, in order; once one fails, the group's later
+ * messages of that receive are left alone too (they come back after it).
  */
 import type { ReceivedMessage } from '../protocol/messages.ts';
 import type { WharfClient } from './client.ts';
@@ -53,12 +55,15 @@ export class Consumer {
       }
       const done: Array<{ id: string; receiptHandle: string }> = [];
       await Promise.all(
-        messages.map(async (m, i) => {
-          try {
-            await this.handler(m);
-            done.push({ id: String(i), receiptHandle: m.receiptHandle });
-          } catch (err) {
-            this.options.onError?.(err, m);
+        chains(messages).map(async (chain) => {
+          for (const [i, m] of chain) {
+            try {
+              await this.handler(m);
+              done.push({ id: String(i), receiptHandle: m.receiptHandle });
+            } catch (err) {
+              this.options.onError?.(err, m);
+              return;
+            }
           }
         }),
       );
@@ -73,4 +78,24 @@ export class Consumer {
     this.running = false;
     await this.loop;
   }
+}
+
+/** The messages of a receive as chains handled in order: one per message group, one per message without a group. */
+function chains(messages: readonly ReceivedMessage[]): Array<Array<[number, ReceivedMessage]>> {
+  const out: Array<Array<[number, ReceivedMessage]>> = [];
+  const byGroup = new Map<string, Array<[number, ReceivedMessage]>>();
+  messages.forEach((m, i) => {
+    if (m.messageGroupId === undefined) {
+      out.push([[i, m]]);
+      return;
+    }
+    let chain = byGroup.get(m.messageGroupId);
+    if (chain === undefined) {
+      chain = [];
+      byGroup.set(m.messageGroupId, chain);
+      out.push(chain);
+    }
+    chain.push([i, m]);
+  });
+  return out;
 }

@@ -18,11 +18,13 @@ import {
   currentDeliveries,
   EMPTY_PARTITION,
   loadedDeliveries,
+  recordSize,
   type Change,
   type DelayedEntry,
   type DeliveryGroup,
   type DeliveryRecord,
   type MessageRecord,
+  type OffsetRecord,
 } from '../../actors/partition/records.ts';
 import type { QueueName } from '../names.ts';
 import { keys } from '../storage/keys.ts';
@@ -30,15 +32,20 @@ import {
   decodeDedupGroup,
   decodeDeliveryGroup,
   decodeMessage,
+  decodeOffset,
   decodeState,
   encodeAttempt,
+  decodeStream,
   encodeDedupGroup,
   encodeDeliveryGroup,
   encodeMark,
   encodeMessage,
+  encodeOffset,
   encodeState,
+  encodeStream,
 } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
+import { LIMITS } from '../protocol/limits.ts';
 
 /** The ledger keeps at most this many deduplication ids, so at most this many groups, per partition (ledger.ts). */
 const MAX_DEDUPS = 100_000;
@@ -74,6 +81,10 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'put', key: keys.attempt(queue, partition, c.offset, c.attempt.n), value: encodeAttempt(c.attempt) };
       case 'delAttempt':
         return { type: 'del', key: keys.attempt(queue, partition, c.offset, c.n) };
+      case 'putStream':
+        return { type: 'put', key: keys.stream(queue, partition), value: encodeStream(c.record) };
+      case 'putOffset':
+        return { type: 'put', key: keys.groupOffset(queue, partition, c.group), value: encodeOffset(c.record) };
       default:
         return c satisfies never;
     }
@@ -116,7 +127,21 @@ export async function loadPartition(store: Store, input: LoadInput): Promise<Loa
     const expiresAt = value === undefined ? undefined : decodeMessage(value).expiresAt;
     if (expiresAt !== undefined) ttls.push([offset, expiresAt]);
   });
-  return { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups, ...(await loadDeadLetters(store, queue, input.partition)), ttls };
+  // Stream mode's records; a queue has none (a few empty reads).
+  const [stream] = await store.getMany([keys.stream(queue, input.partition)]);
+  const offsets = (await store.scan(keys.groupOffsets(queue, input.partition), LIMITS.maxGroupsPerPartition)).map(
+    ([key, value]): [string, OffsetRecord] => [keys.groupOf(key), decodeOffset(value)],
+  );
+  const loaded: LoadOutput = {
+    state,
+    ...loadedDeliveries(groups, (offset) => stored.has(offset)),
+    dedups,
+    offsets,
+    ...(await loadDeadLetters(store, queue, input.partition)),
+    ttls,
+  };
+  if (stream) loaded.stream = decodeStream(stream);
+  return loaded;
 }
 
 /** Marks bound what is pending; attempts are kept only for messages in flight or awaiting redelivery. */
@@ -185,6 +210,16 @@ export function partitionStore(store: Store, sync: boolean) {
         case 'purged': {
           const messages = await store.scanKeys(keys.messagesBetween(queue, input.partition, 0, input.end), input.limit);
           return { kind: 'purged', messages: messages.map((k) => keys.offsetOf(k)), complete: messages.length < input.limit };
+        }
+        case 'streamHead': {
+          const rows = await store.scan(keys.messagesBetween(queue, input.partition, input.from, input.end), input.limit);
+          return {
+            kind: 'streamHead',
+            rows: rows.map(([k, v]): [number, number, number] => {
+              const record = decodeMessage(v);
+              return [keys.offsetOf(k), record.sentAt, recordSize(record)];
+            }),
+          };
         }
         default:
           return input satisfies never;

@@ -465,7 +465,7 @@ async function guard<R>(what: string, op: () => Promise<R>): Promise<R> {
  * cluster, a stream info for a stream another node is creating goes unanswered until it has a
  * leader, so these requests get a short timeout and are retried until the deadline.
  */
-async function ensureBucket(
+export async function ensureBucket(
   nc: NatsConnection,
   name: string,
   config: { replicas: number; description: string },
@@ -497,7 +497,7 @@ async function ensureBucket(
   throw unavailable(`create bucket ${name} (replicas ${config.replicas})`, lastError);
 }
 
-function isCasConflict(err: unknown): boolean {
+export function isCasConflict(err: unknown): boolean {
   return (
     err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)

@@ -9,6 +9,7 @@
  *   wharf-<cluster>-nodes         <node>                 NodeRecord
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
  *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
+ *   wharf-<cluster>-groups        <queue>.<group>        GroupRecord    (consumer groups of streams, by CAS; groups.ts)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
@@ -126,6 +127,7 @@ export function buckets(cluster: string) {
     partitions: `wharf-${cluster}-partitions`,
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
+    groups: `wharf-${cluster}-groups`,
   } as const;
 }
 
@@ -133,6 +135,8 @@ export function buckets(cluster: string) {
 export const tasksBucket = (cluster: string) => `wharf-${cluster}-tasks`;
 
 export const MANAGER_LEASE_KEY = 'leader';
+
+export const groupKey = (queue: string, group: string) => `${queue}.${group}`;
 
 export const assignmentKey = (queue: string, partition: number) => `${queue}.${partition}`;
 

@@ -10,11 +10,13 @@ import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, OutgoingMessage, Reply, Request } from '../protocol/messages.ts';
+import type { Action, OutgoingMessage, Reply, Request, StreamAction } from '../protocol/messages.ts';
 import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
 import type { MoveTasks } from './move-tasks.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
+import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
+import type { GroupStore } from '../meta/groups.ts';
 
 export interface FrontEndDeps {
   metadata: Metadata;
@@ -27,6 +29,10 @@ export interface FrontEndDeps {
   moveTasks: MoveTasks;
   /** The cluster's dead-letter queue for sends to queues that do not exist (WHARF_UNKNOWN_QUEUE_DLQ). */
   unknownQueueDlq?: string;
+  /** Consumer groups of streams. */
+  groups: GroupStore;
+  /** Ready notices of a queue, for stream reads that wait. */
+  watchReady(queue: string): ReadyWatch;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -39,6 +45,13 @@ export class FrontEnd {
 
   constructor(deps: FrontEndDeps) {
     this.deps = deps;
+    this.handlers = { ...this.queueHandlers, ...streamHandlers({
+      entry: (name) => this.entry(name),
+      partitions: (meta) => deps.service(meta).partitions,
+      groups: deps.groups,
+      clock: deps.clock,
+      watchReady: (queue) => deps.watchReady(queue),
+    }) };
   }
 
   handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
@@ -51,6 +64,13 @@ export class FrontEnd {
 
   service(name: string): QueueService {
     return this.deps.service(this.entry(name));
+  }
+
+  /** The service of a work queue: wrong_queue_mode for a stream. */
+  private workQueue(name: string): QueueService {
+    const meta = this.entry(name);
+    checkWorkQueue(meta);
+    return this.deps.service(meta);
   }
 
   private entry(name: string): QueueMeta {
@@ -69,7 +89,9 @@ export class FrontEnd {
     await metadata.waitFor(placed, this.deps.createWaitMs).catch(() => undefined);
   }
 
-  private readonly handlers: Handlers = {
+  private readonly handlers: Handlers;
+
+  private readonly queueHandlers: Omit<Handlers, StreamAction> = {
     CreateQueue: async ({ queue, attributes }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
@@ -132,27 +154,35 @@ export class FrontEnd {
 
     PurgeQueue: async ({ queue }) => ({ purged: await this.service(queue).purge() }),
 
-    SendMessage: async ({ queue, ...message }) => (await this.sendingTo(queue, [message])).send(message),
+    SendMessage: async ({ queue, ...message }) => {
+      const service = await this.sendingTo(queue, [message]);
+      checkStreamSend(this.entry(queue), [message]);
+      return service.send(message);
+    },
 
-    SendMessageBatch: async ({ queue, entries }) => (await this.sendingTo(queue, entries)).sendBatch(entries),
+    SendMessageBatch: async ({ queue, entries }) => {
+      const service = await this.sendingTo(queue, entries);
+      checkStreamSend(this.entry(queue), entries);
+      return service.sendBatch(entries);
+    },
 
-    ReceiveMessage: async (request) => ({ messages: await this.service(request.queue).receive(request) }),
+    ReceiveMessage: async (request) => ({ messages: await this.workQueue(request.queue).receive(request) }),
 
     DeleteMessage: async ({ queue, receiptHandle }) => {
-      await this.service(queue).deleteMessage(receiptHandle);
+      await this.workQueue(queue).deleteMessage(receiptHandle);
       return {};
     },
 
     DeleteMessageBatch: async ({ queue, entries }) =>
-      this.service(queue).deleteBatch(entries),
+      this.workQueue(queue).deleteBatch(entries),
 
     ChangeMessageVisibility: async ({ queue, receiptHandle, visibilityTimeout }) => {
-      await this.service(queue).changeVisibility(receiptHandle, visibilityTimeout);
+      await this.workQueue(queue).changeVisibility(receiptHandle, visibilityTimeout);
       return {};
     },
 
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
-      this.service(queue).changeVisibilityBatch(entries),
+      this.workQueue(queue).changeVisibilityBatch(entries),
 
     StartMessageMoveTask: (request) => this.deps.moveTasks.start(request),
 

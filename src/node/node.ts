@@ -41,6 +41,8 @@ import { QueueService } from './queue-service.ts';
 import { startDeadLetterMover } from './dead-letters.ts';
 import { MoveTasks } from './move-tasks.ts';
 import { MoveTaskStore } from '../meta/move-task-store.ts';
+import { GroupStore } from '../meta/groups.ts';
+import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -166,7 +168,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }));
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store);
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);
@@ -294,6 +296,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'dead-letters' }),
     intervalMs: Math.max(config.tickMs, 20),
   });
+  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
     clock: config.clock,
@@ -301,6 +304,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     createWaitMs: CREATE_WAIT_MS,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
+    groups,
+    watchReady: readyWatches(nc, subs, config.maxWaiters),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {

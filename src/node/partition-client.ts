@@ -8,8 +8,10 @@
 import type { ActorRefFrom, Subscription } from 'xstate';
 import type { Logger } from './log.ts';
 import type { partitionMachine } from '../../actors/partition/partition.machine.ts';
-import type { PartitionOp, PartitionRequest, PartitionResult } from '../../actors/partition/partition.events.ts';
+import type { PartitionOp, PartitionRequest, PartitionResult, StreamRead } from '../../actors/partition/partition.events.ts';
 import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
+import type { Store } from '../storage/store.ts';
+import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
@@ -27,9 +29,13 @@ export class PartitionClient {
   private readonly log: Logger;
   private readonly watch: Subscription;
 
-  constructor(replica: ReplicaRef, log: Logger) {
+  /** Stream reads come from here (stream-reads.ts); without a store they are refused. */
+  private readonly store: Store | undefined;
+
+  constructor(replica: ReplicaRef, log: Logger, store?: Store) {
     this.replica = replica;
     this.log = log;
+    this.store = store;
     this.watch = replica.subscribe(() => this.attach());
     this.attach();
   }
@@ -85,6 +91,7 @@ export class PartitionClient {
   }
 
   request(op: PartitionOp): Promise<PartitionResult> {
+    if (isStreamRead(op)) return this.read(op);
     const id = this.nextId++;
     if (this.batch.length === 0) setImmediate(this.flush);
     this.batch.push({ id, op });
@@ -111,6 +118,14 @@ export class PartitionClient {
     }
     ref.send({ type: 'requests', items });
   };
+
+  /** A stream read, answered here from the serving actor's snapshot and the store. */
+  private async read(op: StreamRead): Promise<PartitionResult> {
+    const ref = this.serving ? this.current() : undefined;
+    if (!ref || !this.store) return { type: 'failed', code: 'not_leader', message: 'this replica is not serving as primary' };
+    const { context } = ref.getSnapshot();
+    return serveStreamRead(this.store, context.queue, context.partition, { stream: context.streamLog, end: context.committedOffset }, op);
+  }
 
   onReady(listener: () => void): () => void {
     this.readyListeners.add(listener);

@@ -123,9 +123,10 @@ export async function servePartitionRequest(
 /**
  * A delivery as a forwarded answer carries it: positional, so a receive of 500 messages is not 500
  * maps of a dozen keys to encode and decode again. [offset, count, deadline, seq, first, size,
- * sentAt, message id, body, message sentAt, attributes (or nil)?, extras? (storage/records.ts)]
+ * sentAt, message id, body, message sentAt, attributes?, message group?, extras? (storage/records.ts)]
+ * (nil for an absent attributes or group when something follows)
  */
-type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, unknown?];
+type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, (string | null)?, unknown?];
 type WireResult = Exclude<PartitionResult, { type: 'received' }> | { type: 'received'; rows: WireDelivery[] };
 
 function toWire(result: PartitionResult): WireResult {
@@ -135,7 +136,8 @@ function toWire(result: PartitionResult): WireResult {
     rows: result.deliveries.map(({ offset, delivery: d, record: r }): WireDelivery => {
       const row: WireDelivery = [offset, d.count, d.deadline, d.seq, d.first, d.size, d.sentAt, r.id, r.body, r.sentAt];
       const extras = messageExtras(r);
-      if (r.attributes !== undefined || extras !== undefined) row.push(r.attributes ?? null);
+      if (r.attributes !== undefined || r.group !== undefined || extras !== undefined) row.push(r.attributes ?? null);
+      if (r.group !== undefined || extras !== undefined) row.push(r.group ?? null);
       if (extras !== undefined) row.push(extras);
       return row;
     }),
@@ -146,11 +148,13 @@ function fromWire(result: WireResult): PartitionResult {
   if (result.type !== 'received') return result;
   return {
     type: 'received',
-    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, extras]) => {
+    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, group, extras]) => {
       const record: MessageRecord = { id, body, sentAt: recordSentAt };
       if (attributes !== undefined && attributes !== null) record.attributes = attributes;
+      if (group !== undefined && group !== null) record.group = group;
       if (extras !== undefined) withExtras(record, extras);
-      return { offset, delivery: { count, deadline, seq, first, size, sentAt }, record };
+      const delivery = group === undefined || group === null ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, group };
+      return { offset, delivery, record };
     }),
   };
 }

@@ -3,7 +3,8 @@
  * long polling across all of them, and receipt handles routed back to the partition that issued
  * them. Queue-level state lives here only for long polling (the waiting receivers).
  */
-import type { Delivery, HandleResult } from '../../actors/partition/ledger.ts';
+import { createHash } from 'node:crypto';
+import type { Delivery, HandleResult, NewMessage } from '../../actors/partition/ledger.ts';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
@@ -87,21 +88,36 @@ export class QueueService {
   // ---- sends -------------------------------------------------------------------------------------
 
   /**
-   * Round robin, except for a send with a deduplication id: its partition follows from the id, so
-   * a retry reaches the partition that remembers it.
+   * On a FIFO queue the message group's partition (the group's order lives in one partition);
+   * otherwise round robin, except for a send with a deduplication id: its partition follows from the
+   * id, so a retry reaches the partition that remembers it. (A FIFO queue's retry names the same
+   * group, and scope `queue` has one partition: attributes.ts.)
    */
-  private pickPartition(dedupId?: string): PartitionRouter {
+  private pickPartition(message: NewMessage | undefined): PartitionRouter {
     const n = this.partitions.length;
-    const p = this.partitions[dedupId === undefined ? this.nextPartition++ % n : hashOf(dedupId) % n];
+    const key = message?.record.group ?? message?.dedupId;
+    const p = this.partitions[key === undefined ? this.nextPartition++ % n : hashOf(key) % n];
     if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
     return p;
   }
 
-  /** Checks one message against the queue's limits; returns its record. */
-  private toRecord(message: OutgoingMessage): { record: MessageRecord; delayMs: number; dedupId?: string } {
+  /** Checks one message against the queue's limits and kind (FIFO or standard); returns its record. */
+  private toRecord(message: OutgoingMessage): NewMessage {
+    const { fifo } = this.attributes;
+    if (fifo && message.messageGroupId === undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is a FIFO queue: every message needs a messageGroupId`);
+    }
+    if (!fifo && message.messageGroupId !== undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is not a FIFO queue: messageGroupId applies to FIFO queues only`);
+    }
+    if (fifo && message.delaySeconds !== undefined) {
+      // Order is the order messages become visible: a message's own delay could reorder its group.
+      throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is a FIFO queue: delaySeconds per message is not supported (set the queue's delaySeconds)`);
+    }
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
     if (message.ttlSeconds !== undefined) record.expiresAt = record.sentAt + message.ttlSeconds * 1000;
+    if (message.messageGroupId !== undefined) record.group = message.messageGroupId;
     const size = recordSize(record);
     if (size > this.attributes.maximumMessageSize) {
       throw new WharfError(
@@ -110,7 +126,21 @@ export class QueueService {
       );
     }
     const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
-    return message.deduplicationId === undefined ? { record, delayMs } : { record, delayMs, dedupId: message.deduplicationId };
+    const dedupId = this.dedupKey(message);
+    return dedupId === undefined ? { record, delayMs } : { record, delayMs, dedupId };
+  }
+
+  /**
+   * The id a partition remembers the message by: the given deduplication id, else the body's
+   * SHA-256 with contentBasedDeduplication; within its group with scope `messageGroup` (a group id
+   * holds no line feed, so the pair cannot collide with another).
+   */
+  private dedupKey(message: OutgoingMessage): string | undefined {
+    const id =
+      message.deduplicationId ??
+      (this.attributes.contentBasedDeduplication ? createHash('sha256').update(message.body).digest('hex') : undefined);
+    if (id === undefined || this.attributes.deduplicationScope !== 'messageGroup') return id;
+    return `${message.messageGroupId ?? ''}\n${id}`;
   }
 
   /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
@@ -122,7 +152,7 @@ export class QueueService {
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.pickPartition(entry.dedupId).request({ type: 'send', messages: [entry], ...this.lengthLimit() });
+    const result = await this.pickPartition(entry).request({ type: 'send', messages: [entry], ...this.lengthLimit() });
     expectOk(result);
     if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
@@ -130,7 +160,7 @@ export class QueueService {
 
   async sendBatch(entries: Request<'SendMessageBatch'>['entries']) {
     checkBatch(entries);
-    const accepted: Array<{ id: string; record: MessageRecord; delayMs: number; dedupId?: string }> = [];
+    const accepted: Array<NewMessage & { id: string }> = [];
     const failed: BatchEntryFailure[] = [];
     let bytes = 0;
     for (const entry of entries) {
@@ -145,25 +175,35 @@ export class QueueService {
     if (bytes > LIMITS.maxBatchBytes) {
       throw new WharfError(ErrorCode.BatchTooLarge, `batch of ${bytes} bytes exceeds ${LIMITS.maxBatchBytes}`);
     }
-    if (accepted.length > 0) {
-      // One partition per batch: the whole batch is one atomic write and keeps its order.
-      const result = await this.pickPartition(accepted[0]?.dedupId).request({
-        type: 'send',
-        messages: accepted.map(({ id: _entry, ...message }) => message),
-        ...this.lengthLimit(),
-      });
-      if (result.type === 'failed') {
-        return { successful: [], failed: [...failed, ...accepted.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false }))] };
-      }
-      const ids = result.type === 'sent' ? result.ids : [];
-      const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
-      const full = queueFull(this.name);
-      return {
-        successful: accepted.flatMap((a, i) => (rejected.has(i) ? [] : [{ id: a.id, messageId: ids[i] || a.record.id }])),
-        failed: [...failed, ...accepted.filter((_, i) => rejected.has(i)).map((a) => entryFailure(a.id, full))],
-      };
+    if (accepted.length === 0) return { successful: [], failed };
+    // A standard queue's batch goes to one partition: one atomic write, in order. A FIFO queue's
+    // goes to its groups' partitions, one atomic write each, every group's entries in batch order.
+    const parts = new Map<PartitionRouter, Array<NewMessage & { id: string }>>();
+    const first = this.attributes.fifo ? undefined : this.pickPartition(accepted[0]);
+    for (const entry of accepted) {
+      const p = first ?? this.pickPartition(entry);
+      parts.set(p, [...(parts.get(p) ?? []), entry]);
     }
-    return { successful: [], failed };
+    const successful: Array<{ id: string; messageId: string }> = [];
+    await Promise.all(
+      [...parts].map(async ([p, entries]) => {
+        const result = await p.request({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() });
+        if (result.type === 'failed') {
+          failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
+          return;
+        }
+        const ids = result.type === 'sent' ? result.ids : [];
+        const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
+        entries.forEach((a, i) => {
+          if (rejected.has(i)) failed.push(entryFailure(a.id, queueFull(this.name)));
+          else successful.push({ id: a.id, messageId: ids[i] || a.record.id });
+        });
+      }),
+    );
+    // Answers in the batch's order, whatever order the partitions answered in.
+    const order = new Map(entries.map((e, i) => [e.id, i]));
+    const byEntry = (a: { id: string }, b: { id: string }) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0);
+    return { successful: successful.sort(byEntry), failed: failed.sort(byEntry) };
   }
 
   // ---- receives ----------------------------------------------------------------------------------
@@ -261,8 +301,13 @@ export class QueueService {
           asking.forEach((waiter, k) => {
             const messages = results[k] ?? [];
             const i = this.waiters.indexOf(waiter);
-            // A waiter that timed out meanwhile: its messages return after their visibility timeout.
-            if (messages.length === 0 || i < 0) return;
+            if (messages.length === 0) return;
+            if (i < 0) {
+              // The waiter timed out meanwhile: its messages become visible again at once rather
+              // than after their visibility timeout (which would also hold their FIFO groups).
+              this.release(messages);
+              return;
+            }
             this.waiters.splice(i, 1);
             this.clock.clearTimeout(waiter.timer);
             waiter.resolve(messages);
@@ -273,6 +318,12 @@ export class QueueService {
         this.draining = false;
       }
     })();
+  }
+
+  /** Ends the leases of deliveries nobody took (visibility 0); a failure leaves them to their timeout. */
+  private release(messages: readonly ReceivedMessage[]): void {
+    const entries = messages.map((m, i) => ({ id: String(i), receiptHandle: m.receiptHandle, visibilityTimeout: 0 }));
+    this.changeVisibilityBatch(entries).catch(() => undefined);
   }
 
   private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
@@ -290,6 +341,7 @@ export class QueueService {
       receiveCount: d.delivery.count,
       firstReceivedAt: d.delivery.first,
       ...(d.record.deadLetter === undefined ? {} : { deadLetter: d.record.deadLetter }),
+      ...(d.record.group === undefined ? {} : { messageGroupId: d.record.group }),
     };
   }
 
@@ -381,7 +433,7 @@ export class QueueService {
   async storeIdempotent(entries: ReadonlyArray<{ record: MessageRecord; dedupId: string }>): Promise<void> {
     const byPartition = new Map<PartitionRouter, Array<{ record: MessageRecord; delayMs: number; dedupId: string }>>();
     for (const { record, dedupId } of entries) {
-      const p = this.pickPartition(dedupId);
+      const p = this.pickPartition({ record, delayMs: 0, dedupId });
       byPartition.set(p, [...(byPartition.get(p) ?? []), { record, delayMs: 0, dedupId }]);
     }
     await Promise.all([...byPartition].map(async ([p, messages]) => expectOk(await p.request({ type: 'send', messages }))));

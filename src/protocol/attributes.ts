@@ -11,9 +11,11 @@ interface Range {
   default: number;
 }
 
-/** Attributes with a few named values, all settable. */
+/** Attributes with a few named values. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  deduplicationScope: { values: ['queue', 'messageGroup'], default: 'queue' },
+  mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
 
 /**
@@ -72,7 +74,17 @@ export const SHAPED: { [K in DeadLetterAttribute]: Shaped<NonNullable<SettableAt
   },
 };
 
-type NumericSettable = Exclude<keyof SettableAttributes, keyof typeof CHOICES | keyof typeof SHAPED>;
+/** Choices fixed at creation. */
+const CREATION_CHOICES: ReadonlySet<string> = new Set(['mode']);
+
+/** Attributes that are true or false. */
+export const BOOLEANS = {
+  contentBasedDeduplication: { default: false, settable: true },
+  fifo: { default: false, settable: false },
+} as const satisfies Record<string, { default: boolean; settable: boolean }>;
+
+type NonNumeric = keyof typeof CHOICES | keyof typeof BOOLEANS | keyof typeof SHAPED;
+type NumericSettable = Exclude<keyof SettableAttributes, NonNumeric>;
 
 export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
@@ -80,32 +92,43 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
   delaySeconds: { min: 0, max: 900, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  deduplicationWindow: { min: 60, max: 604_800, default: 300 },
+  // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
+  retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
 };
 
-export const CREATION: Record<keyof CreationAttributes, Range> = {
+export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {
   partitions: { min: 1, max: 64, default: 1 },
   replicationFactor: { min: 1, max: 5, default: 3 },
 };
 
-const ALL: Record<Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof SHAPED>, Range> = { ...SETTABLE, ...CREATION };
+const ALL: Record<Exclude<keyof QueueAttributes, NonNumeric>, Range> = { ...SETTABLE, ...CREATION };
 
 export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
   ...Object.fromEntries(Object.entries(ALL).map(([k, r]) => [k, r.default])),
   ...Object.fromEntries(Object.entries(CHOICES).map(([k, c]) => [k, c.default])),
+  ...Object.fromEntries(Object.entries(BOOLEANS).map(([k, b]) => [k, b.default])),
 } as unknown as QueueAttributes);
 
-type AttributeValue = NonNullable<QueueAttributes[keyof QueueAttributes]> | string;
+type Value = number | string | boolean | NonNullable<SettableAttributes[DeadLetterAttribute]>;
 
-function checkOne(name: string, value: unknown, ranges: Record<string, Range>): AttributeValue {
+function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
   const shaped = Object.hasOwn(SHAPED, name) ? SHAPED[name as keyof typeof SHAPED] : undefined;
   if (shaped !== undefined) return shaped.check(name, value);
-  const choice = Object.hasOwn(CHOICES, name) ? CHOICES[name as keyof typeof CHOICES] : undefined;
+  const choice = Object.hasOwn(CHOICES, name) && (!settableOnly || !CREATION_CHOICES.has(name)) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
       throw new WharfError(
         ErrorCode.InvalidAttribute,
         `attribute ${name} must be one of ${choice.values.join(', ')}, got ${String(value).slice(0, 64)}`,
       );
+    }
+    return value;
+  }
+  const flag = Object.hasOwn(BOOLEANS, name) ? BOOLEANS[name as keyof typeof BOOLEANS] : undefined;
+  if (flag !== undefined && (flag.settable || !settableOnly)) {
+    if (typeof value !== 'boolean') {
+      throw new WharfError(ErrorCode.InvalidAttribute, `attribute ${name} must be true or false, got ${String(value).slice(0, 64)}`);
     }
     return value;
   }
@@ -122,12 +145,47 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>): 
   return value;
 }
 
+/**
+ * Rules between attributes. A message group lives in one partition, but with scope `queue` a
+ * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
+ * A stream keeps offsets in send order, so it has no delays and no message groups; a size limit is
+ * a stream's alone (a queue's messages leave when consumed).
+ */
+function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (a.mode === 'stream' && a.delaySeconds !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
+  }
+  if (a.mode === 'stream' && a.fifo) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'a stream (mode stream) cannot be a FIFO queue: its partitions are read in offset order');
+  }
+  if (a.mode !== 'stream' && a.retentionBytes !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute retentionBytes applies to streams only (mode stream)');
+  }
+  if (!a.fifo && a.deduplicationScope === 'messageGroup') {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'deduplicationScope messageGroup applies to FIFO queues only (fifo: true)');
+  }
+  // Dead-lettering on expiry or on overflow needs a dead-letter queue.
+  if (a.redrivePolicy === undefined && a.deadLetterOnExpiry === true) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute deadLetterOnExpiry needs a redrivePolicy (a dead-letter queue)');
+  }
+  if (a.redrivePolicy === undefined && a.overflowPolicy === 'dead-letter') {
+    throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
+  }
+  if (a.fifo && a.partitions > 1 && a.deduplicationScope !== 'messageGroup') {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `a FIFO queue with ${a.partitions} partitions needs deduplicationScope messageGroup (scope queue needs partitions 1)`,
+    );
+  }
+  return a;
+}
+
 /** Attributes for a new queue: the given ones checked, the rest defaulted. */
 export function creationAttributes(given: Record<string, unknown> | undefined): QueueAttributes {
-  const out: Record<string, AttributeValue> = { ...DEFAULT_ATTRIBUTES };
+  const out: Record<string, Value> = { ...DEFAULT_ATTRIBUTES };
   for (const [name, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;
-    out[name] = checkOne(name, value, ALL);
+    out[name] = checkOne(name, value, ALL, false);
   }
   return checkCombination(out as unknown as QueueAttributes);
 }
@@ -137,27 +195,16 @@ export function updatedAttributes(
   current: QueueAttributes,
   given: Record<string, unknown>,
 ): QueueAttributes {
-  const out: Record<string, AttributeValue> = { ...current };
+  const out: Record<string, Value> = { ...current };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
     if (value === null && Object.hasOwn(SHAPED, name)) {
       delete out[name];
       continue;
     }
-    out[name] = checkOne(name, value, SETTABLE);
+    out[name] = checkOne(name, value, SETTABLE, true);
   }
   return checkCombination(out as unknown as QueueAttributes);
-}
-
-/** Rules across attributes: dead-lettering on expiry or on overflow needs a dead-letter queue. */
-function checkCombination(attributes: QueueAttributes): QueueAttributes {
-  if (attributes.redrivePolicy === undefined && attributes.deadLetterOnExpiry === true) {
-    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute deadLetterOnExpiry needs a redrivePolicy (a dead-letter queue)');
-  }
-  if (attributes.redrivePolicy === undefined && attributes.overflowPolicy === 'dead-letter') {
-    throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
-  }
-  return attributes;
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {

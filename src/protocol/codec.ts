@@ -6,7 +6,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS, MESSAGE_GROUP_ID } from './limits.ts';
 import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
 
 // No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
@@ -56,6 +56,7 @@ const outgoing = {
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
   ttlSeconds: v.optional(int(1, LIMITS.maxTtlSeconds)),
+  messageGroupId: v.optional(v.pipe(v.string(), v.regex(MESSAGE_GROUP_ID, 'a message group id is 1-128 letters, digits and ASCII punctuation'))),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
 const attributes = v.pipe(
@@ -68,6 +69,48 @@ const consumerName = v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,128}$/, 'a consu
 const receipt = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 const entries = <T extends v.ObjectEntries>(shape: T) =>
   v.pipe(v.array(v.strictObject({ id, ...shape })), v.maxLength(LIMITS.maxBatchEntries));
+
+const partition = int(0, 63);
+const offset = int(0, Number.MAX_SAFE_INTEGER);
+/** Group and member names follow the queue-name rule: they are key segments. */
+const groupName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected 1-80 characters of A-Z a-z 0-9 - _'));
+const memberId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected 1-80 characters of A-Z a-z 0-9 - _'));
+const generation = int(0, Number.MAX_SAFE_INTEGER);
+
+const streamSchemas = {
+  ReadStream: v.strictObject({
+    queue,
+    partition,
+    offset,
+    maxMessages: v.optional(int(1, LIMITS.maxReceiveMessages)),
+    maxBytes: v.optional(int(1, LIMITS.maxReceiveBytes)),
+    waitTimeSeconds: v.optional(int(0, LIMITS.maxWaitTimeSeconds)),
+  }),
+  FindOffset: v.strictObject({ queue, partition, timestamp: int(0, Number.MAX_SAFE_INTEGER) }),
+  GetOffsets: v.strictObject({ queue, group: v.optional(groupName) }),
+  CommitOffsets: v.strictObject({
+    queue,
+    group: groupName,
+    memberId: v.optional(memberId),
+    generation: v.optional(generation),
+    offsets: v.pipe(
+      v.array(v.strictObject({ partition, offset, metadata: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.maxOffsetMetadata))) })),
+      v.minLength(1),
+      v.maxLength(64),
+      v.check((o) => new Set(o.map((e) => e.partition)).size === o.length, 'each partition at most once'),
+    ),
+  }),
+  JoinGroup: v.strictObject({
+    queue,
+    group: groupName,
+    memberId: v.optional(memberId),
+    sessionTimeoutMs: v.optional(int(LIMITS.minSessionTimeoutMs, LIMITS.maxSessionTimeoutMs)),
+  }),
+  GroupHeartbeat: v.strictObject({ queue, group: groupName, memberId, generation }),
+  LeaveGroup: v.strictObject({ queue, group: groupName, memberId }),
+  DescribeGroup: v.strictObject({ queue, group: groupName }),
+  ListGroups: v.strictObject({ queue }),
+};
 
 const schemas = {
   CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes) }),
@@ -108,6 +151,7 @@ const schemas = {
   }),
   CancelMessageMoveTask: v.strictObject({ taskId: id }),
   ListMessageMoveTasks: v.strictObject({ sourceQueue: v.optional(queue) }),
+  ...streamSchemas,
 } satisfies Record<Action, v.GenericSchema>;
 
 export function isAction(name: string | undefined): name is Action {

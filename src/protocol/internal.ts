@@ -44,6 +44,7 @@ const record = v.object({
   id: v.string(),
   body: bytes,
   sentAt: v.number(),
+  group: v.optional(v.string()),
   attributes: v.optional(v.record(v.string(), v.object({ type: v.picklist(['string', 'number', 'binary']), value: v.union([v.string(), bytes]) }))),
   expiresAt: v.optional(v.number()),
   // A dead-lettered message's history: checked field by field when it is stored (storage/records.ts).
@@ -69,6 +70,11 @@ const opSchema = v.variant('type', [
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
   v.strictObject({ type: v.literal('changeVisibility'), items: v.array(v.strictObject({ offset: nat, seq: nat, visibilityMs: nat })) }),
   v.strictObject({ type: v.literal('purge') }),
+  v.strictObject({ type: v.literal('commitOffset'), group: name, offset: nat, generation: nat, metadata: v.optional(v.string()) }),
+  v.strictObject({ type: v.literal('read'), from: nat, max: nat, maxBytes: nat }),
+  v.strictObject({ type: v.literal('findOffset'), timestamp: nat }),
+  v.strictObject({ type: v.literal('offsets'), group: v.optional(name) }),
+  v.strictObject({ type: v.literal('groups') }),
 ]);
 
 const partitionSchema = v.strictObject({

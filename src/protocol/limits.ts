@@ -29,4 +29,16 @@ export const LIMITS = {
   maxMovesPerSecond: 10_000,
   /** Message move tasks kept (running and finished); the oldest finished ones are forgotten first. */
   maxMoveTasks: 100,
+  /** Characters of the metadata a consumer group may commit with an offset. */
+  maxOffsetMetadata: 1024,
+  /** Session timeouts of consumer group members, ms: a member silent for longer leaves the group. */
+  minSessionTimeoutMs: 1000,
+  maxSessionTimeoutMs: 300_000,
+  /** Members of one consumer group. */
+  maxGroupMembers: 256,
+  /** Consumer groups with committed offsets in one partition. */
+  maxGroupsPerPartition: 1000,
 } as const;
+
+/** A FIFO message group id, as SQS's: letters, digits and ASCII punctuation, no white space (1-128 characters). */
+export const MESSAGE_GROUP_ID = /^[A-Za-z0-9!-/:-@[-`{-~]{1,128}$/;

@@ -46,6 +46,25 @@ export interface SettableAttributes {
   maxLength?: number;
   /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
   overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
+  /**
+   * Seconds a deduplication id (given, or the body's SHA-256 with contentBasedDeduplication) is
+   * remembered: a repeat within it stores nothing. 60–604,800. A change applies to later sends.
+   * @default 300
+   */
+  deduplicationWindow: number;
+  /**
+   * `queue`: a deduplication id names one message in the whole queue. `messageGroup` (FIFO queues
+   * only): in its message group, so equal ids in different groups are different messages. A FIFO
+   * queue with more than one partition needs `messageGroup`. @default 'queue'
+   */
+  deduplicationScope: 'queue' | 'messageGroup';
+  /** A message sent without a deduplication id gets the SHA-256 of its body as one. @default false */
+  contentBasedDeduplication: boolean;
+  /**
+   * Stream mode only: bytes of bodies and attributes each partition keeps; beyond it the oldest
+   * messages go. 0 keeps any size (retentionPeriod still applies). @default 0
+   */
+  retentionBytes: number;
 }
 
 export interface RedrivePolicy {
@@ -80,10 +99,20 @@ export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttri
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
+  /**
+   * A FIFO queue: every message names a message group (`messageGroupId`), and the messages of a
+   * group are delivered in the order they were sent, one in flight at a time. @default false
+   */
+  fifo: boolean;
   /** Partitions of the queue. 1–64. @default 1 */
   partitions: number;
   /** Copies of each partition, on different nodes (fewer while the cluster has fewer nodes). 1–5. @default 3 */
   replicationFactor: number;
+  /**
+   * `queue`: SQS-style, a message is leased to one consumer and gone once deleted. `stream`: a
+   * message stays until retention removes it; consumer groups read it by offset. @default 'queue'
+   */
+  mode: 'queue' | 'stream';
 }
 
 export type QueueAttributes = SettableAttributes & CreationAttributes;
@@ -113,13 +142,19 @@ export interface OutgoingMessage {
   /** Overrides the queue's delay for this message. 0–900 seconds. */
   delaySeconds?: number;
   /**
-   * Makes the send idempotent: another send with the same id to the same queue within 5 minutes
-   * stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
+   * Makes the send idempotent: another send with the same id to the same queue (or message group,
+   * with deduplicationScope `messageGroup`) within the queue's deduplicationWindow (default 5
+   * minutes) stores nothing and answers the first one's message id. 1–128 of A-Z, a-z, 0-9, '-', '_'.
    * The SDK sets one on every message, so its retries never create a second copy.
    */
   deduplicationId?: string;
   /** Per-message time to live, seconds: the message expires this long after the send, before retention would. 1–1,209,600. */
   ttlSeconds?: number;
+  /**
+   * The message group, on a FIFO queue (required there, refused elsewhere): the messages of a group
+   * are delivered in order. 1–128 of A-Z, a-z, 0-9 and the punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~.
+   */
+  messageGroupId?: string;
 }
 
 export interface BatchEntryFailure {
@@ -140,6 +175,50 @@ export interface ReceivedMessage {
   firstReceivedAt: number;
   /** Only in a dead-letter queue: where the message came from, why, and its attempts there. */
   deadLetter?: DeadLetterHistory;
+  /** Its message group, on a FIFO queue. */
+  messageGroupId?: string;
+}
+
+/** A message as a stream read returns it: by offset, nothing leased. */
+export interface StreamMessage {
+  offset: number;
+  messageId: string;
+  body: Uint8Array;
+  attributes: MessageAttributes;
+  /** When the partition's primary accepted it; never decreases along a partition's offsets. */
+  sentAt: number;
+}
+
+/** A group's committed position in one partition: the next offset the group reads. */
+export interface CommittedOffset {
+  offset: number;
+  generation: number;
+  metadata?: string;
+  committedAt: number;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The lowest offset still stored (retention and purges remove from the head). */
+  startOffset: number;
+  /** One past the highest readable offset: in sync mode, writes settled on a majority. */
+  endOffset: number;
+  committed?: CommittedOffset;
+}
+
+export interface GroupMember {
+  memberId: string;
+  partitions: number[];
+  lastSeen: number;
+}
+
+/** A member's view of its group after a join or heartbeat. */
+export interface GroupAssignment {
+  memberId: string;
+  generation: number;
+  partitions: number[];
+  /** Milliseconds within which the member must heartbeat again. */
+  sessionTimeoutMs: number;
 }
 
 /** A redrive: messages moved out of a dead-letter queue, at a bounded rate, resumable. */
@@ -230,9 +309,76 @@ export interface Api {
   };
   CancelMessageMoveTask: { request: { taskId: string }; reply: { task: MessageMoveTask } };
   ListMessageMoveTasks: { request: { sourceQueue?: string }; reply: { tasks: MessageMoveTask[] } };
+  /** Stream mode: messages of one partition from `offset` on (nothing is leased or written). */
+  ReadStream: {
+    request: {
+      queue: string;
+      partition: number;
+      offset: number;
+      /** 1–1,000. @default 100 */
+      maxMessages?: number;
+      /** Bytes of bodies and attributes, 1–4 MiB (at least one message is returned). @default 1 MiB */
+      maxBytes?: number;
+      /** Wait up to this many seconds (0–20) for a message when none is readable yet. @default 0 */
+      waitTimeSeconds?: number;
+    };
+    reply: { messages: StreamMessage[]; nextOffset: number; startOffset: number; endOffset: number };
+  };
+  /** Stream mode: the first offset of a partition whose message was sent at or after `timestamp`. */
+  FindOffset: {
+    request: { queue: string; partition: number; timestamp: number };
+    reply: { offset: number };
+  };
+  /** Stream mode: each partition's start and end, and a group's committed offsets. */
+  GetOffsets: {
+    request: { queue: string; group?: string };
+    reply: { partitions: PartitionOffsets[] };
+  };
+  /**
+   * Stream mode: stores a group's positions, each in its partition's replicated write. With
+   * `memberId` the member must hold the group's current `generation` and own each partition;
+   * without it (an operator's seek) the group must have no members.
+   */
+  CommitOffsets: {
+    request: {
+      queue: string;
+      group: string;
+      memberId?: string;
+      generation?: number;
+      offsets: Array<{ partition: number; offset: number; metadata?: string }>;
+    };
+    reply: Record<string, never>;
+  };
+  JoinGroup: {
+    request: { queue: string; group: string; memberId?: string; sessionTimeoutMs?: number };
+    reply: GroupAssignment;
+  };
+  GroupHeartbeat: {
+    request: { queue: string; group: string; memberId: string; generation: number };
+    reply: GroupAssignment;
+  };
+  LeaveGroup: { request: { queue: string; group: string; memberId: string }; reply: Record<string, never> };
+  DescribeGroup: {
+    request: { queue: string; group: string };
+    reply: { group: string; generation: number; members: GroupMember[] };
+  };
+  ListGroups: { request: { queue: string }; reply: { groups: string[] } };
 }
 
 export type Action = keyof Api;
+/** The actions of streams (mode stream): reads by offset, offsets, consumer groups. */
+export const STREAM_ACTIONS = [
+  'ReadStream',
+  'FindOffset',
+  'GetOffsets',
+  'CommitOffsets',
+  'JoinGroup',
+  'GroupHeartbeat',
+  'LeaveGroup',
+  'DescribeGroup',
+  'ListGroups',
+] as const satisfies readonly Action[];
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -250,6 +396,7 @@ export const ACTIONS = [
   'StartMessageMoveTask',
   'CancelMessageMoveTask',
   'ListMessageMoveTasks',
+  ...STREAM_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

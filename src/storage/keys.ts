@@ -15,10 +15,14 @@
  *   d/<queue>/<pp>/<due>/<seq>           → MessageRecord waiting out a delay until <due>
  *   k/<queue>/<pp>/<offset>              → DeadLetterMark: the message at <offset> is on its way to the DLQ
  *   h/<queue>/<pp>/<offset>/<n>          → Attempt number <n> of a message delivered more than once
+ *   t/<queue>/<pp>                       → StreamRecord (stream mode: first stored offset, bytes stored, last sentAt)
+ *   o/<queue>/<pp>/<group>               → OffsetRecord (stream mode: a consumer group's committed offset, generation, metadata, time)
  *
  * <pp> is 4 hex digits; <offset>, <due> and <seq> are 13 hex digits (up to 2^52): fixed width, so byte
  * order is numeric order and a range scan returns offsets (or due times) in order. A queue name never
- * holds '/' (names.ts), so a prefix cannot run into another queue's.
+ * holds '/' (names.ts), so a prefix cannot run into another queue's; nor does a group name (codec.ts).
+ * t/ and o/ came after layout 2 was fixed: a store without them reads as a stream with nothing
+ * committed, so the layout version did not change.
  */
 import type { QueueName } from '../names.ts';
 
@@ -70,6 +74,9 @@ export const keys = {
     lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
   }),
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
+  stream: (q: QueueName, p: number) => `t/${q}/${pp(p)}`,
+  groupOffset: (q: QueueName, p: number, group: string) => `o/${q}/${pp(p)}/${group}`,
+  groupOffsets: (q: QueueName, p: number) => prefixRange(`o/${q}/${pp(p)}/`),
   replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
   allReplicas: prefixRange('e/'),
   mark: (q: QueueName, p: number, offset: number) => `k/${q}/${pp(p)}/${n13(offset)}`,
@@ -100,12 +107,12 @@ export const keys = {
   }),
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/`)),
   /** The stored state of one partition replica (everything its log's entries write). */
-  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
   /** Every key of one partition replica: its state and its log. */
   partitionRanges: (q: QueueName, p: number): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
 
   queueOf(key: string): QueueName {
     return key.slice(2) as QueueName;
@@ -113,6 +120,10 @@ export const keys = {
   /** The offset at the end of a message or delivery key. */
   offsetOf(key: string): number {
     return parseInt(key.slice(key.lastIndexOf('/') + 1), 16);
+  },
+  /** The group of a committed-offset key. */
+  groupOf(key: string): string {
+    return key.slice(key.lastIndexOf('/') + 1);
   },
   /** Due time and sequence of a delayed key. */
   delayedOf(key: string): { due: number; seq: number } {

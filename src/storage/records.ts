@@ -3,7 +3,7 @@
  * decoder checks the shape so a corrupt value is reported, not trusted.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, PartitionState } from '../../actors/partition/records.ts';
+import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, OffsetRecord, PartitionState, StreamRecord } from '../../actors/partition/records.ts';
 import type { Attempt, DeadLetterInfo, DeadLetterMark, DeadLetterReason } from '../../actors/partition/dead-letter.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
@@ -27,22 +27,25 @@ function corrupt(what: string): never {
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
 /**
- * [id, sentAt, body, attributes?, extras?]: `extras` (a map: `x` the TTL's expiry, `dl` the
- * dead-letter info) comes fifth, after a nil for absent attributes, so records written before it
- * read unchanged.
+ * [id, sentAt, body, attributes?, group?, extras?]: nil fills an absent attributes or group when
+ * something follows. `extras` (a map: `x` the TTL's expiry, `dl` the dead-letter info) comes sixth,
+ * so records written before it read unchanged.
  */
 export function encodeMessage(r: MessageRecord): Uint8Array {
   const extras = messageExtras(r);
-  if (extras !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, extras]);
+  if (extras !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, r.group ?? null, extras]);
+  if (r.group !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, r.group]);
   return packr.pack(r.attributes ? [r.id, r.sentAt, r.body, r.attributes] : [r.id, r.sentAt, r.body]);
 }
 
 export function decodeMessage(bytes: Uint8Array): MessageRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || typeof a[0] !== 'string' || !isNum(a[1]) || !(a[2] instanceof Uint8Array)) corrupt('message');
+  if (a[4] !== undefined && typeof a[4] !== 'string') corrupt('message');
   const record: MessageRecord = { id: a[0], sentAt: a[1], body: a[2] };
   if (a[3] !== undefined && a[3] !== null) record.attributes = a[3] as MessageAttributes;
-  if (a[4] !== undefined) withExtras(record, a[4]);
+  if (typeof a[4] === 'string') record.group = a[4];
+  if (a[5] !== undefined) withExtras(record, a[5]);
   return record;
 }
 
@@ -105,13 +108,14 @@ export function decodeAttempt(bytes: Uint8Array): Attempt {
 
 /**
  * First byte of a delivery group value. 0x02 groups carry the consumer names of their deliveries;
- * 0x01 groups (written before) have none; a stored single record of older stores is a MessagePack
- * array of six numbers.
+ * 0x03 groups also the message group of each delivery (FIFO queues); 0x01 groups (written before)
+ * have neither; a stored single record of older stores is a MessagePack array of six numbers.
  */
 const DELIVERY_GROUP_V1 = 0x01;
 const DELIVERY_GROUP = 0x02;
-/** Offset, sequence, sentAt, deadline, first, count, size, consumer. */
-const FIELDS_PER_DELIVERY = 8;
+const DELIVERY_GROUP_FIFO = 0x03;
+/** Offset, sequence, sentAt, deadline, first, count, size, consumer, message group. */
+const FIELDS_PER_DELIVERY = 9;
 /** Room for one zigzag varint of a safe integer. */
 const MAX_VARINT = 8;
 const textEncoder = new TextEncoder();
@@ -123,19 +127,26 @@ const textDecoder = new TextDecoder();
  * its offset, sequence and sentAt as differences from the record before, its deadline and first
  * delivery as differences from `base`, its count, its size and its consumer (1 + the name's index,
  * 0 for none). Records of one batch share most of their values (and usually one consumer), so this
- * stays near a dozen bytes a record, and it is written without MessagePack.
+ * stays near a dozen bytes a record, and it is written without MessagePack. A FIFO queue's group
+ * (0x03) also ends each record with its message group, as a name of the same table (a receive's
+ * run of one group stores the group's id once).
  */
 export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   const names = new Map<string, number>();
   const encoded: Uint8Array[] = [];
+  const fifo = g.entries.some(([, d]) => d.group !== undefined);
+  const name = (s: string | undefined) => {
+    if (s === undefined || names.has(s)) return;
+    names.set(s, names.size);
+    encoded.push(textEncoder.encode(s));
+  };
   for (const [, d] of g.entries) {
-    if (d.consumer === undefined || names.has(d.consumer)) continue;
-    names.set(d.consumer, names.size);
-    encoded.push(textEncoder.encode(d.consumer));
+    name(d.consumer);
+    name(d.group);
   }
   const nameBytes = encoded.reduce((n, b) => n + MAX_VARINT + b.byteLength, 0);
   const out = new Uint8Array(1 + (2 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + nameBytes);
-  out[0] = DELIVERY_GROUP;
+  out[0] = fifo ? DELIVERY_GROUP_FIFO : DELIVERY_GROUP;
   let at = 1;
   const put = (n: number) => {
     // Zigzag, with arithmetic rather than bit operations: the values exceed 32 bits.
@@ -166,6 +177,7 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
     put(d.count);
     put(d.size);
     put(d.consumer === undefined ? 0 : (names.get(d.consumer) as number) + 1);
+    if (fifo) put(d.group === undefined ? 0 : (names.get(d.group) as number) + 1);
     offset = o;
     seq = d.seq;
     sentAt = d.sentAt;
@@ -187,7 +199,9 @@ function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
 /** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
 export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
   const version = bytes[0];
-  if (version !== DELIVERY_GROUP && version !== DELIVERY_GROUP_V1) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  if (version !== DELIVERY_GROUP && version !== DELIVERY_GROUP_V1 && version !== DELIVERY_GROUP_FIFO) {
+    return { id, entries: [[id, decodeDelivery(bytes)]] };
+  }
   let at = 1;
   const get = (): number => {
     let z = 0;
@@ -203,7 +217,7 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
   };
   const base = get();
   const names: string[] = [];
-  if (version === DELIVERY_GROUP) {
+  if (version !== DELIVERY_GROUP_V1) {
     const count = get();
     for (let i = 0; i < count; i++) {
       const length = get();
@@ -224,8 +238,12 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
     const first = base + get();
     const count = get();
     const size = get();
-    const consumer = version === DELIVERY_GROUP ? names[get() - 1] : undefined;
-    entries.push([offset, consumer === undefined ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, consumer }]);
+    const consumer = version === DELIVERY_GROUP_V1 ? undefined : names[get() - 1];
+    const group = version === DELIVERY_GROUP_FIFO ? names[get() - 1] : undefined;
+    const record: DeliveryRecord = { count, deadline, seq, first, size, sentAt };
+    if (consumer !== undefined) record.consumer = consumer;
+    if (group !== undefined) record.group = group;
+    entries.push([offset, record]);
   }
   return { id, entries };
 }
@@ -317,4 +335,30 @@ export function decodeLogEntry(bytes: Uint8Array): LogEntry {
     return { type: 'put', key: raw[0], value: raw[1] };
   });
   return { epoch: a[0], ops };
+}
+
+/** [start, bytes, lastSentAt] */
+export function encodeStream(r: StreamRecord): Uint8Array {
+  return packr.pack([r.start, r.bytes, r.lastSentAt]);
+}
+
+export function decodeStream(bytes: Uint8Array): StreamRecord {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || a.length !== 3 || !a.every(isNum)) corrupt('stream');
+  const [start, size, lastSentAt] = a as [number, number, number];
+  return { start, bytes: size, lastSentAt };
+}
+
+/** [offset, generation, committedAt, metadata?] */
+export function encodeOffset(r: OffsetRecord): Uint8Array {
+  return packr.pack(r.metadata === undefined ? [r.offset, r.generation, r.committedAt] : [r.offset, r.generation, r.committedAt, r.metadata]);
+}
+
+export function decodeOffset(bytes: Uint8Array): OffsetRecord {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || (a.length !== 3 && a.length !== 4) || !isNum(a[0]) || !isNum(a[1]) || !isNum(a[2])) corrupt('offset');
+  if (a.length === 4 && typeof a[3] !== 'string') corrupt('offset');
+  const record: OffsetRecord = { offset: a[0], generation: a[1], committedAt: a[2] };
+  if (a.length === 4) record.metadata = a[3] as string;
+  return record;
 }

@@ -234,6 +234,40 @@ test('send joins the body arguments into one message and prints its id', async (
   t.is(text(message?.body ?? new Uint8Array()), 'hello big world');
 });
 
+test('FIFO: queue create --fifo with deduplication flags; send --group --dedup-id stores a repeat once; receive prints the group', async (t) => {
+  const f = await startWharf(t);
+  const cli = cliOf(f);
+
+  const created = await cli([
+    ...['queue', 'create', 'payments', '--fifo'],
+    ...['--deduplication-window', '600', '--content-based-deduplication', 'on'],
+  ]);
+  t.is(created.code, 0, created.stderr);
+  t.like((await f.client.getQueueAttributes('payments')).attributes, {
+    fifo: true,
+    deduplicationWindow: 600,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: true,
+  });
+
+  const first = await cli(['send', 'payments', '--group', 'customer-42', '--dedup-id', 'order-1', 'five']);
+  const again = await cli(['send', 'payments', '--group', 'customer-42', '--dedup-id', 'order-1', 'five']);
+  t.is(first.code, 0, first.stderr);
+  t.is(again.stdout, first.stdout, 'the repeat answers the first message id');
+  const lines = await cli(['send', 'payments', '--group', 'customer-42', '--dedup-id', 'order-2']);
+  t.is(lines.code, 1, 'a deduplication id names one message, not each line of stdin');
+  const noGroup = await cli(['send', 'payments', 'six']);
+  t.is(noGroup.code, 2, 'a FIFO queue refuses a message without a group');
+
+  const r = await cli(['receive', 'payments', '--max', '10', '--wait', '5']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^message-group\s+customer-42$/m);
+  t.is([...r.stdout.matchAll(/^body\s+five$/gm)].length, 1);
+  const attrs = await cli(['queue', 'attrs', 'payments']);
+  t.regex(attrs.stdout, /^fifo\s+yes$/m);
+  t.regex(attrs.stdout, /^deduplication-window\s+600 /m);
+});
+
 test('send without body arguments sends each line of stdin as one message', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');

@@ -127,6 +127,12 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     partitions: 1,
     replicationFactor: 1,
     replication: 'async',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   const high: QueueAttributes = {
     visibilityTimeout: 43_200,
@@ -137,6 +143,12 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     partitions: 64,
     replicationFactor: 5,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
 
   t.true((await client.createQueue('low', low)).created);
@@ -228,6 +240,12 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   });
   t.deepEqual(description.counts, counts(0, 0, 0));
 });
@@ -283,6 +301,12 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     partitions: 2,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   };
   t.deepEqual(attributes, expected);
   t.deepEqual((await client.getQueueAttributes('orders')).attributes, expected);

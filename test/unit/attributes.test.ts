@@ -32,6 +32,12 @@ test('defaults are SQS-like and frozen', (t) => {
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
   });
   t.true(Object.isFrozen(DEFAULT_ATTRIBUTES));
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
@@ -54,10 +60,12 @@ test('creationAttributes fills defaults and checks the given ones', (t) => {
 
 test('every range bound is accepted and every value beyond it is invalid_attribute', (t) => {
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
-    t.is(creationAttributes({ [name]: range.min })[name as keyof QueueAttributes], range.min);
-    t.is(creationAttributes({ [name]: range.max })[name as keyof QueueAttributes], range.max);
+    // A size limit is a stream's: its range is checked on a stream.
+    const mode = name === 'retentionBytes' ? { mode: 'stream' } : {};
+    t.is(creationAttributes({ ...mode, [name]: range.min })[name as keyof QueueAttributes], range.min);
+    t.is(creationAttributes({ ...mode, [name]: range.max })[name as keyof QueueAttributes], range.max);
     for (const bad of [range.min - 1, range.max + 1, range.min + 0.5, NaN, Infinity, `${range.min}`, null, true, [range.min]]) {
-      t.is(codeOf(() => creationAttributes({ [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
+      t.is(codeOf(() => creationAttributes({ ...mode, [name]: bad })), ErrorCode.InvalidAttribute, `${name} = ${String(bad)}`);
     }
   }
   const err = t.throws(() => creationAttributes({ retentionPeriod: 59 }), { instanceOf: WharfError });
@@ -99,4 +107,36 @@ test('sameAttributes compares every attribute', (t) => {
     t.false(sameAttributes(a, b), name);
   }
   t.false(sameAttributes(a, { ...a, replication: 'async' }), 'replication');
+});
+
+test('FIFO attributes: booleans are true or false, fifo only at creation, scope messageGroup only on FIFO queues, scope queue needs one partition', (t) => {
+  const fifo = creationAttributes({ fifo: true, contentBasedDeduplication: true, deduplicationWindow: 604_800 });
+  t.true(fifo.fifo);
+  t.true(fifo.contentBasedDeduplication);
+  t.is(fifo.deduplicationScope, 'queue');
+  t.is(codeOf(() => creationAttributes({ fifo: 'yes' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ contentBasedDeduplication: 1 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationWindow: 59 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationWindow: 604_801 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ deduplicationScope: 'messageGroup' })), ErrorCode.InvalidAttribute, 'messageGroup on a standard queue');
+  t.is(codeOf(() => creationAttributes({ fifo: true, partitions: 4 })), ErrorCode.InvalidAttribute, 'scope queue with 4 partitions');
+  t.is(creationAttributes({ fifo: true, partitions: 4, deduplicationScope: 'messageGroup' }).partitions, 4);
+  t.is(codeOf(() => updatedAttributes(fifo, { fifo: false })), ErrorCode.InvalidAttribute, 'fifo is fixed at creation');
+  t.false(updatedAttributes(fifo, { contentBasedDeduplication: false }).contentBasedDeduplication);
+  const partitioned = creationAttributes({ fifo: true, partitions: 4, deduplicationScope: 'messageGroup' });
+  t.is(codeOf(() => updatedAttributes(partitioned, { deduplicationScope: 'queue' })), ErrorCode.InvalidAttribute);
+  t.false(sameAttributes(fifo, creationAttributes({ contentBasedDeduplication: true, deduplicationWindow: 604_800 })));
+});
+
+test('mode is fixed at creation; a stream has no delay, and only a stream has a size limit', (t) => {
+  const stream = creationAttributes({ mode: 'stream', retentionBytes: 1024 });
+  t.is(stream.mode, 'stream');
+  t.is(codeOf(() => creationAttributes({ mode: 'log' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => updatedAttributes(stream, { mode: 'queue' })), ErrorCode.InvalidAttribute);
+  t.is(updatedAttributes(stream, { retentionBytes: 0 }).retentionBytes, 0);
+  t.is(codeOf(() => updatedAttributes(stream, { delaySeconds: 5 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ mode: 'stream', delaySeconds: 1 })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ retentionBytes: 1 })), ErrorCode.InvalidAttribute);
+  t.false(sameAttributes(stream, { ...stream, mode: 'queue' }));
+  t.is(codeOf(() => creationAttributes({ mode: 'stream', fifo: true })), ErrorCode.InvalidAttribute, 'a stream is not FIFO');
 });

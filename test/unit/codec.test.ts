@@ -55,6 +55,15 @@ const VALID: { [A in Action]: Request<A> } = {
   StartMessageMoveTask: { sourceQueue: 'orders-dlq', destinationQueue: 'orders', maxMessagesPerSecond: 50 },
   CancelMessageMoveTask: { taskId: 'c0ffee-1' },
   ListMessageMoveTasks: { sourceQueue: 'orders-dlq' },
+  ReadStream: { queue: 'events', partition: 3, offset: 12, maxMessages: 1000, maxBytes: 4 * 1024 * 1024, waitTimeSeconds: 20 },
+  FindOffset: { queue: 'events', partition: 0, timestamp: 1_700_000_000_000 },
+  GetOffsets: { queue: 'events', group: 'billing' },
+  CommitOffsets: { queue: 'events', group: 'billing', memberId: 'm-1', generation: 4, offsets: [{ partition: 0, offset: 7, metadata: 'x' }] },
+  JoinGroup: { queue: 'events', group: 'billing', memberId: 'm-1', sessionTimeoutMs: 10_000 },
+  GroupHeartbeat: { queue: 'events', group: 'billing', memberId: 'm-1', generation: 4 },
+  LeaveGroup: { queue: 'events', group: 'billing', memberId: 'm-1' },
+  DescribeGroup: { queue: 'events', group: 'billing' },
+  ListGroups: { queue: 'events' },
 };
 
 /** Byte arrays decode as Buffers: compare them as plain Uint8Arrays. */

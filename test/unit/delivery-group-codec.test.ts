@@ -6,7 +6,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { encode } from '../../src/protocol/codec.ts';
-import { decodeDeliveryGroup, encodeDeliveryGroup } from '../../src/storage/records.ts';
+import { decodeDeliveryGroup, decodeMessage, encodeDeliveryGroup, encodeMessage } from '../../src/storage/records.ts';
 import type { DeliveryGroup, DeliveryRecord } from '../../actors/partition/records.ts';
 
 const time = fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 });
@@ -20,6 +20,8 @@ const record: fc.Arbitrary<DeliveryRecord> = fc.record(
     sentAt: time,
     // A few names, so that records of one group share them.
     consumer: fc.oneof(fc.constantFrom('worker-1', 'host:4242:ab12cd34'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 128 })),
+    // FIFO message groups share the names table with consumers (a group may equal a consumer's name).
+    group: fc.oneof(fc.constantFrom('g1', 'worker-1'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 128 })),
   },
   { requiredKeys: ['count', 'deadline', 'seq', 'first', 'size', 'sentAt'] },
 );
@@ -68,4 +70,13 @@ test('a value that is no delivery group is reported as corrupt', (t) => {
   for (const bytes of [[1, 2, 2, 2, 2, 2, 2], [1, 0x80], [2, 2, 2, 2, 2, 2, 2, 2, 2, 2], [2, 0, 2, 200, 65]]) {
     t.throws(() => decodeDeliveryGroup(new Uint8Array(bytes), 1), { message: /corrupt delivery/ });
   }
+});
+
+test('a message record keeps its FIFO group, with or without attributes; a record without one reads as before', (t) => {
+  const body = new Uint8Array([1, 2, 3]);
+  const plain = { id: 'm1', sentAt: 1_700_000_000_000, body };
+  const grouped = { ...plain, group: 'customer-42' };
+  const both = { ...grouped, attributes: { kind: { type: 'string' as const, value: 'x' } } };
+  for (const r of [plain, grouped, both]) t.deepEqual(decodeMessage(encodeMessage(r)), r);
+  t.deepEqual(decodeMessage(encode([plain.id, plain.sentAt, body])), plain, 'the layout of records written before groups');
 });

@@ -42,6 +42,12 @@ export function queueMeta(name: string, partitions = 1, replicationFactor = 3, i
     delaySeconds: 0,
     receiveWaitTime: 0,
     replication: 'sync',
+    deduplicationWindow: 300,
+    deduplicationScope: 'queue',
+    contentBasedDeduplication: false,
+    fifo: false,
+    retentionBytes: 0,
+    mode: 'queue',
     partitions,
     replicationFactor,
   };

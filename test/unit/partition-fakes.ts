@@ -4,8 +4,8 @@
  * storage effect answers (src/effects/partition-store.ts), without RocksDB. Also an in-memory `Store`
  * so the real storage effect can run against memory.
  */
-import type { DeliveryRecord, DelayedEntry, DeliveryGroup, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup } from '../../actors/partition/records.ts';
-import { EMPTY_PARTITION, loadedDeliveries } from '../../actors/partition/records.ts';
+import type { DeliveryRecord, DelayedEntry, DeliveryGroup, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup, OffsetRecord, StreamRecord } from '../../actors/partition/records.ts';
+import { EMPTY_PARTITION, loadedDeliveries, recordSize } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
 import type { Attempt, DeadLetterMark } from '../../actors/partition/dead-letter.ts';
 import type { Store, StoreView, WriteOp } from '../../src/storage/store.ts';
@@ -19,6 +19,9 @@ export class MemDisk {
   readonly delayed = new Map<string, DelayedEntry>();
   /** Deduplication groups by `${expires}/${tag}`. */
   readonly dedups = new Map<string, DedupGroup>();
+  /** Stream mode: the stream record and committed offsets by group. */
+  stream: StreamRecord | undefined;
+  readonly offsets = new Map<string, OffsetRecord>();
   /** Every batch applied, in order. */
   readonly batches: Change[][] = [];
   /** Dead-letter marks by offset, and attempts by `${offset}/${n}`. */
@@ -68,6 +71,12 @@ export class MemDisk {
         case 'delAttempt':
           this.attempts.delete(`${c.offset}/${c.n}`);
           break;
+        case 'putStream':
+          this.stream = { ...c.record };
+          break;
+        case 'putOffset':
+          this.offsets.set(c.group, { ...c.record });
+          break;
         default:
           c satisfies never;
       }
@@ -93,7 +102,14 @@ export class MemDisk {
           .reduce((m, [key, a]) => m.set(Number(key.split('/')[0]), Math.max(m.get(Number(key.split('/')[0])) ?? 0, a.n)), new Map<number, number>())
           .entries(),
       ],
+      offsets: [...this.offsets].map(([g, r]): [string, OffsetRecord] => [g, { ...r }]),
+      ...(this.stream ? { stream: { ...this.stream } } : {}),
     };
+  }
+
+  /** Stream mode: [offset, sentAt, size] of the messages in [from, end), at most `limit`. */
+  streamHead(from: number, end: number, limit: number): Array<[number, number, number]> {
+    return this.scanWindow(from, end, limit).scanned.map(([o, r]): [number, number, number] => [o, r.sentAt, recordSize(r)]);
   }
 
   /** Messages with offsets in [from, end), at most `limit`, in offset order. */

@@ -120,6 +120,9 @@ function start(options: Options = {}) {
         case 'purged':
           output = { kind: 'purged', ...disk.scanPurged(input.end, input.limit) };
           break;
+        case 'streamHead':
+          output = { kind: 'streamHead', rows: disk.streamHead(input.from, input.end, input.limit) };
+          break;
       }
       if (control.holdPages.has(input.kind)) {
         const gate = deferred<void>();
