@@ -3,10 +3,10 @@
 # WHARF_CHAOS_SECONDS (default 120) instead of the CI tier's few rounds, one scenario at a time
 # (each starts its own nats-server and nodes; two at once would share 2 cores).
 #
-#   npm run chaos                                  # 120 s per scenario
-#   WHARF_CHAOS_SECONDS=600 npm run chaos          # longer
-#   WHARF_CHAOS_REPLICATED=0 npm run chaos         # one node, without the scenarios that need replicas
-#   WHARF_CHAOS_SEED=123 npm run chaos -- test/chaos/kill-primary.test.ts   # one scenario, one schedule
+#   npm run chaos:local                                # 120 s per scenario
+#   WHARF_CHAOS_SECONDS=600 npm run chaos:local        # longer
+#   WHARF_CHAOS_REPLICATED=0 npm run chaos:local       # one node, without the scenarios that need replicas
+#   WHARF_CHAOS_SEED=123 npm run chaos:local -- test/chaos/kill-primary.test.ts   # one scenario, one schedule
 #
 # Other knobs (WHARF_CHAOS_NODES, WHARF_CHAOS_NODE_ENV) are described in test/chaos/scenario.ts.
 # Histories (JSONL) and one summary line per run are kept in test-artifacts/chaos/.

@@ -3,6 +3,8 @@
 #   - nats-server, from Debian's package `nats-server`, when it is not installed;
 #   - Chromium, from Debian's package `chromium`, when /usr/bin/chromium is missing (the browser
 #     test of the inspector page drives it);
+#   - iproute2 and iptables, when `ip` or `iptables` is missing (the multi-host fault harness's
+#     short tier, test/chaos-netns, puts hosts in network namespaces and partitions them);
 #   - the npm dependencies (`npm ci`), when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -54,6 +56,15 @@ install_chromium() {
   apt_install chromium || say "warning: could not install chromium with apt-get: ${manual}"
 }
 
+# Only the fault harness needs them (and root), so a machine that cannot install them still runs Wharf.
+install_netns_tools() {
+  local manual='install the Debian packages "iproute2" and "iptables": the fault harness (chaos/, test/chaos-netns) needs ip and iptables'
+  if ! command -v apt-get >/dev/null 2>&1; then say "warning: ip or iptables is missing and apt-get is not available: ${manual}"; return 0; fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then say "warning: ip or iptables is missing and installing them needs root (no sudo found): ${manual}"; return 0; fi
+  say 'installing iproute2 and iptables for the fault harness (apt-get install iproute2 iptables)'
+  apt_install iproute2 iptables || say "warning: could not install iproute2 and iptables with apt-get: ${manual}"
+}
+
 command -v node >/dev/null 2>&1 || die 'node is not installed: Wharf needs Node.js >= 20.19 with npm'
 command -v npm >/dev/null 2>&1 || die 'npm is not installed: Wharf needs Node.js >= 20.19 with npm'
 
@@ -68,6 +79,13 @@ if [ -x /usr/bin/chromium ]; then
   say 'chromium found at /usr/bin/chromium'
 else
   install_chromium
+fi
+
+# Debian installs iptables in /usr/sbin, which is not on every user's PATH.
+if PATH="${PATH}:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 && PATH="${PATH}:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
+  say 'ip and iptables found'
+else
+  install_netns_tools
 fi
 
 # npm writes node_modules/.package-lock.json on every install; it marks when node_modules was made.

@@ -22,8 +22,10 @@ import type {
   Reply,
   Request,
 } from '../protocol/messages.ts';
+import { ROUTE_HEADER } from '../protocol/route.ts';
 import { subjects, type Subjects } from '../protocol/subjects.ts';
 import { QueueBatcher, type BatchingOptions } from './batcher.ts';
+import { RouteTable } from './route-table.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
 import { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './stream-consumer.ts';
 
@@ -42,6 +44,11 @@ export interface ClientOptions {
   maxAttempts?: number;
   /** Batching of `send()`. */
   batching?: BatchingOptions;
+  /**
+   * Send a partition's requests straight to the node of its primary, learnt from earlier answers,
+   * rather than to any node (which forwards them). @default true
+   */
+  routeToPrimaries?: boolean;
   /**
    * The name this client's receives carry: each delivery records it as the message's lease owner.
    * @default `<host>:<pid>:<random>`
@@ -90,6 +97,43 @@ function isIdempotentSend(action: Action, request: unknown): boolean {
 
 type BatchOutcome = { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
 
+/**
+ * The node whose front-end should get the request: the primary of the partition it concerns, if
+ * the route table knows it (undefined: any node). A batch of receipt handles goes by its first.
+ */
+function targetOf(routes: RouteTable, action: Action, request: unknown): string | undefined {
+  switch (action) {
+    case 'SendMessage': {
+      const r = request as Request<'SendMessage'>;
+      return routes.nodeForSend(r.queue, r.messageGroupId ?? r.deduplicationId);
+    }
+    case 'SendMessageBatch': {
+      const r = request as Request<'SendMessageBatch'>;
+      return routes.nodeForSend(r.queue, r.entries[0]?.messageGroupId ?? r.entries[0]?.deduplicationId);
+    }
+    case 'ReceiveMessage':
+      return routes.nodeForReceive((request as Request<'ReceiveMessage'>).queue);
+    case 'DeleteMessage':
+    case 'ChangeMessageVisibility': {
+      const r = request as Request<'DeleteMessage'>;
+      return routes.nodeOfReceipt(r.queue, r.receiptHandle);
+    }
+    case 'DeleteMessageBatch':
+    case 'ChangeMessageVisibilityBatch': {
+      const r = request as Request<'DeleteMessageBatch'>;
+      const first = r.entries[0];
+      return first === undefined ? undefined : routes.nodeOfReceipt(r.queue, first.receiptHandle);
+    }
+    default:
+      return undefined;
+  }
+}
+
+const queueOf = (request: unknown): string | undefined => {
+  const queue = (request as { queue?: unknown }).queue;
+  return typeof queue === 'string' ? queue : undefined;
+};
+
 const encoder = new TextEncoder();
 const toBytes = (body: Uint8Array | string) => (typeof body === 'string' ? encoder.encode(body) : body);
 
@@ -101,6 +145,8 @@ export class WharfClient {
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
   private readonly batchers = new Map<string, QueueBatcher>();
+  private readonly routes = new RouteTable();
+  private readonly routeToPrimaries: boolean;
   /** Recorded by the partitions as the lease owner of what this client receives. */
   readonly consumer: string;
 
@@ -111,6 +157,7 @@ export class WharfClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.batching = options.batching ?? {};
+    this.routeToPrimaries = options.routeToPrimaries ?? true;
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -129,18 +176,36 @@ export class WharfClient {
   /**
    * One API request; retries retryable errors with backoff. A timeout (unknown outcome) is retried
    * only for sends whose every message carries a deduplication id: the retry cannot add a copy.
+   * A request about a partition goes to its primary's node when the client knows it (route-table.ts);
+   * a node that does not answer is asked no more and the request goes to any node.
    */
   async request<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
     const frame = encodeRequest<A>(request);
     const idempotent = isIdempotentSend(action, request);
+    const queue = this.routeToPrimaries ? queueOf(request) : undefined;
+    let node = queue === undefined ? undefined : targetOf(this.routes, action, request);
     // Once an attempt's outcome is unknown, so is the request's, whatever later attempts answer.
     let unknown: WharfError | undefined;
     for (let attempt = 1; ; attempt++) {
+      const direct = node;
       try {
-        const msg = await this.nc.request(this.subjects.api(action), frame, { timeout: this.timeoutMs });
+        const subject = direct === undefined ? this.subjects.api(action) : this.subjects.nodeApi(direct, action);
+        const msg = await this.nc.request(subject, frame, { timeout: this.timeoutMs });
+        const route = queue === undefined ? undefined : msg.headers?.get(ROUTE_HEADER);
+        if (queue !== undefined && route) this.routes.learn(queue, route);
         return decodeReply<Reply<A>>(msg.data);
       } catch (err) {
         const error = toClientError(err);
+        // No answer at all (an answer, even an error, comes back as a WharfError): try any node next.
+        if (direct !== undefined && queue !== undefined && !(err instanceof WharfError)) {
+          this.routes.unreachable(queue, direct);
+          node = undefined;
+          // Nobody took it: it goes to any node at once and does not count as an attempt.
+          if (error.code === ErrorCode.Unavailable) {
+            attempt--;
+            continue;
+          }
+        }
         if (error.code === ErrorCode.Timeout) unknown = error;
         if (!error.retryable || (error.code === ErrorCode.Timeout && !idempotent) || attempt >= this.maxAttempts) {
           throw unknown !== undefined && error.code !== ErrorCode.Timeout
@@ -150,6 +215,37 @@ export class WharfClient {
         await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
       }
     }
+  }
+
+  /**
+   * A batch of receipt handles, split by the node serving each handle's partition: every part goes
+   * straight to its primary. A part that fails makes its entries fail; if every part fails, the
+   * call throws as one request would.
+   */
+  private async receiptBatch<A extends 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch'>(
+    action: A,
+    queue: string,
+    entries: Request<A>['entries'],
+  ): Promise<BatchOutcome> {
+    const groups = this.routeToPrimaries ? [...this.routes.byNode(queue, entries).values()] : [];
+    if (groups.length <= 1) return this.request(action, { queue, entries } as Request<A>);
+    const outcomes = await Promise.allSettled(groups.map((part) => this.request(action, { queue, entries: part } as Request<A>)));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure !== undefined && outcomes.every((o) => o.status === 'rejected')) throw failure.reason;
+    const order = new Map(entries.map((e, i) => [e.id, i]));
+    const byOrder = (a: { id: string }, b: { id: string }) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0);
+    const successful: Array<{ id: string }> = [];
+    const failed: BatchEntryFailure[] = [];
+    outcomes.forEach((o, k) => {
+      if (o.status === 'fulfilled') {
+        successful.push(...o.value.successful);
+        failed.push(...o.value.failed);
+        return;
+      }
+      const error = toClientError(o.reason);
+      for (const e of groups[k] ?? []) failed.push({ id: e.id, code: error.code, message: error.message, senderFault: false });
+    });
+    return { successful: successful.sort(byOrder), failed: failed.sort(byOrder) };
   }
 
   // ---- queues ------------------------------------------------------------------------------------
@@ -216,7 +312,7 @@ export class WharfClient {
   }
 
   deleteMessageBatch(queue: string, entries: Array<{ id: string; receiptHandle: string }>): Promise<BatchOutcome> {
-    return this.request('DeleteMessageBatch', { queue, entries });
+    return this.receiptBatch('DeleteMessageBatch', queue, entries);
   }
 
   async changeMessageVisibility(queue: string, receiptHandle: string, visibilityTimeout: number): Promise<void> {
@@ -227,7 +323,7 @@ export class WharfClient {
     queue: string,
     entries: Array<{ id: string; receiptHandle: string; visibilityTimeout: number }>,
   ): Promise<BatchOutcome> {
-    return this.request('ChangeMessageVisibilityBatch', { queue, entries });
+    return this.receiptBatch('ChangeMessageVisibilityBatch', queue, entries);
   }
 
   // ---- dead letters ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { Action, OutgoingMessage, Reply, Request, StreamAction } from '../protocol/messages.ts';
+import { encodeRoute } from '../protocol/route.ts';
 import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
 import type { MoveTasks } from './move-tasks.ts';
 import type { Clock } from '../clock.ts';
@@ -71,6 +72,18 @@ export class FrontEnd {
     const meta = this.entry(name);
     checkWorkQueue(meta);
     return this.deps.service(meta);
+  }
+
+  /** Where the queue's partitions are served, as this node's cache sees it (route.ts); undefined for an unknown queue. */
+  routeOf(name: string): string | undefined {
+    const { metadata } = this.deps;
+    const meta = metadata.queue(name)?.value;
+    if (!meta) return undefined;
+    const partitions = Array.from({ length: meta.attributes.partitions }, (_, p) => {
+      const a = metadata.assignment(meta.name, p)?.value;
+      return a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+    });
+    return encodeRoute({ incarnation: meta.incarnation, partitions });
   }
 
   private entry(name: string): QueueMeta {

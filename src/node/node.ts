@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { createActor, type Actor, type ActorRefFrom } from 'xstate';
 import { nodeMachine } from '../../actors/node/node.machine.ts';
 import { queueMachine, replicaSystemId } from '../../actors/queue/queue.machine.ts';
@@ -21,6 +21,7 @@ import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodeReplicaRequest } from '../protocol/internal.ts';
+import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
@@ -314,7 +315,9 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     }),
     { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now() },
   );
-  const api = serveApi(nc, subs.allApi, frontEnd, metrics, log.child({ component: 'front-end' }));
+  const apiLog = log.child({ component: 'front-end' });
+  // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
+  const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
   moveTasks.startWorker();
   inspector.start({
@@ -335,8 +338,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
     return { ready: true };
   }).catch(async (err: unknown) => {
-    api.unsubscribe();
-    for (const s of internal) s.unsubscribe();
+    for (const s of [...api, ...internal]) s.unsubscribe();
     await nc.close();
     await store.close();
     throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
@@ -372,8 +374,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         await deadLetterMover.stop().catch(() => undefined);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
-        api.unsubscribe();
-        for (const s of internal) s.unsubscribe();
+        for (const s of [...api, ...internal]) s.unsubscribe();
         for (const u of unsubscribe) u();
         await http.close();
         metrics.close();
@@ -483,10 +484,13 @@ function serveInternal(
   ];
 }
 
-/** Subscribes the front-end to every API subject; each request gets exactly one reply. */
-function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
+/**
+ * Subscribes the front-end to the API subjects `subject` matches; each request gets exactly one
+ * reply. The answer to a request naming a queue carries where its partitions are served (route.ts).
+ */
+function serveApi(nc: NatsConnection, subject: string, queueGroup: string | undefined, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
   return nc.subscribe(subject, {
-    queue: API_QUEUE_GROUP,
+    ...(queueGroup === undefined ? {} : { queue: queueGroup }),
     callback: (err, msg) => {
       if (err) {
         log.warn({ err }, 'api subscription error');
@@ -506,9 +510,16 @@ function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metri
       } catch (e) {
         reply = Promise.reject(e);
       }
+      const respond = (bytes: Uint8Array) => {
+        const route = queue === '' ? undefined : frontEnd.routeOf(queue);
+        if (route === undefined) return msg.respond(bytes);
+        const h = headers();
+        h.set(ROUTE_HEADER, route);
+        return msg.respond(bytes, { headers: h });
+      };
       reply.then(
         (body) => {
-          msg.respond(encodeOk(body));
+          respond(encodeOk(body));
           done();
           metrics.requests.inc({ action: known, code: 'ok' });
           countMessages(metrics, known, queue, body);
@@ -516,7 +527,7 @@ function serveApi(nc: NatsConnection, subject: string, frontEnd: FrontEnd, metri
         (e: unknown) => {
           const error = toWharfError(e);
           if (error.code === ErrorCode.Internal) log.error({ err: e, action }, 'request failed');
-          msg.respond(encodeError(error.toWire()));
+          respond(encodeError(error.toWire()));
           done();
           metrics.requests.inc({ action: known, code: error.code });
         },

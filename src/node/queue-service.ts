@@ -13,7 +13,8 @@ import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
-import { decodeReceipt, encodeReceipt } from '../protocol/receipt.ts';
+import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
+import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
@@ -96,7 +97,7 @@ export class QueueService {
   private pickPartition(message: NewMessage | undefined): PartitionRouter {
     const n = this.partitions.length;
     const key = message?.record.group ?? message?.dedupId;
-    const p = this.partitions[key === undefined ? this.nextPartition++ % n : hashOf(key) % n];
+    const p = this.partitions[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
     if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
     return p;
   }
@@ -239,19 +240,17 @@ export class QueueService {
   }
 
   /**
-   * One pass over the partitions, starting at a rotating one and skipping those with nothing
-   * receivable. A retried receive attempt starts at the partition that served it, which remembers it.
+   * One pass over the partitions, skipping those with nothing receivable: the ones served here
+   * first (no forwarding), each group from a rotating start. A retried receive attempt starts at the
+   * partition that served it, which remembers it.
    */
   private async tryReceive(params: ReceiveParams): Promise<ReceivedMessage[]> {
-    const n = this.partitions.length;
     const remembered = params.attemptId === undefined ? undefined : this.attempts.get(params.attemptId);
-    const start = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : this.nextPartition++;
-    for (let i = 0; i < n; i++) {
-      const p = this.partitions[(start + i) % n] as PartitionRouter;
+    const retry = remembered !== undefined && remembered.expires > this.clock.now() ? remembered.partition : undefined;
+    for (const p of this.receiveOrder(retry)) {
       // A partition served here with nothing receivable is skipped without a request, except the
       // one that served this attempt before: it answers a retry from memory.
-      const retried = i === 0 && remembered !== undefined;
-      if (!retried && p.localCounts()?.visible === 0) continue;
+      if (p.index !== retry && p.localCounts()?.visible === 0) continue;
       const result = await p.request({
         type: 'receive',
         max: params.max,
@@ -263,11 +262,28 @@ export class QueueService {
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {
-        if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, (start + i) % n);
-        return result.deliveries.map((d) => this.toReceived(p, d));
+        if (params.attemptId !== undefined) this.rememberAttempt(params.attemptId, p.index);
+        const receipt = receiptsOf(this.incarnation, p.index);
+        return result.deliveries.map((d) => this.toReceived(receipt, d));
       }
     }
     return [];
+  }
+
+  /** The partitions in the order a receive asks them: `first`, then those served here, then the others. */
+  private receiveOrder(first: number | undefined): PartitionRouter[] {
+    const n = this.partitions.length;
+    if (n === 1) return this.partitions.slice();
+    const start = this.nextPartition++;
+    const here: PartitionRouter[] = [];
+    const elsewhere: PartitionRouter[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.partitions[(start + i) % n] as PartitionRouter;
+      if (p.index === first) continue;
+      (p.servingHere ? here : elsewhere).push(p);
+    }
+    const head = first === undefined ? [] : [this.partitions[first] as PartitionRouter];
+    return [...head, ...here, ...elsewhere];
   }
 
   private rememberAttempt(attemptId: string, partition: number): void {
@@ -326,15 +342,10 @@ export class QueueService {
     this.changeVisibilityBatch(entries).catch(() => undefined);
   }
 
-  private toReceived(p: PartitionRouter, d: Delivery & { record: MessageRecord }): ReceivedMessage {
+  private toReceived(receipt: (offset: number, seq: number) => string, d: Delivery & { record: MessageRecord }): ReceivedMessage {
     return {
       messageId: d.record.id,
-      receiptHandle: encodeReceipt({
-        incarnation: this.incarnation,
-        partition: p.index,
-        offset: d.offset,
-        seq: d.delivery.seq,
-      }),
+      receiptHandle: receipt(d.offset, d.delivery.seq),
       body: d.record.body,
       attributes: d.record.attributes ?? {},
       sentAt: d.record.sentAt,
@@ -483,13 +494,6 @@ export class QueueService {
     }
     return total;
   }
-}
-
-/** FNV-1a: a stable, well-spread partition choice for a deduplication id. */
-function hashOf(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 function expectOk(result: PartitionResult): 0 {

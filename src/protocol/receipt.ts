@@ -16,17 +16,53 @@ export interface Receipt {
   seq: number;
 }
 
-const FIELD = /^[0-9a-z]{1,11}$/;
-
 export function encodeReceipt(r: Receipt): string {
-  return `r1.${r.incarnation.toString(36)}.${r.partition.toString(36)}.${r.offset.toString(36)}.${r.seq.toString(36)}`;
+  return receiptsOf(r.incarnation, r.partition)(r.offset, r.seq);
 }
 
+/** The handles of one partition: its prefix written once, for the many deliveries of a receive. */
+export function receiptsOf(incarnation: number, partition: number): (offset: number, seq: number) => string {
+  const prefix = `r1.${incarnation.toString(36)}.${partition.toString(36)}.`;
+  return (offset, seq) => `${prefix}${offset.toString(36)}.${seq.toString(36)}`;
+}
+
+const PREFIX = 'r1.';
+const DOT = 46;
+const MAX_FIELD = 11;
+
+/** The value of a base-36 digit as toString(36) writes it (0-9, a-z), or -1. */
+function digit36(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 122) return c - 87;
+  return -1;
+}
+
+/**
+ * A character scan rather than split, regular expressions and parseInt: every delete and
+ * visibility change parses one. Fields of up to 11 digits, as encodeReceipt writes them.
+ */
 export function decodeReceipt(handle: string): Receipt {
-  const parts = handle.split('.');
-  if (parts.length !== 5 || parts[0] !== 'r1' || !parts.slice(1).every((p) => FIELD.test(p))) {
+  const fields: number[] = [];
+  let ok = handle.startsWith(PREFIX) && handle.length <= PREFIX.length + 4 * (MAX_FIELD + 1);
+  let value = 0;
+  let digits = 0;
+  for (let i = PREFIX.length; ok && i <= handle.length; i++) {
+    const c = i < handle.length ? handle.charCodeAt(i) : DOT;
+    if (c === DOT) {
+      ok = digits >= 1 && digits <= MAX_FIELD && fields.length < 4;
+      fields.push(value);
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    const d = digit36(c);
+    ok = d >= 0;
+    value = value * 36 + d;
+    digits++;
+  }
+  if (!ok || fields.length !== 4) {
     throw new WharfError(ErrorCode.InvalidReceiptHandle, 'the receipt handle is not one Wharf issued');
   }
-  const [incarnation, partition, offset, seq] = parts.slice(1).map((p) => parseInt(p, 36)) as [number, number, number, number];
+  const [incarnation, partition, offset, seq] = fields as [number, number, number, number];
   return { incarnation, partition, offset, seq };
 }

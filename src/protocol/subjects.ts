@@ -2,6 +2,7 @@
  * The NATS subject namespace. No other module builds a subject.
  *
  *   wharf.<cluster>.api.<action>               client → any node's front-end        request/reply, queue group `wharf-api`
+ *   wharf.<cluster>.node.<node>.api.<action>   client → one node's front-end        request/reply (the node of a partition's primary, route.ts)
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
@@ -26,6 +27,9 @@ export function subjects(cluster: ClusterName) {
   return {
     api: (action: Action) => `${prefix}.api.${action}`,
     allApi: `${prefix}.api.*`,
+    /** The same API, answered by one node: a client sends a partition's requests to its primary's node. */
+    nodeApi: (node: NodeId | string, action: Action) => `${prefix}.node.${node}.api.${action}`,
+    allNodeApi: (node: NodeId | string) => `${prefix}.node.${node}.api.*`,
     heartbeat: (node: NodeId | string) => `${prefix}.node.${node}.heartbeat`,
     allHeartbeats: `${prefix}.node.*.heartbeat`,
     partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,

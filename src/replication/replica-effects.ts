@@ -63,6 +63,34 @@ export interface ReplicationDeps {
 
 const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites, deps.retainEntries);
 
+/** Decoded changes of fetched entries by log index, and the bytes of the entries they came from. */
+interface HeldEntries {
+  ops: Map<number, readonly WriteOp[]>;
+  bytes: number;
+}
+
+/** Bounds of what a follower holds decoded (as the primary's in-memory tail): beyond them it reads the log back. */
+const HOLD_ENTRIES = 2048;
+const HOLD_BYTES = 64 * 1024 * 1024;
+
+/** The entries still to apply after a round: those held before and those just fetched (from index `from`), from `applied` on. */
+function holdUnapplied(
+  held: HeldEntries | undefined,
+  entries: ReadonlyArray<{ bytes: Uint8Array; ops: readonly WriteOp[] }>,
+  from: number,
+  applied: number,
+): HeldEntries {
+  const next: HeldEntries = { ops: new Map(), bytes: 0 };
+  for (const [index, ops] of held?.ops ?? []) if (index >= applied) next.ops.set(index, ops);
+  next.bytes = next.ops.size === 0 ? 0 : (held?.bytes ?? 0);
+  entries.forEach((e, i) => {
+    if (from + i < applied) return;
+    next.ops.set(from + i, e.ops);
+    next.bytes += e.bytes.byteLength;
+  });
+  return next.ops.size > HOLD_ENTRIES || next.bytes > HOLD_BYTES ? { ops: new Map(), bytes: 0 } : next;
+}
+
 /** How long a follower waits for one page of a snapshot. */
 const SNAPSHOT_PAGE_TIMEOUT_MS = 30_000;
 
@@ -83,12 +111,16 @@ export function replicaActor(deps: ReplicationDeps) {
     });
     return run;
   };
+  // What each follower fetched and has not applied yet, decoded: applied from memory when its commit comes.
+  const fetched = new Map<string, HeldEntries>();
+  const forget = (k: ReplicaKey) => fetched.delete(replicaKey(k.queue, k.partition));
   return replicaMachine.provide({
     actors: {
       partition,
-      loadReplica: fromPromise<ReplicaMeta, ReplicaKey & { incarnation: number }>(({ input }) =>
-        inTurn(replicaKey(input.queue, input.partition), () => storeOf(deps, input).load(input.incarnation)),
-      ),
+      loadReplica: fromPromise<ReplicaMeta, ReplicaKey & { incarnation: number }>(({ input }) => {
+        forget(input);
+        return inTurn(replicaKey(input.queue, input.partition), () => storeOf(deps, input).load(input.incarnation));
+      }),
 
       saveEpoch: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; epoch: number }>(async ({ input }) => {
         const meta = { ...input.meta, epoch: Math.max(input.meta.epoch, input.epoch) };
@@ -107,22 +139,25 @@ export function replicaActor(deps: ReplicationDeps) {
         const { meta, reply } = input;
         // An answer to an older question (its start is not our log end) or from an older epoch: ignore it.
         if (reply.from !== meta.logEnd || reply.epoch < meta.epoch) return meta;
-        const rs = storeOf(deps, input);
-        let next = meta;
-        if (reply.entries.length > 0) {
-          const entries = reply.entries.map((bytes) => ({ epoch: decodeLogEntry(bytes).epoch, bytes }));
-          if (entries.some((e) => e.epoch > reply.epoch)) throw new WharfError(ErrorCode.Internal, 'fetched an entry newer than its primary');
-          next = await rs.append({ ...next, epoch: Math.max(next.epoch, reply.epoch) }, entries);
-        }
-        return rs.apply(next, Math.min(reply.commit, next.logEnd));
+        const entries = reply.entries.map((bytes) => ({ ...decodeLogEntry(bytes), bytes }));
+        if (entries.some((e) => e.epoch > reply.epoch)) throw new WharfError(ErrorCode.Internal, 'fetched an entry newer than its primary');
+        const k = replicaKey(input.queue, input.partition);
+        const held = fetched.get(k);
+        // The primary's epoch is taken on only with entries, in their synced write.
+        const base = entries.length > 0 ? { ...meta, epoch: Math.max(meta.epoch, reply.epoch) } : meta;
+        const next = await storeOf(deps, input).follow(base, entries, reply.commit, (i) => held?.ops.get(i));
+        fetched.set(k, holdUnapplied(held, entries, meta.logEnd, next.applied));
+        return next;
       }),
 
       truncate: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; to: number }>(async ({ input }) => {
+        forget(input);
         deps.log.warn({ queue: input.queue, partition: input.partition, from: input.to, logEnd: input.meta.logEnd }, 'truncating a divergent log tail');
         return storeOf(deps, input).truncate(input.meta, input.to);
       }),
 
       beginInstall: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta }>(({ input }) => {
+        forget(input);
         deps.log.info({ queue: input.queue, partition: input.partition, logEnd: input.meta.logEnd }, 'copying a snapshot: the log it needs is no longer at the primary');
         return storeOf(deps, input).beginInstall(input.meta);
       }),
@@ -149,6 +184,7 @@ export function replicaActor(deps: ReplicationDeps) {
       }),
 
       promote: fromPromise<ReplicaMeta, ReplicaKey & PromoteInput>(async ({ input }) => {
+        forget(input);
         const rs = storeOf(deps, input);
         const k = replicaKey(input.queue, input.partition);
         // Everything in its log is at least as new as anything committed: it becomes the partition's state.
@@ -185,6 +221,7 @@ export function replicaActor(deps: ReplicationDeps) {
       }),
 
       dropReplica: fromPromise<void, ReplicaKey & { incarnation: number }>(({ input }) => {
+        forget(input);
         const k = replicaKey(input.queue, input.partition);
         return inTurn(k, async () => {
           const log = deps.primaries.get(k);

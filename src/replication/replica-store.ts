@@ -192,6 +192,39 @@ export class ReplicaStore {
     return next;
   }
 
+  /**
+   * A follower's round: appends the fetched entries (synced) and, in the same write, applies what
+   * the commit index now covers, taking each entry's changes from `entries` or from `decoded` (the
+   * entries it fetched earlier, still in memory) instead of reading the log back. What is not in
+   * memory is applied from the log afterwards, as `apply` does. Without entries nothing is synced.
+   */
+  async follow(
+    meta: ReplicaMeta,
+    entries: ReadonlyArray<{ epoch: number; bytes: Uint8Array; ops: readonly WriteOp[] }>,
+    commit: number,
+    decoded: (index: number) => readonly WriteOp[] | undefined,
+  ): Promise<ReplicaMeta> {
+    const to = Math.min(commit, meta.logEnd + entries.length);
+    const changes: WriteOp[] = [];
+    let applied = meta.applied;
+    while (applied < to && applied - meta.applied < APPLY_CHUNK) {
+      const ops = applied >= meta.logEnd ? entries[applied - meta.logEnd]?.ops : decoded(applied);
+      if (ops === undefined) break;
+      for (const op of ops) changes.push(op);
+      applied++;
+    }
+    let next: ReplicaMeta = { ...meta, applied };
+    const cut = trimTo(next.logStart, applied, this.retain);
+    if (cut !== undefined) {
+      changes.push(...this.trimOps(next.logStart, cut));
+      next = { ...next, logStart: cut };
+    }
+    if (entries.length > 0) next = await this.append(next, entries, changes, applied);
+    else if (changes.length > 0 || applied > meta.applied) await this.store.write([...changes, this.metaOp(next)], false);
+    else next = meta;
+    return next.applied < to ? this.apply(next, to) : next;
+  }
+
   /** Writes ops of entries already persisted (the primary applying at commit) and the new applied index. */
   async applyOps(meta: ReplicaMeta, ops: readonly WriteOp[], applied: number): Promise<ReplicaMeta> {
     const next = { ...meta, applied };

@@ -73,7 +73,10 @@ export interface VisibilityOp extends Base {
   visibilityTimeout: number;
 }
 
-export type NemesisF = 'kill' | 'stop' | 'cont' | 'start' | 'restart' | 'rollback' | 'nats-restart' | 'nats-kill' | 'heal';
+export type NemesisF =
+  | 'kill' | 'stop' | 'cont' | 'start' | 'restart' | 'rollback' | 'nats-restart' | 'nats-kill' | 'heal'
+  // the multi-host harness (chaos/nemesis.ts)
+  | 'terminate' | 'partition' | 'isolate' | 'proxy' | 'bandwidth' | 'disk-full' | 'clock-jump' | 'backup' | 'restore';
 
 export interface NemesisOp extends Base {
   f: NemesisF;
@@ -282,7 +285,10 @@ export class History {
 // ---- reading -------------------------------------------------------------------------------------
 
 const TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
-const NEMESIS_FS: ReadonlySet<string> = new Set<NemesisF>(['kill', 'stop', 'cont', 'start', 'restart', 'rollback', 'nats-restart', 'nats-kill', 'heal']);
+const NEMESIS_FS: ReadonlySet<string> = new Set<NemesisF>([
+  'kill', 'stop', 'cont', 'start', 'restart', 'rollback', 'nats-restart', 'nats-kill', 'heal',
+  'terminate', 'partition', 'isolate', 'proxy', 'bandwidth', 'disk-full', 'clock-jump', 'backup', 'restore',
+]);
 
 type Json = Record<string, unknown>;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -228,7 +228,7 @@ export async function rollbackLog(dataDir: string, queue: string, partition: num
  * on every replica and a commit index at that end: then the stores hold the same committed state.
  * Nodes that do not report replicas (no replication) have nothing to wait for.
  */
-async function replicasInSync(nc: NatsConnection, cluster: string, queue: string, ids: readonly string[], timeoutMs: number): Promise<void> {
+export async function replicasInSync(nc: NatsConnection, cluster: string, queue: string, ids: readonly string[], timeoutMs: number): Promise<void> {
   const latest = new Map<string, Heartbeat>();
   const sub = nc.subscribe(subjects(clusterName(cluster)).allHeartbeats, {
     callback: (err, msg) => {
@@ -258,7 +258,7 @@ async function replicasInSync(nc: NatsConnection, cluster: string, queue: string
 }
 
 /** The values of the messages (ready, in flight or delayed) a node's store holds, per partition. */
-async function dumpStore(node: string, dataDir: string, queue: string): Promise<ReplicaDump[]> {
+export async function dumpStore(node: string, dataDir: string, queue: string): Promise<ReplicaDump[]> {
   const store = await openRocksStore(dataDir);
   try {
     const q = queue as QueueName;

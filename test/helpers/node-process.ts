@@ -255,7 +255,7 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
   };
 }
 
-function isReadyLine(line: string): boolean {
+export function isReadyLine(line: string): boolean {
   if (!line.includes('node ready')) return false;
   try {
     const parsed: unknown = JSON.parse(line);

@@ -9,7 +9,7 @@ import type { ReplicaMeta } from '../../actors/replica/log.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import type { QueueName } from '../../src/names.ts';
 import { keys } from '../../src/storage/keys.ts';
-import { encodeLogEntry } from '../../src/storage/records.ts';
+import { decodeLogEntry, encodeLogEntry } from '../../src/storage/records.ts';
 import { openRocksStore, type Store } from '../../src/storage/store.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -63,6 +63,25 @@ test('applying keeps a bounded log tail; a load finds where the log starts', asy
   const reloaded = await new ReplicaStore(again.store, Q, 0, false, 8).load(1);
   t.is(reloaded.logStart, 46);
   t.is(reloaded.logEnd, 50);
+});
+
+test("a follower's round appends and applies in one write, from memory or, for what it no longer holds, from the log", async (t) => {
+  const { store } = await open(t);
+  const rs = new ReplicaStore(store, Q, 0, false, 8);
+  const decoded = (from: number, n: number) => entries(from, n, 1).map((e) => ({ ...e, ops: decodeLogEntry(e.bytes).ops }));
+  let meta = await rs.load(1);
+  const first = decoded(0, 20);
+  meta = await rs.follow(meta, first, 0, () => undefined);
+  t.like(meta, { logEnd: 20, applied: 0 });
+  // The commit covers the first round: entries 0-9 from memory, 10-19 read back, 20-29 just fetched.
+  meta = await rs.follow(meta, decoded(20, 10), 30, (i) => (i < 10 ? first[i]?.ops : undefined));
+  t.like(meta, { logEnd: 30, applied: 30, logStart: 22 });
+  t.deepEqual(await logKeys(store), Array.from({ length: 8 }, (_, i) => 22 + i));
+  const state = await stateOf(store);
+  t.is(Object.keys(state).length, 30);
+  t.is(state[keys.message(Q, 0, 29)], 'v29');
+  // A round without entries applies what the commit adds, and writes nothing when it adds nothing.
+  t.is(await rs.follow(meta, [], 30, () => undefined), meta);
 });
 
 test('a truncation below the applied index of a trimmed log empties the replica, which keeps its mark', async (t) => {

@@ -4,117 +4,14 @@
  * log, an acknowledged send is on a majority, a new primary elected by the two-step protocol has
  * every acknowledged message, and receipt handles of the old primary stay valid.
  */
-import { randomBytes } from 'node:crypto';
-import test, { type ExecutionContext } from 'ava';
-import { connect } from '@nats-io/transport-node';
+import test from 'ava';
 import { WharfClient } from '../../src/client/client.ts';
-import { Metadata } from '../../src/meta/metadata.ts';
-import type { Assignment, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
-import { creationAttributes } from '../../src/protocol/attributes.ts';
-import { startNode, type WharfNode } from '../../src/node/node.ts';
-import type { NodeOptions } from '../../src/node/config.ts';
+import type { WharfNode } from '../../src/node/node.ts';
 import type { QueueName } from '../../src/names.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { openRocksStore } from '../../src/storage/store.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startNats, type NatsServerHandle } from '../helpers/nats-server.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-
-const IDS = ['n1', 'n2', 'n3'];
-
-interface Cluster {
-  nats: NatsServerHandle;
-  cluster: string;
-  nodes: Map<string, WharfNode>;
-  metadata: Metadata;
-  client: WharfClient;
-  dirs: Map<string, string>;
-  start(id: string): Promise<WharfNode>;
-}
-
-async function startCluster(t: ExecutionContext<unknown>, options: Partial<NodeOptions> = {}): Promise<Cluster> {
-  const nats = await startNats(t);
-  const cluster = `t${randomBytes(4).toString('hex')}`;
-  const dirs = new Map<string, string>();
-  for (const id of IDS) dirs.set(id, await tempDir(t, `wharf-${id}-`));
-  const nodes = new Map<string, WharfNode>();
-  const start = async (id: string) => {
-    const node = await startNode({
-      nodeId: id,
-      cluster,
-      natsUrl: nats.url,
-      dataDir: dirs.get(id) as string,
-      logLevel: process.env['LOG_LEVEL'] ?? 'silent',
-      tickMs: 20,
-      httpPort: 0,
-      manager: false,
-      leaseMs: 300,
-      heartbeatMs: 100,
-      failureTimeoutMs: 1000,
-      ...options,
-    });
-    nodes.set(id, node);
-    return node;
-  };
-  for (const id of IDS) await start(id);
-  const nc = await connect({ servers: nats.url });
-  const metadata = await Metadata.open(nc, cluster);
-  const client = await WharfClient.connect({ servers: nats.url, cluster });
-  t.teardown(async () => {
-    await client.close();
-    await Promise.all([...nodes.values()].map((n) => n.stop()));
-    await metadata.close();
-    await nc.close();
-  });
-  return { nats, cluster, nodes, metadata, client, dirs, start };
-}
-
-async function createReplicatedQueue(c: Cluster, name: string, replication: 'sync' | 'async' = 'sync'): Promise<QueueMeta> {
-  const meta: QueueMeta = {
-    name,
-    attributes: { ...creationAttributes({ replicationFactor: 3 }), replication },
-    incarnation: 7,
-    createdAt: Date.now(),
-    modifiedAt: Date.now(),
-  };
-  await c.metadata.createQueue(meta);
-  const a: Assignment = {
-    queue: name,
-    partition: 0,
-    incarnation: 7,
-    replicas: IDS,
-    learners: [],
-    primary: 'n1',
-    epoch: 1,
-    isr: IDS,
-    leaving: [],
-    updatedAt: Date.now(),
-  };
-  t_ok(await c.metadata.casAssignment(a, 0));
-  return meta;
-}
-
-function t_ok<T>(value: T | undefined): T {
-  if (value === undefined) throw new Error('CAS failed');
-  return value;
-}
-
-const report = (node: WharfNode, queue: string): ReplicaReport | undefined => node.reports().find((r) => r.queue === queue && r.partition === 0);
-
-/** The two-step election a cluster manager runs: fence the epoch, then name the most complete replica. */
-async function elect(c: Cluster, queue: string, alive: string[]): Promise<string> {
-  const current = c.metadata.assignment(queue, 0);
-  if (!current) throw new Error('no assignment');
-  const fenced = { ...current.value, primary: null, epoch: current.value.epoch + 1 };
-  const revision = t_ok(await c.metadata.casAssignment(fenced, current.revision));
-  const reports = await eventually(() => {
-    const rs = alive.map((id) => [id, report(c.nodes.get(id) as WharfNode, queue)] as const);
-    return rs.every(([, r]) => r?.epoch === fenced.epoch && r.role === 'follower') ? rs : undefined;
-  }, { message: 'replicas report the fenced epoch' });
-  const [winner] = [...reports].sort(([, a], [, b]) => (b?.lastEpoch ?? 0) - (a?.lastEpoch ?? 0) || (b?.logEnd ?? 0) - (a?.logEnd ?? 0))[0] as readonly [string, ReplicaReport];
-  t_ok(await c.metadata.casAssignment({ ...fenced, primary: winner }, revision));
-  return winner;
-}
+import { createReplicatedQueue, elect, IDS, report, startCluster } from '../helpers/replicated-cluster.ts';
 
 test('followers copy every acknowledged send; a new primary elected after the old one stops has all of them', async (t) => {
   const c = await startCluster(t);
@@ -223,21 +120,24 @@ test('requests forwarded to the primary on another node take effect: batch delet
   const c = await startCluster(t);
   await createReplicatedQueue(c, 'forwarded');
   await eventually(() => report(c.nodes.get('n1') as WharfNode, 'forwarded')?.role === 'primary', { message: 'n1 serves' });
-  // The front-ends form a queue group: about two requests in three reach n2 or n3 and are forwarded.
+  // A client that does not route to primaries asks the queue group of front-ends: about two
+  // requests in three reach n2 or n3 and are forwarded.
+  const client = await WharfClient.connect({ servers: c.nats.url, cluster: c.cluster, routeToPrimaries: false });
+  t.teardown(() => client.close());
   for (let i = 0; i < 20; i++) {
-    await c.client.sendMessageBatch('forwarded', [0, 1].map((k) => ({ id: `e${k}`, body: new TextEncoder().encode(`v${i}-${k}`) })));
+    await client.sendMessageBatch('forwarded', [0, 1].map((k) => ({ id: `e${k}`, body: new TextEncoder().encode(`v${i}-${k}`) })));
   }
   let deleted = 0;
   for (let round = 0; round < 20; round++) {
-    const batch = await c.client.receive('forwarded', { maxMessages: 2, visibilityTimeout: 60 });
+    const batch = await client.receive('forwarded', { maxMessages: 2, visibilityTimeout: 60 });
     if (batch.length === 0) break;
     const [first] = batch;
-    if (first) await c.client.changeMessageVisibility('forwarded', first.receiptHandle, 120);
-    const outcome = await c.client.deleteMessageBatch('forwarded', batch.map((m, k) => ({ id: `d${k}`, receiptHandle: m.receiptHandle })));
+    if (first) await client.changeMessageVisibility('forwarded', first.receiptHandle, 120);
+    const outcome = await client.deleteMessageBatch('forwarded', batch.map((m, k) => ({ id: `d${k}`, receiptHandle: m.receiptHandle })));
     t.deepEqual(outcome.failed, [], `round ${round}`);
     deleted += outcome.successful.length;
   }
   t.is(deleted, 40);
-  const { counts } = await c.client.getQueueAttributes('forwarded');
+  const { counts } = await client.getQueueAttributes('forwarded');
   t.deepEqual(counts, { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 });
 });

@@ -21,6 +21,7 @@ function headerPatterns(): string[] {
 test('the header lists every subject', (t) => {
   t.deepEqual(headerPatterns(), [
     'wharf.<cluster>.api.<action>',
+    'wharf.<cluster>.node.<node>.api.<action>',
     'wharf.<cluster>.node.<node>.heartbeat',
     'wharf.<cluster>.node.<node>.partition',
     'wharf.<cluster>.node.<node>.replica',
@@ -35,11 +36,13 @@ test('the header lists every subject', (t) => {
 });
 
 test('each builder matches its pattern in the header', (t) => {
-  const [api, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch] = headerPatterns();
+  const [api, nodeApi, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch] = headerPatterns();
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
   for (const action of ACTIONS) t.is(s.api(action), fill(api, { cluster: 'prod-1', action }));
+  for (const action of ACTIONS) t.is(s.nodeApi('n_7', action), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', action }));
+  t.is(s.allNodeApi('n_7'), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', action: '*' }));
   t.is(s.heartbeat(nodeId('n_7')), fill(heartbeat, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.partition('n_7'), fill(partition, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.replica('n_7'), fill(replica, { cluster: 'prod-1', node: 'n_7' }));
@@ -64,6 +67,7 @@ test('every subject token is a valid NATS token', (t) => {
   const s = subjects(clusterName('c-1_x'));
   const all = [
     ...ACTIONS.map((a) => s.api(a)),
+    ...ACTIONS.map((a) => s.nodeApi('node-1', a)),
     s.heartbeat(nodeId('node-1')),
     s.partition('node-1'),
     s.replica('node-1'),
@@ -79,6 +83,7 @@ test('every subject token is a valid NATS token', (t) => {
 test('actionOf reads the action of an API subject', (t) => {
   const s = subjects(clusterName('local'));
   for (const action of ACTIONS) t.is(actionOf(s.api(action)), action);
+  for (const action of ACTIONS) t.is(actionOf(s.nodeApi('n1', action)), action);
   t.is(actionOf('no-dots'), undefined);
   t.is(actionOf('wharf.local.api.'), '');
 });
