@@ -41,7 +41,7 @@ export function encodeMessage(r: MessageRecord): Uint8Array {
 export function decodeMessage(bytes: Uint8Array): MessageRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || typeof a[0] !== 'string' || !isNum(a[1]) || !(a[2] instanceof Uint8Array)) corrupt('message');
-  if (a[4] !== undefined && typeof a[4] !== 'string') corrupt('message');
+  if (a[4] !== undefined && a[4] !== null && typeof a[4] !== 'string') corrupt('message');
   const record: MessageRecord = { id: a[0], sentAt: a[1], body: a[2] };
   if (a[3] !== undefined && a[3] !== null) record.attributes = a[3] as MessageAttributes;
   if (typeof a[4] === 'string') record.group = a[4];
