@@ -17,6 +17,10 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_DELAYED            delayed messages scheduled and released   (1,000,000)
+ *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
+ *   BENCH_DELAY_FIRST        the first of their delays, s              (60)
+ *   BENCH_ORDER_RATE         messages/s of the time-window ordering runs (2,000)
  *   BENCH_FIFO_MESSAGES      messages per FIFO run (1, 10, 1,000 groups) (50,000; 5,000 quick)
  *   BENCH_FIFO_ONLY=1        the FIFO section alone (results in bench/results/<timestamp>-fifo.json)
  *   BENCH_STREAM_PARTITIONS  partitions of the stream-mode section    (4)
@@ -24,6 +28,7 @@
  *   WHARF_*                  passed to the Wharf node (e.g. WHARF_SYNC_WRITES=false)
  *
  * One section alone (produce and receive+delete), with CPU profiles of the nodes: bench/focus.ts.
+ * Delays and time-window ordering alone: bench/delays.ts.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -33,6 +38,7 @@ import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
+import { delayOptionsFromEnv, reportDelays, runDelays } from './delays.ts';
 import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
 import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
@@ -387,6 +393,9 @@ async function main(): Promise<void> {
     });
     results['r3'] = replicated;
 
+    const delayOptions = delayOptionsFromEnv(config.quick, nats.url, join(tmp, 'delays'), log);
+    const delays = await runDelays(delayOptions);
+    results['delays'] = delays;
     const fifo = await runFifo(fifoOptions);
     results['fifo'] = fifo;
 
@@ -400,6 +409,7 @@ async function main(): Promise<void> {
       loadNow: currentLoad(),
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
+    process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
     process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
     process.stdout.write(`${reportStream(stream).join('\n')}\n`);
     results['r3Ratios'] = r3.ratios;

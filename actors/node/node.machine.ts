@@ -10,7 +10,7 @@
 import { enqueueActions, sendTo, setup, stopChild, type ActorRefFrom } from 'xstate';
 import type { Assignment, QueueMeta } from '../../src/meta/records.ts';
 import { queueMachine, queueSystemId, type QueueInput } from '../queue/queue.machine.ts';
-import type { PartitionLimits } from '../partition/partition.events.ts';
+import type { PartitionInput, PartitionLimits } from '../partition/partition.events.ts';
 
 export interface NodeInput {
   nodeId: string;
@@ -19,6 +19,8 @@ export interface NodeInput {
   retentionCheckMs: number;
   retryMs: number;
   now: () => number;
+  /** The lease heartbeat, handed to every partition (partition.events.ts PartitionInput.beats). */
+  beats?: PartitionInput['beats'];
 }
 
 export type NodeEvent =
@@ -70,6 +72,7 @@ export const nodeMachine = setup({
                   retentionCheckMs: c.retentionCheckMs,
                   retryMs: c.retryMs,
                   now: c.now,
+                  ...(c.beats === undefined ? {} : { beats: c.beats }),
                 };
                 const id = `${queueSystemId(queue.name)}:${queue.incarnation}`;
                 const ref = spawn('queue', { id, systemId: id, input });

@@ -57,6 +57,11 @@ export interface NewMessage {
   delayMs: number;
   /** A send with the same id within the window is answered with the first one's message instead. */
   dedupId?: string;
+  /**
+   * Held until at least this wall time, ms (time-window ordering, src/node/time-window.ts): the
+   * message waits among the delayed ones, released in (due, arrival) order.
+   */
+  notBefore?: number;
 }
 
 /** How long a deduplication id is remembered unless the queue says otherwise (deduplicationWindow). */
@@ -202,7 +207,7 @@ export class Ledger {
     const ids: string[] = [];
     const remembered: Array<[string, string]> = [];
     const expires = now + this.dedupWindowMs;
-    for (const { record, delayMs, dedupId } of messages) {
+    for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
         if (seen !== undefined && seen.expires > now) {
@@ -213,7 +218,8 @@ export class Ledger {
         remembered.push([dedupId, record.id]);
       }
       ids.push(record.id);
-      if (delayMs > 0) this.addDelayed(record, now + delayMs);
+      const due = Math.max(now + delayMs, notBefore ?? 0);
+      if (due > now) this.addDelayed(record, due);
       else this.addVisible(record);
     }
     if (remembered.length > 0) {
@@ -502,6 +508,12 @@ export class Ledger {
     return 'ok';
   }
 
+  /** The current delivery record of `offset` if its latest delivery is `seq` (the lease keeper's view). */
+  deliveryOf(offset: number, seq: number): Readonly<DeliveryRecord> | undefined {
+    const delivery = this.deliveries.get(offset);
+    return delivery !== undefined && delivery.seq === seq && !this.requeued.has(offset) ? delivery : undefined;
+  }
+
   /** Makes `delivery` the current record of `offset`, stored with this batch's group. */
   private record(offset: number, delivery: DeliveryRecord): void {
     if (this.batchGroup === undefined) {
@@ -574,6 +586,10 @@ export class Ledger {
     }
     this.expireTtls(now);
     for (let due = this.timers.peekValue(); due !== undefined && due <= now; due = this.timers.peekValue()) {
+      // Past the horizon, earlier ones may still be on disk: wait for the page that brings them, so
+      // releases keep (due, seq) order (time-window ordering depends on it).
+      const top = this.timers.peek() as DelayedEntry;
+      if (!before(top.due, top.seq, this.timerHorizon)) break;
       const entry = this.timers.pop() as DelayedEntry;
       this.timerSeqs.delete(entry.seq);
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });

@@ -4,6 +4,7 @@
  */
 import type { LengthLimit } from './dead-letter.ts';
 import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
+import type { BeatsOf } from './lease-keeper.ts';
 import type { Change, DelayedEntry, LoadedPartition, MessageRecord, OffsetRecord } from './records.ts';
 import type { CommitResult, HeadRow } from './stream.ts';
 
@@ -20,6 +21,8 @@ export type PartitionOp =
       consumer?: string;
       /** The redrive policy's maxReceiveCount: a message received that often goes to the DLQ instead. */
       maxReceives?: number;
+      /** Keep these leases alive while `consumer` heartbeats (lease-keeper.ts); needs `consumer`. */
+      heartbeat?: boolean;
     }
   /** The node stored these marked messages in their DLQ (dead-letter.ts): one result per offset. */
   | { type: 'deadLettered'; offsets: number[] }
@@ -97,6 +100,11 @@ export interface PartitionInput {
    * delivery an earlier primary made but never replicated cannot match a delivery of this one.
    */
   seqFloor?: number;
+  /**
+   * The lease heartbeat (lease-keeper.ts): the beats this node heard, and how long a consumer may
+   * stay silent before its kept leases end. Without it, heartbeat receives are plain receives.
+   */
+  beats?: { of: BeatsOf; timeoutMs: number };
   /** Present for a partition of a stream (queue attribute mode: 'stream'). */
   stream?: StreamConfig;
 }

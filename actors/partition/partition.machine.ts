@@ -24,6 +24,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
 import { DEDUP_WINDOW_MS, Ledger, type Delivery } from './ledger.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import { Stream, withRetention } from './stream.ts';
 import type {
   CommitInput,
@@ -59,6 +60,8 @@ interface Inflight {
 
 export interface PartitionContext extends PartitionInput {
   ledger: Ledger | undefined;
+  /** Leases kept alive by consumers' heartbeats; undefined without `beats`. */
+  keeper: LeaseKeeper | undefined;
   /** Stream mode: offsets, size and head of the stream (stream.ts); undefined for a queue. */
   streamLog: Stream | undefined;
   queued: PartitionRequest[];
@@ -119,7 +122,7 @@ export const partitionMachine = setup({
       const now = context.now();
       ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
       const ticked = now - context.lastTick >= context.tickMs;
-      if (ticked) ledger.tick(now, context.retentionMs);
+      if (ticked) tickLedger(context, now);
       const deferred: PartitionRequest[] = [];
       const pending: Pending[] = [];
       // Receives deferred for a refill wait for it while it can still come (a purge ends the backlog).
@@ -159,13 +162,29 @@ export const partitionMachine = setup({
             pending.push({ id, result: { type: 'failed', code: 'internal', message: `${op.type} is not a partition write` } });
             break;
           case 'receive': {
-            const deliveries = ledger.receive(op.max, op.maxBytes, op.visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
+            // A kept lease lasts at least the heartbeat timeout: the keeper, not the clock, ends it.
+            const kept = op.heartbeat === true && op.consumer !== undefined && context.keeper !== undefined && context.beats !== undefined;
+            const visibilityMs = kept ? Math.max(op.visibilityMs, context.beats?.timeoutMs ?? 0) : op.visibilityMs;
+            const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
+            if (kept && op.consumer !== undefined) {
+              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
+            }
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });
             break;
           }
           case 'delete':
-            pending.push({ id, result: { type: 'handled', results: op.items.map((i) => ledger.remove(i.offset, i.seq)) } });
+            pending.push({
+              id,
+              result: {
+                type: 'handled',
+                results: op.items.map((i) => {
+                  const result = ledger.remove(i.offset, i.seq);
+                  if (result === 'ok') context.keeper?.forget(i.offset);
+                  return result;
+                }),
+              },
+            });
             break;
           case 'changeVisibility':
             pending.push({
@@ -177,6 +196,7 @@ export const partitionMachine = setup({
             });
             break;
           case 'purge':
+            context.keeper?.clear();
             pending.push({ id, result: { type: 'purged', count: ledger.purge() } });
             context.streamLog?.purged(ledger.partitionState.nextOffset);
             break;
@@ -289,8 +309,8 @@ export const partitionMachine = setup({
     tick: enqueueActions(({ context, enqueue }) => {
       const now = context.now();
       const ledger = context.ledger as Ledger;
-      ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
-      ledger.tick(now, context.retentionMs);
+      (context.ledger as Ledger).deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
+      tickLedger(context, now);
       enqueue.assign({ lastTick: now });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
     }),
@@ -353,6 +373,7 @@ export const partitionMachine = setup({
   context: ({ input }) => ({
     ...input,
     ledger: undefined,
+    keeper: undefined,
     streamLog: undefined,
     queued: [],
     deferred: [],
@@ -399,6 +420,8 @@ export const partitionMachine = setup({
               const settings = { fifo: context.fifo ?? false, dedupWindowMs: context.dedupWindowMs ?? DEDUP_WINDOW_MS };
               return new Ledger({ ...event.output, state: { ...state, nextSeq } }, { ...context.limits }, context.now(), settings);
             },
+            // A fresh primary keeps no one's leases: they run to their stored deadlines (lease-keeper.ts).
+            keeper: ({ context }) => (context.beats === undefined ? undefined : new LeaseKeeper(context.beats.timeoutMs)),
             streamLog: ({ context, event }) => (context.stream ? new Stream(event.output, context.stream.maxGroups) : undefined),
             committedOffset: ({ event }) => event.output.state.nextOffset,
             writingOffset: ({ event }) => event.output.state.nextOffset,
@@ -474,6 +497,13 @@ export const partitionMachine = setup({
     stopped: { type: 'final', entry: 'failAll' },
   },
 });
+
+/** Heartbeat leases first (an ended one is requeued by the same tick), then the ledger's time. */
+function tickLedger(context: PartitionContext, now: number): void {
+  const ledger = context.ledger as Ledger;
+  if (context.keeper !== undefined && context.beats !== undefined) context.keeper.tick(ledger, now, context.beats.of);
+  ledger.tick(now, context.retentionMs);
+}
 
 /** A state that runs one page job (the writer's or the reader's) and returns to its region's idle. */
 function pageState(input: (args: { context: PartitionContext }) => PageInput) {

@@ -8,7 +8,7 @@
  */
 import { assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
 import type { Assignment } from '../../src/meta/records.ts';
-import type { PartitionLimits } from '../partition/partition.events.ts';
+import type { PartitionInput, PartitionLimits } from '../partition/partition.events.ts';
 import { replicaMachine, type ReplicaInput } from '../replica/replica.machine.ts';
 import type { QueueAttributes } from '../../src/protocol/messages.ts';
 import { LIMITS } from '../../src/protocol/limits.ts';
@@ -25,6 +25,7 @@ export interface QueueInput {
   retentionCheckMs: number;
   retryMs: number;
   now: () => number;
+  beats?: PartitionInput['beats'];
 }
 
 export type QueueEvent =
@@ -112,6 +113,7 @@ export const queueMachine = setup({
                     fifo: c.attributes.fifo,
                     retentionCheckMs: c.retentionCheckMs,
                     now: c.now,
+                    ...(c.beats === undefined ? {} : { beats: c.beats }),
                     ...(c.attributes.mode === 'stream' ? { stream: { retentionBytes: c.attributes.retentionBytes, maxGroups: LIMITS.maxGroupsPerPartition } } : {}),
                   },
                 };

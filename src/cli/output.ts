@@ -141,6 +141,7 @@ export function attributeRows(a: QueueAttributes): Array<[string, string]> {
     ['max-message-size', `${a.maximumMessageSize} (${formatBytes(a.maximumMessageSize)})`],
     ['delay', `${a.delaySeconds} (${formatSeconds(a.delaySeconds)})`],
     ['receive-wait', `${a.receiveWaitTime} (${formatSeconds(a.receiveWaitTime)})`],
+    ['ordering', a.ordering === 'timeWindow' ? `timeWindow (${a.orderingWindowMs ?? 1000} ms)` : 'arrival'],
     ['partitions', String(a.partitions)],
     ['fifo', a.fifo ? 'yes' : 'no'],
     ['deduplication-window', `${a.deduplicationWindow} (${formatSeconds(a.deduplicationWindow)})`],

@@ -9,6 +9,7 @@ import { registerDlqCommands } from './dlq.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerInspectCommand } from './inspect.ts';
 import { registerMessageCommands } from './messages.ts';
+import { registerPeekCommand } from './peek.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerStatsCommand } from './stats.ts';
@@ -45,6 +46,7 @@ ${EXIT_CODES_HELP}`,
   );
   registerQueueCommands(program);
   registerMessageCommands(program);
+  registerPeekCommand(program);
   registerStreamCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);

@@ -59,6 +59,13 @@ const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
     settable: true,
   },
   {
+    attribute: 'orderingWindowMs',
+    key: 'orderingWindow',
+    flags: '--ordering-window <ms>',
+    description: 'with --ordering timeWindow: how long each message is held, ms',
+    settable: true,
+  },
+  {
     attribute: 'deduplicationWindow',
     key: 'deduplicationWindow',
     flags: '--deduplication-window <seconds>',
@@ -110,6 +117,12 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
       .choices(replication.values),
   );
   command.addOption(
+    new Option(
+      '--ordering <mode>',
+      'deliver by arrival (best effort), or hold each message --ordering-window ms and release in producer-timestamp order',
+    ).choices(CHOICES.ordering.values),
+  );
+  command.addOption(
     new Option('--deduplication-scope <scope>', 'deduplication ids name a message of the queue, or of its message group (FIFO)')
       .choices(CHOICES.deduplicationScope.values),
   );
@@ -131,6 +144,7 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
 
 type AttributeOptions = Partial<Record<string, number>> & {
   replication?: QueueAttributes['replication'];
+  ordering?: QueueAttributes['ordering'];
   deduplicationScope?: QueueAttributes['deduplicationScope'];
   contentBasedDeduplication?: 'on' | 'off';
   fifo?: boolean;
@@ -145,6 +159,7 @@ function givenAttributes(options: AttributeOptions): Record<string, unknown> {
     if (value !== undefined) out[attribute] = value;
   }
   if (options.replication !== undefined) out['replication'] = options.replication;
+  if (options.ordering !== undefined) out['ordering'] = options.ordering;
   if (options.deduplicationScope !== undefined) out['deduplicationScope'] = options.deduplicationScope;
   if (options.contentBasedDeduplication !== undefined) out['contentBasedDeduplication'] = options.contentBasedDeduplication === 'on';
   if (options.fifo === true) out['fifo'] = true;

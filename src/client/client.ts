@@ -27,6 +27,7 @@ import { subjects, type Subjects } from '../protocol/subjects.ts';
 import { QueueBatcher, type BatchingOptions } from './batcher.ts';
 import { RouteTable } from './route-table.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
+import { LeaseHeartbeats } from './lease-heartbeat.ts';
 import { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './stream-consumer.ts';
 
 export interface ClientOptions {
@@ -54,12 +55,19 @@ export interface ClientOptions {
    * @default `<host>:<pid>:<random>`
    */
   consumer?: string;
+  /**
+   * Period of the lease heartbeat, sent once a receive asked for it (`heartbeat: true`), ms. Keep it
+   * well below the nodes' WHARF_LEASE_HEARTBEAT_TIMEOUT_MS (5 s by default). @default 1000
+   */
+  heartbeatIntervalMs?: number;
 }
 
 export interface SendOptions {
   attributes?: MessageAttributes;
-  /** 0–900 seconds; overrides the queue's delay (not on FIFO queues). */
+  /** 0–604,800 seconds (7 days), below the queue's retention; overrides the queue's delay. */
   delaySeconds?: number;
+  /** The producer timestamp of a timeWindow queue, ms. @default Date.now() when sent */
+  producedAt?: number;
   /**
    * Sends with the same id within the queue's deduplicationWindow (default 5 minutes) store one
    * message. @default a new random id per call (none with `contentDeduplication`)
@@ -86,6 +94,12 @@ export interface ReceiveOptions {
   receiveRequestAttemptId?: string;
   /** Lease owner recorded with these deliveries. @default the client's `consumer` */
   consumer?: string;
+  /**
+   * Keep these leases while this client is open and beating: the nodes extend them, and end them
+   * within their heartbeat timeout once it closes or dies. Only with the client's own consumer name.
+   * @default false
+   */
+  heartbeat?: boolean;
 }
 
 /** A send whose messages all carry deduplication ids. */
@@ -149,6 +163,7 @@ export class WharfClient {
   private readonly routeToPrimaries: boolean;
   /** Recorded by the partitions as the lease owner of what this client receives. */
   readonly consumer: string;
+  private readonly heartbeats: LeaseHeartbeats;
 
   private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions) {
     this.nc = nc;
@@ -159,6 +174,7 @@ export class WharfClient {
     this.batching = options.batching ?? {};
     this.routeToPrimaries = options.routeToPrimaries ?? true;
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.heartbeats = new LeaseHeartbeats(nc, this.subjects.leaseHeartbeat, this.consumer, options.heartbeatIntervalMs ?? 1000);
   }
 
   static async connect(options: ClientOptions = {}): Promise<WharfClient> {
@@ -304,6 +320,14 @@ export class WharfClient {
   // ---- receiving ---------------------------------------------------------------------------------
 
   async receive(queue: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    if (options.heartbeat === true) {
+      // The beats name this client's consumer: leases recorded under another name would not be kept.
+      if (options.consumer !== undefined && options.consumer !== this.consumer) {
+        throw new WharfError(ErrorCode.InvalidParameter, 'heartbeat receives use the client\'s own consumer name (ClientOptions.consumer)');
+      }
+      // Beating before the receive is answered: the first beat must not come after the timeout.
+      this.heartbeats.start();
+    }
     return (await this.request('ReceiveMessage', { queue, consumer: this.consumer, ...options })).messages;
   }
 
@@ -350,6 +374,14 @@ export class WharfClient {
     return (await this.request('ListMessageMoveTasks', sourceQueue === undefined ? {} : { sourceQueue })).tasks;
   }
 
+  /**
+   * One page of a queue's messages, read without consuming them (ready, in flight with lease owner
+   * and deadline, delayed). Pass the reply's `cursor` back for the next page; none means the end.
+   */
+  peek(queue: string, options: Omit<Request<'PeekMessages'>, 'queue'> = {}): Promise<Reply<'PeekMessages'>> {
+    return this.request('PeekMessages', { queue, ...options });
+  }
+
   /** Receives in a loop, runs `handler` on each message and deletes it when the handler succeeds. */
   consume(queue: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
     return new Consumer(this, queue, handler, options);
@@ -362,6 +394,8 @@ export class WharfClient {
 
   async close(): Promise<void> {
     await this.flush().catch(() => undefined);
+    // Goodbye: the nodes end this client's heartbeat leases now instead of after their timeout.
+    this.heartbeats.stop();
     for (const b of this.batchers.values()) b.close();
     if (this.owned) await this.nc.drain().catch(() => undefined);
   }
@@ -384,6 +418,8 @@ function toClientError(err: unknown): WharfError {
 
 /** The message a send() or sendMessage() call stands for: a random deduplication id unless told otherwise. */
 function outgoing(body: Uint8Array | string, options: SendOptions): OutgoingMessage {
-  const { contentDeduplication, ...message } = options;
+  const { contentDeduplication, ...rest } = options;
+  // producedAt: this client's clock orders the message on a timeWindow queue (ignored elsewhere).
+  const message = { producedAt: Date.now(), ...rest };
   return contentDeduplication === true ? { body: toBytes(body), ...message } : { body: toBytes(body), deduplicationId: randomUUID(), ...message };
 }

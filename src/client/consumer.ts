@@ -17,6 +17,8 @@ export interface ConsumerOptions {
   waitTimeSeconds?: number;
   /** Visibility timeout of received messages, seconds. @default the queue's */
   visibilityTimeout?: number;
+  /** Keep the leases of messages being handled while this client lives (the lease heartbeat). @default false */
+  heartbeat?: boolean;
   /** Called when a handler throws or a receive fails. */
   onError?: (err: unknown, message?: ReceivedMessage) => void;
 }
@@ -46,6 +48,7 @@ export class Consumer {
           maxMessages: concurrency,
           waitTimeSeconds: this.options.waitTimeSeconds ?? 20,
           ...(this.options.visibilityTimeout === undefined ? {} : { visibilityTimeout: this.options.visibilityTimeout }),
+          ...(this.options.heartbeat === true ? { heartbeat: true } : {}),
         });
       } catch (err) {
         this.options.onError?.(err);

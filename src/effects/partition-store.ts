@@ -158,6 +158,13 @@ async function loadDeadLetters(store: Store, queue: QueueName, partition: number
   return { marks, attempts: [...counts] };
 }
 
+/** The current delivery record of every message that has one, read from the stored groups (for peeking). */
+export async function storedDeliveries(store: Store, queue: QueueName, partition: number): Promise<Map<number, DeliveryRecord>> {
+  const out = new Map<number, DeliveryRecord>();
+  for (const [offset, { delivery }] of currentDeliveries(await deliveryGroups(store, queue, partition))) out.set(offset, delivery);
+  return out;
+}
+
 /** The current delivery record of the message at `offset`, read from the stored groups (for inspection). */
 export async function storedDelivery(store: Store, queue: QueueName, partition: number, offset: number): Promise<DeliveryRecord | undefined> {
   return currentDeliveries(await deliveryGroups(store, queue, partition)).get(offset)?.delivery;

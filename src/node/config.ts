@@ -28,6 +28,7 @@
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
  * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
+ * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
  * | natsUser          | WHARF_NATS_USER          | `none`                  |
  * | natsPasswordFile  | WHARF_NATS_PASSWORD_FILE | `none`                  |
@@ -102,6 +103,12 @@ export interface NodeOptions {
    * (and still answers queue_not_found). A queue name; the queue must be created. @default none
    */
   unknownQueueDlq?: string | undefined;
+  /**
+   * The lease heartbeat: a consumer that received with `heartbeat: true` and has sent no beat for
+   * this long loses its leases (its messages are receivable again), ms. The SDK beats every second.
+   * @default 5000
+   */
+  leaseHeartbeatTimeoutMs?: number;
   /** NATS `.creds` file (JWT and NKey seed) the node authenticates with. */
   natsCreds?: string;
   /** NATS user the node authenticates as (with `natsPasswordFile`). */
@@ -144,6 +151,7 @@ export interface NodeConfig {
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
   readonly unknownQueueDlq: string | undefined;
+  readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
   readonly clock: Clock;
@@ -174,6 +182,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
   WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
+  WHARF_LEASE_HEARTBEAT_TIMEOUT_MS: 'leaseHeartbeatTimeoutMs',
   WHARF_NATS_CREDS: 'natsCreds',
   WHARF_NATS_USER: 'natsUser',
   WHARF_NATS_PASSWORD_FILE: 'natsPasswordFile',
@@ -207,7 +216,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -261,6 +270,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
     unknownQueueDlq: options.unknownQueueDlq,
+    leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
     clock: options.clock ?? systemClock,
   };
@@ -275,6 +285,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
   if (config.unknownQueueDlq !== undefined && !isQueueName(config.unknownQueueDlq)) problems.push('unknownQueueDlq must be a queue name');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
+  if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {

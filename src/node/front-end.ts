@@ -30,6 +30,8 @@ export interface FrontEndDeps {
   moveTasks: MoveTasks;
   /** The cluster's dead-letter queue for sends to queues that do not exist (WHARF_UNKNOWN_QUEUE_DLQ). */
   unknownQueueDlq?: string;
+  /** A PeekMessages page (peek-service.ts). */
+  peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
   /** Consumer groups of streams. */
   groups: GroupStore;
   /** Ready notices of a queue, for stream reads that wait. */
@@ -202,6 +204,7 @@ export class FrontEnd {
     CancelMessageMoveTask: (request) => this.deps.moveTasks.cancel(request),
 
     ListMessageMoveTasks: (request) => this.deps.moveTasks.list(request),
+    PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
 
   /**

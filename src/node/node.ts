@@ -20,7 +20,7 @@ import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
-import { decodePartitionFrame, decodeReplicaRequest } from '../protocol/internal.ts';
+import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
@@ -42,6 +42,8 @@ import { QueueService } from './queue-service.ts';
 import { startDeadLetterMover } from './dead-letters.ts';
 import { MoveTasks } from './move-tasks.ts';
 import { MoveTaskStore } from '../meta/move-task-store.ts';
+import { ConsumerBeats } from './consumer-beats.ts';
+import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { GroupStore } from '../meta/groups.ts';
 import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
@@ -138,6 +140,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
+  const beats = new ConsumerBeats(() => config.clock.now());
+  beats.listen(nc, subs.leaseHeartbeat);
   const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
@@ -155,6 +159,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       retentionCheckMs: RETENTION_CHECK_MS,
       retryMs: Math.max(config.tickMs * 10, 500),
       now: () => config.clock.now(),
+      beats: { of: beats.of, timeoutMs: config.leaseHeartbeatTimeoutMs },
     },
   });
   actor.start();
@@ -297,6 +302,16 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     log: log.child({ component: 'dead-letters' }),
     intervalMs: Math.max(config.tickMs, 20),
   });
+  const peekDeps: PeekDeps = {
+    nc,
+    subjects: subs,
+    metadata,
+    store,
+    self,
+    isPrimary: (q, p) => localClient(q, p)?.serving ?? false,
+    now: () => config.clock.now(),
+    requestTimeoutMs: 15_000,
+  };
   const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
@@ -305,6 +320,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     createWaitMs: CREATE_WAIT_MS,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
+    peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
   });
@@ -320,6 +336,17 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
   moveTasks.startWorker();
+  internal.push(
+    nc.subscribe(subs.peek(self), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+          (bytes) => msg.respond(bytes),
+          (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
+        );
+      },
+    }),
+  );
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
@@ -374,6 +401,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         await deadLetterMover.stop().catch(() => undefined);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
+        beats.close();
         for (const s of [...api, ...internal]) s.unsubscribe();
         for (const u of unsubscribe) u();
         await http.close();

@@ -16,6 +16,7 @@ import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessa
 import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
 import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
+import { timeWindowRelease } from './time-window.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
 const MAX_ATTEMPTS = 10_000;
@@ -33,6 +34,7 @@ interface ReceiveParams {
   consumer: string | undefined;
   /** The redrive policy's maxReceiveCount when the queue has one. */
   maxReceives: number | undefined;
+  heartbeat: boolean;
 }
 
 export interface QueueServiceOptions {
@@ -127,8 +129,20 @@ export class QueueService {
       );
     }
     const delayMs = (message.delaySeconds ?? this.attributes.delaySeconds) * 1000;
+    if (delayMs >= this.attributes.retentionPeriod * 1000) {
+      throw new WharfError(
+        ErrorCode.InvalidParameter,
+        `a delay of ${delayMs / 1000} s is not below the queue's retentionPeriod of ${this.attributes.retentionPeriod} s: the message would expire before it is due`,
+      );
+    }
+    const notBefore = timeWindowRelease(this.attributes, message.producedAt, record.sentAt);
     const dedupId = this.dedupKey(message);
-    return dedupId === undefined ? { record, delayMs } : { record, delayMs, dedupId };
+    return {
+      record,
+      delayMs,
+      ...(dedupId === undefined ? {} : { dedupId }),
+      ...(notBefore === undefined ? {} : { notBefore }),
+    };
   }
 
   /**
@@ -216,7 +230,11 @@ export class QueueService {
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
       maxReceives: this.attributes.redrivePolicy?.maxReceiveCount,
+      heartbeat: request.heartbeat === true,
     };
+    if (params.heartbeat && params.consumer === undefined) {
+      throw new WharfError(ErrorCode.InvalidParameter, 'ReceiveMessage: heartbeat needs a consumer: the heartbeats name it');
+    }
     const waitMs = (request.waitTimeSeconds ?? this.attributes.receiveWaitTime) * 1000;
     const now = await this.tryReceive(params);
     if (now.length > 0 || waitMs === 0) return now;
@@ -259,6 +277,7 @@ export class QueueService {
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
         ...(params.maxReceives === undefined ? {} : { maxReceives: params.maxReceives }),
+        ...(params.heartbeat ? { heartbeat: true } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {

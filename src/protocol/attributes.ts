@@ -14,6 +14,7 @@ interface Range {
 /** Attributes with a few named values. */
 export const CHOICES = {
   replication: { values: ['sync', 'async'], default: 'sync' },
+  ordering: { values: ['arrival', 'timeWindow'], default: 'arrival' },
   deduplicationScope: { values: ['queue', 'messageGroup'], default: 'queue' },
   mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
@@ -90,8 +91,9 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   visibilityTimeout: { min: 0, max: 43_200, default: 30 },
   retentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   maximumMessageSize: { min: 1_024, max: 1_048_576, default: 262_144 },
-  delaySeconds: { min: 0, max: 900, default: 0 },
+  delaySeconds: { min: 0, max: 604_800, default: 0 },
   receiveWaitTime: { min: 0, max: 20, default: 0 },
+  orderingWindowMs: { min: 1, max: 300_000, default: 1_000 },
   deduplicationWindow: { min: 60, max: 604_800, default: 300 },
   // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
   retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
@@ -187,7 +189,21 @@ export function creationAttributes(given: Record<string, unknown> | undefined): 
     if (value === undefined) continue;
     out[name] = checkOne(name, value, ALL, false);
   }
-  return checkCombination(out as unknown as QueueAttributes);
+  return checkTogether(checkCombination(out as unknown as QueueAttributes));
+}
+
+/**
+ * Retention counts from the send: a queue delay at or past the retention period would let every
+ * message expire before it is due.
+ */
+function checkTogether(a: QueueAttributes): QueueAttributes {
+  if (a.delaySeconds >= a.retentionPeriod) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      `attribute delaySeconds (${a.delaySeconds}) must be below retentionPeriod (${a.retentionPeriod}): retention counts from the send`,
+    );
+  }
+  return a;
 }
 
 /** Attributes after a SetQueueAttributes: only settable ones may change. */
@@ -204,11 +220,17 @@ export function updatedAttributes(
     }
     out[name] = checkOne(name, value, SETTABLE, true);
   }
-  return checkCombination(out as unknown as QueueAttributes);
+  return checkTogether(checkCombination(withDefaults(out as unknown as QueueAttributes)));
+}
+
+/** A queue's attributes with defaults for those added after it was created (ordering, orderingWindowMs). */
+export function withDefaults(a: QueueAttributes): QueueAttributes {
+  return { ...DEFAULT_ATTRIBUTES, ...a };
 }
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
+  const [x, y] = [withDefaults(a), withDefaults(b)];
   // Object-valued attributes compare by content (their stored JSON).
   const names = [...Object.keys(DEFAULT_ATTRIBUTES), ...Object.keys(SHAPED)] as Array<keyof QueueAttributes>;
-  return names.every((k) => a[k] === b[k] || JSON.stringify(a[k]) === JSON.stringify(b[k]));
+  return names.every((k) => x[k] === y[k] || JSON.stringify(x[k]) === JSON.stringify(y[k]));
 }

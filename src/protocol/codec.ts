@@ -7,7 +7,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS, MESSAGE_GROUP_ID } from './limits.ts';
-import { PROTOCOL_VERSION, type Action, type Envelope, type Request } from './messages.ts';
+import { PEEK_STATES, PROTOCOL_VERSION, type Action, type Envelope, type LeaseHeartbeat, type Request } from './messages.ts';
 
 // No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
 // booleans, nil and byte arrays (a `__proto__` key is refused by the decoder).
@@ -54,6 +54,7 @@ const outgoing = {
   body: bytes,
   attributes: v.optional(messageAttributes),
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
+  producedAt: v.optional(int(0, 8.64e15)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
   ttlSeconds: v.optional(int(1, LIMITS.maxTtlSeconds)),
   messageGroupId: v.optional(v.pipe(v.string(), v.regex(MESSAGE_GROUP_ID, 'a message group id is 1-128 letters, digits and ASCII punctuation'))),
@@ -132,6 +133,7 @@ const schemas = {
     visibilityTimeout: v.optional(int(0, LIMITS.maxVisibilityTimeout)),
     receiveRequestAttemptId: v.optional(id),
     consumer: v.optional(consumerName),
+    heartbeat: v.optional(v.boolean()),
   }),
   DeleteMessage: v.strictObject({ queue, receiptHandle: receipt }),
   DeleteMessageBatch: v.strictObject({ queue, entries: entries({ receiptHandle: receipt }) }),
@@ -151,6 +153,16 @@ const schemas = {
   }),
   CancelMessageMoveTask: v.strictObject({ taskId: id }),
   ListMessageMoveTasks: v.strictObject({ sourceQueue: v.optional(queue) }),
+  PeekMessages: v.strictObject({
+    queue,
+    states: v.optional(v.pipe(v.array(v.picklist(PEEK_STATES)), v.minLength(1), v.maxLength(3))),
+    partition: v.optional(int(0, 63)),
+    cursor: v.optional(v.pipe(v.string(), v.maxLength(200))),
+    limit: v.optional(int(1, LIMITS.maxPeekMessages)),
+    messageId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+    attribute: v.optional(v.strictObject({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), value: v.optional(v.pipe(v.string(), v.maxLength(1024))) })),
+    body: v.optional(v.boolean()),
+  }),
   ...streamSchemas,
 } satisfies Record<Action, v.GenericSchema>;
 
@@ -198,4 +210,16 @@ export function decodeReply<T>(frame: Uint8Array): T {
   }
   if (value.ok) return (value as { body: T }).body;
   throw WharfError.fromWire((value as { error: unknown }).error);
+}
+
+const leaseHeartbeatSchema = v.strictObject({ v: v.literal(PROTOCOL_VERSION), consumer: consumerName, goodbye: v.optional(v.boolean()) });
+
+/** A lease heartbeat frame; undefined when it is not one (a publish has nobody to answer). */
+export function decodeLeaseHeartbeat(frame: Uint8Array): LeaseHeartbeat | undefined {
+  try {
+    const result = v.safeParse(leaseHeartbeatSchema, decode(frame));
+    return result.success ? (result.output as LeaseHeartbeat) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,6 +8,8 @@ import * as v from 'valibot';
 import type { FetchRequest } from '../../actors/replica/followers.ts';
 import type { SnapshotRequest } from '../../actors/replica/replica.machine.ts';
 import type { PartitionOp } from '../../actors/partition/partition.events.ts';
+import type { PartitionPeek } from '../effects/peek-store.ts';
+import { PEEK_STATES } from './messages.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { decode } from './codec.ts';
 
@@ -52,9 +54,7 @@ const record = v.object({
 });
 const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
-  v.strictObject({
-    type: v.literal('send'),
-    messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()) })),
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })),
     limit: v.optional(v.strictObject({ maxLength: nat, overflow: v.picklist(['reject', 'drop-oldest', 'dead-letter']) })),
   }),
   v.strictObject({
@@ -65,6 +65,7 @@ const opSchema = v.variant('type', [
     attemptId: v.optional(v.string()),
     consumer: v.optional(v.string()),
     maxReceives: v.optional(nat),
+    heartbeat: v.optional(v.boolean()),
   }),
   v.strictObject({ type: v.literal('deadLettered'), offsets: v.array(nat) }),
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
@@ -107,3 +108,23 @@ export const decodeReplicaRequest = (frame: Uint8Array) =>
     'replica request',
   );
 export const decodePartitionFrame = (frame: Uint8Array) => parse<PartitionFrame>(partitionSchema, frame, 'partition request');
+
+/** A PeekMessages page of one partition, forwarded to its primary's node (src/node/peek-service.ts). */
+const peekSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  from: v.variant('phase', [
+    v.strictObject({ phase: v.literal('m'), offset: nat }),
+    v.strictObject({ phase: v.literal('d'), due: nat, seq: nat }),
+  ]),
+  states: v.array(v.picklist(PEEK_STATES)),
+  limit: nat,
+  budget: nat,
+  maxBytes: nat,
+  body: v.boolean(),
+  messageId: v.optional(v.string()),
+  attribute: v.optional(v.strictObject({ name: v.string(), value: v.optional(v.string()) })),
+  retentionMs: nat,
+});
+
+export const decodePeekFrame = (frame: Uint8Array) => parse<PartitionPeek>(peekSchema, frame, 'peek request');

@@ -15,8 +15,8 @@ export const LIMITS = {
   maxWaitTimeSeconds: 20,
   /** Longest visibility timeout, seconds (12 hours). */
   maxVisibilityTimeout: 43_200,
-  /** Longest per-message delay, seconds. */
-  maxDelaySeconds: 900,
+  /** Longest delay of a queue or a message, seconds (7 days; SQS stops at 15 minutes). */
+  maxDelaySeconds: 604_800,
   /** Message attributes per message. */
   maxMessageAttributes: 10,
   /** Characters of an attribute name, a batch entry id or a receive attempt id. */
@@ -29,6 +29,10 @@ export const LIMITS = {
   maxMovesPerSecond: 10_000,
   /** Message move tasks kept (running and finished); the oldest finished ones are forgotten first. */
   maxMoveTasks: 100,
+  /** Messages one PeekMessages page returns. */
+  maxPeekMessages: 100,
+  /** Stored messages one PeekMessages request reads at most (a filtered page may come back short, with a cursor). */
+  maxPeekScan: 10_000,
   /** Characters of the metadata a consumer group may commit with an offset. */
   maxOffsetMetadata: 1024,
   /** Session timeouts of consumer group members, ms: a member silent for longer leaves the group. */

@@ -22,7 +22,7 @@ export interface SettableAttributes {
   retentionPeriod: number;
   /** Bytes of body plus attributes. 1,024–1,048,576. @default 262,144 */
   maximumMessageSize: number;
-  /** Seconds every new message waits before it can be received. 0–900. @default 0 */
+  /** Seconds every new message waits before it can be received. 0–604,800 (7 days), below retentionPeriod. @default 0 */
   delaySeconds: number;
   /** Default long-poll wait of ReceiveMessage, seconds. 0–20. @default 0 */
   receiveWaitTime: number;
@@ -46,6 +46,16 @@ export interface SettableAttributes {
   maxLength?: number;
   /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
   overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
+  /**
+   * `arrival`: best effort by arrival (each partition delivers in the order messages became
+   * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
+   * and released in that order, so producers' clocks, not network paths, order delivery
+   * (docs/api.md, "Ordering"). Optional in the type: queues created before it existed lack it (read
+   * as the default). @default 'arrival'
+   */
+  ordering?: 'arrival' | 'timeWindow';
+  /** The hold of `timeWindow` ordering, ms. 1–300,000. @default 1000 */
+  orderingWindowMs?: number;
   /**
    * Seconds a deduplication id (given, or the body's SHA-256 with contentBasedDeduplication) is
    * remembered: a repeat within it stores nothing. 60–604,800. A change applies to later sends.
@@ -139,8 +149,13 @@ export interface QueueDescription {
 export interface OutgoingMessage {
   body: Uint8Array;
   attributes?: MessageAttributes;
-  /** Overrides the queue's delay for this message. 0–900 seconds. */
+  /** Overrides the queue's delay for this message. 0–604,800 seconds (7 days), below the queue's retentionPeriod. */
   delaySeconds?: number;
+  /**
+   * When the producer made the message, ms since the epoch, by its clock: orders delivery on a
+   * `timeWindow` queue (ignored otherwise). The SDK sets it. @default the arrival time
+   */
+  producedAt?: number;
   /**
    * Makes the send idempotent: another send with the same id to the same queue (or message group,
    * with deduplicationScope `messageGroup`) within the queue's deduplicationWindow (default 5
@@ -177,6 +192,33 @@ export interface ReceivedMessage {
   deadLetter?: DeadLetterHistory;
   /** Its message group, on a FIFO queue. */
   messageGroupId?: string;
+}
+
+/** Where a message is, as PeekMessages sees it. */
+export type PeekState = 'ready' | 'inflight' | 'delayed';
+export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies readonly PeekState[];
+
+/** A message seen by PeekMessages: nothing about it changed by looking. */
+export interface PeekedMessage {
+  messageId: string;
+  partition: number;
+  state: PeekState;
+  sentAt: number;
+  /** Bytes of body plus attributes. */
+  size: number;
+  /** Deliveries so far (0 for a message never received). */
+  receiveCount: number;
+  /** In flight: who received it (the receive's consumer), when it named itself. */
+  leaseOwner?: string;
+  /** In flight: when its lease ends, ms. */
+  leaseUntil?: number;
+  /** Delayed: when it becomes receivable, ms. */
+  delayedUntil?: number;
+  /** Its message group, on a FIFO queue. */
+  messageGroupId?: string;
+  attributes: MessageAttributes;
+  /** Only when the request asked for bodies. */
+  body?: Uint8Array;
 }
 
 /** A message as a stream read returns it: by offset, nothing leased. */
@@ -284,6 +326,11 @@ export interface Api {
        * characters. The SDK sends one per client (host:pid:random) unless told otherwise.
        */
       consumer?: string;
+      /**
+       * Keep these leases alive while `consumer` heartbeats (LeaseHeartbeat), and end them within
+       * the node's heartbeat timeout once it stops. Needs `consumer`. @default false
+       */
+      heartbeat?: boolean;
     };
     reply: { messages: ReceivedMessage[] };
   };
@@ -363,6 +410,41 @@ export interface Api {
     reply: { group: string; generation: number; members: GroupMember[] };
   };
   ListGroups: { request: { queue: string }; reply: { groups: string[] } };
+  /**
+   * Browses messages without consuming them: read-only, from each partition primary's store, in
+   * partition order, then offset order (ready and in flight), then due order (delayed).
+   */
+  PeekMessages: {
+    request: {
+      queue: string;
+      /** @default all three */
+      states?: PeekState[];
+      /** Only this partition. */
+      partition?: number;
+      /** From the previous page's `cursor`. */
+      cursor?: string;
+      /** 1–100. @default 20 */
+      limit?: number;
+      /** Only the message with this id. */
+      messageId?: string;
+      /** Only messages with this attribute (and, if given, this value, compared as text). */
+      attribute?: { name: string; value?: string };
+      /** Include bodies (a page then stops at 4 MiB of them). @default false */
+      body?: boolean;
+    };
+    /** `cursor` is absent once every partition was read to its end. */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+  };
+}
+
+/**
+ * Published (not requested) by a client that received with `heartbeat: true`, on the subject
+ * `lease.heartbeat` every node hears: its consumer is alive, or, with `goodbye`, gone for good.
+ */
+export interface LeaseHeartbeat {
+  v: 1;
+  consumer: string;
+  goodbye?: boolean;
 }
 
 export type Action = keyof Api;
@@ -396,6 +478,7 @@ export const ACTIONS = [
   'StartMessageMoveTask',
   'CancelMessageMoveTask',
   'ListMessageMoveTasks',
+  'PeekMessages',
   ...STREAM_ACTIONS,
 ] as const satisfies readonly Action[];
 

@@ -11,6 +11,8 @@
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
+ *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
+ *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *
  * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
@@ -34,7 +36,10 @@ export function subjects(cluster: ClusterName) {
     allHeartbeats: `${prefix}.node.*.heartbeat`,
     partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,
     replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
+    peek: (node: NodeId | string) => `${prefix}.node.${node}.peek`,
     ready: (queue: string) => `${prefix}.ready.${queue}`,
+    /** Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
+    leaseHeartbeat: `${prefix}.lease.heartbeat`,
     manager: (action: string) => `${prefix}.manager.${action}`,
     allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,

@@ -157,6 +157,10 @@ const FIELDS: Record<Action, Fields> = {
   StartMessageMoveTask: { sourceQueue: QUEUE, destinationQueue: opt({ kind: 'queue' }), maxMessagesPerSecond: opt(intSpec(1, LIMITS.maxMovesPerSecond)) },
   CancelMessageMoveTask: { taskId: ID },
   ListMessageMoveTasks: { sourceQueue: opt({ kind: 'queue' }) },
+  PeekMessages: {
+    queue: QUEUE,
+    limit: opt(intSpec(1, LIMITS.maxPeekMessages)),
+  },
 };
 
 const RECEIPT_ACTIONS: ReadonlySet<Action> = new Set<Action>([

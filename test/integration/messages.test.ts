@@ -446,11 +446,11 @@ test('per-entry delays of a batch are applied entry by entry', async (t) => {
   t.deepEqual(bodies(await receiveSome(client, 'orders', 10, 'the second delayed message')), ['in 100 s']);
 });
 
-test('SendMessage with a delay over 900 seconds fails with invalid_parameter', async (t) => {
+test('SendMessage with a delay over 604,800 seconds (7 days) fails with invalid_parameter', async (t) => {
   const { client } = await startWharf(t);
   await client.createQueue('orders');
 
-  await failsWith(t, client.sendMessage('orders', 'x', { delaySeconds: 901 }), ErrorCode.InvalidParameter);
+  await failsWith(t, client.sendMessage('orders', 'x', { delaySeconds: 604_801 }), ErrorCode.InvalidParameter);
 
   t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });

@@ -103,7 +103,9 @@ test('CreateQueue rejects attribute values out of range or not integers with inv
     { retentionPeriod: 1_209_601 },
     { maximumMessageSize: 1_023 },
     { maximumMessageSize: 1_048_577 },
-    { delaySeconds: 901 },
+    { delaySeconds: 604_801 },
+    { orderingWindowMs: 0 },
+    { ordering: 'lifo' as 'arrival' },
     { receiveWaitTime: 21 },
     { partitions: 0 },
     { partitions: 65 },
@@ -127,6 +129,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     partitions: 1,
     replicationFactor: 1,
     replication: 'async',
+    ordering: 'arrival',
+    orderingWindowMs: 1,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
@@ -138,11 +142,13 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     visibilityTimeout: 43_200,
     retentionPeriod: 1_209_600,
     maximumMessageSize: 1_048_576,
-    delaySeconds: 900,
+    delaySeconds: 604_800,
     receiveWaitTime: 20,
     partitions: 64,
     replicationFactor: 5,
     replication: 'sync',
+    ordering: 'timeWindow',
+    orderingWindowMs: 300_000,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
@@ -240,6 +246,8 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    ordering: 'arrival',
+    orderingWindowMs: 1000,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
@@ -301,6 +309,8 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     partitions: 2,
     replicationFactor: 3,
     replication: 'sync',
+    ordering: 'arrival',
+    orderingWindowMs: 1000,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
@@ -354,7 +364,7 @@ test('SetQueueAttributes rejects an out-of-range value with invalid_attribute an
   const { client } = await startWharf(t);
   await client.createQueue('orders');
 
-  await failsWith(t, client.setQueueAttributes('orders', { visibilityTimeout: 60, delaySeconds: 901 }), ErrorCode.InvalidAttribute);
+  await failsWith(t, client.setQueueAttributes('orders', { visibilityTimeout: 60, delaySeconds: 604_801 }), ErrorCode.InvalidAttribute);
 
   t.is((await client.getQueueAttributes('orders')).attributes.visibilityTimeout, 30);
 });

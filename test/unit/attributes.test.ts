@@ -32,6 +32,8 @@ test('defaults are SQS-like and frozen', (t) => {
     partitions: 1,
     replicationFactor: 3,
     replication: 'sync',
+    ordering: 'arrival',
+    orderingWindowMs: 1000,
     deduplicationWindow: 300,
     deduplicationScope: 'queue',
     contentBasedDeduplication: false,
@@ -60,8 +62,9 @@ test('creationAttributes fills defaults and checks the given ones', (t) => {
 
 test('every range bound is accepted and every value beyond it is invalid_attribute', (t) => {
   for (const [name, range] of Object.entries({ ...SETTABLE, ...CREATION })) {
-    // A size limit is a stream's: its range is checked on a stream.
-    const mode = name === 'retentionBytes' ? { mode: 'stream' } : {};
+    // A size limit is a stream's: its range is checked on a stream. A delay must stay below the
+    // retention: the longest delay needs the longest retention.
+    const mode = name === 'retentionBytes' ? { mode: 'stream' } : name === 'delaySeconds' ? { retentionPeriod: SETTABLE.retentionPeriod.max } : {};
     t.is(creationAttributes({ ...mode, [name]: range.min })[name as keyof QueueAttributes], range.min);
     t.is(creationAttributes({ ...mode, [name]: range.max })[name as keyof QueueAttributes], range.max);
     for (const bad of [range.min - 1, range.max + 1, range.min + 0.5, NaN, Infinity, `${range.min}`, null, true, [range.min]]) {

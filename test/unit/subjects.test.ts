@@ -30,13 +30,15 @@ test('the header lists every subject', (t) => {
     'wharf.<cluster>.manager.<action>',
     'wharf.<cluster>.inspect.<node>',
     'wharf.<cluster>.inspect.watch',
+    'wharf.<cluster>.node.<node>.peek',
+    'wharf.<cluster>.lease.heartbeat',
   ]);
   t.is(ROOT, 'wharf');
   t.is(API_QUEUE_GROUP, 'wharf-api');
 });
 
 test('each builder matches its pattern in the header', (t) => {
-  const [api, nodeApi, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch] = headerPatterns();
+  const [api, nodeApi, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch, peek, leaseHeartbeat] = headerPatterns();
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
@@ -51,6 +53,8 @@ test('each builder matches its pattern in the header', (t) => {
   t.is(s.inspect(nodeId('n_7')), fill(inspect, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.inspectRequest('n_7'), fill(inspectRequest, { cluster: 'prod-1', node: 'n_7' }));
   t.is<string, string>(s.inspectWatch, fill(watch, { cluster: 'prod-1' }));
+  t.is(s.peek('n_7'), fill(peek, { cluster: 'prod-1', node: 'n_7' }));
+  t.is<string, string>(s.leaseHeartbeat, fill(leaseHeartbeat, { cluster: 'prod-1' }));
   t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', action: '*' }));
   t.is<string, string>(s.allHeartbeats, fill(heartbeat, { cluster: 'prod-1', node: '*' }));
   t.is<string, string>(s.allInspect, fill(inspect, { cluster: 'prod-1', node: '*' }));
