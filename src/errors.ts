@@ -30,6 +30,9 @@
  * | wrong_queue_mode        | a work-queue action on a stream, or a stream action on a queue | no        |
  * | stale_generation        | a group member's generation is not the group's current one     | no        |
  * | unknown_member          | the member is not (any more) in the consumer group             | no        |
+ * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
+ * | too_many_tags           | a queue would have more than 50 tags                           | no        |
+ * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -61,6 +64,9 @@ export const ErrorCode = {
   WrongQueueMode: 'wrong_queue_mode',
   StaleGeneration: 'stale_generation',
   UnknownMember: 'unknown_member',
+  InvalidTag: 'invalid_tag',
+  TooManyTags: 'too_many_tags',
+  InvalidMessageAttribute: 'invalid_message_attribute',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

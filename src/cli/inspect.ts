@@ -71,13 +71,7 @@ a browser has it open, the nodes publish their actors' inspection events (see do
           out.line(`inspector of cluster "${globals.cluster}" at ${inspector.url} (Ctrl-C stops it)`);
           await untilStopped(nc);
         } finally {
-          if (stopForwarding !== undefined) {
-            await stopForwarding();
-            // @statelyai/inspect's WebSocket adapter keeps retrying an address it never reached,
-            // even once stopped, and that timer would keep the process alive: end it once the rest
-            // has closed (unref'd, so a clean shutdown ends first).
-            setTimeout(() => process.exit(), 2000).unref();
-          }
+          if (stopForwarding !== undefined) await stopForwarding();
           await inspector.close();
         }
       });

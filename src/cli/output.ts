@@ -158,6 +158,7 @@ export function countRows(c: QueueCounts): Array<[string, string]> {
     ['messages-in-flight', String(c.approximateNumberOfMessagesNotVisible)],
     ['messages-delayed', String(c.approximateNumberOfMessagesDelayed)],
     ['messages-dead-lettered', String(c.approximateNumberOfMessagesDeadLettered)],
+    ['oldest-message-age', `${c.approximateAgeOfOldestMessage} (${formatSeconds(c.approximateAgeOfOldestMessage)})`],
   ];
 }
 

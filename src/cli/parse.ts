@@ -43,6 +43,13 @@ export function attributeArg(value: string, previous: MessageAttributes | undefi
   return { ...previous, [name]: attribute };
 }
 
+/** `key=value` (value may be empty), repeatable: queue tags. Their rules are checked by the node. */
+export function tagArg(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('a tag is key=value (the value may be empty: key=)');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
 /** `--group`: a FIFO message group id, 1-128 letters, digits and ASCII punctuation (as the node checks). */
 export function groupIdArg(value: string): string {
   if (!MESSAGE_GROUP_ID.test(value)) {

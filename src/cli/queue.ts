@@ -9,7 +9,8 @@ import { addDeadLetterOptions, deadLetterAttributes, deadLetterRows, type DeadLe
 import type { WharfClient } from '../client/client.ts';
 import { outputOf, withClient } from './connection.ts';
 import { attributeRows, countRows, formatTime } from './output.ts';
-import { integerIn, queueNameArg } from './parse.ts';
+import { integerIn, queueNameArg, tagArg } from './parse.ts';
+import { registerTagCommands } from './tags.ts';
 
 interface AttributeFlag {
   attribute: NumericAttribute;
@@ -203,16 +204,18 @@ export function registerQueueCommands(program: Command): void {
       .addArgument(queueArgument('name of the new queue (1-80 of A-Z a-z 0-9 - _)')),
     false,
   )
+    .option('--tag <key=value>', 'a tag of the new queue (repeatable; ignored if the queue exists)', tagArg)
     .addHelpText(
       'after',
-      '\nExamples:\n  wharf queue create orders --visibility-timeout 60 --partitions 4\n' +
+      '\nExamples:\n  wharf queue create orders --visibility-timeout 60 --partitions 4 --tag team=payments\n' +
         '  wharf queue create payments --fifo --content-based-deduplication on --deduplication-window 600',
     )
-    .action(async (name: string, options: AttributeOptions, command: Command) => {
+    .action(async (name: string, options: AttributeOptions & { tag?: Record<string, string> }, command: Command) => {
       const out = outputOf(command);
-      const attributes = givenAttributes(options);
+      const { tag, ...rest } = options;
+      const attributes = givenAttributes(rest);
       const reply = await withClient(command, (client) =>
-        client.createQueue(name, Object.keys(attributes).length > 0 ? (attributes as Partial<QueueAttributes>) : undefined),
+        client.createQueue(name, Object.keys(attributes).length > 0 ? (attributes as Partial<QueueAttributes>) : undefined, tag),
       );
       out.document(reply);
       out.line(reply.created ? `created queue ${name}` : `queue ${name} already exists with these attributes`);
@@ -239,7 +242,8 @@ export function registerQueueCommands(program: Command): void {
 
   queue
     .command('attrs')
-    .description("show a queue's attributes, approximate message counts and times")
+    .alias('get')
+    .description("show a queue's attributes, approximate message counts, oldest message's age and times")
     .addArgument(queueArgument())
     .action(async (name: string, _options: unknown, command: Command) => {
       const out = outputOf(command);
@@ -295,4 +299,6 @@ export function registerQueueCommands(program: Command): void {
       out.document({ queue: name, purged });
       out.line(`purged ${purged} message${purged === 1 ? '' : 's'} from ${name}`);
     });
+
+  registerTagCommands(queue);
 }

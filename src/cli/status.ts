@@ -20,7 +20,7 @@ export interface StatusView {
   /** The node whose cluster manager answered (the active one). */
   manager: string;
   nodes: Array<{ id: string; state: string; liveness: string; silentMs: number }>;
-  queues: Array<{ name: string; messages: number; inFlight: number; delayed: number; partitions: number }>;
+  queues: Array<{ name: string; messages: number; inFlight: number; delayed: number; partitions: number; oldestAge: number }>;
   partitions: Array<{
     queue: string;
     partition: number;
@@ -81,6 +81,7 @@ async function queueCounts(client: WharfClient): Promise<StatusView['queues']> {
         inFlight: d.counts.approximateNumberOfMessagesNotVisible,
         delayed: d.counts.approximateNumberOfMessagesDelayed,
         partitions: d.attributes.partitions,
+        oldestAge: d.counts.approximateAgeOfOldestMessage,
       });
     } catch (err) {
       if (!isWharfError(err, ErrorCode.QueueNotFound)) throw err; // deleted meanwhile
@@ -108,12 +109,13 @@ export function renderStatus(view: StatusView, rates?: Map<string, { messages: n
     const rateOf = (q: string) => rates?.get(q);
     lines.push(
       formatTable([
-        ['QUEUE', 'MESSAGES', 'IN-FLIGHT', 'DELAYED', 'PARTITIONS', ...(rates ? ['Δ MESSAGES/S', 'Δ IN-FLIGHT/S'] : [])],
+        ['QUEUE', 'MESSAGES', 'IN-FLIGHT', 'DELAYED', 'OLDEST', 'PARTITIONS', ...(rates ? ['Δ MESSAGES/S', 'Δ IN-FLIGHT/S'] : [])],
         ...view.queues.map((q) => [
           q.name,
           String(q.messages),
           String(q.inFlight),
           String(q.delayed),
+          `${q.oldestAge}s`,
           String(q.partitions),
           ...(rates ? [signed(rateOf(q.name)?.messages), signed(rateOf(q.name)?.inFlight)] : []),
         ]),

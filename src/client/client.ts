@@ -11,6 +11,7 @@ import { natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
 import { clusterName } from '../names.ts';
 import { decodeReply, encodeRequest } from '../protocol/codec.ts';
 import type {
+  QueueTags,
   Action,
   BatchEntryFailure,
   MessageAttributes,
@@ -266,8 +267,9 @@ export class WharfClient {
 
   // ---- queues ------------------------------------------------------------------------------------
 
-  createQueue(queue: string, attributes?: Partial<QueueAttributes>): Promise<Reply<'CreateQueue'>> {
-    return this.request('CreateQueue', attributes ? { queue, attributes } : { queue });
+  /** `tags` are set on a new queue only: an existing queue keeps its own (use tagQueue). */
+  createQueue(queue: string, attributes?: Partial<QueueAttributes>, tags?: QueueTags): Promise<Reply<'CreateQueue'>> {
+    return this.request('CreateQueue', { queue, ...(attributes ? { attributes } : {}), ...(tags ? { tags } : {}) });
   }
 
   listQueues(options: Request<'ListQueues'> = {}): Promise<Reply<'ListQueues'>> {
@@ -285,6 +287,20 @@ export class WharfClient {
 
   async deleteQueue(queue: string): Promise<void> {
     await this.request('DeleteQueue', { queue });
+  }
+
+  /** Adds tags to a queue, or replaces the values of keys it has (at most 50 tags in all). */
+  async tagQueue(queue: string, tags: QueueTags): Promise<void> {
+    await this.request('TagQueue', { queue, tags });
+  }
+
+  /** Removes tags by key; keys the queue does not have are ignored. */
+  async untagQueue(queue: string, tagKeys: readonly string[]): Promise<void> {
+    await this.request('UntagQueue', { queue, tagKeys: [...tagKeys] });
+  }
+
+  async listQueueTags(queue: string): Promise<QueueTags> {
+    return (await this.request('ListQueueTags', { queue })).tags;
   }
 
   purgeQueue(queue: string): Promise<{ purged: number }> {

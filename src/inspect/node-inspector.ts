@@ -19,6 +19,7 @@ import {
   decodeWatch,
   encodeJson,
   type ActorSummary,
+  type CountersReply,
   type InspectEvent,
   type InspectFrame,
   type InspectReply,
@@ -27,6 +28,7 @@ import {
   type InspectError,
   type StateValue,
 } from './protocol.ts';
+import { actorName } from './actor-names.ts';
 import { summarize } from './summary.ts';
 
 /** How often held events go out as a frame while watched. */
@@ -46,6 +48,8 @@ export interface NodeInspectorOptions {
 
 export interface InspectorSources {
   whereabouts(query: MessageQuery): Promise<MessageReply | InspectError>;
+  /** The node's message counters per queue, and its boot id. */
+  counters(): Promise<Omit<CountersReply, 'node'>>;
 }
 
 interface Identity {
@@ -89,10 +93,16 @@ export class NodeInspector {
     }
     switch (event.type) {
       case '@xstate.actor': {
-        const id = this.identify(event.actorRef);
-        if (!id) break;
-        if (!(event.actorRef as MachineActor)._parent) this.roots.add(event.actorRef as MachineActor);
-        this.show(event.actorRef as MachineActor, id);
+        // XState announces an actor from its constructor, before giving it its system id: named
+        // then, it would keep its session id. It is named once built (a snapshot event may have
+        // shown it first).
+        const ref = event.actorRef as MachineActor;
+        queueMicrotask(() => {
+          const id = this.identify(ref);
+          if (!id || this.shown.has(id.actor)) return;
+          if (!ref._parent) this.roots.add(ref);
+          this.show(ref, id);
+        });
         break;
       }
       case '@xstate.event': {
@@ -251,6 +261,9 @@ export class NodeInspector {
       case 'message':
         if (!this.sources) return { error: 'the node is starting' };
         return this.sources.whereabouts(request);
+      case 'counters':
+        if (!this.sources) return { error: 'the node is starting' };
+        return { node: this.options.node, ...(await this.sources.counters()) };
     }
   }
 
@@ -269,12 +282,9 @@ function identityOf(ref: object): Identity | null {
   if (!(ref instanceof Actor) || !(ref.logic instanceof StateMachine)) return null;
   const parent = ref._parent;
   return {
-    actor: nameOf(ref),
+    actor: actorName(ref),
     machine: (ref.logic as AnyStateMachine).id,
-    ...(parent ? { parent: nameOf(parent) } : {}),
+    ...(parent ? { parent: actorName(parent) } : {}),
   };
 }
 
-function nameOf(ref: AnyActorRef): string {
-  return (ref as { systemId?: string }).systemId ?? ref.sessionId;
-}

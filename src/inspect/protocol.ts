@@ -103,6 +103,7 @@ export type InspectFrame = v.InferOutput<typeof inspectFrameSchema>;
 
 export const inspectRequestSchema = v.variant('op', [
   v.object({ op: v.literal('actors') }),
+  v.object({ op: v.literal('counters') }),
   v.object({ op: v.literal('machine'), machine: v.string() }),
   v.object({
     op: v.literal('message'),
@@ -223,11 +224,21 @@ export const messageReplySchema = v.variant('found', [
 ]);
 export type MessageReply = v.InferOutput<typeof messageReplySchema>;
 
+/**
+ * A node's message counters since it started, per queue: what its front-end answered (the
+ * `wharf_messages_{sent,received,deleted}_total` counters of its metrics). `boot` changes when the
+ * node restarts and its counters start again from 0.
+ */
+export const messageCountersSchema = v.object({ sent: v.number(), received: v.number(), deleted: v.number() });
+export type MessageCounters = v.InferOutput<typeof messageCountersSchema>;
+export const countersReplySchema = v.object({ node: v.string(), boot: v.string(), queues: v.record(v.string(), messageCountersSchema) });
+export type CountersReply = v.InferOutput<typeof countersReplySchema>;
+
 /** What a node answers when it cannot: the error, and the primary's node when it knows another holds it. */
 export const inspectErrorSchema = v.object({ error: v.string(), primary: v.optional(v.string()) });
 export type InspectError = v.InferOutput<typeof inspectErrorSchema>;
 
-export type InspectReply = ActorsReply | MachineReply | MessageReply | InspectError;
+export type InspectReply = ActorsReply | CountersReply | MachineReply | MessageReply | InspectError;
 
 // ---- codec -----------------------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     ...(options.failureTimeoutMs === undefined ? {} : { failureTimeoutMs: options.failureTimeoutMs }),
   });
   const requests = new NodeRequests(nc, subs);
-  const sampler = new QueueStatsSampler(client);
+  const sampler = new QueueStatsSampler(client, requests);
   let queues: QueueStats[] = [];
   let sentMap = '';
 

@@ -9,9 +9,10 @@
  * Stately as an XState machine definition.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createWebSocketInspector } from '@statelyai/inspect';
+import { createInspector } from '@statelyai/inspect';
 import { createMachine, type AnyStateMachine } from 'xstate';
 import type { ClusterName } from '../names.ts';
+import { StatelySocket, type StatelySocketOptions } from './stately-socket.ts';
 import { subjects } from '../protocol/subjects.ts';
 import {
   decodeFrame,
@@ -27,9 +28,17 @@ import {
 
 type MachineConfig = Parameters<typeof createMachine>[0];
 
-export async function forwardToStately(nc: NatsConnection, cluster: ClusterName, url: string): Promise<() => Promise<void>> {
+export async function forwardToStately(
+  nc: NatsConnection,
+  cluster: ClusterName,
+  url: string,
+  options: StatelySocketOptions = {},
+): Promise<() => Promise<void>> {
   const subs = subjects(cluster);
-  const inspector = createWebSocketInspector({ url, autoStart: true });
+  // Our own socket (stately-socket.ts): its stop leaves nothing running, so the process can end.
+  const socket = new StatelySocket(url, options);
+  const inspector = createInspector(socket);
+  inspector.start();
   /** Definitions by node and machine id, asked once (a promise, so concurrent frames share it). */
   const definitions = new Map<string, Promise<MachineConfigJson | undefined>>();
   const definitionOf = (node: string, machine: string): Promise<MachineConfigJson | undefined> => {

@@ -4,6 +4,7 @@
  * are followed two levels deep; strings and the whole summary are capped. An object that offers a
  * `summary()` (the partition's ledger) is asked for it instead of being walked.
  */
+import { actorName } from './actor-names.ts';
 import type { ContextSummary, SummaryValue } from './protocol.ts';
 
 const MAX_STRING = 120;
@@ -68,10 +69,6 @@ function digestOf(value: unknown, depth: number): SummaryValue | undefined {
 
 function isActorRef(value: object): value is { sessionId: string; id: string; systemId?: string } {
   return 'sessionId' in value && 'send' in value && typeof (value as { send: unknown }).send === 'function';
-}
-
-function actorName(ref: { sessionId: string; systemId?: string }): string {
-  return ref.systemId ?? ref.sessionId;
 }
 
 function hasSummary(value: object): value is { summary(): unknown } {

@@ -106,7 +106,12 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
 
   const machine = managerMachine.provide({
     actors: {
-      casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(({ input }) => metadata.casLease(input.lease, input.revision)),
+      casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(async ({ input }) => {
+        const revision = await metadata.casLease(input.lease, input.revision);
+        // Otherwise silent: a standby that keeps losing would look like one that never tried.
+        if (revision === undefined) log.info({ term: input.lease.term, revision: input.revision, now: metadata.lease()?.revision }, 'lost the compare-and-swap on the manager lease');
+        return revision;
+      }),
       writeDecisions: fromPromise<WriteOutput, WriteInput>(async ({ input }) => {
         const outcomes = await Promise.all(input.decisions.map((d) => write(metadata, d)));
         input.decisions.forEach((d, i) => logDecision(log, d, outcomes[i] as WriteOutcome, input.term));

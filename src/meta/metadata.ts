@@ -404,7 +404,10 @@ export class Metadata {
     try {
       written = revision === 0 ? await kv.create(key, bytes) : await kv.update(key, bytes, revision);
     } catch (err) {
-      if (isCasConflict(err)) return undefined;
+      if (isCasConflict(err)) {
+        await this.refresh(bucket, key);
+        return undefined;
+      }
       throw unavailable(`write ${this.names[bucket]}/${key}`, err);
     }
     this.buckets[bucket].applyPut(key, written, value);
@@ -429,11 +432,35 @@ export class Metadata {
       const ack = await this.js.publish(`$KV.${this.names[bucket]}.${key}`, Empty, { headers: h });
       marker = ack.seq;
     } catch (err) {
-      if (isCasConflict(err)) return false;
+      if (isCasConflict(err)) {
+        await this.refresh(bucket, key);
+        return false;
+      }
       throw unavailable(`delete ${this.names[bucket]}/${key}`, err);
     }
     this.buckets[bucket].applyDelete(key, marker);
     return true;
+  }
+
+  /**
+   * After a lost compare-and-swap: caches the key as the stream's leader has it, so the writer's
+   * next attempt names the revision the leader checks. The watch alone cannot be trusted for that:
+   * its (R1, ordered) consumer may sit on a follower whose copy of the stream numbers the same
+   * entries differently (seen after nats-server hard kills: a replica one sequence behind the
+   * leader), and a writer that retried with the watched revision would lose every swap, forever.
+   * A failed read changes nothing: the caller decides again as it would have anyway.
+   */
+  private async refresh(bucket: BucketName, key: string): Promise<void> {
+    const target = this.buckets[bucket] as WatchedBucket<unknown>;
+    try {
+      // A bound bucket gets from the stream's leader (no direct get from a replica).
+      const entry = await this.kvs[bucket].get(key);
+      if (entry === null) target.replace(key, 0, undefined);
+      else if (entry.operation !== 'PUT') target.replace(key, entry.revision, undefined);
+      else target.replace(key, entry.revision, decodeRecord(KINDS[bucket] as RecordKind<unknown>, key, entry.value));
+    } catch (err) {
+      this.log.debug({ err, bucket: this.names[bucket], key }, 'could not re-read a key after a lost compare-and-swap');
+    }
   }
 
   /** Reads one key from the bucket itself (not the cache), and caches what it found. */

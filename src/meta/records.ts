@@ -15,7 +15,7 @@
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
  * from a stale read fails and must look again.
  */
-import type { QueueAttributes } from '../protocol/messages.ts';
+import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
 
 /** How a partition acknowledges sends and deletes. */
 export type ReplicationMode = 'sync' | 'async';
@@ -27,6 +27,8 @@ export interface QueueMeta {
   incarnation: number;
   createdAt: number;
   modifiedAt: number;
+  /** The queue's tags (tags.ts); absent when it has none, and in records written before tags existed. */
+  tags?: QueueTags;
 }
 
 /**

@@ -8,7 +8,8 @@ import * as v from 'valibot';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { isQueueName } from '../names.ts';
 import { creationAttributes } from '../protocol/attributes.ts';
-import type { QueueAttributes } from '../protocol/messages.ts';
+import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
+import { checkTags } from '../protocol/tags.ts';
 import { assignmentKey, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
 
 const id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of 1-64 characters [A-Za-z0-9_-]'));
@@ -18,19 +19,23 @@ const time = v.pipe(v.number(), v.finite());
 const ids = v.array(id);
 const storeId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
-// Attributes go through the same check as a CreateQueue (ranges, choices, defaults), so a record
-// written before an attribute existed reads back with that attribute's default.
-const attributes = v.pipe(
-  v.record(v.string(), v.unknown()),
-  v.rawTransform(({ dataset, addIssue, NEVER }): QueueAttributes => {
+/** A transform by one of the API's checks: what it throws becomes the schema's issue. */
+const checkedBy = <I, O>(check: (input: I) => O) =>
+  v.rawTransform<I, O>(({ dataset, addIssue, NEVER }) => {
     try {
-      return creationAttributes(dataset.value);
+      return check(dataset.value);
     } catch (err) {
       addIssue({ message: err instanceof Error ? err.message : String(err) });
       return NEVER;
     }
-  }),
-);
+  });
+
+// Attributes go through the same check as a CreateQueue (ranges, choices, defaults), so a record
+// written before an attribute existed reads back with that attribute's default.
+const attributes = v.pipe(v.record(v.string(), v.unknown()), checkedBy<Record<string, unknown>, QueueAttributes>(creationAttributes));
+
+// Tags go through the same rules as a TagQueue's.
+const tags = v.pipe(v.record(v.string(), v.string()), checkedBy<Record<string, string>, QueueTags>(checkTags));
 
 // Annotated with the record types: a field added to records.ts fails the type check here until
 // the schema knows it.
@@ -40,6 +45,7 @@ const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({
   incarnation: time,
   createdAt: time,
   modifiedAt: time,
+  tags: v.exactOptional(tags),
 });
 
 const assignment: v.GenericSchema<unknown, Assignment> = v.looseObject({

@@ -105,6 +105,29 @@ export class WatchedBucket<T> {
     return had;
   }
 
+  /**
+   * Sets a key to what the stream's leader holds (`value` undefined: absent, or deleted at
+   * `revision`), even below the cached revision: the leader's numbering is the one a
+   * compare-and-swap is checked against, and a watch served from a follower whose copy diverged
+   * may have cached a revision the leader never had. Returns whether the cache changed.
+   */
+  replace(key: string, revision: number, value: T | undefined): boolean {
+    const cached = this.entries.get(key);
+    if (value === undefined) {
+      if (cached === undefined && this.tombstones.get(key) === revision) return false;
+      this.entries.delete(key);
+      this.tombstones.set(key, revision);
+      if (cached !== undefined) this.options.onChange(key, undefined);
+      return cached !== undefined;
+    }
+    if (cached !== undefined && cached.revision === revision) return false;
+    const entry: Versioned<T> = Object.freeze({ value, revision });
+    this.tombstones.delete(key);
+    this.entries.set(key, entry);
+    this.options.onChange(key, entry);
+    return true;
+  }
+
   private revisionOf(key: string): number {
     return this.entries.get(key)?.revision ?? this.tombstones.get(key) ?? 0;
   }

@@ -14,6 +14,7 @@ import type { Action, OutgoingMessage, Reply, Request, StreamAction } from '../p
 import { encodeRoute } from '../protocol/route.ts';
 import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
 import type { MoveTasks } from './move-tasks.ts';
+import { checkTags, taggedWith, untagged } from '../protocol/tags.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
 import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
@@ -104,15 +105,32 @@ export class FrontEnd {
     await metadata.waitFor(placed, this.deps.createWaitMs).catch(() => undefined);
   }
 
+  /**
+   * Changes a queue's record by compare-and-swap, retried against concurrent changes; `change`
+   * may throw (bad input) before anything is written. Returns the record written.
+   */
+  private async updateMeta(queue: string, change: (current: QueueMeta) => QueueMeta): Promise<QueueMeta> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const current = this.deps.metadata.queue(queue);
+      if (!current) this.entry(queue);
+      const { value, revision } = current as NonNullable<typeof current>;
+      const next = change(value);
+      if ((await this.deps.metadata.updateQueue(next, revision)) !== undefined) return next;
+    }
+    throw new WharfError(ErrorCode.Unavailable, `queue ${queue} is being changed concurrently; retry`);
+  }
+
   private readonly handlers: Handlers;
 
   private readonly queueHandlers: Omit<Handlers, StreamAction> = {
-    CreateQueue: async ({ queue, attributes }) => {
+    CreateQueue: async ({ queue, attributes, tags }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
       checkRedrivePolicy(this.deps.metadata, name, wanted);
       const now = this.deps.clock.now();
       const meta: QueueMeta = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
+      // As in SQS, the tags of an existing queue are left as they are (they are not attributes).
+      if (tags !== undefined && Object.keys(tags).length > 0) meta.tags = checkTags(tags);
       // Two concurrent creations of one name: the KV create lets exactly one win; the other sees it.
       const { created, entry } = await this.deps.metadata.createQueue(meta);
       if (!created && !sameAttributes(entry.value.attributes, wanted)) {
@@ -144,20 +162,30 @@ export class FrontEnd {
     },
 
     SetQueueAttributes: async ({ queue, attributes }) => {
-      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-        const current = this.deps.metadata.queue(queue);
-        if (!current) this.entry(queue);
-        const entry = (current as NonNullable<typeof current>).value;
-        const next: QueueMeta = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
-        if (JSON.stringify(next.attributes.redrivePolicy) !== JSON.stringify(entry.attributes.redrivePolicy)) checkRedrivePolicy(this.deps.metadata, entry.name, next.attributes);
-        const revision = await this.deps.metadata.updateQueue(next, (current as NonNullable<typeof current>).revision);
-        if (revision !== undefined) {
-          this.deps.service(next).configure(next.attributes);
-          return { attributes: next.attributes };
+      // modifiedAt is the attributes' last change, as SQS's LastModifiedTimestamp: tags leave it alone.
+      const next = await this.updateMeta(queue, (entry) => {
+        const changed = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
+        // A changed redrive policy is checked against its DLQ's allow policy (dead-letters.ts).
+        if (JSON.stringify(changed.attributes.redrivePolicy) !== JSON.stringify(entry.attributes.redrivePolicy)) {
+          checkRedrivePolicy(this.deps.metadata, entry.name, changed.attributes);
         }
-      }
-      throw new WharfError(ErrorCode.Unavailable, `queue ${queue} is being changed concurrently; retry`);
+        return changed;
+      });
+      this.deps.service(next).configure(next.attributes);
+      return { attributes: next.attributes };
     },
+
+    TagQueue: async ({ queue, tags }) => {
+      await this.updateMeta(queue, (entry) => withTags(entry, taggedWith(entry.tags ?? {}, tags)));
+      return {};
+    },
+
+    UntagQueue: async ({ queue, tagKeys }) => {
+      await this.updateMeta(queue, (entry) => withTags(entry, untagged(entry.tags ?? {}, tagKeys)));
+      return {};
+    },
+
+    ListQueueTags: async ({ queue }) => ({ tags: { ...(this.entry(queue).tags ?? {}) } }),
 
     DeleteQueue: async ({ queue }) => {
       const current = this.deps.metadata.queue(queue);
@@ -218,4 +246,10 @@ export class FrontEnd {
     if (dlq === undefined || messages.length === 0) this.entry(queue);
     return deadLetterUnknownQueue(this.deps.service(dlq as QueueMeta), queue, messages, randomUUID, this.deps.clock.now());
   }
+}
+
+/** The record with these tags; without the field when there are none, as records before tags. */
+function withTags(entry: QueueMeta, tags: Record<string, string>): QueueMeta {
+  const { tags: _old, ...rest } = entry;
+  return Object.keys(tags).length === 0 ? rest : { ...rest, tags };
 }

@@ -34,9 +34,8 @@ import { parseHeartbeat } from '../manager/heartbeat.ts';
 import type { Assignment, ReplicaReport, ReplicaRole } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import type { Subjects } from '../protocol/subjects.ts';
-import { keys } from '../storage/keys.ts';
-import { decodeMessage, decodeState } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
+import { oldestSentAt } from './oldest-message.ts';
 
 export interface QueueGauges {
   name: string;
@@ -151,6 +150,21 @@ export class NodeMetrics {
     if (sources) this.partitionMetrics(sources);
   }
 
+  /** The message counters per queue (sent, received, deleted since the node started), for inspectors. */
+  async messageCounters(): Promise<Record<string, { sent: number; received: number; deleted: number }>> {
+    const out: Record<string, { sent: number; received: number; deleted: number }> = {};
+    const add = async (counter: Counter<'queue'>, field: 'sent' | 'received' | 'deleted') => {
+      for (const { labels, value } of (await counter.get()).values) {
+        const queue = labels.queue;
+        if (typeof queue !== 'string') continue;
+        out[queue] ??= { sent: 0, received: 0, deleted: 0 };
+        out[queue][field] = value;
+      }
+    };
+    await Promise.all([add(this.sent, 'sent'), add(this.received, 'received'), add(this.deleted, 'deleted')]);
+    return out;
+  }
+
   /** Stops listening to assignments and heartbeats. */
   close(): void {
     for (const stop of this.stops.splice(0)) stop();
@@ -198,7 +212,7 @@ export class NodeMetrics {
     const store = sources.store;
     new Gauge({
       name: 'wharf_queue_oldest_message_age_seconds',
-      help: 'Age of the oldest ready or in-flight message in the partitions this node serves as primary.',
+      help: 'Age of the oldest message (ready, in flight or delayed) in the partitions this node serves as primary.',
       labelNames: ['queue'],
       registers,
       async collect() {
@@ -248,12 +262,4 @@ export class NodeMetrics {
       if (before.lastPrimary !== null && before.lastPrimary !== sources.self) this.failovers.inc({ queue: a.queue });
     });
   }
-}
-
-/** The sentAt of the lowest offset stored in a partition (above its purge mark), if any. */
-async function oldestSentAt(store: Store, queue: QueueName, partition: number): Promise<number | undefined> {
-  const [state] = await store.getMany([keys.partition(queue, partition)]);
-  const from = state === undefined ? 0 : decodeState(state).purgedOffset;
-  const [first] = await store.scan(keys.messagesBetween(queue, partition, from, 2 ** 52 - 1), 1);
-  return first === undefined ? undefined : decodeMessage(first[1]).sentAt;
 }

@@ -48,6 +48,7 @@ import { GroupStore } from '../meta/groups.ts';
 import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
 import { NodeMetrics } from './metrics.ts';
+import { oldestMessageAgeMs } from './oldest-message.ts';
 import type { Action } from '../protocol/messages.ts';
 import { decodeNumber, encodeNumber } from '../storage/records.ts';
 import { LAYOUT_VERSION } from '../storage/keys.ts';
@@ -174,7 +175,9 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store);
+    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store, () =>
+      oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+    );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
     clients.set(k, client);
@@ -350,6 +353,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   inspector.start({
     whereabouts: (query) =>
       findMessage({ nc, subs, self, metadata, store, isPrimary: (q, p) => localClient(q, p)?.serving ?? false, now: () => config.clock.now() }, query),
+    counters: async () => ({ boot, queues: await metrics.messageCounters() }),
   });
 
   let managerStop: (() => Promise<void>) | undefined;

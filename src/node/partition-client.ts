@@ -17,6 +17,8 @@ type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
 export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number };
+/** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
+export type PartitionCounts = Counts & { oldestAgeMs: number };
 
 export class PartitionClient {
   private nextId = 1;
@@ -31,11 +33,14 @@ export class PartitionClient {
 
   /** Stream reads come from here (stream-reads.ts); without a store they are refused. */
   private readonly store: Store | undefined;
+  /** Milliseconds since the partition's oldest message was sent, from the store (oldest-message.ts). */
+  private readonly oldestAgeMs: (() => Promise<number>) | undefined;
 
-  constructor(replica: ReplicaRef, log: Logger, store?: Store) {
+  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>) {
     this.replica = replica;
     this.log = log;
     this.store = store;
+    this.oldestAgeMs = oldestAgeMs;
     this.watch = replica.subscribe(() => this.attach());
     this.attach();
   }
@@ -141,6 +146,14 @@ export class PartitionClient {
   /** Messages the partition marked for its dead-letter queue and the node has not moved yet. */
   pendingDeadLetters(): number {
     return this.current()?.getSnapshot().context.ledger?.pendingDeadLetters ?? 0;
+  }
+
+  /** Counts and the oldest message's age; undefined unless serving. Empty means age 0, whatever the disk says. */
+  async fullCounts(): Promise<PartitionCounts | undefined> {
+    const counts = this.counts();
+    if (counts === undefined) return undefined;
+    const empty = counts.visible + counts.inflight + counts.delayed === 0;
+    return { ...counts, oldestAgeMs: empty || this.oldestAgeMs === undefined ? 0 : await this.oldestAgeMs() };
   }
 
   /** Whether requests are being answered (the replica is primary and its partition loaded). */

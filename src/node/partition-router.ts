@@ -13,7 +13,7 @@ import { WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
 import { messageExtras, withExtras } from '../storage/records.ts';
 import type { Subjects } from '../protocol/subjects.ts';
-import type { Counts, PartitionClient } from './partition-client.ts';
+import type { Counts, PartitionClient, PartitionCounts } from './partition-client.ts';
 
 export interface RouterDeps {
   nc: NatsConnection;
@@ -88,13 +88,19 @@ export class PartitionRouter {
   }
 
   /** The partition's counts from its primary; undefined while it has none. */
-  async counts(): Promise<Counts | undefined> {
+  async counts(): Promise<PartitionCounts | undefined> {
     const primary = this.assignment()?.value.primary ?? null;
     if (primary === null) return undefined;
-    if (primary === this.deps.self) return this.deps.local(this.queue, this.index)?.counts();
-    const result = (await this.remote(primary, { type: 'counts' })) as unknown as { type: string } & Partial<Counts> | undefined;
+    if (primary === this.deps.self) return this.deps.local(this.queue, this.index)?.fullCounts();
+    const result = (await this.remote(primary, { type: 'counts' })) as unknown as { type: string } & Partial<PartitionCounts> | undefined;
     if (result?.type !== 'counts') return undefined;
-    return { visible: result.visible ?? 0, inflight: result.inflight ?? 0, delayed: result.delayed ?? 0, deadLettered: result.deadLettered ?? 0 };
+    return {
+      visible: result.visible ?? 0,
+      inflight: result.inflight ?? 0,
+      delayed: result.delayed ?? 0,
+      deadLettered: result.deadLettered ?? 0,
+      oldestAgeMs: result.oldestAgeMs ?? 0,
+    };
   }
 
   /** Counts when this node is the primary (for metrics, which must not wait on the network). */
@@ -114,7 +120,7 @@ export async function servePartitionRequest(
 ): Promise<Uint8Array> {
   if (!local?.serving) return encodeOk({ type: 'failed', code: 'not_leader', message: 'not the primary of this partition' });
   if (op.type === 'counts') {
-    const counts = local.counts();
+    const counts = await local.fullCounts();
     return encodeOk(counts ? { type: 'counts', ...counts } : { type: 'failed', code: 'not_leader', message: 'loading' });
   }
   return encodeOk(toWire(await local.request(op)));

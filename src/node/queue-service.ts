@@ -12,10 +12,13 @@ import { partitionLength, type LengthLimit } from '../../actors/partition/dead-l
 import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, ReceivedMessage, Request } from '../protocol/messages.ts';
+import { checkMessageAttributes } from '../protocol/message-attributes.ts';
+import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, QueueCounts, ReceivedMessage, Request } from '../protocol/messages.ts';
 import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
 import { partitionOfId } from '../protocol/route.ts';
 import type { PartitionRouter } from './partition-router.ts';
+import type { PartitionCounts } from './partition-client.ts';
+import { queueCounts } from './queue-counts.ts';
 import { timeWindowRelease } from './time-window.ts';
 
 const ATTEMPT_TTL_MS = 5 * 60_000;
@@ -106,6 +109,7 @@ export class QueueService {
 
   /** Checks one message against the queue's limits and kind (FIFO or standard); returns its record. */
   private toRecord(message: OutgoingMessage): NewMessage {
+    checkMessageAttributes(message.attributes);
     const { fifo } = this.attributes;
     if (fifo && message.messageGroupId === undefined) {
       throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is a FIFO queue: every message needs a messageGroupId`);
@@ -501,17 +505,12 @@ export class QueueService {
   }
 
   /** The queue's counts, asked of every partition's primary; `unavailable` while one has none. */
-  async counts() {
-    const total = { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 };
+  async counts(): Promise<QueueCounts> {
     const all = await Promise.all(this.partitions.map((p) => p.counts()));
-    for (const c of all) {
-      if (c === undefined) throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
-      total.approximateNumberOfMessages += c.visible;
-      total.approximateNumberOfMessagesNotVisible += c.inflight;
-      total.approximateNumberOfMessagesDelayed += c.delayed;
-      total.approximateNumberOfMessagesDeadLettered += c.deadLettered ?? 0;
+    if (all.some((c) => c === undefined)) {
+      throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
     }
-    return total;
+    return queueCounts(all as PartitionCounts[]);
   }
 }
 

@@ -40,16 +40,25 @@ const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minV
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxIdLength), v.regex(/^[A-Za-z0-9_-]+$/));
 const queue = v.pipe(v.string(), v.maxLength(200));
 const bytes = v.instance(Uint8Array);
+// Shapes only: SQS's rules on names, values and their number are message-attributes.ts's, which
+// answers invalid_message_attribute (per entry in a batch). The bounds here only keep a frame sane.
 const attributeValue = v.variant('type', [
   v.strictObject({ type: v.literal('string'), value: v.pipe(v.string(), v.maxLength(LIMITS.maxBatchBytes)) }),
-  v.strictObject({ type: v.literal('number'), value: v.pipe(v.string(), v.regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/)) }),
+  v.strictObject({ type: v.literal('number'), value: v.pipe(v.string(), v.maxLength(1024)) }),
   v.strictObject({ type: v.literal('binary'), value: bytes }),
 ]);
 const messageAttributes = v.pipe(
   aMap,
-  v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[A-Za-z0-9_.-]+$/)), attributeValue),
-  v.check((r) => Object.keys(r).length <= LIMITS.maxMessageAttributes, `at most ${LIMITS.maxMessageAttributes} message attributes`),
+  v.record(v.pipe(v.string(), v.maxLength(1024)), attributeValue),
+  v.check((r) => Object.keys(r).length <= 1000, 'too many message attributes'),
 );
+// Tag keys and values are checked by tags.ts (invalid_tag, too_many_tags); here only their shape.
+const tagMap = v.pipe(
+  aMap,
+  v.record(v.pipe(v.string(), v.maxLength(1024)), v.pipe(v.string(), v.maxLength(1024))),
+  v.check((r) => Object.keys(r).length <= 1000, 'too many tags'),
+);
+const tagKeys = v.pipe(v.array(v.pipe(v.string(), v.maxLength(1024))), v.maxLength(1000));
 const outgoing = {
   body: bytes,
   attributes: v.optional(messageAttributes),
@@ -114,7 +123,7 @@ const streamSchemas = {
 };
 
 const schemas = {
-  CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes) }),
+  CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes), tags: v.optional(tagMap) }),
   ListQueues: v.strictObject({
     prefix: v.optional(v.pipe(v.string(), v.maxLength(80))),
     limit: v.optional(int(1, LIMITS.maxListQueues)),
@@ -124,6 +133,9 @@ const schemas = {
   SetQueueAttributes: v.strictObject({ queue, attributes }),
   DeleteQueue: v.strictObject({ queue }),
   PurgeQueue: v.strictObject({ queue }),
+  TagQueue: v.strictObject({ queue, tags: tagMap }),
+  UntagQueue: v.strictObject({ queue, tagKeys }),
+  ListQueueTags: v.strictObject({ queue }),
   SendMessage: v.strictObject({ queue, ...outgoing }),
   SendMessageBatch: v.strictObject({ queue, entries: entries(outgoing) }),
   ReceiveMessage: v.strictObject({

@@ -21,6 +21,11 @@ export const LIMITS = {
   maxMessageAttributes: 10,
   /** Characters of an attribute name, a batch entry id or a receive attempt id. */
   maxIdLength: 128,
+  /** Tags of one queue (SQS's limit). */
+  maxQueueTags: 50,
+  /** Characters of a queue tag key (at least 1) and of its value (may be empty). */
+  maxTagKeyLength: 128,
+  maxTagValueLength: 256,
   /** Queues one ListQueues page returns. */
   maxListQueues: 1000,
   /** Longest per-message TTL, seconds (the longest retention). */

@@ -136,7 +136,15 @@ export interface QueueCounts {
   approximateNumberOfMessagesDelayed: number;
   /** Messages of this queue sent to its dead-letter queue so far (or on their way there). */
   approximateNumberOfMessagesDeadLettered: number;
+  /**
+   * Seconds since the oldest message not yet deleted (ready, in flight or delayed) was sent, as SQS's
+   * ApproximateAgeOfOldestMessage; 0 when the queue is empty.
+   */
+  approximateAgeOfOldestMessage: number;
 }
+
+/** A queue's tags: key → value, keys case-sensitive. Rules in tags.ts. */
+export type QueueTags = Record<string, string>;
 
 export interface QueueDescription {
   queue: string;
@@ -287,9 +295,15 @@ export interface MessageMoveTask {
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
-    request: { queue: string; attributes?: Partial<QueueAttributes> };
+    /** `tags` are set on a new queue only; an existing queue keeps its own. */
+    request: { queue: string; attributes?: Partial<QueueAttributes>; tags?: QueueTags };
     reply: { queue: string; created: boolean };
   };
+  /** Adds tags, or replaces the values of keys it has. */
+  TagQueue: { request: { queue: string; tags: QueueTags }; reply: Record<string, never> };
+  /** Removes tags by key; keys it does not have are ignored. */
+  UntagQueue: { request: { queue: string; tagKeys: string[] }; reply: Record<string, never> };
+  ListQueueTags: { request: { queue: string }; reply: { tags: QueueTags } };
   ListQueues: {
     request: { prefix?: string; limit?: number; nextToken?: string };
     reply: { queues: string[]; nextToken?: string };
@@ -468,6 +482,9 @@ export const ACTIONS = [
   'SetQueueAttributes',
   'DeleteQueue',
   'PurgeQueue',
+  'TagQueue',
+  'UntagQueue',
+  'ListQueueTags',
   'SendMessage',
   'SendMessageBatch',
   'ReceiveMessage',

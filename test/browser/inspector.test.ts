@@ -80,7 +80,31 @@ test('the inspector shows the cluster, a queue, a message with its lease and a d
   t.regex((await result.textContent()) ?? '', new RegExp(messageId));
   t.regex((await result.textContent()) ?? '', new RegExp(`lease owner\\s*${client.consumer}`), 'the lease owner is the receiving client');
   await page.waitForSelector('[data-queue-stats="orders"] td:nth-child(3):text-is("1")', { timeout: WAIT_MS });
+  // The oldest column shows the age of the oldest message, in seconds.
+  await page.waitForSelector('[data-queue-stats="orders"] td[data-field="oldest"]:text-matches("^[0-9]+ s$")', { timeout: WAIT_MS });
   await shot(page, '3-message');
+
+  // Sends, receives and deletes show up as rates: the sample after a burst is above 0. A rate lasts
+  // one sample (a second), so a burst whose sample the page did not show is made again (bounded).
+  const burst = async (round: number) => {
+    await Promise.all(Array.from({ length: 30 }, (_, i) => client.sendMessage('orders', `burst ${round}/${i}`)));
+    const got = await client.receive('orders', { maxMessages: 30, waitTimeSeconds: 5 });
+    if (got.length > 0) await client.deleteMessageBatch('orders', got.map((m, i) => ({ id: `d${i}`, receiptHandle: m.receiptHandle })));
+  };
+  for (const kind of ['sent', 'received', 'deleted']) {
+    const positive = `[data-queue-stats="orders"] td[data-rate="${kind}"]:text-matches("^(0\\.[1-9]|[1-9])")`;
+    let shown = false;
+    for (let round = 0; round < 6 && !shown; round++) {
+      await burst(round);
+      shown = await page.waitForSelector(positive, { timeout: 3000 }).then(() => true, () => false);
+    }
+    t.true(shown, `${kind}/s above 0 after a burst`);
+  }
+  await shot(page, '3b-rates');
+
+  // A partition actor is listed by its queue, partition and role, not by a session id.
+  await page.fill('#actor-filter', 'partition:orders/0');
+  await page.waitForSelector('#actor-list tr[data-machine="partition"]:has-text("partition:orders/0:primary")', { timeout: WAIT_MS });
 
   // Every actor is listed; a replica's statechart is drawn with its current state highlighted.
   await page.fill('#actor-filter', 'replica');

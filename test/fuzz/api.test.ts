@@ -25,7 +25,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WharfClient } from '../../src/client/client.ts';
 import { ErrorCode, isWharfError, WharfError } from '../../src/errors.ts';
 import { isQueueName } from '../../src/names.ts';
-import { CHOICES, CREATION, SETTABLE } from '../../src/protocol/attributes.ts';
+import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../../src/protocol/attributes.ts';
 import { decode, decodeReply, encode } from '../../src/protocol/codec.ts';
 import { LIMITS } from '../../src/protocol/limits.ts';
 import {
@@ -77,6 +77,9 @@ const CLIENT_FAULT: ReadonlySet<string> = new Set<string>([
   ErrorCode.QueueAlreadyExists,
   ErrorCode.InvalidReceiptHandle,
   ErrorCode.MessageNotInFlight,
+  ErrorCode.InvalidTag,
+  ErrorCode.TooManyTags,
+  ErrorCode.InvalidMessageAttribute,
 ]);
 /** Names of Object.prototype members (and friends): keys that tend to slip past `in` and `obj[key]` checks. */
 const PROTO_KEYS = [
@@ -103,6 +106,8 @@ type Spec =
   | { kind: 'receipt' }
   | { kind: 'bytes' }
   | { kind: 'qattrs'; settableOnly: boolean }
+  | { kind: 'tags' }
+  | { kind: 'tagKeys' }
   | { kind: 'mattrs' }
   | { kind: 'entries'; entry: Fields };
 interface Field {
@@ -137,6 +142,9 @@ const FIELDS: Record<Action, Fields> = {
   SetQueueAttributes: { queue: QUEUE, attributes: req({ kind: 'qattrs', settableOnly: true }) },
   DeleteQueue: { queue: QUEUE },
   PurgeQueue: { queue: QUEUE },
+  TagQueue: { queue: QUEUE, tags: req({ kind: 'tags' }) },
+  UntagQueue: { queue: QUEUE, tagKeys: req({ kind: 'tagKeys' }) },
+  ListQueueTags: { queue: QUEUE },
   SendMessage: { queue: QUEUE, ...OUTGOING },
   SendMessageBatch: { queue: QUEUE, entries: req({ kind: 'entries', entry: { id: ID, ...OUTGOING } }) },
   ReceiveMessage: {
@@ -187,12 +195,15 @@ function queueFor(action: Action): fc.Arbitrary<string> {
   return fc.constantFrom(CONTROL, SCRATCH, MISSING);
 }
 
-const attributeName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.-]{0,15}$/);
+// SQS's rules (message-attributes.ts): no leading, trailing or doubled period, no AWS./Amazon.
+// prefix (a leading lower-case letter other than a keeps clear of both), values never empty.
+const attributeName = fc.stringMatching(/^[b-z](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,7}$/);
 const attributeValue = fc.oneof(
-  fc.record({ type: fc.constant('string'), value: fc.string({ maxLength: 20 }) }),
+  fc.record({ type: fc.constant('string'), value: fc.stringMatching(/^[ -~]{1,20}$/) }),
   fc.record({ type: fc.constant('number'), value: fc.integer().map(String) }),
-  fc.record({ type: fc.constant('binary'), value: fc.uint8Array({ maxLength: 8 }) }),
+  fc.record({ type: fc.constant('binary'), value: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
 );
+const tagKey = fc.stringMatching(/^[A-Za-z0-9_.:/=+@ -]{1,16}$/).filter((k) => !k.toLowerCase().startsWith('aws:'));
 
 interface Overrides {
   queue?: fc.Arbitrary<string>;
@@ -222,6 +233,10 @@ function validValue(spec: Spec, action: Action, ctx: Context, o: Overrides): fc.
     }
     case 'mattrs':
       return fc.dictionary(attributeName, attributeValue, { maxKeys: 3 });
+    case 'tags':
+      return fc.dictionary(tagKey, fc.stringMatching(/^[A-Za-z0-9 ]{0,16}$/), { maxKeys: 3 });
+    case 'tagKeys':
+      return fc.array(tagKey, { maxLength: 3 });
     case 'entries':
       return fc.uniqueArray(entryArb(spec.entry, action, ctx, o), {
         minLength: 1,
@@ -270,7 +285,10 @@ function canonical(spec: Spec, i: number): unknown {
       return new Uint8Array(1);
     case 'qattrs':
     case 'mattrs':
+    case 'tags':
       return {};
+    case 'tagKeys':
+      return [];
     case 'entries':
       return [];
     default:
@@ -441,6 +459,14 @@ function badValue(spec: Spec, action: Action, ctx: Context, o: Overrides): fc.Ar
       return badQueueAttributes(spec.settableOnly);
     case 'mattrs':
       return badMessageAttributes;
+    case 'tags':
+      return fc.oneof(
+        notObject,
+        fc.constantFrom<unknown>({ '': 'v' }, { 'aws:x': 'v' }, { k: 'x'.repeat(LIMITS.maxTagValueLength + 1) }, { ['k'.repeat(LIMITS.maxTagKeyLength + 1)]: 'v' }, { 'a*b': 'v' }, { k: 5 }),
+        fc.constant(Object.fromEntries(Array.from({ length: LIMITS.maxQueueTags + 1 }, (_, i) => [`k${i}`, 'v']))),
+      );
+    case 'tagKeys':
+      return fc.oneof(notArray, fc.constantFrom<unknown>([''], ['aws:x'], ['a*b'], [5]));
     case 'entries':
       return badEntries(spec.entry, action, ctx, o);
     default:
@@ -1007,7 +1033,7 @@ test('every API subject answers bad input with one well-formed client error, and
 
   // The control queue holds exactly its 100 messages, intact.
   const { counts } = await client.getQueueAttributes(CONTROL);
-  t.deepEqual(
+  t.like(
     counts,
     { approximateNumberOfMessages: CONTROL_MESSAGES, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 },
     'control queue counts',
@@ -1025,7 +1051,7 @@ test('every API subject answers bad input with one well-formed client error, and
     await t.notThrowsAsync(client.changeMessageVisibility(SCRATCH, m.receiptHandle, LIMITS.maxVisibilityTimeout), `lease of ${text(m.body)} is live`);
   }
   const scratch = await client.getQueueAttributes(SCRATCH);
-  t.deepEqual(
+  t.like(
     scratch.counts,
     { approximateNumberOfMessages: 5, approximateNumberOfMessagesNotVisible: 5, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 },
     'scratch queue counts',
@@ -1086,7 +1112,7 @@ test('queue attributes named after Object.prototype members are rejected, not st
     t.true(rejectsAttribute(set), `SetQueueAttributes with attribute ${name}: ${set.ok ? `accepted ${preview(set.body)}` : set.code}`);
   }
   const { attributes } = await client.getQueueAttributes('existing');
-  t.deepEqual(Object.keys(attributes).sort(), Object.keys({ ...SETTABLE, ...CREATION, ...CHOICES }).sort(), 'the queue has only its real attributes');
+  t.deepEqual(Object.keys(attributes).sort(), Object.keys({ ...SETTABLE, ...CREATION, ...CHOICES, ...BOOLEANS }).sort(), 'the queue has only its real attributes');
 });
 
 test('message attributes named constructor or prototype are delivered or rejected, never silently dropped', async (t) => {

@@ -12,7 +12,10 @@ export async function failsWith(t: ExecutionContext, promise: Promise<unknown>, 
   await t.throwsAsync(promise, { instanceOf: WharfError, code }, what);
 }
 
-export function counts(visible: number, notVisible: number, delayed: number): QueueCounts {
+/** The message counts without the oldest message's age, which moves with time: compare with `t.like`. */
+export type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage'>;
+
+export function counts(visible: number, notVisible: number, delayed: number): MessageCounts {
   return {
     approximateNumberOfMessages: visible,
     approximateNumberOfMessagesNotVisible: notVisible,

@@ -32,7 +32,7 @@ test('send() in a plain loop batches messages into few requests and every messag
     for (const m of got) seen.add(text(m.body));
     return seen.size === 2000;
   });
-  t.deepEqual((await client.getQueueAttributes('batched')).counts, counts(0, 2000, 0));
+  t.like((await client.getQueueAttributes('batched')).counts, counts(0, 2000, 0));
 });
 
 test('send() rejects only the message the queue refuses; the others of its batch are sent', async (t) => {
@@ -46,7 +46,7 @@ test('send() rejects only the message the queue refuses; the others of its batch
   await failsWith(t, tooLarge, ErrorCode.MessageTooLarge);
   t.truthy((await ok).messageId);
   t.truthy((await alsoOk).messageId);
-  t.deepEqual((await client.getQueueAttributes('small')).counts, counts(2, 0, 0));
+  t.like((await client.getQueueAttributes('small')).counts, counts(2, 0, 0));
 });
 
 test('consume() deletes what its handler handled and leaves a failed message to come back', async (t) => {

@@ -7,18 +7,16 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import * as v from 'valibot';
 import {
   actorsReplySchema,
-  decodeFrame,
   decodeJson,
   encodeJson,
-  isFrameSubject,
   machineReplySchema,
   messageReplySchema,
-  type InspectEvent,
   type InspectRequest,
 } from '../../src/inspect/protocol.ts';
 import { clusterName } from '../../src/names.ts';
 import { subjects } from '../../src/protocol/subjects.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { watchEvents } from '../helpers/inspect-frames.ts';
 import { startWharf } from '../helpers/wharf.ts';
 
 async function inspectorConnection(t: { teardown(fn: () => Promise<void>): void }, url: string): Promise<NatsConnection> {
@@ -36,14 +34,7 @@ test('a watched node streams its actors and their states; the node answers for a
   const { client, nats, cluster } = await startWharf(t);
   await client.createQueue('watched');
   const nc = await inspectorConnection(t, nats.url);
-  const subs = subjects(clusterName(cluster));
-  const events: InspectEvent[] = [];
-  nc.subscribe(subs.allInspect, {
-    callback: (err, msg) => {
-      if (!err && isFrameSubject(subs, msg.subject)) events.push(...decodeFrame(msg.data).events);
-    },
-  });
-  nc.publish(subs.inspectWatch, encodeJson({ watcher: 'test' }));
+  const events = watchEvents(nc, cluster);
 
   await eventually(() => events.some((e) => e.kind === 'state' && e.actor === 'node:n1'), { message: 'the node actor state' });
   t.true(events.some((e) => e.kind === 'actor' && e.machine === 'replica' && e.status === 'started'));

@@ -72,21 +72,21 @@ test('SendMessage larger than maximumMessageSize fails with message_too_large', 
   );
   await client.sendMessage('orders', new Uint8Array(1024).fill(7));
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 0));
   const [message] = await client.receive('orders');
   t.is(message?.body.byteLength, 1024);
 });
 
-test('SendMessage with more than 10 message attributes fails with invalid_parameter', async (t) => {
+test('SendMessage with more than 10 message attributes fails with invalid_message_attribute', async (t) => {
   const { client } = await startWharf(t);
   await client.createQueue('orders');
   const attributes: MessageAttributes = Object.fromEntries(
     Array.from({ length: 11 }, (_, i) => [`a${i}`, { type: 'string', value: String(i) }]),
   );
 
-  await failsWith(t, client.sendMessage('orders', 'hello', { attributes }), ErrorCode.InvalidParameter);
+  await failsWith(t, client.sendMessage('orders', 'hello', { attributes }), ErrorCode.InvalidMessageAttribute);
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 // ---- SendMessageBatch ----------------------------------------------------------------------------
@@ -143,7 +143,7 @@ test('SendMessageBatch with two entries of the same id fails with batch_ids_not_
     ErrorCode.BatchIdsNotDistinct,
   );
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 test('SendMessageBatch with more than 1000 entries fails with invalid_parameter and sends nothing', async (t) => {
@@ -152,11 +152,11 @@ test('SendMessageBatch with more than 1000 entries fails with invalid_parameter 
   const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `e${i}`, body: Buffer.from(String(i)) }));
 
   await failsWith(t, client.sendMessageBatch('orders', entries(1001)), ErrorCode.InvalidParameter);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 
   const reply = await client.sendMessageBatch('orders', entries(1000));
   t.is(reply.successful.length, 1000);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1000, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1000, 0, 0));
 });
 
 test('SendMessageBatch with an entry id of characters outside A-Z, a-z, 0-9, - and _ fails with invalid_parameter', async (t) => {
@@ -191,7 +191,7 @@ test('ReceiveMessage with maxMessages outside 1 to 1000 fails with invalid_param
   for (const maxMessages of [0, 1001, 2.5]) {
     await failsWith(t, client.receive('orders', { maxMessages }), ErrorCode.InvalidParameter, `maxMessages ${maxMessages}`);
   }
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 0));
 });
 
 test('every message received in one reply has its own receipt handle', async (t) => {
@@ -217,7 +217,7 @@ test('DeleteMessage removes a received message: it is not received again after i
   const [deleted, kept] = await client.receive('orders', { maxMessages: 2 });
 
   await client.deleteMessage('orders', deleted?.receiptHandle ?? '');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
   clock.advance(11_000);
 
   const again = await receiveSome(client, 'orders', 10, 'the kept message to come back');
@@ -251,7 +251,7 @@ test('DeleteMessageBatch deletes the valid handles and reports a bogus one as in
   t.deepEqual(outcome.successful.map((s) => s.id).sort(), ['one', 'two']);
   t.is(outcome.failed.length, 1);
   t.like(outcome.failed[0], { id: 'bogus', code: ErrorCode.InvalidReceiptHandle, senderFault: true });
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 test('DeleteMessageBatch reports a handle already used for a delete as invalid_receipt_handle', async (t) => {
@@ -284,7 +284,7 @@ test('DeleteMessageBatch without entries fails with empty_batch and with a repea
     ]),
     ErrorCode.BatchIdsNotDistinct,
   );
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 // ---- ChangeMessageVisibility ---------------------------------------------------------------------
@@ -301,7 +301,7 @@ test('ChangeMessageVisibility extends a lease: the message is not redelivered un
 
   // Two minutes after the original lease ended the message is still leased.
   t.deepEqual(await client.receive('orders', { waitTimeSeconds: 1 }), []);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
   await t.notThrowsAsync(client.deleteMessage('orders', message?.receiptHandle ?? ''), 'the handle is still current');
 });
 
@@ -392,12 +392,12 @@ test('a queue delay keeps new messages delayed and invisible until they are due'
 
   await client.sendMessage('orders', 'delayed');
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 1));
   t.deepEqual(await client.receive('orders', { waitTimeSeconds: 1 }), []);
   clock.advance(61_000);
   const [message] = await receiveSome(client, 'orders', 1, 'the delayed message');
   t.is(text(message?.body ?? new Uint8Array()), 'delayed');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 test('a per-message delay keeps that message delayed on a queue without delay', async (t) => {
@@ -408,7 +408,7 @@ test('a per-message delay keeps that message delayed on a queue without delay', 
   await client.sendMessage('orders', 'later', { delaySeconds: 120 });
   await client.sendMessage('orders', 'now');
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
   t.deepEqual(bodies(await client.receive('orders', { maxMessages: 10 })), ['now']);
   t.deepEqual(await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 1 }), []);
   clock.advance(121_000);
@@ -422,7 +422,7 @@ test('a per-message delay of 0 overrides the queue delay', async (t) => {
   await client.sendMessage('orders', 'now', { delaySeconds: 0 });
   await client.sendMessage('orders', 'later');
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
   t.deepEqual(bodies(await client.receive('orders', { maxMessages: 10 })), ['now']);
 });
 
@@ -437,11 +437,11 @@ test('per-entry delays of a batch are applied entry by entry', async (t) => {
     { id: 'c', body: Buffer.from('in 100 s'), delaySeconds: 100 },
   ]);
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 2));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 2));
   t.deepEqual(bodies(await client.receive('orders', { maxMessages: 10 })), ['now']);
   clock.advance(11_000);
   t.deepEqual(bodies(await receiveSome(client, 'orders', 10, 'the first delayed message')), ['in 10 s']);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 2, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 2, 1));
   clock.advance(90_000);
   t.deepEqual(bodies(await receiveSome(client, 'orders', 10, 'the second delayed message')), ['in 100 s']);
 });
@@ -452,5 +452,5 @@ test('SendMessage with a delay over 604,800 seconds (7 days) fails with invalid_
 
   await failsWith(t, client.sendMessage('orders', 'x', { delaySeconds: 604_801 }), ErrorCode.InvalidParameter);
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });

@@ -255,7 +255,7 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     retentionBytes: 0,
     mode: 'queue',
   });
-  t.deepEqual(description.counts, counts(0, 0, 0));
+  t.like(description.counts, counts(0, 0, 0));
 });
 
 test('GetQueueAttributes counts visible, not visible and delayed messages', async (t) => {
@@ -268,9 +268,9 @@ test('GetQueueAttributes counts visible, not visible and delayed messages', asyn
   const received = await client.receive('orders', { maxMessages: 2 });
   t.is(received.length, 2);
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(3, 2, 2));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(3, 2, 2));
   await client.deleteMessage('orders', received[0]?.receiptHandle ?? '');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(3, 1, 2));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(3, 1, 2));
 });
 
 test('GetQueueAttributes reports createdAt and modifiedAt from the node clock', async (t) => {
@@ -347,7 +347,7 @@ test('SetQueueAttributes changes the delay of later sends', async (t) => {
   await client.setQueueAttributes('orders', { delaySeconds: 600 });
   await client.sendMessage('orders', 'after');
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 0, 1));
 });
 
 test('SetQueueAttributes rejects partitions, which are fixed at creation, with invalid_attribute', async (t) => {
@@ -446,7 +446,7 @@ test('a queue re-created with the same name after DeleteQueue is empty', async (
   await client.deleteQueue('orders');
   await eventually(() => client.createQueue('orders').then((r) => r.created), { message: 'the queue to be re-created' });
 
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
   await client.sendMessage('orders', 'new');
   const received = await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 2 });
   t.deepEqual(received.map((m) => text(m.body)), ['new']);
@@ -469,7 +469,7 @@ test('a receipt handle from a deleted queue is rejected by a re-created queue of
 
   await failsWith(t, client.deleteMessage('orders', oldHandle), ErrorCode.InvalidReceiptHandle, 'DeleteMessage');
   await failsWith(t, client.changeMessageVisibility('orders', oldHandle, 0), ErrorCode.InvalidReceiptHandle, 'ChangeMessageVisibility');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 test('a deleted queue stays deleted after a restart', async (t) => {
@@ -494,12 +494,12 @@ test('PurgeQueue removes visible, in-flight and delayed messages and answers how
   for (let i = 0; i < 3; i++) await client.sendMessage('orders', `m${i}`);
   await client.sendMessage('orders', 'delayed', { delaySeconds: 600 });
   await client.receive('orders');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(2, 1, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(2, 1, 1));
 
   const { purged } = await client.purgeQueue('orders');
 
   t.is(purged, 4);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 test('purged messages are never received again, even after their visibility timeout and delay', async (t) => {
@@ -540,7 +540,7 @@ test('purged messages do not come back after a restart', async (t) => {
   });
   t.deepEqual(received.map((m) => text(m.body)), ['kept']);
   t.deepEqual(await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 1 }), []);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 // ---- partitions ----------------------------------------------------------------------------------
@@ -569,7 +569,7 @@ test('a queue with 4 partitions delivers every message sent exactly once', async
   const outcome = await client.deleteMessageBatch('orders', received.slice(0, 1000).map((m, i) => ({ id: `d${i}`, receiptHandle: m.receiptHandle })));
   t.deepEqual(outcome.failed, []);
   t.deepEqual(await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 1 }), []);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 test('a queue deleted and re-created at once keeps what is sent to the new one while the old data is dropped', async (t) => {
@@ -581,5 +581,5 @@ test('a queue deleted and re-created at once keeps what is sent to the new one w
   for (const body of ['a', 'b', 'c']) await client.sendMessage('orders', body);
   const received = await client.receive('orders', { maxMessages: 10 });
   t.deepEqual(bodies(received).sort(), ['a', 'b', 'c']);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 3, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 3, 0));
 });

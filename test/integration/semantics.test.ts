@@ -72,11 +72,11 @@ test('after a redelivery the old receipt handle is rejected and the new one work
   await failsWith(t, client.changeMessageVisibility('orders', stale, 0), ErrorCode.InvalidReceiptHandle, 'ChangeMessageVisibility with the old handle');
   const batch = await client.deleteMessageBatch('orders', [{ id: 'stale', receiptHandle: stale }]);
   t.like(batch.failed[0], { id: 'stale', code: ErrorCode.InvalidReceiptHandle });
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0), 'the stale handles changed nothing');
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0), 'the stale handles changed nothing');
 
   await client.changeMessageVisibility('orders', current, 120);
   await client.deleteMessage('orders', current);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 test('a deleted message is never received again while the others keep being redelivered', async (t) => {
@@ -103,7 +103,7 @@ test('a deleted message is never received again while the others keep being rede
     ['a', 'c'],
     ['a', 'c'],
   ]);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 2, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 2, 0));
 });
 
 test('a visibility timeout given on receive overrides a longer one of the queue', async (t) => {
@@ -153,7 +153,7 @@ test('a long poll that starts before a send returns the message sent while it wa
   const received = await receiving;
 
   t.deepEqual(bodies(received), ['late']);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 test('a long poll on an empty queue returns no messages when its wait ends', async (t) => {
@@ -207,7 +207,7 @@ test('repeating a receive with the same receiveRequestAttemptId returns the same
 
   t.deepEqual(bodies(first), ['a', 'b']);
   t.deepEqual(again.map((m) => [m.messageId, m.receiptHandle, text(m.body), m.receiveCount]), first.map((m) => [m.messageId, m.receiptHandle, text(m.body), m.receiveCount]));
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(1, 2, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(1, 2, 0));
   const other = await client.receive('orders', { maxMessages: 2, receiveRequestAttemptId: 'attempt-2' });
   t.deepEqual(bodies(other), ['c']);
 });
@@ -222,7 +222,7 @@ test('repeating a receive with the same receiveRequestAttemptId on a queue with 
 
   t.is(first.length, 1);
   t.deepEqual(again.map((m) => m.receiptHandle), first.map((m) => m.receiptHandle));
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(7, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(7, 1, 0));
 });
 
 // ---- retention -----------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ test('messages older than the retention period are removed and never received', 
   await client.sendMessageBatch('orders', ['a', 'b', 'c', 'd'].map((id) => ({ id, body: Buffer.from(id) })));
   await client.sendMessage('orders', 'delayed', { delaySeconds: 40 });
   await client.receive('orders');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(3, 1, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(3, 1, 1));
 
   clock.advance(61_000);
 
@@ -301,7 +301,7 @@ test('a message deleted before a restart does not come back after it', async (t)
 
   t.deepEqual(bodies(await receiveSome(client, 'orders', 10, 'the kept message')), ['kept']);
   t.deepEqual(await client.receive('orders', { maxMessages: 10, waitTimeSeconds: 1 }), []);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });
 
 test('an in-flight message stays leased across a restart and comes back after its visibility timeout with its receive count', async (t) => {
@@ -315,7 +315,7 @@ test('an in-flight message stays leased across a restart and comes back after it
   await fixture.restart();
 
   t.deepEqual(await eventually(() => client.receive('orders', { waitTimeSeconds: 1 })), [], 'still leased after the restart');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
   clock.advance(31_000);
   const [again] = await receiveSome(client, 'orders', 1, 'the redelivery after restart');
   t.is(again?.messageId, first?.messageId);
@@ -334,7 +334,7 @@ test('a receipt handle issued before a restart still deletes its message after i
   await fixture.restart();
 
   await eventually(() => client.deleteMessage('orders', message?.receiptHandle ?? '').then(() => true), { message: 'the delete after restart' });
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 0));
 });
 
 test('GetQueueAttributes right after a restart counts the messages stored before it', async (t) => {
@@ -349,13 +349,13 @@ test('GetQueueAttributes right after a restart counts the messages stored before
   for (let i = 0; i < 100 && inFlight < 6400; i++) inFlight += (await client.receive('orders', { maxMessages: 1000 })).length;
   for (let i = 0; i < 64; i++) await client.sendMessage('orders', `visible ${i}`);
   for (let i = 0; i < 64; i++) await client.sendMessage('orders', `delayed ${i}`, { delaySeconds: 600 });
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(64, 6400, 64));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(64, 6400, 64));
 
   await fixture.restart();
 
   // The partitions load in the background: the node may answer `unavailable` while they do (the SDK
   // retries it), but never counts that leave out stored messages.
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(64, 6400, 64));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(64, 6400, 64));
 });
 
 test('a delayed message survives a restart and is released when due', async (t) => {
@@ -368,8 +368,8 @@ test('a delayed message survives a restart and is released when due', async (t) 
   await fixture.restart();
 
   t.deepEqual(await client.receive('orders', { waitTimeSeconds: 1 }), [], 'not due yet');
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 0, 1));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 0, 1));
   clock.advance(61_000);
   t.deepEqual(bodies(await receiveSome(client, 'orders', 1, 'the delayed message')), ['delayed']);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
+  t.like((await client.getQueueAttributes('orders')).counts, counts(0, 1, 0));
 });

@@ -9,6 +9,7 @@ import { decodeReceipt } from '../../protocol/receipt.ts';
 import type { Subjects } from '../../protocol/subjects.ts';
 import {
   actorsReplySchema,
+  countersReplySchema,
   decodeJson,
   encodeJson,
   inspectErrorSchema,
@@ -16,6 +17,7 @@ import {
   machineReplySchema,
   messageReplySchema,
   type ActorsReply,
+  type CountersReply,
   type InspectRequest,
   type MachineReply,
   type MessageQuery,
@@ -56,6 +58,11 @@ export class NodeRequests {
 
   actors(node: string): Promise<ActorsReply> {
     return this.ask(node, { op: 'actors' }, actorsReplySchema);
+  }
+
+  /** The node's message counters per queue. */
+  counters(node: string): Promise<CountersReply> {
+    return this.ask(node, { op: 'counters' }, countersReplySchema);
   }
 
   machine(node: string, machine: string): Promise<MachineReply> {

@@ -3,6 +3,7 @@
 import { clock, count, getJson, h, relative, replace } from './dom.js';
 
 /** @typedef {import('./types.js').QueueStats} QueueStats */
+/** @typedef {import('./types.js').MessageCounters} MessageCounters */
 /** @typedef {import('./types.js').ClusterMapView} ClusterMapView */
 
 /** How often a shown search result is asked again. */
@@ -25,6 +26,10 @@ export class QueueView {
     this.shownFor = undefined;
     /** @type {QueueStats[]} */
     this.stats = [];
+    /** Messages per second sent, received and deleted, from the last two samples of each queue. @type {Map<string, MessageCounters>} */
+    this.rates = new Map();
+    /** The previous sample of each queue's running totals. @type {Map<string, { messages: MessageCounters, at: number }>} */
+    this.previous = new Map();
     /** @type {ClusterMapView | undefined} */
     this.map = undefined;
     const form = h(
@@ -62,6 +67,11 @@ export class QueueView {
   /** @param {QueueStats[]} stats */
   setStats(stats) {
     this.stats = stats;
+    for (const s of stats) {
+      const before = this.previous.get(s.queue);
+      if (before !== undefined && s.sampledAt > before.at) this.rates.set(s.queue, messageRates(before.messages, s.messages, s.sampledAt - before.at));
+      this.previous.set(s.queue, { messages: s.messages, at: s.sampledAt });
+    }
     this.render();
   }
 
@@ -84,7 +94,7 @@ export class QueueView {
           h(
             'tr',
             null,
-            ['queue', 'visible', 'in flight', 'delayed', 'depth Δ/s', 'log entries/s', 'oldest', 'visibility', 'retention', 'partitions'].map((c) => h('th', null, c)),
+            ['queue', 'visible', 'in flight', 'delayed', 'oldest', 'sent/s', 'received/s', 'deleted/s', 'depth Δ/s', 'log entries/s', 'visibility', 'retention', 'partitions'].map((c) => h('th', null, c)),
           ),
         ),
         h(
@@ -94,6 +104,8 @@ export class QueueView {
             const s = byName.get(q.name);
             const c = s?.counts;
             const cell = (/** @type {number | undefined} */ n) => h('td', { class: 'num' }, n === undefined ? '…' : count(n));
+            const r = this.rates.get(q.name);
+            const perSecond = (/** @type {'sent' | 'received' | 'deleted'} */ k) => h('td', { class: 'num', 'data-rate': k }, r === undefined ? '—' : String(r[k]));
             return h(
               'tr',
               { 'data-queue-stats': q.name },
@@ -101,9 +113,12 @@ export class QueueView {
               cell(c?.approximateNumberOfMessages),
               cell(c?.approximateNumberOfMessagesNotVisible),
               cell(c?.approximateNumberOfMessagesDelayed),
+              h('td', { class: 'num', 'data-field': 'oldest' }, c ? `${count(c.approximateAgeOfOldestMessage)} s` : '…'),
+              perSecond('sent'),
+              perSecond('received'),
+              perSecond('deleted'),
               h('td', { class: 'num' }, rate(s?.depthPerSecond)),
               h('td', { class: 'num' }, rate(s?.logEntriesPerSecond)),
-              oldest(c),
               h('td', { class: 'num' }, `${q.attributes.visibilityTimeout} s`),
               h('td', { class: 'num' }, `${q.attributes.retentionPeriod} s`),
               h('td', { class: 'num' }, q.partitions.length),
@@ -185,14 +200,13 @@ function whereabouts(query, reply, asked) {
 }
 
 /**
- * The age of the oldest message, when the counts carry it (SQS's ApproximateAgeOfOldestMessage, s).
- * @param {Record<string, unknown> | null | undefined} counts
+ * Messages per second between two samples of running totals, to one decimal.
+ * @param {MessageCounters} before @param {MessageCounters} now @param {number} ms
+ * @returns {MessageCounters}
  */
-function oldest(counts) {
-  const age = counts?.['approximateAgeOfOldestMessage'];
-  return typeof age === 'number'
-    ? h('td', { class: 'num' }, `${count(age)} s`)
-    : h('td', { class: 'num muted', title: 'this build of Wharf does not report the age of the oldest message' }, '—');
+function messageRates(before, now, ms) {
+  const one = (/** @type {number} */ a, /** @type {number} */ b) => Math.round(((b - a) * 10_000) / ms) / 10;
+  return { sent: one(before.sent, now.sent), received: one(before.received, now.received), deleted: one(before.deleted, now.deleted) };
 }
 
 /** @param {string} state */

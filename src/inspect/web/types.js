@@ -14,9 +14,10 @@
  * @typedef {{ cluster: string, manager: { holder: string, term: number } | null, nodes: NodeView[],
  *   queues: QueueView[] }} ClusterMapView
  * @typedef {{ approximateNumberOfMessages: number, approximateNumberOfMessagesNotVisible: number,
- *   approximateNumberOfMessagesDelayed: number }} QueueCounts
+ *   approximateNumberOfMessagesDelayed: number, approximateAgeOfOldestMessage: number }} QueueCounts
+ * @typedef {{ sent: number, received: number, deleted: number }} MessageCounters
  * @typedef {{ queue: string, counts: QueueCounts | null, error: string | null, depthPerSecond: number | null,
- *   logEntriesPerSecond: number | null, logEnd: number, sampledAt: number }} QueueStats
+ *   logEntriesPerSecond: number | null, logEnd: number, messages: MessageCounters, sampledAt: number }} QueueStats
  * @typedef {string | { [region: string]: StateValue }} StateValue
  * @typedef {{ kind: 'actor', actor: string, machine: string, parent?: string, status: 'started' | 'stopped' }
  *   | { kind: 'state', actor: string, machine: string, value: StateValue, context: Record<string, unknown> }
