@@ -539,12 +539,21 @@ test('cluster shows the node alive and each partition with its epoch, primary an
   await f.client.createQueue('orders', { partitions: 2 });
   const cli = cliOf(f);
 
-  const json = await cli(['cluster', '--json']);
-  t.is(json.code, 0, json.stderr);
-  const view = JSON.parse(json.stdout) as {
+  type View = {
     nodes: Array<{ id: string; alive: boolean; state: string }>;
     partitions: Array<{ queue: string; partition: number; epoch: number; primary: string | null; reports: Array<{ node: string; role: string }> }>;
   };
+  // The roles come from the node's heartbeats: the first one after the queue's creation may still
+  // report its replicas loading.
+  const view = await eventually(
+    async () => {
+      const json = await cli(['cluster', '--json']);
+      t.is(json.code, 0, json.stderr);
+      const v = JSON.parse(json.stdout) as View;
+      return v.partitions.every((p) => p.reports.every((r) => r.role !== 'loading')) ? v : undefined;
+    },
+    { message: 'every replica reported loaded' },
+  );
   t.deepEqual(view.nodes, [{ id: 'n1', state: 'active', alive: true }]);
   t.deepEqual(
     view.partitions.map((p) => [p.queue, p.partition, p.primary, p.reports.map((r) => `${r.node}:${r.role}`)]),

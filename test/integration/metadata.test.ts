@@ -95,13 +95,19 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 // ---- open ----------------------------------------------------------------------------------------
 
+/** The buckets Metadata.open makes and watches; the consumer-groups bucket is made by streams on first use (src/meta/groups.ts). */
+function metadataBuckets(cluster: string): string[] {
+  const { groups: _groups, ...opened } = buckets(cluster);
+  return Object.values(opened);
+}
+
 test('open creates the four buckets (file storage, one replica on a lone server, history 1)', async (t) => {
   const { nc, name } = await setup(t);
 
   await open(t, nc, name);
 
   const jsm = await jetstreamManager(nc);
-  for (const bucket of Object.values(buckets(name))) {
+  for (const bucket of metadataBuckets(name)) {
     const info = await jsm.streams.info(`KV_${bucket}`);
     t.is(info.config.num_replicas, 1, bucket);
     t.is(info.config.max_msgs_per_subject, 1, bucket);
@@ -442,7 +448,7 @@ test('the watches come back when the restarted server lost their consumers', asy
   await nats.stop();
   const streams = join(nats.dir, 'js', 'jetstream', '$G', 'streams');
   const removed: string[] = [];
-  for (const bucket of Object.values(buckets(name))) {
+  for (const bucket of metadataBuckets(name)) {
     const obs = join(streams, `KV_${bucket}`, 'obs');
     removed.push(...(await readdir(obs)));
     await rm(obs, { recursive: true });
