@@ -24,6 +24,9 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
+ * | queue_full              | a send beyond the queue's maxLength (overflowPolicy reject)    | no        |
+ * | redrive_not_allowed     | the dead-letter queue's redriveAllowPolicy refuses this source | no        |
+ * | task_not_found          | no message move task with that id                              | no        |
  * | wrong_queue_mode        | a work-queue action on a stream, or a stream action on a queue | no        |
  * | stale_generation        | a group member's generation is not the group's current one     | no        |
  * | unknown_member          | the member is not (any more) in the consumer group             | no        |
@@ -55,6 +58,9 @@ export const ErrorCode = {
   StorageFailure: 'storage_failure',
   Internal: 'internal',
   DrainBlocked: 'drain_blocked',
+  QueueFull: 'queue_full',
+  RedriveNotAllowed: 'redrive_not_allowed',
+  TaskNotFound: 'task_not_found',
   WrongQueueMode: 'wrong_queue_mode',
   StaleGeneration: 'stale_generation',
   UnknownMember: 'unknown_member',

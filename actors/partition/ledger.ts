@@ -14,6 +14,8 @@
  * Per-message work is O(log n) (heaps) or O(1) (maps, deques).
  */
 import Denque from 'denque';
+import { DeadLetterBook } from './dead-letter-book.ts';
+import type { DeadLetterReason, LengthLimit } from './dead-letter.ts';
 import FlatQueue from 'flatqueue';
 import { FifoGroups, groupOf, type WindowEntry } from './fifo-groups.ts';
 import {
@@ -153,12 +155,19 @@ export class Ledger {
   private purgeInProgress = false;
 
   private readonly limits: LedgerLimits;
+  /** Dead letters: marks, attempts, TTLs (dead-letter-book.ts). */
+  private readonly book: DeadLetterBook;
+  /** Window entries removed out of order (a TTL ran out): skipped when they reach the front. */
+  private readonly gone = new Set<number>();
+  /** Messages past retention go to the DLQ instead of being deleted (the queue's deadLetterOnExpiry). */
+  deadLetterOnExpiry = false;
   private dedupWindowMs: number;
   /** The groups of a FIFO partition; undefined on a standard queue. */
   private readonly fifo: FifoGroups | undefined;
 
   constructor(loaded: LoadedPartition, limits: LedgerLimits, now: number, settings: LedgerSettings = DEFAULT_SETTINGS) {
     this.limits = limits;
+    this.book = new DeadLetterBook(loaded);
     this.dedupWindowMs = settings.dedupWindowMs;
     this.fifo = settings.fifo ? new FifoGroups(limits) : undefined;
     this.state = { ...loaded.state };
@@ -263,6 +272,7 @@ export class Ledger {
       this.window.push({ offset, record, size });
       this.windowBytes += size;
       this.diskCursor = offset + 1;
+      this.book.expiresAt(offset, record.expiresAt);
     }
   }
 
@@ -300,6 +310,7 @@ export class Ledger {
     retentionMs: number,
     attemptId?: string,
     consumer?: string,
+    maxReceives?: number,
   ): Delivery[] {
     if (attemptId !== undefined) {
       const again = this.repeatAttempt(attemptId, now);
@@ -309,14 +320,22 @@ export class Ledger {
     const owner = consumer === undefined ? {} : { consumer };
     const out =
       this.fifo === undefined
-        ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner)
+        ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives)
         : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner);
     if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
     return out;
   }
 
   /** A standard queue's receive: redeliveries and window entries by offset. */
-  private receiveAny(max: number, maxBytes: number, visibilityMs: number, now: number, retentionMs: number, owner: { consumer?: string }): Delivery[] {
+  private receiveAny(
+    max: number,
+    maxBytes: number,
+    visibilityMs: number,
+    now: number,
+    retentionMs: number,
+    owner: { consumer?: string },
+    maxReceives: number | undefined,
+  ): Delivery[] {
     const out: Delivery[] = [];
     let bytes = 0;
     while (out.length < max) {
@@ -337,20 +356,34 @@ export class Ledger {
         this.requeued.delete(offset);
         sentAt = (previous as DeliveryRecord).sentAt;
         if (sentAt + retentionMs <= now) {
-          this.dropMessage(offset);
+          this.expireOne(offset, 'retention', now);
           continue;
         }
+        if ((this.book.ttlOf(offset) ?? Infinity) <= now) {
+          this.expireOne(offset, 'ttl', now);
+          continue;
+        }
+        // Received as often as the redrive policy allows: it goes to the DLQ instead (unless too many wait).
+        if (maxReceives !== undefined && (previous as DeliveryRecord).count >= maxReceives && this.deadLetter(offset, 'max-receives', now)) continue;
       } else {
         const entry = this.window.shift() as WindowEntry;
         this.windowBytes -= entry.size;
+        if (this.gone.delete(offset)) continue;
         record = entry.record;
         sentAt = record.sentAt;
         if (sentAt + retentionMs <= now) {
-          this.dropMessage(offset);
+          this.expireOne(offset, 'retention', now);
+          continue;
+        }
+        if ((record.expiresAt ?? Infinity) <= now) {
+          this.expireOne(offset, 'ttl', now);
           continue;
         }
       }
-      out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs), record });
+      const delivery = this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs);
+      this.book.delivered(offset, now);
+      if (record !== undefined) this.book.expiresAt(offset, record.expiresAt);
+      out.push({ offset, delivery, record });
       bytes += size;
     }
     return out;
@@ -465,6 +498,12 @@ export class Ledger {
     if (this.requeued.has(offset) || delivery.deadline <= now) return 'not_in_flight';
     const next: DeliveryRecord = { ...delivery, deadline: now + visibilityMs };
     this.record(offset, next);
+    if (visibilityMs === 0) {
+      // Released: receivable again at once, and the attempt's end is recorded now (not as an expiry).
+      this.changes.push(...this.book.ended(offset, next, 'released', now));
+      this.requeue(offset);
+      return 'ok';
+    }
     this.leases.push({ offset, seq }, next.deadline);
     return 'ok';
   }
@@ -524,6 +563,7 @@ export class Ledger {
     }
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
+    this.changes.push(...this.book.forget(offset));
     this.changes.push({ kind: 'delMessage', offset });
     this.state.stored--;
     this.dirtyState = true;
@@ -540,9 +580,11 @@ export class Ledger {
       // A lease entry is current only if the delivery still has its seq and deadline.
       if (!delivery || delivery.seq !== lease.seq || delivery.deadline !== deadline) continue;
       if (this.requeued.has(lease.offset)) continue;
+      this.changes.push(...this.book.ended(lease.offset, delivery, 'lease-expired', deadline));
       this.requeue(lease.offset);
       this.fifo?.onLeaseEnded(groupOf(delivery));
     }
+    this.expireTtls(now);
     for (let due = this.timers.peekValue(); due !== undefined && due <= now; due = this.timers.peekValue()) {
       // Past the horizon, earlier ones may still be on disk: wait for the page that brings them, so
       // releases keep (due, seq) order (time-window ordering depends on it).
@@ -553,7 +595,9 @@ export class Ledger {
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
       this.state.delayed--;
       this.dirtyState = true;
-      if (entry.record.sentAt + retentionMs > now) this.addVisible(entry.record);
+      const expired = entry.record.sentAt + retentionMs <= now ? 'retention' : (entry.record.expiresAt ?? Infinity) <= now ? 'ttl' : undefined;
+      if (expired === undefined) this.addVisible(entry.record);
+      else if (this.deadLetterOnExpiry && !this.book.full) this.deadLetter(this.addHidden(entry.record), expired, now);
     }
   }
 
@@ -588,17 +632,21 @@ export class Ledger {
    * Deletes messages found at the head of the log whose retention ran out (`expired` from a scan of
    * the oldest offsets), whatever their state. Returns how many were deleted.
    */
-  expire(expired: readonly number[]): number {
+  expire(expired: readonly number[], now = 0): number {
     let n = 0;
     for (const offset of expired) {
-      if (offset < this.state.purgedOffset) continue;
+      if (offset < this.state.purgedOffset || this.book.marked.has(offset)) continue;
       if (this.deliveries.has(offset)) {
-        this.dropMessage(offset);
+        this.expireOne(offset, 'retention', now);
         n++;
         continue;
       }
       if (offset >= this.diskCursor) {
         // Never examined: only on disk.
+        if (this.deadLetterOnExpiry && this.deadLetter(offset, 'retention', now)) {
+          n++;
+          continue;
+        }
         this.deletedAhead.add(offset);
         this.changes.push({ kind: 'delMessage', offset });
         this.state.stored--;
@@ -615,6 +663,12 @@ export class Ledger {
         continue;
       }
       if (this.shiftWindowHead(offset)) {
+        if (this.gone.delete(offset)) continue;
+        if (this.deadLetterOnExpiry && this.deadLetter(offset, 'retention', now)) {
+          n++;
+          continue;
+        }
+        this.changes.push(...this.book.forget(offset));
         this.deleteStored(offset);
         n++;
       }
@@ -731,11 +785,12 @@ export class Ledger {
     for (const [offset, record] of scanned) {
       if (offset < cursor) continue;
       if (offset >= end) break;
-      if (this.deletedAhead.delete(offset)) {
+      if (this.deletedAhead.delete(offset) || this.book.marked.has(offset)) {
         cursor = offset + 1;
         continue;
       }
       if (!this.deliveries.has(offset)) {
+        this.book.expiresAt(offset, record.expiresAt);
         const size = recordSize(record);
         if (!this.windowHasRoom(size)) {
           full = true;
@@ -883,6 +938,8 @@ export class Ledger {
     this.timerSeqs.clear();
     this.timerHorizon = { due: Infinity, seq: 0 };
     this.attempts.clear();
+    this.changes.push(...this.book.purge());
+    this.gone.clear();
     this.purgedKeys = true;
     // Read the delayed messages again from the start: the scan removes the purged ones it meets.
     this.timersLoaded = false;
@@ -904,6 +961,146 @@ export class Ledger {
     }
     if (complete) this.purgedKeys = false;
     else this.purgeInProgress = true;
+  }
+
+  // ---- dead letters (dead-letter.ts) -------------------------------------------------------------
+
+  /**
+   * Marks a stored message for its DLQ: no longer receivable nor counted; its record stays until the
+   * node has moved it (`deadLettered`). False when too many marks wait already (nothing changed).
+   */
+  private deadLetter(offset: number, reason: DeadLetterReason, now: number): boolean {
+    if (this.book.full || this.book.marked.has(offset)) return false;
+    const delivery = this.deliveries.get(offset);
+    if (delivery !== undefined && !this.requeued.has(offset) && delivery.deadline > now) {
+      this.changes.push(...this.book.ended(offset, delivery, 'dead-lettered', now));
+    }
+    if (this.deliveries.delete(offset)) this.release(offset);
+    this.requeued.delete(offset);
+    this.book.marked.add(offset);
+    this.changes.push({
+      kind: 'putMark',
+      offset,
+      mark: { reason, receiveCount: delivery?.count ?? 0, attempts: this.book.attemptCount(offset), at: now },
+    });
+    this.state.stored--;
+    this.state.deadLettered++;
+    this.dirtyState = true;
+    return true;
+  }
+
+  /** A message past retention or its TTL: dead-lettered when the queue says so, deleted otherwise. */
+  private expireOne(offset: number, reason: 'retention' | 'ttl', now: number): void {
+    if (this.deadLetterOnExpiry && this.deadLetter(offset, reason, now)) return;
+    this.dropMessage(offset);
+  }
+
+  /** Stores a message under a new offset without making it receivable (it is about to be marked). */
+  private addHidden(record: MessageRecord): number {
+    const offset = this.state.nextOffset++;
+    this.state.stored++;
+    this.dirtyState = true;
+    this.changes.push({ kind: 'putMessage', offset, record });
+    if (this.diskCursor === offset) this.diskCursor = offset + 1;
+    return offset;
+  }
+
+  /** Expires the messages in memory whose TTL ended. */
+  private expireTtls(now: number): void {
+    for (const offset of this.book.expired(now)) {
+      if (this.book.marked.has(offset) || this.gone.has(offset)) continue;
+      if (this.deliveries.has(offset)) {
+        this.expireOne(offset, 'ttl', now);
+      } else if (offset < this.diskCursor && offset >= this.state.purgedOffset) {
+        // In the window: it leaves the window when it reaches the front.
+        this.gone.add(offset);
+        if (this.deadLetterOnExpiry && this.deadLetter(offset, 'ttl', now)) continue;
+        this.changes.push(...this.book.forget(offset));
+        this.changes.push({ kind: 'delMessage', offset });
+        this.state.stored--;
+        this.dirtyState = true;
+      }
+    }
+  }
+
+  /**
+   * Sends under a length limit (the queue's maxLength for this partition): what does not fit is
+   * refused (`reject`), makes room by deleting the oldest ready messages (`drop-oldest`, refused
+   * when none is in memory), or is stored and dead-lettered at once (`dead-letter`). Repeats of a
+   * remembered deduplication id take no room. Returns each message's id ('' when refused) and the
+   * indexes refused.
+   */
+  appendLimited(messages: readonly NewMessage[], now: number, limit: LengthLimit): { ids: string[]; rejected: number[] } {
+    const ids: string[] = [];
+    const rejected: number[] = [];
+    messages.forEach((message, i) => {
+      const seen = message.dedupId === undefined ? undefined : this.dedups.get(message.dedupId);
+      const repeat = seen !== undefined && seen.expires > now;
+      if (!repeat && this.state.stored + this.state.delayed >= limit.maxLength) {
+        if (limit.overflow === 'drop-oldest' && this.dropOldest()) {
+          // room made: fall through
+        } else if (limit.overflow === 'dead-letter' && !this.book.full) {
+          const [id] = this.append([{ ...message, delayMs: 0 }], now);
+          const offset = this.state.nextOffset - 1;
+          // A fresh message at the end: it is the window's last entry or not in memory at all.
+          const last = this.window.peekBack();
+          if (last !== undefined && last.offset === offset) {
+            this.window.pop();
+            this.windowBytes -= last.size;
+          }
+          this.deadLetter(offset, 'overflow', now);
+          ids.push(id ?? message.record.id);
+          return;
+        } else {
+          ids.push('');
+          rejected.push(i);
+          return;
+        }
+      }
+      ids.push(this.append([message], now)[0] ?? message.record.id);
+    });
+    return { ids, rejected };
+  }
+
+  /** Deletes the oldest ready message in memory (a redelivery or the window's front); false when there is none. */
+  private dropOldest(): boolean {
+    const fromRetry = this.peekRetry();
+    let head = this.window.peekFront();
+    while (head !== undefined && this.gone.has(head.offset)) {
+      this.window.shift();
+      this.windowBytes -= head.size;
+      this.gone.delete(head.offset);
+      head = this.window.peekFront();
+    }
+    if (fromRetry !== undefined && (head === undefined || fromRetry < head.offset)) {
+      this.retry.pop();
+      this.dropMessage(fromRetry);
+      return true;
+    }
+    if (head === undefined) return false;
+    this.window.shift();
+    this.windowBytes -= head.size;
+    this.changes.push(...this.book.forget(head.offset));
+    this.changes.push({ kind: 'delMessage', offset: head.offset });
+    this.state.stored--;
+    this.dirtyState = true;
+    return true;
+  }
+
+  /** The node stored these marked messages in their DLQ: their records go. 'stale' for one not marked. */
+  deadLettered(offsets: readonly number[]): HandleResult[] {
+    return offsets.map((offset) => {
+      if (!this.book.marked.delete(offset)) return 'stale';
+      this.changes.push({ kind: 'delMark', offset });
+      this.changes.push(...this.book.forget(offset));
+      this.changes.push({ kind: 'delMessage', offset });
+      return 'ok';
+    });
+  }
+
+  /** Marked messages waiting for the node to move them. */
+  get pendingDeadLetters(): number {
+    return this.book.marked.size;
   }
 
   // ---- commit ------------------------------------------------------------------------------------
@@ -947,6 +1144,11 @@ export class Ledger {
       inflight,
       delayed: this.state.delayed,
     };
+  }
+
+  /** Messages of this partition dead-lettered so far (marked; moved or on their way). */
+  get deadLetteredCount(): number {
+    return this.state.deadLettered;
   }
 
   /** A plain summary for logs and the inspector. */

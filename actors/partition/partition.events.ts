@@ -2,13 +2,15 @@
  * What a partition is asked to do, and what it answers. Requests arrive in batches (everything that
  * reached the node in one turn of the event loop), so one batch becomes one durable write.
  */
+import type { LengthLimit } from './dead-letter.ts';
 import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
 import type { BeatsOf } from './lease-keeper.ts';
 import type { Change, DelayedEntry, LoadedPartition, MessageRecord, OffsetRecord } from './records.ts';
 import type { CommitResult, HeadRow } from './stream.ts';
 
 export type PartitionOp =
-  | { type: 'send'; messages: NewMessage[] }
+  /** `limit`: the queue's maxLength for this partition and what to do beyond it (dead-letter.ts). */
+  | { type: 'send'; messages: NewMessage[]; limit?: LengthLimit }
   | {
       type: 'receive';
       max: number;
@@ -17,9 +19,13 @@ export type PartitionOp =
       attemptId?: string;
       /** Recorded with each delivery as its lease owner. */
       consumer?: string;
+      /** The redrive policy's maxReceiveCount: a message received that often goes to the DLQ instead. */
+      maxReceives?: number;
       /** Keep these leases alive while `consumer` heartbeats (lease-keeper.ts); needs `consumer`. */
       heartbeat?: boolean;
     }
+  /** The node stored these marked messages in their DLQ (dead-letter.ts): one result per offset. */
+  | { type: 'deadLettered'; offsets: number[] }
   /** Deletes by receipt: one result per item, in order (a batch delete is one request). */
   | { type: 'delete'; items: Array<{ offset: number; seq: number }> }
   | { type: 'changeVisibility'; items: Array<{ offset: number; seq: number; visibilityMs: number }> }
@@ -40,7 +46,7 @@ export type StreamRead =
 
 export type PartitionResult =
   /** The message id of each message of the send, in order (the first one's for a duplicate). */
-  | { type: 'sent'; ids: string[] }
+  | { type: 'sent'; ids: string[]; rejected?: number[] }
   | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
   | { type: 'handled'; results: HandleResult[] }
   | { type: 'purged'; count: number }
@@ -63,7 +69,7 @@ export interface PartitionReply {
 
 export type PartitionEvent =
   | { type: 'requests'; items: PartitionRequest[] }
-  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean }
   | { type: 'stop' };
 
 export interface PartitionLimits {
@@ -79,6 +85,8 @@ export interface PartitionInput {
   limits: PartitionLimits;
   tickMs: number;
   retentionMs: number;
+  /** Messages past retention or their TTL go to the DLQ (the queue's deadLetterOnExpiry). */
+  deadLetterOnExpiry?: boolean;
   /** How long deduplication ids are remembered (the queue's deduplicationWindow). @default 5 minutes */
   dedupWindowMs?: number;
   /** A FIFO queue's partition: each message group is delivered in order. */

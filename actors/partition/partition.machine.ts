@@ -120,6 +120,7 @@ export const partitionMachine = setup({
     apply: assign(({ context }) => {
       const ledger = context.ledger as Ledger;
       const now = context.now();
+      ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
       const ticked = now - context.lastTick >= context.tickMs;
       if (ticked) tickLedger(context, now);
       const deferred: PartitionRequest[] = [];
@@ -133,11 +134,18 @@ export const partitionMachine = setup({
           case 'send': {
             const stream = context.streamLog;
             const messages = stream ? stream.stamp(op.messages, now) : op.messages;
+            if (op.limit && !stream) {
+              pending.push({ id, result: { type: 'sent', ...ledger.appendLimited(messages, now, op.limit) } });
+              break;
+            }
             const ids = ledger.append(messages, now);
             stream?.appended(messages, ids);
             pending.push({ id, result: { type: 'sent', ids } });
             break;
           }
+          case 'deadLettered':
+            pending.push({ id, result: { type: 'handled', results: ledger.deadLettered(op.offsets) } });
+            break;
           case 'commitOffset': {
             const stream = context.streamLog;
             const result = stream
@@ -157,7 +165,7 @@ export const partitionMachine = setup({
             // A kept lease lasts at least the heartbeat timeout: the keeper, not the clock, ends it.
             const kept = op.heartbeat === true && op.consumer !== undefined && context.keeper !== undefined && context.beats !== undefined;
             const visibilityMs = kept ? Math.max(op.visibilityMs, context.beats?.timeoutMs ?? 0) : op.visibilityMs;
-            const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer);
+            const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
             if (kept && op.consumer !== undefined) {
               context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
             }
@@ -301,6 +309,7 @@ export const partitionMachine = setup({
     tick: enqueueActions(({ context, enqueue }) => {
       const now = context.now();
       const ledger = context.ledger as Ledger;
+      (context.ledger as Ledger).deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
       tickLedger(context, now);
       enqueue.assign({ lastTick: now });
       if (ledger.hasReady) enqueue.emit({ type: 'ready' });
@@ -327,7 +336,8 @@ export const partitionMachine = setup({
           break;
         case 'retention':
           // A full page of expired messages: look again at once rather than after retentionCheckMs.
-          if (ledger.expire(output.expired) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
+          ledger.deadLetterOnExpiry = context.deadLetterOnExpiry ?? false;
+          if (ledger.expire(output.expired, context.now()) >= RETENTION_PAGE) enqueue.assign({ lastRetention: 0 });
           ledger.retentionFrom = output.next;
           break;
         case 'purged':
@@ -386,7 +396,11 @@ export const partitionMachine = setup({
       actions: assign(({ context, event }) => {
         const dedupWindowMs = event.dedupWindowMs ?? context.dedupWindowMs ?? DEDUP_WINDOW_MS;
         context.ledger?.configure({ dedupWindowMs });
-        return { ...withRetention(context, event), dedupWindowMs };
+        return {
+          ...withRetention(context, event),
+          dedupWindowMs,
+          ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
+        };
       }),
     },
     stop: { target: '.stopped' },

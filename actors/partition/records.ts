@@ -3,6 +3,7 @@
  * effect in src/ decides the keys and bytes (src/storage/keys.ts, src/storage/records.ts).
  */
 import type { MessageAttributes } from '../../src/protocol/messages.ts';
+import type { Attempt, DeadLetterInfo, DeadLetterMark } from './dead-letter.ts';
 
 /** A message as stored: immutable once written. */
 export interface MessageRecord {
@@ -11,6 +12,10 @@ export interface MessageRecord {
   attributes?: MessageAttributes;
   /** When the partition accepted it, ms since the epoch. */
   sentAt: number;
+  /** Per-message TTL: when it expires, ms (before retention would). */
+  expiresAt?: number;
+  /** A dead-lettered message's origin and history (dead-letter.ts). */
+  deadLetter?: DeadLetterInfo;
   /** Its message group, on a FIFO queue: delivered in order with the group's other messages. */
   group?: string;
 }
@@ -53,6 +58,8 @@ export interface PartitionState {
   /** Every message below this offset and every delayed message below this sequence was purged. */
   purgedOffset: number;
   purgedDelayedSeq: number;
+  /** Messages of this partition dead-lettered so far (decided: marked). */
+  deadLettered: number;
 }
 
 export const EMPTY_PARTITION: PartitionState = Object.freeze({
@@ -63,6 +70,7 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   delayed: 0,
   purgedOffset: 0,
   purgedDelayedSeq: 0,
+  deadLettered: 0,
 });
 
 /**
@@ -89,7 +97,12 @@ export type Change =
   | { kind: 'putDedups'; group: DedupGroup }
   | { kind: 'delDedups'; expires: number; tag: string }
   | { kind: 'putStream'; record: StreamRecord }
-  | { kind: 'putOffset'; group: string; record: OffsetRecord };
+  | { kind: 'putOffset'; group: string; record: OffsetRecord }
+  /** Dead letters (dead-letter.ts): a message marked for its DLQ, and the attempts of a redelivered one. */
+  | { kind: 'putMark'; offset: number; mark: DeadLetterMark }
+  | { kind: 'delMark'; offset: number }
+  | { kind: 'putAttempt'; offset: number; attempt: Attempt }
+  | { kind: 'delAttempt'; offset: number; n: number };
 
 /** A stream partition's own counters (stream.ts), written with every batch that changes them. */
 export interface StreamRecord {
@@ -137,6 +150,12 @@ export interface LoadedPartition {
   groups?: Array<[id: number, size: number]>;
   /** Groups of deduplication ids still stored, in any order. */
   dedups?: DedupGroup[];
+  /** Messages marked for their DLQ and not yet moved. */
+  marks?: number[];
+  /** Stored messages with recorded attempts: how many (the highest attempt number). */
+  attempts?: Array<[offset: number, count: number]>;
+  /** Delivered messages that carry a TTL: when each expires. */
+  ttls?: Array<[offset: number, expiresAt: number]>;
   /** Stream mode: the stream's counters, absent before its first write. */
   stream?: StreamRecord;
   /** Stream mode: committed offsets by group. */

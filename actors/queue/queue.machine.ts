@@ -69,6 +69,7 @@ export const queueMachine = setup({
                     retentionMs: event.attributes.retentionPeriod * 1000,
                     dedupWindowMs: event.attributes.deduplicationWindow * 1000,
                     retentionBytes: event.attributes.retentionBytes,
+                    deadLetterOnExpiry: event.attributes.deadLetterOnExpiry ?? false,
                   }),
                 );
               }
@@ -107,6 +108,7 @@ export const queueMachine = setup({
                     limits: c.attributes.mode === 'stream' ? { ...c.limits, windowMessages: 1, windowBytes: 1 } : c.limits,
                     tickMs: c.tickMs,
                     retentionMs: c.attributes.retentionPeriod * 1000,
+                    deadLetterOnExpiry: c.attributes.deadLetterOnExpiry ?? false,
                     dedupWindowMs: c.attributes.deduplicationWindow * 1000,
                     fifo: c.attributes.fifo,
                     retentionCheckMs: c.retentionCheckMs,

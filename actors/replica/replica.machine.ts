@@ -88,7 +88,7 @@ export interface ReplicaKey {
 export type ReplicaEvent =
   | { type: 'assignment'; assignment: Assignment }
   | { type: 'superseded'; epoch: number }
-  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number }
+  | { type: 'configure'; retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean }
   | { type: 'remove' }
   | { type: 'stop' };
 
@@ -514,6 +514,13 @@ export const replicaMachine = setup({
 });
 
 /** The partition input after a change of the queue's attributes (a partition started later starts with it). */
-function configured(input: PartitionInput, event: { retentionMs: number; dedupWindowMs?: number; retentionBytes?: number }): PartitionInput {
-  return { ...withRetention(input, event), ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }) };
+function configured(
+  input: PartitionInput,
+  event: { retentionMs: number; dedupWindowMs?: number; retentionBytes?: number; deadLetterOnExpiry?: boolean },
+): PartitionInput {
+  return {
+    ...withRetention(input, event),
+    ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }),
+    ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
+  };
 }

@@ -27,6 +27,7 @@ const queueArgument = () => new Argument('<queue>', 'queue name').argParser(queu
 
 interface SendFlags {
   delay?: number;
+  ttl?: number;
   group?: string;
   dedupId?: string;
   attr?: MessageAttributes;
@@ -57,6 +58,9 @@ export function registerMessageCommands(program: Command): void {
         '--delay <seconds>',
         `seconds before the messages can be received (0-${LIMITS.maxDelaySeconds}; default: the queue's delay)`,
       ).argParser(integerIn(0, LIMITS.maxDelaySeconds)),
+    )
+    .addOption(
+      new Option('--ttl <seconds>', `the messages expire this long after the send (1-${LIMITS.maxTtlSeconds})`).argParser(integerIn(1, LIMITS.maxTtlSeconds)),
     )
     .addOption(
       new Option(
@@ -91,6 +95,7 @@ Examples:
       }
       const options: SendOptions = {
         ...(flags.delay === undefined ? {} : { delaySeconds: flags.delay }),
+        ...(flags.ttl === undefined ? {} : { ttlSeconds: flags.ttl }),
         ...(flags.group === undefined ? {} : { messageGroupId: flags.group }),
         ...(flags.dedupId === undefined ? {} : { deduplicationId: flags.dedupId }),
         ...(flags.attr === undefined ? {} : { attributes: flags.attr }),

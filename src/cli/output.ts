@@ -157,6 +157,7 @@ export function countRows(c: QueueCounts): Array<[string, string]> {
     ['messages', String(c.approximateNumberOfMessages)],
     ['messages-in-flight', String(c.approximateNumberOfMessagesNotVisible)],
     ['messages-delayed', String(c.approximateNumberOfMessagesDelayed)],
+    ['messages-dead-lettered', String(c.approximateNumberOfMessagesDeadLettered)],
     ['oldest-message-age', `${c.approximateAgeOfOldestMessage} (${formatSeconds(c.approximateAgeOfOldestMessage)})`],
   ];
 }

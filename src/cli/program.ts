@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClusterCommand } from './cluster.ts';
+import { registerDlqCommands } from './dlq.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerInspectCommand } from './inspect.ts';
 import { registerMessageCommands } from './messages.ts';
@@ -52,6 +53,7 @@ ${EXIT_CODES_HELP}`,
   registerStatusCommand(program);
   registerTopCommand(program);
   registerInspectCommand(program);
+  registerDlqCommands(program);
   return program;
 }
 

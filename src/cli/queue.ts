@@ -4,7 +4,8 @@
 import { Argument, Option, type Command } from 'commander';
 import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { QueueAttributes } from '../protocol/messages.ts';
+import type { AttributeChanges, DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
+import { addDeadLetterOptions, deadLetterAttributes, deadLetterRows, type DeadLetterFlags } from './dlq.ts';
 import type { WharfClient } from '../client/client.ts';
 import { outputOf, withClient } from './connection.ts';
 import { attributeRows, countRows, formatTime } from './output.ts';
@@ -20,7 +21,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS | DeadLetterAttribute>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {
@@ -139,7 +140,7 @@ function addAttributeOptions(command: Command, settableOnly: boolean): Command {
         .choices(CHOICES.mode.values),
     );
   }
-  return command;
+  return addDeadLetterOptions(command, settableOnly);
 }
 
 type AttributeOptions = Partial<Record<string, number>> & {
@@ -149,21 +150,21 @@ type AttributeOptions = Partial<Record<string, number>> & {
   contentBasedDeduplication?: 'on' | 'off';
   fifo?: boolean;
   mode?: QueueAttributes['mode'];
-};
+} & DeadLetterFlags;
 
 /** The attribute flags that were given, as queue attributes. */
-function givenAttributes(options: AttributeOptions): Partial<QueueAttributes> {
-  const out: Partial<QueueAttributes> = {};
+function givenAttributes(options: AttributeOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...deadLetterAttributes(options) };
   for (const { attribute, key } of ATTRIBUTE_FLAGS) {
     const value = options[key];
     if (value !== undefined) out[attribute] = value;
   }
-  if (options.replication !== undefined) out.replication = options.replication;
-  if (options.ordering !== undefined) out.ordering = options.ordering;
-  if (options.deduplicationScope !== undefined) out.deduplicationScope = options.deduplicationScope;
-  if (options.contentBasedDeduplication !== undefined) out.contentBasedDeduplication = options.contentBasedDeduplication === 'on';
-  if (options.fifo === true) out.fifo = true;
-  if (options.mode !== undefined) out.mode = options.mode;
+  if (options.replication !== undefined) out['replication'] = options.replication;
+  if (options.ordering !== undefined) out['ordering'] = options.ordering;
+  if (options.deduplicationScope !== undefined) out['deduplicationScope'] = options.deduplicationScope;
+  if (options.contentBasedDeduplication !== undefined) out['contentBasedDeduplication'] = options.contentBasedDeduplication === 'on';
+  if (options.fifo === true) out['fifo'] = true;
+  if (options.mode !== undefined) out['mode'] = options.mode;
   return out;
 }
 
@@ -214,7 +215,7 @@ export function registerQueueCommands(program: Command): void {
       const { tag, ...rest } = options;
       const attributes = givenAttributes(rest);
       const reply = await withClient(command, (client) =>
-        client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined, tag),
+        client.createQueue(name, Object.keys(attributes).length > 0 ? (attributes as Partial<QueueAttributes>) : undefined, tag),
       );
       out.document(reply);
       out.line(reply.created ? `created queue ${name}` : `queue ${name} already exists with these attributes`);
@@ -251,6 +252,7 @@ export function registerQueueCommands(program: Command): void {
       out.pairs([
         ['queue', description.queue],
         ...attributeRows(description.attributes),
+        ...deadLetterRows(description.attributes),
         ...countRows(description.counts),
         ['created', formatTime(description.createdAt)],
         ['modified', formatTime(description.modifiedAt)],
@@ -271,9 +273,9 @@ export function registerQueueCommands(program: Command): void {
       if (Object.keys(attributes).length === 0) {
         command.error('error: give at least one attribute to set, e.g. --visibility-timeout 60', { exitCode: 1 });
       }
-      const updated = await withClient(command, (client) => client.setQueueAttributes(name, attributes));
+      const updated = await withClient(command, (client) => client.setQueueAttributes(name, attributes as AttributeChanges));
       out.document({ queue: name, attributes: updated });
-      out.pairs([['queue', name], ...attributeRows(updated)]);
+      out.pairs([['queue', name], ...attributeRows(updated), ...deadLetterRows(updated)]);
     });
 
   queue

@@ -15,13 +15,13 @@ import type {
   Action,
   BatchEntryFailure,
   MessageAttributes,
+  MessageMoveTask,
   OutgoingMessage,
   QueueAttributes,
   QueueDescription,
   ReceivedMessage,
   Reply,
   Request,
-  SettableAttributes,
 } from '../protocol/messages.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { subjects, type Subjects } from '../protocol/subjects.ts';
@@ -74,6 +74,8 @@ export interface SendOptions {
    * message. @default a new random id per call (none with `contentDeduplication`)
    */
   deduplicationId?: string;
+  /** The message expires this many seconds after the send (1–1,209,600), before retention would. */
+  ttlSeconds?: number;
   /** The message group, on a FIFO queue (required there): `send()` keeps each group's order. */
   messageGroupId?: string;
   /**
@@ -278,7 +280,8 @@ export class WharfClient {
     return this.request('GetQueueAttributes', { queue });
   }
 
-  async setQueueAttributes(queue: string, attributes: Partial<SettableAttributes>): Promise<QueueAttributes> {
+  /** Changes settable attributes; `null` removes an optional one (e.g. `{ redrivePolicy: null }`). */
+  async setQueueAttributes(queue: string, attributes: Request<'SetQueueAttributes'>['attributes']): Promise<QueueAttributes> {
     return (await this.request('SetQueueAttributes', { queue, attributes })).attributes;
   }
 
@@ -361,6 +364,30 @@ export class WharfClient {
     entries: Array<{ id: string; receiptHandle: string; visibilityTimeout: number }>,
   ): Promise<BatchOutcome> {
     return this.receiptBatch('ChangeMessageVisibilityBatch', queue, entries);
+  }
+
+  // ---- dead letters ------------------------------------------------------------------------------
+
+  /**
+   * Starts moving the messages of a dead-letter queue back to where each came from, or to
+   * `destinationQueue`, at most `maxMessagesPerSecond`. Returns the task's id; the task runs on the
+   * cluster (it survives restarts) until it completes, fails or is cancelled.
+   */
+  async startMessageMoveTask(
+    sourceQueue: string,
+    options: { destinationQueue?: string; maxMessagesPerSecond?: number } = {},
+  ): Promise<string> {
+    return (await this.request('StartMessageMoveTask', { sourceQueue, ...options })).taskId;
+  }
+
+  /** Asks a running move task to stop; it ends `cancelled` after its current step. */
+  async cancelMessageMoveTask(taskId: string): Promise<MessageMoveTask> {
+    return (await this.request('CancelMessageMoveTask', { taskId })).task;
+  }
+
+  /** Move tasks, running and finished (the most recent 100), optionally of one source queue. */
+  async listMessageMoveTasks(sourceQueue?: string): Promise<MessageMoveTask[]> {
+    return (await this.request('ListMessageMoveTasks', sourceQueue === undefined ? {} : { sourceQueue })).tasks;
   }
 
   /**

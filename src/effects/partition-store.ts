@@ -34,9 +34,11 @@ import {
   decodeMessage,
   decodeOffset,
   decodeState,
+  encodeAttempt,
   decodeStream,
   encodeDedupGroup,
   encodeDeliveryGroup,
+  encodeMark,
   encodeMessage,
   encodeOffset,
   encodeState,
@@ -71,6 +73,14 @@ export function toWriteOps(queue: QueueName, partition: number, changes: readonl
         return { type: 'put', key: keys.dedupGroup(queue, partition, c.group.expires, c.group.tag), value: encodeDedupGroup(c.group) };
       case 'delDedups':
         return { type: 'del', key: keys.dedupGroup(queue, partition, c.expires, c.tag) };
+      case 'putMark':
+        return { type: 'put', key: keys.mark(queue, partition, c.offset), value: encodeMark(c.mark) };
+      case 'delMark':
+        return { type: 'del', key: keys.mark(queue, partition, c.offset) };
+      case 'putAttempt':
+        return { type: 'put', key: keys.attempt(queue, partition, c.offset, c.attempt.n), value: encodeAttempt(c.attempt) };
+      case 'delAttempt':
+        return { type: 'del', key: keys.attempt(queue, partition, c.offset, c.n) };
       case 'putStream':
         return { type: 'put', key: keys.stream(queue, partition), value: encodeStream(c.record) };
       case 'putOffset':
@@ -110,14 +120,42 @@ export async function loadPartition(store: Store, input: LoadInput): Promise<Loa
   const messages = candidates.length === 0 ? [] : await store.getMany(candidates.map((o) => keys.message(queue, input.partition, o)));
   const stored = new Set(candidates.filter((_, i) => messages[i] !== undefined));
   const dedups = (await store.scan(keys.dedupGroups(queue, input.partition), MAX_DEDUPS)).map(([, value]) => decodeDedupGroup(value));
+  // Delivered messages with a TTL: the ledger checks it without their bodies (dead letters).
+  const ttls: Array<[number, number]> = [];
+  candidates.forEach((offset, i) => {
+    const value = messages[i];
+    const expiresAt = value === undefined ? undefined : decodeMessage(value).expiresAt;
+    if (expiresAt !== undefined) ttls.push([offset, expiresAt]);
+  });
   // Stream mode's records; a queue has none (a few empty reads).
   const [stream] = await store.getMany([keys.stream(queue, input.partition)]);
   const offsets = (await store.scan(keys.groupOffsets(queue, input.partition), LIMITS.maxGroupsPerPartition)).map(
     ([key, value]): [string, OffsetRecord] => [keys.groupOf(key), decodeOffset(value)],
   );
-  const loaded: LoadOutput = { state, ...loadedDeliveries(groups, (offset) => stored.has(offset)), dedups, offsets };
+  const loaded: LoadOutput = {
+    state,
+    ...loadedDeliveries(groups, (offset) => stored.has(offset)),
+    dedups,
+    offsets,
+    ...(await loadDeadLetters(store, queue, input.partition)),
+    ttls,
+  };
   if (stream) loaded.stream = decodeStream(stream);
   return loaded;
+}
+
+/** Marks bound what is pending; attempts are kept only for messages in flight or awaiting redelivery. */
+const DEAD_LETTER_SCAN = 1 << 22;
+
+/** Pending dead-letter marks and the attempt counts of redelivered messages. */
+async function loadDeadLetters(store: Store, queue: QueueName, partition: number): Promise<{ marks: number[]; attempts: Array<[number, number]> }> {
+  const marks = (await store.scanKeys(keys.marks(queue, partition), DEAD_LETTER_SCAN)).map((k) => keys.offsetOf(k));
+  const counts = new Map<number, number>();
+  for (const k of await store.scanKeys(keys.attempts(queue, partition), DEAD_LETTER_SCAN)) {
+    const { offset, n } = keys.attemptOf(k);
+    counts.set(offset, Math.max(counts.get(offset) ?? 0, n));
+  }
+  return { marks, attempts: [...counts] };
 }
 
 /** The current delivery record of every message that has one, read from the stored groups (for peeking). */

@@ -206,6 +206,20 @@ export const messageReplySchema = v.variant('found', [
     /** Body size in bytes (never the body). */
     size: v.number(),
     searched: v.number(),
+    /** Delivery attempts: a dead letter's history in its DLQ, or those recorded so far for a redelivered message. */
+    attempts: v.optional(
+      v.array(
+        v.object({
+          n: v.number(),
+          at: v.optional(v.number()),
+          endedAt: v.number(),
+          consumer: v.optional(v.string()),
+          ended: v.picklist(['lease-expired', 'released', 'dead-lettered']),
+        }),
+      ),
+    ),
+    /** In a dead-letter queue: where the message came from and why (its attempts are in `attempts`). */
+    deadLetter: v.optional(v.object({ sourceQueue: v.string(), reason: v.string(), receiveCount: v.number(), deadLetteredAt: v.number(), totalAttempts: v.number() })),
   }),
 ]);
 export type MessageReply = v.InferOutput<typeof messageReplySchema>;

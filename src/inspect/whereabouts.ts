@@ -17,7 +17,9 @@ import type { QueueName } from '../names.ts';
 import { decodeReceipt } from '../protocol/receipt.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import { keys, type Range } from '../storage/keys.ts';
-import { decodeMessage } from '../storage/records.ts';
+import { decodeAttempt, decodeMessage } from '../storage/records.ts';
+import { MAX_ATTEMPTS_KEPT } from '../../actors/partition/dead-letter.ts';
+import type { MessageRecord } from '../../actors/partition/records.ts';
 import { storedDelivery } from '../effects/partition-store.ts';
 import type { Store } from '../storage/store.ts';
 import {
@@ -168,7 +170,17 @@ async function atOffset(deps: WhereaboutsDeps, queue: QueueName, partition: numb
   const [message] = await deps.store.getMany([keys.message(queue, partition, offset)]);
   if (message === undefined) return undefined;
   const record = decodeMessage(message);
-  const base = { found: true as const, node: deps.self, messageId: record.id, partition, offset, sentAt: record.sentAt, size: record.body.byteLength, searched: 1 };
+  const base = {
+    found: true as const,
+    node: deps.self,
+    messageId: record.id,
+    partition,
+    offset,
+    sentAt: record.sentAt,
+    size: record.body.byteLength,
+    searched: 1,
+    ...(await history(deps.store, queue, partition, offset, record)),
+  };
   // Delivery records are stored in groups (one key per receive batch): the partition store finds the current one.
   const d = await storedDelivery(deps.store, queue, partition, offset);
   if (d === undefined) return { ...base, state: 'ready', receiveCount: 0 };
@@ -177,6 +189,19 @@ async function atOffset(deps: WhereaboutsDeps, queue: QueueName, partition: numb
     return { ...base, state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline, ...(d.consumer === undefined ? {} : { leaseOwner: d.consumer }) };
   }
   return { ...base, state: 'ready', receiveCount: d.count };
+}
+
+/**
+ * A message's delivery history: a dead letter carries it (with where it came from and why); a
+ * message redelivered here has the attempts recorded so far (h/ keys).
+ */
+async function history(store: Store, queue: QueueName, partition: number, offset: number, record: MessageRecord): Promise<Pick<Found, 'attempts' | 'deadLetter'>> {
+  if (record.deadLetter !== undefined) {
+    const { attempts, ...deadLetter } = record.deadLetter;
+    return { attempts, deadLetter };
+  }
+  const attempts = (await store.scan(keys.attemptsOf(queue, partition, offset), MAX_ATTEMPTS_KEPT)).map(([, v]) => decodeAttempt(v));
+  return attempts.length > 0 ? { attempts } : {};
 }
 
 /** Scans a range in pages from one point-in-time view until `match`, or `limit` entries. */

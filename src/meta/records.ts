@@ -8,6 +8,7 @@
  *   wharf-<cluster>-partitions    <queue>.<partition>    Assignment     (epoch changes only by CAS)
  *   wharf-<cluster>-nodes         <node>                 NodeRecord
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
+ *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
  *   wharf-<cluster>-groups        <queue>.<group>        GroupRecord    (consumer groups of streams, by CAS; groups.ts)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
@@ -131,6 +132,9 @@ export function buckets(cluster: string) {
     groups: `wharf-${cluster}-groups`,
   } as const;
 }
+
+/** The bucket of message move tasks (src/meta/move-task-store.ts), opened apart from the metadata's four. */
+export const tasksBucket = (cluster: string) => `wharf-${cluster}-tasks`;
 
 export const MANAGER_LEASE_KEY = 'leader';
 

@@ -27,6 +27,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
+ * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
  * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
  * | natsUser          | WHARF_NATS_USER          | `none`                  |
@@ -39,7 +40,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 
@@ -98,6 +99,11 @@ export interface NodeOptions {
   /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
   maxMoves?: number;
   /**
+   * The cluster's dead-letter queue: a send to a queue that does not exist keeps its messages there
+   * (and still answers queue_not_found). A queue name; the queue must be created. @default none
+   */
+  unknownQueueDlq?: string | undefined;
+  /**
    * The lease heartbeat: a consumer that received with `heartbeat: true` and has sent no beat for
    * this long loses its leases (its messages are receivable again), ms. The SDK beats every second.
    * @default 5000
@@ -144,6 +150,7 @@ export interface NodeConfig {
   readonly managerLeaseMs: number;
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
+  readonly unknownQueueDlq: string | undefined;
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
@@ -174,6 +181,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
+  WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
   WHARF_LEASE_HEARTBEAT_TIMEOUT_MS: 'leaseHeartbeatTimeoutMs',
   WHARF_NATS_CREDS: 'natsCreds',
   WHARF_NATS_USER: 'natsUser',
@@ -261,6 +269,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
+    unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
     clock: options.clock ?? systemClock,
@@ -274,6 +283,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   if (config.heartbeatMs * 2 > config.failureTimeoutMs) problems.push('heartbeatMs must be at most half of failureTimeoutMs');
   // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
+  if (config.unknownQueueDlq !== undefined && !isQueueName(config.unknownQueueDlq)) problems.push('unknownQueueDlq must be a queue name');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
   if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');

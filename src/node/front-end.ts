@@ -3,15 +3,17 @@
  * is the metadata service's (JetStream KV, cached on every node and kept fresh by watches); messages
  * are reached through each queue's QueueService, which routes to the partitions' primaries.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import type { QueueMeta } from '../meta/records.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, Reply, Request, StreamAction } from '../protocol/messages.ts';
+import type { Action, OutgoingMessage, Reply, Request, StreamAction } from '../protocol/messages.ts';
 import { encodeRoute } from '../protocol/route.ts';
+import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
+import type { MoveTasks } from './move-tasks.ts';
 import { checkTags, taggedWith, untagged } from '../protocol/tags.ts';
 import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
@@ -25,6 +27,10 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** Message move tasks (redrives). */
+  moveTasks: MoveTasks;
+  /** The cluster's dead-letter queue for sends to queues that do not exist (WHARF_UNKNOWN_QUEUE_DLQ). */
+  unknownQueueDlq?: string;
   /** A PeekMessages page (peek-service.ts). */
   peek(meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>>;
   /** Consumer groups of streams. */
@@ -120,6 +126,7 @@ export class FrontEnd {
     CreateQueue: async ({ queue, attributes, tags }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
+      checkRedrivePolicy(this.deps.metadata, name, wanted);
       const now = this.deps.clock.now();
       const meta: QueueMeta = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };
       // As in SQS, the tags of an existing queue are left as they are (they are not attributes).
@@ -156,11 +163,14 @@ export class FrontEnd {
 
     SetQueueAttributes: async ({ queue, attributes }) => {
       // modifiedAt is the attributes' last change, as SQS's LastModifiedTimestamp: tags leave it alone.
-      const next = await this.updateMeta(queue, (entry) => ({
-        ...entry,
-        attributes: updatedAttributes(entry.attributes, attributes),
-        modifiedAt: this.deps.clock.now(),
-      }));
+      const next = await this.updateMeta(queue, (entry) => {
+        const changed = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
+        // A changed redrive policy is checked against its DLQ's allow policy (dead-letters.ts).
+        if (JSON.stringify(changed.attributes.redrivePolicy) !== JSON.stringify(entry.attributes.redrivePolicy)) {
+          checkRedrivePolicy(this.deps.metadata, entry.name, changed.attributes);
+        }
+        return changed;
+      });
       this.deps.service(next).configure(next.attributes);
       return { attributes: next.attributes };
     },
@@ -188,13 +198,15 @@ export class FrontEnd {
     PurgeQueue: async ({ queue }) => ({ purged: await this.service(queue).purge() }),
 
     SendMessage: async ({ queue, ...message }) => {
+      const service = await this.sendingTo(queue, [message]);
       checkStreamSend(this.entry(queue), [message]);
-      return this.service(queue).send(message);
+      return service.send(message);
     },
 
     SendMessageBatch: async ({ queue, entries }) => {
+      const service = await this.sendingTo(queue, entries);
       checkStreamSend(this.entry(queue), entries);
-      return this.service(queue).sendBatch(entries);
+      return service.sendBatch(entries);
     },
 
     ReceiveMessage: async (request) => ({ messages: await this.workQueue(request.queue).receive(request) }),
@@ -215,8 +227,25 @@ export class FrontEnd {
     ChangeMessageVisibilityBatch: async ({ queue, entries }) =>
       this.workQueue(queue).changeVisibilityBatch(entries),
 
+    StartMessageMoveTask: (request) => this.deps.moveTasks.start(request),
+
+    CancelMessageMoveTask: (request) => this.deps.moveTasks.cancel(request),
+
+    ListMessageMoveTasks: (request) => this.deps.moveTasks.list(request),
     PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
+
+  /**
+   * The service of a queue being sent to. A queue that does not exist is `queue_not_found`; with the
+   * cluster's dead-letter queue configured, the messages are kept there first (dead-letters.ts).
+   */
+  private async sendingTo(queue: string, messages: readonly OutgoingMessage[]): Promise<QueueService> {
+    const meta = this.deps.metadata.queue(queue)?.value;
+    if (meta) return this.deps.service(meta);
+    const dlq = this.deps.unknownQueueDlq === undefined ? undefined : this.deps.metadata.queue(this.deps.unknownQueueDlq)?.value;
+    if (dlq === undefined || messages.length === 0) this.entry(queue);
+    return deadLetterUnknownQueue(this.deps.service(dlq as QueueMeta), queue, messages, randomUUID, this.deps.clock.now());
+  }
 }
 
 /** The record with these tags; without the field when there are none, as records before tags. */

@@ -39,6 +39,9 @@ import { createLogger, type Logger } from './log.ts';
 import { PartitionClient } from './partition-client.ts';
 import { PartitionRouter, servePartitionRequest, type RouterDeps } from './partition-router.ts';
 import { QueueService } from './queue-service.ts';
+import { startDeadLetterMover } from './dead-letters.ts';
+import { MoveTasks } from './move-tasks.ts';
+import { MoveTaskStore } from '../meta/move-task-store.ts';
 import { ConsumerBeats } from './consumer-beats.ts';
 import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { GroupStore } from '../meta/groups.ts';
@@ -283,6 +286,25 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   heartbeat.unref();
 
   // ---- services on NATS ------------------------------------------------------------------------------
+  // Dead letters: the mover of marked messages, and the message move tasks (redrives).
+  const moveTaskStore = await MoveTaskStore.open(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1).catch(
+    async (err: unknown) => {
+      await nc.close();
+      await store.close();
+      throw err;
+    },
+  );
+  const moveTasks = new MoveTasks({ tasks: moveTaskStore, metadata, self, boot, service: serviceOf, now: () => config.clock.now(), log: log.child({ component: 'move-tasks' }) });
+  const deadLetterMover = startDeadLetterMover({
+    store,
+    metadata,
+    self,
+    service: serviceOf,
+    pending: (queue, partition) => localClient(queue, partition)?.pendingDeadLetters() ?? 0,
+    now: () => config.clock.now(),
+    log: log.child({ component: 'dead-letters' }),
+    intervalMs: Math.max(config.tickMs, 20),
+  });
   const peekDeps: PeekDeps = {
     nc,
     subjects: subs,
@@ -299,6 +321,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
+    moveTasks,
+    ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
@@ -314,6 +338,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
   const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  moveTasks.startWorker();
   internal.push(
     nc.subscribe(subs.peek(self), {
       callback: (err, msg) => {
@@ -376,6 +401,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
           timeoutMs: Math.max(HANDOVER_WAIT_MS, 4 * config.heartbeatMs),
         });
         clearInterval(heartbeat);
+        await moveTasks.stop().catch(() => undefined);
+        await deadLetterMover.stop().catch(() => undefined);
         await managerStop?.().catch(() => undefined);
         await inspector.stop();
         beats.close();

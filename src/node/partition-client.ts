@@ -16,7 +16,7 @@ import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
-export type Counts = { visible: number; inflight: number; delayed: number };
+export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number };
 /** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
 export type PartitionCounts = Counts & { oldestAgeMs: number };
 
@@ -139,7 +139,13 @@ export class PartitionClient {
 
   /** Counts from the partition actor's snapshot; undefined unless it is serving. */
   counts(): Counts | undefined {
-    return this.current()?.getSnapshot().context.ledger?.counts();
+    const ledger = this.current()?.getSnapshot().context.ledger;
+    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount };
+  }
+
+  /** Messages the partition marked for its dead-letter queue and the node has not moved yet. */
+  pendingDeadLetters(): number {
+    return this.current()?.getSnapshot().context.ledger?.pendingDeadLetters ?? 0;
   }
 
   /** Counts and the oldest message's age; undefined unless serving. Empty means age 0, whatever the disk says. */

@@ -11,6 +11,7 @@ import type { MessageAttributes } from '../protocol/messages.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import { WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
+import { messageExtras, withExtras } from '../storage/records.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import type { Counts, PartitionClient, PartitionCounts } from './partition-client.ts';
 
@@ -93,7 +94,13 @@ export class PartitionRouter {
     if (primary === this.deps.self) return this.deps.local(this.queue, this.index)?.fullCounts();
     const result = (await this.remote(primary, { type: 'counts' })) as unknown as { type: string } & Partial<PartitionCounts> | undefined;
     if (result?.type !== 'counts') return undefined;
-    return { visible: result.visible ?? 0, inflight: result.inflight ?? 0, delayed: result.delayed ?? 0, oldestAgeMs: result.oldestAgeMs ?? 0 };
+    return {
+      visible: result.visible ?? 0,
+      inflight: result.inflight ?? 0,
+      delayed: result.delayed ?? 0,
+      deadLettered: result.deadLettered ?? 0,
+      oldestAgeMs: result.oldestAgeMs ?? 0,
+    };
   }
 
   /** Counts when this node is the primary (for metrics, which must not wait on the network). */
@@ -122,10 +129,10 @@ export async function servePartitionRequest(
 /**
  * A delivery as a forwarded answer carries it: positional, so a receive of 500 messages is not 500
  * maps of a dozen keys to encode and decode again. [offset, count, deadline, seq, first, size,
- * sentAt, message id, body, message sentAt, attributes?, message group?] (attributes nil when only the
- * group follows)
+ * sentAt, message id, body, message sentAt, attributes?, message group?, extras? (storage/records.ts)]
+ * (nil for an absent attributes or group when something follows)
  */
-type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, string?];
+type WireDelivery = [number, number, number, number, number, number, number, string, Uint8Array, number, (MessageAttributes | null)?, (string | null)?, unknown?];
 type WireResult = Exclude<PartitionResult, { type: 'received' }> | { type: 'received'; rows: WireDelivery[] };
 
 function toWire(result: PartitionResult): WireResult {
@@ -134,8 +141,10 @@ function toWire(result: PartitionResult): WireResult {
     type: 'received',
     rows: result.deliveries.map(({ offset, delivery: d, record: r }): WireDelivery => {
       const row: WireDelivery = [offset, d.count, d.deadline, d.seq, d.first, d.size, d.sentAt, r.id, r.body, r.sentAt];
-      if (r.attributes !== undefined || r.group !== undefined) row.push(r.attributes ?? null);
-      if (r.group !== undefined) row.push(r.group);
+      const extras = messageExtras(r);
+      if (r.attributes !== undefined || r.group !== undefined || extras !== undefined) row.push(r.attributes ?? null);
+      if (r.group !== undefined || extras !== undefined) row.push(r.group ?? null);
+      if (extras !== undefined) row.push(extras);
       return row;
     }),
   };
@@ -145,11 +154,12 @@ function fromWire(result: WireResult): PartitionResult {
   if (result.type !== 'received') return result;
   return {
     type: 'received',
-    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, group]) => {
+    deliveries: result.rows.map(([offset, count, deadline, seq, first, size, sentAt, id, body, recordSentAt, attributes, group, extras]) => {
       const record: MessageRecord = { id, body, sentAt: recordSentAt };
       if (attributes !== undefined && attributes !== null) record.attributes = attributes;
-      if (group !== undefined) record.group = group;
-      const delivery = group === undefined ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, group };
+      if (group !== undefined && group !== null) record.group = group;
+      if (extras !== undefined) withExtras(record, extras);
+      const delivery = group === undefined || group === null ? { count, deadline, seq, first, size, sentAt } : { count, deadline, seq, first, size, sentAt, group };
       return { offset, delivery, record };
     }),
   };

@@ -10,6 +10,7 @@ export function queueCounts(partitions: readonly PartitionCounts[]): QueueCounts
     approximateNumberOfMessages: 0,
     approximateNumberOfMessagesNotVisible: 0,
     approximateNumberOfMessagesDelayed: 0,
+    approximateNumberOfMessagesDeadLettered: 0,
     approximateAgeOfOldestMessage: 0,
   };
   let oldestMs = 0;
@@ -17,6 +18,7 @@ export function queueCounts(partitions: readonly PartitionCounts[]): QueueCounts
     total.approximateNumberOfMessages += c.visible;
     total.approximateNumberOfMessagesNotVisible += c.inflight;
     total.approximateNumberOfMessagesDelayed += c.delayed;
+    total.approximateNumberOfMessagesDeadLettered += c.deadLettered ?? 0;
     oldestMs = Math.max(oldestMs, c.oldestAgeMs);
   }
   total.approximateAgeOfOldestMessage = Math.floor(oldestMs / 1000);

@@ -8,6 +8,7 @@ import type { Delivery, HandleResult, NewMessage } from '../../actors/partition/
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
+import { partitionLength, type LengthLimit } from '../../actors/partition/dead-letter.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
@@ -34,6 +35,8 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  /** The redrive policy's maxReceiveCount when the queue has one. */
+  maxReceives: number | undefined;
   heartbeat: boolean;
 }
 
@@ -120,6 +123,7 @@ export class QueueService {
     }
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
+    if (message.ttlSeconds !== undefined) record.expiresAt = record.sentAt + message.ttlSeconds * 1000;
     if (message.messageGroupId !== undefined) record.group = message.messageGroupId;
     const size = recordSize(record);
     if (size > this.attributes.maximumMessageSize) {
@@ -158,10 +162,18 @@ export class QueueService {
     return `${message.messageGroupId ?? ''}\n${id}`;
   }
 
+  /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
+  private lengthLimit(): { limit?: LengthLimit } {
+    const { maxLength, overflowPolicy, partitions } = this.attributes;
+    if (maxLength === undefined) return {};
+    return { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } };
+  }
+
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.pickPartition(entry).request({ type: 'send', messages: [entry] });
+    const result = await this.pickPartition(entry).request({ type: 'send', messages: [entry], ...this.lengthLimit() });
     expectOk(result);
+    if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
   }
 
@@ -194,13 +206,17 @@ export class QueueService {
     const successful: Array<{ id: string; messageId: string }> = [];
     await Promise.all(
       [...parts].map(async ([p, entries]) => {
-        const result = await p.request({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message) });
+        const result = await p.request({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() });
         if (result.type === 'failed') {
           failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
           return;
         }
         const ids = result.type === 'sent' ? result.ids : [];
-        entries.forEach((a, i) => successful.push({ id: a.id, messageId: ids[i] ?? a.record.id }));
+        const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
+        entries.forEach((a, i) => {
+          if (rejected.has(i)) failed.push(entryFailure(a.id, queueFull(this.name)));
+          else successful.push({ id: a.id, messageId: ids[i] || a.record.id });
+        });
       }),
     );
     // Answers in the batch's order, whatever order the partitions answered in.
@@ -217,6 +233,7 @@ export class QueueService {
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      maxReceives: this.attributes.redrivePolicy?.maxReceiveCount,
       heartbeat: request.heartbeat === true,
     };
     if (params.heartbeat && params.consumer === undefined) {
@@ -263,6 +280,7 @@ export class QueueService {
         visibilityMs: params.visibilityMs,
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
+        ...(params.maxReceives === undefined ? {} : { maxReceives: params.maxReceives }),
         ...(params.heartbeat ? { heartbeat: true } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
@@ -356,6 +374,7 @@ export class QueueService {
       sentAt: d.record.sentAt,
       receiveCount: d.delivery.count,
       firstReceivedAt: d.delivery.first,
+      ...(d.record.deadLetter === undefined ? {} : { deadLetter: d.record.deadLetter }),
       ...(d.record.group === undefined ? {} : { messageGroupId: d.record.group }),
     };
   }
@@ -440,6 +459,26 @@ export class QueueService {
     };
   }
 
+  /**
+   * Stores prepared records (a dead letter, a redriven message), each with its own deduplication id,
+   * in the partition that id chooses: a retry after a crash reaches the partition that remembers it,
+   * whatever else the retry carries. No length limit applies. Resolves once all are stored.
+   */
+  async storeIdempotent(entries: ReadonlyArray<{ record: MessageRecord; dedupId: string }>): Promise<void> {
+    const byPartition = new Map<PartitionRouter, Array<{ record: MessageRecord; delayMs: number; dedupId: string }>>();
+    for (const { record, dedupId } of entries) {
+      const p = this.pickPartition({ record, delayMs: 0, dedupId });
+      byPartition.set(p, [...(byPartition.get(p) ?? []), { record, delayMs: 0, dedupId }]);
+    }
+    await Promise.all([...byPartition].map(async ([p, messages]) => expectOk(await p.request({ type: 'send', messages }))));
+  }
+
+  /** Removes marked messages of a partition once they are in their DLQ (dead-letters.ts). */
+  async deadLettered(partition: number, offsets: number[]): Promise<void> {
+    const p = this.partitions[partition];
+    if (p) expectOk(await p.request({ type: 'deadLettered', offsets }));
+  }
+
   async purge(): Promise<number> {
     const results = await Promise.all(this.partitions.map((p) => p.request({ type: 'purge' })));
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
@@ -493,6 +532,10 @@ function throwIfRefused(result: HandleResult | undefined): void {
   if (result === 'not_in_flight') {
     throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
   }
+}
+
+function queueFull(queue: string): WharfError {
+  return new WharfError(ErrorCode.QueueFull, `queue ${queue} holds its maxLength of messages (overflowPolicy reject)`);
 }
 
 function checkBatch(entries: ReadonlyArray<{ id: string }>): void {

@@ -2,7 +2,8 @@
  * Queue attributes: defaults, ranges and validation. SQS's names and ranges, in seconds.
  */
 import { ErrorCode, WharfError } from '../errors.ts';
-import type { CreationAttributes, QueueAttributes, SettableAttributes } from './messages.ts';
+import { isQueueName } from '../names.ts';
+import type { CreationAttributes, DeadLetterAttribute, QueueAttributes, RedriveAllowPolicy, RedrivePolicy, SettableAttributes } from './messages.ts';
 
 interface Range {
   min: number;
@@ -18,6 +19,62 @@ export const CHOICES = {
   mode: { values: ['queue', 'stream'], default: 'queue' },
 } as const satisfies Record<string, { values: readonly string[]; default: string }>;
 
+/**
+ * Optional attributes of any shape (booleans, objects, …): absent unless set, so a queue stores only
+ * what it uses. Each has a check that returns the value as stored or throws `invalid_attribute`;
+ * `null` removes one (SetQueueAttributes).
+ */
+interface Shaped<T> {
+  check(name: string, value: unknown): T;
+}
+
+const MAX_SOURCE_QUEUES = 10;
+
+function invalid(name: string, expected: string, value: unknown): never {
+  throw new WharfError(ErrorCode.InvalidAttribute, `attribute ${name} must be ${expected}, got ${JSON.stringify(value)?.slice(0, 100) ?? String(value)}`);
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const onlyKeys = (x: Record<string, unknown>, allowed: readonly string[]) => Object.keys(x).every((k) => allowed.includes(k));
+
+export const SHAPED: { [K in DeadLetterAttribute]: Shaped<NonNullable<SettableAttributes[K]>> } = {
+  redrivePolicy: {
+    check(name, value): RedrivePolicy {
+      const expected = '{ deadLetterQueue: <queue name>, maxReceiveCount: 1-1000 }';
+      if (!isRecord(value) || !onlyKeys(value, ['deadLetterQueue', 'maxReceiveCount'])) invalid(name, expected, value);
+      const { deadLetterQueue, maxReceiveCount } = value;
+      if (typeof deadLetterQueue !== 'string' || !isQueueName(deadLetterQueue)) invalid(name, expected, value);
+      if (typeof maxReceiveCount !== 'number' || !Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) invalid(name, expected, value);
+      return { deadLetterQueue, maxReceiveCount };
+    },
+  },
+  redriveAllowPolicy: {
+    check(name, value): RedriveAllowPolicy {
+      const expected = `{ redrivePermission: allowAll | denyAll | byQueue, sourceQueues?: 1-${MAX_SOURCE_QUEUES} queue names (byQueue only) }`;
+      if (!isRecord(value) || !onlyKeys(value, ['redrivePermission', 'sourceQueues'])) invalid(name, expected, value);
+      const { redrivePermission, sourceQueues } = value;
+      if (redrivePermission === 'byQueue') {
+        if (!Array.isArray(sourceQueues) || sourceQueues.length < 1 || sourceQueues.length > MAX_SOURCE_QUEUES) invalid(name, expected, value);
+        if (!sourceQueues.every((q): q is string => typeof q === 'string' && isQueueName(q))) invalid(name, expected, value);
+        return { redrivePermission, sourceQueues: [...sourceQueues] };
+      }
+      if ((redrivePermission !== 'allowAll' && redrivePermission !== 'denyAll') || sourceQueues !== undefined) invalid(name, expected, value);
+      return { redrivePermission };
+    },
+  },
+  deadLetterOnExpiry: {
+    check: (name, value) => (typeof value === 'boolean' ? value : invalid(name, 'true or false', value)),
+  },
+  maxLength: {
+    check: (name, value) =>
+      typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 100_000_000 ? value : invalid(name, 'an integer from 1 to 100000000', value),
+  },
+  overflowPolicy: {
+    check: (name, value) =>
+      value === 'reject' || value === 'drop-oldest' || value === 'dead-letter' ? value : invalid(name, 'one of reject, drop-oldest, dead-letter', value),
+  },
+};
+
 /** Choices fixed at creation. */
 const CREATION_CHOICES: ReadonlySet<string> = new Set(['mode']);
 
@@ -27,7 +84,7 @@ export const BOOLEANS = {
   fifo: { default: false, settable: false },
 } as const satisfies Record<string, { default: boolean; settable: boolean }>;
 
-type NonNumeric = keyof typeof CHOICES | keyof typeof BOOLEANS;
+type NonNumeric = keyof typeof CHOICES | keyof typeof BOOLEANS | keyof typeof SHAPED;
 type NumericSettable = Exclude<keyof SettableAttributes, NonNumeric>;
 
 export const SETTABLE: Record<NumericSettable, Range> = {
@@ -55,9 +112,11 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
   ...Object.fromEntries(Object.entries(BOOLEANS).map(([k, b]) => [k, b.default])),
 } as unknown as QueueAttributes);
 
-type Value = number | string | boolean;
+type Value = number | string | boolean | NonNullable<SettableAttributes[DeadLetterAttribute]>;
 
 function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
+  const shaped = Object.hasOwn(SHAPED, name) ? SHAPED[name as keyof typeof SHAPED] : undefined;
+  if (shaped !== undefined) return shaped.check(name, value);
   const choice = Object.hasOwn(CHOICES, name) && (!settableOnly || !CREATION_CHOICES.has(name)) ? CHOICES[name as keyof typeof CHOICES] : undefined;
   if (choice !== undefined) {
     if (typeof value !== 'string' || !(choice.values as readonly string[]).includes(value)) {
@@ -107,6 +166,13 @@ function checkCombination(a: QueueAttributes): QueueAttributes {
   if (!a.fifo && a.deduplicationScope === 'messageGroup') {
     throw new WharfError(ErrorCode.InvalidAttribute, 'deduplicationScope messageGroup applies to FIFO queues only (fifo: true)');
   }
+  // Dead-lettering on expiry or on overflow needs a dead-letter queue.
+  if (a.redrivePolicy === undefined && a.deadLetterOnExpiry === true) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute deadLetterOnExpiry needs a redrivePolicy (a dead-letter queue)');
+  }
+  if (a.redrivePolicy === undefined && a.overflowPolicy === 'dead-letter') {
+    throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
+  }
   if (a.fifo && a.partitions > 1 && a.deduplicationScope !== 'messageGroup') {
     throw new WharfError(
       ErrorCode.InvalidAttribute,
@@ -148,6 +214,10 @@ export function updatedAttributes(
   const out: Record<string, Value> = { ...current };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
+    if (value === null && Object.hasOwn(SHAPED, name)) {
+      delete out[name];
+      continue;
+    }
     out[name] = checkOne(name, value, SETTABLE, true);
   }
   return checkTogether(checkCombination(withDefaults(out as unknown as QueueAttributes)));
@@ -160,5 +230,7 @@ export function withDefaults(a: QueueAttributes): QueueAttributes {
 
 export function sameAttributes(a: QueueAttributes, b: QueueAttributes): boolean {
   const [x, y] = [withDefaults(a), withDefaults(b)];
-  return (Object.keys(DEFAULT_ATTRIBUTES) as Array<keyof QueueAttributes>).every((k) => x[k] === y[k]);
+  // Object-valued attributes compare by content (their stored JSON).
+  const names = [...Object.keys(DEFAULT_ATTRIBUTES), ...Object.keys(SHAPED)] as Array<keyof QueueAttributes>;
+  return names.every((k) => x[k] === y[k] || JSON.stringify(x[k]) === JSON.stringify(y[k]));
 }

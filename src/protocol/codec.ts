@@ -65,6 +65,7 @@ const outgoing = {
   delaySeconds: v.optional(int(0, LIMITS.maxDelaySeconds)),
   producedAt: v.optional(int(0, 8.64e15)),
   deduplicationId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_-]+$/))),
+  ttlSeconds: v.optional(int(1, LIMITS.maxTtlSeconds)),
   messageGroupId: v.optional(v.pipe(v.string(), v.regex(MESSAGE_GROUP_ID, 'a message group id is 1-128 letters, digits and ASCII punctuation'))),
 };
 // Attribute names and values are checked by attributes.ts (invalid_attribute), which knows each one.
@@ -157,6 +158,13 @@ const schemas = {
     queue,
     entries: entries({ receiptHandle: receipt, visibilityTimeout: int(0, LIMITS.maxVisibilityTimeout) }),
   }),
+  StartMessageMoveTask: v.strictObject({
+    sourceQueue: queue,
+    destinationQueue: v.optional(queue),
+    maxMessagesPerSecond: v.optional(int(1, LIMITS.maxMovesPerSecond)),
+  }),
+  CancelMessageMoveTask: v.strictObject({ taskId: id }),
+  ListMessageMoveTasks: v.strictObject({ sourceQueue: v.optional(queue) }),
   PeekMessages: v.strictObject({
     queue,
     states: v.optional(v.pipe(v.array(v.picklist(PEEK_STATES)), v.minLength(1), v.maxLength(3))),

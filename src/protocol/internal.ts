@@ -48,10 +48,15 @@ const record = v.object({
   sentAt: v.number(),
   group: v.optional(v.string()),
   attributes: v.optional(v.record(v.string(), v.object({ type: v.picklist(['string', 'number', 'binary']), value: v.union([v.string(), bytes]) }))),
+  expiresAt: v.optional(v.number()),
+  // A dead-lettered message's history: checked field by field when it is stored (storage/records.ts).
+  deadLetter: v.optional(v.looseObject({ sourceQueue: v.string(), reason: v.string(), attempts: v.array(v.unknown()) })),
 });
 const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })) }),
+  v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })),
+    limit: v.optional(v.strictObject({ maxLength: nat, overflow: v.picklist(['reject', 'drop-oldest', 'dead-letter']) })),
+  }),
   v.strictObject({
     type: v.literal('receive'),
     max: nat,
@@ -59,8 +64,10 @@ const opSchema = v.variant('type', [
     visibilityMs: nat,
     attemptId: v.optional(v.string()),
     consumer: v.optional(v.string()),
+    maxReceives: v.optional(nat),
     heartbeat: v.optional(v.boolean()),
   }),
+  v.strictObject({ type: v.literal('deadLettered'), offsets: v.array(nat) }),
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),
   v.strictObject({ type: v.literal('changeVisibility'), items: v.array(v.strictObject({ offset: nat, seq: nat, visibilityMs: nat })) }),
   v.strictObject({ type: v.literal('purge') }),

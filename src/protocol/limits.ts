@@ -28,6 +28,12 @@ export const LIMITS = {
   maxTagValueLength: 256,
   /** Queues one ListQueues page returns. */
   maxListQueues: 1000,
+  /** Longest per-message TTL, seconds (the longest retention). */
+  maxTtlSeconds: 1_209_600,
+  /** Highest rate a message move task may be given, messages per second. */
+  maxMovesPerSecond: 10_000,
+  /** Message move tasks kept (running and finished); the oldest finished ones are forgotten first. */
+  maxMoveTasks: 100,
   /** Messages one PeekMessages page returns. */
   maxPeekMessages: 100,
   /** Stored messages one PeekMessages request reads at most (a filtered page may come back short, with a cursor). */

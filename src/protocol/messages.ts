@@ -32,6 +32,20 @@ export interface SettableAttributes {
    * can lose what they had not copied yet. @default 'sync'
    */
   replication: 'sync' | 'async';
+  /*
+   * Dead letters (docs/api.md#dead-letter-queues). Optional: absent means the default, and a
+   * SetQueueAttributes with `null` removes one.
+   */
+  /** Where messages go that fail too often: the dead-letter queue and the receive count past which they go. @default none */
+  redrivePolicy?: RedrivePolicy;
+  /** Which queues may name this queue as their dead-letter queue. @default { redrivePermission: 'allowAll' } */
+  redriveAllowPolicy?: RedriveAllowPolicy;
+  /** Messages past retention or their TTL go to the dead-letter queue instead of being deleted (needs redrivePolicy). @default false */
+  deadLetterOnExpiry?: boolean;
+  /** Messages the queue holds at most (ready, in flight, delayed), spread over its partitions. 1–100,000,000. @default no limit */
+  maxLength?: number;
+  /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
+  overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
   /**
    * `arrival`: best effort by arrival (each partition delivers in the order messages became
    * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
@@ -63,6 +77,36 @@ export interface SettableAttributes {
   retentionBytes: number;
 }
 
+export interface RedrivePolicy {
+  /** The dead-letter queue: an existing queue whose redriveAllowPolicy lets this one use it. */
+  deadLetterQueue: string;
+  /** A message received this many times is dead-lettered at its next receive. 1–1,000. */
+  maxReceiveCount: number;
+}
+
+export interface RedriveAllowPolicy {
+  redrivePermission: 'allowAll' | 'denyAll' | 'byQueue';
+  /** With `byQueue`: the queues allowed (1–10 names). */
+  sourceQueues?: string[];
+}
+
+/** How a message came to be in a dead-letter queue, and its delivery attempts before. */
+export interface DeadLetterHistory {
+  sourceQueue: string;
+  reason: 'max-receives' | 'retention' | 'ttl' | 'overflow' | 'unknown-queue';
+  receiveCount: number;
+  deadLetteredAt: number;
+  /** Attempts in all; `attempts` holds the last 32. */
+  totalAttempts: number;
+  attempts: Array<{ n: number; at?: number; endedAt: number; consumer?: string; ended: 'lease-expired' | 'released' | 'dead-lettered' }>;
+}
+
+/** The optional attributes of dead letters: `null` in a SetQueueAttributes removes one. */
+export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'deadLetterOnExpiry' | 'maxLength' | 'overflowPolicy';
+
+/** A SetQueueAttributes: settable attributes to change, and `null` for optional ones to remove. */
+export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttributes[K] | (K extends DeadLetterAttribute ? null : never) };
+
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
   /**
@@ -90,6 +134,8 @@ export interface QueueCounts {
   approximateNumberOfMessagesNotVisible: number;
   /** Messages waiting out a delay. */
   approximateNumberOfMessagesDelayed: number;
+  /** Messages of this queue sent to its dead-letter queue so far (or on their way there). */
+  approximateNumberOfMessagesDeadLettered: number;
   /**
    * Seconds since the oldest message not yet deleted (ready, in flight or delayed) was sent, as SQS's
    * ApproximateAgeOfOldestMessage; 0 when the queue is empty.
@@ -125,6 +171,8 @@ export interface OutgoingMessage {
    * The SDK sets one on every message, so its retries never create a second copy.
    */
   deduplicationId?: string;
+  /** Per-message time to live, seconds: the message expires this long after the send, before retention would. 1–1,209,600. */
+  ttlSeconds?: number;
   /**
    * The message group, on a FIFO queue (required there, refused elsewhere): the messages of a group
    * are delivered in order. 1–128 of A-Z, a-z, 0-9 and the punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~.
@@ -148,6 +196,8 @@ export interface ReceivedMessage {
   sentAt: number;
   receiveCount: number;
   firstReceivedAt: number;
+  /** Only in a dead-letter queue: where the message came from, why, and its attempts there. */
+  deadLetter?: DeadLetterHistory;
   /** Its message group, on a FIFO queue. */
   messageGroupId?: string;
 }
@@ -221,6 +271,27 @@ export interface GroupAssignment {
   sessionTimeoutMs: number;
 }
 
+/** A redrive: messages moved out of a dead-letter queue, at a bounded rate, resumable. */
+export interface MessageMoveTask {
+  taskId: string;
+  sourceQueue: string;
+  /** Absent: each message goes back to the queue it was dead-lettered from. */
+  destinationQueue?: string;
+  maxMessagesPerSecond?: number;
+  status: 'running' | 'cancelling' | 'cancelled' | 'completed' | 'failed';
+  /** Messages moved so far. */
+  moved: number;
+  /** The source's message count when the task started: an estimate of the total. */
+  total: number;
+  /** Messages that could not be moved (left in the source). */
+  failures: number;
+  lastError?: string;
+  /** The node running it now. */
+  owner?: string;
+  startedAt: number;
+  updatedAt: number;
+}
+
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
@@ -239,7 +310,7 @@ export interface Api {
   };
   GetQueueAttributes: { request: { queue: string }; reply: QueueDescription };
   SetQueueAttributes: {
-    request: { queue: string; attributes: Partial<SettableAttributes> };
+    request: { queue: string; attributes: AttributeChanges };
     reply: { attributes: QueueAttributes };
   };
   DeleteQueue: { request: { queue: string }; reply: Record<string, never> };
@@ -293,6 +364,12 @@ export interface Api {
     };
     reply: { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
   };
+  StartMessageMoveTask: {
+    request: { sourceQueue: string; destinationQueue?: string; maxMessagesPerSecond?: number };
+    reply: { taskId: string };
+  };
+  CancelMessageMoveTask: { request: { taskId: string }; reply: { task: MessageMoveTask } };
+  ListMessageMoveTasks: { request: { sourceQueue?: string }; reply: { tasks: MessageMoveTask[] } };
   /** Stream mode: messages of one partition from `offset` on (nothing is leased or written). */
   ReadStream: {
     request: {
@@ -415,6 +492,9 @@ export const ACTIONS = [
   'DeleteMessageBatch',
   'ChangeMessageVisibility',
   'ChangeMessageVisibilityBatch',
+  'StartMessageMoveTask',
+  'CancelMessageMoveTask',
+  'ListMessageMoveTasks',
   'PeekMessages',
   ...STREAM_ACTIONS,
 ] as const satisfies readonly Action[];

@@ -13,6 +13,8 @@
  *   m/<queue>/<pp>/<offset>              → MessageRecord, ready or in flight, in order of visibility
  *   l/<queue>/<pp>/<group>               → DeliveryGroup (the delivery records of one receive batch)
  *   d/<queue>/<pp>/<due>/<seq>           → MessageRecord waiting out a delay until <due>
+ *   k/<queue>/<pp>/<offset>              → DeadLetterMark: the message at <offset> is on its way to the DLQ
+ *   h/<queue>/<pp>/<offset>/<n>          → Attempt number <n> of a message delivered more than once
  *   t/<queue>/<pp>                       → StreamRecord (stream mode: first stored offset, bytes stored, last sentAt)
  *   o/<queue>/<pp>/<group>               → OffsetRecord (stream mode: a consumer group's committed offset, generation, metadata, time)
  *
@@ -77,6 +79,17 @@ export const keys = {
   groupOffsets: (q: QueueName, p: number) => prefixRange(`o/${q}/${pp(p)}/`),
   replica: (q: QueueName, p: number) => `e/${q}/${pp(p)}`,
   allReplicas: prefixRange('e/'),
+  mark: (q: QueueName, p: number, offset: number) => `k/${q}/${pp(p)}/${n13(offset)}`,
+  marks: (q: QueueName, p: number) => prefixRange(`k/${q}/${pp(p)}/`),
+  attempt: (q: QueueName, p: number, offset: number, n: number) => `h/${q}/${pp(p)}/${n13(offset)}/${n13(n)}`,
+  /** The attempts of one message, oldest first. */
+  attemptsOf: (q: QueueName, p: number, offset: number) => prefixRange(`h/${q}/${pp(p)}/${n13(offset)}/`),
+  attempts: (q: QueueName, p: number) => prefixRange(`h/${q}/${pp(p)}/`),
+  /** Offset and number of an attempt key. */
+  attemptOf(key: string): { offset: number; n: number } {
+    const parts = key.split('/');
+    return { offset: parseInt(parts[3] ?? '', 16), n: parseInt(parts[4] ?? '', 16) };
+  },
   dedupGroup: (q: QueueName, p: number, expires: number, tag: string) => `u/${q}/${pp(p)}/${n13(expires)}/${tag}`,
   dedupGroups: (q: QueueName, p: number) => prefixRange(`u/${q}/${pp(p)}/`),
   /** Queue and partition of a replica key. */
@@ -94,12 +107,12 @@ export const keys = {
   }),
   /** Every key of a queue, partition records included, for DeleteQueue. */
   queueRanges: (q: QueueName): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/`)),
   /** The stored state of one partition replica (everything its log's entries write). */
-  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+  stateRanges: (q: QueueName, p: number): Range[] => ['s', 'm', 'l', 'd', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
   /** Every key of one partition replica: its state and its log. */
   partitionRanges: (q: QueueName, p: number): Range[] =>
-    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
+    ['s', 'm', 'l', 'd', 'e', 'r', 'u', 't', 'o', 'k', 'h'].map((kind) => prefixRange(`${kind}/${q}/${pp(p)}`)),
 
   queueOf(key: string): QueueName {
     return key.slice(2) as QueueName;

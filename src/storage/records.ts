@@ -4,6 +4,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, OffsetRecord, PartitionState, StreamRecord } from '../../actors/partition/records.ts';
+import type { Attempt, DeadLetterInfo, DeadLetterMark, DeadLetterReason } from '../../actors/partition/dead-letter.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
@@ -25,8 +26,14 @@ function corrupt(what: string): never {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
-/** [id, sentAt, body, attributes?, group?]: a record with a group and no attributes has nil in their place. */
+/**
+ * [id, sentAt, body, attributes?, group?, extras?]: nil fills an absent attributes or group when
+ * something follows. `extras` (a map: `x` the TTL's expiry, `dl` the dead-letter info) comes sixth,
+ * so records written before it read unchanged.
+ */
 export function encodeMessage(r: MessageRecord): Uint8Array {
+  const extras = messageExtras(r);
+  if (extras !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, r.group ?? null, extras]);
   if (r.group !== undefined) return packr.pack([r.id, r.sentAt, r.body, r.attributes ?? null, r.group]);
   return packr.pack(r.attributes ? [r.id, r.sentAt, r.body, r.attributes] : [r.id, r.sentAt, r.body]);
 }
@@ -34,11 +41,69 @@ export function encodeMessage(r: MessageRecord): Uint8Array {
 export function decodeMessage(bytes: Uint8Array): MessageRecord {
   const a = packr.unpack(bytes) as unknown;
   if (!Array.isArray(a) || typeof a[0] !== 'string' || !isNum(a[1]) || !(a[2] instanceof Uint8Array)) corrupt('message');
-  if (a[4] !== undefined && typeof a[4] !== 'string') corrupt('message');
+  if (a[4] !== undefined && a[4] !== null && typeof a[4] !== 'string') corrupt('message');
   const record: MessageRecord = { id: a[0], sentAt: a[1], body: a[2] };
   if (a[3] !== undefined && a[3] !== null) record.attributes = a[3] as MessageAttributes;
   if (typeof a[4] === 'string') record.group = a[4];
+  if (a[5] !== undefined) withExtras(record, a[5]);
   return record;
+}
+
+/** The optional fields of a message record, or undefined when it has none. */
+export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo } | undefined {
+  if (r.expiresAt === undefined && r.deadLetter === undefined) return undefined;
+  return { ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }), ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }) };
+}
+
+/** Sets the fields `messageExtras` gave, checked. */
+export function withExtras(record: MessageRecord, raw: unknown): MessageRecord {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) corrupt('message');
+  const { x, dl } = raw as { x?: unknown; dl?: unknown };
+  if (x !== undefined) {
+    if (!isNum(x)) corrupt('message');
+    record.expiresAt = x;
+  }
+  if (dl !== undefined) record.deadLetter = checkDeadLetter(dl);
+  return record;
+}
+
+const REASONS: ReadonlySet<string> = new Set(['max-receives', 'retention', 'ttl', 'overflow', 'unknown-queue']);
+const ENDS: ReadonlySet<string> = new Set(['lease-expired', 'released', 'dead-lettered']);
+
+function checkAttempt(raw: unknown): Attempt {
+  const a = raw as Partial<Attempt> | null;
+  if (typeof a !== 'object' || a === null || !isNum(a.n) || !isNum(a.endedAt) || typeof a.ended !== 'string' || !ENDS.has(a.ended)) corrupt('attempt');
+  if ((a.at !== undefined && !isNum(a.at)) || (a.consumer !== undefined && typeof a.consumer !== 'string')) corrupt('attempt');
+  return a as Attempt;
+}
+
+function checkDeadLetter(raw: unknown): DeadLetterInfo {
+  const d = raw as Partial<DeadLetterInfo> | null;
+  if (
+    typeof d !== 'object' || d === null || typeof d.sourceQueue !== 'string' || typeof d.reason !== 'string' || !REASONS.has(d.reason) ||
+    !isNum(d.receiveCount) || !isNum(d.deadLetteredAt) || !isNum(d.totalAttempts) || !Array.isArray(d.attempts)
+  ) {
+    corrupt('dead-letter');
+  }
+  return { ...(d as DeadLetterInfo), attempts: d.attempts.map(checkAttempt) };
+}
+
+export function encodeMark(m: DeadLetterMark): Uint8Array {
+  return packr.pack([m.reason, m.receiveCount, m.attempts, m.at]);
+}
+
+export function decodeMark(bytes: Uint8Array): DeadLetterMark {
+  const a = packr.unpack(bytes) as unknown;
+  if (!Array.isArray(a) || typeof a[0] !== 'string' || !REASONS.has(a[0]) || !isNum(a[1]) || !isNum(a[2]) || !isNum(a[3])) corrupt('dead-letter mark');
+  return { reason: a[0] as DeadLetterReason, receiveCount: a[1], attempts: a[2], at: a[3] };
+}
+
+export function encodeAttempt(a: Attempt): Uint8Array {
+  return packr.pack(a);
+}
+
+export function decodeAttempt(bytes: Uint8Array): Attempt {
+  return checkAttempt(packr.unpack(bytes));
 }
 
 /**
@@ -183,16 +248,18 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
   return { id, entries };
 }
 
-const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq'] as const;
+const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered'] as const;
+/** States written before dead letters have one field fewer (deadLettered reads as 0). */
+const STATE_FIELDS_V1 = STATE_FIELDS.length - 1;
 
 export function encodeState(s: PartitionState): Uint8Array {
-  return packr.pack(STATE_FIELDS.map((f) => s[f]));
+  return packr.pack(STATE_FIELDS.map((f) => s[f] ?? 0));
 }
 
 export function decodeState(bytes: Uint8Array): PartitionState {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || a.length !== STATE_FIELDS.length || !a.every(isNum)) corrupt('partition state');
-  return Object.fromEntries(STATE_FIELDS.map((f, i) => [f, a[i] as number])) as unknown as PartitionState;
+  if (!Array.isArray(a) || (a.length !== STATE_FIELDS.length && a.length !== STATE_FIELDS_V1) || !a.every(isNum)) corrupt('partition state');
+  return Object.fromEntries(STATE_FIELDS.map((f, i) => [f, (a[i] as number | undefined) ?? 0])) as unknown as PartitionState;
 }
 
 export function encodeQueue(q: QueueRecord): Uint8Array {

@@ -127,6 +127,7 @@ const OUTGOING: Fields = {
   body: req({ kind: 'bytes' }),
   attributes: opt({ kind: 'mattrs' }),
   delaySeconds: opt(intSpec(0, LIMITS.maxDelaySeconds)),
+  ttlSeconds: opt(intSpec(1, LIMITS.maxTtlSeconds)),
 };
 
 /** The request fields of every action, as codec.ts checks them. */
@@ -161,6 +162,9 @@ const FIELDS: Record<Action, Fields> = {
     queue: QUEUE,
     entries: req({ kind: 'entries', entry: { id: ID, receiptHandle: RECEIPT, visibilityTimeout: req(VISIBILITY) } }),
   },
+  StartMessageMoveTask: { sourceQueue: QUEUE, destinationQueue: opt({ kind: 'queue' }), maxMessagesPerSecond: opt(intSpec(1, LIMITS.maxMovesPerSecond)) },
+  CancelMessageMoveTask: { taskId: ID },
+  ListMessageMoveTasks: { sourceQueue: opt({ kind: 'queue' }) },
   PeekMessages: {
     queue: QUEUE,
     limit: opt(intSpec(1, LIMITS.maxPeekMessages)),
@@ -653,6 +657,8 @@ function harmless(action: Action, request: unknown): boolean {
   if (typeof request !== 'object' || request === null) return true;
   const queue = (request as Json)['queue'];
   if (queue === CONTROL || queue === SCRATCH) return false;
+  // A move task could empty the control or scratch queue.
+  for (const field of ['sourceQueue', 'destinationQueue']) if ([CONTROL, SCRATCH].includes((request as Json)[field] as string)) return false;
   if (action === 'CreateQueue' && isQueueName(queue)) return false;
   return true;
 }
@@ -1029,7 +1035,7 @@ test('every API subject answers bad input with one well-formed client error, and
   const { counts } = await client.getQueueAttributes(CONTROL);
   t.like(
     counts,
-    { approximateNumberOfMessages: CONTROL_MESSAGES, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0 },
+    { approximateNumberOfMessages: CONTROL_MESSAGES, approximateNumberOfMessagesNotVisible: 0, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 },
     'control queue counts',
   );
   const received = await receiveAll(client, CONTROL, 30);
@@ -1047,7 +1053,7 @@ test('every API subject answers bad input with one well-formed client error, and
   const scratch = await client.getQueueAttributes(SCRATCH);
   t.like(
     scratch.counts,
-    { approximateNumberOfMessages: 5, approximateNumberOfMessagesNotVisible: 5, approximateNumberOfMessagesDelayed: 0 },
+    { approximateNumberOfMessages: 5, approximateNumberOfMessagesNotVisible: 5, approximateNumberOfMessagesDelayed: 0, approximateNumberOfMessagesDeadLettered: 0 },
     'scratch queue counts',
   );
 

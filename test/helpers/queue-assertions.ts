@@ -20,6 +20,7 @@ export function counts(visible: number, notVisible: number, delayed: number): Me
     approximateNumberOfMessages: visible,
     approximateNumberOfMessagesNotVisible: notVisible,
     approximateNumberOfMessagesDelayed: delayed,
+    approximateNumberOfMessagesDeadLettered: 0,
   };
 }
 

@@ -71,6 +71,7 @@ function counts(visible: number, notVisible: number, delayed: number): MessageCo
     approximateNumberOfMessages: visible,
     approximateNumberOfMessagesNotVisible: notVisible,
     approximateNumberOfMessagesDelayed: delayed,
+    approximateNumberOfMessagesDeadLettered: 0,
   };
 }
 

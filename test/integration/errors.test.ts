@@ -52,6 +52,7 @@ async function servesNormally(t: ExecutionContext, fixture: WharfFixture): Promi
     approximateNumberOfMessages: 0,
     approximateNumberOfMessagesNotVisible: 0,
     approximateNumberOfMessagesDelayed: 0,
+    approximateNumberOfMessagesDeadLettered: 0,
     approximateAgeOfOldestMessage: 0,
   });
 }

@@ -55,6 +55,9 @@ const VALID: { [A in Action]: Request<A> } = {
     queue: 'orders',
     entries: [{ id: 'a', receiptHandle: 'r1.abc.0.1.2', visibilityTimeout: 30 }],
   },
+  StartMessageMoveTask: { sourceQueue: 'orders-dlq', destinationQueue: 'orders', maxMessagesPerSecond: 50 },
+  CancelMessageMoveTask: { taskId: 'c0ffee-1' },
+  ListMessageMoveTasks: { sourceQueue: 'orders-dlq' },
   PeekMessages: {
     queue: 'orders',
     states: ['ready', 'inflight', 'delayed'],

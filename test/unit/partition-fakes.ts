@@ -7,6 +7,7 @@
 import type { DeliveryRecord, DelayedEntry, DeliveryGroup, LoadedPartition, MessageRecord, PartitionState, Change, DedupGroup, OffsetRecord, StreamRecord } from '../../actors/partition/records.ts';
 import { EMPTY_PARTITION, loadedDeliveries, recordSize } from '../../actors/partition/records.ts';
 import type { Range } from '../../src/storage/keys.ts';
+import type { Attempt, DeadLetterMark } from '../../actors/partition/dead-letter.ts';
 import type { Store, StoreView, WriteOp } from '../../src/storage/store.ts';
 
 export class MemDisk {
@@ -23,6 +24,9 @@ export class MemDisk {
   readonly offsets = new Map<string, OffsetRecord>();
   /** Every batch applied, in order. */
   readonly batches: Change[][] = [];
+  /** Dead-letter marks by offset, and attempts by `${offset}/${n}`. */
+  readonly marks = new Map<number, DeadLetterMark>();
+  readonly attempts = new Map<string, Attempt>();
 
   apply(changes: readonly Change[]): void {
     this.batches.push([...changes]);
@@ -55,6 +59,18 @@ export class MemDisk {
         case 'delDedups':
           this.dedups.delete(`${c.expires}/${c.tag}`);
           break;
+        case 'putMark':
+          this.marks.set(c.offset, c.mark);
+          break;
+        case 'delMark':
+          this.marks.delete(c.offset);
+          break;
+        case 'putAttempt':
+          this.attempts.set(`${c.offset}/${c.attempt.n}`, c.attempt);
+          break;
+        case 'delAttempt':
+          this.attempts.delete(`${c.offset}/${c.n}`);
+          break;
         case 'putStream':
           this.stream = { ...c.record };
           break;
@@ -80,6 +96,12 @@ export class MemDisk {
       deliveries: deliveries.map(([offset, d, group]): [number, DeliveryRecord, number] => [offset, { ...d }, group]),
       ...(groups ? { groups } : {}),
       dedups: [...this.dedups.values()],
+      marks: [...this.marks.keys()],
+      attempts: [
+        ...[...this.attempts.entries()]
+          .reduce((m, [key, a]) => m.set(Number(key.split('/')[0]), Math.max(m.get(Number(key.split('/')[0])) ?? 0, a.n)), new Map<number, number>())
+          .entries(),
+      ],
       offsets: [...this.offsets].map(([g, r]): [string, OffsetRecord] => [g, { ...r }]),
       ...(this.stream ? { stream: { ...this.stream } } : {}),
     };

@@ -186,6 +186,10 @@ function whereabouts(query, reply, asked) {
   if (reply.delayedUntil !== undefined) rows.push(['delayed until', `${clock(reply.delayedUntil)} (${relative(reply.delayedUntil)})`]);
   rows.push(['sent', `${clock(reply.sentAt)} (${relative(reply.sentAt)})`]);
   if (reply.size !== undefined) rows.push(['size', `${count(reply.size)} bytes`]);
+  if (reply.deadLetter !== undefined) {
+    const d = reply.deadLetter;
+    rows.push(['dead-lettered', `from ${d.sourceQueue} (${d.reason}, received ${d.receiveCount}×, ${d.totalAttempts} attempts) at ${clock(d.deadLetteredAt)}`]);
+  }
   if (Array.isArray(reply.attempts)) rows.push(['attempts', h('ol', null, reply.attempts.map((/** @type {unknown} */ a) => h('li', null, JSON.stringify(a))))]);
   return h(
     'div',
