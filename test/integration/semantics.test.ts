@@ -27,12 +27,12 @@ async function rawConnection(t: ExecutionContext, servers: string): Promise<Nats
 /** Starts watching for a request of `action` on NATS (from a connection of its own); `seen` resolves true when one crosses. */
 async function watchRequest(t: ExecutionContext, servers: string, cluster: string, action: Action): Promise<{ seen: Promise<boolean> }> {
   const sniffer = await rawConnection(t, servers);
-  const subscription = sniffer.subscribe(subjects(clusterName(cluster)).api(action), { max: 1 });
+  // The SDK sends to the node of the partition's primary once it knows it, else to any node.
+  const s = subjects(clusterName(cluster));
+  const seen = new Promise<boolean>((resolve) => {
+    for (const subject of [s.api(action), s.nodeApi('*', action)]) sniffer.subscribe(subject, { max: 1, callback: () => resolve(true) });
+  });
   await sniffer.flush();
-  const seen = (async () => {
-    for await (const _ of subscription) return true;
-    return false;
-  })();
   return { seen };
 }
 
