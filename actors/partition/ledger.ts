@@ -502,6 +502,8 @@ export class Ledger {
       // Released: receivable again at once, and the attempt's end is recorded now (not as an expiry).
       this.changes.push(...this.book.ended(offset, next, 'released', now));
       this.requeue(offset);
+      // As when a lease runs out: its FIFO group is free again, with this message first.
+      this.fifo?.onLeaseEnded(groupOf(next));
       return 'ok';
     }
     this.leases.push({ offset, seq }, next.deadline);

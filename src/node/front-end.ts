@@ -20,6 +20,9 @@ import type { QueueService } from './queue-service.ts';
 import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
 import type { GroupStore } from '../meta/groups.ts';
 
+/** How often CreateQueue asks whether the new queue's partitions serve yet. */
+const SERVING_POLL_MS = 50;
+
 export interface FrontEndDeps {
   metadata: Metadata;
   clock: Clock;
@@ -95,14 +98,27 @@ export class FrontEnd {
     return e;
   }
 
-  /** Resolves once every partition of the queue has a primary, or after `createWaitMs` anyway. */
+  /**
+   * Resolves once every partition of the queue has a primary that serves it (it answers its counts),
+   * or after `createWaitMs` anyway: a queue is usable when CreateQueue answers, instead of answering
+   * `unavailable` while its partitions load on a busy node.
+   */
   private async waitForPrimaries(meta: QueueMeta): Promise<void> {
     const { metadata } = this.deps;
+    const deadline = Date.now() + this.deps.createWaitMs;
     const placed = () =>
       Array.from({ length: meta.attributes.partitions }, (_, p) => metadata.assignment(meta.name, p)?.value).every(
         (a) => a !== undefined && a.incarnation === meta.incarnation && a.primary !== null,
       );
     await metadata.waitFor(placed, this.deps.createWaitMs).catch(() => undefined);
+    while (Date.now() < deadline) {
+      try {
+        await this.deps.service(meta).counts();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, SERVING_POLL_MS));
+      }
+    }
   }
 
   /**

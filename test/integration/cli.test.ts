@@ -104,7 +104,9 @@ async function receiveAll(f: WharfFixture, queue: string, n: number): Promise<Re
 
 // ---- queue ---------------------------------------------------------------------------------------
 
-test('queue create makes a queue with the attributes given by its flags', async (t) => {
+// Serial: each test runs a nats-server and a node in this process, and some run the CLI in it too;
+// run all at once they starve each other's event loop past the CLI's 10 s timeout.
+test.serial('queue create makes a queue with the attributes given by its flags', async (t) => {
   const f = await startWharf(t);
 
   const r = await cliOf(f)([
@@ -118,7 +120,7 @@ test('queue create makes a queue with the attributes given by its flags', async 
   t.like(attributes, { visibilityTimeout: 45, retentionPeriod: 120, partitions: 2, delaySeconds: 0 });
 });
 
-test('queue create of an existing queue with the same attributes succeeds and says created false', async (t) => {
+test.serial('queue create of an existing queue with the same attributes succeeds and says created false', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders', { visibilityTimeout: 45 });
 
@@ -128,7 +130,7 @@ test('queue create of an existing queue with the same attributes succeeds and sa
   t.deepEqual(parse(r.stdout), { queue: 'orders', created: false });
 });
 
-test('queue list prints every queue, one per line, following nextToken across pages', async (t) => {
+test.serial('queue list prints every queue, one per line, following nextToken across pages', async (t) => {
   const f = await startWharf(t);
   for (const name of ['e', 'c', 'a', 'd', 'b']) await f.client.createQueue(name);
 
@@ -138,7 +140,7 @@ test('queue list prints every queue, one per line, following nextToken across pa
   t.deepEqual(lines(r.stdout), ['a', 'b', 'c', 'd', 'e']);
 });
 
-test('queue list --prefix filters and --limit caps the listing (--json)', async (t) => {
+test.serial('queue list --prefix filters and --limit caps the listing (--json)', async (t) => {
   const f = await startWharf(t);
   for (const name of ['app-1', 'app-2', 'app-3', 'other']) await f.client.createQueue(name);
 
@@ -148,7 +150,7 @@ test('queue list --prefix filters and --limit caps the listing (--json)', async 
   t.deepEqual(parse(r.stdout), { queues: ['app-1', 'app-2'] });
 });
 
-test('queue attrs prints attributes, counts and times', async (t) => {
+test.serial('queue attrs prints attributes, counts and times', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders', { maximumMessageSize: 2048 });
   await f.client.sendMessage('orders', 'one');
@@ -167,7 +169,7 @@ test('queue attrs prints attributes, counts and times', async (t) => {
   t.regex(r.stdout, /^created\s+\d{4}-\d\d-\d\dT/m);
 });
 
-test('queue attrs --json prints the queue description', async (t) => {
+test.serial('queue attrs --json prints the queue description', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   await f.client.sendMessage('orders', 'one');
@@ -183,7 +185,7 @@ test('queue attrs --json prints the queue description', async (t) => {
   t.true(printed.counts.approximateAgeOfOldestMessage <= now.counts.approximateAgeOfOldestMessage);
 });
 
-test('queue set changes only the attributes given and prints them all', async (t) => {
+test.serial('queue set changes only the attributes given and prints them all', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders', { retentionPeriod: 600 });
 
@@ -195,7 +197,7 @@ test('queue set changes only the attributes given and prints them all', async (t
   t.deepEqual(parse<{ queue: string; attributes: QueueAttributes }>(r.stdout), { queue: 'orders', attributes });
 });
 
-test('queue set without any attribute flag is a usage error', async (t) => {
+test.serial('queue set without any attribute flag is a usage error', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
 
@@ -205,7 +207,7 @@ test('queue set without any attribute flag is a usage error', async (t) => {
   t.regex(r.stderr, /at least one attribute/);
 });
 
-test('queue delete deletes the queue', async (t) => {
+test.serial('queue delete deletes the queue', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   await f.client.createQueue('keep');
@@ -217,7 +219,7 @@ test('queue delete deletes the queue', async (t) => {
   t.deepEqual((await f.client.listQueues()).queues, ['keep']);
 });
 
-test('queue purge deletes every message and prints how many', async (t) => {
+test.serial('queue purge deletes every message and prints how many', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   for (const body of ['a', 'b', 'c']) await f.client.sendMessage('orders', body);
@@ -231,7 +233,7 @@ test('queue purge deletes every message and prints how many', async (t) => {
 
 // ---- send ----------------------------------------------------------------------------------------
 
-test('send joins the body arguments into one message and prints its id', async (t) => {
+test.serial('send joins the body arguments into one message and prints its id', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
 
@@ -243,7 +245,7 @@ test('send joins the body arguments into one message and prints its id', async (
   t.is(text(message?.body ?? new Uint8Array()), 'hello big world');
 });
 
-test('FIFO: queue create --fifo with deduplication flags; send --group --dedup-id stores a repeat once; receive prints the group', async (t) => {
+test.serial('FIFO: queue create --fifo with deduplication flags; send --group --dedup-id stores a repeat once; receive prints the group', async (t) => {
   const f = await startWharf(t);
   const cli = cliOf(f);
 
@@ -277,7 +279,7 @@ test('FIFO: queue create --fifo with deduplication flags; send --group --dedup-i
   t.regex(attrs.stdout, /^deduplication-window\s+600 /m);
 });
 
-test('send without body arguments sends each line of stdin as one message', async (t) => {
+test.serial('send without body arguments sends each line of stdin as one message', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
 
@@ -289,7 +291,7 @@ test('send without body arguments sends each line of stdin as one message', asyn
   t.deepEqual(lines(r.stdout).sort(), received.map((m) => m.messageId).sort());
 });
 
-test('send --whole sends all of stdin as one message and --count prints the count', async (t) => {
+test.serial('send --whole sends all of stdin as one message and --count prints the count', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   const input = 'line 1\nline 2\n';
@@ -302,7 +304,7 @@ test('send --whole sends all of stdin as one message and --count prints the coun
   t.is(text(message?.body ?? new Uint8Array()), input);
 });
 
-test('send --attr sets string message attributes', async (t) => {
+test.serial('send --attr sets string message attributes', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
 
@@ -316,7 +318,7 @@ test('send --attr sets string message attributes', async (t) => {
   });
 });
 
-test('send --delay delays the message', async (t) => {
+test.serial('send --delay delays the message', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
 
@@ -327,7 +329,7 @@ test('send --delay delays the message', async (t) => {
   await countsBecome(f, 'orders', counts(0, 0, 1));
 });
 
-test('send reports each message the server refuses, sends the rest and exits 2', async (t) => {
+test.serial('send reports each message the server refuses, sends the rest and exits 2', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('small', { maximumMessageSize: 1024 });
 
@@ -342,7 +344,7 @@ test('send reports each message the server refuses, sends the rest and exits 2',
 
 // ---- receive and delete --------------------------------------------------------------------------
 
-test('receive prints message id, receive count, receipt handle and body, and leaves the message in flight', async (t) => {
+test.serial('receive prints message id, receive count, receipt handle and body, and leaves the message in flight', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   const { messageId } = await f.client.sendMessage('orders', 'payload text');
@@ -357,7 +359,7 @@ test('receive prints message id, receive count, receipt handle and body, and lea
   t.deepEqual(await countsOf(f, 'orders'), counts(0, 1, 0));
 });
 
-test('receive --delete deletes the messages it printed', async (t) => {
+test.serial('receive --delete deletes the messages it printed', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   await f.client.sendMessage('orders', 'a');
@@ -371,7 +373,7 @@ test('receive --delete deletes the messages it printed', async (t) => {
   await countsBecome(f, 'orders', counts(0, 0, 0));
 });
 
-test('receive --base64 prints bodies base64-encoded', async (t) => {
+test.serial('receive --base64 prints bodies base64-encoded', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('bin');
   await f.client.sendMessage('bin', new Uint8Array([0, 255, 1]));
@@ -382,7 +384,7 @@ test('receive --base64 prints bodies base64-encoded', async (t) => {
   t.like(parse<{ messages: unknown[] }>(r.stdout), { messages: [{ body: 'AP8B', bodyEncoding: 'base64' }] });
 });
 
-test('receive on an empty queue prints nothing and exits 0, or 4 with --exit-empty', async (t) => {
+test.serial('receive on an empty queue prints nothing and exits 0, or 4 with --exit-empty', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('empty');
   const cli = cliOf(f);
@@ -396,7 +398,7 @@ test('receive on an empty queue prints nothing and exits 0, or 4 with --exit-emp
   t.deepEqual(strict, { code: 4, stdout: '', stderr: '' });
 });
 
-test('delete deletes one message by its receipt handle', async (t) => {
+test.serial('delete deletes one message by its receipt handle', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders');
   await f.client.sendMessage('orders', 'a');
@@ -411,7 +413,7 @@ test('delete deletes one message by its receipt handle', async (t) => {
 
 // ---- stats ---------------------------------------------------------------------------------------
 
-test('stats of a queue prints its counts and main attributes', async (t) => {
+test.serial('stats of a queue prints its counts and main attributes', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders', { partitions: 2, visibilityTimeout: 90 });
   for (const body of ['a', 'b', 'c']) await f.client.sendMessage('orders', body);
@@ -429,7 +431,7 @@ test('stats of a queue prints its counts and main attributes', async (t) => {
   );
 });
 
-test('stats without a queue prints one row per queue', async (t) => {
+test.serial('stats without a queue prints one row per queue', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('alpha');
   await f.client.createQueue('beta');
@@ -448,7 +450,7 @@ test('stats without a queue prints one row per queue', async (t) => {
 
 // ---- exit codes ----------------------------------------------------------------------------------
 
-test('a bad flag or argument exits 1 with a usage message', async (t) => {
+test.serial('a bad flag or argument exits 1 with a usage message', async (t) => {
   const [notNumber, unknown, badName] = await Promise.all([
     runCli(['queue', 'create', 'orders', '--visibility-timeout', 'soon']),
     runCli(['receive', 'orders', '--bogus']),
@@ -463,7 +465,7 @@ test('a bad flag or argument exits 1 with a usage message', async (t) => {
   t.regex(badName.stderr, /queue name/);
 });
 
-test('an error answer from the server exits 2 and prints its code and message', async (t) => {
+test.serial('an error answer from the server exits 2 and prints its code and message', async (t) => {
   const f = await startWharf(t);
 
   const r = await cliOf(f)(['queue', 'attrs', 'missing']);
@@ -473,7 +475,7 @@ test('an error answer from the server exits 2 and prints its code and message', 
   t.regex(r.stderr, /^error queue_not_found: .*missing/);
 });
 
-test('an unreachable NATS server exits 3 with error unavailable', async (t) => {
+test.serial('an unreachable NATS server exits 3 with error unavailable', async (t) => {
   const nats = await startNats(t);
   await nats.stop(); // nobody listens on its port now
 
@@ -483,7 +485,7 @@ test('an unreachable NATS server exits 3 with error unavailable', async (t) => {
   t.regex(r.stderr, /^error unavailable: cannot connect to NATS/);
 });
 
-test('a cluster no Wharf node serves exits 3 with error unavailable', async (t) => {
+test.serial('a cluster no Wharf node serves exits 3 with error unavailable', async (t) => {
   const f = await startWharf(t);
 
   const r = await runCli(['stats', '--server', f.nats.url, '--cluster', `${f.cluster}x`, '--timeout', '1000']);
@@ -498,7 +500,7 @@ function allCommands(command: Command): Command[] {
   return [command, ...command.commands.flatMap(allCommands)];
 }
 
-test('--help of every command describes the command, its arguments and its options', (t) => {
+test.serial('--help of every command describes the command, its arguments and its options', (t) => {
   const commands = allCommands(buildProgram());
   const names = commands.map((c) => c.name());
   for (const name of ['queue', 'create', 'list', 'attrs', 'set', 'delete', 'purge', 'send', 'receive', 'stats']) {
@@ -523,7 +525,7 @@ test('--help of every command describes the command, its arguments and its optio
   }
 });
 
-test('wharf --help through bin/wharf.js lists the commands and the exit codes, and exits 0', async (t) => {
+test.serial('wharf --help through bin/wharf.js lists the commands and the exit codes, and exits 0', async (t) => {
   const r = await runCli(['--help'], { launcher: true });
 
   t.is(r.code, 0, r.stderr);
@@ -534,7 +536,7 @@ test('wharf --help through bin/wharf.js lists the commands and the exit codes, a
   for (const code of ['0', '1', '2', '3', '4']) t.regex(r.stdout, new RegExp(`^  ${code}  \\S`, 'm'));
 });
 
-test('cluster shows the node alive and each partition with its epoch, primary and replica roles', async (t) => {
+test.serial('cluster shows the node alive and each partition with its epoch, primary and replica roles', async (t) => {
   const f = await startWharf(t);
   await f.client.createQueue('orders', { partitions: 2 });
   const cli = cliOf(f);

@@ -43,7 +43,8 @@ test('peek shows ready, in-flight (owner, deadline) and delayed (due) messages a
   t.true((d.delayedUntil ?? 0) >= d.sentAt + 600_000);
 
   // Looking leased nothing and counted nothing.
-  t.deepEqual((await client.getQueueAttributes('q')).counts, counts(1, 1, 1));
+  // The age of the oldest message moves with time: like, not deepEqual.
+  t.like((await client.getQueueAttributes('q')).counts, counts(1, 1, 1));
   const [again] = await client.receive('q');
   t.is(again?.messageId, ready.messageId);
   t.is(again?.receiveCount, 2, 'the receive count went up by the receives only');
