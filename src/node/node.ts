@@ -17,7 +17,7 @@ import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
-import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
+import { modelOf, type Assignment, type Heartbeat, type NodeRecord, type QueueMeta, type ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
@@ -32,6 +32,8 @@ import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
+import { startKeeper } from '../hosts/keeper.ts';
+import { otherModels } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -105,6 +107,16 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     throw err instanceof WharfError
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  const mixed = otherModels(metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
+  if (mixed.length > 0) {
+    await metadata.close().catch(() => undefined);
+    await nc.close();
+    await store.close();
+    throw new WharfError(
+      ErrorCode.InvalidParameter,
+      `cluster ${config.cluster} runs model ${modelOf(mixed[0] as NodeRecord)} (node ${(mixed[0] as NodeRecord).id}); this node is configured for ${config.clusterModel}`,
+    );
   }
   // Checked against the node's last registration: an older copy of its store gets a new identity.
   const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
@@ -250,6 +262,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     registeredAt: config.clock.now(),
     store: storeId,
     storeGeneration: identity.generation,
+    model: config.clusterModel,
   };
   await metadata.putNode(record);
 
@@ -321,6 +334,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
+    clusterModel: config.clusterModel,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
@@ -357,7 +371,19 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
   });
 
   let managerStop: (() => Promise<void>) | undefined;
-  if (config.manager) {
+  if (config.clusterModel === 'hosts') {
+    // No manager: every host keeps its shards (src/hosts/keeper.ts).
+    const keeper = startKeeper({
+      nc,
+      metadata,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      log: log.child({ component: 'keeper' }),
+      options: { failureTimeoutMs: config.failureTimeoutMs },
+      inspect: inspector.observe,
+    });
+    managerStop = () => keeper.stop();
+  } else if (config.manager) {
     try {
       managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
     } catch (err) {
@@ -392,7 +418,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     stop: () =>
       (stopping ??= (async () => {
         // Before anything stops: the election needs this node's manager (if active) and heartbeats.
-        await handOverPrimaries({
+        // A hosts cluster has no manager to ask: its shards are taken over after the failure timeout.
+        if (config.clusterModel === 'primary') await handOverPrimaries({
           nc,
           subjects: subs,
           metadata,
