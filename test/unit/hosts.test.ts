@@ -1,13 +1,12 @@
 /**
  * The independent-hosts model's pure decisions (actors/hosts/): placement of one shard per host,
  * takeover of a dead host's shards by the survivors (deterministic, never two writers at one epoch,
- * never a host without every committed entry), hand-back to the home host, rendezvous hashing, and
- * the hybrid logical clock. Time and the cluster are simulated (manager-fakes.ts's World), and every
- * live host decides in every round, as in a real hosts cluster.
+ * never a host without every committed entry), hand-back to the home host, and rendezvous hashing.
+ * Time and the cluster are simulated (manager-fakes.ts's World), and every live host decides in
+ * every round, as in a real hosts cluster.
  */
 import test from 'ava';
 import { deciderOf, decideHosts, homeOf, takeoverOrder } from '../../actors/hosts/decide.ts';
-import { compare, HybridClock, observe, pack, tick, unpack, ZERO, type Hlc } from '../../actors/hosts/hlc.ts';
 import { rank, winner } from '../../actors/hosts/rendezvous.ts';
 import { keyOf, type Decision, type ManagerView } from '../../actors/manager/view.ts';
 import { World, written } from './manager-fakes.ts';
@@ -185,33 +184,4 @@ test('rendezvous: every host ranks alike; removing a host moves only the keys it
   }
   t.deepEqual(rank('x', ['c', 'b', 'a']), rank('x', ['a', 'b', 'c']));
   t.is(winner('x', []), undefined);
-});
-
-test('HLC: monotonic when the wall clock steps back, above every timestamp observed', (t) => {
-  let wall = 1000;
-  const clock = new HybridClock(() => wall);
-  const t1 = clock.now();
-  wall = 900;
-  const t2 = clock.now();
-  t.true(compare(t2, t1) > 0);
-  t.is(t2.wall, 1000);
-  const remote: Hlc = { wall: 5000, logical: 7 };
-  const t3 = clock.observe(remote);
-  t.true(compare(t3, remote) > 0);
-  wall = 6000;
-  t.deepEqual(clock.now(), { wall: 6000, logical: 0 });
-});
-
-test('HLC: observe, tick and pack', (t) => {
-  t.deepEqual(tick(ZERO, 10), { wall: 10, logical: 0 });
-  t.deepEqual(tick({ wall: 10, logical: 3 }, 10), { wall: 10, logical: 4 });
-  t.deepEqual(observe({ wall: 10, logical: 3 }, { wall: 10, logical: 8 }, 5), { wall: 10, logical: 9 });
-  t.deepEqual(observe({ wall: 10, logical: 3 }, { wall: 8, logical: 8 }, 5), { wall: 10, logical: 4 });
-  t.deepEqual(observe({ wall: 1, logical: 3 }, { wall: 8, logical: 8 }, 5), { wall: 8, logical: 9 });
-  t.deepEqual(observe({ wall: 1, logical: 3 }, { wall: 2, logical: 8 }, 5), { wall: 5, logical: 0 });
-  // The logical counter never overflows its 10 bits: it carries into the next millisecond.
-  t.deepEqual(tick({ wall: 10, logical: 0x3ff }, 10), { wall: 11, logical: 0 });
-  const stamps: Hlc[] = [{ wall: 1_700_000_000_000, logical: 0 }, { wall: 1_700_000_000_000, logical: 1 }, { wall: 1_700_000_000_001, logical: 0 }];
-  t.deepEqual(stamps.map(pack).map(unpack), stamps);
-  t.true(pack(stamps[0] as Hlc) < pack(stamps[1] as Hlc) && pack(stamps[1] as Hlc) < pack(stamps[2] as Hlc));
 });
