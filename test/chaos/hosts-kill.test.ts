@@ -19,6 +19,9 @@ test('hosts cluster: kill -9 of a host, repeated: nothing acknowledged lost, no 
     partitions: 3,
     env: { WHARF_CLUSTER_MODEL: 'hosts' },
     nemesis: async (ctx) => {
+      // The model is in effect: every host runs a shard keeper, none a cluster manager.
+      t.is(ctx.cluster.logged('shard keeper started (cluster model hosts)'), 3);
+      t.is(ctx.cluster.logged('cluster manager started'), 0);
       for (let round = 0; ctx.another(round, 3); round++) {
         // Shard 0's writer: its home at first, whoever took it over later.
         const host = await ctx.primary();
