@@ -21,9 +21,14 @@ export function checkModelSupports(model: ClusterModel, attributes: Pick<QueueAt
 }
 
 /**
- * The nodes of the cluster (other than `self`, not removed) whose records name another model: a
- * node must not join a cluster run by the other model, whose shards it would decide differently.
+ * Refuses a node configured for another model than the cluster's registered nodes (other than
+ * itself, not removed) run: it would decide about the same shards by other rules.
  */
-export function otherModels(records: Iterable<NodeRecord>, self: string, model: ClusterModel): NodeRecord[] {
-  return [...records].filter((r) => r.id !== self && r.state !== 'removed' && modelOf(r) !== model);
+export function checkClusterModel(cluster: string, records: Iterable<NodeRecord>, self: string, model: ClusterModel): void {
+  const other = [...records].find((r) => r.id !== self && r.state !== 'removed' && modelOf(r) !== model);
+  if (other === undefined) return;
+  throw new WharfError(
+    ErrorCode.InvalidParameter,
+    `cluster ${cluster} runs model ${modelOf(other)} (node ${other.id}); this node is configured for ${model}`,
+  );
 }

@@ -17,7 +17,7 @@ import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
-import { modelOf, type Assignment, type Heartbeat, type NodeRecord, type QueueMeta, type ReplicaReport } from '../meta/records.ts';
+import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
@@ -33,7 +33,7 @@ import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
 import { startKeeper } from '../hosts/keeper.ts';
-import { otherModels } from '../hosts/model.ts';
+import { checkClusterModel } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -108,15 +108,13 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
   }
-  const mixed = otherModels(metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
-  if (mixed.length > 0) {
+  try {
+    checkClusterModel(config.cluster, metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
+  } catch (err) {
     await metadata.close().catch(() => undefined);
     await nc.close();
     await store.close();
-    throw new WharfError(
-      ErrorCode.InvalidParameter,
-      `cluster ${config.cluster} runs model ${modelOf(mixed[0] as NodeRecord)} (node ${(mixed[0] as NodeRecord).id}); this node is configured for ${config.clusterModel}`,
-    );
+    throw err;
   }
   // Checked against the node's last registration: an older copy of its store gets a new identity.
   const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
