@@ -24,12 +24,7 @@ const NODES = ['n1', 'n2', 'n3'];
 const quick = process.env['BENCH_QUICK'] === '1';
 const messages = Number(process.env['BENCH_HOSTS_MESSAGES'] ?? (quick ? 5_000 : 50_000));
 
-interface Row {
-  model: ClusterModel;
-  mode: (typeof MODES)[number];
-  send: Throughput;
-  receive: Throughput;
-}
+type Row = { model: ClusterModel; mode: (typeof MODES)[number] } & ({ send: Throughput; receive: Throughput } | { error: string });
 
 async function runModel(model: ClusterModel, natsUrl: string, dir: string, log: (s: string) => void): Promise<Row[]> {
   const cluster = `bench-${model}`;
@@ -49,32 +44,42 @@ async function runModel(model: ClusterModel, natsUrl: string, dir: string, log: 
   const rows: Row[] = [];
   try {
     for (const mode of MODES) {
-      const queue = `bench-${model}-${mode}`;
-      await pollUntil(
-        async () => (await client.createQueue(queue, { partitions: 3, replicationFactor: 3, replication: mode }).then(() => true, () => undefined)),
-        60_000,
-        `${queue} created`,
-        200,
-      );
-      // Usable: sends in a row land (the SDK spreads them over the partitions' writers).
-      let inARow = 0;
-      const probe = async () => {
-        inARow = await client.sendMessage(queue, 'probe').then(() => inARow + 1, () => 0);
-        return inARow >= 10 ? true : undefined;
-      };
-      await pollUntil(probe, 60_000, `${queue} usable`, 50);
-      await client.purgeQueue(queue);
-      log(`${model} ${mode}: sending ${messages}`);
-      const send = await produceMessages(client, queue, messages);
-      log(`${model} ${mode}: receiving ${messages}`);
-      const receive = await receiveAndDelete(client, queue, messages, { receiveLoops: 8, receiveBatch: 100 });
-      rows.push({ model, mode, send, receive: { messages: receive.messages, seconds: receive.seconds, perSecond: receive.perSecond } });
+      try {
+        rows.push({ model, mode, ...(await measure(client, `bench-${model}-${mode}`, mode, log)) });
+      } catch (err) {
+        // One failed run (under load a lease can lapse mid-write: `timeout`) is reported, the others still run.
+        const error = err instanceof Error ? err.message : String(err);
+        log(`${model} ${mode}: failed: ${error}`);
+        rows.push({ model, mode, error });
+      }
     }
   } finally {
     await client.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }
   return rows;
+}
+
+async function measure(client: WharfClient, queue: string, mode: (typeof MODES)[number], log: (s: string) => void): Promise<{ send: Throughput; receive: Throughput }> {
+  await pollUntil(
+    async () => (await client.createQueue(queue, { partitions: 3, replicationFactor: 3, replication: mode }).then(() => true, () => undefined)),
+    60_000,
+    `${queue} created`,
+    200,
+  );
+  // Usable: sends in a row land (the SDK spreads them over the partitions' writers).
+  let inARow = 0;
+  const probe = async () => {
+    inARow = await client.sendMessage(queue, 'probe').then(() => inARow + 1, () => 0);
+    return inARow >= 10 ? true : undefined;
+  };
+  await pollUntil(probe, 60_000, `${queue} usable`, 50);
+  await client.purgeQueue(queue);
+  log(`${queue}: sending ${messages}`);
+  const send = await produceMessages(client, queue, messages);
+  log(`${queue}: receiving ${messages}`);
+  const receive = await receiveAndDelete(client, queue, messages, { receiveLoops: 8, receiveBatch: 100 });
+  return { send, receive: { messages: receive.messages, seconds: receive.seconds, perSecond: receive.perSecond } };
 }
 
 async function main(): Promise<void> {
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
   console.log(
     renderTable(
       ['model', 'replication', 'send msg/s', 'receive+delete msg/s'],
-      rows.map((r) => [r.model, r.mode, String(r.send.perSecond), String(r.receive.perSecond)]),
+      rows.map((r) => ('error' in r ? [r.model, r.mode, 'failed', r.error] : [r.model, r.mode, String(r.send.perSecond), String(r.receive.perSecond)])),
     ),
   );
 }
