@@ -47,6 +47,7 @@ import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { GroupStore } from '../meta/groups.ts';
 import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
+import { startSqsEndpoint } from '../sqs/endpoint.ts';
 import { NodeMetrics } from './metrics.ts';
 import { oldestMessageAgeMs } from './oldest-message.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -61,6 +62,8 @@ export interface WharfNode {
   readonly log: Logger;
   /** The port of the /metrics, /healthz and /readyz endpoint. */
   readonly httpPort: number;
+  /** Port of the SQS-compatible endpoint, when it is on. */
+  readonly sqsPort?: number;
   /** This node's replica reports, as its heartbeat carries them. */
   reports(): ReplicaReport[];
   /** Stops serving, lets writes under way finish, closes NATS and the store. */
@@ -375,8 +378,16 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   });
 
+  const sqs = config.sqs === undefined ? undefined : await startSqsEndpoint(config.sqs, frontEnd, metadata, config.clock, log).catch(async (err: unknown) => {
+    for (const s of [...api, ...internal]) s.unsubscribe();
+    await http.close();
+    await nc.close();
+    await store.close();
+    throw err;
+  });
+
   log.info(
-    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: metadata.queues().length, syncWrites: config.syncWrites, httpPort: http.port },
+    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: metadata.queues().length, syncWrites: config.syncWrites, httpPort: http.port, sqsPort: sqs?.port },
     'node ready',
   );
 
@@ -388,6 +399,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     metadata,
     log,
     httpPort: http.port,
+    ...(sqs === undefined ? {} : { sqsPort: sqs.port }),
     reports,
     stop: () =>
       (stopping ??= (async () => {
@@ -408,6 +420,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         beats.close();
         for (const s of [...api, ...internal]) s.unsubscribe();
         for (const u of unsubscribe) u();
+        await sqs?.close();
         await http.close();
         metrics.close();
         for (const s of services.values()) s.close();
