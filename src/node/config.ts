@@ -36,7 +36,7 @@
  * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
  * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
  * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
- * | sqsPort           | WHARF_SQS_PORT           | `none` (endpoint off)   |
+ * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
  * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
  * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
  * | sqsAllowUnsigned  | WHARF_SQS_ALLOW_UNSIGNED | `false`                 |

@@ -12,7 +12,7 @@ import { isJsonRequest, jsonProtocol } from './json-protocol.ts';
 import type { SqsRequest, SqsResponse } from './protocol.ts';
 import { queryProtocol } from './query-protocol.ts';
 import type { Account } from './queue-names.ts';
-import { verifySigV4 } from './sigv4.ts';
+import { accessKeyOf, verifySigV4 } from './sigv4.ts';
 
 export interface RouterDeps {
   wharf: WharfBackend;
@@ -44,8 +44,13 @@ export async function routeSqs(request: SqsRequest, deps: RouterDeps): Promise<S
   }
 }
 
+/**
+ * The request's principal. With unsigned access on, a request signed with a key the node does not
+ * know is served as `anonymous` too (it could as well have dropped its signature), so an SDK with
+ * any credentials works against a local node; a known key must still sign correctly.
+ */
 function authenticate(request: SqsRequest, deps: RouterDeps): Principal {
-  if (request.headers['authorization'] === undefined && deps.allowUnsigned) return ANONYMOUS;
+  if (deps.allowUnsigned && (request.headers['authorization'] === undefined || !deps.credentials.has(accessKeyOf(request) ?? ''))) return ANONYMOUS;
   const accessKeyId = verifySigV4(request, (id) => deps.credentials.get(id)?.secretAccessKey, deps.now());
   return { name: (deps.credentials.get(accessKeyId) as SqsCredential).principal, accessKeyId };
 }

@@ -54,6 +54,12 @@ export function verifySigV4(request: SqsRequest, secretOf: (accessKeyId: string)
   return accessKeyId;
 }
 
+/** The access key id an Authorization header names, unverified. */
+export function accessKeyOf(request: SqsRequest): string | undefined {
+  const header = request.headers['authorization'];
+  return /Credential=([^/,\s]+)\//.exec(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''))?.[1];
+}
+
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }

@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 31);
+  t.is(table.size, 37);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -55,6 +55,17 @@ test('defaults match the header table', (t) => {
         t.is(actual, join('.wharf', 'data', config.nodeId));
         t.is(expected, './.wharf/data/<node>');
         break;
+      case 'sqsHost':
+      case 'sqsAllowUnsigned':
+      case 'sqsRegion':
+      case 'sqsAccountId': {
+        // The SQS endpoint's settings are resolved only when it is on (sqsPort set).
+        t.is(config.sqs, undefined);
+        const sqs = resolveConfig({ sqsPort: 0, sqsCredentials: 'credentials.json' }).sqs as unknown as Record<string, unknown>;
+        const field = option.slice(3, 4).toLowerCase() + option.slice(4);
+        t.is(String(sqs[field]), expected, option);
+        break;
+      }
       default:
         // NATS credentials and TLS have no default: they end up in config.natsAuth, empty.
         if (expected === 'none') t.is(actual, undefined, option);
@@ -215,4 +226,12 @@ test('NATS credentials and TLS settings that do not fit together are reported wi
   t.regex(message, /tickMs must be an integer >= 5/);
   const config = configFromEnv({ WHARF_NATS_CREDS: '/run/secrets/node.creds', WHARF_NATS_TLS_CA: '/etc/wharf/ca.pem' });
   t.deepEqual(config.natsAuth, { credsFile: '/run/secrets/node.creds', tlsCa: '/etc/wharf/ca.pem' });
+});
+
+test('the SQS endpoint is off by default and, when on, needs credentials or unsigned access', (t) => {
+  t.is(resolveConfig({}).sqs, undefined);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324 })), /needs sqsCredentials/);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324, sqsAllowUnsigned: true, sqsAccountId: '12', sqsRegion: 'EU WEST' })), /sqsRegion.*sqsAccountId/);
+  const env = optionsFromEnv({ WHARF_SQS_PORT: '9324', WHARF_SQS_ALLOW_UNSIGNED: 'true', WHARF_SQS_HOST: '0.0.0.0' });
+  t.like(resolveConfig(env).sqs, { port: 9324, host: '0.0.0.0', allowUnsigned: true, region: 'us-east-1', accountId: '000000000000' });
 });
