@@ -145,15 +145,6 @@ export interface NodeOptions {
   clock?: Clock;
 }
 
-/** The SQS-compatible endpoint's settings, when it is on. */
-export interface SqsConfig {
-  readonly port: number;
-  readonly host: string;
-  readonly credentials: string | undefined;
-  readonly allowUnsigned: boolean;
-  readonly region: string;
-  readonly accountId: string;
-}
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -182,8 +173,13 @@ export interface NodeConfig {
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
-  /** The SQS endpoint; undefined when it is off. */
-  readonly sqs: SqsConfig | undefined;
+  /** The SQS endpoint's port; undefined when the endpoint is off. */
+  readonly sqsPort: number | undefined;
+  readonly sqsHost: string;
+  readonly sqsCredentials: string | undefined;
+  readonly sqsAllowUnsigned: boolean;
+  readonly sqsRegion: string;
+  readonly sqsAccountId: string;
   readonly clock: Clock;
 }
 
@@ -308,10 +304,15 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
-    sqs: sqsConfigOf(options, problems),
+    sqsPort: options.sqsPort,
+    sqsHost: options.sqsHost ?? '127.0.0.1',
+    sqsCredentials: options.sqsCredentials,
+    sqsAllowUnsigned: options.sqsAllowUnsigned ?? false,
+    sqsRegion: options.sqsRegion ?? 'us-east-1',
+    sqsAccountId: options.sqsAccountId ?? '000000000000',
     clock: options.clock ?? systemClock,
   };
-  problems.push(...natsAuthProblems(config.natsAuth));
+  problems.push(...natsAuthProblems(config.natsAuth), ...sqsProblems(config));
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
     problems.push('httpPort must be an integer from 0 to 65535');
   }
@@ -331,21 +332,15 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   return Object.freeze(config);
 }
 
-function sqsConfigOf(o: NodeOptions, problems: string[]): SqsConfig | undefined {
-  if (o.sqsPort === undefined) return undefined;
-  const sqs: SqsConfig = {
-    port: o.sqsPort,
-    host: o.sqsHost ?? '127.0.0.1',
-    credentials: o.sqsCredentials,
-    allowUnsigned: o.sqsAllowUnsigned ?? false,
-    region: o.sqsRegion ?? 'us-east-1',
-    accountId: o.sqsAccountId ?? '000000000000',
-  };
-  if (!Number.isInteger(sqs.port) || sqs.port < 0 || sqs.port > 65535) problems.push('sqsPort must be an integer from 0 to 65535');
-  if (sqs.credentials === undefined && !sqs.allowUnsigned) problems.push('the SQS endpoint needs sqsCredentials (WHARF_SQS_CREDENTIALS) or sqsAllowUnsigned');
-  if (!/^[a-z0-9-]{1,32}$/.test(sqs.region)) problems.push('sqsRegion must be 1-32 of a-z, 0-9 and -');
-  if (!/^\d{12}$/.test(sqs.accountId)) problems.push('sqsAccountId must be 12 digits');
-  return Object.freeze(sqs);
+function sqsProblems(c: NodeConfig): string[] {
+  const problems: string[] = [];
+  if (c.sqsPort !== undefined) {
+    if (!Number.isInteger(c.sqsPort) || c.sqsPort < 0 || c.sqsPort > 65535) problems.push('sqsPort must be an integer from 0 to 65535');
+    if (c.sqsCredentials === undefined && !c.sqsAllowUnsigned) problems.push('the SQS endpoint needs sqsCredentials (WHARF_SQS_CREDENTIALS) or sqsAllowUnsigned');
+  }
+  if (!/^[a-z0-9-]{1,32}$/.test(c.sqsRegion)) problems.push('sqsRegion must be 1-32 of a-z, 0-9 and -');
+  if (!/^\d{12}$/.test(c.sqsAccountId)) problems.push('sqsAccountId must be 12 digits');
+  return problems;
 }
 
 function natsAuthOf(o: NodeOptions): NatsAuth {

@@ -378,7 +378,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   });
 
-  const sqs = config.sqs === undefined ? undefined : await startSqsEndpoint(config.sqs, frontEnd, metadata, config.clock, log).catch(async (err: unknown) => {
+  const sqsPort = config.sqsPort;
+  const sqs = sqsPort === undefined ? undefined : await startSqsEndpoint({ ...config, sqsPort }, frontEnd, metadata, log).catch(async (err: unknown) => {
     for (const s of [...api, ...internal]) s.unsubscribe();
     await http.close();
     await nc.close();
