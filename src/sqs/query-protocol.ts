@@ -46,6 +46,8 @@ const OUTPUT_LISTS: Record<string, (action: string) => string> = {
 const NO_RESULT = new Set(['DeleteMessage', 'DeleteQueue', 'PurgeQueue', 'SetQueueAttributes', 'TagQueue', 'UntagQueue', 'ChangeMessageVisibility']);
 
 type Tree = { [key: string]: Tree | string };
+/** Names that would reach an object's prototype: refused rather than dropped. */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const queryProtocol: Protocol = {
   parse(request) {
@@ -56,7 +58,9 @@ export const queryProtocol: Protocol = {
     const tree: Tree = {};
     for (const [key, value] of params) {
       if (key === 'Action' || key === 'Version' || key.startsWith('X-Amz-')) continue;
-      insert(tree, key.split('.'), value);
+      const path = key.split('.');
+      if (path.some((p) => RESERVED.has(p))) throw new SqsError('InvalidParameterValue', `The parameter ${key.slice(0, 100)} is not valid.`);
+      insert(tree, path, value);
     }
     const input = normalize(tree) as Input;
     // A query request may be sent to the queue's URL instead of naming it.
@@ -84,7 +88,7 @@ function insert(tree: Tree, path: string[], value: string): void {
     tree[head] = value;
     return;
   }
-  const child = tree[head];
+  const child = Object.hasOwn(tree, head) ? tree[head] : undefined;
   const next: Tree = typeof child === 'object' ? child : {};
   tree[head] = next;
   insert(next, rest, value);

@@ -12,7 +12,7 @@ import { isJsonRequest, jsonProtocol } from './json-protocol.ts';
 import type { SqsRequest, SqsResponse } from './protocol.ts';
 import { queryProtocol } from './query-protocol.ts';
 import type { Account } from './queue-names.ts';
-import { accessKeyOf, verifySigV4 } from './sigv4.ts';
+import { accessKeyOf, single, verifySigV4 } from './sigv4.ts';
 
 export interface RouterDeps {
   wharf: WharfBackend;
@@ -53,8 +53,4 @@ function authenticate(request: SqsRequest, deps: RouterDeps): Principal {
   if (deps.allowUnsigned && (request.headers['authorization'] === undefined || !deps.credentials.has(accessKeyOf(request) ?? ''))) return ANONYMOUS;
   const accessKeyId = verifySigV4(request, (id) => deps.credentials.get(id)?.secretAccessKey, deps.now());
   return { name: (deps.credentials.get(accessKeyId) as SqsCredential).principal, accessKeyId };
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

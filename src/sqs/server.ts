@@ -21,20 +21,20 @@ export interface SqsEndpoint {
 
 export async function serveSqs(host: string, port: number, deps: RouterDeps): Promise<SqsEndpoint> {
   const server: Server = createServer((req, res) => {
-    readRequest(req).then(
-      async (request) => {
+    readRequest(req)
+      .then(async (request) => {
         if (request === undefined) {
           res.writeHead(413).end();
           return;
         }
         const response = await routeSqs(request, deps);
         res.writeHead(response.status, response.headers).end(response.body);
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
+        // routeSqs answers every error itself: this is a request that could not be read (the client went away).
         deps.log.warn({ err }, 'SQS request could not be read');
         res.destroy();
-      },
-    );
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -56,8 +56,7 @@ export function verifySigV4(request: SqsRequest, secretOf: (accessKeyId: string)
 
 /** The access key id an Authorization header names, unverified. */
 export function accessKeyOf(request: SqsRequest): string | undefined {
-  const header = request.headers['authorization'];
-  return /Credential=([^/,\s]+)\//.exec(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''))?.[1];
+  return /Credential=([^/,\s]+)\//.exec(single(request.headers['authorization']) ?? '')?.[1];
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {
@@ -90,7 +89,8 @@ function headerValue(value: string | string[] | undefined): string {
   return values.map((v) => v.trim().replace(/\s+/g, ' ')).join(',');
 }
 
-function single(value: string | string[] | undefined): string | undefined {
+/** A header's first value (node gives repeated headers as arrays). */
+export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
