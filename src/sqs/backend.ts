@@ -31,7 +31,7 @@ export interface BackendDeps {
 export function wharfBackend(deps: BackendDeps): WharfBackend {
   return {
     call: async (principal, action, request) => {
-      authorize(principal, action, 'queue' in request ? request.queue : undefined);
+      authorize(principal, action, 'queue' in request ? request.queue : 'sourceQueue' in request ? request.sourceQueue : undefined);
       return deps.handle(action, checkRequest(action, request));
     },
     queues: (principal) => deps.queues().filter((q) => mayList(principal, q.name)),
