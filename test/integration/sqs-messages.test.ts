@@ -1,7 +1,7 @@
 /**
  * The SQS endpoint's message actions through the official AWS SDK v3 against a real node. The SDK
- * checks the MD5 digests of bodies and attributes on every send and receive, so each passing
- * command also proves them. Covers batches with partial failures, long polling, visibility,
+ * checks the MD5 digests of bodies on every send and receive, so each passing command also proves
+ * them. Covers batches with partial failures, long polling, visibility,
  * system attributes, FIFO order and deduplication, and dead-lettering after maxReceiveCount.
  */
 import test from 'ava';
