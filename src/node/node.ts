@@ -84,7 +84,14 @@ const HANDOVER_WAIT_MS = 5000;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
 export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
-  const config = resolveConfig(options);
+  return startResolvedNode(resolveConfig(options));
+}
+
+/**
+ * Starts a node from a configuration already resolved (main.ts: configFromEnv reports every problem
+ * at once). Resolving it again would lose what only options carry, such as the NATS secrets' paths.
+ */
+export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> {
   const log = createLogger(config.logLevel, { nodeId: config.nodeId, cluster: config.cluster });
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openRocksStore(config.dataDir);

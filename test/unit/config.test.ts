@@ -153,7 +153,7 @@ test('resolveConfig reports every problem in one error', (t) => {
 
 test('a node started from the environment reports every problem at once', (t) => {
   // docs/configuration.md: "all problems are reported together at start". main.ts does
-  // startNode(configFromEnv()).
+  // startResolvedNode(configFromEnv()).
   const env = { WHARF_SYNC_WRITES: 'yes', WHARF_TICK_MS: '1', WHARF_CLUSTER: 'a.b' };
   const message = problemsOf(() => configFromEnv(env));
   t.regex(message, /WHARF_SYNC_WRITES|syncWrites/);
