@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 32);
+  t.is(table.size, 38);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -153,7 +153,7 @@ test('resolveConfig reports every problem in one error', (t) => {
 
 test('a node started from the environment reports every problem at once', (t) => {
   // docs/configuration.md: "all problems are reported together at start". main.ts does
-  // startNode(configFromEnv()).
+  // startResolvedNode(configFromEnv()).
   const env = { WHARF_SYNC_WRITES: 'yes', WHARF_TICK_MS: '1', WHARF_CLUSTER: 'a.b' };
   const message = problemsOf(() => configFromEnv(env));
   t.regex(message, /WHARF_SYNC_WRITES|syncWrites/);
@@ -221,4 +221,14 @@ test('the cluster model is primary by default, hosts when asked, and nothing els
   t.is(resolveConfig({}).clusterModel, 'primary');
   t.is(configFromEnv({ WHARF_CLUSTER_MODEL: 'hosts' }).clusterModel, 'hosts');
   t.regex(problemsOf(() => configFromEnv({ WHARF_CLUSTER_MODEL: 'raft' })), /clusterModel must be one of primary, hosts/);
+});
+
+test('the SQS endpoint is off by default and, when on, needs credentials or unsigned access', (t) => {
+  t.is(resolveConfig({}).sqsPort, undefined);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324 })), /needs sqsCredentials/);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324, sqsAllowUnsigned: true, sqsAccountId: '12', sqsRegion: 'EU WEST' })), /sqsRegion.*sqsAccountId/);
+  const env = optionsFromEnv({ WHARF_SQS_PORT: '9324', WHARF_SQS_ALLOW_UNSIGNED: 'true', WHARF_SQS_HOST: '0.0.0.0' });
+  t.like(resolveConfig(env), { sqsPort: 9324, sqsHost: '0.0.0.0', sqsAllowUnsigned: true, sqsRegion: 'us-east-1', sqsAccountId: '000000000000' });
+  // A resolved configuration resolves to itself (the node's main passes one to startNode).
+  t.like(resolveConfig(resolveConfig(env)), { sqsPort: 9324, sqsAllowUnsigned: true });
 });
