@@ -193,14 +193,23 @@ export class DeploymentClient {
   }
 
   /** Waits until the route the manager answered is in this client's cache, so the next send follows it. */
-  private async untilSeen(route: QueueRoute | null): Promise<QueueRoute> {
-    if (route === null) throw new WharfError(ErrorCode.Internal, 'the external manager answered no route');
-    const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
-    while (Date.now() < deadline) {
-      const seen = this.metadata.route(route.queue)?.value;
-      if (seen !== undefined && seen.updatedAt >= route.updatedAt) return seen;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new WharfError(ErrorCode.Timeout, `route of ${route.queue} not seen in time`);
+  private untilSeen(route: QueueRoute | null): Promise<QueueRoute> {
+    if (route === null) return Promise.reject(new WharfError(ErrorCode.Internal, 'the external manager answered no route'));
+    const seen = () => {
+      const cached = this.metadata.route(route.queue)?.value;
+      return cached !== undefined && cached.updatedAt >= route.updatedAt ? cached : undefined;
+    };
+    return new Promise((resolve, reject) => {
+      const done = (value: QueueRoute | undefined, err?: WharfError) => {
+        if (value === undefined && err === undefined) return;
+        off();
+        clearTimeout(timer);
+        if (value !== undefined) resolve(value);
+        else reject(err);
+      };
+      const off = this.metadata.onRoute(() => done(seen()));
+      const timer = setTimeout(() => done(undefined, new WharfError(ErrorCode.Timeout, `route of ${route.queue} not seen in time`)), this.options.timeoutMs ?? 30_000);
+      done(seen());
+    });
   }
 }
