@@ -6,10 +6,11 @@
  *   bucket                               key           value
  *   wharf-deploy-<deployment>-clusters   <cluster>     ClusterRecord  (put by the cluster's active internal manager)
  *   wharf-deploy-<deployment>-routes     <queue>       QueueRoute     (written by the external manager, by CAS)
- *   wharf-deploy-<deployment>-manager    leader        ManagerLease   (the external manager's lease, by CAS)
+ *   wharf-deploy-<deployment>-external   leader        ManagerLease   (the external manager's lease, by CAS)
  *
- * `deploy` keeps these names apart from every cluster's `wharf-<cluster>-*` buckets whatever the
- * names chosen (a cluster name has no `-deploy-` infix of this shape followed by these suffixes).
+ * No suffix here is one of a cluster's (`wharf-<cluster>-queues`, `-partitions`, `-nodes`,
+ * `-manager`, `-groups`, `-tasks`), so even a cluster named `deploy-<deployment>` has buckets of
+ * its own.
  */
 import * as v from 'valibot';
 import { isQueueName } from '../names.ts';
@@ -79,7 +80,7 @@ export function deploymentBuckets(deployment: string) {
   return {
     clusters: `wharf-deploy-${deployment}-clusters`,
     routes: `wharf-deploy-${deployment}-routes`,
-    manager: `wharf-deploy-${deployment}-manager`,
+    manager: `wharf-deploy-${deployment}-external`,
   } as const;
 }
 
