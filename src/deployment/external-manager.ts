@@ -216,7 +216,7 @@ export async function startExternalManager(start: StartExternalManagerOptions): 
   };
   const listeners = [metadata.onCluster(changed), metadata.onRoute(changed), metadata.onLease(changed)];
   actor.send({ type: 'metadata', snapshot: snapshot() });
-  log.info({ instance: start.instanceId, deployment: metadata.deployment, ...options }, 'external cluster manager started');
+  log.info(options, 'external cluster manager started');
 
   let stopping: Promise<void> | undefined;
   return {
