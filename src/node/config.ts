@@ -36,11 +36,13 @@
  * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
  * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
  * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
+ * | auth              | WHARF_AUTH               | `false`                 |
+ * | authAdmins        | WHARF_AUTH_ADMINS        | `admin`                 |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, principalName, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 
@@ -123,6 +125,14 @@ export interface NodeOptions {
   natsTlsCert?: string;
   /** PEM key of that certificate. */
   natsTlsKey?: string;
+  /**
+   * Authorization (docs/security.md): every request is checked against its principal's policy in
+   * the metadata service. Needs a NATS server configured so that each user can publish only API
+   * subjects carrying its own name (`wharf security init` writes one). @default false
+   */
+  auth?: boolean;
+  /** Principals that are admins whatever the stored policies say (a list, or comma separated). @default ['admin'] */
+  authAdmins?: string | readonly string[];
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -154,6 +164,8 @@ export interface NodeConfig {
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
+  readonly auth: boolean;
+  readonly authAdmins: readonly string[];
   readonly clock: Clock;
 }
 
@@ -190,6 +202,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NATS_TLS_CA: 'natsTlsCa',
   WHARF_NATS_TLS_CERT: 'natsTlsCert',
   WHARF_NATS_TLS_KEY: 'natsTlsKey',
+  WHARF_AUTH: 'auth',
+  WHARF_AUTH_ADMINS: 'authAdmins',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -213,7 +227,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites' || key === 'manager') {
+    if (key === 'syncWrites' || key === 'manager' || key === 'auth') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
     } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs'].includes(key)) {
@@ -272,6 +286,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
+    auth: options.auth ?? false,
+    authAdmins: Object.freeze(attempt(() => adminsOf(options.authAdmins ?? 'admin'), [])),
     clock: options.clock ?? systemClock,
   };
   problems.push(...natsAuthProblems(config.natsAuth));
@@ -292,6 +308,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function adminsOf(admins: string | readonly string[]): string[] {
+  return (typeof admins === 'string' ? admins.split(',') : admins).map((a) => principalName(a.trim()));
 }
 
 function natsAuthOf(o: NodeOptions): NatsAuth {
