@@ -349,7 +349,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     nc.subscribe(subs.peek(self), {
       callback: (err, msg) => {
         if (err || !msg.reply) return;
-        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+        // Decoding inside the promise: a malformed frame is answered with its error, not dropped.
+        Promise.resolve(msg.data).then((data) => servePeek(peekDeps, decodePeekFrame(data))).then(
           (bytes) => msg.respond(bytes),
           (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
         );
