@@ -79,6 +79,11 @@ export class FrontEnd {
     return reply;
   }
 
+  /** Whether ListQueues shows `queue` to `principal` (for in-process callers that list by themselves). */
+  sees(principal: string, queue: string): boolean {
+    return this.deps.access.sees(principal, queue);
+  }
+
   queueNames(): string[] {
     return this.deps.metadata.queues().map((q) => q.value.name);
   }
