@@ -10,6 +10,7 @@
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
  *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
  *   wharf-<cluster>-groups        <queue>.<group>        GroupRecord    (consumer groups of streams, by CAS; groups.ts)
+ *   wharf-<cluster>-principals    <principal>            PrincipalPolicy (authorization; principal-store.ts, only with auth on)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
@@ -147,6 +148,7 @@ export function buckets(cluster: string) {
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
     groups: `wharf-${cluster}-groups`,
+    principals: `wharf-${cluster}-principals`,
   } as const;
 }
 

@@ -8,7 +8,8 @@ import * as v from 'valibot';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { isQueueName } from '../names.ts';
 import { creationAttributes } from '../protocol/attributes.ts';
-import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
+import { principalPolicy } from '../protocol/codec.ts';
+import type { PrincipalPolicy, QueueAttributes, QueueTags } from '../protocol/messages.ts';
 import { checkTags } from '../protocol/tags.ts';
 import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
 
@@ -92,6 +93,11 @@ export const ASSIGNMENT: RecordKind<Assignment> = {
   keyOf: (a) => assignmentKey(a.queue, a.partition),
 };
 export const NODE: RecordKind<NodeRecord> = { kind: 'node', schema: nodeRecord, keyOf: (n) => n.id };
+export const PRINCIPAL: RecordKind<PrincipalPolicy> = {
+  kind: 'principal',
+  schema: principalPolicy as v.GenericSchema<unknown, PrincipalPolicy>,
+  keyOf: (p) => p.name,
+};
 export const LEASE: RecordKind<ManagerLease> = { kind: 'manager lease', schema: managerLease, keyOf: () => MANAGER_LEASE_KEY };
 
 /** Deep-freezes a decoded record: the caches hand out their objects, so no caller may change them. */

@@ -41,6 +41,8 @@
  * | clusterReportMs   | WHARF_CLUSTER_REPORT_MS  | `1000`                  |
  * | clusterTimeoutMs  | WHARF_CLUSTER_TIMEOUT_MS | `10000`                 |
  * | moveAfterMs       | WHARF_MOVE_AFTER_MS      | `30000`                 |
+ * | auth              | WHARF_AUTH               | `false`                 |
+ * | authAdmins        | WHARF_AUTH_ADMINS        | `admin`                 |
  * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
  * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
  * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
@@ -51,7 +53,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, principalName, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 import { CLUSTER_MODELS, isClusterModel, type ClusterModel } from '../meta/records.ts';
@@ -154,6 +156,14 @@ export interface NodeOptions {
   clusterTimeoutMs?: number;
   /** External manager: queues move away from a cluster failing or unreachable this long without a break, ms. @default 30000 */
   moveAfterMs?: number;
+  /**
+   * Authorization (docs/security.md): every request is checked against its principal's policy in
+   * the metadata service. Needs a NATS server configured so that each user can publish only API
+   * subjects carrying its own name (`wharf security init` writes one). @default false
+   */
+  auth?: boolean;
+  /** Principals that are admins whatever the stored policies say (a list, or comma separated). @default ['admin'] */
+  authAdmins?: string | readonly string[];
   /** Port of the SQS-compatible endpoint (docs/sqs.md); 0 picks a free one. @default none: the endpoint is off */
   sqsPort?: number | undefined;
   /** Address the SQS endpoint listens on. @default '127.0.0.1' */
@@ -203,6 +213,8 @@ export interface NodeConfig {
   readonly clusterReportMs: number;
   readonly clusterTimeoutMs: number;
   readonly moveAfterMs: number;
+  readonly auth: boolean;
+  readonly authAdmins: readonly string[];
   /** The SQS endpoint's port; undefined when the endpoint is off. */
   readonly sqsPort: number | undefined;
   readonly sqsHost: string;
@@ -251,6 +263,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_CLUSTER_REPORT_MS: 'clusterReportMs',
   WHARF_CLUSTER_TIMEOUT_MS: 'clusterTimeoutMs',
   WHARF_MOVE_AFTER_MS: 'moveAfterMs',
+  WHARF_AUTH: 'auth',
+  WHARF_AUTH_ADMINS: 'authAdmins',
   WHARF_SQS_PORT: 'sqsPort',
   WHARF_SQS_HOST: 'sqsHost',
   WHARF_SQS_CREDENTIALS: 'sqsCredentials',
@@ -280,7 +294,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites' || key === 'manager' || key === 'sqsAllowUnsigned') {
+    if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
     } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
@@ -344,6 +358,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     clusterReportMs: positive(problems, 'clusterReportMs', options.clusterReportMs ?? 1000, 50),
     clusterTimeoutMs: positive(problems, 'clusterTimeoutMs', options.clusterTimeoutMs ?? 10_000, 100),
     moveAfterMs: positive(problems, 'moveAfterMs', options.moveAfterMs ?? 30_000, 0),
+    auth: options.auth ?? false,
+    authAdmins: Object.freeze(attempt(() => adminsOf(options.authAdmins ?? 'admin'), [])),
     sqsPort: options.sqsPort,
     sqsHost: options.sqsHost ?? '127.0.0.1',
     sqsCredentials: options.sqsCredentials,
@@ -373,6 +389,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function adminsOf(admins: string | readonly string[]): string[] {
+  return (typeof admins === 'string' ? admins.split(',') : admins).map((a) => principalName(a.trim()));
 }
 
 function sqsProblems(c: NodeConfig): string[] {

@@ -18,11 +18,13 @@ import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
-import type { QueueName } from '../names.ts';
+import { ANONYMOUS, type QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
-import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
+import { actionOf, API_QUEUE_GROUP, principalOf, subjects, type Subjects } from '../protocol/subjects.ts';
+import { PrincipalStore } from '../meta/principal-store.ts';
+import { checkedAccess, OPEN_ACCESS } from '../security/access.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import { keys } from '../storage/keys.ts';
@@ -338,7 +340,9 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     now: () => config.clock.now(),
     requestTimeoutMs: 15_000,
   };
-  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
+  const metaReplicas = config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1;
+  const principals = config.auth ? await PrincipalStore.open(nc, config.cluster, metaReplicas, log.child({ component: 'principals' })) : undefined;
+  const groups = new GroupStore(nc, config.cluster, metaReplicas, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
     clock: config.clock,
@@ -350,6 +354,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
+    access: principals === undefined ? OPEN_ACCESS : checkedAccess(principals, config.authAdmins, log),
+    ...(principals === undefined ? {} : { principals }),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
@@ -367,7 +373,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     nc.subscribe(subs.peek(self), {
       callback: (err, msg) => {
         if (err || !msg.reply) return;
-        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+        // Decoding inside the promise: a malformed frame is answered with its error, not dropped.
+        Promise.resolve(msg.data).then((data) => servePeek(peekDeps, decodePeekFrame(data))).then(
           (bytes) => msg.respond(bytes),
           (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
         );
@@ -468,6 +475,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         for (const log of primaries.values()) log.close('the node is stopping');
         await Promise.all([...primaries.values()].map((l) => l.settled()));
         actor.send({ type: 'stop' });
+        principals?.close();
         await metadata.close().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await store.close();
@@ -599,6 +607,8 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       }
       if (!msg.reply) return; // a publish without a reply subject: nobody to answer
       const action = actionOf(msg.subject);
+      // The name NATS let this connection publish under (docs/security.md).
+      const principal = principalOf(msg.subject) ?? ANONYMOUS;
       const known = isAction(action) ? action : 'unknown';
       const done = metrics.duration.startTimer({ action: known });
       let reply: Promise<unknown>;
@@ -607,7 +617,7 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
         const request = decodeRequest(action, msg.data);
         queue = 'queue' in request ? request.queue : '';
-        reply = frontEnd.handle(action, request);
+        reply = frontEnd.handle(action, request, principal);
       } catch (e) {
         reply = Promise.reject(e);
       }

@@ -292,6 +292,44 @@ export interface MessageMoveTask {
   updatedAt: number;
 }
 
+/**
+ * What a principal may do to a queue (docs/security.md has which actions each one allows). `admin`
+ * on a queue is deleting it and redriving its messages; a principal marked `admin` may do anything,
+ * to every queue, and manage principals.
+ */
+export const PERMISSIONS = [
+  'create',
+  'send',
+  'receive',
+  'delete',
+  'change-visibility',
+  'peek',
+  'purge',
+  'attributes',
+  'read',
+  'commit',
+  'admin',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Permissions on the queues a pattern names: one queue, or every name with a prefix (`orders-*`, `*`). */
+export interface Grant {
+  queues: string;
+  permissions: Permission[];
+}
+
+/**
+ * One principal's authorization, stored in the metadata service. A principal of a tenant reaches
+ * only the tenant's queues (names beginning `<tenant>_`), and its grants' patterns are read inside
+ * that namespace: `orders` means `<tenant>_orders`.
+ */
+export interface PrincipalPolicy {
+  name: string;
+  tenant?: string;
+  admin?: boolean;
+  grants: Grant[];
+}
+
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
@@ -449,6 +487,17 @@ export interface Api {
     /** `cursor` is absent once every partition was read to its end. */
     reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
   };
+  /** Admin only: creates or replaces a principal's policy. */
+  PutPrincipal: { request: { policy: PrincipalPolicy }; reply: Record<string, never> };
+  /** Admin only: removes a principal's policy (it may then do nothing). */
+  DeletePrincipal: { request: { name: string }; reply: Record<string, never> };
+  /** Admin only. */
+  ListPrincipals: { request: Record<string, never>; reply: { principals: PrincipalPolicy[] } };
+  /** Who the cluster takes the caller for, and what it may do. */
+  WhoAmI: {
+    request: Record<string, never>;
+    reply: { principal: string; authorization: boolean; admin: boolean; policy?: PrincipalPolicy };
+  };
 }
 
 /**
@@ -475,6 +524,9 @@ export const STREAM_ACTIONS = [
   'ListGroups',
 ] as const satisfies readonly Action[];
 export type StreamAction = (typeof STREAM_ACTIONS)[number];
+/** The actions that manage authorization (security/access.ts). */
+export const PRINCIPAL_ACTIONS = ['PutPrincipal', 'DeletePrincipal', 'ListPrincipals', 'WhoAmI'] as const satisfies readonly Action[];
+export type PrincipalAction = (typeof PRINCIPAL_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -497,6 +549,7 @@ export const ACTIONS = [
   'ListMessageMoveTasks',
   'PeekMessages',
   ...STREAM_ACTIONS,
+  ...PRINCIPAL_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];
