@@ -19,6 +19,7 @@ import type { DeadLetterReason, LengthLimit } from './dead-letter.ts';
 import FlatQueue from 'flatqueue';
 import { FifoGroups, groupOf, type WindowEntry } from './fifo-groups.ts';
 import {
+  EMPTY_PARTITION,
   recordSize,
   type Change,
   type DedupGroup,
@@ -170,7 +171,8 @@ export class Ledger {
     this.book = new DeadLetterBook(loaded);
     this.dedupWindowMs = settings.dedupWindowMs;
     this.fifo = settings.fifo ? new FifoGroups(limits) : undefined;
-    this.state = { ...loaded.state };
+    if (this.fifo !== undefined) this.fifo.now = now;
+    this.state = { ...EMPTY_PARTITION, ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
     this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
     for (const group of (loaded.dedups ?? []).sort((a, b) => a.expires - b.expires)) {
@@ -207,6 +209,7 @@ export class Ledger {
     const ids: string[] = [];
     const remembered: Array<[string, string]> = [];
     const expires = now + this.dedupWindowMs;
+    this.fifo?.release(now);
     for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
@@ -219,7 +222,8 @@ export class Ledger {
       }
       ids.push(record.id);
       const due = Math.max(now + delayMs, notBefore ?? 0);
-      if (due > now) this.addDelayed(record, due);
+      if (due > now && this.fifo !== undefined) this.addDelayedInPlace(record, due);
+      else if (due > now) this.addDelayed(record, due);
       else this.addVisible(record);
     }
     if (remembered.length > 0) {
@@ -276,6 +280,18 @@ export class Ledger {
     }
   }
 
+  /**
+   * A delayed message of a FIFO queue: stored in its group's order now, with its due time, so the
+   * group's later messages wait behind it (fifo-groups.ts). A timer under d/ keeps it in the delayed
+   * count until it is due.
+   */
+  private addDelayedInPlace(record: MessageRecord, due: number): void {
+    const offset = this.state.nextOffset;
+    this.addVisible({ ...record, due });
+    this.state.delayedInPlace++;
+    this.addDelayed({ id: record.id, sentAt: record.sentAt, body: EMPTY, timerFor: offset }, due);
+  }
+
   private addDelayed(record: MessageRecord, due: number): void {
     const seq = this.state.nextDelayedSeq++;
     this.state.delayed++;
@@ -316,6 +332,7 @@ export class Ledger {
       const again = this.repeatAttempt(attemptId, now);
       if (again) return again;
     }
+    this.fifo?.release(now);
     // The lease owner, recorded with each delivery when the receive named itself.
     const owner = consumer === undefined ? {} : { consumer };
     const out =
@@ -410,6 +427,7 @@ export class Ledger {
       if (group === undefined) break;
       for (let head = fifo.head(group); head !== undefined && out.length < max; head = fifo.head(group)) {
         const { offset } = head;
+        if (!head.requeued && (head.entry.record.due ?? 0) > now) break; // delayed: the group waits for it (offered below)
         const previous = this.deliveries.get(offset);
         const size = head.requeued ? (previous as DeliveryRecord).size : head.entry.size;
         if ((out.length > 0 && bytes + size > maxBytes) || (!head.requeued && this.deliveries.size >= this.limits.maxInflight)) {
@@ -576,6 +594,7 @@ export class Ledger {
   /** Expires leases and deduplication ids, and releases delayed messages that are due. */
   tick(now: number, retentionMs: number): void {
     this.expireDedups(now);
+    this.fifo?.release(now);
     for (let deadline = this.leases.peekValue(); deadline !== undefined && deadline <= now; deadline = this.leases.peekValue()) {
       const lease = this.leases.pop() as Lease;
       const delivery = this.deliveries.get(lease.offset);
@@ -597,6 +616,11 @@ export class Ledger {
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
       this.state.delayed--;
       this.dirtyState = true;
+      if (entry.record.timerFor !== undefined) {
+        // The FIFO message it stands for is stored in place: it is simply not delayed any more.
+        this.state.delayedInPlace = Math.max(0, this.state.delayedInPlace - 1);
+        continue;
+      }
       const expired = entry.record.sentAt + retentionMs <= now ? 'retention' : (entry.record.expiresAt ?? Infinity) <= now ? 'ttl' : undefined;
       if (expired === undefined) this.addVisible(entry.record);
       else if (this.deadLetterOnExpiry && !this.book.full) this.deadLetter(this.addHidden(entry.record), expired, now);
@@ -621,11 +645,8 @@ export class Ledger {
 
   /** The earliest lease deadline or delay due time, for the caller's timer; undefined when idle. */
   nextWake(): number | undefined {
-    const a = this.leases.peekValue();
-    const b = this.timers.peekValue();
-    if (a === undefined) return b;
-    if (b === undefined) return a;
-    return Math.min(a, b);
+    const wakes = [this.leases.peekValue(), this.timers.peekValue(), this.fifo?.nextDue].filter((t) => t !== undefined);
+    return wakes.length === 0 ? undefined : Math.min(...wakes);
   }
 
   // ---- retention ---------------------------------------------------------------------------------
@@ -922,6 +943,7 @@ export class Ledger {
     this.state.purgedDelayedSeq = this.state.nextDelayedSeq;
     this.state.stored = 0;
     this.state.delayed = 0;
+    this.state.delayedInPlace = 0;
     this.dirtyState = true;
     this.window.clear();
     this.windowBytes = 0;
@@ -1038,7 +1060,7 @@ export class Ledger {
     messages.forEach((message, i) => {
       const seen = message.dedupId === undefined ? undefined : this.dedups.get(message.dedupId);
       const repeat = seen !== undefined && seen.expires > now;
-      if (!repeat && this.state.stored + this.state.delayed >= limit.maxLength) {
+      if (!repeat && this.state.stored + this.state.delayed - this.state.delayedInPlace >= limit.maxLength) {
         if (limit.overflow === 'drop-oldest' && this.dropOldest()) {
           // room made: fall through
         } else if (limit.overflow === 'dead-letter' && !this.book.full) {
@@ -1142,7 +1164,7 @@ export class Ledger {
   counts(): { visible: number; inflight: number; delayed: number } {
     const inflight = this.deliveries.size - this.requeued.size;
     return {
-      visible: Math.max(0, this.state.stored - inflight),
+      visible: Math.max(0, this.state.stored - inflight - this.state.delayedInPlace),
       inflight,
       delayed: this.state.delayed,
     };
@@ -1171,6 +1193,8 @@ export class Ledger {
     return this.state;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function before(due: number, seq: number, horizon: { due: number; seq: number }): boolean {
   return due < horizon.due || (due === horizon.due && seq < horizon.seq);

@@ -18,6 +18,16 @@ export interface MessageRecord {
   deadLetter?: DeadLetterInfo;
   /** Its message group, on a FIFO queue: delivered in order with the group's other messages. */
   group?: string;
+  /**
+   * A delayed message of a FIFO queue: not delivered before this wall time, ms. It is stored in its
+   * place among its group's messages, so it holds back the group's later ones until it is due.
+   */
+  due?: number;
+  /**
+   * In d/ only: a timer standing for the FIFO message stored at this offset with `due` (it keeps the
+   * delayed count and wakes the partition); its body is empty.
+   */
+  timerFor?: number;
 }
 
 /**
@@ -60,6 +70,8 @@ export interface PartitionState {
   purgedDelayedSeq: number;
   /** Messages of this partition dead-lettered so far (decided: marked). */
   deadLettered: number;
+  /** FIFO messages stored in their group's place with a due time not reached (counted in `stored` and `delayed` both). */
+  delayedInPlace: number;
 }
 
 export const EMPTY_PARTITION: PartitionState = Object.freeze({
@@ -71,6 +83,7 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   purgedOffset: 0,
   purgedDelayedSeq: 0,
   deadLettered: 0,
+  delayedInPlace: 0,
 });
 
 /**

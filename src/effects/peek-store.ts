@@ -79,7 +79,8 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
   let from = input.from;
   if (input.budget <= 0) return { messages: out, next: from, scanned };
   if (from.phase === 'm') {
-    if (wants('ready') || wants('inflight')) {
+    // FIFO messages delayed in place are in m/: read it for them too while the partition has any.
+    if (wants('ready') || wants('inflight') || (wants('delayed') && (state?.delayedInPlace ?? 0) > 0)) {
       const deliveries = await storedDeliveries(store, queue, p);
       const range: Range = keys.messagesBetween(queue, p, Math.max(from.offset, purgedOffset), Number.MAX_SAFE_INTEGER);
       const last = await pageThrough(store, range, full, (key, value) => {
@@ -96,7 +97,9 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
       scanned++;
       const { due, seq } = keys.delayedOf(key);
       if (seq < purgedDelayedSeq) return;
-      add(decodeMessage(value), { state: 'delayed', receiveCount: 0, delayedUntil: due });
+      const record = decodeMessage(value);
+      if (record.timerFor !== undefined) return; // a FIFO message delayed in place: peeked from m/
+      add(record, { state: 'delayed', receiveCount: 0, delayedUntil: due });
     });
     if (last !== undefined) {
       const { due, seq } = keys.delayedOf(last);
@@ -106,8 +109,9 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
   return { messages: out, scanned };
 }
 
-/** A stored m/ message as peeked: in flight while its current lease lives, otherwise ready. */
+/** A stored m/ message as peeked: in flight while its current lease lives, delayed (FIFO, in place) until due, otherwise ready. */
 function describe(record: MessageRecord, d: DeliveryRecord | undefined, now: number): [MessageRecord, Omit<PeekedMessage, 'messageId' | 'partition' | 'sentAt' | 'size' | 'attributes'>] {
+  if (d === undefined && record.due !== undefined && record.due > now) return [record, { state: 'delayed', receiveCount: 0, delayedUntil: record.due }];
   if (d === undefined) return [record, { state: 'ready', receiveCount: 0 }];
   if (d.deadline <= now) return [record, { state: 'ready', receiveCount: d.count }];
   return [record, { state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline, ...(d.consumer === undefined ? {} : { leaseOwner: d.consumer }) }];

@@ -49,20 +49,25 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-/** The optional fields of a message record, or undefined when it has none. */
-export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo } | undefined {
-  if (r.expiresAt === undefined && r.deadLetter === undefined) return undefined;
-  return { ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }), ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }) };
+/** The optional fields of a message record (`x` TTL expiry, `dl` dead-letter info, `d` FIFO due time, `t` timer's offset), or undefined when it has none. */
+export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo; d?: number; t?: number } | undefined {
+  if (r.expiresAt === undefined && r.deadLetter === undefined && r.due === undefined && r.timerFor === undefined) return undefined;
+  return {
+    ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }),
+    ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }),
+    ...(r.due === undefined ? {} : { d: r.due }),
+    ...(r.timerFor === undefined ? {} : { t: r.timerFor }),
+  };
 }
 
 /** Sets the fields `messageExtras` gave, checked. */
 export function withExtras(record: MessageRecord, raw: unknown): MessageRecord {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) corrupt('message');
-  const { x, dl } = raw as { x?: unknown; dl?: unknown };
-  if (x !== undefined) {
-    if (!isNum(x)) corrupt('message');
-    record.expiresAt = x;
-  }
+  const { x, dl, d, t } = raw as { x?: unknown; dl?: unknown; d?: unknown; t?: unknown };
+  if ((x !== undefined && !isNum(x)) || (d !== undefined && !isNum(d)) || (t !== undefined && !isNum(t))) corrupt('message');
+  if (x !== undefined) record.expiresAt = x;
+  if (d !== undefined) record.due = d;
+  if (t !== undefined) record.timerFor = t;
   if (dl !== undefined) record.deadLetter = checkDeadLetter(dl);
   return record;
 }
@@ -248,9 +253,9 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
   return { id, entries };
 }
 
-const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered'] as const;
-/** States written before dead letters have one field fewer (deadLettered reads as 0). */
-const STATE_FIELDS_V1 = STATE_FIELDS.length - 1;
+const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered', 'delayedInPlace'] as const;
+/** States written before dead letters, and before FIFO delays, have fields fewer (they read as 0). */
+const STATE_LENGTHS: ReadonlySet<number> = new Set([STATE_FIELDS.length - 2, STATE_FIELDS.length - 1, STATE_FIELDS.length]);
 
 export function encodeState(s: PartitionState): Uint8Array {
   return packr.pack(STATE_FIELDS.map((f) => s[f] ?? 0));
@@ -258,7 +263,7 @@ export function encodeState(s: PartitionState): Uint8Array {
 
 export function decodeState(bytes: Uint8Array): PartitionState {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || (a.length !== STATE_FIELDS.length && a.length !== STATE_FIELDS_V1) || !a.every(isNum)) corrupt('partition state');
+  if (!Array.isArray(a) || !STATE_LENGTHS.has(a.length) || !a.every(isNum)) corrupt('partition state');
   return Object.fromEntries(STATE_FIELDS.map((f, i) => [f, (a[i] as number | undefined) ?? 0])) as unknown as PartitionState;
 }
 
