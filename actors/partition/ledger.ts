@@ -338,7 +338,7 @@ export class Ledger {
     const out =
       this.fifo === undefined
         ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives)
-        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner);
+        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives);
     if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
     return out;
   }
@@ -409,7 +409,8 @@ export class Ledger {
   /**
    * A FIFO queue's receive: free groups by the offset of their next message; from each, its messages
    * in order (redeliveries first) while the receive has room. A group delivered from is held until
-   * none of its messages is leased.
+   * none of its messages is leased. A redelivery past the redrive policy's receive count goes to
+   * the DLQ instead, and its group moves on to its next message.
    */
   private receiveInOrder(
     fifo: FifoGroups,
@@ -419,8 +420,10 @@ export class Ledger {
     now: number,
     retentionMs: number,
     owner: { consumer?: string },
+    maxReceives: number | undefined,
   ): Delivery[] {
     const out: Delivery[] = [];
+    const deferred: string[] = [];
     let bytes = 0;
     groups: while (out.length < max) {
       const group = fifo.nextAvailable();
@@ -430,10 +433,15 @@ export class Ledger {
         if (!head.requeued && (head.entry.record.due ?? 0) > now) break; // delayed: the group waits for it (offered below)
         const previous = this.deliveries.get(offset);
         const size = head.requeued ? (previous as DeliveryRecord).size : head.entry.size;
-        if ((out.length > 0 && bytes + size > maxBytes) || (!head.requeued && this.deliveries.size >= this.limits.maxInflight)) {
+        if (out.length > 0 && bytes + size > maxBytes) {
           // The group's turn ends here; it stays first for the next receive.
           if (!fifo.held(group)) fifo.offer(group);
           break groups;
+        }
+        if (!head.requeued && this.deliveries.size >= this.limits.maxInflight) {
+          // At the in-flight limit only redeliveries go out: other groups' may (offered again below).
+          deferred.push(group);
+          continue groups;
         }
         fifo.take(group, head);
         const record = head.requeued ? undefined : head.entry.record;
@@ -442,6 +450,7 @@ export class Ledger {
           this.dropMessage(offset);
           continue;
         }
+        if (head.requeued && maxReceives !== undefined && (previous as DeliveryRecord).count >= maxReceives && this.deadLetter(offset, 'max-receives', now)) continue;
         if (head.requeued) this.requeued.delete(offset);
         out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, group, ...owner }, now, visibilityMs), record });
         fifo.onLeased(group);
@@ -450,6 +459,7 @@ export class Ledger {
       // Everything it had was past retention (or max was reached): free groups stay available.
       fifo.offer(group);
     }
+    for (const group of deferred) fifo.offer(group);
     return out;
   }
 
@@ -574,13 +584,16 @@ export class Ledger {
     }
   }
 
+  /** A delivered message leaves its FIFO group: no longer holding it by its lease, nor waiting to be delivered again. */
+  private leaveGroup(offset: number, delivery: DeliveryRecord | undefined): void {
+    if (this.fifo === undefined || delivery === undefined) return;
+    if (this.requeued.has(offset)) this.fifo.removeRequeued(groupOf(delivery), offset);
+    else this.fifo.onLeaseEnded(groupOf(delivery));
+  }
+
   private dropMessage(offset: number): void {
     if (offset >= this.diskCursor) this.deletedAhead.add(offset);
-    const delivery = this.deliveries.get(offset);
-    if (this.fifo !== undefined && delivery !== undefined) {
-      if (this.requeued.has(offset)) this.fifo.removeRequeued(groupOf(delivery), offset);
-      else this.fifo.onLeaseEnded(groupOf(delivery));
-    }
+    this.leaveGroup(offset, this.deliveries.get(offset));
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.changes.push(...this.book.forget(offset));
@@ -842,7 +855,7 @@ export class Ledger {
     for (const [offset, record] of scanned) {
       if (offset < cursor) continue;
       if (offset >= end) break;
-      if (this.deletedAhead.delete(offset) || this.deliveries.has(offset)) {
+      if (this.deletedAhead.delete(offset) || this.deliveries.has(offset) || this.book.marked.has(offset)) {
         cursor = offset + 1;
         continue;
       }
@@ -877,7 +890,9 @@ export class Ledger {
    * A rescan for skipped groups that are free: their messages from where each was skipped come back
    * into memory, in order, while there is room; the groups' skip marks move up to where it stopped.
    */
-  private fillRescan(fifo: FifoGroups, groups: ReadonlySet<string>, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, end: number): void {
+  private fillRescan(fifo: FifoGroups, groups: ReadonlySet<string>, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, scanEnd: number): void {
+    // From the disk cursor on, messages are the cursor scan's to admit: a rescan admitting them too would deliver them twice.
+    const end = Math.min(scanEnd, this.diskCursor);
     const from = fifo.rescanFrom(groups);
     let upTo = complete ? end : (scanned.at(-1)?.[0] ?? from - 1) + 1;
     let admitted = 0;
@@ -886,7 +901,7 @@ export class Ledger {
       if (offset >= end) break;
       const group = groupOf(record);
       const mark = fifo.skipped.get(group);
-      if (!groups.has(group) || mark === undefined || offset < mark || this.deliveries.has(offset)) continue;
+      if (!groups.has(group) || mark === undefined || offset < mark || this.deliveries.has(offset) || this.book.marked.has(offset)) continue;
       const size = recordSize(record);
       if (!fifo.hasRoom(size) && !(fifo.evictHeld(groups) && fifo.hasRoom(size))) {
         upTo = offset;
@@ -999,6 +1014,7 @@ export class Ledger {
     if (delivery !== undefined && !this.requeued.has(offset) && delivery.deadline > now) {
       this.changes.push(...this.book.ended(offset, delivery, 'dead-lettered', now));
     }
+    this.leaveGroup(offset, delivery);
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.book.marked.add(offset);

@@ -378,3 +378,33 @@ test('a later message of a group with a shorter delay still waits for the earlie
   const [first] = h.receive(10, 30_000);
   t.is(first && h.idOf(first), 'm0');
 });
+
+test('a FIFO message received maxReceives times is dead-lettered at its next receive and its group moves on; the mark holds across a restart', (t) => {
+  const h = new FifoHarness({ windowMessages: 100, windowBytes: 1 << 30, maxInflight: 1000, timerWindow: 100 });
+  h.ledger.append([h.record('g'), h.record('g'), h.record('h')].map((record) => ({ record, delayMs: 0 })), h.now);
+  h.page();
+  const receive = () => {
+    const out = h.ledger.receive(1, Infinity, 1000, h.now, FOREVER, undefined, undefined, 2);
+    h.page();
+    return out.map((d) => h.idOf(d));
+  };
+  t.deepEqual(receive(), ['m0']);
+  h.advance(1000);
+  t.deepEqual(receive(), ['m0'], 'a second receive of the same message');
+  h.advance(1000);
+  t.deepEqual(receive(), ['m1'], 'm0 goes to the DLQ; its group delivers its next message at once');
+  t.is(h.ledger.pendingDeadLetters, 1);
+  t.deepEqual([...h.disk.marks.entries()].map(([offset, mark]) => [offset, mark.reason, mark.receiveCount]), [[0, 'max-receives', 2]]);
+  h.restart();
+  h.advance(1000);
+  const after: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    for (const d of h.ledger.receive(10, Infinity, 60_000, h.now, FOREVER, undefined, undefined, 2)) {
+      after.push(h.idOf(d));
+      h.ledger.remove(d.offset, d.delivery.seq);
+    }
+    h.page();
+  }
+  t.deepEqual(after.sort(), ['m1', 'm2'], 'the marked message is not delivered again after a restart');
+  t.deepEqual(h.ledger.deadLettered([0]), ['ok']);
+});
