@@ -191,7 +191,11 @@ export class Ledger {
       if (delivery.deadline > now) {
         this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
         this.fifo?.onLeased(groupOf(delivery));
-      } else this.requeue(offset);
+      } else {
+        // A lease that ran out while no primary served (a failover, a restart) is an attempt too.
+        if (this.book.attemptCount(offset) < delivery.count) this.changes.push(...this.book.ended(offset, delivery, 'lease-expired', delivery.deadline));
+        this.requeue(offset);
+      }
     }
     const sizes = new Map(loaded.groups ?? []);
     for (const [id, stored] of this.groups) stored.size = Math.max(stored.live, sizes.get(id) ?? 0);
@@ -398,7 +402,6 @@ export class Ledger {
         }
       }
       const delivery = this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs);
-      this.book.delivered(offset, now);
       if (record !== undefined) this.book.expiresAt(offset, record.expiresAt);
       out.push({ offset, delivery, record });
       bytes += size;
@@ -470,6 +473,7 @@ export class Ledger {
       deadline: now + visibilityMs,
       seq: this.state.nextSeq++,
       first: previous?.first ?? now,
+      at: now,
       ...message,
     };
     this.dirtyState = true;

@@ -43,6 +43,12 @@ export interface DeliveryRecord {
   seq: number;
   /** When it was first delivered. */
   first: number;
+  /**
+   * When this (the latest) delivery was made: stored and replicated with the record, so a message's
+   * attempt history keeps every delivery time across restarts and failovers. Absent in records
+   * written before it was kept.
+   */
+  at?: number;
   /** Bytes of body and attributes, so a receive can bound its reply before reading the body. */
   size: number;
   /** The message's sentAt, so retention applies without reading the body. */
