@@ -8,6 +8,7 @@ import type { WharfClient } from '../../src/client/client.ts';
 import type { ReceivedMessage } from '../../src/protocol/messages.ts';
 import { startWharfCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { OffsetClock } from '../helpers/clock.ts';
 import { startWharf } from '../helpers/wharf.ts';
 
 const text = (m: ReceivedMessage) => new TextDecoder().decode(m.body);
@@ -31,24 +32,26 @@ async function takeInOrder(client: WharfClient, queue: string, n: number): Promi
 
 test('a delayed FIFO message holds its group until it is due and handled, other groups proceed, and it survives a restart', async (t) => {
   t.timeout(90_000);
-  const fixture = await startWharf(t);
+  const clock = new OffsetClock();
+  const fixture = await startWharf(t, { clock });
   const { client } = fixture;
   await client.createQueue('orders', { fifo: true });
-  const sentAt = Date.now();
-  await client.sendMessage('orders', 'g-0', { messageGroupId: 'g', delaySeconds: 3 });
+  await client.sendMessage('orders', 'g-0', { messageGroupId: 'g', delaySeconds: 60 });
   await client.sendMessage('orders', 'g-1', { messageGroupId: 'g' });
   await client.sendMessage('orders', 'h-0', { messageGroupId: 'h' });
 
   const peeked = await client.peek('orders', { states: ['delayed'] });
-  t.deepEqual(peeked.messages.map((m) => [m.messageId !== '', m.state, m.messageGroupId]), [[true, 'delayed', 'g']]);
-  const counts = (await client.getQueueAttributes('orders')).counts;
-  t.like(counts, { approximateNumberOfMessagesDelayed: 1 });
+  t.deepEqual(peeked.messages.map((m) => [m.state, m.messageGroupId]), [['delayed', 'g']]);
+  t.like((await client.getQueueAttributes('orders')).counts, { approximateNumberOfMessages: 2, approximateNumberOfMessagesDelayed: 1 });
+  const [h] = await client.receive('orders', { maxMessages: 10, visibilityTimeout: 600 });
+  t.is(h && text(h), 'h-0', 'the other group is not held by g\'s delay');
+  t.deepEqual(await client.receive('orders', { maxMessages: 10 }), [], 'g waits for its delayed first message');
 
   await fixture.restart();
-  const got = await takeInOrder(client, 'orders', 3);
-  t.is(got[0]?.body, 'h-0', 'the other group is not held by g\'s delay');
-  t.deepEqual(got.slice(1).map((m) => m.body), ['g-0', 'g-1'], 'g\'s later message waited for the delayed one');
-  t.true((got[1]?.at ?? 0) >= sentAt + 3000, 'the delayed message was not delivered before its delay');
+  t.deepEqual(await client.receive('orders', { maxMessages: 10 }), [], 'still waiting after the restart');
+  clock.advance(61_000);
+  const got = await takeInOrder(client, 'orders', 2);
+  t.deepEqual(got.map((m) => m.body), ['g-0', 'g-1'], 'g\'s later message waited for the delayed one');
 });
 
 test('three nodes: a FIFO message delayed in its group survives a failover with its place and due time', async (t) => {
