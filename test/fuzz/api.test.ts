@@ -41,7 +41,7 @@ import {
 import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { ROOT } from '../../src/protocol/subjects.ts';
 
-// The stream actions are checked by test/unit/codec.test.ts and the stream tests, not fuzzed here yet.
+// The stream actions are fuzzed by test/fuzz/stream.test.ts.
 type Action = Exclude<ApiAction, StreamAction>;
 const ACTIONS = ALL_ACTIONS.filter((a): a is Action => !(STREAM_ACTIONS as readonly string[]).includes(a));
 import { startNats } from '../helpers/nats-server.ts';
