@@ -30,8 +30,12 @@ import { openRocksStore, type Store } from '../storage/store.ts';
 import { natsAuthOptions } from '../security/nats-auth.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
-import { startManager } from '../manager/manager.ts';
+import { startManager, type ManagerHandle } from '../manager/manager.ts';
+import { primaryClusterRecord, startClusterReports } from '../deployment/cluster-report.ts';
+import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
+import { startKeeper } from '../hosts/keeper.ts';
+import { checkClusterModel } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -115,6 +119,14 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     throw err instanceof WharfError
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    checkClusterModel(config.cluster, metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
+  } catch (err) {
+    await metadata.close().catch(() => undefined);
+    await nc.close();
+    await store.close();
+    throw err;
   }
   // Checked against the node's last registration: an older copy of its store gets a new identity.
   const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
@@ -260,6 +272,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     registeredAt: config.clock.now(),
     store: storeId,
     storeGeneration: identity.generation,
+    model: config.clusterModel,
   };
   await metadata.putNode(record);
 
@@ -331,6 +344,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
+    clusterModel: config.clusterModel,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
@@ -367,9 +381,27 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   });
 
   let managerStop: (() => Promise<void>) | undefined;
-  if (config.manager) {
+  if (config.clusterModel === 'hosts') {
+    // No manager: every host keeps its shards (src/hosts/keeper.ts).
+    const keeper = startKeeper({
+      nc,
+      metadata,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      log: log.child({ component: 'keeper' }),
+      options: { failureTimeoutMs: config.failureTimeoutMs },
+      inspect: inspector.observe,
+    });
+    managerStop = () => keeper.stop();
+  } else if (config.manager) {
     try {
-      managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      const manager = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      // In a deployment of several clusters, the active manager reports this cluster's health.
+      const reports = config.deployment === undefined ? undefined : await reportToDeployment(nc, config, metadata, manager, log);
+      managerStop = async () => {
+        await reports?.();
+        await manager.stop();
+      };
     } catch (err) {
       log.error({ err }, 'the cluster manager did not start');
     }
@@ -412,7 +444,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     stop: () =>
       (stopping ??= (async () => {
         // Before anything stops: the election needs this node's manager (if active) and heartbeats.
-        await handOverPrimaries({
+        // A hosts cluster has no manager to ask: its shards are taken over after the failure timeout.
+        if (config.clusterModel === 'primary') await handOverPrimaries({
           nc,
           subjects: subs,
           metadata,
@@ -474,7 +507,7 @@ async function startClusterManager(
   config: NodeConfig,
   log: Logger,
   inspect: (event: InspectionEvent) => void,
-): Promise<() => Promise<void>> {
+): Promise<ManagerHandle> {
   const manager = await startManager({
     inspect,
     nc,
@@ -490,7 +523,22 @@ async function startClusterManager(
       maxConcurrentMoves: config.maxMoves,
     },
   });
-  return () => manager.stop();
+  return manager;
+}
+
+/** Opens the deployment's metadata and reports this cluster there while its manager is active. Returns the stop function. */
+async function reportToDeployment(nc: NatsConnection, config: NodeConfig, metadata: Metadata, manager: ManagerHandle, log: Logger): Promise<() => Promise<void>> {
+  const deployment = await DeploymentMetadata.open(nc, config.deployment as string, { log, ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}) });
+  const stop = startClusterReports({
+    deployment,
+    periodMs: config.clusterReportMs,
+    log: log.child({ component: 'cluster-report' }),
+    record: () => (manager.isActive() ? primaryClusterRecord(config.cluster, manager.status(), metadata.queues().length, config.clock.now()) : undefined),
+  });
+  return async () => {
+    stop();
+    await deployment.close();
+  };
 }
 
 /** Forwarded partition requests and followers' log fetches, addressed to this node. */
