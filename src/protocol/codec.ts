@@ -194,6 +194,7 @@ const schemas = {
     messageId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
     attribute: v.optional(v.strictObject({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), value: v.optional(v.pipe(v.string(), v.maxLength(1024))) })),
     body: v.optional(v.boolean()),
+    offset: v.optional(offset),
   }),
   ...streamSchemas,
   ...principalSchemas,

@@ -210,7 +210,10 @@ export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies r
 export interface PeekedMessage {
   messageId: string;
   partition: number;
-  state: PeekState;
+  /** `stored` on a stream: its messages stay, whoever read them, until retention removes them. */
+  state: PeekState | 'stored';
+  /** A stream's message: its offset in its partition. */
+  offset?: number;
   sentAt: number;
   /** Bytes of body plus attributes. */
   size: number;
@@ -227,6 +230,14 @@ export interface PeekedMessage {
   attributes: MessageAttributes;
   /** Only when the request asked for bodies. */
   body?: Uint8Array;
+}
+
+/** A consumer group's committed offset in one stream partition, as PeekMessages shows it. */
+export interface PeekedOffset {
+  partition: number;
+  group: string;
+  /** The next offset the group reads: the messages below it are read (and committed) by the group. */
+  offset: number;
 }
 
 /** A message as a stream read returns it: by offset, nothing leased. */
@@ -464,7 +475,9 @@ export interface Api {
   ListGroups: { request: { queue: string }; reply: { groups: string[] } };
   /**
    * Browses messages without consuming them: read-only, from each partition primary's store, in
-   * partition order, then offset order (ready and in flight), then due order (delayed).
+   * partition order, then offset order (ready and in flight), then due order (delayed). On a stream:
+   * its stored messages in offset order (`offset` and state `stored`), with the consumer groups'
+   * committed offsets in the partitions the page read.
    */
   PeekMessages: {
     request: {
@@ -483,9 +496,14 @@ export interface Api {
       attribute?: { name: string; value?: string };
       /** Include bodies (a page then stops at 4 MiB of them). @default false */
       body?: boolean;
+      /** Streams only, with `partition`: from this offset of the partition (messages below it are skipped). @default its start */
+      offset?: number;
     };
-    /** `cursor` is absent once every partition was read to its end. */
-    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+    /**
+     * `cursor` is absent once every partition was read to its end. `committed` (streams only): each
+     * consumer group's committed offset in each partition this page read.
+     */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number; committed?: PeekedOffset[] };
   };
   /** Admin only: creates or replaces a principal's policy. */
   PutPrincipal: { request: { policy: PrincipalPolicy }; reply: Record<string, never> };

@@ -43,8 +43,8 @@ import {
 import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { ROOT } from '../../src/protocol/subjects.ts';
 
-// The stream actions are checked by test/unit/codec.test.ts and the stream tests, not fuzzed here yet;
-// the principal actions by test/fuzz/internal.test.ts and test/unit/policy.test.ts.
+// The stream actions are fuzzed by test/fuzz/stream.test.ts; the principal actions are checked by
+// test/fuzz/internal.test.ts and test/unit/policy.test.ts.
 type Action = Exclude<ApiAction, StreamAction | PrincipalAction>;
 const NOT_FUZZED: readonly string[] = [...STREAM_ACTIONS, ...PRINCIPAL_ACTIONS];
 const ACTIONS = ALL_ACTIONS.filter((a): a is Action => !NOT_FUZZED.includes(a));
