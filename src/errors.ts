@@ -33,6 +33,7 @@
  * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
+ * | partition_draining      | a send reached a partition being retired (auto-scaling)        | yes       |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -67,6 +68,7 @@ export const ErrorCode = {
   InvalidTag: 'invalid_tag',
   TooManyTags: 'too_many_tags',
   InvalidMessageAttribute: 'invalid_message_attribute',
+  PartitionDraining: 'partition_draining',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -79,6 +81,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.Timeout,
   ErrorCode.Unavailable,
   ErrorCode.StorageFailure,
+  ErrorCode.PartitionDraining,
 ]);
 
 /** An error as it crosses NATS. */
