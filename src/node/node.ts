@@ -19,6 +19,7 @@ import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, PartitionLoad, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import { partitionStates } from '../meta/layout.ts';
+import { CatchUpLimit } from '../replication/catch-up-limit.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
@@ -139,6 +140,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
     commitTimeoutMs: Math.max(config.failureTimeoutMs * 3, 10_000),
     retainEntries: config.logRetainEntries,
+    catchUp: new CatchUpLimit(config.catchUpBytesPerSecond, () => performance.now()),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });

@@ -139,7 +139,15 @@ export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'dead
 export type OptionalAttribute = DeadLetterAttribute | 'autoScaling';
 
 /** A SetQueueAttributes: settable attributes to change, and `null` for optional ones to remove. */
-export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttributes[K] | (K extends OptionalAttribute ? null : never) };
+export type AttributeChanges = {
+  [K in keyof SettableAttributes]?: AttributeInput<K> | (K extends OptionalAttribute ? null : never);
+};
+
+/** An attribute as a request gives it: auto-scaling's fields each default on their own. */
+type AttributeInput<K extends keyof QueueAttributes> = K extends 'autoScaling' ? Partial<AutoScaling> : QueueAttributes[K];
+
+/** A CreateQueue's attributes: any of them, the rest defaulted. */
+export type CreationRequest = { [K in keyof QueueAttributes]?: AttributeInput<K> };
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
@@ -330,7 +338,7 @@ export interface MessageMoveTask {
 export interface Api {
   CreateQueue: {
     /** `tags` are set on a new queue only; an existing queue keeps its own. */
-    request: { queue: string; attributes?: Partial<QueueAttributes>; tags?: QueueTags };
+    request: { queue: string; attributes?: CreationRequest; tags?: QueueTags };
     reply: { queue: string; created: boolean };
   };
   /** Adds tags, or replaces the values of keys it has. */
