@@ -27,7 +27,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
- * | catchUpBytesPerSecond | WHARF_CATCH_UP_BYTES_PER_SECOND | `16777216` (16 MiB) |
+ * | catchUpBytesPerSecond | WHARF_CATCH_UP_BYTES_PER_SECOND | `16777216` |
  * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
  * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
