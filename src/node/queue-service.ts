@@ -378,7 +378,8 @@ export class QueueService {
       if (p.index === first) continue;
       (p.servingHere ? here : elsewhere).push(p);
     }
-    const remembered = first === undefined ? undefined : this.partitions[first];
+    // A retired partition holds nothing to answer a retry from.
+    const remembered = first === undefined ? undefined : served.find((p) => p.index === first);
     const head = remembered === undefined ? [] : [remembered];
     return [...head, ...here, ...elsewhere];
   }
