@@ -34,6 +34,7 @@
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
  * | partition_draining      | a send reached a partition being retired (auto-scaling)        | yes       |
+ * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue on a hosts cluster) | no |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -69,6 +70,7 @@ export const ErrorCode = {
   TooManyTags: 'too_many_tags',
   InvalidMessageAttribute: 'invalid_message_attribute',
   PartitionDraining: 'partition_draining',
+  UnsupportedByModel: 'unsupported_by_model',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -270,7 +270,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
 }
 
 /** One decision as a compare-and-swap: a lost swap is a conflict (decided again), never retried blindly. */
-async function write(metadata: ManagerMetadata, d: Write): Promise<WriteOutcome> {
+export async function write(metadata: ManagerMetadata, d: Write): Promise<WriteOutcome> {
   try {
     switch (d.kind) {
       case 'layout': {
@@ -302,7 +302,7 @@ async function write(metadata: ManagerMetadata, d: Write): Promise<WriteOutcome>
   }
 }
 
-function logDecision(log: Logger, d: Write, outcome: WriteOutcome, term: number): void {
+export function logDecision(log: Logger, d: Write, outcome: WriteOutcome, term: number): void {
   const fields =
     d.kind === 'layout'
       ? { decision: d.kind, queue: d.queue, generation: d.layout.generation, states: d.layout.states.join(','), term, outcome: outcome.kind }

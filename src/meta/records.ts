@@ -84,6 +84,15 @@ export interface Assignment {
 
 export type NodeState = 'active' | 'draining' | 'removed';
 
+/**
+ * A cluster's back-end model (docs/models.md): `primary`, partitions with a primary elected by the
+ * cluster manager; `hosts`, independent hosts, each the writer of its own shard of every queue it
+ * stores, whose shards the surviving hosts take over when it dies.
+ */
+export type ClusterModel = 'primary' | 'hosts';
+export const CLUSTER_MODELS: readonly ClusterModel[] = ['primary', 'hosts'];
+export const isClusterModel = (s: string): s is ClusterModel => (CLUSTER_MODELS as readonly string[]).includes(s);
+
 export interface NodeRecord {
   id: string;
   /** Random per process start: a restarted node is told apart from one that never stopped. */
@@ -94,7 +103,15 @@ export interface NodeRecord {
   store?: string;
   /** How many times that store had been opened: a store found below it is an older copy (store-identity.ts). */
   storeGeneration?: number;
+  /**
+   * The model of the cluster the node runs (its WHARF_CLUSTER_MODEL): the cluster's model as the
+   * metadata shows it. Absent in records of nodes from before models existed, which run `primary`.
+   */
+  model?: ClusterModel;
 }
+
+/** The model a node record says its cluster runs. */
+export const modelOf = (record: NodeRecord): ClusterModel => record.model ?? 'primary';
 
 export interface ManagerLease {
   /** The node whose manager is active. */

@@ -10,7 +10,7 @@ import { isQueueName } from '../names.ts';
 import { creationAttributes } from '../protocol/attributes.ts';
 import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
 import { checkTags } from '../protocol/tags.ts';
-import { assignmentKey, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type PartitionLayout, type QueueMeta } from './records.ts';
+import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type PartitionLayout, type QueueMeta } from './records.ts';
 
 const id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of 1-64 characters [A-Za-z0-9_-]'));
 const queue = v.pipe(v.string(), v.check((name: string) => isQueueName(name), 'expected a queue name'));
@@ -75,6 +75,7 @@ const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
   registeredAt: time,
   store: v.exactOptional(storeId),
   storeGeneration: v.exactOptional(count),
+  model: v.exactOptional(v.picklist(CLUSTER_MODELS)),
 });
 
 const managerLease: v.GenericSchema<unknown, ManagerLease> = v.looseObject({

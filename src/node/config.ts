@@ -7,6 +7,7 @@
  * | ----------------- | ------------------------ | ----------------------- |
  * | nodeId            | WHARF_NODE_ID            | `node-<hostname>`       |
  * | cluster           | WHARF_CLUSTER            | `local`                 |
+ * | clusterModel      | WHARF_CLUSTER_MODEL      | `primary`               |
  * | natsUrl           | WHARF_NATS_URL           | `nats://127.0.0.1:4222` |
  * | dataDir           | WHARF_DATA_DIR           | `./.wharf/data/<node>`  |
  * | syncWrites        | WHARF_SYNC_WRITES        | `true`                  |
@@ -50,12 +51,20 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
+import { CLUSTER_MODELS, isClusterModel, type ClusterModel } from '../meta/records.ts';
 
 export interface NodeOptions {
   /** This node's identity in the cluster. @default `node-<hostname>` */
   nodeId?: string;
   /** The Wharf deployment this node belongs to; prefixes every subject. @default 'local' */
   cluster?: string;
+  /**
+   * The cluster's back-end model (docs/models.md): `primary`, a primary and followers per partition
+   * elected by the cluster manager; or `hosts`, independent hosts where each host writes its own
+   * shard of every queue it stores and the surviving hosts take a dead host's shards over. Every
+   * node of a cluster must name the same model. @default 'primary'
+   */
+  clusterModel?: string;
   /** NATS server(s) to connect to, comma separated. @default 'nats://127.0.0.1:4222' */
   natsUrl?: string;
   /** Directory of this node's RocksDB store. @default './.wharf/data/<nodeId>' */
@@ -157,6 +166,7 @@ export interface NodeOptions {
 export interface NodeConfig {
   readonly nodeId: NodeId;
   readonly cluster: ClusterName;
+  readonly clusterModel: ClusterModel;
   readonly natsUrl: string;
   readonly dataDir: string;
   readonly syncWrites: boolean;
@@ -196,6 +206,7 @@ export interface NodeConfig {
 export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NODE_ID: 'nodeId',
   WHARF_CLUSTER: 'cluster',
+  WHARF_CLUSTER_MODEL: 'clusterModel',
   WHARF_NATS_URL: 'natsUrl',
   WHARF_DATA_DIR: 'dataDir',
   WHARF_SYNC_WRITES: 'syncWrites',
@@ -291,6 +302,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   const config: NodeConfig = {
     nodeId: id,
     cluster: attempt(() => clusterName(options.cluster ?? 'local'), 'invalid' as ClusterName),
+    clusterModel: (options.clusterModel ?? 'primary') as ClusterModel,
     natsUrl: options.natsUrl ?? 'nats://127.0.0.1:4222',
     dataDir: options.dataDir ?? join('.wharf', 'data', id),
     syncWrites: options.syncWrites ?? true,
@@ -336,6 +348,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
   if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
+  if (!isClusterModel(config.clusterModel)) problems.push(`clusterModel must be one of ${CLUSTER_MODELS.join(', ')}`);
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);

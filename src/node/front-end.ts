@@ -6,7 +6,8 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { Metadata } from '../meta/metadata.ts';
-import type { QueueMeta } from '../meta/records.ts';
+import type { ClusterModel, QueueMeta } from '../meta/records.ts';
+import { checkModelSupports } from '../hosts/model.ts';
 import { queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
@@ -31,6 +32,8 @@ export interface FrontEndDeps {
   service(meta: QueueMeta): QueueService;
   /** How long CreateQueue waits for the new queue's partitions to have primaries. */
   createWaitMs: number;
+  /** The cluster's back-end model: what it offers (src/hosts/model.ts). @default 'primary' */
+  clusterModel?: ClusterModel;
   /** Message move tasks (redrives). */
   moveTasks: MoveTasks;
   /** The cluster's dead-letter queue for sends to queues that do not exist (WHARF_UNKNOWN_QUEUE_DLQ). */
@@ -144,6 +147,7 @@ export class FrontEnd {
     CreateQueue: async ({ queue, attributes, tags }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
+      checkModelSupports(this.deps.clusterModel ?? 'primary', wanted);
       checkRedrivePolicy(this.deps.metadata, name, wanted);
       const now = this.deps.clock.now();
       const meta: QueueMeta = { name, attributes: wanted, createdAt: now, modifiedAt: now, incarnation: randomInt(2 ** 40) };

@@ -34,6 +34,8 @@ import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager } from '../manager/manager.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
+import { startKeeper } from '../hosts/keeper.ts';
+import { checkClusterModel } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -117,6 +119,14 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     throw err instanceof WharfError
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    checkClusterModel(config.cluster, metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
+  } catch (err) {
+    await metadata.close().catch(() => undefined);
+    await nc.close();
+    await store.close();
+    throw err;
   }
   // Checked against the node's last registration: an older copy of its store gets a new identity.
   const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
@@ -274,6 +284,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     registeredAt: config.clock.now(),
     store: storeId,
     storeGeneration: identity.generation,
+    model: config.clusterModel,
   };
   await metadata.putNode(record);
 
@@ -352,6 +363,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
+    clusterModel: config.clusterModel,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
@@ -388,7 +400,19 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   });
 
   let managerStop: (() => Promise<void>) | undefined;
-  if (config.manager) {
+  if (config.clusterModel === 'hosts') {
+    // No manager: every host keeps its shards (src/hosts/keeper.ts).
+    const keeper = startKeeper({
+      nc,
+      metadata,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      log: log.child({ component: 'keeper' }),
+      options: { failureTimeoutMs: config.failureTimeoutMs },
+      inspect: inspector.observe,
+    });
+    managerStop = () => keeper.stop();
+  } else if (config.manager) {
     try {
       managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
     } catch (err) {
@@ -433,7 +457,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     stop: () =>
       (stopping ??= (async () => {
         // Before anything stops: the election needs this node's manager (if active) and heartbeats.
-        await handOverPrimaries({
+        // A hosts cluster has no manager to ask: its shards are taken over after the failure timeout.
+        if (config.clusterModel === 'primary') await handOverPrimaries({
           nc,
           subjects: subs,
           metadata,

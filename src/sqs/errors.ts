@@ -96,6 +96,7 @@ const FROM_WHARF: Record<ErrorCode, SqsErrorName> = {
   [ErrorCode.TooManyTags]: 'InvalidParameterValue',
   [ErrorCode.InvalidMessageAttribute]: 'InvalidParameterValue',
   [ErrorCode.PartitionDraining]: 'ServiceUnavailable',
+  [ErrorCode.UnsupportedByModel]: 'UnsupportedOperation',
 };
 
 /** The SQS name of a Wharf error code (batch entries carry Wharf codes). */

@@ -11,7 +11,6 @@ import {
   DEFAULT_DECISION_OPTIONS,
   keyOf,
   type AssignmentView,
-  type Decision,
   type DecisionOptions,
   type Handover,
   type Heard,
@@ -394,6 +393,6 @@ export const spread = (counts: ReadonlyMap<string, number>): number => {
 };
 
 /** The assignment a decision writes (undefined for node records or no decision). */
-export function written(d: Decision | undefined): Assignment | undefined {
-  return d === undefined || d.kind === 'node' ? undefined : d.assignment;
+export function written(d: Write | undefined): Assignment | undefined {
+  return d === undefined || d.kind === 'node' || d.kind === 'layout' ? undefined : d.assignment;
 }
