@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClusterCommand } from './cluster.ts';
+import { registerDeploymentCommand } from './deployment.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerInspectCommand } from './inspect.ts';
@@ -50,6 +51,7 @@ ${EXIT_CODES_HELP}`,
   registerStreamCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);
+  registerDeploymentCommand(program);
   registerStatusCommand(program);
   registerTopCommand(program);
   registerInspectCommand(program);

@@ -29,8 +29,8 @@ export interface ManagerStatus {
   holder: string | null;
   term: number;
   nodes: Array<{ id: string; state: NodeState; liveness: Liveness; silentMs: number; boot: string | null; store: string | null; stopping: boolean }>;
-  /** `state`: the partition's in its queue's layout (auto-scaling): active, draining or retired. */
-  assignments: Array<Assignment & { revision: number; state: PartitionState; reports: ReplicaStatus[] }>;
+  /** `state`: the partition's in its queue's layout (auto-scaling): active, draining or retired; absent from older managers. */
+  assignments: Array<Assignment & { revision: number; state?: PartitionState; reports: ReplicaStatus[] }>;
   /** Every draining node, with the partitions that cannot move off it now (a drain that cannot finish). */
   drains: Array<{ node: string; blocked: DrainBlocker[] }>;
 }

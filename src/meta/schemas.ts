@@ -20,7 +20,7 @@ const ids = v.array(id);
 const storeId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 /** A transform by one of the API's checks: what it throws becomes the schema's issue. */
-const checkedBy = <I, O>(check: (input: I) => O) =>
+export const checkedBy = <I, O>(check: (input: I) => O) =>
   v.rawTransform<I, O>(({ dataset, addIssue, NEVER }) => {
     try {
       return check(dataset.value);

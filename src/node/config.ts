@@ -38,6 +38,10 @@
  * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
  * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
  * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
+ * | deployment        | WHARF_DEPLOYMENT         | `none`                  |
+ * | clusterReportMs   | WHARF_CLUSTER_REPORT_MS  | `1000`                  |
+ * | clusterTimeoutMs  | WHARF_CLUSTER_TIMEOUT_MS | `10000`                 |
+ * | moveAfterMs       | WHARF_MOVE_AFTER_MS      | `30000`                 |
  * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
  * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
  * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
@@ -146,6 +150,18 @@ export interface NodeOptions {
   natsTlsCert?: string;
   /** PEM key of that certificate. */
   natsTlsKey?: string;
+  /**
+   * The deployment of several clusters this cluster belongs to (docs/clusters.md): its active
+   * cluster manager reports the cluster's health there, and the external manager
+   * (`npm run external-manager`) of that deployment maps queues to clusters. @default none
+   */
+  deployment?: string | undefined;
+  /** How often the active cluster manager reports its cluster's health to the deployment, ms. @default 1000 */
+  clusterReportMs?: number;
+  /** External manager: a cluster whose report has not changed for this long is unreachable, ms. @default 10000 */
+  clusterTimeoutMs?: number;
+  /** External manager: queues move away from a cluster failing or unreachable this long without a break, ms. @default 30000 */
+  moveAfterMs?: number;
   /** Port of the SQS-compatible endpoint (docs/sqs.md); 0 picks a free one. @default none: the endpoint is off */
   sqsPort?: number | undefined;
   /** Address the SQS endpoint listens on. @default '127.0.0.1' */
@@ -192,6 +208,10 @@ export interface NodeConfig {
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
+  readonly deployment: ClusterName | undefined;
+  readonly clusterReportMs: number;
+  readonly clusterTimeoutMs: number;
+  readonly moveAfterMs: number;
   /** The SQS endpoint's port; undefined when the endpoint is off. */
   readonly sqsPort: number | undefined;
   readonly sqsHost: string;
@@ -237,6 +257,10 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NATS_TLS_CA: 'natsTlsCa',
   WHARF_NATS_TLS_CERT: 'natsTlsCert',
   WHARF_NATS_TLS_KEY: 'natsTlsKey',
+  WHARF_DEPLOYMENT: 'deployment',
+  WHARF_CLUSTER_REPORT_MS: 'clusterReportMs',
+  WHARF_CLUSTER_TIMEOUT_MS: 'clusterTimeoutMs',
+  WHARF_MOVE_AFTER_MS: 'moveAfterMs',
   WHARF_SQS_PORT: 'sqsPort',
   WHARF_SQS_HOST: 'sqsHost',
   WHARF_SQS_CREDENTIALS: 'sqsCredentials',
@@ -269,7 +293,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -327,6 +351,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
+    deployment: options.deployment === undefined ? undefined : attempt(() => clusterName(options.deployment as string), undefined),
+    clusterReportMs: positive(problems, 'clusterReportMs', options.clusterReportMs ?? 1000, 50),
+    clusterTimeoutMs: positive(problems, 'clusterTimeoutMs', options.clusterTimeoutMs ?? 10_000, 100),
+    moveAfterMs: positive(problems, 'moveAfterMs', options.moveAfterMs ?? 30_000, 0),
     sqsPort: options.sqsPort,
     sqsHost: options.sqsHost ?? '127.0.0.1',
     sqsCredentials: options.sqsCredentials,
@@ -345,6 +373,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
   if (config.unknownQueueDlq !== undefined && !isQueueName(config.unknownQueueDlq)) problems.push('unknownQueueDlq must be a queue name');
+  // A cluster reporting on time must never look unreachable.
+  if (config.clusterReportMs * 2 > config.clusterTimeoutMs) problems.push('clusterReportMs must be at most half of clusterTimeoutMs');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
   if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');

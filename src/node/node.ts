@@ -32,7 +32,9 @@ import { openRocksStore, type Store } from '../storage/store.ts';
 import { natsAuthOptions } from '../security/nats-auth.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
-import { startManager } from '../manager/manager.ts';
+import { startManager, type ManagerHandle } from '../manager/manager.ts';
+import { primaryClusterRecord, startClusterReports } from '../deployment/cluster-report.ts';
+import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
 import { startKeeper } from '../hosts/keeper.ts';
 import { checkClusterModel } from '../hosts/model.ts';
@@ -414,7 +416,13 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     managerStop = () => keeper.stop();
   } else if (config.manager) {
     try {
-      managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      const manager = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      // In a deployment of several clusters, the active manager reports this cluster's health.
+      const reports = config.deployment === undefined ? undefined : await reportToDeployment(nc, config, metadata, manager, log);
+      managerStop = async () => {
+        await reports?.();
+        await manager.stop();
+      };
     } catch (err) {
       log.error({ err }, 'the cluster manager did not start');
     }
@@ -520,7 +528,7 @@ async function startClusterManager(
   config: NodeConfig,
   log: Logger,
   inspect: (event: InspectionEvent) => void,
-): Promise<() => Promise<void>> {
+): Promise<ManagerHandle> {
   const manager = await startManager({
     inspect,
     nc,
@@ -536,7 +544,22 @@ async function startClusterManager(
       maxConcurrentMoves: config.maxMoves,
     },
   });
-  return () => manager.stop();
+  return manager;
+}
+
+/** Opens the deployment's metadata and reports this cluster there while its manager is active. Returns the stop function. */
+async function reportToDeployment(nc: NatsConnection, config: NodeConfig, metadata: Metadata, manager: ManagerHandle, log: Logger): Promise<() => Promise<void>> {
+  const deployment = await DeploymentMetadata.open(nc, config.deployment as string, { log, ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}) });
+  const stop = startClusterReports({
+    deployment,
+    periodMs: config.clusterReportMs,
+    log: log.child({ component: 'cluster-report' }),
+    record: () => (manager.isActive() ? primaryClusterRecord(config.cluster, manager.status(), metadata.queues().length, config.clock.now()) : undefined),
+  });
+  return async () => {
+    stop();
+    await deployment.close();
+  };
 }
 
 /** Forwarded partition requests and followers' log fetches, addressed to this node. */

@@ -14,8 +14,12 @@
  *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
  *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *
- * `<cluster>` names one Wharf deployment, so several can share one NATS server (the tests do). The
+ * `<cluster>` names one Wharf cluster, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
+ *
+ * A deployment of several clusters (docs/clusters.md) has its own namespace, apart from its clusters':
+ *
+ *   wharfd.<deployment>.external.<action>      client/operator → the active external manager  request/reply (JSON)
  */
 import type { ClusterName, NodeId } from '../names.ts';
 import type { Action } from './messages.ts';
@@ -63,3 +67,21 @@ export function actionOf(subject: string): string | undefined {
   const i = subject.lastIndexOf('.');
   return i < 0 ? undefined : subject.slice(i + 1);
 }
+
+/** The deployment's namespace: its external cluster manager's subjects. */
+export function deploymentSubjects(deployment: ClusterName) {
+  const prefix = `${DEPLOYMENT_ROOT}.${deployment}`;
+  return {
+    external: (action: ExternalAction) => `${prefix}.external.${action}`,
+  } as const;
+}
+
+export const DEPLOYMENT_ROOT = 'wharfd';
+
+/**
+ * What the active external manager answers on `external.<action>` (JSON, docs/clusters.md):
+ * `status` its view of the clusters and routes; `create`, `split`, `merge` and `delete` change a
+ * queue's route.
+ */
+export const EXTERNAL_ACTIONS = ['status', 'create', 'split', 'merge', 'delete'] as const;
+export type ExternalAction = (typeof EXTERNAL_ACTIONS)[number];
