@@ -14,6 +14,7 @@ import type {
   QueueTags,
   Action,
   BatchEntryFailure,
+  CreationRequest,
   MessageAttributes,
   MessageMoveTask,
   OutgoingMessage,
@@ -278,7 +279,7 @@ export class WharfClient {
   // ---- queues ------------------------------------------------------------------------------------
 
   /** `tags` are set on a new queue only: an existing queue keeps its own (use tagQueue). */
-  createQueue(queue: string, attributes?: Partial<QueueAttributes>, tags?: QueueTags): Promise<Reply<'CreateQueue'>> {
+  createQueue(queue: string, attributes?: CreationRequest, tags?: QueueTags): Promise<Reply<'CreateQueue'>> {
     return this.request('CreateQueue', { queue, ...(attributes ? { attributes } : {}), ...(tags ? { tags } : {}) });
   }
 

@@ -11,7 +11,7 @@ import { creationAttributes } from '../protocol/attributes.ts';
 import { principalPolicy } from '../protocol/codec.ts';
 import type { PrincipalPolicy, QueueAttributes, QueueTags } from '../protocol/messages.ts';
 import { checkTags } from '../protocol/tags.ts';
-import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
+import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type PartitionLayout, type QueueMeta } from './records.ts';
 
 const id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of 1-64 characters [A-Za-z0-9_-]'));
 const queue = v.pipe(v.string(), v.check((name: string) => isQueueName(name), 'expected a queue name'));
@@ -40,6 +40,11 @@ const tags = v.pipe(v.record(v.string(), v.string()), checkedBy<Record<string, s
 
 // Annotated with the record types: a field added to records.ts fails the type check here until
 // the schema knows it.
+const layout: v.GenericSchema<unknown, PartitionLayout> = v.looseObject({
+  states: v.pipe(v.array(v.picklist(['active', 'draining', 'retired'])), v.minLength(1), v.maxLength(1024)),
+  generation: count,
+});
+
 const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({
   name: queue,
   attributes,
@@ -47,6 +52,7 @@ const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({
   createdAt: time,
   modifiedAt: time,
   tags: v.exactOptional(tags),
+  layout: v.exactOptional(layout),
 });
 
 const assignment: v.GenericSchema<unknown, Assignment> = v.looseObject({

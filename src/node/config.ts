@@ -28,6 +28,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
+ * | catchUpBytesPerSecond | WHARF_CATCH_UP_BYTES_PER_SECOND | `16777216` |
  * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
  * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
@@ -120,6 +121,13 @@ export interface NodeOptions {
   /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
   maxMoves?: number;
   /**
+   * Bytes per second this node copies for replicas that catch up (learners' log fetches and
+   * snapshot copies): joins, drains and rebalancing leave the rest of the disk and network to
+   * client traffic. 0: no limit. @default 16777216 (16 MiB, twice what one partition was measured
+   * to take in: a learner still overtakes a busy primary)
+   */
+  catchUpBytesPerSecond?: number;
+  /**
    * The cluster's dead-letter queue: a send to a queue that does not exist keeps its messages there
    * (and still answers queue_not_found). A queue name; the queue must be created. @default none
    */
@@ -205,6 +213,7 @@ export interface NodeConfig {
   readonly managerLeaseMs: number;
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
+  readonly catchUpBytesPerSecond: number;
   readonly unknownQueueDlq: string | undefined;
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
@@ -250,6 +259,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
+  WHARF_CATCH_UP_BYTES_PER_SECOND: 'catchUpBytesPerSecond',
   WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
   WHARF_LEASE_HEARTBEAT_TIMEOUT_MS: 'leaseHeartbeatTimeoutMs',
   WHARF_NATS_CREDS: 'natsCreds',
@@ -297,7 +307,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -351,6 +361,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
+    catchUpBytesPerSecond: positive(problems, 'catchUpBytesPerSecond', options.catchUpBytesPerSecond ?? 16 * 1024 * 1024, 0),
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),

@@ -14,7 +14,8 @@ import { LIMITS } from '../protocol/limits.ts';
 import type { Action, OutgoingMessage, PrincipalAction, Reply, Request, StreamAction } from '../protocol/messages.ts';
 import type { Access } from '../security/access.ts';
 import type { PrincipalStore } from '../meta/principal-store.ts';
-import { encodeRoute } from '../protocol/route.ts';
+import { encodeRoute, type PartitionRoute } from '../protocol/route.ts';
+import { partitionStates } from '../meta/layout.ts';
 import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
 import type { MoveTasks } from './move-tasks.ts';
 import { checkTags, taggedWith, untagged } from '../protocol/tags.ts';
@@ -107,9 +108,10 @@ export class FrontEnd {
     const { metadata } = this.deps;
     const meta = metadata.queue(name)?.value;
     if (!meta) return undefined;
-    const partitions = Array.from({ length: meta.attributes.partitions }, (_, p) => {
+    const partitions = partitionStates(meta).map((state, p): PartitionRoute => {
       const a = metadata.assignment(meta.name, p)?.value;
-      return a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+      const route = a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+      return state === 'active' ? route : { ...route, state };
     });
     return encodeRoute({ incarnation: meta.incarnation, partitions });
   }

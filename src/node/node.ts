@@ -17,7 +17,9 @@ import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
-import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
+import type { Assignment, Heartbeat, NodeRecord, PartitionLoad, QueueMeta, ReplicaReport } from '../meta/records.ts';
+import { partitionStates } from '../meta/layout.ts';
+import { CatchUpLimit } from '../replication/catch-up-limit.ts';
 import { ANONYMOUS, type QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
@@ -162,6 +164,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
     commitTimeoutMs: Math.max(config.failureTimeoutMs * 3, 10_000),
     retainEntries: config.logRetainEntries,
+    catchUp: new CatchUpLimit(config.catchUpBytesPerSecond, () => performance.now()),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
@@ -199,8 +202,15 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store, () =>
-      oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+    const client = new PartitionClient(
+      ref,
+      log.child({ component: 'partition', queue, partition }),
+      store,
+      () => oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+      () => {
+        const meta = metadata.queue(queue)?.value;
+        return meta !== undefined && partitionStates(meta)[partition] !== 'active';
+      },
     );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
@@ -225,7 +235,11 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
       name: meta.name,
       incarnation: meta.incarnation,
       attributes: meta.attributes,
-      partitions: Array.from({ length: meta.attributes.partitions }, (_, n) => new PartitionRouter(routerDeps, meta.name, n)),
+      layout: () => {
+        const current = metadata.queue(meta.name)?.value;
+        return current !== undefined && current.incarnation === meta.incarnation ? current : meta;
+      },
+      router: (n) => new PartitionRouter(routerDeps, meta.name, n),
       onReady: (listener) => {
         if (nc.isClosed()) return () => undefined;
         const sub = nc.subscribe(subs.ready(meta.name), { callback: () => listener() });
@@ -278,6 +292,12 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   };
   await metadata.putNode(record);
 
+  // Only a queue that scales reports its load: the heartbeat of every other stays as it was.
+  const loadOf = (role: string, queue: string, partition: number): { load?: PartitionLoad } => {
+    if (role !== 'primary' || metadata.queue(queue)?.value.attributes.autoScaling === undefined) return {};
+    const load = localClient(queue, partition)?.load();
+    return load === undefined ? {} : { load };
+  };
   const reports = (): ReplicaReport[] => {
     const out: ReplicaReport[] = [];
     for (const q of Object.values(actor.getSnapshot().context.queues)) {
@@ -297,6 +317,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
           commitIndex: primary?.commit ?? c.commit,
           ...(role === 'primary' && primary ? { isr: primary.inSync(ISR_LAG_MS) } : {}),
           ...(c.amnesiac ? { witness: { lastEpoch: c.meta.markEpoch, logEnd: c.catchUpTo } } : {}),
+          ...loadOf(role, c.queue, c.partition),
         });
       }
     }

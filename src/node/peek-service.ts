@@ -13,6 +13,7 @@
  * not at all, as with any scan of a live queue.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { partitionCount, partitionStates } from '../meta/layout.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { QueueMeta } from '../meta/records.ts';
 import type { Metadata } from '../meta/metadata.ts';
@@ -66,7 +67,9 @@ export function decodeCursor(text: string): Cursor {
 }
 
 export async function peekMessages(deps: PeekDeps, meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>> {
-  const partitions = meta.attributes.partitions;
+  // Every partition id the queue has given (auto-scaling adds ids); retired ones hold nothing.
+  const partitions = partitionCount(meta);
+  const retired = partitionStates(meta).map((s) => s === 'retired');
   if (request.partition !== undefined && request.partition >= partitions) {
     throw new WharfError(ErrorCode.InvalidParameter, `PeekMessages: queue ${meta.name} has partitions 0 to ${partitions - 1}`);
   }
@@ -96,6 +99,7 @@ export async function peekMessages(deps: PeekDeps, meta: QueueMeta, request: Req
     ...(stream ? { committed } : {}),
   });
   for (let p = position.partition; p <= last; p++) {
+    if (retired[p] === true) continue;
     const input: PartitionPeek = {
       queue: meta.name,
       partition: p,

@@ -47,6 +47,11 @@ export interface SettableAttributes {
   /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
   overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
   /**
+   * The cluster manager adds and retires partitions by load (docs/autoscaling.md). Standard queues
+   * only; `null` in a SetQueueAttributes turns it off (the partitions stay as they are). @default off
+   */
+  autoScaling?: AutoScaling;
+  /**
    * `arrival`: best effort by arrival (each partition delivers in the order messages became
    * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
    * and released in that order, so producers' clocks, not network paths, order delivery
@@ -90,6 +95,32 @@ export interface RedriveAllowPolicy {
   sourceQueues?: string[];
 }
 
+/**
+ * Auto-scaling of a queue's partitions: each partition has a budget, and the queue's use of it is
+ * the highest of its three ratios (messages held, bytes held, sends per second), averaged over the
+ * active partitions. Every field is optional in a request; the stored attribute has them all.
+ */
+export interface AutoScaling {
+  /** Fewest active partitions. 1–64. @default 1 */
+  minPartitions: number;
+  /** Most active partitions. 1–64, at least minPartitions. @default 8 */
+  maxPartitions: number;
+  /** Messages one partition should hold (ready, in flight, delayed). @default 1000000 */
+  budgetMessages: number;
+  /** Bytes one partition should hold. @default 1073741824 (1 GiB) */
+  budgetBytes: number;
+  /** Sends per second one partition should take. @default 4000 */
+  budgetSendsPerSecond: number;
+  /** Percent of the budget past which a partition is added. 1–100. @default 80 */
+  scaleUpPercent: number;
+  /** Percent of the budget (what the queue would use with one partition fewer) below which one is retired. 0–99, below scaleUpPercent. @default 30 */
+  scaleDownPercent: number;
+  /** Seconds after a change before the next partition is added. 0–86,400. @default 30 */
+  scaleUpCooldownSeconds: number;
+  /** Seconds the queue must stay below scaleDownPercent (and since the last change) before a partition is retired. 0–86,400. @default 300 */
+  scaleDownAfterSeconds: number;
+}
+
 /** How a message came to be in a dead-letter queue, and its delivery attempts before. */
 export interface DeadLetterHistory {
   sourceQueue: string;
@@ -104,8 +135,19 @@ export interface DeadLetterHistory {
 /** The optional attributes of dead letters: `null` in a SetQueueAttributes removes one. */
 export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'deadLetterOnExpiry' | 'maxLength' | 'overflowPolicy';
 
+/** Attributes absent unless set, of any shape: `null` in a SetQueueAttributes removes one. */
+export type OptionalAttribute = DeadLetterAttribute | 'autoScaling';
+
 /** A SetQueueAttributes: settable attributes to change, and `null` for optional ones to remove. */
-export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttributes[K] | (K extends DeadLetterAttribute ? null : never) };
+export type AttributeChanges = {
+  [K in keyof SettableAttributes]?: AttributeInput<K> | (K extends OptionalAttribute ? null : never);
+};
+
+/** An attribute as a request gives it: auto-scaling's fields each default on their own. */
+type AttributeInput<K extends keyof QueueAttributes> = K extends 'autoScaling' ? Partial<AutoScaling> : QueueAttributes[K];
+
+/** A CreateQueue's attributes: any of them, the rest defaulted. */
+export type CreationRequest = { [K in keyof QueueAttributes]?: AttributeInput<K> };
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
@@ -345,7 +387,7 @@ export interface PrincipalPolicy {
 export interface Api {
   CreateQueue: {
     /** `tags` are set on a new queue only; an existing queue keeps its own. */
-    request: { queue: string; attributes?: Partial<QueueAttributes>; tags?: QueueTags };
+    request: { queue: string; attributes?: CreationRequest; tags?: QueueTags };
     reply: { queue: string; created: boolean };
   };
   /** Adds tags, or replaces the values of keys it has. */

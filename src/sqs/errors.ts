@@ -95,6 +95,7 @@ const FROM_WHARF: Record<ErrorCode, SqsErrorName> = {
   [ErrorCode.InvalidTag]: 'InvalidParameterValue',
   [ErrorCode.TooManyTags]: 'InvalidParameterValue',
   [ErrorCode.InvalidMessageAttribute]: 'InvalidParameterValue',
+  [ErrorCode.PartitionDraining]: 'ServiceUnavailable',
   [ErrorCode.UnsupportedByModel]: 'UnsupportedOperation',
   [ErrorCode.AccessDenied]: 'AccessDenied',
   [ErrorCode.PrincipalNotFound]: 'InvalidParameterValue',
