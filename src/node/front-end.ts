@@ -19,6 +19,7 @@ import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
 import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
 import type { GroupStore } from '../meta/groups.ts';
+import type { RateLimits } from './rate-limits.ts';
 
 /** How often CreateQueue asks whether the new queue's partitions serve yet. */
 const SERVING_POLL_MS = 50;
@@ -40,6 +41,8 @@ export interface FrontEndDeps {
   groups: GroupStore;
   /** Ready notices of a queue, for stream reads that wait. */
   watchReady(queue: string): ReadyWatch;
+  /** Per-queue request and byte rates (rate-limits.ts); absent: none enforced. */
+  limits?: RateLimits;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
@@ -62,7 +65,20 @@ export class FrontEnd {
   }
 
   handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
+    try {
+      this.admit(action, request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return (this.handlers[action] as (r: Request<A>) => Promise<Reply<A>>)(request);
+  }
+
+  /** Refuses a request over its queue's rate limits (`throttled`) before any work is done for it. */
+  private admit<A extends Action>(action: A, request: Request<A>): void {
+    const queue = (request as { queue?: unknown }).queue;
+    if (this.deps.limits === undefined || typeof queue !== 'string') return;
+    const meta = this.deps.metadata.queue(queue)?.value;
+    if (meta !== undefined) this.deps.limits.admit(action, meta, request);
   }
 
   queueNames(): string[] {

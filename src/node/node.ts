@@ -20,6 +20,7 @@ import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
+import { primaryShare, RateLimits } from './rate-limits.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
@@ -326,6 +327,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
+    limits: new RateLimits({ now: () => config.clock.now(), share: primaryShare(metadata, self) }),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
