@@ -21,6 +21,7 @@ import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from
 import type { QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { primaryShare, RateLimits } from './rate-limits.ts';
+import { FairScheduler } from './fair-scheduler.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
@@ -168,6 +169,8 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
 
   // ---- partition clients, routers, services -------------------------------------------------------
   const clients = new Map<string, PartitionClient>();
+  // One scheduler for every partition served here: they share this thread (fair-scheduler.ts).
+  const scheduler = new FairScheduler({ quantum: config.schedulerQuantum, maxPending: config.maxPending });
   const localClient = (queue: string, partition: number): PartitionClient | undefined => {
     const ref = replicaOf(queue, partition);
     const k = replicaKey(queue, partition);
@@ -176,8 +179,12 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store, () =>
-      oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+    const client = new PartitionClient(
+      ref,
+      log.child({ component: 'partition', queue, partition }),
+      store,
+      () => oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+      scheduler,
     );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
