@@ -119,6 +119,9 @@ interface FloodCounts {
   sent: number;
   received: number;
   throttled: number;
+  /** Messages this process received more than once, and deletes refused: both should be 0. */
+  redelivered: number;
+  failedDeletes: number;
   ms: number;
 }
 
@@ -132,13 +135,16 @@ async function floodWorker(natsUrl: string, queue: string, batch: number, window
   const body = fixedBody();
   const entries = Array.from({ length: batch }, (_, i) => ({ id: String(i), body }));
   let running = true;
-  const counts: FloodCounts = { sent: 0, received: 0, throttled: 0, ms: 0 };
+  const counts: FloodCounts = { sent: 0, received: 0, throttled: 0, redelivered: 0, failedDeletes: 0, ms: 0 };
+  const seen = new Set<string>();
   const t0 = performance.now();
   const pause = () => new Promise((r) => setTimeout(r, 20));
   const sender = async () => {
     while (running) {
       try {
-        counts.sent += (await client.sendMessageBatch(queue, entries)).successful.length;
+        // Awaited before the sum: `counts.sent += await …` would read the count before the wait and lose the other senders' updates.
+        const reply = await client.sendMessageBatch(queue, entries);
+        counts.sent += reply.successful.length;
       } catch {
         counts.throttled++;
         await pause();
@@ -150,7 +156,14 @@ async function floodWorker(natsUrl: string, queue: string, batch: number, window
       try {
         const messages = await client.receive(queue, { maxMessages: 500, waitTimeSeconds: 1 });
         counts.received += messages.length;
-        if (messages.length > 0) await client.deleteMessageBatch(queue, messages.map((m, i) => ({ id: String(i), receiptHandle: m.receiptHandle })));
+        for (const m of messages) {
+          if (seen.has(m.messageId)) counts.redelivered++;
+          seen.add(m.messageId);
+        }
+        if (messages.length > 0) {
+          const reply = await client.deleteMessageBatch(queue, messages.map((m, i) => ({ id: String(i), receiptHandle: m.receiptHandle })));
+          counts.failedDeletes += reply.failed.length;
+        }
       } catch {
         counts.throttled++;
         await pause();
@@ -192,12 +205,15 @@ function flood(options: Options, queue: string): { stop(): Promise<FloodCounts> 
     async stop() {
       for (const { child } of children) child.kill('SIGTERM');
       const all = await Promise.all(children.map((c) => c.done));
-      return all.reduce((sum, c) => ({ sent: sum.sent + c.sent, received: sum.received + c.received, throttled: sum.throttled + c.throttled, ms: Math.max(sum.ms, c.ms) }), {
-        sent: 0,
-        received: 0,
-        throttled: 0,
-        ms: 0,
-      });
+      const sum = (k: Exclude<keyof FloodCounts, 'ms'>) => all.reduce((n, c) => n + c[k], 0);
+      return {
+        sent: sum('sent'),
+        received: sum('received'),
+        throttled: sum('throttled'),
+        redelivered: sum('redelivered'),
+        failedDeletes: sum('failedDeletes'),
+        ms: Math.max(...all.map((c) => c.ms)),
+      };
     },
   };
 }
@@ -208,6 +224,7 @@ async function phase(options: Options, name: string, queueB: string, queueA: str
   try {
     const b = await measureB(options, queueB, guard);
     const a = await flooding?.stop();
+    if (a !== undefined) log(`isolation: A sent ${a.sent}, received ${a.received} (${a.redelivered} more than once), ${a.failedDeletes} deletes refused, ${a.throttled} requests refused`);
     const perSecond = (n: number) => (a === undefined ? 0 : Math.round((n * 1000) / a.ms));
     return { name, b: summarize(b.e2e), bSend: summarize(b.send), aSent: perSecond(a?.sent ?? 0), aReceived: perSecond(a?.received ?? 0), aThrottled: a?.throttled ?? 0 };
   } catch (err) {
