@@ -15,6 +15,7 @@ NATS_PORT=4222
 MONITOR_PORT=8222
 NODES=${WHARF_NODES:-3}
 HTTP_BASE_PORT=9464
+SQS_BASE_PORT=9324
 INSPECT_PORT=9400
 NATS_START_TIMEOUT_S=10
 NODE_READY_TIMEOUT_S=${WHARF_READY_TIMEOUT_S:-60}
@@ -36,7 +37,7 @@ done
 bash scripts/stop.sh --quiet
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "${NATS_PORT}" "${MONITOR_PORT}" "${INSPECT_PORT}" $(seq "${HTTP_BASE_PORT}" $((HTTP_BASE_PORT + NODES - 1))); do
+for port in "${NATS_PORT}" "${MONITOR_PORT}" "${INSPECT_PORT}" $(seq "${HTTP_BASE_PORT}" $((HTTP_BASE_PORT + NODES - 1))) $(seq "${SQS_BASE_PORT}" $((SQS_BASE_PORT + NODES - 1))); do
   port_in_use "${port}" && die "port ${port} on 127.0.0.1 is taken by a process this script did not start; stop it and run again"
 done
 
@@ -92,6 +93,7 @@ for ((n = 1; n <= NODES; n++)); do
   id="node-${n}"
   WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
     WHARF_DATA_DIR="./${WHARF_DIR}/data/${id}" WHARF_HTTP_PORT=$((HTTP_BASE_PORT + n - 1)) \
+    WHARF_SQS_PORT=$((SQS_BASE_PORT + n - 1)) WHARF_SQS_ALLOW_UNSIGNED=true \
     setsid nohup node --import tsx src/node/main.ts >"${WHARF_DIR}/${id}.log" 2>&1 </dev/null &
   echo "$!" >"${WHARF_DIR}/${id}.pid"
 done
@@ -130,6 +132,7 @@ cat <<INFO
 Wharf is running (cluster "local", ${NODES} node(s)):
   NATS        nats://127.0.0.1:${NATS_PORT}   (monitoring http://127.0.0.1:${MONITOR_PORT})
   inspector   http://127.0.0.1:${INSPECT_PORT}/   (cluster map, queues, message search, actors, live)
+  SQS API     http://127.0.0.1:${SQS_BASE_PORT} … :$((SQS_BASE_PORT + NODES - 1))   (any AWS SDK; unsigned, local only: docs/sqs.md)
   metrics     http://127.0.0.1:${HTTP_BASE_PORT}/metrics … :$((HTTP_BASE_PORT + NODES - 1))   (health: /healthz, /readyz)
   logs        ./${WHARF_DIR}/nats.log, ./${WHARF_DIR}/node-<n>.log, ./${WHARF_DIR}/inspect.log
   data        ./${WHARF_DIR}/nats, ./${WHARF_DIR}/data/node-<n>

@@ -38,6 +38,12 @@
  * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
  * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
  * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
+ * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
+ * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
+ * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
+ * | sqsAllowUnsigned  | WHARF_SQS_ALLOW_UNSIGNED | `false`                 |
+ * | sqsRegion         | WHARF_SQS_REGION         | `us-east-1`             |
+ * | sqsAccountId      | WHARF_SQS_ACCOUNT_ID     | `000000000000`          |
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -133,9 +139,22 @@ export interface NodeOptions {
   natsTlsCert?: string;
   /** PEM key of that certificate. */
   natsTlsKey?: string;
+  /** Port of the SQS-compatible endpoint (docs/sqs.md); 0 picks a free one. @default none: the endpoint is off */
+  sqsPort?: number | undefined;
+  /** Address the SQS endpoint listens on. @default '127.0.0.1' */
+  sqsHost?: string;
+  /** JSON file mapping SQS access key ids to their secrets and Wharf principals (src/sqs/credentials.ts). */
+  sqsCredentials?: string | undefined;
+  /** Serve SQS requests without a signature, as the principal `anonymous`. @default false */
+  sqsAllowUnsigned?: boolean;
+  /** The region queue ARNs name. @default 'us-east-1' */
+  sqsRegion?: string;
+  /** The account id queue URLs and ARNs name (12 digits). @default '000000000000' */
+  sqsAccountId?: string;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
+
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -166,6 +185,13 @@ export interface NodeConfig {
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
+  /** The SQS endpoint's port; undefined when the endpoint is off. */
+  readonly sqsPort: number | undefined;
+  readonly sqsHost: string;
+  readonly sqsCredentials: string | undefined;
+  readonly sqsAllowUnsigned: boolean;
+  readonly sqsRegion: string;
+  readonly sqsAccountId: string;
   readonly clock: Clock;
 }
 
@@ -204,6 +230,12 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NATS_TLS_CA: 'natsTlsCa',
   WHARF_NATS_TLS_CERT: 'natsTlsCert',
   WHARF_NATS_TLS_KEY: 'natsTlsKey',
+  WHARF_SQS_PORT: 'sqsPort',
+  WHARF_SQS_HOST: 'sqsHost',
+  WHARF_SQS_CREDENTIALS: 'sqsCredentials',
+  WHARF_SQS_ALLOW_UNSIGNED: 'sqsAllowUnsigned',
+  WHARF_SQS_REGION: 'sqsRegion',
+  WHARF_SQS_ACCOUNT_ID: 'sqsAccountId',
 };
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -227,10 +259,10 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites' || key === 'manager') {
+    if (key === 'syncWrites' || key === 'manager' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -288,9 +320,15 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
+    sqsPort: options.sqsPort,
+    sqsHost: options.sqsHost ?? '127.0.0.1',
+    sqsCredentials: options.sqsCredentials,
+    sqsAllowUnsigned: options.sqsAllowUnsigned ?? false,
+    sqsRegion: options.sqsRegion ?? 'us-east-1',
+    sqsAccountId: options.sqsAccountId ?? '000000000000',
     clock: options.clock ?? systemClock,
   };
-  problems.push(...natsAuthProblems(config.natsAuth));
+  problems.push(...natsAuthProblems(config.natsAuth), ...sqsProblems(config));
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {
     problems.push('httpPort must be an integer from 0 to 65535');
   }
@@ -308,6 +346,17 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function sqsProblems(c: NodeConfig): string[] {
+  const problems: string[] = [];
+  if (c.sqsPort !== undefined) {
+    if (!Number.isInteger(c.sqsPort) || c.sqsPort < 0 || c.sqsPort > 65535) problems.push('sqsPort must be an integer from 0 to 65535');
+    if (c.sqsCredentials === undefined && !c.sqsAllowUnsigned) problems.push('the SQS endpoint needs sqsCredentials (WHARF_SQS_CREDENTIALS) or sqsAllowUnsigned');
+  }
+  if (!/^[a-z0-9-]{1,32}$/.test(c.sqsRegion)) problems.push('sqsRegion must be 1-32 of a-z, 0-9 and -');
+  if (!/^\d{12}$/.test(c.sqsAccountId)) problems.push('sqsAccountId must be 12 digits');
+  return problems;
 }
 
 function natsAuthOf(o: NodeOptions): NatsAuth {

@@ -3,10 +3,10 @@
  * (config.ts) until SIGTERM or SIGINT, then stops gracefully.
  */
 import { configFromEnv } from './config.ts';
-import { startNode } from './node.ts';
+import { startResolvedNode } from './node.ts';
 
 try {
-  const node = await startNode(configFromEnv());
+  const node = await startResolvedNode(configFromEnv());
   const shutdown = (signal: string) => {
     node.log.info({ signal }, 'stopping');
     node.stop().then(

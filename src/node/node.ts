@@ -49,6 +49,7 @@ import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { GroupStore } from '../meta/groups.ts';
 import { readyWatches } from './ready-watch.ts';
 import { serveHttp } from './http.ts';
+import { startSqsEndpoint } from '../sqs/endpoint.ts';
 import { NodeMetrics } from './metrics.ts';
 import { oldestMessageAgeMs } from './oldest-message.ts';
 import type { Action } from '../protocol/messages.ts';
@@ -63,6 +64,8 @@ export interface WharfNode {
   readonly log: Logger;
   /** The port of the /metrics, /healthz and /readyz endpoint. */
   readonly httpPort: number;
+  /** Port of the SQS-compatible endpoint, when it is on. */
+  readonly sqsPort?: number;
   /** This node's replica reports, as its heartbeat carries them. */
   reports(): ReplicaReport[];
   /** Stops serving, lets writes under way finish, closes NATS and the store. */
@@ -83,7 +86,14 @@ const HANDOVER_WAIT_MS = 5000;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
 export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
-  const config = resolveConfig(options);
+  return startResolvedNode(resolveConfig(options));
+}
+
+/**
+ * Starts a node from a configuration already resolved (main.ts: configFromEnv reports every problem
+ * at once). Resolving it again would lose what only options carry, such as the NATS secrets' paths.
+ */
+export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> {
   const log = createLogger(config.logLevel, { nodeId: config.nodeId, cluster: config.cluster });
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openRocksStore(config.dataDir);
@@ -384,8 +394,17 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     throw new WharfError(ErrorCode.Unavailable, `cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   });
 
+  const sqsPort = config.sqsPort;
+  const sqs = sqsPort === undefined ? undefined : await startSqsEndpoint({ ...config, sqsPort }, frontEnd, metadata, log).catch(async (err: unknown) => {
+    for (const s of [...api, ...internal]) s.unsubscribe();
+    await http.close();
+    await nc.close();
+    await store.close();
+    throw err;
+  });
+
   log.info(
-    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: metadata.queues().length, syncWrites: config.syncWrites, httpPort: http.port },
+    { natsUrl: config.natsUrl, dataDir: config.dataDir, queues: metadata.queues().length, syncWrites: config.syncWrites, httpPort: http.port, sqsPort: sqs?.port },
     'node ready',
   );
 
@@ -397,6 +416,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
     metadata,
     log,
     httpPort: http.port,
+    ...(sqs === undefined ? {} : { sqsPort: sqs.port }),
     reports,
     stop: () =>
       (stopping ??= (async () => {
@@ -417,6 +437,7 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
         beats.close();
         for (const s of [...api, ...internal]) s.unsubscribe();
         for (const u of unsubscribe) u();
+        await sqs?.close();
         await http.close();
         metrics.close();
         for (const s of services.values()) s.close();

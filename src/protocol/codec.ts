@@ -193,6 +193,14 @@ export function decodeRequest<A extends Action>(action: A, frame: Uint8Array): R
     const given = typeof version === 'number' ? String(version) : typeof version;
     throw new WharfError(ErrorCode.UnsupportedVersion, `protocol version ${given} is not served; use ${PROTOCOL_VERSION}`);
   }
+  return checkRequest(action, fields);
+}
+
+/**
+ * Checks a request of `action` built in process (the SQS endpoint's): the same schema as a frame's,
+ * so a request reaches the front-end checked whichever way it came.
+ */
+export function checkRequest<A extends Action>(action: A, fields: unknown): Request<A> {
   const result = v.safeParse(schemas[action], fields);
   if (!result.success) {
     const issue = result.issues[0];

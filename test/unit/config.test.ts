@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 33);
+  t.is(table.size, 39);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -153,7 +153,7 @@ test('resolveConfig reports every problem in one error', (t) => {
 
 test('a node started from the environment reports every problem at once', (t) => {
   // docs/configuration.md: "all problems are reported together at start". main.ts does
-  // startNode(configFromEnv()).
+  // startResolvedNode(configFromEnv()).
   const env = { WHARF_SYNC_WRITES: 'yes', WHARF_TICK_MS: '1', WHARF_CLUSTER: 'a.b' };
   const message = problemsOf(() => configFromEnv(env));
   t.regex(message, /WHARF_SYNC_WRITES|syncWrites/);
@@ -215,4 +215,14 @@ test('NATS credentials and TLS settings that do not fit together are reported wi
   t.regex(message, /tickMs must be an integer >= 5/);
   const config = configFromEnv({ WHARF_NATS_CREDS: '/run/secrets/node.creds', WHARF_NATS_TLS_CA: '/etc/wharf/ca.pem' });
   t.deepEqual(config.natsAuth, { credsFile: '/run/secrets/node.creds', tlsCa: '/etc/wharf/ca.pem' });
+});
+
+test('the SQS endpoint is off by default and, when on, needs credentials or unsigned access', (t) => {
+  t.is(resolveConfig({}).sqsPort, undefined);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324 })), /needs sqsCredentials/);
+  t.regex(problemsOf(() => resolveConfig({ sqsPort: 9324, sqsAllowUnsigned: true, sqsAccountId: '12', sqsRegion: 'EU WEST' })), /sqsRegion.*sqsAccountId/);
+  const env = optionsFromEnv({ WHARF_SQS_PORT: '9324', WHARF_SQS_ALLOW_UNSIGNED: 'true', WHARF_SQS_HOST: '0.0.0.0' });
+  t.like(resolveConfig(env), { sqsPort: 9324, sqsHost: '0.0.0.0', sqsAllowUnsigned: true, sqsRegion: 'us-east-1', sqsAccountId: '000000000000' });
+  // A resolved configuration resolves to itself (the node's main passes one to startNode).
+  t.like(resolveConfig(resolveConfig(env)), { sqsPort: 9324, sqsAllowUnsigned: true });
 });
