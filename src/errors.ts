@@ -37,6 +37,7 @@
  * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue on a hosts cluster) | no |
  * | access_denied           | the principal may not do this action on this queue (security.md) | no      |
  * | principal_not_found     | no principal of that name is defined                           | no        |
+ * | throttled               | over the queue's request or byte rate; `retryAfterMs` says when | yes       |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -75,6 +76,7 @@ export const ErrorCode = {
   UnsupportedByModel: 'unsupported_by_model',
   AccessDenied: 'access_denied',
   PrincipalNotFound: 'principal_not_found',
+  Throttled: 'throttled',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -88,6 +90,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.Unavailable,
   ErrorCode.StorageFailure,
   ErrorCode.PartitionDraining,
+  ErrorCode.Throttled,
 ]);
 
 /** An error as it crosses NATS. */
@@ -96,17 +99,21 @@ export interface WireError {
   message: string;
   /** For `not_leader`: the node that serves the partition, when known. */
   leader?: string;
+  /** For `throttled`: how long until the request would be admitted, ms. */
+  retryAfterMs?: number;
 }
 
 export class WharfError extends Error {
   override readonly name = 'WharfError';
   readonly code: ErrorCode;
   readonly leader: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { leader?: string }) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { leader?: string; retryAfterMs?: number }) {
     super(message, options);
     this.code = code;
     this.leader = options?.leader;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   get retryable(): boolean {
@@ -114,19 +121,23 @@ export class WharfError extends Error {
   }
 
   toWire(): WireError {
-    return this.leader === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, leader: this.leader };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.leader === undefined ? {} : { leader: this.leader }),
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+    };
   }
 
   /** The only place a wire error becomes an exception again. Unknown codes become `internal`. */
   static fromWire(e: unknown): WharfError {
     if (typeof e === 'object' && e !== null) {
-      const { code, message, leader } = e as Record<string, unknown>;
+      const { code, message, leader, retryAfterMs } = e as Record<string, unknown>;
       if (typeof code === 'string' && CODES.has(code) && typeof message === 'string') {
-        return typeof leader === 'string'
-          ? new WharfError(code as ErrorCode, message, { leader })
-          : new WharfError(code as ErrorCode, message);
+        return new WharfError(code as ErrorCode, message, {
+          ...(typeof leader === 'string' ? { leader } : {}),
+          ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+        });
       }
     }
     return new WharfError(ErrorCode.Internal, 'malformed error reply');

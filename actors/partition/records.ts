@@ -211,7 +211,7 @@ export function loadedDeliveries(
 }
 
 /** Bytes of body and attributes (names, types and values, strings counted in UTF-8), as SQS counts them. */
-export function recordSize(record: MessageRecord): number {
+export function recordSize(record: Pick<MessageRecord, 'body' | 'attributes'>): number {
   let size = record.body.byteLength;
   if (record.attributes) {
     for (const [name, attr] of Object.entries(record.attributes)) {

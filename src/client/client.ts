@@ -240,7 +240,9 @@ export class WharfClient {
             ? new WharfError(ErrorCode.Timeout, `${error.message} (after an earlier attempt timed out: the outcome is unknown)`, { cause: error })
             : error;
         }
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
+        // A throttled request waits at least as long as the node said it would take to pass.
+        const backoff = Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.max(backoff, error.retryAfterMs ?? 0)));
       }
     }
   }

@@ -14,6 +14,8 @@
  * | tickMs            | WHARF_TICK_MS            | `100`                   |
  * | maxInflight       | WHARF_MAX_INFLIGHT       | `120000`                |
  * | maxWaiters        | WHARF_MAX_WAITERS        | `10000`                 |
+ * | schedulerQuantum  | WHARF_SCHEDULER_QUANTUM  | `256`                   |
+ * | maxPending        | WHARF_MAX_PENDING        | `20000`                 |
  * | windowMessages    | WHARF_WINDOW_MESSAGES    | `16384`                 |
  * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
@@ -83,6 +85,14 @@ export interface NodeOptions {
   maxInflight?: number;
   /** Long-poll receivers waiting per queue before ReceiveMessage answers `over_limit`. @default 10000 */
   maxWaiters?: number;
+  /**
+   * Messages each partition with pending requests hands to its actor per turn of the fair
+   * scheduler (src/node/fair-scheduler.ts): a flooded partition writes about this many at a time
+   * while the others get their turns. @default 256
+   */
+  schedulerQuantum?: number;
+  /** Messages of requests pending per partition on a node before new ones answer `over_limit`. @default 20000 */
+  maxPending?: number;
   /** Ready messages a partition keeps in memory ahead of delivery. @default 16384 */
   windowMessages?: number;
   /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 32 MiB */
@@ -199,6 +209,8 @@ export interface NodeConfig {
   readonly tickMs: number;
   readonly maxInflight: number;
   readonly maxWaiters: number;
+  readonly schedulerQuantum: number;
+  readonly maxPending: number;
   readonly windowMessages: number;
   readonly windowBytes: number;
   readonly logLevel: string;
@@ -245,6 +257,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_TICK_MS: 'tickMs',
   WHARF_MAX_INFLIGHT: 'maxInflight',
   WHARF_MAX_WAITERS: 'maxWaiters',
+  WHARF_SCHEDULER_QUANTUM: 'schedulerQuantum',
+  WHARF_MAX_PENDING: 'maxPending',
   WHARF_WINDOW_MESSAGES: 'windowMessages',
   WHARF_WINDOW_BYTES: 'windowBytes',
   WHARF_LOG_LEVEL: 'logLevel',
@@ -307,7 +321,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -347,6 +361,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     tickMs: positive(problems, 'tickMs', options.tickMs ?? 100, 5),
     maxInflight: positive(problems, 'maxInflight', options.maxInflight ?? 120_000),
     maxWaiters: positive(problems, 'maxWaiters', options.maxWaiters ?? 10_000),
+    schedulerQuantum: positive(problems, 'schedulerQuantum', options.schedulerQuantum ?? 256),
+    maxPending: positive(problems, 'maxPending', options.maxPending ?? 20_000),
     windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 16384, 16),
     windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',

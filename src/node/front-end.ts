@@ -23,6 +23,7 @@ import type { Clock } from '../clock.ts';
 import type { QueueService } from './queue-service.ts';
 import { checkStreamSend, checkWorkQueue, streamHandlers, type ReadyWatch } from './stream-front-end.ts';
 import type { GroupStore } from '../meta/groups.ts';
+import type { RateLimits } from './rate-limits.ts';
 
 /** How often CreateQueue asks whether the new queue's partitions serve yet. */
 const SERVING_POLL_MS = 50;
@@ -50,6 +51,8 @@ export interface FrontEndDeps {
   access: Access;
   /** Principals' policies; undefined when authorization is off. */
   principals?: PrincipalStore;
+  /** Per-queue request and byte rates (rate-limits.ts); absent: none enforced. */
+  limits?: RateLimits;
 }
 
 type Handlers = { [A in Action]: (request: Request<A>, principal: string) => Promise<Reply<A>> };
@@ -72,12 +75,13 @@ export class FrontEnd {
   }
 
   /**
-   * Answers one request on behalf of `principal`, after checking it may (security/access.ts):
-   * the single entry of every caller, over NATS or in process.
+   * Answers one request on behalf of `principal`, after checking it may (security/access.ts) and
+   * that its queue is within its rate limits: the single entry of every caller, over NATS or in process.
    */
   async handle<A extends Action>(action: A, request: Request<A>, principal: string = ANONYMOUS): Promise<Reply<A>> {
     const { access } = this.deps;
     access.authorize(principal, action, request);
+    this.admit(action, request);
     const reply = await (this.handlers[action] as (r: Request<A>, p: string) => Promise<Reply<A>>)(request, principal);
     access.done(principal, action, request);
     return reply;
@@ -86,6 +90,14 @@ export class FrontEnd {
   /** Whether ListQueues shows `queue` to `principal` (for in-process callers that list by themselves). */
   sees(principal: string, queue: string): boolean {
     return this.deps.access.sees(principal, queue);
+  }
+
+  /** Refuses a request over its queue's rate limits (`throttled`) before any work is done for it. */
+  private admit<A extends Action>(action: A, request: Request<A>): void {
+    const queue = (request as { queue?: unknown }).queue;
+    if (this.deps.limits === undefined || typeof queue !== 'string') return;
+    const meta = this.deps.metadata.queue(queue)?.value;
+    if (meta !== undefined) this.deps.limits.admit(action, meta, request);
   }
 
   queueNames(): string[] {

@@ -22,6 +22,8 @@ import { partitionStates } from '../meta/layout.ts';
 import { CatchUpLimit } from '../replication/catch-up-limit.ts';
 import { ANONYMOUS, type QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
+import { primaryShare, RateLimits } from './rate-limits.ts';
+import { FairScheduler } from './fair-scheduler.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, principalOf, subjects, type Subjects } from '../protocol/subjects.ts';
@@ -194,6 +196,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
 
   // ---- partition clients, routers, services -------------------------------------------------------
   const clients = new Map<string, PartitionClient>();
+  // One scheduler for every partition served here: they share this thread (fair-scheduler.ts).
+  const scheduler = new FairScheduler({ quantum: config.schedulerQuantum, maxPending: config.maxPending });
   const localClient = (queue: string, partition: number): PartitionClient | undefined => {
     const ref = replicaOf(queue, partition);
     const k = replicaKey(queue, partition);
@@ -211,6 +215,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         const meta = metadata.queue(queue)?.value;
         return meta !== undefined && partitionStates(meta)[partition] !== 'active';
       },
+      scheduler,
     );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
@@ -377,6 +382,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     watchReady: readyWatches(nc, subs, config.maxWaiters),
     access: principals === undefined ? OPEN_ACCESS : checkedAccess(principals, config.authAdmins, log),
     ...(principals === undefined ? {} : { principals }),
+    limits: new RateLimits({ now: () => config.clock.now(), share: primaryShare(metadata, self) }),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {

@@ -1,7 +1,8 @@
 /**
  * The node's handle on the partition actor of one of its replicas while that replica is primary:
- * requests made during one turn of the event loop go to the actor as one batch (one durable write),
- * and replies come back through the actor's emitted `replies` events. The partition actor is the
+ * requests wait here until the node's fair scheduler (fair-scheduler.ts) gives the partition its
+ * turn, then go to the actor as one batch (one durable write), and replies come back through the
+ * actor's emitted `replies` events. The partition actor is the
  * replica's child and changes with each promotion; requests outstanding when it stops get `timeout`
  * (their writes may or may not have been committed).
  */
@@ -15,6 +16,11 @@ import type { PartitionLoad } from '../meta/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
 import { ErrorCode } from '../errors.ts';
 import { isStreamRead, serveStreamRead } from './stream-reads.ts';
+import Denque from 'denque';
+import { FairScheduler, opCost, type Pending } from './fair-scheduler.ts';
+
+/** Without the node's scheduler (tests of one partition): everything pending goes at the next turn. */
+const UNSCHEDULED = new FairScheduler({ quantum: Infinity, maxPending: Infinity });
 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
@@ -23,9 +29,12 @@ export type Counts = { visible: number; inflight: number; delayed: number; deadL
 /** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
 export type PartitionCounts = Counts & { oldestAgeMs: number };
 
-export class PartitionClient {
+export class PartitionClient implements Pending {
   private nextId = 1;
-  private batch: PartitionRequest[] = [];
+  /** Requests not yet handed to the actor, oldest first, with their cost (fair-scheduler.ts). */
+  private readonly pending = new Denque<PartitionRequest & { cost: number }>();
+  private pendingCost = 0;
+  private readonly scheduler: FairScheduler;
   private readonly waiting = new Map<number, { resolve: (result: PartitionResult) => void; ref: PartitionRef }>();
   private readonly readyListeners = new Set<() => void>();
   private attached: PartitionRef | undefined;
@@ -48,7 +57,8 @@ export class PartitionClient {
   private sent = 0;
   private sentBytes = 0;
 
-  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false) {
+  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false, scheduler: FairScheduler = UNSCHEDULED) {
+    this.scheduler = scheduler;
     this.replica = replica;
     this.log = log;
     this.store = store;
@@ -110,18 +120,36 @@ export class PartitionClient {
 
   request(op: PartitionOp): Promise<PartitionResult> {
     if (isStreamRead(op)) return this.read(op);
+    const cost = opCost(op);
+    if (this.pendingCost + cost > this.scheduler.maxPending && this.pending.length > 0) {
+      return Promise.resolve({
+        type: 'failed',
+        code: 'over_limit',
+        message: `partition has ${this.pendingCost} messages of requests pending on this node (at most ${this.scheduler.maxPending}); retry shortly`,
+      });
+    }
     const id = this.nextId++;
-    if (this.batch.length === 0) setImmediate(this.flush);
-    this.batch.push({ id, op });
+    this.pending.push({ id, op, cost });
+    this.pendingCost += cost;
+    this.scheduler.wake(this);
     return new Promise((resolve) => {
-      // Bound to the actor at flush time.
+      // Bound to the actor when handed over.
       this.waiting.set(id, { resolve, ref: undefined as unknown as PartitionRef });
     });
   }
 
-  private readonly flush = (): void => {
-    const items = this.batch;
-    this.batch = [];
+  costAt(i: number): number | undefined {
+    return this.pending.peekAt(i)?.cost;
+  }
+
+  /** Hands the oldest `count` pending requests to the actor as one batch (one durable write). */
+  hand(count: number): void {
+    const items: PartitionRequest[] = [];
+    for (let i = 0; i < count; i++) {
+      const { id, op, cost } = this.pending.shift() as PartitionRequest & { cost: number };
+      this.pendingCost -= cost;
+      items.push({ id, op });
+    }
     const ref = this.serving ? this.current() : undefined;
     if (!ref) {
       for (const { id } of items) {
@@ -148,7 +176,7 @@ export class PartitionClient {
       admitted.push(item);
     }
     if (admitted.length > 0) ref.send({ type: 'requests', items: admitted });
-  };
+  }
 
   /** What the auto-scaling budget is measured against (the heartbeat's report); undefined unless serving. */
   load(): PartitionLoad | undefined {
@@ -161,7 +189,7 @@ export class PartitionClient {
       bytes: Math.round(messages * meanBytes),
       sent: this.sent,
       // Nothing under way either: a request handed over before the seal is counted once answered.
-      sealed: this.sealed() && this.waiting.size === 0 && this.batch.length === 0,
+      sealed: this.sealed() && this.waiting.size === 0 && this.pending.length === 0,
     };
   }
 

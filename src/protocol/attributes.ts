@@ -134,6 +134,9 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   deduplicationWindow: { min: 60, max: 604_800, default: 300 },
   // Per partition; 0 is no size limit. 2^50 bytes (1 PiB) stays a safe integer with room to add.
   retentionBytes: { min: 0, max: 2 ** 50, default: 0 },
+  // Performance isolation (docs/isolation.md); 0 is unlimited.
+  maxRequestsPerSecond: { min: 0, max: 1_000_000, default: 0 },
+  maxBytesPerSecond: { min: 0, max: 2 ** 40, default: 0 },
 };
 
 export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {

@@ -80,6 +80,14 @@ export interface SettableAttributes {
    * messages go. 0 keeps any size (retentionPeriod still applies). @default 0
    */
   retentionBytes: number;
+  /*
+   * Performance isolation (docs/isolation.md): 0 is unlimited. Optional in the type: queues created
+   * before they existed lack them (read as the default).
+   */
+  /** API requests per second naming the queue, over the whole cluster. 0–1,000,000. @default 0 */
+  maxRequestsPerSecond?: number;
+  /** Bytes of bodies and attributes sent per second, over the whole cluster. 0–2^40. @default 0 */
+  maxBytesPerSecond?: number;
 }
 
 export interface RedrivePolicy {

@@ -99,6 +99,7 @@ const FROM_WHARF: Record<ErrorCode, SqsErrorName> = {
   [ErrorCode.UnsupportedByModel]: 'UnsupportedOperation',
   [ErrorCode.AccessDenied]: 'AccessDenied',
   [ErrorCode.PrincipalNotFound]: 'InvalidParameterValue',
+  [ErrorCode.Throttled]: 'RequestThrottled',
 };
 
 /** The SQS name of a Wharf error code (batch entries carry Wharf codes). */

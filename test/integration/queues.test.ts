@@ -136,6 +136,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     contentBasedDeduplication: false,
     fifo: false,
     retentionBytes: 0,
+    maxRequestsPerSecond: 0,
+    maxBytesPerSecond: 0,
     mode: 'queue',
   };
   const high: QueueAttributes = {
@@ -154,6 +156,8 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     contentBasedDeduplication: false,
     fifo: false,
     retentionBytes: 0,
+    maxRequestsPerSecond: 1_000_000,
+    maxBytesPerSecond: 2 ** 40,
     mode: 'queue',
   };
 
@@ -253,6 +257,8 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     contentBasedDeduplication: false,
     fifo: false,
     retentionBytes: 0,
+    maxRequestsPerSecond: 0,
+    maxBytesPerSecond: 0,
     mode: 'queue',
   });
   t.like(description.counts, counts(0, 0, 0));
@@ -316,6 +322,8 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     contentBasedDeduplication: false,
     fifo: false,
     retentionBytes: 0,
+    maxRequestsPerSecond: 0,
+    maxBytesPerSecond: 0,
     mode: 'queue',
   };
   t.deepEqual(attributes, expected);

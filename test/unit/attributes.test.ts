@@ -28,6 +28,8 @@ test('defaults are SQS-like and frozen', (t) => {
     retentionPeriod: 345_600,
     maximumMessageSize: 262_144,
     delaySeconds: 0,
+    maxRequestsPerSecond: 0,
+    maxBytesPerSecond: 0,
     receiveWaitTime: 0,
     partitions: 1,
     replicationFactor: 3,

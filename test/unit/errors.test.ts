@@ -29,7 +29,7 @@ test('retryable follows the header table', (t) => {
   }
   t.deepEqual(
     ALL.filter((c) => new WharfError(c, 'x').retryable).sort(),
-    ['not_leader', 'over_limit', 'partition_draining', 'storage_failure', 'timeout', 'unavailable'],
+    ['not_leader', 'over_limit', 'partition_draining', 'storage_failure', 'throttled', 'timeout', 'unavailable'],
   );
 });
 
@@ -54,6 +54,13 @@ test('not_leader carries the leader across the wire', (t) => {
   const back = WharfError.fromWire(err.toWire());
   t.is(back.leader, 'node-2');
   t.is(WharfError.fromWire({ code: 'not_leader', message: 'm', leader: 5 }).leader, undefined, 'a non-string leader is dropped');
+});
+
+test('throttled carries its retry-after hint across the wire', (t) => {
+  const err = new WharfError(ErrorCode.Throttled, 'slow down', { retryAfterMs: 120 });
+  t.deepEqual(err.toWire(), { code: 'throttled', message: 'slow down', retryAfterMs: 120 });
+  t.is(WharfError.fromWire(err.toWire()).retryAfterMs, 120);
+  t.is(WharfError.fromWire({ code: 'throttled', message: 'm', retryAfterMs: '5' }).retryAfterMs, undefined, 'a non-number hint is dropped');
 });
 
 test('unknown or malformed wire errors become internal', (t) => {

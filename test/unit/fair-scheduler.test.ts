@@ -1,0 +1,72 @@
+/**
+ * The node's fair scheduler (src/node/fair-scheduler.ts): deficit round-robin over partitions with
+ * pending requests, a quantum of messages a round each.
+ */
+import test from 'ava';
+import { FairScheduler, opCost, type Pending } from '../../src/node/fair-scheduler.ts';
+import { eventually } from '../helpers/eventually.ts';
+
+/** A partition's pending requests (their costs); `handed` records each batch handed over, with the order across partitions. */
+class FakePending implements Pending {
+  readonly costs: number[];
+  readonly name: string;
+  readonly log: string[];
+
+  constructor(name: string, costs: number[], log: string[]) {
+    this.name = name;
+    this.costs = costs;
+    this.log = log;
+  }
+
+  costAt(i: number): number | undefined {
+    return this.costs[i];
+  }
+
+  hand(count: number): void {
+    const batch = this.costs.splice(0, count);
+    this.log.push(`${this.name}:${batch.reduce((a, b) => a + b, 0)}`);
+  }
+}
+
+test('a quiet partition is served in the first round, not after a flooded one’s backlog', async (t) => {
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 200, maxPending: 10_000 });
+  const flooded = new FakePending('A', Array.from({ length: 10 }, () => 100), log);
+  const quiet = new FakePending('B', [1], log);
+  scheduler.wake(flooded);
+  scheduler.wake(quiet);
+  await eventually(() => flooded.costs.length === 0);
+  // A hands 200 messages a round; B's one request goes in the first round, right after A's quantum.
+  t.deepEqual(log, ['A:200', 'B:1', 'A:200', 'A:200', 'A:200', 'A:200']);
+});
+
+test('a request larger than the quantum goes once the partition has earned enough', async (t) => {
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 100, maxPending: 10_000 });
+  const big = new FakePending('A', [250, 10], log);
+  const small = new FakePending('B', [10, 10, 10], log);
+  scheduler.wake(big);
+  scheduler.wake(small);
+  await eventually(() => big.costs.length === 0 && small.costs.length === 0);
+  // Rounds 1 and 2: A earns 100, then 200, and waits; B's three go in round 1. Round 3: A has 300.
+  t.deepEqual(log, ['B:30', 'A:260']);
+});
+
+test('without a quantum everything pending goes at once (one batch per partition and turn)', async (t) => {
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: Infinity, maxPending: Infinity });
+  const a = new FakePending('A', [500, 500, 500], log);
+  scheduler.wake(a);
+  scheduler.wake(a);
+  await eventually(() => a.costs.length === 0);
+  t.deepEqual(log, ['A:1500']);
+});
+
+test('an op costs the messages it writes or reads, at least 1', (t) => {
+  t.is(opCost({ type: 'send', messages: [1, 2, 3] }), 3);
+  t.is(opCost({ type: 'delete', items: [1, 2] }), 2);
+  t.is(opCost({ type: 'receive', max: 10 }), 10);
+  t.is(opCost({ type: 'deadLettered', offsets: [1] }), 1);
+  t.is(opCost({ type: 'purge' }), 1);
+  t.is(opCost({ type: 'send', messages: [] }), 1);
+});
