@@ -8,8 +8,8 @@
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
  *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
- *   BENCH_CPU_PROF_DIR   the Wharf nodes write CPU profiles of the (last) receive+delete phase there when
- *                        they stop (bench/cpu-profile.ts);
+ *   BENCH_CPU_PROF_DIR   the Wharf nodes and this process (the client) write CPU profiles of the (last)
+ *                        receive+delete phase there (bench/cpu-profile.ts, bench/profiler.ts);
  *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
  *   BENCH_KEEP=1         keep the temp dir (stores and logs)
  *   WHARF_*              passed to the Wharf nodes
@@ -24,7 +24,8 @@ import { runJetStreamThroughput } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { phaseTimeoutMs } from './pace.ts';
 import { formatCores } from './stats.ts';
-import { cpuMeter, installSignalHandlers, onCleanup, runCleanups } from './util.ts';
+import { coresOf, cpuTimeMeter, installSignalHandlers, onCleanup, runCleanups, type CpuTime } from './util.ts';
+import { cpuProfiler } from './profiler.ts';
 import {
   CLUSTER,
   endToEndLatency,
@@ -63,11 +64,15 @@ function sectionFromEnv(): Section {
   return section;
 }
 
-/** CPU time per message of every process measured, in µs: steadier than throughput on a busy machine. */
-function perMessage(cpu: Record<string, number>, seconds: number, messages: number): string {
-  const us = (cores: number) => Math.round((cores * seconds * 1e6) / messages);
-  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-  return `CPU per message ${us(total)} µs (${Object.entries(cpu).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+/**
+ * CPU time per message over a phase, in µs: the total of every process measured (the bench with its
+ * client, the nodes or servers, nats-server) and each one's. Steadier than throughput on a busy
+ * machine, which slows every process down without making it do more.
+ */
+function perMessage(time: CpuTime, messages: number): string {
+  const us = (ms: number) => ((ms * 1000) / messages).toFixed(1);
+  const total = Object.values(time.ms).reduce((a, b) => a + b, 0);
+  return `CPU per message ${us(total)} µs (${Object.entries(time.ms).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
 }
 
 async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: string, natsPid: number, dir: string): Promise<void> {
@@ -84,6 +89,8 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
     env['BENCH_CPU_PROF_DIR'] = resolve(profDir);
     env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=tsx --import=${PROFILER}`.trim();
   }
+  // The bench's own process too: the client's share of the phase.
+  const clientProfile = profDir ? cpuProfiler(resolve(profDir), 'client') : undefined;
   const nodes: WharfNodeProcess[] = await Promise.all(
     ids.map((nodeId) =>
       startWharfNode({ natsUrl, cluster, nodeId, dataDir: join(dir, nodeId), logFile: join(dir, `wharf-${nodeId}.log`), env }),
@@ -107,26 +114,31 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
         await client.deleteQueue(queue);
         continue;
       }
-      let meter = await cpuMeter(pids);
+      let meter = await cpuTimeMeter(pids);
       const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
       const produceCpu = await meter();
-      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(produceCpu)}; ${perMessage(produceCpu, produce.seconds, messages)}`);
+      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(produceCpu))}; ${perMessage(produceCpu, messages)}`);
       const { counts } = await client.getQueueAttributes(queue);
       if (counts.approximateNumberOfMessages < messages) throw new Error(`after the produce the queue holds ${JSON.stringify(counts)}`);
-      if (profDir) for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
-      meter = await cpuMeter(pids);
+      const markProfiles = () => {
+        for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
+        clientProfile?.mark();
+      };
+      if (profDir) markProfiles();
+      meter = await cpuTimeMeter(pids);
       const receive = await guard(
         receiveAndDelete(client, queue, messages, { receiveLoops: RECEIVE_LOOPS, receiveBatch: RECEIVE_BATCH }),
         phaseTimeoutMs(messages),
         'receive+delete',
       );
       const cpu = await meter();
-      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(cpu)}; ${perMessage(cpu, receive.seconds, messages)}`);
+      if (profDir) markProfiles();
+      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(cpu))}; ${perMessage(cpu, messages)}`);
       await client.deleteQueue(queue);
     }
   } finally {
     await client.close();
-    // A graceful stop: the profiler writes on exit.
+    // A graceful stop: a profile still running is written on exit.
     await Promise.all(nodes.map((n) => n.stop()));
   }
 }
@@ -135,7 +147,7 @@ async function runJetStreamSection(section: 'r3-jetstream' | 'r1-jetstream', nat
   const messages = intFromEnv('BENCH_MESSAGES', 20_000);
   const common = { messages, publishWindow: PUBLISH_WINDOW, fetchBatch: RECEIVE_BATCH, log };
   const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>) =>
-    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpu, r.receive.seconds, messages)}`);
+    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpuTime, messages)}`);
   if (section === 'r1-jetstream') {
     report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }));
     return;
