@@ -19,7 +19,7 @@ import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
 import type { QueueName } from '../names.ts';
-import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
+import { decodeRequest, encode, encodeError, encodeOk, encodeReply, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
 import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
@@ -572,7 +572,7 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       };
       reply.then(
         (body) => {
-          respond(encodeOk(body));
+          respond(known === 'unknown' ? encodeOk(body) : encodeReply(known, body as never));
           done();
           metrics.requests.inc({ action: known, code: 'ok' });
           countMessages(metrics, known, queue, body);
