@@ -64,15 +64,35 @@ function sectionFromEnv(): Section {
   return section;
 }
 
+/** How long the processes are watched at rest before a phase. */
+const IDLE_MS = 3000;
+
+/**
+ * CPU the processes use at rest, ms per second: heartbeats, ticks, followers' long polls. A phase
+ * that runs longer on a busy machine pays more of it without doing more per message.
+ */
+async function idleRate(pids: Record<string, number>): Promise<Record<string, number>> {
+  const stop = await cpuTimeMeter(pids);
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const { wallMs, ms } = await stop();
+  return Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, (v * 1000) / wallMs]));
+}
+
 /**
  * CPU time per message over a phase, in µs: the total of every process measured (the bench with its
- * client, the nodes or servers, nats-server) and each one's. Steadier than throughput on a busy
+ * client, the nodes or servers, nats-server) and each one's; then the same beyond what the processes
+ * use at rest (`idle`, ms per second) over the phase's wall time. Steadier than throughput on a busy
  * machine, which slows every process down without making it do more.
  */
-function perMessage(time: CpuTime, messages: number): string {
+function perMessage(time: CpuTime, messages: number, idle?: Record<string, number>): string {
   const us = (ms: number) => ((ms * 1000) / messages).toFixed(1);
-  const total = Object.values(time.ms).reduce((a, b) => a + b, 0);
-  return `CPU per message ${us(total)} µs (${Object.entries(time.ms).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+  const line = (ms: Record<string, number>) => {
+    const total = Object.values(ms).reduce((a, b) => a + b, 0);
+    return `${us(total)} µs (${Object.entries(ms).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+  };
+  if (idle === undefined) return `CPU per message ${line(time.ms)}`;
+  const beyond = Object.fromEntries(Object.entries(time.ms).map(([k, v]) => [k, v - ((idle[k] ?? 0) * time.wallMs) / 1000]));
+  return `CPU per message ${line(time.ms)}; beyond idle ${line(beyond)}`;
 }
 
 async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: string, natsPid: number, dir: string): Promise<void> {
@@ -124,6 +144,7 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
         for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
         clientProfile?.mark();
       };
+      const idle = await idleRate(pids);
       if (profDir) markProfiles();
       meter = await cpuTimeMeter(pids);
       const receive = await guard(
@@ -133,7 +154,7 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
       );
       const cpu = await meter();
       if (profDir) markProfiles();
-      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(cpu))}; ${perMessage(cpu, messages)}`);
+      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(cpu))}; ${perMessage(cpu, messages, idle)}`);
       await client.deleteQueue(queue);
     }
   } finally {
@@ -146,17 +167,19 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
 async function runJetStreamSection(section: 'r3-jetstream' | 'r1-jetstream', natsUrl: string, natsPid: number, dir: string): Promise<void> {
   const messages = intFromEnv('BENCH_MESSAGES', 20_000);
   const common = { messages, publishWindow: PUBLISH_WINDOW, fetchBatch: RECEIVE_BATCH, log };
-  const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>) =>
-    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpuTime, messages)}`);
+  const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>, idle: Record<string, number>) =>
+    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpuTime, messages, idle)}`);
   if (section === 'r1-jetstream') {
-    report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }));
+    const idle = await idleRate({ nats: natsPid });
+    report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }), idle);
     return;
   }
   const cluster = await startNatsCluster({ dir: join(dir, 'nats-cluster'), name: 'bench' });
   onCleanup('stop the nats cluster', () => cluster.stop());
   try {
     const pids = Object.fromEntries(cluster.servers.map((s) => [s.name, s.pid]));
-    report(await runJetStreamThroughput({ ...common, servers: cluster.urls, pids, replicas: 3, label: 'jetstream R3' }));
+    const idle = await idleRate(pids);
+    report(await runJetStreamThroughput({ ...common, servers: cluster.urls, pids, replicas: 3, label: 'jetstream R3' }), idle);
   } finally {
     await cluster.stop();
   }
