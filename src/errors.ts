@@ -33,6 +33,9 @@
  * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
+ * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue on a hosts cluster) | no |
+ * | access_denied           | the principal may not do this action on this queue (security.md) | no      |
+ * | principal_not_found     | no principal of that name is defined                           | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -67,6 +70,9 @@ export const ErrorCode = {
   InvalidTag: 'invalid_tag',
   TooManyTags: 'too_many_tags',
   InvalidMessageAttribute: 'invalid_message_attribute',
+  UnsupportedByModel: 'unsupported_by_model',
+  AccessDenied: 'access_denied',
+  PrincipalNotFound: 'principal_not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

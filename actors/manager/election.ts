@@ -93,8 +93,12 @@ interface Candidate {
   report: ReportView;
 }
 
-/** Step 2: the primary of a fenced assignment (primary null), or why there is none yet. */
-export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
+/**
+ * Step 2: the primary of a fenced assignment (primary null), or why there is none yet. Among the
+ * equally complete safe candidates `prefer` (lower first) decides when given; otherwise the node
+ * with the fewest primaries, then the lowest id. Whatever the preference, the pick is safe.
+ */
+export function elect(view: ManagerView, a: AssignmentView, prefer?: (node: string) => number): ElectionOutcome {
   const { value } = a;
   const key = keyOf(value);
   const needed = quorum(value.replicas.length);
@@ -142,6 +146,7 @@ export function elect(view: ManagerView, a: AssignmentView): ElectionOutcome {
     (x, y) =>
       comparePositions(y.report, x.report) ||
       intended(x) - intended(y) ||
+      (prefer === undefined ? 0 : prefer(x.node) - prefer(y.node)) ||
       (primaries.get(x.node) ?? 0) - (primaries.get(y.node) ?? 0) ||
       (x.node < y.node ? -1 : x.node > y.node ? 1 : 0),
   );

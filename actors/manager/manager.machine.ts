@@ -24,6 +24,22 @@
  */
 import { assign, enqueueActions, not, setup } from 'xstate';
 import { declared } from '../declared.ts';
+import {
+  acquireAttempt,
+  backedOff,
+  heldAfter,
+  initialLeaseState,
+  leaseDeadline,
+  leaseFree,
+  leaseTakenByOther,
+  leaseValid,
+  observeLease,
+  renewAttempt,
+  retrySoon,
+  standbyCheckMs,
+  stepDownReason,
+  type LeaseState,
+} from '../lease/lease.ts';
 import { decide } from './decide.ts';
 import type {
   LeaseWriteInput,
@@ -46,29 +62,16 @@ import {
   type PlannedMove,
   type Versioned,
 } from './view.ts';
-import type { ManagerLease, NodeRecord, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
+import type { NodeRecord, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
 
-export interface HeldLease {
-  revision: number;
-  term: number;
-  /** When the write that established the current revision was sent: the lease runs from there. */
-  validFrom: number;
-}
+export type { HeldLease } from '../lease/lease.ts';
 
-export interface ManagerContext extends ManagerInput {
+export interface ManagerContext extends ManagerInput, Omit<LeaseState, keyof ManagerInput> {
   listeningSince: number;
-  /** The first metadata snapshot arrived: before it the manager neither takes the lease nor decides. */
-  synced: boolean;
   queues: ReadonlyMap<string, QueueMeta>;
   records: ReadonlyMap<string, Versioned<NodeRecord>>;
   assignments: ReadonlyMap<string, AssignmentView>;
   heard: ReadonlyMap<string, Heard>;
-  /** The lease as last seen in the metadata, and when its revision last changed (manager clock). */
-  observedLease: Versioned<ManagerLease> | undefined;
-  leaseSeenAt: number;
-  held: HeldLease | undefined;
-  /** The lease write under way, and when it was sent. */
-  attempt: LeaseWriteInput & { at: number };
   batch: Decision[];
   dirty: boolean;
   moves: ReadonlyMap<string, PlannedMove>;
@@ -100,25 +103,7 @@ function absorb(context: ManagerContext, snapshot: MetadataSnapshot): Partial<Ma
     const known = context.assignments.get(key);
     assignments.set(key, known !== undefined && known.revision === entry.revision ? known : { ...entry, since: now });
   }
-  const lease = snapshot.lease;
-  // A cache that has not caught up with our own renewal must not look like a new holder.
-  const stale = context.held !== undefined && lease !== undefined && lease.revision < context.held.revision;
-  const observedLease = stale ? context.observedLease : lease;
-  const moved = observedLease?.revision !== context.observedLease?.revision;
-  return {
-    synced: true,
-    queues: snapshot.queues,
-    records: snapshot.nodes,
-    assignments,
-    observedLease,
-    leaseSeenAt: moved ? now : context.leaseSeenAt,
-    dirty: true,
-  };
-}
-
-function leaseDeadline(context: ManagerContext): number {
-  const { leaseTimeoutMs } = context.options;
-  return context.held === undefined ? -Infinity : context.held.validFrom + leaseTimeoutMs - leaseTimeoutMs / 6;
+  return { synced: true, queues: snapshot.queues, records: snapshot.nodes, assignments, ...observeLease(context, snapshot.lease), dirty: true };
 }
 
 export const managerMachine = setup({
@@ -153,52 +138,18 @@ export const managerMachine = setup({
     absorbMetadata: assign(({ context, event }) => (event.type === 'metadata' ? absorb(context, event.snapshot) : {})),
     markDirty: assign({ dirty: true }),
     restartListening: assign({ listeningSince: ({ context }) => context.now(), dirty: true }),
-    /** Takes the lease: the next term, by CAS on the revision watched (0: there is none). */
-    startAcquire: assign({
-      attempt: ({ context }) => ({
-        lease: { holder: context.nodeId, term: (context.observedLease?.value.term ?? 0) + 1, renewedAt: context.wall() },
-        revision: context.observedLease?.revision ?? 0,
-        at: context.now(),
-      }),
-    }),
-    /** Renews it: same term, by CAS on the revision of our last write. */
-    startRenew: assign({
-      attempt: ({ context }) => ({
-        lease: { holder: context.nodeId, term: context.held?.term ?? 0, renewedAt: context.wall() },
-        revision: context.held?.revision ?? 0,
-        at: context.now(),
-      }),
-    }),
-    /** A failed attempt to take the lease: wait a full timeout before trying again. */
-    backOffAcquire: assign({ leaseSeenAt: ({ context }) => context.now() }),
-    /** An error (not a lost race) taking the lease: try again soon. */
-    retryAcquireSoon: assign({
-      leaseSeenAt: ({ context }) => context.now() - context.options.leaseTimeoutMs + context.options.retryMs,
-    }),
-    holdLease: assign(({ context, event }) => {
-      const revision = (event as unknown as { output: LeaseWriteOutput }).output as number;
-      const { lease, at } = context.attempt;
-      return {
-        held: { revision, term: lease.term, validFrom: at },
-        observedLease: { value: lease, revision },
-        leaseSeenAt: context.now(),
-      };
-    }),
+    startAcquire: assign({ attempt: ({ context }) => acquireAttempt(context) }),
+    startRenew: assign({ attempt: ({ context }) => renewAttempt(context) }),
+    backOffAcquire: assign(({ context }) => backedOff(context)),
+    retryAcquireSoon: assign(({ context }) => retrySoon(context)),
+    holdLease: assign(({ context, event }) => heldAfter(context, (event as unknown as { output: LeaseWriteOutput }).output as number)),
     becameActive: enqueueActions(({ context, enqueue }) => {
       enqueue.assign({ dirty: true, moves: new Map() });
       enqueue.emit({ type: 'leadership', active: true, term: context.held?.term ?? 0, reason: 'lease taken' });
     }),
     steppedDown: enqueueActions(({ context, event, enqueue }) => {
       const now = context.now();
-      const observed = context.observedLease?.value;
-      const reason =
-        event.type === 'stop'
-          ? 'stopped'
-          : observed !== undefined && context.held !== undefined && (observed.holder !== context.nodeId || observed.term !== context.held.term)
-          ? `lease taken by ${observed.holder} (term ${observed.term})`
-          : now >= leaseDeadline(context)
-            ? 'lease not renewed in time'
-            : 'lease renewal lost';
+      const reason = stepDownReason(context, event.type === 'stop');
       enqueue.emit({ type: 'leadership', active: false, term: context.held?.term ?? 0, reason });
       enqueue.assign({ held: undefined, batch: [], moves: new Map(), leaseSeenAt: now });
     }),
@@ -220,28 +171,17 @@ export const managerMachine = setup({
     dropBatch: assign({ batch: [] }),
   },
   delays: {
-    standbyCheck: ({ context }) => {
-      const remaining = context.leaseSeenAt + context.options.leaseTimeoutMs - context.now();
-      return remaining > 0 ? Math.min(remaining, context.options.tickMs) : context.options.tickMs;
-    },
+    standbyCheck: ({ context }) => standbyCheckMs(context),
     renewEvery: ({ context }) => context.options.leaseTimeoutMs / 3,
     leaseDeadline: ({ context }) => Math.max(0, leaseDeadline(context) - context.now()),
     retry: ({ context }) => context.options.retryMs,
     tick: ({ context }) => context.options.tickMs,
   },
   guards: {
-    leaseFree: ({ context }) =>
-      context.synced &&
-      (context.observedLease === undefined || context.now() - context.leaseSeenAt >= context.options.leaseTimeoutMs),
+    leaseFree: ({ context }) => leaseFree(context),
     won: ({ event }) => (event as unknown as { output: LeaseWriteOutput }).output !== undefined,
-    // Judged by holder and term, not revision: our own renewal can show up in the metadata before
-    // its write has returned here.
-    leaseTakenByOther: ({ context }) =>
-      context.held !== undefined &&
-      context.observedLease !== undefined &&
-      context.observedLease.revision >= context.held.revision &&
-      (context.observedLease.value.holder !== context.nodeId || context.observedLease.value.term !== context.held.term),
-    leaseValid: ({ context }) => context.held !== undefined && context.now() < leaseDeadline(context),
+    leaseTakenByOther: ({ context }) => leaseTakenByOther(context),
+    leaseValid: ({ context }) => leaseValid(context),
     dirty: ({ context }) => context.dirty && context.synced,
     nothingToWrite: ({ context }) => context.batch.length === 0,
     hadConflicts: ({ event }) =>
@@ -257,10 +197,7 @@ export const managerMachine = setup({
     records: new Map(),
     assignments: new Map(),
     heard: new Map(),
-    observedLease: undefined,
-    leaseSeenAt: input.now(),
-    held: undefined,
-    attempt: { lease: { holder: input.nodeId, term: 0, renewedAt: 0 }, revision: 0, at: 0 },
+    ...initialLeaseState(input.nodeId, input.now()),
     batch: [],
     dirty: false,
     moves: new Map(),

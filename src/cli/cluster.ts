@@ -1,6 +1,6 @@
 /**
  * `wharf cluster`: the cluster as the metadata service and the nodes' heartbeats describe it —
- * nodes (alive or not, active or draining), and every partition with its epoch, primary,
+ * its back-end model, nodes (alive or not, active or draining), and every partition with its epoch, primary,
  * replicas, learners, in-sync set, and each replica's role, log end and lag behind the primary;
  * and, from the active cluster manager when one answers, what holds up a drain.
  * `wharf cluster drain <node>`: asks the active cluster manager to drain a node.
@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DrainBlocker } from '../../actors/manager/drain.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
-import type { Heartbeat, ReplicaReport } from '../meta/records.ts';
+import { modelOf, type ClusterModel, type Heartbeat, type ReplicaReport } from '../meta/records.ts';
 import { clusterName } from '../names.ts';
 import { subjects, type ManagerAction } from '../protocol/subjects.ts';
 import { outputOf, withConnection } from './connection.ts';
@@ -19,7 +19,9 @@ import { ExitCode, ExitWith } from './output.ts';
 const LISTEN_MS = 1500;
 
 interface ClusterView {
-  nodes: Array<{ id: string; state: string; alive: boolean }>;
+  /** The back-end model the nodes' records name (docs/models.md); `mixed` if they disagree. */
+  model: ClusterModel | 'mixed' | 'unknown';
+  nodes: Array<{ id: string; state: string; alive: boolean; model: ClusterModel }>;
   partitions: Array<{
     queue: string;
     partition: number;
@@ -78,8 +80,11 @@ async function collect(nc: NatsConnection, cluster: string): Promise<ClusterView
   }
   const report = (node: string, queue: string, partition: number): ReplicaReport | undefined =>
     beats.get(node)?.replicas.find((r) => r.queue === queue && r.partition === partition);
+  const nodes = metadata.nodes().map(({ value }) => ({ id: value.id, state: value.state, alive: beats.has(value.id), model: modelOf(value) }));
+  const models = new Set(nodes.filter((n) => n.state !== 'removed').map((n) => n.model));
   return {
-    nodes: metadata.nodes().map(({ value }) => ({ id: value.id, state: value.state, alive: beats.has(value.id) })),
+    model: models.size === 0 ? 'unknown' : models.size > 1 ? 'mixed' : ([...models][0] as ClusterModel),
+    nodes,
     partitions: metadata.assignments().map(({ value: a }) => {
       const primaryEnd = a.primary ? (report(a.primary, a.queue, a.partition)?.logEnd ?? 0) : 0;
       return {
@@ -120,9 +125,10 @@ replica reports: its role, log end (entries persisted) and lag (entries behind t
       const out = outputOf(command);
       const view = await withConnection(command, (nc, globals) => collect(nc, globals.cluster));
       out.document(view);
+      out.line(`model: ${view.model}${view.model === 'hosts' ? ' (independent hosts: each shard written by its home host)' : view.model === 'primary' ? ' (primary–secondary)' : ''}`);
       out.table(
-        ['node', 'alive', 'state'],
-        view.nodes.map((n) => [n.id, n.alive ? 'yes' : 'no', n.state]),
+        ['node', 'alive', 'state', 'model'],
+        view.nodes.map((n) => [n.id, n.alive ? 'yes' : 'no', n.state, n.model]),
       );
       for (const drain of view.drains) {
         if (drain.blocked.length === 0) continue;

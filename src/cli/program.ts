@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClusterCommand } from './cluster.ts';
+import { registerDeploymentCommand } from './deployment.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { addGlobalOptions } from './connection.ts';
 import { registerInspectCommand } from './inspect.ts';
@@ -12,6 +13,7 @@ import { registerMessageCommands } from './messages.ts';
 import { registerPeekCommand } from './peek.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerSecurityCommands } from './security.ts';
 import { registerStatsCommand } from './stats.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerStreamCommands } from './stream.ts';
@@ -50,10 +52,12 @@ ${EXIT_CODES_HELP}`,
   registerStreamCommands(program);
   registerStatsCommand(program);
   registerClusterCommand(program);
+  registerDeploymentCommand(program);
   registerStatusCommand(program);
   registerTopCommand(program);
   registerInspectCommand(program);
   registerDlqCommands(program);
+  registerSecurityCommands(program);
   return program;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Names of actors as inspectors show them. An actor with a system id (`node:<id>`, `queue:<name>:<incarnation>`,
- * `replica:<queue>:<incarnation>:<partition>`, `manager:<id>`) goes by it. A partition actor has
+ * `replica:<queue>:<incarnation>:<partition>`, `manager:<id>`, `keeper:<id>`) goes by it. A partition actor has
  * none (it is its replica's invoked child, started anew at each promotion, and a system id would
  * have to be unique across those), so it is named after its replica and its role:
  * `partition:<queue>/<partition>:primary`. Any other actor goes by its session id.

@@ -266,7 +266,7 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
 }
 
 /** One decision as a compare-and-swap: a lost swap is a conflict (decided again), never retried blindly. */
-async function write(metadata: ManagerMetadata, d: Decision): Promise<WriteOutcome> {
+export async function write(metadata: ManagerMetadata, d: Decision): Promise<WriteOutcome> {
   try {
     switch (d.kind) {
       case 'create':
@@ -290,7 +290,7 @@ async function write(metadata: ManagerMetadata, d: Decision): Promise<WriteOutco
   }
 }
 
-function logDecision(log: Logger, d: Decision, outcome: WriteOutcome, term: number): void {
+export function logDecision(log: Logger, d: Decision, outcome: WriteOutcome, term: number): void {
   const fields =
     d.kind === 'node'
       ? { decision: d.kind, node: d.record.id, state: d.record.state, revision: d.revision, term, outcome: outcome.kind }

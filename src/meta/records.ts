@@ -10,6 +10,7 @@
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
  *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
  *   wharf-<cluster>-groups        <queue>.<group>        GroupRecord    (consumer groups of streams, by CAS; groups.ts)
+ *   wharf-<cluster>-principals    <principal>            PrincipalPolicy (authorization; principal-store.ts, only with auth on)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
@@ -66,6 +67,15 @@ export interface Assignment {
 
 export type NodeState = 'active' | 'draining' | 'removed';
 
+/**
+ * A cluster's back-end model (docs/models.md): `primary`, partitions with a primary elected by the
+ * cluster manager; `hosts`, independent hosts, each the writer of its own shard of every queue it
+ * stores, whose shards the surviving hosts take over when it dies.
+ */
+export type ClusterModel = 'primary' | 'hosts';
+export const CLUSTER_MODELS: readonly ClusterModel[] = ['primary', 'hosts'];
+export const isClusterModel = (s: string): s is ClusterModel => (CLUSTER_MODELS as readonly string[]).includes(s);
+
 export interface NodeRecord {
   id: string;
   /** Random per process start: a restarted node is told apart from one that never stopped. */
@@ -76,7 +86,15 @@ export interface NodeRecord {
   store?: string;
   /** How many times that store had been opened: a store found below it is an older copy (store-identity.ts). */
   storeGeneration?: number;
+  /**
+   * The model of the cluster the node runs (its WHARF_CLUSTER_MODEL): the cluster's model as the
+   * metadata shows it. Absent in records of nodes from before models existed, which run `primary`.
+   */
+  model?: ClusterModel;
 }
+
+/** The model a node record says its cluster runs. */
+export const modelOf = (record: NodeRecord): ClusterModel => record.model ?? 'primary';
 
 export interface ManagerLease {
   /** The node whose manager is active. */
@@ -130,6 +148,7 @@ export function buckets(cluster: string) {
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
     groups: `wharf-${cluster}-groups`,
+    principals: `wharf-${cluster}-principals`,
   } as const;
 }
 

@@ -8,9 +8,10 @@ import * as v from 'valibot';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { isQueueName } from '../names.ts';
 import { creationAttributes } from '../protocol/attributes.ts';
-import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
+import { principalPolicy } from '../protocol/codec.ts';
+import type { PrincipalPolicy, QueueAttributes, QueueTags } from '../protocol/messages.ts';
 import { checkTags } from '../protocol/tags.ts';
-import { assignmentKey, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
+import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
 
 const id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of 1-64 characters [A-Za-z0-9_-]'));
 const queue = v.pipe(v.string(), v.check((name: string) => isQueueName(name), 'expected a queue name'));
@@ -20,7 +21,7 @@ const ids = v.array(id);
 const storeId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 /** A transform by one of the API's checks: what it throws becomes the schema's issue. */
-const checkedBy = <I, O>(check: (input: I) => O) =>
+export const checkedBy = <I, O>(check: (input: I) => O) =>
   v.rawTransform<I, O>(({ dataset, addIssue, NEVER }) => {
     try {
       return check(dataset.value);
@@ -69,6 +70,7 @@ const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
   registeredAt: time,
   store: v.exactOptional(storeId),
   storeGeneration: v.exactOptional(count),
+  model: v.exactOptional(v.picklist(CLUSTER_MODELS)),
 });
 
 const managerLease: v.GenericSchema<unknown, ManagerLease> = v.looseObject({
@@ -91,6 +93,11 @@ export const ASSIGNMENT: RecordKind<Assignment> = {
   keyOf: (a) => assignmentKey(a.queue, a.partition),
 };
 export const NODE: RecordKind<NodeRecord> = { kind: 'node', schema: nodeRecord, keyOf: (n) => n.id };
+export const PRINCIPAL: RecordKind<PrincipalPolicy> = {
+  kind: 'principal',
+  schema: principalPolicy as v.GenericSchema<unknown, PrincipalPolicy>,
+  keyOf: (p) => p.name,
+};
 export const LEASE: RecordKind<ManagerLease> = { kind: 'manager lease', schema: managerLease, keyOf: () => MANAGER_LEASE_KEY };
 
 /** Deep-freezes a decoded record: the caches hand out their objects, so no caller may change them. */

@@ -7,6 +7,7 @@
  * | ----------------- | ------------------------ | ----------------------- |
  * | nodeId            | WHARF_NODE_ID            | `node-<hostname>`       |
  * | cluster           | WHARF_CLUSTER            | `local`                 |
+ * | clusterModel      | WHARF_CLUSTER_MODEL      | `primary`               |
  * | natsUrl           | WHARF_NATS_URL           | `nats://127.0.0.1:4222` |
  * | dataDir           | WHARF_DATA_DIR           | `./.wharf/data/<node>`  |
  * | syncWrites        | WHARF_SYNC_WRITES        | `true`                  |
@@ -36,6 +37,12 @@
  * | natsTlsCa         | WHARF_NATS_TLS_CA        | `none`                  |
  * | natsTlsCert       | WHARF_NATS_TLS_CERT      | `none`                  |
  * | natsTlsKey        | WHARF_NATS_TLS_KEY       | `none`                  |
+ * | deployment        | WHARF_DEPLOYMENT         | `none`                  |
+ * | clusterReportMs   | WHARF_CLUSTER_REPORT_MS  | `1000`                  |
+ * | clusterTimeoutMs  | WHARF_CLUSTER_TIMEOUT_MS | `10000`                 |
+ * | moveAfterMs       | WHARF_MOVE_AFTER_MS      | `30000`                 |
+ * | auth              | WHARF_AUTH               | `false`                 |
+ * | authAdmins        | WHARF_AUTH_ADMINS        | `admin`                 |
  * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
  * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
  * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
@@ -46,15 +53,23 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, principalName, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
+import { CLUSTER_MODELS, isClusterModel, type ClusterModel } from '../meta/records.ts';
 
 export interface NodeOptions {
   /** This node's identity in the cluster. @default `node-<hostname>` */
   nodeId?: string;
   /** The Wharf deployment this node belongs to; prefixes every subject. @default 'local' */
   cluster?: string;
+  /**
+   * The cluster's back-end model (docs/models.md): `primary`, a primary and followers per partition
+   * elected by the cluster manager; or `hosts`, independent hosts where each host writes its own
+   * shard of every queue it stores and the surviving hosts take a dead host's shards over. Every
+   * node of a cluster must name the same model. @default 'primary'
+   */
+  clusterModel?: string;
   /** NATS server(s) to connect to, comma separated. @default 'nats://127.0.0.1:4222' */
   natsUrl?: string;
   /** Directory of this node's RocksDB store. @default './.wharf/data/<nodeId>' */
@@ -129,6 +144,26 @@ export interface NodeOptions {
   natsTlsCert?: string;
   /** PEM key of that certificate. */
   natsTlsKey?: string;
+  /**
+   * The deployment of several clusters this cluster belongs to (docs/clusters.md): its active
+   * cluster manager reports the cluster's health there, and the external manager
+   * (`npm run external-manager`) of that deployment maps queues to clusters. @default none
+   */
+  deployment?: string | undefined;
+  /** How often the active cluster manager reports its cluster's health to the deployment, ms. @default 1000 */
+  clusterReportMs?: number;
+  /** External manager: a cluster whose report has not changed for this long is unreachable, ms. @default 10000 */
+  clusterTimeoutMs?: number;
+  /** External manager: queues move away from a cluster failing or unreachable this long without a break, ms. @default 30000 */
+  moveAfterMs?: number;
+  /**
+   * Authorization (docs/security.md): every request is checked against its principal's policy in
+   * the metadata service. Needs a NATS server configured so that each user can publish only API
+   * subjects carrying its own name (`wharf security init` writes one). @default false
+   */
+  auth?: boolean;
+  /** Principals that are admins whatever the stored policies say (a list, or comma separated). @default ['admin'] */
+  authAdmins?: string | readonly string[];
   /** Port of the SQS-compatible endpoint (docs/sqs.md); 0 picks a free one. @default none: the endpoint is off */
   sqsPort?: number | undefined;
   /** Address the SQS endpoint listens on. @default '127.0.0.1' */
@@ -149,6 +184,7 @@ export interface NodeOptions {
 export interface NodeConfig {
   readonly nodeId: NodeId;
   readonly cluster: ClusterName;
+  readonly clusterModel: ClusterModel;
   readonly natsUrl: string;
   readonly dataDir: string;
   readonly syncWrites: boolean;
@@ -173,6 +209,12 @@ export interface NodeConfig {
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
   readonly natsAuth: Readonly<NatsAuth>;
+  readonly deployment: ClusterName | undefined;
+  readonly clusterReportMs: number;
+  readonly clusterTimeoutMs: number;
+  readonly moveAfterMs: number;
+  readonly auth: boolean;
+  readonly authAdmins: readonly string[];
   /** The SQS endpoint's port; undefined when the endpoint is off. */
   readonly sqsPort: number | undefined;
   readonly sqsHost: string;
@@ -187,6 +229,7 @@ export interface NodeConfig {
 export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NODE_ID: 'nodeId',
   WHARF_CLUSTER: 'cluster',
+  WHARF_CLUSTER_MODEL: 'clusterModel',
   WHARF_NATS_URL: 'natsUrl',
   WHARF_DATA_DIR: 'dataDir',
   WHARF_SYNC_WRITES: 'syncWrites',
@@ -216,6 +259,12 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_NATS_TLS_CA: 'natsTlsCa',
   WHARF_NATS_TLS_CERT: 'natsTlsCert',
   WHARF_NATS_TLS_KEY: 'natsTlsKey',
+  WHARF_DEPLOYMENT: 'deployment',
+  WHARF_CLUSTER_REPORT_MS: 'clusterReportMs',
+  WHARF_CLUSTER_TIMEOUT_MS: 'clusterTimeoutMs',
+  WHARF_MOVE_AFTER_MS: 'moveAfterMs',
+  WHARF_AUTH: 'auth',
+  WHARF_AUTH_ADMINS: 'authAdmins',
   WHARF_SQS_PORT: 'sqsPort',
   WHARF_SQS_HOST: 'sqsHost',
   WHARF_SQS_CREDENTIALS: 'sqsCredentials',
@@ -245,10 +294,10 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites' || key === 'manager' || key === 'sqsAllowUnsigned') {
+    if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -281,6 +330,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   const config: NodeConfig = {
     nodeId: id,
     cluster: attempt(() => clusterName(options.cluster ?? 'local'), 'invalid' as ClusterName),
+    clusterModel: (options.clusterModel ?? 'primary') as ClusterModel,
     natsUrl: options.natsUrl ?? 'nats://127.0.0.1:4222',
     dataDir: options.dataDir ?? join('.wharf', 'data', id),
     syncWrites: options.syncWrites ?? true,
@@ -304,6 +354,12 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
+    deployment: options.deployment === undefined ? undefined : attempt(() => clusterName(options.deployment as string), undefined),
+    clusterReportMs: positive(problems, 'clusterReportMs', options.clusterReportMs ?? 1000, 50),
+    clusterTimeoutMs: positive(problems, 'clusterTimeoutMs', options.clusterTimeoutMs ?? 10_000, 100),
+    moveAfterMs: positive(problems, 'moveAfterMs', options.moveAfterMs ?? 30_000, 0),
+    auth: options.auth ?? false,
+    authAdmins: Object.freeze(attempt(() => adminsOf(options.authAdmins ?? 'admin'), [])),
     sqsPort: options.sqsPort,
     sqsHost: options.sqsHost ?? '127.0.0.1',
     sqsCredentials: options.sqsCredentials,
@@ -322,14 +378,21 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   // Like a node's silence, a lease renewal that is late by one heartbeat period must not end it.
   if (config.heartbeatMs * 2 > config.managerLeaseMs) problems.push('heartbeatMs must be at most half of managerLeaseMs');
   if (config.unknownQueueDlq !== undefined && !isQueueName(config.unknownQueueDlq)) problems.push('unknownQueueDlq must be a queue name');
+  // A cluster reporting on time must never look unreachable.
+  if (config.clusterReportMs * 2 > config.clusterTimeoutMs) problems.push('clusterReportMs must be at most half of clusterTimeoutMs');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
   if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
+  if (!isClusterModel(config.clusterModel)) problems.push(`clusterModel must be one of ${CLUSTER_MODELS.join(', ')}`);
   if (!LEVELS.has(config.logLevel)) problems.push(`logLevel must be one of ${[...LEVELS].join(', ')}`);
   if (problems.length > 0) {
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function adminsOf(admins: string | readonly string[]): string[] {
+  return (typeof admins === 'string' ? admins.split(',') : admins).map((a) => principalName(a.trim()));
 }
 
 function sqsProblems(c: NodeConfig): string[] {

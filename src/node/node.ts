@@ -18,11 +18,13 @@ import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
 import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
-import type { QueueName } from '../names.ts';
+import { ANONYMOUS, type QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, encodeReply, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
-import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
+import { actionOf, API_QUEUE_GROUP, principalOf, subjects, type Subjects } from '../protocol/subjects.ts';
+import { PrincipalStore } from '../meta/principal-store.ts';
+import { checkedAccess, OPEN_ACCESS } from '../security/access.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import { keys } from '../storage/keys.ts';
@@ -30,8 +32,12 @@ import { openRocksStore, type Store } from '../storage/store.ts';
 import { natsAuthOptions } from '../security/nats-auth.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
-import { startManager } from '../manager/manager.ts';
+import { startManager, type ManagerHandle } from '../manager/manager.ts';
+import { primaryClusterRecord, startClusterReports } from '../deployment/cluster-report.ts';
+import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
+import { startKeeper } from '../hosts/keeper.ts';
+import { checkClusterModel } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
 import { findMessage } from '../inspect/whereabouts.ts';
 import type { InspectionEvent } from 'xstate';
@@ -115,6 +121,14 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     throw err instanceof WharfError
       ? err
       : new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    checkClusterModel(config.cluster, metadata.nodes().map((n) => n.value), config.nodeId, config.clusterModel);
+  } catch (err) {
+    await metadata.close().catch(() => undefined);
+    await nc.close();
+    await store.close();
+    throw err;
   }
   // Checked against the node's last registration: an older copy of its store gets a new identity.
   const identity = await storeIdentity(store, metadata.node(config.nodeId)?.value);
@@ -260,6 +274,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     registeredAt: config.clock.now(),
     store: storeId,
     storeGeneration: identity.generation,
+    model: config.clusterModel,
   };
   await metadata.putNode(record);
 
@@ -325,17 +340,22 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     now: () => config.clock.now(),
     requestTimeoutMs: 15_000,
   };
-  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
+  const metaReplicas = config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1;
+  const principals = config.auth ? await PrincipalStore.open(nc, config.cluster, metaReplicas, log.child({ component: 'principals' })) : undefined;
+  const groups = new GroupStore(nc, config.cluster, metaReplicas, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
     clock: config.clock,
     service: serviceOf,
     createWaitMs: CREATE_WAIT_MS,
+    clusterModel: config.clusterModel,
     moveTasks,
     ...(config.unknownQueueDlq === undefined ? {} : { unknownQueueDlq: config.unknownQueueDlq }),
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
+    access: principals === undefined ? OPEN_ACCESS : checkedAccess(principals, config.authAdmins, log),
+    ...(principals === undefined ? {} : { principals }),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
@@ -353,7 +373,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     nc.subscribe(subs.peek(self), {
       callback: (err, msg) => {
         if (err || !msg.reply) return;
-        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+        // Decoding inside the promise: a malformed frame is answered with its error, not dropped.
+        Promise.resolve(msg.data).then((data) => servePeek(peekDeps, decodePeekFrame(data))).then(
           (bytes) => msg.respond(bytes),
           (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
         );
@@ -367,9 +388,27 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   });
 
   let managerStop: (() => Promise<void>) | undefined;
-  if (config.manager) {
+  if (config.clusterModel === 'hosts') {
+    // No manager: every host keeps its shards (src/hosts/keeper.ts).
+    const keeper = startKeeper({
+      nc,
+      metadata,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      log: log.child({ component: 'keeper' }),
+      options: { failureTimeoutMs: config.failureTimeoutMs },
+      inspect: inspector.observe,
+    });
+    managerStop = () => keeper.stop();
+  } else if (config.manager) {
     try {
-      managerStop = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      const manager = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      // In a deployment of several clusters, the active manager reports this cluster's health.
+      const reports = config.deployment === undefined ? undefined : await reportToDeployment(nc, config, metadata, manager, log);
+      managerStop = async () => {
+        await reports?.();
+        await manager.stop();
+      };
     } catch (err) {
       log.error({ err }, 'the cluster manager did not start');
     }
@@ -412,7 +451,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     stop: () =>
       (stopping ??= (async () => {
         // Before anything stops: the election needs this node's manager (if active) and heartbeats.
-        await handOverPrimaries({
+        // A hosts cluster has no manager to ask: its shards are taken over after the failure timeout.
+        if (config.clusterModel === 'primary') await handOverPrimaries({
           nc,
           subjects: subs,
           metadata,
@@ -435,6 +475,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         for (const log of primaries.values()) log.close('the node is stopping');
         await Promise.all([...primaries.values()].map((l) => l.settled()));
         actor.send({ type: 'stop' });
+        principals?.close();
         await metadata.close().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await store.close();
@@ -474,7 +515,7 @@ async function startClusterManager(
   config: NodeConfig,
   log: Logger,
   inspect: (event: InspectionEvent) => void,
-): Promise<() => Promise<void>> {
+): Promise<ManagerHandle> {
   const manager = await startManager({
     inspect,
     nc,
@@ -490,7 +531,22 @@ async function startClusterManager(
       maxConcurrentMoves: config.maxMoves,
     },
   });
-  return () => manager.stop();
+  return manager;
+}
+
+/** Opens the deployment's metadata and reports this cluster there while its manager is active. Returns the stop function. */
+async function reportToDeployment(nc: NatsConnection, config: NodeConfig, metadata: Metadata, manager: ManagerHandle, log: Logger): Promise<() => Promise<void>> {
+  const deployment = await DeploymentMetadata.open(nc, config.deployment as string, { log, ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}) });
+  const stop = startClusterReports({
+    deployment,
+    periodMs: config.clusterReportMs,
+    log: log.child({ component: 'cluster-report' }),
+    record: () => (manager.isActive() ? primaryClusterRecord(config.cluster, manager.status(), metadata.queues().length, config.clock.now()) : undefined),
+  });
+  return async () => {
+    stop();
+    await deployment.close();
+  };
 }
 
 /** Forwarded partition requests and followers' log fetches, addressed to this node. */
@@ -551,6 +607,8 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       }
       if (!msg.reply) return; // a publish without a reply subject: nobody to answer
       const action = actionOf(msg.subject);
+      // The name NATS let this connection publish under (docs/security.md).
+      const principal = principalOf(msg.subject) ?? ANONYMOUS;
       const known = isAction(action) ? action : 'unknown';
       const done = metrics.duration.startTimer({ action: known });
       let reply: Promise<unknown>;
@@ -559,7 +617,7 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
         const request = decodeRequest(action, msg.data);
         queue = 'queue' in request ? request.queue : '';
-        reply = frontEnd.handle(action, request);
+        reply = frontEnd.handle(action, request, principal);
       } catch (e) {
         reply = Promise.reject(e);
       }

@@ -117,10 +117,6 @@ export class QueueService {
     if (!fifo && message.messageGroupId !== undefined) {
       throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is not a FIFO queue: messageGroupId applies to FIFO queues only`);
     }
-    if (fifo && message.delaySeconds !== undefined) {
-      // Order is the order messages become visible: a message's own delay could reorder its group.
-      throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is a FIFO queue: delaySeconds per message is not supported (set the queue's delaySeconds)`);
-    }
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
     if (message.ttlSeconds !== undefined) record.expiresAt = record.sentAt + message.ttlSeconds * 1000;

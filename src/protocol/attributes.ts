@@ -151,9 +151,19 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>, s
  * Rules between attributes. A message group lives in one partition, but with scope `queue` a
  * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
  * A stream keeps offsets in send order, so it has no delays and no message groups; a size limit is
- * a stream's alone (a queue's messages leave when consumed).
+ * a stream's alone (a queue's messages leave when consumed). Time-window ordering reorders a
+ * standard queue by producer time: a FIFO queue's order is its groups' send order and a stream's is
+ * its offsets, which a hold by producer time would contradict.
  */
 function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (a.ordering === 'timeWindow' && (a.fifo || a.mode === 'stream')) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      a.fifo
+        ? 'ordering timeWindow applies to standard queues: a FIFO queue delivers each message group in send order'
+        : 'ordering timeWindow applies to standard queues: a stream (mode stream) is read in offset order',
+    );
+  }
   if (a.mode === 'stream' && a.delaySeconds !== 0) {
     throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
   }

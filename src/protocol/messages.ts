@@ -210,7 +210,10 @@ export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies r
 export interface PeekedMessage {
   messageId: string;
   partition: number;
-  state: PeekState;
+  /** `stored` on a stream: its messages stay, whoever read them, until retention removes them. */
+  state: PeekState | 'stored';
+  /** A stream's message: its offset in its partition. */
+  offset?: number;
   sentAt: number;
   /** Bytes of body plus attributes. */
   size: number;
@@ -227,6 +230,14 @@ export interface PeekedMessage {
   attributes: MessageAttributes;
   /** Only when the request asked for bodies. */
   body?: Uint8Array;
+}
+
+/** A consumer group's committed offset in one stream partition, as PeekMessages shows it. */
+export interface PeekedOffset {
+  partition: number;
+  group: string;
+  /** The next offset the group reads: the messages below it are read (and committed) by the group. */
+  offset: number;
 }
 
 /** A message as a stream read returns it: by offset, nothing leased. */
@@ -290,6 +301,44 @@ export interface MessageMoveTask {
   owner?: string;
   startedAt: number;
   updatedAt: number;
+}
+
+/**
+ * What a principal may do to a queue (docs/security.md has which actions each one allows). `admin`
+ * on a queue is deleting it and redriving its messages; a principal marked `admin` may do anything,
+ * to every queue, and manage principals.
+ */
+export const PERMISSIONS = [
+  'create',
+  'send',
+  'receive',
+  'delete',
+  'change-visibility',
+  'peek',
+  'purge',
+  'attributes',
+  'read',
+  'commit',
+  'admin',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Permissions on the queues a pattern names: one queue, or every name with a prefix (`orders-*`, `*`). */
+export interface Grant {
+  queues: string;
+  permissions: Permission[];
+}
+
+/**
+ * One principal's authorization, stored in the metadata service. A principal of a tenant reaches
+ * only the tenant's queues (names beginning `<tenant>_`), and its grants' patterns are read inside
+ * that namespace: `orders` means `<tenant>_orders`.
+ */
+export interface PrincipalPolicy {
+  name: string;
+  tenant?: string;
+  admin?: boolean;
+  grants: Grant[];
 }
 
 /** Request and reply of every action: the single map both client and node are typed from. */
@@ -426,7 +475,9 @@ export interface Api {
   ListGroups: { request: { queue: string }; reply: { groups: string[] } };
   /**
    * Browses messages without consuming them: read-only, from each partition primary's store, in
-   * partition order, then offset order (ready and in flight), then due order (delayed).
+   * partition order, then offset order (ready and in flight), then due order (delayed). On a stream:
+   * its stored messages in offset order (`offset` and state `stored`), with the consumer groups'
+   * committed offsets in the partitions the page read.
    */
   PeekMessages: {
     request: {
@@ -445,9 +496,25 @@ export interface Api {
       attribute?: { name: string; value?: string };
       /** Include bodies (a page then stops at 4 MiB of them). @default false */
       body?: boolean;
+      /** Streams only, with `partition`: from this offset of the partition (messages below it are skipped). @default its start */
+      offset?: number;
     };
-    /** `cursor` is absent once every partition was read to its end. */
-    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+    /**
+     * `cursor` is absent once every partition was read to its end. `committed` (streams only): each
+     * consumer group's committed offset in each partition this page read.
+     */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number; committed?: PeekedOffset[] };
+  };
+  /** Admin only: creates or replaces a principal's policy. */
+  PutPrincipal: { request: { policy: PrincipalPolicy }; reply: Record<string, never> };
+  /** Admin only: removes a principal's policy (it may then do nothing). */
+  DeletePrincipal: { request: { name: string }; reply: Record<string, never> };
+  /** Admin only. */
+  ListPrincipals: { request: Record<string, never>; reply: { principals: PrincipalPolicy[] } };
+  /** Who the cluster takes the caller for, and what it may do. */
+  WhoAmI: {
+    request: Record<string, never>;
+    reply: { principal: string; authorization: boolean; admin: boolean; policy?: PrincipalPolicy };
   };
 }
 
@@ -475,6 +542,9 @@ export const STREAM_ACTIONS = [
   'ListGroups',
 ] as const satisfies readonly Action[];
 export type StreamAction = (typeof STREAM_ACTIONS)[number];
+/** The actions that manage authorization (security/access.ts). */
+export const PRINCIPAL_ACTIONS = ['PutPrincipal', 'DeletePrincipal', 'ListPrincipals', 'WhoAmI'] as const satisfies readonly Action[];
+export type PrincipalAction = (typeof PRINCIPAL_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -497,6 +567,7 @@ export const ACTIONS = [
   'ListMessageMoveTasks',
   'PeekMessages',
   ...STREAM_ACTIONS,
+  ...PRINCIPAL_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

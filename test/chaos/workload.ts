@@ -11,6 +11,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WharfClient } from '../../src/client/client.ts';
+
+/** What the workload uses of a client: a WharfClient, or a DeploymentClient routing over clusters. */
+export type QueueClient = Pick<WharfClient, 'send' | 'sendMessage' | 'receive' | 'deleteMessageBatch' | 'changeMessageVisibility'>;
 import { WharfError } from '../../src/errors.ts';
 import type { ReceivedMessage } from '../../src/protocol/messages.ts';
 import type { Delivery, History } from './history.ts';
@@ -19,7 +22,7 @@ export interface WorkloadOptions {
   queue: string;
   history: History;
   /** A client per worker, each on its own connection. */
-  connect: () => Promise<WharfClient>;
+  connect: () => Promise<QueueClient>;
   /** @default 3 */
   producers?: number;
   /** @default 3 */
@@ -84,7 +87,7 @@ export async function startWorkload(options: WorkloadOptions): Promise<Workload>
   /** A pause that ends early when the workload stops. */
   const pause = (ms: number) => delay(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
 
-  const produce = async (name: string, client: WharfClient) => {
+  const produce = async (name: string, client: QueueClient) => {
     const outstanding = new Set<Promise<void>>();
     let next = history.now();
     for (let counter = 0; !stopping.signal.aborted; ) {
@@ -110,7 +113,7 @@ export async function startWorkload(options: WorkloadOptions): Promise<Workload>
     await Promise.all(outstanding);
   };
 
-  const consume = async (name: string, client: WharfClient) => {
+  const consume = async (name: string, client: QueueClient) => {
     while (!stopping.signal.aborted) {
       const pending = history.invoke(name, { f: 'receive', value: null, visibilityTimeout: vt });
       let messages: ReceivedMessage[];
@@ -154,7 +157,7 @@ export async function startWorkload(options: WorkloadOptions): Promise<Workload>
   };
 }
 
-async function release(history: History, client: WharfClient, process: string, queue: string, m: ReceivedMessage): Promise<void> {
+async function release(history: History, client: QueueClient, process: string, queue: string, m: ReceivedMessage): Promise<void> {
   const value = text(m.body);
   const pending = history.invoke(process, { f: 'visibility', value, receipt: m.receiptHandle, visibilityTimeout: 0 });
   await client.changeMessageVisibility(queue, m.receiptHandle, 0).then(
@@ -164,7 +167,7 @@ async function release(history: History, client: WharfClient, process: string, q
 }
 
 /** One DeleteMessageBatch, recorded as one delete per message. */
-export async function deleteBatch(history: History, client: WharfClient, process: string, queue: string, messages: readonly ReceivedMessage[]): Promise<void> {
+export async function deleteBatch(history: History, client: QueueClient, process: string, queue: string, messages: readonly ReceivedMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const pending = messages.map((m) => history.invoke(process, { f: 'delete', value: text(m.body), receipt: m.receiptHandle }));
   try {
@@ -179,7 +182,7 @@ export async function deleteBatch(history: History, client: WharfClient, process
 export interface DrainOptions {
   queue: string;
   history: History;
-  client: WharfClient;
+  client: QueueClient;
   /** Give up after this long, ms. @default 60000 */
   timeoutMs?: number;
   /** Lease of the drain's receives, seconds: long enough to delete what it got. @default 10 */

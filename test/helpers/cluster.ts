@@ -36,6 +36,8 @@ export interface ClusterOptions {
   nodeEnv?: (id: string) => Record<string, string>;
   /** WHARF_LOG_LEVEL of the nodes; their logs go to the kept temp dir. @default 'info' */
   logLevel?: string;
+  /** A nats-server shared with other clusters (a deployment of several). @default one started for this cluster */
+  nats?: NatsServerHandle;
 }
 
 export interface ClusterNode {
@@ -82,7 +84,7 @@ export interface WharfCluster {
 
 export async function startWharfCluster(t: ExecutionContext<unknown>, options: ClusterOptions = {}): Promise<WharfCluster> {
   const count = options.nodes ?? 3;
-  const nats = await startNats(t);
+  const nats = options.nats ?? (await startNats(t));
   const cluster = `c${randomBytes(4).toString('hex')}`;
   const logDir = await tempDir(t, 'wharf-cluster-logs-');
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);

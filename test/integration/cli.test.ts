@@ -542,7 +542,8 @@ test.serial('cluster shows the node alive and each partition with its epoch, pri
   const cli = cliOf(f);
 
   type View = {
-    nodes: Array<{ id: string; alive: boolean; state: string }>;
+    model: string;
+    nodes: Array<{ id: string; alive: boolean; state: string; model: string }>;
     partitions: Array<{ queue: string; partition: number; epoch: number; primary: string | null; reports: Array<{ node: string; role: string }> }>;
   };
   // The roles come from the node's heartbeats: the first one after the queue's creation may still
@@ -556,7 +557,8 @@ test.serial('cluster shows the node alive and each partition with its epoch, pri
     },
     { message: 'every replica reported loaded' },
   );
-  t.deepEqual(view.nodes, [{ id: 'n1', state: 'active', alive: true }]);
+  t.is(view.model, 'primary');
+  t.deepEqual(view.nodes, [{ id: 'n1', state: 'active', alive: true, model: 'primary' }]);
   t.deepEqual(
     view.partitions.map((p) => [p.queue, p.partition, p.primary, p.reports.map((r) => `${r.node}:${r.role}`)]),
     [
@@ -569,4 +571,5 @@ test.serial('cluster shows the node alive and each partition with its epoch, pri
   const human = await cli(['cluster']);
   t.is(human.code, 0, human.stderr);
   t.regex(human.stdout, /orders\/0\s+\d+\s+n1/);
+  t.regex(human.stdout, /^model: primary/m);
 });

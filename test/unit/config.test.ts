@@ -34,7 +34,7 @@ function problemsOf(f: () => unknown): string {
 
 test('the header table and ENV list the same variables and options', (t) => {
   const table = headerTable();
-  t.is(table.size, 37);
+  t.is(table.size, 44);
   t.deepEqual(
     [...table.entries()].map(([option, [env]]) => [env, option]).sort(),
     Object.entries(ENV).sort(),
@@ -215,6 +215,12 @@ test('NATS credentials and TLS settings that do not fit together are reported wi
   t.regex(message, /tickMs must be an integer >= 5/);
   const config = configFromEnv({ WHARF_NATS_CREDS: '/run/secrets/node.creds', WHARF_NATS_TLS_CA: '/etc/wharf/ca.pem' });
   t.deepEqual(config.natsAuth, { credsFile: '/run/secrets/node.creds', tlsCa: '/etc/wharf/ca.pem' });
+});
+
+test('the cluster model is primary by default, hosts when asked, and nothing else', (t) => {
+  t.is(resolveConfig({}).clusterModel, 'primary');
+  t.is(configFromEnv({ WHARF_CLUSTER_MODEL: 'hosts' }).clusterModel, 'hosts');
+  t.regex(problemsOf(() => configFromEnv({ WHARF_CLUSTER_MODEL: 'raft' })), /clusterModel must be one of primary, hosts/);
 });
 
 test('the SQS endpoint is off by default and, when on, needs credentials or unsigned access', (t) => {
