@@ -8,8 +8,8 @@
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
  *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
- *   BENCH_CPU_PROF_DIR   the Wharf nodes write CPU profiles of the (last) receive+delete phase there when
- *                        they stop (bench/cpu-profile.ts);
+ *   BENCH_CPU_PROF_DIR   the Wharf nodes and this process (the client) write CPU profiles of the (last)
+ *                        receive+delete phase there (bench/cpu-profile.ts, bench/profiler.ts);
  *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
  *   BENCH_KEEP=1         keep the temp dir (stores and logs)
  *   WHARF_*              passed to the Wharf nodes
@@ -24,7 +24,8 @@ import { runJetStreamThroughput } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { phaseTimeoutMs } from './pace.ts';
 import { formatCores } from './stats.ts';
-import { cpuMeter, installSignalHandlers, onCleanup, runCleanups } from './util.ts';
+import { coresOf, cpuTimeMeter, installSignalHandlers, onCleanup, runCleanups, type CpuTime } from './util.ts';
+import { cpuProfiler } from './profiler.ts';
 import {
   CLUSTER,
   endToEndLatency,
@@ -63,11 +64,35 @@ function sectionFromEnv(): Section {
   return section;
 }
 
-/** CPU time per message of every process measured, in µs: steadier than throughput on a busy machine. */
-function perMessage(cpu: Record<string, number>, seconds: number, messages: number): string {
-  const us = (cores: number) => Math.round((cores * seconds * 1e6) / messages);
-  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-  return `CPU per message ${us(total)} µs (${Object.entries(cpu).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+/** How long the processes are watched at rest before a phase. */
+const IDLE_MS = 3000;
+
+/**
+ * CPU the processes use at rest, ms per second: heartbeats, ticks, followers' long polls. A phase
+ * that runs longer on a busy machine pays more of it without doing more per message.
+ */
+async function idleRate(pids: Record<string, number>): Promise<Record<string, number>> {
+  const stop = await cpuTimeMeter(pids);
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const { wallMs, ms } = await stop();
+  return Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, (v * 1000) / wallMs]));
+}
+
+/**
+ * CPU time per message over a phase, in µs: the total of every process measured (the bench with its
+ * client, the nodes or servers, nats-server) and each one's; then the same beyond what the processes
+ * use at rest (`idle`, ms per second) over the phase's wall time. Steadier than throughput on a busy
+ * machine, which slows every process down without making it do more.
+ */
+function perMessage(time: CpuTime, messages: number, idle?: Record<string, number>): string {
+  const us = (ms: number) => ((ms * 1000) / messages).toFixed(1);
+  const line = (ms: Record<string, number>) => {
+    const total = Object.values(ms).reduce((a, b) => a + b, 0);
+    return `${us(total)} µs (${Object.entries(ms).map(([k, v]) => `${k} ${us(v)}`).join(', ')})`;
+  };
+  if (idle === undefined) return `CPU per message ${line(time.ms)}`;
+  const beyond = Object.fromEntries(Object.entries(time.ms).map(([k, v]) => [k, v - ((idle[k] ?? 0) * time.wallMs) / 1000]));
+  return `CPU per message ${line(time.ms)}; beyond idle ${line(beyond)}`;
 }
 
 async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: string, natsPid: number, dir: string): Promise<void> {
@@ -84,6 +109,8 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
     env['BENCH_CPU_PROF_DIR'] = resolve(profDir);
     env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=tsx --import=${PROFILER}`.trim();
   }
+  // The bench's own process too: the client's share of the phase.
+  const clientProfile = profDir ? cpuProfiler(resolve(profDir), 'client') : undefined;
   const nodes: WharfNodeProcess[] = await Promise.all(
     ids.map((nodeId) =>
       startWharfNode({ natsUrl, cluster, nodeId, dataDir: join(dir, nodeId), logFile: join(dir, `wharf-${nodeId}.log`), env }),
@@ -107,26 +134,32 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
         await client.deleteQueue(queue);
         continue;
       }
-      let meter = await cpuMeter(pids);
+      let meter = await cpuTimeMeter(pids);
       const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
       const produceCpu = await meter();
-      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(produceCpu)}; ${perMessage(produceCpu, produce.seconds, messages)}`);
+      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(produceCpu))}; ${perMessage(produceCpu, messages)}`);
       const { counts } = await client.getQueueAttributes(queue);
       if (counts.approximateNumberOfMessages < messages) throw new Error(`after the produce the queue holds ${JSON.stringify(counts)}`);
-      if (profDir) for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
-      meter = await cpuMeter(pids);
+      const markProfiles = () => {
+        for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
+        clientProfile?.mark();
+      };
+      const idle = await idleRate(pids);
+      if (profDir) markProfiles();
+      meter = await cpuTimeMeter(pids);
       const receive = await guard(
         receiveAndDelete(client, queue, messages, { receiveLoops: RECEIVE_LOOPS, receiveBatch: RECEIVE_BATCH }),
         phaseTimeoutMs(messages),
         'receive+delete',
       );
       const cpu = await meter();
-      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(cpu)}; ${perMessage(cpu, receive.seconds, messages)}`);
+      if (profDir) markProfiles();
+      log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(cpu))}; ${perMessage(cpu, messages, idle)}`);
       await client.deleteQueue(queue);
     }
   } finally {
     await client.close();
-    // A graceful stop: the profiler writes on exit.
+    // A graceful stop: a profile still running is written on exit.
     await Promise.all(nodes.map((n) => n.stop()));
   }
 }
@@ -134,17 +167,19 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
 async function runJetStreamSection(section: 'r3-jetstream' | 'r1-jetstream', natsUrl: string, natsPid: number, dir: string): Promise<void> {
   const messages = intFromEnv('BENCH_MESSAGES', 20_000);
   const common = { messages, publishWindow: PUBLISH_WINDOW, fetchBatch: RECEIVE_BATCH, log };
-  const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>) =>
-    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpu, r.receive.seconds, messages)}`);
+  const report = (r: Awaited<ReturnType<typeof runJetStreamThroughput>>, idle: Record<string, number>) =>
+    log(`${section}: receive+ack CPU ${formatCores(r.receive.cpu)}; ${perMessage(r.receive.cpuTime, messages, idle)}`);
   if (section === 'r1-jetstream') {
-    report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }));
+    const idle = await idleRate({ nats: natsPid });
+    report(await runJetStreamThroughput({ ...common, servers: natsUrl, pids: { nats: natsPid }, replicas: 1, label: 'jetstream' }), idle);
     return;
   }
   const cluster = await startNatsCluster({ dir: join(dir, 'nats-cluster'), name: 'bench' });
   onCleanup('stop the nats cluster', () => cluster.stop());
   try {
     const pids = Object.fromEntries(cluster.servers.map((s) => [s.name, s.pid]));
-    report(await runJetStreamThroughput({ ...common, servers: cluster.urls, pids, replicas: 3, label: 'jetstream R3' }));
+    const idle = await idleRate(pids);
+    report(await runJetStreamThroughput({ ...common, servers: cluster.urls, pids, replicas: 3, label: 'jetstream R3' }), idle);
   } finally {
     await cluster.stop();
   }

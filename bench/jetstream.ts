@@ -18,7 +18,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { summarize, throughput, type LatencySummary, type Throughput } from './stats.ts';
-import { cpuMeter, fixedBody, nowMs, type CpuUse, pollUntil, sentAt, timestampedBody, Window, withTimeout } from './util.ts';
+import { coresOf, cpuMeter, cpuTimeMeter, fixedBody, type CpuTime, nowMs, type CpuUse, pollUntil, sentAt, timestampedBody, Window, withTimeout } from './util.ts';
 import { pacedRun, phaseTimeoutMs, type LatencyOptions } from './pace.ts';
 
 export interface JetStreamOptions {
@@ -93,7 +93,7 @@ export async function runJetStream(options: JetStreamOptions): Promise<JetStream
 /** Produce and receive+ack only, on the throughput stream (bench/focus.ts). */
 export async function runJetStreamThroughput(
   options: Omit<JetStreamOptions, 'ingestReference' | 'latency'>,
-): Promise<Pick<JetStreamResults, 'produce' | 'receive'>> {
+): Promise<{ produce: JetStreamResults['produce']; receive: JetStreamResults['receive'] & { cpuTime: CpuTime } }> {
   const log = (line: string) => options.log(`${options.label}: ${line}`);
   const nc = await connect({ servers: [options.servers].flat(), name: 'bench-jetstream' });
   try {
@@ -103,8 +103,10 @@ export async function runJetStreamThroughput(
     let meter = await cpuMeter(options.pids);
     const produce = { ...(await produceThroughput(js, jsm, options)), cpu: await meter() };
     log(`produce ${produce.perSecond.toLocaleString('en-US')} msgs/s`);
-    meter = await cpuMeter(options.pids);
-    const receive = { ...(await receiveThroughput(nc, js, jsm, options)), cpu: await meter() };
+    const time = await cpuTimeMeter(options.pids);
+    const received = await receiveThroughput(nc, js, jsm, options);
+    const cpuTime = await time();
+    const receive = { ...received, cpu: coresOf(cpuTime), cpuTime };
     log(`receive+ack ${receive.perSecond.toLocaleString('en-US')} msgs/s`);
     await jsm.streams.delete(TP_STREAM);
     return { produce, receive };

@@ -34,10 +34,26 @@ function shortUrl(url: string): string {
   return repo >= 0 ? url.slice(url.indexOf('/', repo + '/work/'.length) + 1) : url.replace(/^file:\/\//, '');
 }
 
+/** Nodes inside the profiler's own calls (bench/profiler.ts): a restart's first sample carries the time the stop before it took. */
+function profilerNodes(profile: Profile): Set<number> {
+  const out = new Set<number>();
+  const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
+  const mark = (id: number) => {
+    if (out.has(id)) return;
+    out.add(id);
+    for (const c of byId.get(id)?.children ?? []) mark(c);
+  };
+  for (const n of profile.nodes) if (n.callFrame.url.endsWith('bench/profiler.ts')) mark(n.id);
+  return out;
+}
+
 function summarise(profile: Profile, top: number): string {
   const byNode = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
+  const own = profilerNodes(profile);
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    if (!own.has(id)) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = profile.endTime - profile.startTime;
   const idle = new Set(['(idle)', '(program)', '(garbage collector)']);
   const byFunction = new Map<string, number>();

@@ -219,8 +219,14 @@ export async function processCpuMs(pid: number): Promise<number | undefined> {
 /** CPU used during a phase, in cores (CPU ms / wall ms), per process; `bench` is this process. */
 export type CpuUse = Record<string, number>;
 
-/** Starts measuring the CPU of this process and of `pids`; the returned function ends it. */
-export async function cpuMeter(pids: Record<string, number>): Promise<() => Promise<CpuUse>> {
+/** CPU time used during a phase, ms per process (`bench` is this process), and the phase's wall time. */
+export interface CpuTime {
+  wallMs: number;
+  ms: Record<string, number>;
+}
+
+/** Starts measuring the CPU time of this process and of `pids`; the returned function ends it. */
+export async function cpuTimeMeter(pids: Record<string, number>): Promise<() => Promise<CpuTime>> {
   const t0 = performance.now();
   const self0 = process.cpuUsage();
   const before = new Map<string, number>();
@@ -229,16 +235,27 @@ export async function cpuMeter(pids: Record<string, number>): Promise<() => Prom
     if (ms !== undefined) before.set(name, ms);
   }
   return async () => {
-    const wall = performance.now() - t0;
+    const wallMs = performance.now() - t0;
     const self = process.cpuUsage(self0);
-    const out: CpuUse = { bench: round2((self.user + self.system) / 1000 / wall) };
+    const ms: Record<string, number> = { bench: (self.user + self.system) / 1000 };
     for (const [name, pid] of Object.entries(pids)) {
       const start = before.get(name);
       const end = await processCpuMs(pid);
-      if (start !== undefined && end !== undefined) out[name] = round2((end - start) / wall);
+      if (start !== undefined && end !== undefined) ms[name] = end - start;
     }
-    return out;
+    return { wallMs, ms };
   };
+}
+
+/** The cores a phase used, per process. */
+export function coresOf(time: CpuTime): CpuUse {
+  return Object.fromEntries(Object.entries(time.ms).map(([name, ms]) => [name, round2(ms / time.wallMs)]));
+}
+
+/** Starts measuring the CPU of this process and of `pids`; the returned function ends it. */
+export async function cpuMeter(pids: Record<string, number>): Promise<() => Promise<CpuUse>> {
+  const stop = await cpuTimeMeter(pids);
+  return async () => coresOf(await stop());
 }
 
 function round2(value: number): number {

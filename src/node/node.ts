@@ -21,7 +21,7 @@ import type { Assignment, Heartbeat, NodeRecord, PartitionLoad, QueueMeta, Repli
 import { partitionStates } from '../meta/layout.ts';
 import { CatchUpLimit } from '../replication/catch-up-limit.ts';
 import { ANONYMOUS, type QueueName } from '../names.ts';
-import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
+import { decodeRequest, encode, encodeError, encodeOk, encodeReply, isAction } from '../protocol/codec.ts';
 import { primaryShare, RateLimits } from './rate-limits.ts';
 import { FairScheduler } from './fair-scheduler.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
@@ -657,7 +657,7 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       };
       reply.then(
         (body) => {
-          respond(encodeOk(body));
+          respond(known === 'unknown' ? encodeOk(body) : encodeReply(known, body as never));
           done();
           metrics.requests.inc({ action: known, code: 'ok' });
           countMessages(metrics, known, queue, body);

@@ -4,15 +4,20 @@
  */
 import test from 'ava';
 import { ErrorCode, WharfError } from '../../src/errors.ts';
+import fc from 'fast-check';
 import {
+  checkBySchema,
+  checkRequest,
   decode,
   decodeReply,
   decodeRequest,
   encode,
   encodeError,
   encodeOk,
+  encodeReply,
   encodeRequest,
   isAction,
+  SHAPES,
 } from '../../src/protocol/codec.ts';
 import { LIMITS } from '../../src/protocol/limits.ts';
 import { ACTIONS, PROTOCOL_VERSION, type Action, type Request } from '../../src/protocol/messages.ts';
@@ -261,4 +266,86 @@ test('a reply that is not an envelope is invalid_request; a malformed error is i
   t.is(err?.code, ErrorCode.Internal);
   const err2 = t.throws(() => decodeReply(frame({ v: 1, ok: false })), { instanceOf: WharfError });
   t.is(err2?.code, ErrorCode.Internal);
+});
+
+// ---- hand checks of hot actions ----------------------------------------------------------------------
+
+const handle = 'r1.abc.0.1f.2g';
+
+test('receipt-handle batches as clients send them take the hand check, and the schema agrees', (t) => {
+  const deletes = { queue: 'orders', entries: Array.from({ length: 500 }, (_, i) => ({ id: String(i), receiptHandle: handle })) };
+  const changes = { queue: 'orders', entries: [{ id: 'a_1-B', receiptHandle: handle, visibilityTimeout: 0 }, { id: 'b', receiptHandle: handle, visibilityTimeout: LIMITS.maxVisibilityTimeout }] };
+  t.true(SHAPES.DeleteMessageBatch?.(deletes));
+  t.true(SHAPES.ChangeMessageVisibilityBatch?.(changes));
+  t.notThrows(() => checkBySchema('DeleteMessageBatch', deletes));
+  t.notThrows(() => checkBySchema('ChangeMessageVisibilityBatch', changes));
+  t.deepEqual(decodeRequest('DeleteMessageBatch', encodeRequest<'DeleteMessageBatch'>(deletes)), deletes);
+});
+
+test('a hand check accepts nothing its schema refuses, and what it passes on gets the schema\'s error', (t) => {
+  const text = fc.oneof(fc.constantFrom('', 'a', 'id-1_X', handle, 'has space', 'é', 'x'.repeat(129), 'x'.repeat(257)), fc.string({ maxLength: 300 }));
+  const anything = fc.oneof(text, fc.integer({ min: -5, max: 50_000 }), fc.double(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}), fc.constant(new Uint8Array(1)));
+  // Mostly valid, so that one bad field at a time is common: the case a too wide check would let through.
+  const mostly = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: fc.oneof(text, anything) });
+  const fieldsOf = (required: string[], arbs: Record<string, fc.Arbitrary<unknown>>) =>
+    fc.oneof({ weight: 4, arbitrary: fc.record(arbs, { requiredKeys: required as never[], noNullPrototype: true }) }, { weight: 1, arbitrary: fc.record(arbs, { requiredKeys: [], noNullPrototype: true }) });
+  const entry = fieldsOf(['id', 'receiptHandle', 'visibilityTimeout'], {
+    id: mostly(fc.constantFrom('a', 'id-1_X', 'x'.repeat(128))),
+    receiptHandle: mostly(fc.constantFrom(handle, 'x', 'x'.repeat(256))),
+    visibilityTimeout: mostly(fc.integer({ min: -1, max: LIMITS.maxVisibilityTimeout + 1 })),
+    extra: anything,
+  });
+  const request = fieldsOf(['queue', 'entries'], {
+    queue: mostly(fc.constantFrom('orders', '', 'x'.repeat(200))),
+    entries: mostly(fc.array(mostly(entry), { maxLength: 3 })),
+    extra: anything,
+  });
+  for (const action of ['DeleteMessageBatch', 'ChangeMessageVisibilityBatch'] as const) {
+    fc.assert(
+      fc.property(request, (fields) => {
+        const schema = (() => {
+          try {
+            checkBySchema(action, fields);
+            return 'ok';
+          } catch (err) {
+            return (err as WharfError).message;
+          }
+        })();
+        if (SHAPES[action]?.(fields)) return schema === 'ok';
+        // Not taken by the hand check: checkRequest answers as the schema does.
+        try {
+          checkRequest(action, fields);
+          return schema === 'ok';
+        } catch (err) {
+          return (err as WharfError).code === ErrorCode.InvalidParameter && (err as WharfError).message === schema;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  }
+  t.pass();
+});
+
+test('a batch over the entry limit is refused by the hand check and by the schema', (t) => {
+  const entries = Array.from({ length: LIMITS.maxBatchEntries + 1 }, (_, i) => ({ id: String(i), receiptHandle: handle }));
+  t.false(SHAPES.DeleteMessageBatch?.({ queue: 'orders', entries }));
+  t.throws(() => checkRequest('DeleteMessageBatch', { queue: 'orders', entries }), { instanceOf: WharfError, message: /entries/ });
+});
+
+test('a ReceiveMessage answer is written byte for byte as encodeOk writes it', (t) => {
+  const base = { messageId: '0b7e1c2a-5f0e-4f5e-9d7a-2c1f3e4d5a6b', receiptHandle: 'r1.abc.0.1f.2g', attributes: {}, sentAt: 1_764_000_000_123, receiveCount: 1, firstReceivedAt: 1_764_000_000_456 };
+  const sizes = [0, 1, 255, 256, 1024, 65_535, 65_536];
+  const messages = [
+    ...sizes.map((n) => ({ ...base, body: new Uint8Array(n).fill(7) })),
+    { ...base, body: body('é'), attributes: { kind: { type: 'string' as const, value: 'ünïcode' }, blob: { type: 'binary' as const, value: new Uint8Array([1, 2]) } } },
+    { ...base, body: body('x'), messageGroupId: 'g-1!', receiveCount: 200, sentAt: 0, firstReceivedAt: 70_000 },
+    { ...base, body: body('x'), messageId: 'm'.repeat(31), receiptHandle: 'r'.repeat(32), messageGroupId: 'g'.repeat(255) },
+    { ...base, body: body('x'), messageGroupId: 'g'.repeat(256) },
+    { ...base, body: body('x'), messageId: 'ß'.repeat(40), receiptHandle: 'x'.repeat(40), receiveCount: 2 ** 31 },
+    { ...base, body: body('x'), deadLetter: { sourceQueue: 'src', reason: 'max-receives' as const, receiveCount: 5, deadLetteredAt: 1, totalAttempts: 5, attempts: [{ n: 1, endedAt: 2, ended: 'released' as const }] } },
+  ];
+  for (const list of [[], messages.slice(0, 1), messages, Array.from({ length: 20 }, () => messages[8] as (typeof messages)[number])]) {
+    t.deepEqual(Buffer.from(encodeReply('ReceiveMessage', { messages: list })), Buffer.from(encodeOk({ messages: list })));
+  }
+  t.deepEqual(Buffer.from(encodeReply('DeleteMessageBatch', { successful: [{ id: 'a' }], failed: [] })), Buffer.from(encodeOk({ successful: [{ id: 'a' }], failed: [] })));
 });
