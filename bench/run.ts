@@ -4,7 +4,9 @@
  *   - stream mode produce and group consume: a stream on one node, read by a group of two
  *     consumers and by a second group (bench/stream.ts);
  *   - R3: Wharf with three nodes and replication factor 3 (sync and async) on that nats-server,
- *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts).
+ *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts);
+ *   - the SQS-compatible endpoint through the AWS SDK against the native API (bench/sqs.ts, run as
+ *     a child process with BENCH_SQS_MESSAGES 20,000, 5,000 quick; its table is printed as is).
  * Prints both comparisons with their ratios and the project's targets, and writes the figures to
  * bench/results/<timestamp>.json and, for a full run, latest.json.
  *
@@ -33,6 +35,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { reportFifo, runFifo, type FifoOptions } from './fifo.ts';
 import { runJetStream, type JetStreamResults } from './jetstream.ts';
@@ -412,6 +416,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
     process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
     process.stdout.write(`${reportStream(stream).join('\n')}\n`);
+    const sqs = await runSqsComparison(config.quick);
+    process.stdout.write(`\n${sqs}\n`);
+    results['sqs'] = sqs;
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {
@@ -438,6 +445,14 @@ async function main(): Promise<void> {
   } finally {
     await runCleanups();
   }
+}
+
+/** bench/sqs.ts in a child process of its own (its node, nats-server and clients): its printed table. */
+async function runSqsComparison(quick: boolean): Promise<string> {
+  const script = fileURLToPath(new URL('./sqs.ts', import.meta.url));
+  const env = { ...process.env, BENCH_SQS_MESSAGES: process.env['BENCH_SQS_MESSAGES'] ?? (quick ? '5000' : '20000') };
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { env, maxBuffer: 16 * 2 ** 20 });
+  return stdout.trim();
 }
 
 await main().catch(async (err: unknown) => {
