@@ -75,8 +75,10 @@ test("once an answer told it where the primaries are, each partition's requests 
   t.deepEqual(outcome.successful.map((s) => s.id), received.map((_, k) => `d${k}`), 'outcomes in entry order');
   await nc.flush();
 
-  // Only the first request, before the client knew anything, went to any node.
-  t.deepEqual(seen.filter((s) => s.node === undefined).map((s) => s.action), ['GetQueueAttributes']);
+  // Only the first request, before the client knew anything, went to any node (twice when a busy
+  // machine made the client retry it).
+  const anyNode = seen.filter((s) => s.node === undefined).map((s) => s.action);
+  t.true(anyNode.length > 0 && anyNode.every((a) => a === 'GetQueueAttributes'), `to any node: ${anyNode.join(', ')}`);
   const primaryOf = ['n1', 'n2'];
   const deletes = seen.filter((s) => s.action === 'DeleteMessageBatch');
   t.is(deletes.length, 2, 'the batch was split by partition');
