@@ -7,6 +7,9 @@
 #   - the inspector page (`wharf inspect`) on http://127.0.0.1:9400/, log ./.wharf/inspect.log.
 # Queues are replicated over the nodes (3 copies by default, fewer with fewer nodes).
 # Pids go to ./.wharf/*.pid; `npm run stop` stops everything. A previous run is stopped first.
+# WHARF_AUTH=true turns authentication and authorization on (docs/security.md): credentials go to
+# ./.wharf/secrets (`wharf security init`: the admin `admin` and the principal `demo` of tenant
+# `demo`), NATS requires them, and the nodes check every request.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,11 +22,14 @@ SQS_BASE_PORT=9324
 INSPECT_PORT=9400
 NATS_START_TIMEOUT_S=10
 NODE_READY_TIMEOUT_S=${WHARF_READY_TIMEOUT_S:-60}
+AUTH=${WHARF_AUTH:-false}
+SECRETS=${WHARF_DIR}/secrets
 
 say() { printf 'quickstart: %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
 
 [[ "${NODES}" =~ ^[1-9][0-9]*$ ]] || die "WHARF_NODES must be a positive integer, got '${NODES}'"
+[[ "${AUTH}" =~ ^(true|false)$ ]] || die "WHARF_AUTH must be true or false, got '${AUTH}'"
 
 bash scripts/setup.sh
 
@@ -63,8 +69,19 @@ if version=$("${nats_server}" --version 2>/dev/null) && [[ "${version}" =~ v([0-
   { [ "${BASH_REMATCH[1]}" -gt 2 ] || { [ "${BASH_REMATCH[1]}" -eq 2 ] && [ "${BASH_REMATCH[2]}" -ge 10 ]; }; }; then
   sync_line='  sync_interval: always'
 fi
+# With WHARF_AUTH=true: the users, their passwords and permissions (kept across runs).
+auth_line=
+node_auth=()
+admin_auth=()
+if [ "${AUTH}" = true ]; then
+  node --import tsx src/cli/main.ts security init --cluster local --out "${SECRETS}" --principal demo@demo >/dev/null
+  auth_line="include \"secrets/nats-auth.conf\""
+  node_auth=(WHARF_AUTH=true WHARF_AUTH_ADMINS=admin WHARF_NATS_USER=wharf-node "WHARF_NATS_PASSWORD_FILE=${SECRETS}/wharf-node.password")
+  admin_auth=(--user admin --password-file "${SECRETS}/admin.password")
+fi
 cat >"${WHARF_DIR}/nats.conf" <<CONF
 # written by scripts/quickstart.sh
+${auth_line}
 server_name: wharf-local
 listen: 127.0.0.1:${NATS_PORT}
 http: 127.0.0.1:${MONITOR_PORT}
@@ -91,7 +108,7 @@ say "nats-server is up (pid ${nats_pid})"
 
 for ((n = 1; n <= NODES; n++)); do
   id="node-${n}"
-  WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
+  env "${node_auth[@]}" WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
     WHARF_DATA_DIR="./${WHARF_DIR}/data/${id}" WHARF_HTTP_PORT=$((HTTP_BASE_PORT + n - 1)) \
     WHARF_SQS_PORT=$((SQS_BASE_PORT + n - 1)) WHARF_SQS_ALLOW_UNSIGNED=true \
     setsid nohup node --import tsx src/node/main.ts >"${WHARF_DIR}/${id}.log" 2>&1 </dev/null &
@@ -115,7 +132,13 @@ for ((n = 1; n <= NODES; n++)); do
 done
 
 # Ready = it printed where it listens.
-setsid nohup node --import tsx src/cli/main.ts inspect --server "nats://127.0.0.1:${NATS_PORT}" --cluster local \
+if [ "${AUTH}" = true ]; then
+  node --import tsx src/cli/main.ts auth apply "${SECRETS}/principals.json" --server "nats://127.0.0.1:${NATS_PORT}" --cluster local \
+    "${admin_auth[@]}" >/dev/null || fail "${WHARF_DIR}/node-1.log" 'storing the principals failed'
+  say "authorization is on: credentials in ./${SECRETS} (admin: admin, tenant demo: demo)"
+fi
+
+setsid nohup node --import tsx src/cli/main.ts inspect --server "nats://127.0.0.1:${NATS_PORT}" --cluster local "${admin_auth[@]}" \
   --port "${INSPECT_PORT}" >"${WHARF_DIR}/inspect.log" 2>&1 </dev/null &
 inspect_pid=$!
 echo "${inspect_pid}" >"${WHARF_DIR}/inspect.pid"
@@ -146,3 +169,14 @@ Try:
 Stop it with:
   npm run stop
 INFO
+if [ "${AUTH}" = true ]; then
+  cat <<INFO
+
+Authorization is on: connect as a principal, e.g. the tenant demo's (its queues are named demo_*):
+  export WHARF_NATS_USER=demo WHARF_NATS_PASSWORD_FILE=./${SECRETS}/demo.password
+  npm run wharf -- queue create demo_orders
+  npm run wharf -- auth whoami
+and manage principals as the admin (WHARF_NATS_USER=admin, ./${SECRETS}/admin.password):
+  npm run wharf -- auth list
+INFO
+fi

@@ -33,7 +33,10 @@
  * | invalid_tag             | a queue tag key or value breaks the tag rules                  | no        |
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
+ * | partition_draining      | a send reached a partition being retired (auto-scaling)        | yes       |
  * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue on a hosts cluster) | no |
+ * | access_denied           | the principal may not do this action on this queue (security.md) | no      |
+ * | principal_not_found     | no principal of that name is defined                           | no        |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -68,7 +71,10 @@ export const ErrorCode = {
   InvalidTag: 'invalid_tag',
   TooManyTags: 'too_many_tags',
   InvalidMessageAttribute: 'invalid_message_attribute',
+  PartitionDraining: 'partition_draining',
   UnsupportedByModel: 'unsupported_by_model',
+  AccessDenied: 'access_denied',
+  PrincipalNotFound: 'principal_not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -81,6 +87,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.Timeout,
   ErrorCode.Unavailable,
   ErrorCode.StorageFailure,
+  ErrorCode.PartitionDraining,
 ]);
 
 /** An error as it crosses NATS. */

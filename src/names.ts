@@ -39,3 +39,33 @@ export function clusterName(name: string): ClusterName {
   if (!ID.test(name)) throw new WharfError(ErrorCode.InvalidName, `cluster name must match ${ID.source}: ${name}`);
   return name as ClusterName;
 }
+
+/**
+ * Who makes a request (docs/security.md): a NATS user name, carried in the API subject. The same
+ * rule as node ids, so it is one subject token and one KV key.
+ */
+export type PrincipalName = string & { readonly __brand: 'PrincipalName' };
+
+/** The principal of a request when authorization is off and the client named nobody. */
+export const ANONYMOUS = 'anonymous' as PrincipalName;
+
+export function principalName(name: unknown): PrincipalName {
+  if (typeof name !== 'string' || !ID.test(name)) {
+    throw new WharfError(ErrorCode.InvalidName, `principal name must match ${ID.source}: ${JSON.stringify(name)?.slice(0, 100)}`);
+  }
+  return name as PrincipalName;
+}
+
+/**
+ * A tenant: a namespace of queues. Tenant `acme` owns every queue whose name begins with `acme_`;
+ * a tenant name has no `_`, so a queue's tenant is the text before its first `_` and no name is in
+ * two tenants.
+ */
+const TENANT = /^[A-Za-z0-9-]{1,32}$/;
+
+export function tenantName(name: unknown): string {
+  if (typeof name !== 'string' || !TENANT.test(name)) {
+    throw new WharfError(ErrorCode.InvalidName, `tenant name must be 1-32 characters of A-Z, a-z, 0-9 and '-': ${JSON.stringify(name)?.slice(0, 100)}`);
+  }
+  return name;
+}

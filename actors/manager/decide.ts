@@ -7,6 +7,8 @@
  * Per partition, the first rule that applies wins, most urgent first:
  *
  *   queue deleted or re-created ─► delete
+ *   partition retired (autoscale.ts) ─► take every replica away: the empty assignment stays, so a
+ *       node that was down meanwhile still learns to drop its copy
  *   every voting replica came back with a new store ─► record the new stores (the copies are lost)
  *   no primary (election under way) ─► elect the most complete log of a quorum, or wait
  *   primary dead, removed, fenced, failed or in a new store ─► fence (epoch + 1)
@@ -24,10 +26,11 @@
  */
 import { elect, failoverReason, fenced, plannedFence } from './election.ts';
 import { dropLearner, promoteLearner, recordIsr, repair, settleLeaving } from './membership.ts';
-import { loadOf, placeQueue, type Load } from './placement.ts';
+import { holders, loadOf, placeQueue, type Load } from './placement.ts';
+import { partitionCount, partitionStates } from '../../src/meta/layout.ts';
 import { balancePrimaries, finishDrains, rebalanceReplicas } from './rebalance.ts';
 import { acceptLostCopies, confirmNewStore, recordMissingStores } from './stores.ts';
-import { keyOf, replicationFactorOf, reportOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
+import { isTombstone, keyOf, replicationFactorOf, reportOf, updateOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
 
 export function decide(view: ManagerView): Decision[] {
   const decisions: Decision[] = [];
@@ -64,8 +67,14 @@ function decidePartition(
     const why = meta === undefined ? `queue ${v.queue} was deleted` : `queue ${v.queue} was re-created`;
     return { kind: 'delete', assignment: v, revision: a.revision, reason: why };
   }
-  if (v.partition >= meta.attributes.partitions) {
-    return { kind: 'delete', assignment: v, revision: a.revision, reason: `queue ${v.queue} has ${meta.attributes.partitions} partitions` };
+  const state = partitionStates(meta)[v.partition];
+  if (state === undefined) {
+    return { kind: 'delete', assignment: v, revision: a.revision, reason: `queue ${v.queue} has ${partitionCount(meta)} partitions` };
+  }
+  if (state === 'retired') {
+    if (isTombstone(v)) return undefined;
+    const next = { replicas: [], learners: [], leaving: [], isr: [], primary: null, epoch: v.epoch + 1 };
+    return updateOf(view, a, next, `partition ${v.partition} of ${v.queue} retired: dropping its replicas on ${holders(v).join(', ')}`);
   }
   const lost = acceptLostCopies(view, a);
   if (lost !== undefined) return lost;

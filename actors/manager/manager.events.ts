@@ -1,6 +1,6 @@
 /** The cluster manager machine's input, events and effects. */
 import type { Assignment, Heartbeat, ManagerLease, NodeRecord, QueueMeta } from '../../src/meta/records.ts';
-import { DEFAULT_DECISION_OPTIONS, type Decision, type DecisionOptions, type Versioned } from './view.ts';
+import { DEFAULT_DECISION_OPTIONS, type DecisionOptions, type Versioned, type Write } from './view.ts';
 
 export interface ManagerOptions extends DecisionOptions {
   /**
@@ -69,7 +69,7 @@ export type WriteOutcome =
   | { kind: 'failed'; error: string };
 
 export interface WriteInput {
-  decisions: Decision[];
+  decisions: Write[];
   term: number;
 }
 /** One outcome per decision, in order, and the metadata as it is after the writes. */

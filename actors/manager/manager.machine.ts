@@ -24,6 +24,7 @@
  */
 import { assign, enqueueActions, not, setup } from 'xstate';
 import { declared } from '../declared.ts';
+import { autoscale, EMPTY_SCALE_MEMORY, type ScaleMemory } from './autoscale.ts';
 import {
   acquireAttempt,
   backedOff,
@@ -55,7 +56,7 @@ import {
   buildView,
   keyOf,
   type AssignmentView,
-  type Decision,
+  type Write,
   type Handover,
   type Heard,
   type ManagerView,
@@ -72,11 +73,13 @@ export interface ManagerContext extends ManagerInput, Omit<LeaseState, keyof Man
   records: ReadonlyMap<string, Versioned<NodeRecord>>;
   assignments: ReadonlyMap<string, AssignmentView>;
   heard: ReadonlyMap<string, Heard>;
-  batch: Decision[];
+  batch: Write[];
   dirty: boolean;
   moves: ReadonlyMap<string, PlannedMove>;
   /** Nodes stopping gracefully, whose primaries are being handed over. */
   handovers: ReadonlyMap<string, Handover>;
+  /** What auto-scaling keeps between rounds: send rates, and how long queues have been idle. */
+  scaling: ScaleMemory;
 }
 
 /** The view decisions are made from, at the context's current time. */
@@ -153,14 +156,18 @@ export const managerMachine = setup({
       enqueue.emit({ type: 'leadership', active: false, term: context.held?.term ?? 0, reason });
       enqueue.assign({ held: undefined, batch: [], moves: new Map(), leaseSeenAt: now });
     }),
-    plan: assign(({ context }) => ({ batch: decide(viewOf(context)), dirty: false })),
+    plan: assign(({ context }) => {
+      const view = viewOf(context);
+      const scaled = autoscale(view, context.scaling);
+      return { batch: [...decide(view), ...scaled.decisions], scaling: scaled.memory, dirty: false };
+    }),
     applyWrites: assign(({ context, event }) => {
       const output = (event as unknown as { output: WriteOutput }).output;
       const moves = new Map(context.moves);
       context.batch.forEach((decision, i) => {
         const outcome = output.outcomes[i];
         if (outcome === undefined || (outcome.kind !== 'written' && outcome.kind !== 'deleted')) return;
-        if (decision.kind === 'node') return;
+        if (decision.kind === 'node' || decision.kind === 'layout') return;
         const key = keyOf(decision.assignment);
         if (decision.kind === 'update' && decision.move !== undefined) moves.set(key, decision.move);
         else if (decision.kind === 'delete' || decision.assignment.primary !== null) moves.delete(key);
@@ -202,6 +209,7 @@ export const managerMachine = setup({
     dirty: false,
     moves: new Map(),
     handovers: new Map(),
+    scaling: EMPTY_SCALE_MEMORY,
   }),
   on: {
     heartbeat: { actions: 'recordHeartbeat' },

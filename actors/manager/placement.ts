@@ -5,6 +5,7 @@
  * is deterministic) keeps every node within one replica of every other as partitions are placed.
  */
 import type { Assignment, QueueMeta } from '../../src/meta/records.ts';
+import { partitionStates } from '../../src/meta/layout.ts';
 import { storesOf } from './stores.ts';
 import { isEligible, keyOf, replicationFactorOf, type Decision, type ManagerView } from './view.ts';
 
@@ -77,8 +78,9 @@ export function placeQueue(view: ManagerView, meta: QueueMeta, load: Map<string,
   if (load.size === 0) return [];
   const decisions: Decision[] = [];
   const rf = replicationFactorOf(meta);
-  for (let partition = 0; partition < meta.attributes.partitions; partition++) {
-    if (view.assignments.has(keyOf({ queue: meta.name, partition }))) continue;
+  const states = partitionStates(meta);
+  for (let partition = 0; partition < states.length; partition++) {
+    if (states[partition] === 'retired' || view.assignments.has(keyOf({ queue: meta.name, partition }))) continue;
     const replicas = chooseReplicas(load, Math.min(rf, load.size));
     const primary = [...replicas].sort(byPrimaries(load))[0] as string;
     for (const id of replicas) (load.get(id) as Load).replicas++;
@@ -101,7 +103,7 @@ export function placeQueue(view: ManagerView, meta: QueueMeta, load: Map<string,
       kind: 'create',
       assignment,
       revision: 0,
-      reason: `new queue ${meta.name}: partition ${partition} on ${replicas.join(', ')}, primary ${primary}${short}`,
+      reason: `${meta.layout === undefined ? 'new queue' : 'queue'} ${meta.name}: partition ${partition} on ${replicas.join(', ')}, primary ${primary}${short}`,
     });
   }
   return decisions;

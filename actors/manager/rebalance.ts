@@ -6,7 +6,7 @@
  */
 import { fenced, isCaughtUp } from './election.ts';
 import { byLoad, type Load } from './placement.ts';
-import { isEligible, keyOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
+import { isEligible, isTombstone, keyOf, type AssignmentView, type Decision, type ManagerView } from './view.ts';
 
 /** Moves one replica at a time from the most to the least loaded node while they differ by two or more. */
 export function rebalanceReplicas(
@@ -70,7 +70,7 @@ function findMove(view: ManagerView, load: Map<string, Load>, touched: Set<strin
  * time, and not while any election runs.
  */
 export function balancePrimaries(view: ManagerView, touched: Set<string>): Decision | undefined {
-  for (const a of view.assignments.values()) if (a.value.primary === null) return undefined;
+  for (const a of view.assignments.values()) if (a.value.primary === null && !isTombstone(a.value)) return undefined;
   const counts = new Map<string, number>();
   for (const node of view.nodes.values()) if (isEligible(node)) counts.set(node.id, 0);
   for (const { value } of view.assignments.values()) {

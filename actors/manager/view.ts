@@ -4,7 +4,7 @@
  * manager's monotonic clock. Every decision function in this folder is a pure function of a
  * `ManagerView`; the machine builds one per decision round.
  */
-import type { Assignment, NodeRecord, NodeState, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
+import type { Assignment, NodeRecord, NodeState, PartitionLayout, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
 import { assignmentKey } from '../../src/meta/records.ts';
 import { storeReplaced } from '../../src/meta/store-identity.ts';
 
@@ -105,6 +105,19 @@ export type Decision =
   | { kind: 'delete'; assignment: Assignment; revision: number; reason: string }
   | { kind: 'node'; record: NodeRecord; revision: number; reason: string };
 
+/** A queue's new partition layout (autoscale.ts), written only over the generation it was decided from. */
+export interface LayoutChange {
+  kind: 'layout';
+  queue: string;
+  incarnation: number;
+  generation: number;
+  layout: PartitionLayout;
+  reason: string;
+}
+
+/** Every write of a decision round. */
+export type Write = Decision | LayoutChange;
+
 export const keyOf = (a: { queue: string; partition: number }) => assignmentKey(a.queue, a.partition);
 
 /**
@@ -118,6 +131,9 @@ export function updateOf(view: ManagerView, a: AssignmentView, next: Partial<Ass
   }
   return { kind: 'update', assignment: value, revision: a.revision, reason };
 }
+
+/** The assignment of a retired partition: no replica holds it any more. */
+export const isTombstone = (a: Assignment): boolean => a.replicas.length === 0 && a.learners.length === 0 && a.primary === null;
 
 export function livenessOf(silentMs: number, failureTimeoutMs: number): Liveness {
   if (silentMs >= failureTimeoutMs) return 'dead';

@@ -52,5 +52,6 @@ export function mayTakeOver(
 
 /** The deduplication id a redriven message is stored with in its destination: the same for every try. */
 export function redriveDedupId(messageId: string, deadLetteredAt: number): string {
-  return `rd-${messageId}-${deadLetteredAt.toString(36)}`;
+  // ':' is outside the characters of a client's deduplicationId: no send can name this id.
+  return `rd:${messageId}:${deadLetteredAt.toString(36)}`;
 }

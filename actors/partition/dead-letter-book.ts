@@ -1,7 +1,7 @@
 /**
  * The ledger's memory of dead letters: which messages are marked for their DLQ, how many delivery
- * attempts each redelivered message has recorded, when its latest delivery was, and per-message
- * TTLs of messages in memory. Bounded: marks by MAX_PENDING_MARKS, the rest by the messages in
+ * attempts each redelivered message has recorded, and per-message TTLs of messages in memory (when
+ * each delivery was made is in its delivery record, stored and replicated). Bounded: marks by MAX_PENDING_MARKS, the rest by the messages in
  * memory (the window and the deliveries). Produces the Changes that keep the attempts on disk.
  */
 import FlatQueue from 'flatqueue';
@@ -13,8 +13,6 @@ export class DeadLetterBook {
   readonly marked = new Set<number>();
   /** Offsets with recorded attempts → the highest attempt number. */
   private readonly attempts = new Map<number, number>();
-  /** When the latest delivery of each message in flight was made (memory only). */
-  private readonly receivedAt = new Map<number, number>();
   /** Messages in memory that carry a TTL → when it ends; `due` orders them (entries go stale, checked on pop). */
   private readonly ttl = new Map<number, number>();
   private readonly due = new FlatQueue<number>();
@@ -31,10 +29,6 @@ export class DeadLetterBook {
 
   attemptCount(offset: number): number {
     return this.attempts.get(offset) ?? 0;
-  }
-
-  delivered(offset: number, now: number): void {
-    this.receivedAt.set(offset, now);
   }
 
   /** A message with a TTL is in memory (window or deliveries). */
@@ -61,7 +55,8 @@ export class DeadLetterBook {
   /** Records how the delivery `delivery` of `offset` ended: one attempt key, the oldest beyond the bound deleted. */
   ended(offset: number, delivery: DeliveryRecord, how: AttemptEnd, endedAt: number): Change[] {
     const n = delivery.count;
-    const at = this.receivedAt.get(offset) ?? (n === 1 ? delivery.first : undefined);
+    // Records written before delivery times were kept know only the first one.
+    const at = delivery.at ?? (n === 1 ? delivery.first : undefined);
     this.attempts.set(offset, n);
     const changes: Change[] = [
       {
@@ -76,7 +71,6 @@ export class DeadLetterBook {
 
   /** The message is gone from this partition: its attempt keys go too. */
   forget(offset: number): Change[] {
-    this.receivedAt.delete(offset);
     this.ttl.delete(offset);
     const n = this.attempts.get(offset);
     if (n === undefined) return [];
@@ -92,7 +86,6 @@ export class DeadLetterBook {
     for (const offset of this.marked) changes.push({ kind: 'delMark', offset });
     for (const offset of [...this.attempts.keys()]) changes.push(...this.forget(offset));
     this.marked.clear();
-    this.receivedAt.clear();
     this.ttl.clear();
     this.due.clear();
     return changes;

@@ -19,7 +19,7 @@ export type AttemptEnd = 'lease-expired' | 'released' | 'dead-lettered';
 export interface Attempt {
   /** Its receive count: 1 for the first delivery. */
   n: number;
-  /** When it was delivered, ms, when known (the partition remembers it in memory only for the latest delivery). */
+  /** When it was delivered, ms (absent only for deliveries recorded before delivery times were stored). */
   at?: number;
   /** When it ended, ms. */
   endedAt: number;

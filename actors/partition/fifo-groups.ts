@@ -9,6 +9,10 @@
  * messages never delivered. A group's never-delivered messages are delivered in offset order, since
  * one group lives in one partition and offsets follow the order of the sends.
  *
+ * Delays keep that order: a delayed message is stored in its place (records.ts `due`), and a group
+ * whose next message is not due yet *waits* until it is. A waiting group is held like a leased one
+ * (it delivers nothing, its messages may be evicted and skipped); `release` frees it at the due time.
+ *
  * Bounded memory whatever the backlog: the window (ready, never-delivered messages in memory) has the
  * ledger's limits. When it is full and no group in it may deliver (all held), the window scan goes on
  * past the held groups' messages, leaving them on disk, and evicts held groups' messages from memory
@@ -40,6 +44,12 @@ export type Head = { offset: number; requeued: true } | { offset: number; requeu
 export class FifoGroups {
   /** Leased (in flight, lease not expired) deliveries per group: a group with any is held. */
   private readonly leased = new Map<string, number>();
+  /** Groups whose next message is delayed → its due time: held until then. */
+  private readonly waiting = new Map<string, number>();
+  /** The waiting groups by due time (entries go stale; checked on pop). */
+  private readonly dues = new FlatQueue<string>();
+  /** The ledger's latest time, ms: a message due after it is not delivered yet. */
+  now = 0;
   /** Offsets whose lease expired, per group, ascending: delivered again before anything else of it. */
   private readonly requeued = new Map<string, number[]>();
   /** Never-delivered ready messages in memory, per group, in offset order. */
@@ -64,7 +74,30 @@ export class FifoGroups {
   }
 
   held(group: string): boolean {
+    return (this.leased.get(group) ?? 0) > 0 || this.waiting.has(group);
+  }
+
+  private leasedNow(group: string): boolean {
     return (this.leased.get(group) ?? 0) > 0;
+  }
+
+  // ---- delays ------------------------------------------------------------------------------------
+
+  /** Frees the waiting groups whose next message is due by `now`. */
+  release(now: number): void {
+    this.now = Math.max(this.now, now);
+    for (let due = this.dues.peekValue(); due !== undefined && due <= this.now; due = this.dues.peekValue()) {
+      const group = this.dues.pop() as string;
+      if (this.waiting.get(group) !== due) continue;
+      this.waiting.delete(group);
+      this.stalled = false;
+      this.offer(group);
+    }
+  }
+
+  /** When the earliest waiting group's next message is due. */
+  get nextDue(): number | undefined {
+    return this.dues.peekValue();
   }
 
   // ---- leases ------------------------------------------------------------------------------------
@@ -115,11 +148,25 @@ export class FifoGroups {
     return entry === undefined ? undefined : { offset: entry.offset, requeued: false, entry };
   }
 
-  /** Makes a free group with something to deliver available, at its head's offset. */
+  /**
+   * Makes a free group with something to deliver available, at its head's offset; a group whose head
+   * is delayed waits for it instead. A waiting group without a head in memory (evicted) stays
+   * waiting: a rescan would only bring the same message back.
+   */
   offer(group: string): void {
-    if (this.held(group)) return;
+    if (this.leasedNow(group)) return;
     const head = this.head(group);
-    if (head !== undefined) this.available.push(group, head.offset);
+    if (head === undefined) return;
+    const due = head.requeued ? undefined : head.entry.record.due;
+    if (due !== undefined && due > this.now) {
+      if (this.waiting.get(group) !== due) {
+        this.waiting.set(group, due);
+        this.dues.push(group, due);
+      }
+      return;
+    }
+    this.waiting.delete(group);
+    this.available.push(group, head.offset);
   }
 
   /** The free group whose next message has the lowest offset, taken off the available heap. */
@@ -274,6 +321,8 @@ export class FifoGroups {
 
   clear(): void {
     this.leased.clear();
+    this.waiting.clear();
+    this.dues.clear();
     this.requeued.clear();
     this.window.clear();
     this.windowGroupOf.clear();

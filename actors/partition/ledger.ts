@@ -19,6 +19,7 @@ import type { DeadLetterReason, LengthLimit } from './dead-letter.ts';
 import FlatQueue from 'flatqueue';
 import { FifoGroups, groupOf, type WindowEntry } from './fifo-groups.ts';
 import {
+  EMPTY_PARTITION,
   recordSize,
   type Change,
   type DedupGroup,
@@ -170,7 +171,8 @@ export class Ledger {
     this.book = new DeadLetterBook(loaded);
     this.dedupWindowMs = settings.dedupWindowMs;
     this.fifo = settings.fifo ? new FifoGroups(limits) : undefined;
-    this.state = { ...loaded.state };
+    if (this.fifo !== undefined) this.fifo.now = now;
+    this.state = { ...EMPTY_PARTITION, ...loaded.state };
     this.diskCursor = this.state.purgedOffset;
     this.purgedKeys = this.state.purgedOffset > 0 || this.state.purgedDelayedSeq > 0;
     for (const group of (loaded.dedups ?? []).sort((a, b) => a.expires - b.expires)) {
@@ -189,7 +191,11 @@ export class Ledger {
       if (delivery.deadline > now) {
         this.leases.push({ offset, seq: delivery.seq }, delivery.deadline);
         this.fifo?.onLeased(groupOf(delivery));
-      } else this.requeue(offset);
+      } else {
+        // A lease that ran out while no primary served (a failover, a restart) is an attempt too.
+        if (this.book.attemptCount(offset) < delivery.count) this.changes.push(...this.book.ended(offset, delivery, 'lease-expired', delivery.deadline));
+        this.requeue(offset);
+      }
     }
     const sizes = new Map(loaded.groups ?? []);
     for (const [id, stored] of this.groups) stored.size = Math.max(stored.live, sizes.get(id) ?? 0);
@@ -207,6 +213,7 @@ export class Ledger {
     const ids: string[] = [];
     const remembered: Array<[string, string]> = [];
     const expires = now + this.dedupWindowMs;
+    this.fifo?.release(now);
     for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
         const seen = this.dedups.get(dedupId);
@@ -219,7 +226,8 @@ export class Ledger {
       }
       ids.push(record.id);
       const due = Math.max(now + delayMs, notBefore ?? 0);
-      if (due > now) this.addDelayed(record, due);
+      if (due > now && this.fifo !== undefined) this.addDelayedInPlace(record, due);
+      else if (due > now) this.addDelayed(record, due);
       else this.addVisible(record);
     }
     if (remembered.length > 0) {
@@ -276,6 +284,18 @@ export class Ledger {
     }
   }
 
+  /**
+   * A delayed message of a FIFO queue: stored in its group's order now, with its due time, so the
+   * group's later messages wait behind it (fifo-groups.ts). A timer under d/ keeps it in the delayed
+   * count until it is due.
+   */
+  private addDelayedInPlace(record: MessageRecord, due: number): void {
+    const offset = this.state.nextOffset;
+    this.addVisible({ ...record, due });
+    this.state.delayedInPlace++;
+    this.addDelayed({ id: record.id, sentAt: record.sentAt, body: EMPTY, timerFor: offset }, due);
+  }
+
   private addDelayed(record: MessageRecord, due: number): void {
     const seq = this.state.nextDelayedSeq++;
     this.state.delayed++;
@@ -316,12 +336,13 @@ export class Ledger {
       const again = this.repeatAttempt(attemptId, now);
       if (again) return again;
     }
+    this.fifo?.release(now);
     // The lease owner, recorded with each delivery when the receive named itself.
     const owner = consumer === undefined ? {} : { consumer };
     const out =
       this.fifo === undefined
         ? this.receiveAny(max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives)
-        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner);
+        : this.receiveInOrder(this.fifo, max, maxBytes, visibilityMs, now, retentionMs, owner, maxReceives);
     if (attemptId !== undefined && out.length > 0) this.rememberAttempt(attemptId, out, now);
     return out;
   }
@@ -381,7 +402,6 @@ export class Ledger {
         }
       }
       const delivery = this.lease(offset, previous, { size, sentAt, ...owner }, now, visibilityMs);
-      this.book.delivered(offset, now);
       if (record !== undefined) this.book.expiresAt(offset, record.expiresAt);
       out.push({ offset, delivery, record });
       bytes += size;
@@ -392,7 +412,8 @@ export class Ledger {
   /**
    * A FIFO queue's receive: free groups by the offset of their next message; from each, its messages
    * in order (redeliveries first) while the receive has room. A group delivered from is held until
-   * none of its messages is leased.
+   * none of its messages is leased. A redelivery past the redrive policy's receive count goes to
+   * the DLQ instead, and its group moves on to its next message.
    */
   private receiveInOrder(
     fifo: FifoGroups,
@@ -402,20 +423,28 @@ export class Ledger {
     now: number,
     retentionMs: number,
     owner: { consumer?: string },
+    maxReceives: number | undefined,
   ): Delivery[] {
     const out: Delivery[] = [];
+    const deferred: string[] = [];
     let bytes = 0;
     groups: while (out.length < max) {
       const group = fifo.nextAvailable();
       if (group === undefined) break;
       for (let head = fifo.head(group); head !== undefined && out.length < max; head = fifo.head(group)) {
         const { offset } = head;
+        if (!head.requeued && (head.entry.record.due ?? 0) > now) break; // delayed: the group waits for it (offered below)
         const previous = this.deliveries.get(offset);
         const size = head.requeued ? (previous as DeliveryRecord).size : head.entry.size;
-        if ((out.length > 0 && bytes + size > maxBytes) || (!head.requeued && this.deliveries.size >= this.limits.maxInflight)) {
+        if (out.length > 0 && bytes + size > maxBytes) {
           // The group's turn ends here; it stays first for the next receive.
           if (!fifo.held(group)) fifo.offer(group);
           break groups;
+        }
+        if (!head.requeued && this.deliveries.size >= this.limits.maxInflight) {
+          // At the in-flight limit only redeliveries go out: other groups' may (offered again below).
+          deferred.push(group);
+          continue groups;
         }
         fifo.take(group, head);
         const record = head.requeued ? undefined : head.entry.record;
@@ -424,6 +453,7 @@ export class Ledger {
           this.dropMessage(offset);
           continue;
         }
+        if (head.requeued && maxReceives !== undefined && (previous as DeliveryRecord).count >= maxReceives && this.deadLetter(offset, 'max-receives', now)) continue;
         if (head.requeued) this.requeued.delete(offset);
         out.push({ offset, delivery: this.lease(offset, previous, { size, sentAt, group, ...owner }, now, visibilityMs), record });
         fifo.onLeased(group);
@@ -432,6 +462,7 @@ export class Ledger {
       // Everything it had was past retention (or max was reached): free groups stay available.
       fifo.offer(group);
     }
+    for (const group of deferred) fifo.offer(group);
     return out;
   }
 
@@ -442,6 +473,7 @@ export class Ledger {
       deadline: now + visibilityMs,
       seq: this.state.nextSeq++,
       first: previous?.first ?? now,
+      at: now,
       ...message,
     };
     this.dirtyState = true;
@@ -556,13 +588,16 @@ export class Ledger {
     }
   }
 
+  /** A delivered message leaves its FIFO group: no longer holding it by its lease, nor waiting to be delivered again. */
+  private leaveGroup(offset: number, delivery: DeliveryRecord | undefined): void {
+    if (this.fifo === undefined || delivery === undefined) return;
+    if (this.requeued.has(offset)) this.fifo.removeRequeued(groupOf(delivery), offset);
+    else this.fifo.onLeaseEnded(groupOf(delivery));
+  }
+
   private dropMessage(offset: number): void {
     if (offset >= this.diskCursor) this.deletedAhead.add(offset);
-    const delivery = this.deliveries.get(offset);
-    if (this.fifo !== undefined && delivery !== undefined) {
-      if (this.requeued.has(offset)) this.fifo.removeRequeued(groupOf(delivery), offset);
-      else this.fifo.onLeaseEnded(groupOf(delivery));
-    }
+    this.leaveGroup(offset, this.deliveries.get(offset));
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.changes.push(...this.book.forget(offset));
@@ -576,6 +611,7 @@ export class Ledger {
   /** Expires leases and deduplication ids, and releases delayed messages that are due. */
   tick(now: number, retentionMs: number): void {
     this.expireDedups(now);
+    this.fifo?.release(now);
     for (let deadline = this.leases.peekValue(); deadline !== undefined && deadline <= now; deadline = this.leases.peekValue()) {
       const lease = this.leases.pop() as Lease;
       const delivery = this.deliveries.get(lease.offset);
@@ -597,6 +633,11 @@ export class Ledger {
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
       this.state.delayed--;
       this.dirtyState = true;
+      if (entry.record.timerFor !== undefined) {
+        // The FIFO message it stands for is stored in place: it is simply not delayed any more.
+        this.state.delayedInPlace = Math.max(0, this.state.delayedInPlace - 1);
+        continue;
+      }
       const expired = entry.record.sentAt + retentionMs <= now ? 'retention' : (entry.record.expiresAt ?? Infinity) <= now ? 'ttl' : undefined;
       if (expired === undefined) this.addVisible(entry.record);
       else if (this.deadLetterOnExpiry && !this.book.full) this.deadLetter(this.addHidden(entry.record), expired, now);
@@ -621,11 +662,8 @@ export class Ledger {
 
   /** The earliest lease deadline or delay due time, for the caller's timer; undefined when idle. */
   nextWake(): number | undefined {
-    const a = this.leases.peekValue();
-    const b = this.timers.peekValue();
-    if (a === undefined) return b;
-    if (b === undefined) return a;
-    return Math.min(a, b);
+    const wakes = [this.leases.peekValue(), this.timers.peekValue(), this.fifo?.nextDue].filter((t) => t !== undefined);
+    return wakes.length === 0 ? undefined : Math.min(...wakes);
   }
 
   // ---- retention ---------------------------------------------------------------------------------
@@ -821,7 +859,7 @@ export class Ledger {
     for (const [offset, record] of scanned) {
       if (offset < cursor) continue;
       if (offset >= end) break;
-      if (this.deletedAhead.delete(offset) || this.deliveries.has(offset)) {
+      if (this.deletedAhead.delete(offset) || this.deliveries.has(offset) || this.book.marked.has(offset)) {
         cursor = offset + 1;
         continue;
       }
@@ -856,7 +894,9 @@ export class Ledger {
    * A rescan for skipped groups that are free: their messages from where each was skipped come back
    * into memory, in order, while there is room; the groups' skip marks move up to where it stopped.
    */
-  private fillRescan(fifo: FifoGroups, groups: ReadonlySet<string>, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, end: number): void {
+  private fillRescan(fifo: FifoGroups, groups: ReadonlySet<string>, scanned: ReadonlyArray<[number, MessageRecord]>, complete: boolean, scanEnd: number): void {
+    // From the disk cursor on, messages are the cursor scan's to admit: a rescan admitting them too would deliver them twice.
+    const end = Math.min(scanEnd, this.diskCursor);
     const from = fifo.rescanFrom(groups);
     let upTo = complete ? end : (scanned.at(-1)?.[0] ?? from - 1) + 1;
     let admitted = 0;
@@ -865,7 +905,7 @@ export class Ledger {
       if (offset >= end) break;
       const group = groupOf(record);
       const mark = fifo.skipped.get(group);
-      if (!groups.has(group) || mark === undefined || offset < mark || this.deliveries.has(offset)) continue;
+      if (!groups.has(group) || mark === undefined || offset < mark || this.deliveries.has(offset) || this.book.marked.has(offset)) continue;
       const size = recordSize(record);
       if (!fifo.hasRoom(size) && !(fifo.evictHeld(groups) && fifo.hasRoom(size))) {
         upTo = offset;
@@ -922,6 +962,7 @@ export class Ledger {
     this.state.purgedDelayedSeq = this.state.nextDelayedSeq;
     this.state.stored = 0;
     this.state.delayed = 0;
+    this.state.delayedInPlace = 0;
     this.dirtyState = true;
     this.window.clear();
     this.windowBytes = 0;
@@ -977,6 +1018,7 @@ export class Ledger {
     if (delivery !== undefined && !this.requeued.has(offset) && delivery.deadline > now) {
       this.changes.push(...this.book.ended(offset, delivery, 'dead-lettered', now));
     }
+    this.leaveGroup(offset, delivery);
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.book.marked.add(offset);
@@ -1038,7 +1080,7 @@ export class Ledger {
     messages.forEach((message, i) => {
       const seen = message.dedupId === undefined ? undefined : this.dedups.get(message.dedupId);
       const repeat = seen !== undefined && seen.expires > now;
-      if (!repeat && this.state.stored + this.state.delayed >= limit.maxLength) {
+      if (!repeat && this.state.stored + this.state.delayed - this.state.delayedInPlace >= limit.maxLength) {
         if (limit.overflow === 'drop-oldest' && this.dropOldest()) {
           // room made: fall through
         } else if (limit.overflow === 'dead-letter' && !this.book.full) {
@@ -1142,7 +1184,7 @@ export class Ledger {
   counts(): { visible: number; inflight: number; delayed: number } {
     const inflight = this.deliveries.size - this.requeued.size;
     return {
-      visible: Math.max(0, this.state.stored - inflight),
+      visible: Math.max(0, this.state.stored - inflight - this.state.delayedInPlace),
       inflight,
       delayed: this.state.delayed,
     };
@@ -1171,6 +1213,8 @@ export class Ledger {
     return this.state;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function before(due: number, seq: number, horizon: { due: number; seq: number }): boolean {
   return due < horizon.due || (due === horizon.due && seq < horizon.seq);

@@ -18,6 +18,16 @@ export interface MessageRecord {
   deadLetter?: DeadLetterInfo;
   /** Its message group, on a FIFO queue: delivered in order with the group's other messages. */
   group?: string;
+  /**
+   * A delayed message of a FIFO queue: not delivered before this wall time, ms. It is stored in its
+   * place among its group's messages, so it holds back the group's later ones until it is due.
+   */
+  due?: number;
+  /**
+   * In d/ only: a timer standing for the FIFO message stored at this offset with `due` (it keeps the
+   * delayed count and wakes the partition); its body is empty.
+   */
+  timerFor?: number;
 }
 
 /**
@@ -33,6 +43,12 @@ export interface DeliveryRecord {
   seq: number;
   /** When it was first delivered. */
   first: number;
+  /**
+   * When this (the latest) delivery was made: stored and replicated with the record, so a message's
+   * attempt history keeps every delivery time across restarts and failovers. Absent in records
+   * written before it was kept.
+   */
+  at?: number;
   /** Bytes of body and attributes, so a receive can bound its reply before reading the body. */
   size: number;
   /** The message's sentAt, so retention applies without reading the body. */
@@ -60,6 +76,8 @@ export interface PartitionState {
   purgedDelayedSeq: number;
   /** Messages of this partition dead-lettered so far (decided: marked). */
   deadLettered: number;
+  /** FIFO messages stored in their group's place with a due time not reached (counted in `stored` and `delayed` both). */
+  delayedInPlace: number;
 }
 
 export const EMPTY_PARTITION: PartitionState = Object.freeze({
@@ -71,6 +89,7 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   purgedOffset: 0,
   purgedDelayedSeq: 0,
   deadLettered: 0,
+  delayedInPlace: 0,
 });
 
 /**

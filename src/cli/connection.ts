@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WharfClient } from '../client/client.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { natsAuth, natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
+import { natsAuth, natsAuthOptions, principalOfAuth, type NatsAuth } from '../security/nats-auth.ts';
 import { Output } from './output.ts';
 import { clusterArg, integerIn } from './parse.ts';
 
@@ -115,6 +115,7 @@ export async function withClient<T>(
     const { WharfClient } = await import('../client/client.ts');
     const client = await WharfClient.connect({
       connection: nc,
+      principal: principalOfAuth(authOf(command.optsWithGlobals<GlobalsWithAuth>())),
       cluster: globals.cluster,
       timeoutMs: globals.timeout + (use.extraTimeoutMs ?? 0),
     });

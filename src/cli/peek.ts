@@ -2,7 +2,8 @@
  * `wharf peek <queue>`: browse messages without consuming them (PeekMessages), one page per run:
  * ready, in flight (with lease owner and deadline) and delayed (with when they are due). The next
  * page's cursor is printed last; pass it back with --cursor. A dead-letter queue is browsed the same
- * way: its messages are peeked like any other queue's.
+ * way: its messages are peeked like any other queue's. A stream is browsed by offset (--offset with
+ * --partition), and the page lists its consumer groups' committed offsets.
  */
 import { Argument, Option, type Command } from 'commander';
 import { LIMITS } from '../protocol/limits.ts';
@@ -19,6 +20,7 @@ interface PeekFlags {
   id?: string;
   attr?: string;
   body?: boolean;
+  offset?: number;
 }
 
 export function registerPeekCommand(program: Command): void {
@@ -39,15 +41,18 @@ export function registerPeekCommand(program: Command): void {
     .option('--id <message-id>', 'only the message with this id')
     .option('--attr <name[=value]>', 'only messages with this attribute (and value)')
     .option('--body', 'print bodies (UTF-8) as well')
+    .addOption(new Option('--offset <n>', 'streams: from this offset of --partition').argParser(integerIn(0, Number.MAX_SAFE_INTEGER)))
     .addHelpText(
       'after',
       `
 Prints, for each message: message-id, state, partition, receive-count, sent time, lease owner and
-lease end (in flight), due time (delayed), attributes, and the body with --body. A page reads at
+lease end (in flight), due time (delayed), attributes, and the body with --body. On a stream: each
+message's offset (state stored), then each consumer group's committed offset per partition. A page reads at
 most ${LIMITS.maxPeekScan.toLocaleString('en-US')} stored messages, so a narrow filter may return fewer than --limit with a cursor.
 
 Examples:
   wharf peek orders --state inflight
+  wharf peek clicks --partition 0 --offset 1000
   wharf peek orders --limit 100 --cursor WzEsNDIsMCwibSIsMTAxXQ`,
     )
     .action(async (queue: string, flags: PeekFlags, command: Command) => {
@@ -60,6 +65,7 @@ Examples:
         ...(flags.id === undefined ? {} : { messageId: flags.id }),
         ...(flags.attr === undefined ? {} : { attribute: attributeFilter(flags.attr) }),
         ...(flags.body === true ? { body: true } : {}),
+        ...(flags.offset === undefined ? {} : { offset: flags.offset }),
       };
       const page = await withClient(command, (client) => client.peek(queue, request));
       out.document({ queue, ...page, messages: page.messages.map(messageJson) });
@@ -68,6 +74,7 @@ Examples:
         out.pairs(messageRows(m));
       });
       if (page.messages.length > 0) out.line('');
+      for (const c of page.committed ?? []) out.line(`committed ${c.group} partition ${c.partition} offset ${c.offset}`);
       out.line(page.cursor === undefined ? `end (${page.scanned} stored messages read)` : `cursor ${page.cursor}`);
     });
 }
@@ -84,6 +91,7 @@ function messageRows(m: PeekedMessage): Array<[string, string]> {
     ['message-id', m.messageId],
     ['state', m.state],
     ['partition', String(m.partition)],
+    ...(m.offset === undefined ? [] : [['offset', String(m.offset)] as [string, string]]),
     ['receive-count', String(m.receiveCount)],
     ...(m.messageGroupId === undefined ? [] : [['message-group', m.messageGroupId] as [string, string]]),
     ['sent', formatTime(m.sentAt)],

@@ -13,6 +13,7 @@ import { registerMessageCommands } from './messages.ts';
 import { registerPeekCommand } from './peek.ts';
 import { EXIT_CODES_HELP, ExitCode, reportError } from './output.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerSecurityCommands } from './security.ts';
 import { registerStatsCommand } from './stats.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerStreamCommands } from './stream.ts';
@@ -56,6 +57,7 @@ ${EXIT_CODES_HELP}`,
   registerTopCommand(program);
   registerInspectCommand(program);
   registerDlqCommands(program);
+  registerSecurityCommands(program);
   return program;
 }
 

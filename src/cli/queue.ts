@@ -4,7 +4,7 @@
 import { Argument, Option, type Command } from 'commander';
 import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { AttributeChanges, DeadLetterAttribute, QueueAttributes } from '../protocol/messages.ts';
+import type { AttributeChanges, OptionalAttribute, QueueAttributes } from '../protocol/messages.ts';
 import { addDeadLetterOptions, deadLetterAttributes, deadLetterRows, type DeadLetterFlags } from './dlq.ts';
 import type { WharfClient } from '../client/client.ts';
 import { outputOf, withClient } from './connection.ts';
@@ -21,7 +21,7 @@ interface AttributeFlag {
   settable: boolean;
 }
 
-type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS | DeadLetterAttribute>;
+type NumericAttribute = Exclude<keyof QueueAttributes, keyof typeof CHOICES | keyof typeof BOOLEANS | OptionalAttribute>;
 
 const ATTRIBUTE_FLAGS: readonly AttributeFlag[] = [
   {

@@ -32,6 +32,8 @@ export interface StatusView {
     /** Entries each replica is behind the primary's log end; null while unknown. */
     lag: Record<string, number | null>;
     roles: Record<string, string>;
+    /** Absent: active (auto-scaling drains and retires partitions). */
+    state?: 'draining' | 'retired';
   }>;
 }
 
@@ -66,6 +68,7 @@ export async function collectStatus(nc: NatsConnection, client: WharfClient, clu
       isr: a.isr,
       lag: Object.fromEntries(a.reports.map((r) => [r.node, r.lag])),
       roles: Object.fromEntries(a.reports.map((r) => [r.node, r.role])),
+      ...(a.state === undefined || a.state === 'active' ? {} : { state: a.state }),
     })),
   };
 }
@@ -129,9 +132,9 @@ export function renderStatus(view: StatusView, rates?: Map<string, { messages: n
       formatTable([
         ['PARTITION', 'EPOCH', 'PRIMARY', 'FOLLOWERS', 'LEARNERS', 'IN-SYNC', 'LAG'],
         ...view.partitions.map((p) => [
-          `${p.queue}/${p.partition}`,
+          `${p.queue}/${p.partition}${p.state === undefined ? '' : ` (${p.state})`}`,
           String(p.epoch),
-          p.primary ?? '(electing)',
+          p.primary ?? (p.state === 'retired' ? '-' : '(electing)'),
           p.followers.join(',') || '-',
           p.learners.join(',') || '-',
           p.isr.join(',') || '-',

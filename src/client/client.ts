@@ -7,16 +7,18 @@ import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { natsAuthOptions, type NatsAuth } from '../security/nats-auth.ts';
-import { clusterName } from '../names.ts';
+import { natsAuthOptions, principalOfAuth, type NatsAuth } from '../security/nats-auth.ts';
+import { clusterName, principalName } from '../names.ts';
 import { decodeReply, encodeRequest } from '../protocol/codec.ts';
 import type {
   QueueTags,
   Action,
   BatchEntryFailure,
+  CreationRequest,
   MessageAttributes,
   MessageMoveTask,
   OutgoingMessage,
+  PrincipalPolicy,
   QueueAttributes,
   QueueDescription,
   ReceivedMessage,
@@ -38,6 +40,12 @@ export interface ClientOptions {
   connection?: NatsConnection;
   /** Credentials and TLS for the connection the client opens (src/security/nats-auth.ts). Ignored when `connection` is given. */
   auth?: NatsAuth;
+  /**
+   * Who the requests are made as (docs/security.md): with authorization on, the NATS user the
+   * connection authenticated as (a NATS server configured by `wharf security init` refuses any
+   * other). @default `auth.user`, else 'anonymous'
+   */
+  principal?: string;
   /** The Wharf deployment to talk to. @default 'local' */
   cluster?: string;
   /** How long one request may take before it fails with `timeout`, ms. @default 30000 */
@@ -156,6 +164,8 @@ export class WharfClient {
   private readonly nc: NatsConnection;
   private readonly owned: boolean;
   private readonly subjects: Subjects;
+  /** The name in every API subject this client publishes. */
+  readonly principal: string;
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
@@ -170,6 +180,7 @@ export class WharfClient {
     this.nc = nc;
     this.owned = owned;
     this.subjects = subjects(clusterName(options.cluster ?? 'local'));
+    this.principal = principalName(options.principal ?? principalOfAuth(options.auth));
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.batching = options.batching ?? {};
@@ -206,7 +217,7 @@ export class WharfClient {
     for (let attempt = 1; ; attempt++) {
       const direct = node;
       try {
-        const subject = direct === undefined ? this.subjects.api(action) : this.subjects.nodeApi(direct, action);
+        const subject = direct === undefined ? this.subjects.api(action, this.principal) : this.subjects.nodeApi(direct, action, this.principal);
         const msg = await this.nc.request(subject, frame, { timeout: this.timeoutMs });
         const route = queue === undefined ? undefined : msg.headers?.get(ROUTE_HEADER);
         if (queue !== undefined && route) this.routes.learn(queue, route);
@@ -268,7 +279,7 @@ export class WharfClient {
   // ---- queues ------------------------------------------------------------------------------------
 
   /** `tags` are set on a new queue only: an existing queue keeps its own (use tagQueue). */
-  createQueue(queue: string, attributes?: Partial<QueueAttributes>, tags?: QueueTags): Promise<Reply<'CreateQueue'>> {
+  createQueue(queue: string, attributes?: CreationRequest, tags?: QueueTags): Promise<Reply<'CreateQueue'>> {
     return this.request('CreateQueue', { queue, ...(attributes ? { attributes } : {}), ...(tags ? { tags } : {}) });
   }
 
@@ -301,6 +312,26 @@ export class WharfClient {
 
   async listQueueTags(queue: string): Promise<QueueTags> {
     return (await this.request('ListQueueTags', { queue })).tags;
+  }
+
+  /** Admin only: creates or replaces a principal's policy (docs/security.md). */
+  async putPrincipal(policy: PrincipalPolicy): Promise<void> {
+    await this.request('PutPrincipal', { policy });
+  }
+
+  /** Admin only. */
+  async deletePrincipal(name: string): Promise<void> {
+    await this.request('DeletePrincipal', { name });
+  }
+
+  /** Admin only. */
+  async listPrincipals(): Promise<PrincipalPolicy[]> {
+    return (await this.request('ListPrincipals', {})).principals;
+  }
+
+  /** Who the cluster takes this client for, and its policy. */
+  whoAmI(): Promise<Reply<'WhoAmI'>> {
+    return this.request('WhoAmI', {});
   }
 
   purgeQueue(queue: string): Promise<{ purged: number }> {
@@ -428,6 +459,10 @@ function toClientError(err: unknown): WharfError {
   }
   if (err instanceof natsErrors.ClosedConnectionError) {
     return new WharfError(ErrorCode.Unavailable, 'the NATS connection is closed', { cause: err });
+  }
+  // The NATS server refused the subject: this connection's user may not publish as this principal.
+  if (err instanceof natsErrors.PermissionViolationError || (err instanceof natsErrors.RequestError && err.cause instanceof natsErrors.PermissionViolationError)) {
+    return new WharfError(ErrorCode.AccessDenied, `NATS refused the request: ${err.message} (is the principal the connection's NATS user?)`, { cause: err });
   }
   return new WharfError(ErrorCode.Internal, err instanceof Error ? err.message : String(err), { cause: err });
 }

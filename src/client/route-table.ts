@@ -46,10 +46,14 @@ export class RouteTable {
     const now = this.now();
     hint.partitions.forEach((p, i) => {
       const entry = known.partitions[i] as Entry;
-      if (p.epoch < entry.epoch) return;
       // Within an epoch a partition only gains a primary: a hint without one is older news.
-      if (p.epoch === entry.epoch && (p.node === null || p.node === entry.node || (p.node === entry.avoid?.node && now < entry.avoid.until))) return;
-      known.partitions[i] = { ...p };
+      const stale =
+        p.epoch < entry.epoch ||
+        (p.epoch === entry.epoch && (p.node === null || p.node === entry.node || (p.node === entry.avoid?.node && now < entry.avoid.until)));
+      // A state only moves forward (active, draining, retired), whatever the epoch says.
+      const state = rank(p.state) >= rank(entry.state) ? p.state : entry.state;
+      const { state: _old, ...next } = stale ? entry : { ...p };
+      known.partitions[i] = state === undefined ? next : { ...next, state };
     });
   }
 
@@ -58,7 +62,7 @@ export class RouteTable {
     const known = this.queues.get(queue);
     if (known === undefined) return;
     const until = this.now() + this.avoidMs;
-    known.partitions = known.partitions.map((p) => (p.node === node ? { node: null, epoch: p.epoch, avoid: { node, until } } : p));
+    known.partitions = known.partitions.map((p) => (p.node === node ? { ...p, node: null, avoid: { node, until } } : p));
   }
 
   /** The node serving the partition a receipt handle names; undefined when unknown or not a handle. */
@@ -78,7 +82,7 @@ export class RouteTable {
   byNode<E extends { receiptHandle: string }>(queue: string, entries: readonly E[]): Map<string | undefined, E[]> {
     const known = this.queues.get(queue);
     // One partition: every handle of the queue goes to its node, no need to read them.
-    if (known?.partitions.length === 1) return new Map([[known.partitions[0]?.node ?? undefined, [...entries]]]);
+    if (known?.partitions.length === 1 && known.partitions[0]?.state === undefined) return new Map([[known.partitions[0]?.node ?? undefined, [...entries]]]);
     const groups = new Map<string | undefined, E[]>();
     for (const e of entries) {
       const node = this.nodeOfReceipt(queue, e.receiptHandle);
@@ -96,7 +100,8 @@ export class RouteTable {
   nodeForSend(queue: string, key: string | undefined): string | undefined {
     const known = this.queues.get(queue);
     if (known === undefined || key === undefined) return undefined;
-    return known.partitions[partitionOfId(key, known.partitions.length)]?.node ?? undefined;
+    const active = known.partitions.filter((p) => p.state === undefined);
+    return active.length === 0 ? undefined : (active[partitionOfId(key, active.length)]?.node ?? undefined);
   }
 
   /**
@@ -108,7 +113,8 @@ export class RouteTable {
     if (known === undefined) return undefined;
     const n = known.partitions.length;
     for (let i = 0; i < n; i++) {
-      const node = known.partitions[(known.next + i) % n]?.node;
+      const entry = known.partitions[(known.next + i) % n];
+      const node = entry?.state === 'retired' ? undefined : entry?.node;
       if (node) {
         known.next = (known.next + i + 1) % n;
         return node;
@@ -120,4 +126,9 @@ export class RouteTable {
   forget(queue: string): void {
     this.queues.delete(queue);
   }
+}
+
+/** A partition's state only moves forward: active (undefined), draining, retired. */
+function rank(state: PartitionRoute['state']): number {
+  return state === undefined ? 0 : state === 'draining' ? 1 : 2;
 }

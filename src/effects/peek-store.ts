@@ -2,15 +2,18 @@
  * PeekMessages on one partition: a read-only page of its stored messages, as its primary's store
  * holds them (what is on disk was acknowledged, or is being). Ready and in-flight messages come from
  * m/ in offset order, with their current delivery record (l/), then delayed ones from d/ in due
- * order. Nothing is written: looking at a message does not lease it, count it or move it.
+ * order. Nothing is written: looking at a message does not lease it, count it or move it. A
+ * stream's partition is its m/ range from the stream's start (t/), by offset, with its consumer
+ * groups' committed offsets (o/).
  *
- * Keys (keys.ts): reads s/<q>/<p>, m/<q>/<p>/*, l/<q>/<p>/*, d/<q>/<p>/*.
+ * Keys (keys.ts): reads s/<q>/<p>, m/<q>/<p>/*, l/<q>/<p>/*, d/<q>/<p>/*, t/<q>/<p>, o/<q>/<p>/*.
  */
 import { recordSize, type DeliveryRecord, type MessageRecord } from '../../actors/partition/records.ts';
 import type { QueueName } from '../names.ts';
+import { LIMITS } from '../protocol/limits.ts';
 import type { PeekedMessage, PeekState } from '../protocol/messages.ts';
 import { keys, type Range } from '../storage/keys.ts';
-import { decodeMessage, decodeState } from '../storage/records.ts';
+import { decodeMessage, decodeOffset, decodeState, decodeStream } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { storedDeliveries } from './partition-store.ts';
 
@@ -31,6 +34,8 @@ export interface PartitionPeek {
   messageId?: string;
   attribute?: { name: string; value?: string };
   retentionMs: number;
+  /** A stream: its messages by offset (`from` is an m/ offset), all in state `stored`. */
+  stream?: boolean;
 }
 
 export interface PartitionPeekResult {
@@ -38,12 +43,18 @@ export interface PartitionPeekResult {
   /** Where the next page starts; absent when the partition was read to its end. */
   next?: PeekPosition;
   scanned: number;
+  /** A stream: each consumer group's committed offset in the partition. */
+  committed?: Array<[group: string, offset: number]>;
 }
+
+/** What a work queue's peek says of a message's state. */
+type QueueState = Omit<PeekedMessage, 'messageId' | 'partition' | 'sentAt' | 'size' | 'attributes'> & { state: PeekState };
 
 const PAGE = 256;
 const PAGE_BYTES = 4 * 1024 * 1024;
 
 export async function peekPartition(store: Store, input: PartitionPeek, now: number): Promise<PartitionPeekResult> {
+  if (input.stream === true) return peekStream(store, input, now);
   const queue = input.queue as QueueName;
   const p = input.partition;
   const [rawState] = await store.getMany([keys.partition(queue, p)]);
@@ -56,30 +67,17 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
   const wants = (s: PeekState) => input.states.includes(s);
   const full = () => out.length >= input.limit || scanned >= input.budget || (out.length > 0 && bytes >= input.maxBytes);
 
-  const add = (record: MessageRecord, base: Omit<PeekedMessage, 'messageId' | 'partition' | 'sentAt' | 'size' | 'attributes'>) => {
-    if (!wants(base.state)) return;
-    if (input.messageId !== undefined && record.id !== input.messageId) return;
-    if (!matchesAttribute(record, input.attribute)) return;
-    if (record.sentAt + input.retentionMs <= now) return; // expired, not removed yet
-    const message: PeekedMessage = {
-      messageId: record.id,
-      partition: p,
-      sentAt: record.sentAt,
-      size: recordSize(record),
-      attributes: record.attributes ?? {},
-      ...(record.group === undefined ? {} : { messageGroupId: record.group }),
-      ...base,
-      ...(input.body ? { body: record.body } : {}),
-      // Hook: a dead-letter history stored with the record (the DLQ work) is passed through here.
-    };
+  const add = (record: MessageRecord, base: QueueState) => {
+    if (!wants(base.state) || !matches(record, input, now)) return;
+    out.push({ ...peeked(record, p, input.body), ...base });
     if (input.body) bytes += record.body.byteLength;
-    out.push(message);
   };
 
   let from = input.from;
   if (input.budget <= 0) return { messages: out, next: from, scanned };
   if (from.phase === 'm') {
-    if (wants('ready') || wants('inflight')) {
+    // FIFO messages delayed in place are in m/: read it for them too while the partition has any.
+    if (wants('ready') || wants('inflight') || (wants('delayed') && (state?.delayedInPlace ?? 0) > 0)) {
       const deliveries = await storedDeliveries(store, queue, p);
       const range: Range = keys.messagesBetween(queue, p, Math.max(from.offset, purgedOffset), Number.MAX_SAFE_INTEGER);
       const last = await pageThrough(store, range, full, (key, value) => {
@@ -96,7 +94,9 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
       scanned++;
       const { due, seq } = keys.delayedOf(key);
       if (seq < purgedDelayedSeq) return;
-      add(decodeMessage(value), { state: 'delayed', receiveCount: 0, delayedUntil: due });
+      const record = decodeMessage(value);
+      if (record.timerFor !== undefined) return; // a FIFO message delayed in place: peeked from m/
+      add(record, { state: 'delayed', receiveCount: 0, delayedUntil: due });
     });
     if (last !== undefined) {
       const { due, seq } = keys.delayedOf(last);
@@ -106,8 +106,59 @@ export async function peekPartition(store: Store, input: PartitionPeek, now: num
   return { messages: out, scanned };
 }
 
-/** A stored m/ message as peeked: in flight while its current lease lives, otherwise ready. */
-function describe(record: MessageRecord, d: DeliveryRecord | undefined, now: number): [MessageRecord, Omit<PeekedMessage, 'messageId' | 'partition' | 'sentAt' | 'size' | 'attributes'>] {
+/**
+ * A stream partition's page: its messages from `from` (or its start, when that is later) in offset
+ * order, and the committed offsets of its groups. Messages past age retention and not trimmed yet
+ * are left out, as a read would soon no longer find them.
+ */
+async function peekStream(store: Store, input: PartitionPeek, now: number): Promise<PartitionPeekResult> {
+  const queue = input.queue as QueueName;
+  const p = input.partition;
+  const [rawStream] = await store.getMany([keys.stream(queue, p)]);
+  const start = rawStream === undefined ? 0 : decodeStream(rawStream).start;
+  const committed = (await store.scan(keys.groupOffsets(queue, p), LIMITS.maxGroupsPerPartition)).map(
+    ([key, value]): [string, number] => [keys.groupOf(key), decodeOffset(value).offset],
+  );
+  const out: PeekedMessage[] = [];
+  let scanned = 0;
+  let bytes = 0;
+  const full = () => out.length >= input.limit || scanned >= input.budget || (out.length > 0 && bytes >= input.maxBytes);
+  const from = input.from.phase === 'm' ? input.from.offset : 0;
+  if (input.budget <= 0) return { messages: out, next: { phase: 'm', offset: from }, scanned, committed };
+  const range = keys.messagesBetween(queue, p, Math.max(from, start), Number.MAX_SAFE_INTEGER);
+  const last = await pageThrough(store, range, full, (key, value) => {
+    scanned++;
+    const record = decodeMessage(value);
+    if (!matches(record, input, now)) return;
+    out.push({ ...peeked(record, p, input.body), state: 'stored', offset: keys.offsetOf(key), receiveCount: 0 });
+    if (input.body) bytes += record.body.byteLength;
+  });
+  return last === undefined ? { messages: out, scanned, committed } : { messages: out, next: { phase: 'm', offset: keys.offsetOf(last) + 1 }, scanned, committed };
+}
+
+/** Whether a stored record passes the page's filters and is still within retention. */
+function matches(record: MessageRecord, input: PartitionPeek, now: number): boolean {
+  if (input.messageId !== undefined && record.id !== input.messageId) return false;
+  if (!matchesAttribute(record, input.attribute)) return false;
+  return record.sentAt + input.retentionMs > now; // expired, not removed yet
+}
+
+/** The fields of a peeked message that come from its record. */
+function peeked(record: MessageRecord, partition: number, body: boolean): Pick<PeekedMessage, 'messageId' | 'partition' | 'sentAt' | 'size' | 'attributes' | 'messageGroupId' | 'body'> {
+  return {
+    messageId: record.id,
+    partition,
+    sentAt: record.sentAt,
+    size: recordSize(record),
+    attributes: record.attributes ?? {},
+    ...(record.group === undefined ? {} : { messageGroupId: record.group }),
+    ...(body ? { body: record.body } : {}),
+  };
+}
+
+/** A stored m/ message as peeked: in flight while its current lease lives, delayed (FIFO, in place) until due, otherwise ready. */
+function describe(record: MessageRecord, d: DeliveryRecord | undefined, now: number): [MessageRecord, QueueState] {
+  if (d === undefined && record.due !== undefined && record.due > now) return [record, { state: 'delayed', receiveCount: 0, delayedUntil: record.due }];
   if (d === undefined) return [record, { state: 'ready', receiveCount: 0 }];
   if (d.deadline <= now) return [record, { state: 'ready', receiveCount: d.count }];
   return [record, { state: 'inflight', receiveCount: d.count, leaseUntil: d.deadline, ...(d.consumer === undefined ? {} : { leaseOwner: d.consumer }) }];

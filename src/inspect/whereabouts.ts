@@ -13,6 +13,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as v from 'valibot';
 import type { Metadata } from '../meta/metadata.ts';
+import { partitionCount, servedPartitions } from '../meta/layout.ts';
 import type { QueueName } from '../names.ts';
 import { decodeReceipt } from '../protocol/receipt.ts';
 import type { Subjects } from '../protocol/subjects.ts';
@@ -69,11 +70,11 @@ export async function findMessage(deps: WhereaboutsDeps, query: MessageQuery): P
     offset = receipt.offset;
     partitions = [receipt.partition];
   } else if (query.id !== undefined) {
-    partitions = query.partition !== undefined ? [query.partition] : Array.from({ length: meta.attributes.partitions }, (_, p) => p);
+    partitions = query.partition !== undefined ? [query.partition] : servedPartitions(meta);
   } else {
     return { error: 'give a message id or a receipt handle' };
   }
-  if (partitions.some((p) => p < 0 || p >= meta.attributes.partitions)) return { error: `queue ${queue} has no such partition` };
+  if (partitions.some((p) => p < 0 || p >= partitionCount(meta))) return { error: `queue ${queue} has no such partition` };
 
   let searched = 0;
   let truncated = false;

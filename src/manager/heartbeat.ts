@@ -17,6 +17,7 @@ const replicaReport = v.object({
   commitIndex: count,
   isr: v.optional(v.array(v.string())),
   witness: v.optional(v.object({ lastEpoch: count, logEnd: count })),
+  load: v.optional(v.object({ messages: count, bytes: count, sent: count, sealed: v.boolean() })),
 });
 
 const heartbeat = v.object({
@@ -43,6 +44,11 @@ export function parseHeartbeat(data: Uint8Array): Heartbeat | undefined {
   return {
     ...rest,
     ...(store === undefined ? {} : { store }),
-    replicas: replicas.map(({ isr, witness, ...r }) => ({ ...r, ...(isr === undefined ? {} : { isr }), ...(witness === undefined ? {} : { witness }) })),
+    replicas: replicas.map(({ isr, witness, load, ...r }) => ({
+      ...r,
+      ...(isr === undefined ? {} : { isr }),
+      ...(witness === undefined ? {} : { witness }),
+      ...(load === undefined ? {} : { load }),
+    })),
   };
 }

@@ -24,7 +24,8 @@ import {
 import { drainBlockedMessage, drainBlockers } from '../../actors/manager/drain.ts';
 import { handoverPlan } from '../../actors/manager/handover.ts';
 import { managerMachine, viewOf } from '../../actors/manager/manager.machine.ts';
-import { keyOf, type Decision, type Versioned } from '../../actors/manager/view.ts';
+import { keyOf, type Versioned, type Write } from '../../actors/manager/view.ts';
+import { layoutGeneration } from '../meta/layout.ts';
 import { ErrorCode } from '../errors.ts';
 import { clusterName } from '../names.ts';
 import type { Assignment, ManagerLease, NodeRecord, NodeState, QueueMeta } from '../meta/records.ts';
@@ -48,6 +49,9 @@ export interface ManagerMetadata {
   /** False when the key is no longer at `revision`. */
   deleteAssignment(queue: string, partition: number, revision?: number): Promise<boolean>;
   casLease(lease: ManagerLease, revision: number): Promise<number | undefined>;
+  queue(name: string): Versioned<QueueMeta> | undefined;
+  /** The new revision, or undefined when the record is no longer at `revision`. */
+  updateQueue(meta: QueueMeta, revision: number): Promise<number | undefined>;
   putNode(record: NodeRecord): Promise<number>;
 }
 
@@ -266,9 +270,17 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
 }
 
 /** One decision as a compare-and-swap: a lost swap is a conflict (decided again), never retried blindly. */
-export async function write(metadata: ManagerMetadata, d: Decision): Promise<WriteOutcome> {
+export async function write(metadata: ManagerMetadata, d: Write): Promise<WriteOutcome> {
   try {
     switch (d.kind) {
+      case 'layout': {
+        // Over the generation it was decided from, and by CAS on the record: a SetQueueAttributes
+        // meanwhile makes it a conflict, decided again from the new record.
+        const current = metadata.queue(d.queue);
+        if (current === undefined || current.value.incarnation !== d.incarnation || layoutGeneration(current.value) !== d.generation) return { kind: 'conflict' };
+        const revision = await metadata.updateQueue({ ...current.value, layout: d.layout }, current.revision);
+        return revision === undefined ? { kind: 'conflict' } : { kind: 'written', revision };
+      }
       case 'create':
       case 'update': {
         const revision = await metadata.casAssignment(d.assignment, d.revision);
@@ -290,9 +302,11 @@ export async function write(metadata: ManagerMetadata, d: Decision): Promise<Wri
   }
 }
 
-export function logDecision(log: Logger, d: Decision, outcome: WriteOutcome, term: number): void {
+export function logDecision(log: Logger, d: Write, outcome: WriteOutcome, term: number): void {
   const fields =
-    d.kind === 'node'
+    d.kind === 'layout'
+      ? { decision: d.kind, queue: d.queue, generation: d.layout.generation, states: d.layout.states.join(','), term, outcome: outcome.kind }
+      : d.kind === 'node'
       ? { decision: d.kind, node: d.record.id, state: d.record.state, revision: d.revision, term, outcome: outcome.kind }
       : {
           decision: d.kind,

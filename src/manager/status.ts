@@ -5,7 +5,8 @@
 import { drainBlockers, type DrainBlocker } from '../../actors/manager/drain.ts';
 import { viewOf, type ManagerContext } from '../../actors/manager/manager.machine.ts';
 import { hasNewStore, keyOf, reportOf, type Liveness } from '../../actors/manager/view.ts';
-import type { Assignment, NodeState, ReplicaRole } from '../meta/records.ts';
+import { partitionStates } from '../meta/layout.ts';
+import type { Assignment, NodeState, PartitionState, ReplicaRole } from '../meta/records.ts';
 
 export interface ReplicaStatus {
   node: string;
@@ -28,7 +29,8 @@ export interface ManagerStatus {
   holder: string | null;
   term: number;
   nodes: Array<{ id: string; state: NodeState; liveness: Liveness; silentMs: number; boot: string | null; store: string | null; stopping: boolean }>;
-  assignments: Array<Assignment & { revision: number; reports: ReplicaStatus[] }>;
+  /** `state`: the partition's in its queue's layout (auto-scaling): active, draining or retired; absent from older managers. */
+  assignments: Array<Assignment & { revision: number; state?: PartitionState; reports: ReplicaStatus[] }>;
   /** Every draining node, with the partitions that cannot move off it now (a drain that cannot finish). */
   drains: Array<{ node: string; blocked: DrainBlocker[] }>;
 }
@@ -55,9 +57,11 @@ export function managerStatus(context: ManagerContext, active: boolean): Manager
         const key = keyOf(value);
         const primaryEnd = reportOf(view, value.primary, key)?.logEnd;
         const nodes = [...new Set([...value.replicas, ...value.learners])];
+        const meta = view.queues.get(value.queue);
         return {
           ...value,
           revision,
+          state: (meta === undefined ? undefined : partitionStates(meta)[value.partition]) ?? 'active',
           reports: nodes.map((node): ReplicaStatus => {
             const r = reportOf(view, node, key);
             return {

@@ -10,6 +10,7 @@
  *   wharf-<cluster>-manager       leader                 ManagerLease   (taken and renewed by CAS)
  *   wharf-<cluster>-tasks         <taskId>               MessageMoveTask (move-task-store.ts; advanced by CAS)
  *   wharf-<cluster>-groups        <queue>.<group>        GroupRecord    (consumer groups of streams, by CAS; groups.ts)
+ *   wharf-<cluster>-principals    <principal>            PrincipalPolicy (authorization; principal-store.ts, only with auth on)
  *
  * Every write that decides something (a new epoch, a new primary, the manager's lease) is a
  * compare-and-swap on the key's last revision, never a blind put after a read: a writer working
@@ -29,6 +30,24 @@ export interface QueueMeta {
   modifiedAt: number;
   /** The queue's tags (tags.ts); absent when it has none, and in records written before tags existed. */
   tags?: QueueTags;
+  /**
+   * Partition states by partition id, written by the cluster manager when it adds or retires
+   * partitions (layout.ts). Absent: partitions 0 to attributes.partitions − 1, all active.
+   */
+  layout?: PartitionLayout;
+}
+
+/**
+ * `active`: takes sends and receives. `draining`: receives, deletes and visibility changes only,
+ * until it holds nothing. `retired`: empty, its replicas dropped; its id is never used again.
+ */
+export type PartitionState = 'active' | 'draining' | 'retired';
+
+export interface PartitionLayout {
+  /** One state per partition id ever given: ids are stable, a partition keeps its id for life. */
+  states: PartitionState[];
+  /** Rises with every change: the manager's writes of the layout compare it. */
+  generation: number;
 }
 
 /**
@@ -124,6 +143,19 @@ export interface ReplicaReport {
    * a candidate.
    */
   witness?: { lastEpoch: number; logEnd: number };
+  /** Primary only: what the partition holds and takes, for the queue's auto-scaling budget. */
+  load?: PartitionLoad;
+}
+
+export interface PartitionLoad {
+  /** Messages held: ready, in flight and delayed. */
+  messages: number;
+  /** Bytes held, estimated as messages × the mean size of the messages sent to it. */
+  bytes: number;
+  /** Messages sent to it since this replica became primary: the manager derives the rate. */
+  sent: number;
+  /** The primary refuses sends (its partition is draining in the metadata it has seen). */
+  sealed: boolean;
 }
 
 export type ReplicaRole = 'loading' | 'primary' | 'follower' | 'learner' | 'fenced' | 'failed';
@@ -147,6 +179,7 @@ export function buckets(cluster: string) {
     nodes: `wharf-${cluster}-nodes`,
     manager: `wharf-${cluster}-manager`,
     groups: `wharf-${cluster}-groups`,
+    principals: `wharf-${cluster}-principals`,
   } as const;
 }
 

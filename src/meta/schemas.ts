@@ -8,9 +8,10 @@ import * as v from 'valibot';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { isQueueName } from '../names.ts';
 import { creationAttributes } from '../protocol/attributes.ts';
-import type { QueueAttributes, QueueTags } from '../protocol/messages.ts';
+import { principalPolicy } from '../protocol/codec.ts';
+import type { PrincipalPolicy, QueueAttributes, QueueTags } from '../protocol/messages.ts';
 import { checkTags } from '../protocol/tags.ts';
-import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
+import { assignmentKey, CLUSTER_MODELS, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type PartitionLayout, type QueueMeta } from './records.ts';
 
 const id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of 1-64 characters [A-Za-z0-9_-]'));
 const queue = v.pipe(v.string(), v.check((name: string) => isQueueName(name), 'expected a queue name'));
@@ -39,6 +40,11 @@ const tags = v.pipe(v.record(v.string(), v.string()), checkedBy<Record<string, s
 
 // Annotated with the record types: a field added to records.ts fails the type check here until
 // the schema knows it.
+const layout: v.GenericSchema<unknown, PartitionLayout> = v.looseObject({
+  states: v.pipe(v.array(v.picklist(['active', 'draining', 'retired'])), v.minLength(1), v.maxLength(1024)),
+  generation: count,
+});
+
 const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({
   name: queue,
   attributes,
@@ -46,6 +52,7 @@ const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({
   createdAt: time,
   modifiedAt: time,
   tags: v.exactOptional(tags),
+  layout: v.exactOptional(layout),
 });
 
 const assignment: v.GenericSchema<unknown, Assignment> = v.looseObject({
@@ -92,6 +99,11 @@ export const ASSIGNMENT: RecordKind<Assignment> = {
   keyOf: (a) => assignmentKey(a.queue, a.partition),
 };
 export const NODE: RecordKind<NodeRecord> = { kind: 'node', schema: nodeRecord, keyOf: (n) => n.id };
+export const PRINCIPAL: RecordKind<PrincipalPolicy> = {
+  kind: 'principal',
+  schema: principalPolicy as v.GenericSchema<unknown, PrincipalPolicy>,
+  keyOf: (p) => p.name,
+};
 export const LEASE: RecordKind<ManagerLease> = { kind: 'manager lease', schema: managerLease, keyOf: () => MANAGER_LEASE_KEY };
 
 /** Deep-freezes a decoded record: the caches hand out their objects, so no caller may change them. */

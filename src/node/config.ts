@@ -28,6 +28,7 @@
  * | managerLeaseMs    | WHARF_MANAGER_LEASE_MS   | `3000`                  |
  * | replaceAfterMs    | WHARF_REPLACE_AFTER_MS   | `30000`                 |
  * | maxMoves          | WHARF_MAX_MOVES          | `2`                     |
+ * | catchUpBytesPerSecond | WHARF_CATCH_UP_BYTES_PER_SECOND | `16777216` |
  * | unknownQueueDlq   | WHARF_UNKNOWN_QUEUE_DLQ  | `none`                  |
  * | leaseHeartbeatTimeoutMs | WHARF_LEASE_HEARTBEAT_TIMEOUT_MS | `5000`  |
  * | natsCreds         | WHARF_NATS_CREDS         | `none`                  |
@@ -41,6 +42,8 @@
  * | clusterReportMs   | WHARF_CLUSTER_REPORT_MS  | `1000`                  |
  * | clusterTimeoutMs  | WHARF_CLUSTER_TIMEOUT_MS | `10000`                 |
  * | moveAfterMs       | WHARF_MOVE_AFTER_MS      | `30000`                 |
+ * | auth              | WHARF_AUTH               | `false`                 |
+ * | authAdmins        | WHARF_AUTH_ADMINS        | `admin`                 |
  * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
  * | sqsHost           | WHARF_SQS_HOST           | `127.0.0.1`             |
  * | sqsCredentials    | WHARF_SQS_CREDENTIALS    | `none`                  |
@@ -51,7 +54,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { clusterName, isQueueName, nodeId, type ClusterName, type NodeId } from '../names.ts';
+import { clusterName, isQueueName, nodeId, principalName, type ClusterName, type NodeId } from '../names.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 import { CLUSTER_MODELS, isClusterModel, type ClusterModel } from '../meta/records.ts';
@@ -118,6 +121,13 @@ export interface NodeOptions {
   /** Learners the manager lets catch up at once for balancing and draining (repairs are not limited). @default 2 */
   maxMoves?: number;
   /**
+   * Bytes per second this node copies for replicas that catch up (learners' log fetches and
+   * snapshot copies): joins, drains and rebalancing leave the rest of the disk and network to
+   * client traffic. 0: no limit. @default 16777216 (16 MiB, twice what one partition was measured
+   * to take in: a learner still overtakes a busy primary)
+   */
+  catchUpBytesPerSecond?: number;
+  /**
    * The cluster's dead-letter queue: a send to a queue that does not exist keeps its messages there
    * (and still answers queue_not_found). A queue name; the queue must be created. @default none
    */
@@ -154,6 +164,14 @@ export interface NodeOptions {
   clusterTimeoutMs?: number;
   /** External manager: queues move away from a cluster failing or unreachable this long without a break, ms. @default 30000 */
   moveAfterMs?: number;
+  /**
+   * Authorization (docs/security.md): every request is checked against its principal's policy in
+   * the metadata service. Needs a NATS server configured so that each user can publish only API
+   * subjects carrying its own name (`wharf security init` writes one). @default false
+   */
+  auth?: boolean;
+  /** Principals that are admins whatever the stored policies say (a list, or comma separated). @default ['admin'] */
+  authAdmins?: string | readonly string[];
   /** Port of the SQS-compatible endpoint (docs/sqs.md); 0 picks a free one. @default none: the endpoint is off */
   sqsPort?: number | undefined;
   /** Address the SQS endpoint listens on. @default '127.0.0.1' */
@@ -195,6 +213,7 @@ export interface NodeConfig {
   readonly managerLeaseMs: number;
   readonly replaceAfterMs: number;
   readonly maxMoves: number;
+  readonly catchUpBytesPerSecond: number;
   readonly unknownQueueDlq: string | undefined;
   readonly leaseHeartbeatTimeoutMs: number;
   /** How the node authenticates to NATS and verifies it (src/security/nats-auth.ts). */
@@ -203,6 +222,8 @@ export interface NodeConfig {
   readonly clusterReportMs: number;
   readonly clusterTimeoutMs: number;
   readonly moveAfterMs: number;
+  readonly auth: boolean;
+  readonly authAdmins: readonly string[];
   /** The SQS endpoint's port; undefined when the endpoint is off. */
   readonly sqsPort: number | undefined;
   readonly sqsHost: string;
@@ -238,6 +259,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MANAGER_LEASE_MS: 'managerLeaseMs',
   WHARF_REPLACE_AFTER_MS: 'replaceAfterMs',
   WHARF_MAX_MOVES: 'maxMoves',
+  WHARF_CATCH_UP_BYTES_PER_SECOND: 'catchUpBytesPerSecond',
   WHARF_UNKNOWN_QUEUE_DLQ: 'unknownQueueDlq',
   WHARF_LEASE_HEARTBEAT_TIMEOUT_MS: 'leaseHeartbeatTimeoutMs',
   WHARF_NATS_CREDS: 'natsCreds',
@@ -251,6 +273,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_CLUSTER_REPORT_MS: 'clusterReportMs',
   WHARF_CLUSTER_TIMEOUT_MS: 'clusterTimeoutMs',
   WHARF_MOVE_AFTER_MS: 'moveAfterMs',
+  WHARF_AUTH: 'auth',
+  WHARF_AUTH_ADMINS: 'authAdmins',
   WHARF_SQS_PORT: 'sqsPort',
   WHARF_SQS_HOST: 'sqsHost',
   WHARF_SQS_CREDENTIALS: 'sqsCredentials',
@@ -280,10 +304,10 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'syncWrites' || key === 'manager' || key === 'sqsAllowUnsigned') {
+    if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -337,6 +361,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     managerLeaseMs: positive(problems, 'managerLeaseMs', options.managerLeaseMs ?? 3000, 300),
     replaceAfterMs: positive(problems, 'replaceAfterMs', options.replaceAfterMs ?? 30_000, 0),
     maxMoves: positive(problems, 'maxMoves', options.maxMoves ?? 2, 1),
+    catchUpBytesPerSecond: positive(problems, 'catchUpBytesPerSecond', options.catchUpBytesPerSecond ?? 16 * 1024 * 1024, 0),
     unknownQueueDlq: options.unknownQueueDlq,
     leaseHeartbeatTimeoutMs: positive(problems, 'leaseHeartbeatTimeoutMs', options.leaseHeartbeatTimeoutMs ?? 5000, 100),
     natsAuth: Object.freeze(natsAuthOf(options)),
@@ -344,6 +369,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     clusterReportMs: positive(problems, 'clusterReportMs', options.clusterReportMs ?? 1000, 50),
     clusterTimeoutMs: positive(problems, 'clusterTimeoutMs', options.clusterTimeoutMs ?? 10_000, 100),
     moveAfterMs: positive(problems, 'moveAfterMs', options.moveAfterMs ?? 30_000, 0),
+    auth: options.auth ?? false,
+    authAdmins: Object.freeze(attempt(() => adminsOf(options.authAdmins ?? 'admin'), [])),
     sqsPort: options.sqsPort,
     sqsHost: options.sqsHost ?? '127.0.0.1',
     sqsCredentials: options.sqsCredentials,
@@ -373,6 +400,10 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     throw new WharfError(ErrorCode.InvalidParameter, `invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(config);
+}
+
+function adminsOf(admins: string | readonly string[]): string[] {
+  return (typeof admins === 'string' ? admins.split(',') : admins).map((a) => principalName(a.trim()));
 }
 
 function sqsProblems(c: NodeConfig): string[] {

@@ -88,7 +88,8 @@ async function moveMarked(deps: DeadLetterMoverDeps, meta: QueueMeta, partition:
       if (value === undefined) continue; // purged meanwhile
       const message = decodeMessage(value);
       const attempts = (await deps.store.scan(keys.attemptsOf(queue, partition, offset), MAX_ATTEMPTS_KEPT)).map(([, v]) => decodeAttempt(v));
-      const { expiresAt: _ttl, deadLetter: _earlier, ...kept } = message;
+      // Its message group stays (a FIFO queue's DLQ is FIFO); its TTL and delay were the source's.
+      const { expiresAt: _ttl, deadLetter: _earlier, due: _due, ...kept } = message;
       entries.push({
         record: {
           ...kept,
@@ -134,9 +135,11 @@ export async function deadLetterUnknownQueue(
 }
 
 /**
- * Checks a queue's redrive policy against its dead-letter queue: it must exist, be another queue,
- * and allow this source (its redriveAllowPolicy). Refusals are typed: `invalid_attribute` for a
- * missing or self DLQ, `redrive_not_allowed` for the allow policy.
+ * Checks a queue's redrive policy against its dead-letter queue: it must exist, be another queue of
+ * the same type (a FIFO queue's DLQ is FIFO, as in SQS, so dead letters keep their message group;
+ * a standard queue's is standard), and allow this source (its redriveAllowPolicy). Refusals are
+ * typed: `invalid_attribute` for a missing, self or mistyped DLQ, `redrive_not_allowed` for the
+ * allow policy.
  */
 export function checkRedrivePolicy(metadata: Metadata, source: string, attributes: QueueAttributes): void {
   const policy = attributes.redrivePolicy;
@@ -147,6 +150,14 @@ export function checkRedrivePolicy(metadata: Metadata, source: string, attribute
   const dlq = metadata.queue(policy.deadLetterQueue)?.value;
   if (dlq === undefined) {
     throw new WharfError(ErrorCode.InvalidAttribute, `the dead-letter queue ${policy.deadLetterQueue} does not exist`);
+  }
+  if (dlq.attributes.fifo !== attributes.fifo) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      attributes.fifo
+        ? `the dead-letter queue of FIFO queue ${source} must be a FIFO queue (${dlq.name} is not): dead letters keep their message group`
+        : `the dead-letter queue of standard queue ${source} must be a standard queue (${dlq.name} is FIFO)`,
+    );
   }
   const allow = dlq.attributes.redriveAllowPolicy ?? { redrivePermission: 'allowAll' };
   const allowed = allow.redrivePermission === 'allowAll' || (allow.redrivePermission === 'byQueue' && (allow.sourceQueues ?? []).includes(source));

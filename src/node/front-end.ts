@@ -8,11 +8,14 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import type { ClusterModel, QueueMeta } from '../meta/records.ts';
 import { checkModelSupports } from '../hosts/model.ts';
-import { queueName } from '../names.ts';
+import { ANONYMOUS, queueName } from '../names.ts';
 import { creationAttributes, sameAttributes, updatedAttributes } from '../protocol/attributes.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import type { Action, OutgoingMessage, Reply, Request, StreamAction } from '../protocol/messages.ts';
-import { encodeRoute } from '../protocol/route.ts';
+import type { Action, OutgoingMessage, PrincipalAction, Reply, Request, StreamAction } from '../protocol/messages.ts';
+import type { Access } from '../security/access.ts';
+import type { PrincipalStore } from '../meta/principal-store.ts';
+import { encodeRoute, type PartitionRoute } from '../protocol/route.ts';
+import { partitionStates } from '../meta/layout.ts';
 import { checkRedrivePolicy, deadLetterUnknownQueue } from './dead-letters.ts';
 import type { MoveTasks } from './move-tasks.ts';
 import { checkTags, taggedWith, untagged } from '../protocol/tags.ts';
@@ -43,9 +46,13 @@ export interface FrontEndDeps {
   groups: GroupStore;
   /** Ready notices of a queue, for stream reads that wait. */
   watchReady(queue: string): ReadyWatch;
+  /** Who may do what (security/access.ts). */
+  access: Access;
+  /** Principals' policies; undefined when authorization is off. */
+  principals?: PrincipalStore;
 }
 
-type Handlers = { [A in Action]: (request: Request<A>) => Promise<Reply<A>> };
+type Handlers = { [A in Action]: (request: Request<A>, principal: string) => Promise<Reply<A>> };
 
 /** CAS retries of SetQueueAttributes against concurrent changes. */
 const UPDATE_ATTEMPTS = 5;
@@ -55,7 +62,7 @@ export class FrontEnd {
 
   constructor(deps: FrontEndDeps) {
     this.deps = deps;
-    this.handlers = { ...this.queueHandlers, ...streamHandlers({
+    this.handlers = { ...this.queueHandlers, ...principalHandlers(deps), ...streamHandlers({
       entry: (name) => this.entry(name),
       partitions: (meta) => deps.service(meta).partitions,
       groups: deps.groups,
@@ -64,8 +71,21 @@ export class FrontEnd {
     }) };
   }
 
-  handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
-    return (this.handlers[action] as (r: Request<A>) => Promise<Reply<A>>)(request);
+  /**
+   * Answers one request on behalf of `principal`, after checking it may (security/access.ts):
+   * the single entry of every caller, over NATS or in process.
+   */
+  async handle<A extends Action>(action: A, request: Request<A>, principal: string = ANONYMOUS): Promise<Reply<A>> {
+    const { access } = this.deps;
+    access.authorize(principal, action, request);
+    const reply = await (this.handlers[action] as (r: Request<A>, p: string) => Promise<Reply<A>>)(request, principal);
+    access.done(principal, action, request);
+    return reply;
+  }
+
+  /** Whether ListQueues shows `queue` to `principal` (for in-process callers that list by themselves). */
+  sees(principal: string, queue: string): boolean {
+    return this.deps.access.sees(principal, queue);
   }
 
   queueNames(): string[] {
@@ -88,9 +108,10 @@ export class FrontEnd {
     const { metadata } = this.deps;
     const meta = metadata.queue(name)?.value;
     if (!meta) return undefined;
-    const partitions = Array.from({ length: meta.attributes.partitions }, (_, p) => {
+    const partitions = partitionStates(meta).map((state, p): PartitionRoute => {
       const a = metadata.assignment(meta.name, p)?.value;
-      return a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+      const route = a !== undefined && a.incarnation === meta.incarnation ? { node: a.primary, epoch: a.epoch } : { node: null, epoch: 0 };
+      return state === 'active' ? route : { ...route, state };
     });
     return encodeRoute({ incarnation: meta.incarnation, partitions });
   }
@@ -141,7 +162,7 @@ export class FrontEnd {
 
   private readonly handlers: Handlers;
 
-  private readonly queueHandlers: Omit<Handlers, StreamAction> = {
+  private readonly queueHandlers: Omit<Handlers, StreamAction | PrincipalAction> = {
     CreateQueue: async ({ queue, attributes, tags }) => {
       const name = queueName(queue);
       const wanted = creationAttributes(attributes);
@@ -160,10 +181,12 @@ export class FrontEnd {
       return { queue: name, created };
     },
 
-    ListQueues: async ({ prefix, limit, nextToken }) => {
+    ListQueues: async ({ prefix, limit, nextToken }, principal) => {
       const max = limit ?? LIMITS.maxListQueues;
+      const { access } = this.deps;
       const names = this.queueNames()
         .filter((n) => (prefix === undefined || n.startsWith(prefix)) && (nextToken === undefined || n > nextToken))
+        .filter((n) => access.sees(principal, n))
         .sort();
       const page = names.slice(0, max);
       const last = page[page.length - 1];
@@ -272,4 +295,32 @@ export class FrontEnd {
 function withTags(entry: QueueMeta, tags: Record<string, string>): QueueMeta {
   const { tags: _old, ...rest } = entry;
   return Object.keys(tags).length === 0 ? rest : { ...rest, tags };
+}
+
+/** Managing principals (the access check has let only admins through) and WhoAmI. */
+function principalHandlers(deps: FrontEndDeps): Pick<Handlers, PrincipalAction> {
+  const store = (): PrincipalStore => {
+    if (deps.principals === undefined) throw new WharfError(ErrorCode.InvalidRequest, 'authorization is off on this cluster (WHARF_AUTH): there are no principals to manage');
+    return deps.principals;
+  };
+  return {
+    PutPrincipal: async ({ policy }) => {
+      await store().put(policy);
+      return {};
+    },
+    DeletePrincipal: async ({ name }) => {
+      await store().delete(name);
+      return {};
+    },
+    ListPrincipals: async () => ({ principals: store().list() }),
+    WhoAmI: async (_, principal) => {
+      const policy = deps.access.policy(principal);
+      return {
+        principal,
+        authorization: deps.access.enabled,
+        admin: !deps.access.enabled || policy?.admin === true,
+        ...(policy === undefined ? {} : { policy }),
+      };
+    },
+  };
 }

@@ -218,6 +218,18 @@ export class MoveTasks {
     }
   }
 
+  /**
+   * A message keeps its message group when it moves to a FIFO queue (its order there is its group's),
+   * and leaves it behind on a standard one. A message without a group cannot go to a FIFO queue:
+   * the refusal, or undefined.
+   */
+  private placeGroup(record: MessageRecord, group: string | undefined, destination: string): string | undefined {
+    if (this.queue(destination).attributes.fifo !== true) return undefined;
+    if (group === undefined) return `FIFO queue ${destination} needs a message group, and the message has none`;
+    record.group = group;
+    return undefined;
+  }
+
   /** Moves up to `max` messages; `done` when the source has nothing left. */
   private async step(task: StoredMoveTask, max: number): Promise<{ moved: number; done: boolean; error?: string }> {
     const source = this.deps.service(this.queue(task.sourceQueue));
@@ -235,13 +247,19 @@ export class MoveTasks {
     const byDestination = new Map<string, Array<{ record: MessageRecord; dedupId: string }>>();
     for (const m of messages) {
       const destination = task.destinationQueue ?? m.deadLetter?.sourceQueue;
-      if (destination === undefined || this.deps.metadata.queue(destination) === undefined) {
-        // Nowhere to go: the task stops here and the messages become receivable again.
-        await source.changeVisibilityBatch(messages.map((x, i) => ({ id: String(i), receiptHandle: x.receiptHandle, visibilityTimeout: 0 })));
-        return { moved: 0, done: false, error: `message ${m.messageId}: ${destination === undefined ? 'no destination (not a dead letter, and the task names none)' : `queue ${destination} does not exist`}` };
-      }
       const record: MessageRecord = { id: m.messageId, body: m.body, sentAt: this.deps.now() };
       if (Object.keys(m.attributes).length > 0) record.attributes = m.attributes;
+      const refusal =
+        destination === undefined
+          ? 'no destination (not a dead letter, and the task names none)'
+          : this.deps.metadata.queue(destination) === undefined
+            ? `queue ${destination} does not exist`
+            : this.placeGroup(record, m.messageGroupId, destination);
+      if (destination === undefined || refusal !== undefined) {
+        // Nowhere to go: the task stops here and the messages become receivable again.
+        await source.changeVisibilityBatch(messages.map((x, i) => ({ id: String(i), receiptHandle: x.receiptHandle, visibilityTimeout: 0 })));
+        return { moved: 0, done: false, error: `message ${m.messageId}: ${refusal}` };
+      }
       byDestination.set(destination, [...(byDestination.get(destination) ?? []), { record, dedupId: redriveDedupId(m.messageId, m.deadLetter?.deadLetteredAt ?? m.sentAt) }]);
     }
     for (const [destination, entries] of byDestination) await this.deps.service(this.queue(destination)).storeIdempotent(entries);

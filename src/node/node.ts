@@ -17,12 +17,16 @@ import { epochAt } from '../../actors/replica/log.ts';
 import { ErrorCode, toWharfError, WharfError } from '../errors.ts';
 import { Metadata } from '../meta/metadata.ts';
 import { asSeenByStore, storeIdentity } from '../meta/store-identity.ts';
-import type { Assignment, Heartbeat, NodeRecord, QueueMeta, ReplicaReport } from '../meta/records.ts';
-import type { QueueName } from '../names.ts';
+import type { Assignment, Heartbeat, NodeRecord, PartitionLoad, QueueMeta, ReplicaReport } from '../meta/records.ts';
+import { partitionStates } from '../meta/layout.ts';
+import { CatchUpLimit } from '../replication/catch-up-limit.ts';
+import { ANONYMOUS, type QueueName } from '../names.ts';
 import { decodeRequest, encode, encodeError, encodeOk, isAction } from '../protocol/codec.ts';
 import { decodePartitionFrame, decodePeekFrame, decodeReplicaRequest } from '../protocol/internal.ts';
 import { ROUTE_HEADER } from '../protocol/route.ts';
-import { actionOf, API_QUEUE_GROUP, subjects, type Subjects } from '../protocol/subjects.ts';
+import { actionOf, API_QUEUE_GROUP, principalOf, subjects, type Subjects } from '../protocol/subjects.ts';
+import { PrincipalStore } from '../meta/principal-store.ts';
+import { checkedAccess, OPEN_ACCESS } from '../security/access.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import { keys } from '../storage/keys.ts';
@@ -161,6 +165,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     promoteTimeoutMs: Math.max(config.failureTimeoutMs * 2, 5000),
     commitTimeoutMs: Math.max(config.failureTimeoutMs * 3, 10_000),
     retainEntries: config.logRetainEntries,
+    catchUp: new CatchUpLimit(config.catchUpBytesPerSecond, () => performance.now()),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
   });
@@ -198,8 +203,15 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     existing?.close();
     clients.delete(k);
     if (!ref) return undefined;
-    const client = new PartitionClient(ref, log.child({ component: 'partition', queue, partition }), store, () =>
-      oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+    const client = new PartitionClient(
+      ref,
+      log.child({ component: 'partition', queue, partition }),
+      store,
+      () => oldestMessageAgeMs(store, queue as QueueName, partition, config.clock.now()),
+      () => {
+        const meta = metadata.queue(queue)?.value;
+        return meta !== undefined && partitionStates(meta)[partition] !== 'active';
+      },
     );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));
@@ -224,7 +236,11 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
       name: meta.name,
       incarnation: meta.incarnation,
       attributes: meta.attributes,
-      partitions: Array.from({ length: meta.attributes.partitions }, (_, n) => new PartitionRouter(routerDeps, meta.name, n)),
+      layout: () => {
+        const current = metadata.queue(meta.name)?.value;
+        return current !== undefined && current.incarnation === meta.incarnation ? current : meta;
+      },
+      router: (n) => new PartitionRouter(routerDeps, meta.name, n),
       onReady: (listener) => {
         if (nc.isClosed()) return () => undefined;
         const sub = nc.subscribe(subs.ready(meta.name), { callback: () => listener() });
@@ -277,6 +293,12 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   };
   await metadata.putNode(record);
 
+  // Only a queue that scales reports its load: the heartbeat of every other stays as it was.
+  const loadOf = (role: string, queue: string, partition: number): { load?: PartitionLoad } => {
+    if (role !== 'primary' || metadata.queue(queue)?.value.attributes.autoScaling === undefined) return {};
+    const load = localClient(queue, partition)?.load();
+    return load === undefined ? {} : { load };
+  };
   const reports = (): ReplicaReport[] => {
     const out: ReplicaReport[] = [];
     for (const q of Object.values(actor.getSnapshot().context.queues)) {
@@ -296,6 +318,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
           commitIndex: primary?.commit ?? c.commit,
           ...(role === 'primary' && primary ? { isr: primary.inSync(ISR_LAG_MS) } : {}),
           ...(c.amnesiac ? { witness: { lastEpoch: c.meta.markEpoch, logEnd: c.catchUpTo } } : {}),
+          ...loadOf(role, c.queue, c.partition),
         });
       }
     }
@@ -339,7 +362,9 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     now: () => config.clock.now(),
     requestTimeoutMs: 15_000,
   };
-  const groups = new GroupStore(nc, config.cluster, config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1, log.child({ component: 'groups' }));
+  const metaReplicas = config.metaReplicas > 0 ? config.metaReplicas : nc.info?.cluster ? 3 : 1;
+  const principals = config.auth ? await PrincipalStore.open(nc, config.cluster, metaReplicas, log.child({ component: 'principals' })) : undefined;
+  const groups = new GroupStore(nc, config.cluster, metaReplicas, log.child({ component: 'groups' }));
   const frontEnd = new FrontEnd({
     metadata,
     clock: config.clock,
@@ -351,6 +376,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     peek: (meta, request) => peekMessages(peekDeps, meta, request),
     groups,
     watchReady: readyWatches(nc, subs, config.maxWaiters),
+    access: principals === undefined ? OPEN_ACCESS : checkedAccess(principals, config.authAdmins, log),
+    ...(principals === undefined ? {} : { principals }),
   });
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
@@ -368,7 +395,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     nc.subscribe(subs.peek(self), {
       callback: (err, msg) => {
         if (err || !msg.reply) return;
-        servePeek(peekDeps, decodePeekFrame(msg.data)).then(
+        // Decoding inside the promise: a malformed frame is answered with its error, not dropped.
+        Promise.resolve(msg.data).then((data) => servePeek(peekDeps, decodePeekFrame(data))).then(
           (bytes) => msg.respond(bytes),
           (e: unknown) => msg.respond(encodeError(toWharfError(e).toWire())),
         );
@@ -486,6 +514,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         for (const log of primaries.values()) log.close('the node is stopping');
         await Promise.all([...primaries.values()].map((l) => l.settled()));
         actor.send({ type: 'stop' });
+        principals?.close();
         await metadata.close().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await store.close();
@@ -612,6 +641,8 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       }
       if (!msg.reply) return; // a publish without a reply subject: nobody to answer
       const action = actionOf(msg.subject);
+      // The name NATS let this connection publish under (docs/security.md).
+      const principal = principalOf(msg.subject) ?? ANONYMOUS;
       const known = isAction(action) ? action : 'unknown';
       const done = metrics.duration.startTimer({ action: known });
       let reply: Promise<unknown>;
@@ -620,7 +651,7 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
         const request = decodeRequest(action, msg.data);
         queue = 'queue' in request ? request.queue : '';
-        reply = frontEnd.handle(action, request);
+        reply = frontEnd.handle(action, request, principal);
       } catch (e) {
         reply = Promise.reject(e);
       }

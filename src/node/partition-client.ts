@@ -11,6 +11,9 @@ import type { partitionMachine } from '../../actors/partition/partition.machine.
 import type { PartitionOp, PartitionRequest, PartitionResult, StreamRead } from '../../actors/partition/partition.events.ts';
 import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 import type { Store } from '../storage/store.ts';
+import type { PartitionLoad } from '../meta/records.ts';
+import { recordSize } from '../../actors/partition/records.ts';
+import { ErrorCode } from '../errors.ts';
 import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
@@ -36,11 +39,21 @@ export class PartitionClient {
   /** Milliseconds since the partition's oldest message was sent, from the store (oldest-message.ts). */
   private readonly oldestAgeMs: (() => Promise<number>) | undefined;
 
-  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>) {
+  /**
+   * Whether the partition is no longer active in the metadata this node has: sends are refused from
+   * then on, so once it reports sealed and empty nothing can arrive any more (layout.ts).
+   */
+  private readonly sealed: () => boolean;
+  /** Messages sent to it through this client, and their bytes: the load its heartbeat reports. */
+  private sent = 0;
+  private sentBytes = 0;
+
+  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false) {
     this.replica = replica;
     this.log = log;
     this.store = store;
     this.oldestAgeMs = oldestAgeMs;
+    this.sealed = sealed;
     this.watch = replica.subscribe(() => this.attach());
     this.attach();
   }
@@ -117,12 +130,40 @@ export class PartitionClient {
       }
       return;
     }
-    for (const { id } of items) {
-      const w = this.waiting.get(id);
+    // Checked as the batch goes to the actor, in order with everything it counts.
+    const sealed = this.sealed();
+    const admitted: PartitionRequest[] = [];
+    for (const item of items) {
+      const w = this.waiting.get(item.id);
+      if (item.op.type === 'send' && sealed) {
+        this.waiting.delete(item.id);
+        w?.resolve({ type: 'failed', code: ErrorCode.PartitionDraining, message: 'the partition is being retired: it takes no more sends' });
+        continue;
+      }
+      if (item.op.type === 'send') {
+        this.sent += item.op.messages.length;
+        for (const m of item.op.messages) this.sentBytes += recordSize(m.record);
+      }
       if (w) w.ref = ref;
+      admitted.push(item);
     }
-    ref.send({ type: 'requests', items });
+    if (admitted.length > 0) ref.send({ type: 'requests', items: admitted });
   };
+
+  /** What the auto-scaling budget is measured against (the heartbeat's report); undefined unless serving. */
+  load(): PartitionLoad | undefined {
+    const counts = this.serving ? this.counts() : undefined;
+    if (counts === undefined) return undefined;
+    const messages = counts.visible + counts.inflight + counts.delayed;
+    const meanBytes = this.sent === 0 ? 0 : this.sentBytes / this.sent;
+    return {
+      messages,
+      bytes: Math.round(messages * meanBytes),
+      sent: this.sent,
+      // Nothing under way either: a request handed over before the seal is counted once answered.
+      sealed: this.sealed() && this.waiting.size === 0 && this.batch.length === 0,
+    };
+  }
 
   /** A stream read, answered here from the serving actor's snapshot and the store. */
   private async read(op: StreamRead): Promise<PartitionResult> {

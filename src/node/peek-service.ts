@@ -5,17 +5,21 @@
  * ends at `limit` messages, at 4 MiB of bodies, or after LIMITS.maxPeekScan stored messages were
  * read, whichever comes first; the cursor says where the next page starts.
  *
+ * On a stream (mode stream) the page is its messages by offset, from `offset` if the request gives
+ * one, and the reply carries the committed offsets of the consumer groups in the partitions it read.
+ *
  * A peek reads each partition from the store as it is at that moment, page by page: a message that
  * changes state between two pages (a delay running out moves it to a new offset) can be seen twice or
  * not at all, as with any scan of a live queue.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { partitionCount, partitionStates } from '../meta/layout.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { QueueMeta } from '../meta/records.ts';
 import type { Metadata } from '../meta/metadata.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
 import { LIMITS } from '../protocol/limits.ts';
-import { PEEK_STATES, type PeekedMessage, type Reply, type Request } from '../protocol/messages.ts';
+import { PEEK_STATES, type PeekedMessage, type PeekedOffset, type Reply, type Request } from '../protocol/messages.ts';
 import type { Subjects } from '../protocol/subjects.ts';
 import { peekPartition, type PartitionPeek, type PartitionPeekResult, type PeekPosition } from '../effects/peek-store.ts';
 import type { Store } from '../storage/store.ts';
@@ -63,11 +67,15 @@ export function decodeCursor(text: string): Cursor {
 }
 
 export async function peekMessages(deps: PeekDeps, meta: QueueMeta, request: Request<'PeekMessages'>): Promise<Reply<'PeekMessages'>> {
-  const partitions = meta.attributes.partitions;
+  // Every partition id the queue has given (auto-scaling adds ids); retired ones hold nothing.
+  const partitions = partitionCount(meta);
+  const retired = partitionStates(meta).map((s) => s === 'retired');
   if (request.partition !== undefined && request.partition >= partitions) {
     throw new WharfError(ErrorCode.InvalidParameter, `PeekMessages: queue ${meta.name} has partitions 0 to ${partitions - 1}`);
   }
-  let position: Cursor = { incarnation: meta.incarnation, partition: request.partition ?? 0, from: { phase: 'm', offset: 0 } };
+  const stream = meta.attributes.mode === 'stream';
+  checkStreamOptions(meta, request, stream);
+  let position: Cursor = { incarnation: meta.incarnation, partition: request.partition ?? 0, from: { phase: 'm', offset: request.offset ?? 0 } };
   if (request.cursor !== undefined) {
     position = decodeCursor(request.cursor);
     if (position.incarnation !== meta.incarnation || position.partition >= partitions) {
@@ -80,9 +88,18 @@ export async function peekMessages(deps: PeekDeps, meta: QueueMeta, request: Req
   const last = request.partition ?? partitions - 1;
   const limit = request.limit ?? DEFAULT_LIMIT;
   const messages: PeekedMessage[] = [];
+  const committed: PeekedOffset[] = [];
   let scanned = 0;
   let bytes = 0;
+  // Stream pages carry the committed offsets of the partitions they read.
+  const reply = (cursor: Cursor | undefined): Reply<'PeekMessages'> => ({
+    messages,
+    ...(cursor === undefined ? {} : { cursor: encodeCursor(cursor) }),
+    scanned,
+    ...(stream ? { committed } : {}),
+  });
   for (let p = position.partition; p <= last; p++) {
+    if (retired[p] === true) continue;
     const input: PartitionPeek = {
       queue: meta.name,
       partition: p,
@@ -95,18 +112,29 @@ export async function peekMessages(deps: PeekDeps, meta: QueueMeta, request: Req
       ...(request.messageId === undefined ? {} : { messageId: request.messageId }),
       ...(request.attribute === undefined ? {} : { attribute: request.attribute }),
       retentionMs: meta.attributes.retentionPeriod * 1000,
+      ...(stream ? { stream: true } : {}),
     };
     const page = await peekOne(deps, input);
     messages.push(...page.messages);
     scanned += page.scanned;
     for (const m of page.messages) bytes += m.body?.byteLength ?? 0;
-    if (page.next !== undefined) {
-      return { messages, cursor: encodeCursor({ incarnation: meta.incarnation, partition: p, from: page.next }), scanned };
-    }
+    for (const [group, offset] of page.committed ?? []) committed.push({ partition: p, group, offset });
+    if (page.next !== undefined) return reply({ incarnation: meta.incarnation, partition: p, from: page.next });
     const done = messages.length >= limit || scanned >= LIMITS.maxPeekScan || (request.body === true && bytes >= LIMITS.maxReceiveBytes);
-    if (done && p < last) return { messages, cursor: encodeCursor({ incarnation: meta.incarnation, partition: p + 1, from: { phase: 'm', offset: 0 } }), scanned };
+    if (done && p < last) return reply({ incarnation: meta.incarnation, partition: p + 1, from: { phase: 'm', offset: 0 } });
   }
-  return { messages, scanned };
+  return reply(undefined);
+}
+
+/** A stream's messages are all `stored` (no states to choose); `offset` is a stream's, in one partition. */
+function checkStreamOptions(meta: QueueMeta, request: Request<'PeekMessages'>, stream: boolean): void {
+  if (stream && request.states !== undefined) {
+    throw new WharfError(ErrorCode.InvalidParameter, `PeekMessages: ${meta.name} is a stream: its messages are all stored until retention removes them (states applies to queues)`);
+  }
+  if (request.offset === undefined) return;
+  if (!stream) throw new WharfError(ErrorCode.InvalidParameter, `PeekMessages: offset applies to streams (mode stream); ${meta.name} is a queue`);
+  if (request.partition === undefined) throw new WharfError(ErrorCode.InvalidParameter, 'PeekMessages: offset needs the partition it is an offset of');
+  if (request.cursor !== undefined) throw new WharfError(ErrorCode.InvalidParameter, 'PeekMessages: offset starts a browse; a cursor continues one (give one of them)');
 }
 
 /** One partition's page, from its primary. */

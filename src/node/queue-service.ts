@@ -16,6 +16,8 @@ import { checkMessageAttributes } from '../protocol/message-attributes.ts';
 import type { BatchEntryFailure, OutgoingMessage, QueueAttributes, QueueCounts, ReceivedMessage, Request } from '../protocol/messages.ts';
 import { decodeReceipt, receiptsOf } from '../protocol/receipt.ts';
 import { partitionOfId } from '../protocol/route.ts';
+import type { QueueMeta } from '../meta/records.ts';
+import { partitionStates } from '../meta/layout.ts';
 import type { PartitionRouter } from './partition-router.ts';
 import type { PartitionCounts } from './partition-client.ts';
 import { queueCounts } from './queue-counts.ts';
@@ -44,7 +46,10 @@ export interface QueueServiceOptions {
   name: string;
   incarnation: number;
   attributes: QueueAttributes;
-  partitions: readonly PartitionRouter[];
+  /** The queue's record as the metadata cache has it now: its partitions and their states (layout.ts). */
+  layout: () => Pick<QueueMeta, 'attributes' | 'layout'>;
+  /** The router of one partition id, made once per id. */
+  router: (partition: number) => PartitionRouter;
   /** Calls the listener when a partition of the queue may have new receivable messages. */
   onReady: (listener: () => void) => () => void;
   clock: Clock;
@@ -52,11 +57,24 @@ export interface QueueServiceOptions {
   newId: () => string;
 }
 
+/** The partitions by state, for one layout record. */
+interface Routing {
+  layout: unknown;
+  /** Take sends. */
+  active: PartitionRouter[];
+  /** Hold messages: active and draining. */
+  served: PartitionRouter[];
+}
+
 export class QueueService {
   readonly name: string;
   readonly incarnation: number;
-  readonly partitions: readonly PartitionRouter[];
   private attributes: QueueAttributes;
+  private readonly layout: () => Pick<QueueMeta, 'attributes' | 'layout'>;
+  private readonly newRouter: (partition: number) => PartitionRouter;
+  /** Every partition id given so far, retired ones too (their receipt handles answer stale). */
+  private readonly routers: PartitionRouter[] = [];
+  private routing: Routing | undefined;
   private readonly clock: Clock;
   private readonly maxWaiters: number;
   private readonly newId: () => string;
@@ -72,7 +90,8 @@ export class QueueService {
     this.name = options.name;
     this.incarnation = options.incarnation;
     this.attributes = options.attributes;
-    this.partitions = options.partitions;
+    this.layout = options.layout;
+    this.newRouter = options.router;
     this.clock = options.clock;
     this.maxWaiters = options.maxWaiters;
     this.newId = options.newId;
@@ -81,6 +100,31 @@ export class QueueService {
 
   configure(attributes: QueueAttributes): void {
     this.attributes = attributes;
+  }
+
+  /** The queue's partitions by id, retired ones included. */
+  get partitions(): readonly PartitionRouter[] {
+    this.currentRouting();
+    return this.routers;
+  }
+
+  /**
+   * The partitions by state for the layout the cache has now: worked out again only when the
+   * record changed (records are immutable), so a send costs a lookup, not a pass over the layout.
+   */
+  private currentRouting(): Routing {
+    const meta = this.layout();
+    const key = meta.layout ?? meta.attributes.partitions;
+    if (this.routing?.layout === key) return this.routing;
+    const states = partitionStates(meta);
+    while (this.routers.length < states.length) this.routers.push(this.newRouter(this.routers.length));
+    const routers = this.routers;
+    this.routing = {
+      layout: key,
+      active: routers.filter((_, id) => states[id] === 'active'),
+      served: routers.filter((_, id) => states[id] !== undefined && states[id] !== 'retired'),
+    };
+    return this.routing;
   }
 
   close(): void {
@@ -94,17 +138,39 @@ export class QueueService {
   // ---- sends -------------------------------------------------------------------------------------
 
   /**
-   * On a FIFO queue the message group's partition (the group's order lives in one partition);
-   * otherwise round robin, except for a send with a deduplication id: its partition follows from the
-   * id, so a retry reaches the partition that remembers it. (A FIFO queue's retry names the same
-   * group, and scope `queue` has one partition: attributes.ts.)
+   * Among the active partitions: on a FIFO queue the message group's partition (the group's order
+   * lives in one partition); otherwise round robin, except for a send with a deduplication id: its
+   * partition follows from the id, so a retry reaches the partition that remembers it. (A FIFO
+   * queue's retry names the same group, and scope `queue` has one partition: attributes.ts.) A
+   * change of the active set (auto-scaling) moves ids to other partitions: docs/autoscaling.md.
+   * `refused` are partitions that answered partition_draining before this node's cache saw it.
    */
-  private pickPartition(message: NewMessage | undefined): PartitionRouter {
-    const n = this.partitions.length;
+  private pickPartition(message: NewMessage | undefined, refused?: ReadonlySet<PartitionRouter>): PartitionRouter {
+    const { active } = this.currentRouting();
+    const candidates = refused === undefined || refused.size === 0 ? active : active.filter((p) => !refused.has(p));
+    const n = candidates.length;
     const key = message?.record.group ?? message?.dedupId;
-    const p = this.partitions[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
-    if (!p) throw new WharfError(ErrorCode.Internal, `queue ${this.name} has no partitions`);
+    const p = n === 0 ? undefined : candidates[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
+    if (!p) throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} has no active partition here yet; retry shortly`);
     return p;
+  }
+
+  /**
+   * Sends to the partition pickPartition chooses; one that answers partition_draining (this node's
+   * cache had not seen it drain) is left out and the messages go to another. Nothing was stored by
+   * a refused send, so going elsewhere neither loses nor duplicates.
+   */
+  private async sendPicked(
+    pick: (refused: ReadonlySet<PartitionRouter>) => PartitionRouter,
+    op: (p: PartitionRouter) => PartitionOp,
+  ): Promise<PartitionResult> {
+    const refused = new Set<PartitionRouter>();
+    for (;;) {
+      const p = pick(refused);
+      const result = await p.request(op(p));
+      if (result.type !== 'failed' || result.code !== ErrorCode.PartitionDraining) return result;
+      refused.add(p);
+    }
   }
 
   /** Checks one message against the queue's limits and kind (FIFO or standard); returns its record. */
@@ -116,10 +182,6 @@ export class QueueService {
     }
     if (!fifo && message.messageGroupId !== undefined) {
       throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is not a FIFO queue: messageGroupId applies to FIFO queues only`);
-    }
-    if (fifo && message.delaySeconds !== undefined) {
-      // Order is the order messages become visible: a message's own delay could reorder its group.
-      throw new WharfError(ErrorCode.InvalidParameter, `queue ${this.name} is a FIFO queue: delaySeconds per message is not supported (set the queue's delaySeconds)`);
     }
     const record: MessageRecord = { id: this.newId(), body: message.body, sentAt: this.clock.now() };
     if (message.attributes && Object.keys(message.attributes).length > 0) record.attributes = message.attributes;
@@ -164,14 +226,15 @@ export class QueueService {
 
   /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
   private lengthLimit(): { limit?: LengthLimit } {
-    const { maxLength, overflowPolicy, partitions } = this.attributes;
+    const { maxLength, overflowPolicy } = this.attributes;
     if (maxLength === undefined) return {};
+    const partitions = Math.max(1, this.currentRouting().active.length);
     return { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } };
   }
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.pickPartition(entry).request({ type: 'send', messages: [entry], ...this.lengthLimit() });
+    const result = await this.sendPicked((refused) => this.pickPartition(entry, refused), () => ({ type: 'send', messages: [entry], ...this.lengthLimit() }));
     expectOk(result);
     if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
@@ -205,8 +268,12 @@ export class QueueService {
     }
     const successful: Array<{ id: string; messageId: string }> = [];
     await Promise.all(
-      [...parts].map(async ([p, entries]) => {
-        const result = await p.request({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() });
+      [...parts].map(async ([chosen, entries]) => {
+        // A refused part goes elsewhere whole: a standard queue's batch stays one write.
+        const result = await this.sendPicked(
+          (refused) => (refused.size === 0 ? chosen : this.pickPartition(entries[0], refused)),
+          () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() }),
+        );
         if (result.type === 'failed') {
           failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
           return;
@@ -295,17 +362,21 @@ export class QueueService {
 
   /** The partitions in the order a receive asks them: `first`, then those served here, then the others. */
   private receiveOrder(first: number | undefined): PartitionRouter[] {
-    const n = this.partitions.length;
-    if (n === 1) return this.partitions.slice();
+    // Draining partitions too: what they hold is received from them until they are empty.
+    const { served } = this.currentRouting();
+    const n = served.length;
+    if (n === 1 && first === undefined) return served.slice();
     const start = this.nextPartition++;
     const here: PartitionRouter[] = [];
     const elsewhere: PartitionRouter[] = [];
     for (let i = 0; i < n; i++) {
-      const p = this.partitions[(start + i) % n] as PartitionRouter;
+      const p = served[(start + i) % n] as PartitionRouter;
       if (p.index === first) continue;
       (p.servingHere ? here : elsewhere).push(p);
     }
-    const head = first === undefined ? [] : [this.partitions[first] as PartitionRouter];
+    // A retired partition holds nothing to answer a retry from.
+    const remembered = first === undefined ? undefined : served.find((p) => p.index === first);
+    const head = remembered === undefined ? [] : [remembered];
     return [...head, ...here, ...elsewhere];
   }
 
@@ -386,6 +457,10 @@ export class QueueService {
     const partition = this.partitions[r.partition];
     if (r.incarnation !== this.incarnation || !partition) {
       throw new WharfError(ErrorCode.InvalidReceiptHandle, `the receipt handle does not belong to queue ${this.name}`);
+    }
+    // A partition is retired only once nothing in it is in flight: no handle of it is current.
+    if (!this.currentRouting().served.includes(partition)) {
+      throw new WharfError(ErrorCode.InvalidReceiptHandle, `the receipt handle is stale: partition ${r.partition} of queue ${this.name} was retired`);
     }
     return { partition, offset: r.offset, seq: r.seq };
   }
@@ -470,7 +545,16 @@ export class QueueService {
       const p = this.pickPartition({ record, delayMs: 0, dedupId });
       byPartition.set(p, [...(byPartition.get(p) ?? []), { record, delayMs: 0, dedupId }]);
     }
-    await Promise.all([...byPartition].map(async ([p, messages]) => expectOk(await p.request({ type: 'send', messages }))));
+    await Promise.all(
+      [...byPartition].map(async ([chosen, messages]) =>
+        expectOk(
+          await this.sendPicked(
+            (refused) => (refused.size === 0 ? chosen : this.pickPartition(messages[0], refused)),
+            () => ({ type: 'send', messages }),
+          ),
+        ),
+      ),
+    );
   }
 
   /** Removes marked messages of a partition once they are in their DLQ (dead-letters.ts). */
@@ -480,7 +564,7 @@ export class QueueService {
   }
 
   async purge(): Promise<number> {
-    const results = await Promise.all(this.partitions.map((p) => p.request({ type: 'purge' })));
+    const results = await Promise.all(this.currentRouting().served.map((p) => p.request({ type: 'purge' })));
     return results.reduce((sum, r) => sum + (r.type === 'purged' ? r.count : expectOk(r)), 0);
   }
 
@@ -488,7 +572,7 @@ export class QueueService {
   knownCounts(): { visible: number; inflight: number; delayed: number } | undefined {
     const total = { visible: 0, inflight: 0, delayed: 0 };
     let any = false;
-    for (const p of this.partitions) {
+    for (const p of this.currentRouting().served) {
       const c = p.localCounts();
       if (c === undefined) continue;
       any = true;
@@ -501,12 +585,12 @@ export class QueueService {
 
   /** How many partitions are served by a primary on this node. */
   servingPartitions(): number {
-    return this.partitions.filter((p) => p.servingHere).length;
+    return this.currentRouting().served.filter((p) => p.servingHere).length;
   }
 
   /** The queue's counts, asked of every partition's primary; `unavailable` while one has none. */
   async counts(): Promise<QueueCounts> {
-    const all = await Promise.all(this.partitions.map((p) => p.counts()));
+    const all = await Promise.all(this.currentRouting().served.map((p) => p.counts()));
     if (all.some((c) => c === undefined)) {
       throw new WharfError(ErrorCode.Unavailable, `a partition of queue ${this.name} is loading or electing a primary; retry shortly`);
     }

@@ -3,7 +3,7 @@
  */
 import { ErrorCode, WharfError } from '../errors.ts';
 import { isQueueName } from '../names.ts';
-import type { CreationAttributes, DeadLetterAttribute, QueueAttributes, RedriveAllowPolicy, RedrivePolicy, SettableAttributes } from './messages.ts';
+import type { AutoScaling, CreationAttributes, OptionalAttribute, QueueAttributes, RedriveAllowPolicy, RedrivePolicy, SettableAttributes } from './messages.ts';
 
 interface Range {
   min: number;
@@ -37,7 +37,7 @@ function invalid(name: string, expected: string, value: unknown): never {
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const onlyKeys = (x: Record<string, unknown>, allowed: readonly string[]) => Object.keys(x).every((k) => allowed.includes(k));
 
-export const SHAPED: { [K in DeadLetterAttribute]: Shaped<NonNullable<SettableAttributes[K]>> } = {
+export const SHAPED: { [K in OptionalAttribute]: Shaped<NonNullable<SettableAttributes[K]>> } = {
   redrivePolicy: {
     check(name, value): RedrivePolicy {
       const expected = '{ deadLetterQueue: <queue name>, maxReceiveCount: 1-1000 }';
@@ -73,6 +73,43 @@ export const SHAPED: { [K in DeadLetterAttribute]: Shaped<NonNullable<SettableAt
     check: (name, value) =>
       value === 'reject' || value === 'drop-oldest' || value === 'dead-letter' ? value : invalid(name, 'one of reject, drop-oldest, dead-letter', value),
   },
+  autoScaling: {
+    check(name, value): AutoScaling {
+      const fields = Object.keys(AUTO_SCALING) as Array<keyof AutoScaling>;
+      const expected = `an object of ${fields.join(', ')} (each optional)`;
+      if (!isRecord(value) || !onlyKeys(value, fields)) invalid(name, expected, value);
+      const out = {} as AutoScaling;
+      for (const field of fields) {
+        const range = AUTO_SCALING[field];
+        const given = value[field] ?? range.default;
+        if (typeof given !== 'number' || !Number.isInteger(given) || given < range.min || given > range.max) {
+          invalid(`${name}.${field}`, `an integer from ${range.min} to ${range.max}`, given);
+        }
+        out[field] = given;
+      }
+      if (out.minPartitions > out.maxPartitions) invalid(name, 'minPartitions at most maxPartitions', value);
+      if (out.scaleDownPercent >= out.scaleUpPercent) invalid(name, 'scaleDownPercent below scaleUpPercent', value);
+      return out;
+    },
+  },
+};
+
+/**
+ * Auto-scaling's fields. The budgets come from the committed benchmark run on a 2-core machine
+ * (bench/results/latest.json, docs/autoscaling.md "Budgets"): one replicated partition took 8,134
+ * sends/s of 1 KiB and drained 16,271 receives/s. Half the send rate leaves headroom for receives
+ * and replication; a minute of draining (1,000,000 messages of 1 KiB) bounds the backlog.
+ */
+export const AUTO_SCALING: Record<keyof AutoScaling, Range> = {
+  minPartitions: { min: 1, max: 64, default: 1 },
+  maxPartitions: { min: 1, max: 64, default: 8 },
+  budgetMessages: { min: 1, max: 1_000_000_000, default: 1_000_000 },
+  budgetBytes: { min: 1_024, max: 2 ** 50, default: 2 ** 30 },
+  budgetSendsPerSecond: { min: 1, max: 10_000_000, default: 4_000 },
+  scaleUpPercent: { min: 1, max: 100, default: 80 },
+  scaleDownPercent: { min: 0, max: 99, default: 30 },
+  scaleUpCooldownSeconds: { min: 0, max: 86_400, default: 30 },
+  scaleDownAfterSeconds: { min: 0, max: 86_400, default: 300 },
 };
 
 /** Choices fixed at creation. */
@@ -112,7 +149,7 @@ export const DEFAULT_ATTRIBUTES: Readonly<QueueAttributes> = Object.freeze({
   ...Object.fromEntries(Object.entries(BOOLEANS).map(([k, b]) => [k, b.default])),
 } as unknown as QueueAttributes);
 
-type Value = number | string | boolean | NonNullable<SettableAttributes[DeadLetterAttribute]>;
+type Value = number | string | boolean | NonNullable<SettableAttributes[OptionalAttribute]>;
 
 function checkOne(name: string, value: unknown, ranges: Record<string, Range>, settableOnly: boolean): Value {
   const shaped = Object.hasOwn(SHAPED, name) ? SHAPED[name as keyof typeof SHAPED] : undefined;
@@ -151,9 +188,19 @@ function checkOne(name: string, value: unknown, ranges: Record<string, Range>, s
  * Rules between attributes. A message group lives in one partition, but with scope `queue` a
  * deduplication id must be found whatever group a repeat names: only one partition guarantees that.
  * A stream keeps offsets in send order, so it has no delays and no message groups; a size limit is
- * a stream's alone (a queue's messages leave when consumed).
+ * a stream's alone (a queue's messages leave when consumed). Time-window ordering reorders a
+ * standard queue by producer time: a FIFO queue's order is its groups' send order and a stream's is
+ * its offsets, which a hold by producer time would contradict.
  */
 function checkCombination(a: QueueAttributes): QueueAttributes {
+  if (a.ordering === 'timeWindow' && (a.fifo || a.mode === 'stream')) {
+    throw new WharfError(
+      ErrorCode.InvalidAttribute,
+      a.fifo
+        ? 'ordering timeWindow applies to standard queues: a FIFO queue delivers each message group in send order'
+        : 'ordering timeWindow applies to standard queues: a stream (mode stream) is read in offset order',
+    );
+  }
   if (a.mode === 'stream' && a.delaySeconds !== 0) {
     throw new WharfError(ErrorCode.InvalidAttribute, 'attribute delaySeconds must be 0 on a stream (mode stream)');
   }
@@ -172,6 +219,10 @@ function checkCombination(a: QueueAttributes): QueueAttributes {
   }
   if (a.redrivePolicy === undefined && a.overflowPolicy === 'dead-letter') {
     throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
+  }
+  // A FIFO group's order lives in one partition: moving groups between partitions is not built.
+  if (a.autoScaling !== undefined && (a.mode === 'stream' || a.fifo)) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute autoScaling applies to standard queues only (not FIFO queues or streams)');
   }
   if (a.fifo && a.partitions > 1 && a.deduplicationScope !== 'messageGroup') {
     throw new WharfError(

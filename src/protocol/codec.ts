@@ -7,7 +7,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS, MESSAGE_GROUP_ID } from './limits.ts';
-import { PEEK_STATES, PROTOCOL_VERSION, type Action, type Envelope, type LeaseHeartbeat, type Request } from './messages.ts';
+import { PEEK_STATES, PERMISSIONS, PROTOCOL_VERSION, type Action, type Envelope, type LeaseHeartbeat, type Request } from './messages.ts';
 
 // No extension types are registered, so decoding builds nothing but maps, arrays, strings, numbers,
 // booleans, nil and byte arrays (a `__proto__` key is refused by the decoder).
@@ -122,6 +122,26 @@ const streamSchemas = {
   ListGroups: v.strictObject({ queue }),
 };
 
+const principal = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'a principal name is 1-64 of A-Z, a-z, 0-9, _ and -'));
+/** A grant's queue pattern: a queue name, optionally ending in `*` (a prefix); `*` alone is every queue. */
+const queuePattern = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{0,80}\*?$/), v.minLength(1));
+export const principalPolicy = v.strictObject({
+  name: principal,
+  tenant: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,32}$/, 'a tenant name is 1-32 of A-Z, a-z, 0-9 and -'))),
+  admin: v.optional(v.boolean()),
+  grants: v.pipe(
+    v.array(v.strictObject({ queues: queuePattern, permissions: v.pipe(v.array(v.picklist(PERMISSIONS)), v.minLength(1), v.maxLength(PERMISSIONS.length)) })),
+    v.maxLength(LIMITS.maxGrants),
+  ),
+});
+
+const principalSchemas = {
+  PutPrincipal: v.strictObject({ policy: principalPolicy }),
+  DeletePrincipal: v.strictObject({ name: principal }),
+  ListPrincipals: v.strictObject({}),
+  WhoAmI: v.strictObject({}),
+};
+
 const schemas = {
   CreateQueue: v.strictObject({ queue, attributes: v.optional(attributes), tags: v.optional(tagMap) }),
   ListQueues: v.strictObject({
@@ -174,8 +194,10 @@ const schemas = {
     messageId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
     attribute: v.optional(v.strictObject({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), value: v.optional(v.pipe(v.string(), v.maxLength(1024))) })),
     body: v.optional(v.boolean()),
+    offset: v.optional(offset),
   }),
   ...streamSchemas,
+  ...principalSchemas,
 } satisfies Record<Action, v.GenericSchema>;
 
 export function isAction(name: string | undefined): name is Action {

@@ -125,6 +125,7 @@ const peekSchema = v.strictObject({
   messageId: v.optional(v.string()),
   attribute: v.optional(v.strictObject({ name: v.string(), value: v.optional(v.string()) })),
   retentionMs: nat,
+  stream: v.optional(v.boolean()),
 });
 
 export const decodePeekFrame = (frame: Uint8Array) => parse<PartitionPeek>(peekSchema, frame, 'peek request');

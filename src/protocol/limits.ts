@@ -28,6 +28,8 @@ export const LIMITS = {
   maxTagValueLength: 256,
   /** Queues one ListQueues page returns. */
   maxListQueues: 1000,
+  /** Grants of one principal's policy. */
+  maxGrants: 100,
   /** Longest per-message TTL, seconds (the longest retention). */
   maxTtlSeconds: 1_209_600,
   /** Highest rate a message move task may be given, messages per second. */

@@ -47,6 +47,11 @@ export interface SettableAttributes {
   /** What a send beyond maxLength does: `reject` it (queue_full), `drop-oldest` ready message, or `dead-letter` the new one. @default 'reject' */
   overflowPolicy?: 'reject' | 'drop-oldest' | 'dead-letter';
   /**
+   * The cluster manager adds and retires partitions by load (docs/autoscaling.md). Standard queues
+   * only; `null` in a SetQueueAttributes turns it off (the partitions stay as they are). @default off
+   */
+  autoScaling?: AutoScaling;
+  /**
    * `arrival`: best effort by arrival (each partition delivers in the order messages became
    * visible). `timeWindow`: every message is held until min(producedAt, arrival) + orderingWindowMs
    * and released in that order, so producers' clocks, not network paths, order delivery
@@ -90,6 +95,32 @@ export interface RedriveAllowPolicy {
   sourceQueues?: string[];
 }
 
+/**
+ * Auto-scaling of a queue's partitions: each partition has a budget, and the queue's use of it is
+ * the highest of its three ratios (messages held, bytes held, sends per second), averaged over the
+ * active partitions. Every field is optional in a request; the stored attribute has them all.
+ */
+export interface AutoScaling {
+  /** Fewest active partitions. 1–64. @default 1 */
+  minPartitions: number;
+  /** Most active partitions. 1–64, at least minPartitions. @default 8 */
+  maxPartitions: number;
+  /** Messages one partition should hold (ready, in flight, delayed). @default 1000000 */
+  budgetMessages: number;
+  /** Bytes one partition should hold. @default 1073741824 (1 GiB) */
+  budgetBytes: number;
+  /** Sends per second one partition should take. @default 4000 */
+  budgetSendsPerSecond: number;
+  /** Percent of the budget past which a partition is added. 1–100. @default 80 */
+  scaleUpPercent: number;
+  /** Percent of the budget (what the queue would use with one partition fewer) below which one is retired. 0–99, below scaleUpPercent. @default 30 */
+  scaleDownPercent: number;
+  /** Seconds after a change before the next partition is added. 0–86,400. @default 30 */
+  scaleUpCooldownSeconds: number;
+  /** Seconds the queue must stay below scaleDownPercent (and since the last change) before a partition is retired. 0–86,400. @default 300 */
+  scaleDownAfterSeconds: number;
+}
+
 /** How a message came to be in a dead-letter queue, and its delivery attempts before. */
 export interface DeadLetterHistory {
   sourceQueue: string;
@@ -104,8 +135,19 @@ export interface DeadLetterHistory {
 /** The optional attributes of dead letters: `null` in a SetQueueAttributes removes one. */
 export type DeadLetterAttribute = 'redrivePolicy' | 'redriveAllowPolicy' | 'deadLetterOnExpiry' | 'maxLength' | 'overflowPolicy';
 
+/** Attributes absent unless set, of any shape: `null` in a SetQueueAttributes removes one. */
+export type OptionalAttribute = DeadLetterAttribute | 'autoScaling';
+
 /** A SetQueueAttributes: settable attributes to change, and `null` for optional ones to remove. */
-export type AttributeChanges = { [K in keyof SettableAttributes]?: SettableAttributes[K] | (K extends DeadLetterAttribute ? null : never) };
+export type AttributeChanges = {
+  [K in keyof SettableAttributes]?: AttributeInput<K> | (K extends OptionalAttribute ? null : never);
+};
+
+/** An attribute as a request gives it: auto-scaling's fields each default on their own. */
+type AttributeInput<K extends keyof QueueAttributes> = K extends 'autoScaling' ? Partial<AutoScaling> : QueueAttributes[K];
+
+/** A CreateQueue's attributes: any of them, the rest defaulted. */
+export type CreationRequest = { [K in keyof QueueAttributes]?: AttributeInput<K> };
 
 /** Attributes fixed at creation. */
 export interface CreationAttributes {
@@ -210,7 +252,10 @@ export const PEEK_STATES = ['ready', 'inflight', 'delayed'] as const satisfies r
 export interface PeekedMessage {
   messageId: string;
   partition: number;
-  state: PeekState;
+  /** `stored` on a stream: its messages stay, whoever read them, until retention removes them. */
+  state: PeekState | 'stored';
+  /** A stream's message: its offset in its partition. */
+  offset?: number;
   sentAt: number;
   /** Bytes of body plus attributes. */
   size: number;
@@ -227,6 +272,14 @@ export interface PeekedMessage {
   attributes: MessageAttributes;
   /** Only when the request asked for bodies. */
   body?: Uint8Array;
+}
+
+/** A consumer group's committed offset in one stream partition, as PeekMessages shows it. */
+export interface PeekedOffset {
+  partition: number;
+  group: string;
+  /** The next offset the group reads: the messages below it are read (and committed) by the group. */
+  offset: number;
 }
 
 /** A message as a stream read returns it: by offset, nothing leased. */
@@ -292,11 +345,49 @@ export interface MessageMoveTask {
   updatedAt: number;
 }
 
+/**
+ * What a principal may do to a queue (docs/security.md has which actions each one allows). `admin`
+ * on a queue is deleting it and redriving its messages; a principal marked `admin` may do anything,
+ * to every queue, and manage principals.
+ */
+export const PERMISSIONS = [
+  'create',
+  'send',
+  'receive',
+  'delete',
+  'change-visibility',
+  'peek',
+  'purge',
+  'attributes',
+  'read',
+  'commit',
+  'admin',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Permissions on the queues a pattern names: one queue, or every name with a prefix (`orders-*`, `*`). */
+export interface Grant {
+  queues: string;
+  permissions: Permission[];
+}
+
+/**
+ * One principal's authorization, stored in the metadata service. A principal of a tenant reaches
+ * only the tenant's queues (names beginning `<tenant>_`), and its grants' patterns are read inside
+ * that namespace: `orders` means `<tenant>_orders`.
+ */
+export interface PrincipalPolicy {
+  name: string;
+  tenant?: string;
+  admin?: boolean;
+  grants: Grant[];
+}
+
 /** Request and reply of every action: the single map both client and node are typed from. */
 export interface Api {
   CreateQueue: {
     /** `tags` are set on a new queue only; an existing queue keeps its own. */
-    request: { queue: string; attributes?: Partial<QueueAttributes>; tags?: QueueTags };
+    request: { queue: string; attributes?: CreationRequest; tags?: QueueTags };
     reply: { queue: string; created: boolean };
   };
   /** Adds tags, or replaces the values of keys it has. */
@@ -426,7 +517,9 @@ export interface Api {
   ListGroups: { request: { queue: string }; reply: { groups: string[] } };
   /**
    * Browses messages without consuming them: read-only, from each partition primary's store, in
-   * partition order, then offset order (ready and in flight), then due order (delayed).
+   * partition order, then offset order (ready and in flight), then due order (delayed). On a stream:
+   * its stored messages in offset order (`offset` and state `stored`), with the consumer groups'
+   * committed offsets in the partitions the page read.
    */
   PeekMessages: {
     request: {
@@ -445,9 +538,25 @@ export interface Api {
       attribute?: { name: string; value?: string };
       /** Include bodies (a page then stops at 4 MiB of them). @default false */
       body?: boolean;
+      /** Streams only, with `partition`: from this offset of the partition (messages below it are skipped). @default its start */
+      offset?: number;
     };
-    /** `cursor` is absent once every partition was read to its end. */
-    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number };
+    /**
+     * `cursor` is absent once every partition was read to its end. `committed` (streams only): each
+     * consumer group's committed offset in each partition this page read.
+     */
+    reply: { messages: PeekedMessage[]; cursor?: string; scanned: number; committed?: PeekedOffset[] };
+  };
+  /** Admin only: creates or replaces a principal's policy. */
+  PutPrincipal: { request: { policy: PrincipalPolicy }; reply: Record<string, never> };
+  /** Admin only: removes a principal's policy (it may then do nothing). */
+  DeletePrincipal: { request: { name: string }; reply: Record<string, never> };
+  /** Admin only. */
+  ListPrincipals: { request: Record<string, never>; reply: { principals: PrincipalPolicy[] } };
+  /** Who the cluster takes the caller for, and what it may do. */
+  WhoAmI: {
+    request: Record<string, never>;
+    reply: { principal: string; authorization: boolean; admin: boolean; policy?: PrincipalPolicy };
   };
 }
 
@@ -475,6 +584,9 @@ export const STREAM_ACTIONS = [
   'ListGroups',
 ] as const satisfies readonly Action[];
 export type StreamAction = (typeof STREAM_ACTIONS)[number];
+/** The actions that manage authorization (security/access.ts). */
+export const PRINCIPAL_ACTIONS = ['PutPrincipal', 'DeletePrincipal', 'ListPrincipals', 'WhoAmI'] as const satisfies readonly Action[];
+export type PrincipalAction = (typeof PRINCIPAL_ACTIONS)[number];
 export const ACTIONS = [
   'CreateQueue',
   'ListQueues',
@@ -497,6 +609,7 @@ export const ACTIONS = [
   'ListMessageMoveTasks',
   'PeekMessages',
   ...STREAM_ACTIONS,
+  ...PRINCIPAL_ACTIONS,
 ] as const satisfies readonly Action[];
 
 export type Request<A extends Action> = Api[A]['request'];

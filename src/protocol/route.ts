@@ -6,10 +6,11 @@
  *
  * It travels as the header `Wharf-Route` of the answer to every request that names a queue:
  *
- *   <incarnation>;<node>@<epoch>,<node>@<epoch>,…     one entry per partition, in partition order
+ *   <incarnation>;<node>@<epoch>,<node>@<epoch>,…     one entry per partition id, in id order
  *
  * `incarnation` and epochs in base 36; an entry without a node (`@<epoch>`) is a partition without
- * a primary (an election under way).
+ * a primary (an election under way). An entry ending `~d` is a draining partition (it takes no
+ * sends), `~r` a retired one (src/meta/layout.ts); sends follow the others.
  */
 export const ROUTE_HEADER = 'Wharf-Route';
 
@@ -18,7 +19,11 @@ export interface PartitionRoute {
   node: string | null;
   /** The assignment's epoch: a higher one is newer. */
   epoch: number;
+  /** Absent: active. */
+  state?: 'draining' | 'retired';
 }
+
+const STATE_SUFFIX = { draining: '~d', retired: '~r' } as const;
 
 export interface RouteHint {
   incarnation: number;
@@ -26,10 +31,11 @@ export interface RouteHint {
 }
 
 export function encodeRoute(hint: RouteHint): string {
-  return `${hint.incarnation.toString(36)};${hint.partitions.map((p) => `${p.node ?? ''}@${p.epoch.toString(36)}`).join(',')}`;
+  const entry = (p: PartitionRoute) => `${p.node ?? ''}@${p.epoch.toString(36)}${p.state === undefined ? '' : STATE_SUFFIX[p.state]}`;
+  return `${hint.incarnation.toString(36)};${hint.partitions.map(entry).join(',')}`;
 }
 
-const ENTRY = /^([A-Za-z0-9_-]{0,64})@([0-9a-z]{1,11})$/;
+const ENTRY = /^([A-Za-z0-9_-]{0,64})@([0-9a-z]{1,11})(~[dr])?$/;
 const NUMBER = /^[0-9a-z]{1,11}$/;
 const MAX_PARTITIONS = 1024;
 
@@ -44,7 +50,9 @@ export function decodeRoute(header: string): RouteHint | undefined {
   for (const entry of entries) {
     const m = ENTRY.exec(entry);
     if (!m) return undefined;
-    partitions.push({ node: m[1] === '' ? null : (m[1] as string), epoch: parseInt(m[2] as string, 36) });
+    const route: PartitionRoute = { node: m[1] === '' ? null : (m[1] as string), epoch: parseInt(m[2] as string, 36) };
+    if (m[3] !== undefined) route.state = m[3] === '~d' ? 'draining' : 'retired';
+    partitions.push(route);
   }
   return { incarnation: parseInt(incarnation, 36), partitions };
 }

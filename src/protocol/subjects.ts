@@ -1,8 +1,8 @@
 /**
  * The NATS subject namespace. No other module builds a subject.
  *
- *   wharf.<cluster>.api.<action>               client → any node's front-end        request/reply, queue group `wharf-api`
- *   wharf.<cluster>.node.<node>.api.<action>   client → one node's front-end        request/reply (the node of a partition's primary, route.ts)
+ *   wharf.<cluster>.api.<principal>.<action>   client → any node's front-end        request/reply, queue group `wharf-api`
+ *   wharf.<cluster>.node.<node>.api.<principal>.<action>  client → one node's front-end   request/reply (the node of a partition's primary, route.ts)
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
@@ -17,11 +17,16 @@
  * `<cluster>` names one Wharf cluster, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
  *
+ * `<principal>` is who asks (docs/security.md): with authorization on, the NATS server lets each
+ * user publish only API subjects that carry its own name and subscribe only to its own inbox prefix
+ * (`inboxPrefix`), so the name in the subject is one NATS authenticated. Without authorization it
+ * is `anonymous` unless the client says otherwise, and nothing depends on it.
+ *
  * A deployment of several clusters (docs/clusters.md) has its own namespace, apart from its clusters':
  *
  *   wharfd.<deployment>.external.<action>      client/operator → the active external manager  request/reply (JSON)
  */
-import type { ClusterName, NodeId } from '../names.ts';
+import { ANONYMOUS, type ClusterName, type NodeId } from '../names.ts';
 import type { Action } from './messages.ts';
 
 export const ROOT = 'wharf';
@@ -31,11 +36,15 @@ export const API_QUEUE_GROUP = 'wharf-api';
 export function subjects(cluster: ClusterName) {
   const prefix = `${ROOT}.${cluster}`;
   return {
-    api: (action: Action) => `${prefix}.api.${action}`,
-    allApi: `${prefix}.api.*`,
+    api: (action: Action, principal: string = ANONYMOUS) => `${prefix}.api.${principal}.${action}`,
+    allApi: `${prefix}.api.*.*`,
     /** The same API, answered by one node: a client sends a partition's requests to its primary's node. */
-    nodeApi: (node: NodeId | string, action: Action) => `${prefix}.node.${node}.api.${action}`,
-    allNodeApi: (node: NodeId | string) => `${prefix}.node.${node}.api.*`,
+    nodeApi: (node: NodeId | string, action: Action, principal: string = ANONYMOUS) => `${prefix}.node.${node}.api.${principal}.${action}`,
+    allNodeApi: (node: NodeId | string) => `${prefix}.node.${node}.api.*.*`,
+    /** What a principal may publish to, for the generated NATS configuration (security/nats-config.ts). */
+    principalApi: (principal: string) => [`${prefix}.api.${principal}.*`, `${prefix}.node.*.api.${principal}.*`],
+    /** Everything of this cluster, for the nodes' NATS permissions. */
+    all: `${prefix}.>`,
     heartbeat: (node: NodeId | string) => `${prefix}.node.${node}.heartbeat`,
     allHeartbeats: `${prefix}.node.*.heartbeat`,
     partition: (node: NodeId | string) => `${prefix}.node.${node}.partition`,
@@ -66,6 +75,21 @@ export type ManagerAction = (typeof MANAGER_ACTIONS)[number];
 export function actionOf(subject: string): string | undefined {
   const i = subject.lastIndexOf('.');
   return i < 0 ? undefined : subject.slice(i + 1);
+}
+
+/** The principal named by an API subject (the token before the action), or undefined. */
+export function principalOf(subject: string): string | undefined {
+  const end = subject.lastIndexOf('.');
+  const start = subject.lastIndexOf('.', end - 1);
+  return end < 0 || start < 0 ? undefined : subject.slice(start + 1, end);
+}
+
+/**
+ * The inbox prefix of a principal's connections: replies to its requests arrive under it, and the
+ * generated NATS configuration lets the principal subscribe to nothing else.
+ */
+export function inboxPrefix(principal: string): string {
+  return `_INBOX_${principal}`;
 }
 
 /** The deployment's namespace: its external cluster manager's subjects. */

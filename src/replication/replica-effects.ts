@@ -28,6 +28,7 @@ import { decodeLogEntry } from '../storage/records.ts';
 import type { Store, WriteOp } from '../storage/store.ts';
 import { loadPartition, partitionStore, readMessages, toWriteOps } from '../effects/partition-store.ts';
 import type { Logger } from '../node/log.ts';
+import type { CatchUpLimit } from './catch-up-limit.ts';
 import { PrimaryLog } from './primary-log.ts';
 import { ReplicaStore } from './replica-store.ts';
 
@@ -56,6 +57,8 @@ export interface ReplicationDeps {
   commitTimeoutMs: number;
   /** Log entries a replica keeps below its applied index (WHARF_LOG_RETAIN_ENTRIES). */
   retainEntries: number;
+  /** Bandwidth of learners' fetches and snapshot copies (WHARF_CATCH_UP_BYTES_PER_SECOND). */
+  catchUp: CatchUpLimit;
   log: Logger;
   /** Monotonic ms. */
   now: () => number;
@@ -132,6 +135,7 @@ export function replicaActor(deps: ReplicationDeps) {
         const { primary, ...request } = input;
         const frame = encode({ ...request, follower: deps.self });
         const reply = await deps.nc.request(deps.subjects.replica(primary), frame, { timeout: deps.maxWaitMs + 2000 });
+        if (input.learner) await deps.catchUp.take(reply.data.length);
         return decodeReply<FetchOutput>(reply.data);
       }),
 
@@ -174,6 +178,7 @@ export function replicaActor(deps: ReplicationDeps) {
           if (out.kind !== 'page') throw new WharfError(ErrorCode.Unavailable, `the snapshot copy ended at the primary (epoch ${out.epoch})`);
           if (out.epoch !== input.epoch) throw new WharfError(ErrorCode.Unavailable, `a snapshot page of epoch ${out.epoch}, expected ${input.epoch}`);
           await rs.installPage(out.rows);
+          await deps.catchUp.take(reply.data.length, signal);
           rows += out.rows.length;
           copy = out.copy;
           if (out.done) {

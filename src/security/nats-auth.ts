@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { credsAuthenticator, type ConnectionOptions } from '@nats-io/nats-core';
 import { ErrorCode, WharfError } from '../errors.ts';
+import { ANONYMOUS } from '../names.ts';
+import { inboxPrefix } from '../protocol/subjects.ts';
 
 export interface NatsAuth {
   /** A NATS `.creds` file (user JWT and NKey seed), as `nsc` or `nats` write them. */
@@ -27,6 +29,11 @@ export interface NatsAuth {
   tlsCert?: string;
   /** PEM file of the client certificate's private key. */
   tlsKey?: string;
+}
+
+/** The principal a connection made with `auth` acts as: its NATS user, else anonymous. */
+export function principalOfAuth(auth: NatsAuth | undefined): string {
+  return auth?.user ?? ANONYMOUS;
 }
 
 /** A NatsAuth of the settings given, without the ones left undefined (exactOptionalPropertyTypes). */
@@ -72,6 +79,8 @@ export function natsAuthOptions(auth: NatsAuth = {}): Partial<ConnectionOptions>
   if (auth.user !== undefined && auth.passwordFile !== undefined) {
     options.user = auth.user;
     options.pass = secret(auth.passwordFile, 'password');
+    // The only inbox a principal may subscribe to when authorization is on (docs/security.md).
+    options.inboxPrefix = inboxPrefix(auth.user);
   }
   if (auth.tokenFile !== undefined) options.token = secret(auth.tokenFile, 'token');
   if (auth.tlsCa !== undefined || auth.tlsCert !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * How the SQS endpoint reaches Wharf: in process, through the node's own FrontEnd, with the same
- * request checks a NATS frame gets (codec.ts). Every call names the caller's principal and passes
- * `authorize`, the one place where per-queue permissions apply.
+ * request checks a NATS frame gets (codec.ts). Every call names the caller's principal: the
+ * FrontEnd authorizes it as it does a NATS request (src/security/access.ts, docs/security.md).
  */
 import type { QueueMeta } from '../meta/records.ts';
 import { checkRequest } from '../protocol/codec.ts';
@@ -24,26 +24,16 @@ export interface WharfBackend {
 }
 
 export interface BackendDeps {
-  handle<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>>;
+  /** FrontEnd.handle: authorizes `principal`, then runs the action. */
+  handle<A extends Action>(principal: string, action: A, request: Request<A>): Promise<Reply<A>>;
   queues(): QueueMeta[];
+  /** Whether ListQueues shows `queue` to `principal`. */
+  sees(principal: string, queue: string): boolean;
 }
 
 export function wharfBackend(deps: BackendDeps): WharfBackend {
   return {
-    call: async (principal, action, request) => {
-      authorize(principal, action, 'queue' in request ? request.queue : 'sourceQueue' in request ? request.sourceQueue : undefined);
-      return deps.handle(action, checkRequest(action, request));
-    },
-    queues: (principal) => deps.queues().filter((q) => mayList(principal, q.name)),
+    call: async (principal, action, request) => deps.handle(principal.name, action, checkRequest(action, request)),
+    queues: (principal) => deps.queues().filter((q) => deps.sees(principal.name, q.name)),
   };
-}
-
-/**
- * Whether `principal` may run `action` on `queue`: every principal with a valid signature (or,
- * with unsigned access on, anyone) may do everything. Per-queue policies hook in here.
- */
-function authorize(_principal: Principal, _action: Action, _queue: string | undefined): void {}
-
-function mayList(_principal: Principal, _queue: string): boolean {
-  return true;
 }

@@ -12,8 +12,9 @@ import { serveSqs, type SqsEndpoint } from './server.ts';
 export async function startSqsEndpoint(config: NodeConfig & { sqsPort: number }, frontEnd: FrontEnd, metadata: Metadata, log: Logger): Promise<SqsEndpoint> {
   const credentials = config.sqsCredentials === undefined ? new Map() : loadCredentials(config.sqsCredentials);
   const wharf = wharfBackend({
-    handle: (action, request) => frontEnd.handle(action, request),
+    handle: (principal, action, request) => frontEnd.handle(action, request, principal),
     queues: () => metadata.queues().map((q) => q.value),
+    sees: (principal, queue) => frontEnd.sees(principal, queue),
   });
   const deps = {
     wharf,

@@ -95,7 +95,10 @@ const FROM_WHARF: Record<ErrorCode, SqsErrorName> = {
   [ErrorCode.InvalidTag]: 'InvalidParameterValue',
   [ErrorCode.TooManyTags]: 'InvalidParameterValue',
   [ErrorCode.InvalidMessageAttribute]: 'InvalidParameterValue',
+  [ErrorCode.PartitionDraining]: 'ServiceUnavailable',
   [ErrorCode.UnsupportedByModel]: 'UnsupportedOperation',
+  [ErrorCode.AccessDenied]: 'AccessDenied',
+  [ErrorCode.PrincipalNotFound]: 'InvalidParameterValue',
 };
 
 /** The SQS name of a Wharf error code (batch entries carry Wharf codes). */

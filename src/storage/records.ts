@@ -49,20 +49,25 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-/** The optional fields of a message record, or undefined when it has none. */
-export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo } | undefined {
-  if (r.expiresAt === undefined && r.deadLetter === undefined) return undefined;
-  return { ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }), ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }) };
+/** The optional fields of a message record (`x` TTL expiry, `dl` dead-letter info, `d` FIFO due time, `t` timer's offset), or undefined when it has none. */
+export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo; d?: number; t?: number } | undefined {
+  if (r.expiresAt === undefined && r.deadLetter === undefined && r.due === undefined && r.timerFor === undefined) return undefined;
+  return {
+    ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }),
+    ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }),
+    ...(r.due === undefined ? {} : { d: r.due }),
+    ...(r.timerFor === undefined ? {} : { t: r.timerFor }),
+  };
 }
 
 /** Sets the fields `messageExtras` gave, checked. */
 export function withExtras(record: MessageRecord, raw: unknown): MessageRecord {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) corrupt('message');
-  const { x, dl } = raw as { x?: unknown; dl?: unknown };
-  if (x !== undefined) {
-    if (!isNum(x)) corrupt('message');
-    record.expiresAt = x;
-  }
+  const { x, dl, d, t } = raw as { x?: unknown; dl?: unknown; d?: unknown; t?: unknown };
+  if ((x !== undefined && !isNum(x)) || (d !== undefined && !isNum(d)) || (t !== undefined && !isNum(t))) corrupt('message');
+  if (x !== undefined) record.expiresAt = x;
+  if (d !== undefined) record.due = d;
+  if (t !== undefined) record.timerFor = t;
   if (dl !== undefined) record.deadLetter = checkDeadLetter(dl);
   return record;
 }
@@ -114,8 +119,12 @@ export function decodeAttempt(bytes: Uint8Array): Attempt {
 const DELIVERY_GROUP_V1 = 0x01;
 const DELIVERY_GROUP = 0x02;
 const DELIVERY_GROUP_FIFO = 0x03;
-/** Offset, sequence, sentAt, deadline, first, count, size, consumer, message group. */
-const FIELDS_PER_DELIVERY = 9;
+/** 0x04 and 0x05 are 0x02 and 0x03 with each record's delivery time. */
+const DELIVERY_GROUP_AT = 0x04;
+const DELIVERY_GROUP_FIFO_AT = 0x05;
+const VERSIONS: ReadonlySet<number> = new Set([DELIVERY_GROUP_V1, DELIVERY_GROUP, DELIVERY_GROUP_FIFO, DELIVERY_GROUP_AT, DELIVERY_GROUP_FIFO_AT]);
+/** Offset, sequence, sentAt, deadline, first, count, size, consumer, message group, delivery time. */
+const FIELDS_PER_DELIVERY = 10;
 /** Room for one zigzag varint of a safe integer. */
 const MAX_VARINT = 8;
 const textEncoder = new TextEncoder();
@@ -129,7 +138,10 @@ const textDecoder = new TextDecoder();
  * 0 for none). Records of one batch share most of their values (and usually one consumer), so this
  * stays near a dozen bytes a record, and it is written without MessagePack. A FIFO queue's group
  * (0x03) also ends each record with its message group, as a name of the same table (a receive's
- * run of one group stores the group's id once).
+ * run of one group stores the group's id once). Groups are written as 0x04 (0x05 for FIFO): each
+ * record ends with its delivery time as s = 1 + (deadline - time), 0 for unknown (a lease never ends
+ * before its delivery), and both s and the deadline are written as differences from the record
+ * before's: a byte each for the records of one receive.
  */
 export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   const names = new Map<string, number>();
@@ -146,7 +158,7 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   }
   const nameBytes = encoded.reduce((n, b) => n + MAX_VARINT + b.byteLength, 0);
   const out = new Uint8Array(1 + (2 + g.entries.length * FIELDS_PER_DELIVERY) * MAX_VARINT + nameBytes);
-  out[0] = fifo ? DELIVERY_GROUP_FIFO : DELIVERY_GROUP;
+  out[0] = fifo ? DELIVERY_GROUP_FIFO_AT : DELIVERY_GROUP_AT;
   let at = 1;
   const put = (n: number) => {
     // Zigzag, with arithmetic rather than bit operations: the values exceed 32 bits.
@@ -168,16 +180,22 @@ export function encodeDeliveryGroup(g: DeliveryGroup): Uint8Array {
   let offset = 0;
   let seq = 0;
   let sentAt = base;
+  let lastSince = 0;
+  let lastDeadline = base;
   for (const [o, d] of g.entries) {
     put(o - offset);
     put(d.seq - seq);
     put(d.sentAt - sentAt);
-    put(d.deadline - base);
+    put(d.deadline - lastDeadline);
+    lastDeadline = d.deadline;
     put(d.first - base);
     put(d.count);
     put(d.size);
     put(d.consumer === undefined ? 0 : (names.get(d.consumer) as number) + 1);
     if (fifo) put(d.group === undefined ? 0 : (names.get(d.group) as number) + 1);
+    const since = d.at === undefined ? 0 : d.deadline - d.at + 1;
+    put(since - lastSince);
+    lastSince = since;
     offset = o;
     seq = d.seq;
     sentAt = d.sentAt;
@@ -199,9 +217,9 @@ function decodeDelivery(bytes: Uint8Array): DeliveryRecord {
 /** The group stored under delivery key number `id` (a legacy single record holds the delivery of offset `id`). */
 export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGroup {
   const version = bytes[0];
-  if (version !== DELIVERY_GROUP && version !== DELIVERY_GROUP_V1 && version !== DELIVERY_GROUP_FIFO) {
-    return { id, entries: [[id, decodeDelivery(bytes)]] };
-  }
+  if (version === undefined || !VERSIONS.has(version)) return { id, entries: [[id, decodeDelivery(bytes)]] };
+  const fifo = version === DELIVERY_GROUP_FIFO || version === DELIVERY_GROUP_FIFO_AT;
+  const timed = version === DELIVERY_GROUP_AT || version === DELIVERY_GROUP_FIFO_AT;
   let at = 1;
   const get = (): number => {
     let z = 0;
@@ -230,27 +248,32 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
   let offset = 0;
   let seq = 0;
   let sentAt = base;
+  let since = 0;
+  let lastDeadline = base;
   while (at < bytes.length) {
     offset += get();
     seq += get();
     sentAt += get();
-    const deadline = base + get();
+    // 0x04 and 0x05 write each deadline as the difference from the record before's.
+    const deadline = timed ? (lastDeadline += get()) : base + get();
     const first = base + get();
     const count = get();
     const size = get();
     const consumer = version === DELIVERY_GROUP_V1 ? undefined : names[get() - 1];
-    const group = version === DELIVERY_GROUP_FIFO ? names[get() - 1] : undefined;
+    const group = fifo ? names[get() - 1] : undefined;
+    if (timed) since += get();
     const record: DeliveryRecord = { count, deadline, seq, first, size, sentAt };
     if (consumer !== undefined) record.consumer = consumer;
     if (group !== undefined) record.group = group;
+    if (since > 0) record.at = deadline - since + 1;
     entries.push([offset, record]);
   }
   return { id, entries };
 }
 
-const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered'] as const;
-/** States written before dead letters have one field fewer (deadLettered reads as 0). */
-const STATE_FIELDS_V1 = STATE_FIELDS.length - 1;
+const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered', 'delayedInPlace'] as const;
+/** States written before dead letters, and before FIFO delays, have fields fewer (they read as 0). */
+const STATE_LENGTHS: ReadonlySet<number> = new Set([STATE_FIELDS.length - 2, STATE_FIELDS.length - 1, STATE_FIELDS.length]);
 
 export function encodeState(s: PartitionState): Uint8Array {
   return packr.pack(STATE_FIELDS.map((f) => s[f] ?? 0));
@@ -258,7 +281,7 @@ export function encodeState(s: PartitionState): Uint8Array {
 
 export function decodeState(bytes: Uint8Array): PartitionState {
   const a = packr.unpack(bytes) as unknown;
-  if (!Array.isArray(a) || (a.length !== STATE_FIELDS.length && a.length !== STATE_FIELDS_V1) || !a.every(isNum)) corrupt('partition state');
+  if (!Array.isArray(a) || !STATE_LENGTHS.has(a.length) || !a.every(isNum)) corrupt('partition state');
   return Object.fromEntries(STATE_FIELDS.map((f, i) => [f, (a[i] as number | undefined) ?? 0])) as unknown as PartitionState;
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { WharfClient } from '../../src/client/client.ts';
-import type { PeekedMessage } from '../../src/protocol/messages.ts';
+import type { PeekedMessage, PeekState } from '../../src/protocol/messages.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startNats } from '../helpers/nats-server.ts';
 import { startNodeProcess } from '../helpers/node-process.ts';
@@ -18,7 +18,7 @@ const SHORT = 200;
 const LONG = 300;
 
 /** Every message of the queue in `state`, through all peek pages. */
-async function peekAll(client: WharfClient, state: PeekedMessage['state']): Promise<PeekedMessage[]> {
+async function peekAll(client: WharfClient, state: PeekState): Promise<PeekedMessage[]> {
   const out: PeekedMessage[] = [];
   let cursor: string | undefined;
   do {

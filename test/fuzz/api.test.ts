@@ -24,14 +24,16 @@ import fc, { type WithToStringMethod } from 'fast-check';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WharfClient } from '../../src/client/client.ts';
 import { ErrorCode, isWharfError, WharfError } from '../../src/errors.ts';
-import { isQueueName } from '../../src/names.ts';
+import { ANONYMOUS, isQueueName } from '../../src/names.ts';
 import { BOOLEANS, CHOICES, CREATION, SETTABLE } from '../../src/protocol/attributes.ts';
 import { decode, decodeReply, encode } from '../../src/protocol/codec.ts';
 import { LIMITS } from '../../src/protocol/limits.ts';
 import {
   ACTIONS as ALL_ACTIONS,
   PROTOCOL_VERSION,
+  PRINCIPAL_ACTIONS,
   STREAM_ACTIONS,
+  type PrincipalAction,
   type StreamAction,
   type Action as ApiAction,
   type AttributeValue,
@@ -41,9 +43,11 @@ import {
 import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { ROOT } from '../../src/protocol/subjects.ts';
 
-// The stream actions are checked by test/unit/codec.test.ts and the stream tests, not fuzzed here yet.
-type Action = Exclude<ApiAction, StreamAction>;
-const ACTIONS = ALL_ACTIONS.filter((a): a is Action => !(STREAM_ACTIONS as readonly string[]).includes(a));
+// The stream actions are fuzzed by test/fuzz/stream.test.ts; the principal actions are checked by
+// test/fuzz/internal.test.ts and test/unit/policy.test.ts.
+type Action = Exclude<ApiAction, StreamAction | PrincipalAction>;
+const NOT_FUZZED: readonly string[] = [...STREAM_ACTIONS, ...PRINCIPAL_ACTIONS];
+const ACTIONS = ALL_ACTIONS.filter((a): a is Action => !NOT_FUZZED.includes(a));
 import { startNats } from '../helpers/nats-server.ts';
 import { startNodeProcess } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -977,7 +981,7 @@ test('every API subject answers bad input with one well-formed client error, and
     if (!s) stats.set(name, (s = new Map()));
     return s;
   };
-  const apiSubject = (token: string) => `${ROOT}.${cluster}.api.${token}`;
+  const apiSubject = (token: string) => `${ROOT}.${cluster}.api.${ANONYMOUS}.${token}`;
   let familySeed = seed;
   const runs = ACTIONS.map(async (action) => {
     for (const family of familiesOf(action, apiSubject(action), ctx)) {
@@ -1080,7 +1084,7 @@ test('every API subject answers bad input with one well-formed client error, and
 // ---- the findings, one deterministic test each ---------------------------------------------------
 
 async function rawRequest(nc: NatsConnection, cluster: string, action: string, request: unknown): Promise<Outcome> {
-  const msg = await nc.request(`${ROOT}.${cluster}.api.${action}`, encode(request), { timeout: REQUEST_TIMEOUT_MS });
+  const msg = await nc.request(`${ROOT}.${cluster}.api.${ANONYMOUS}.${action}`, encode(request), { timeout: REQUEST_TIMEOUT_MS });
   return readEnvelope(msg.data);
 }
 

@@ -72,3 +72,15 @@ test('an arrival-ordered queue ignores producer timestamps', async (t) => {
   await failsWith(t, client.createQueue('bad', { ordering: 'byMood' as 'arrival' }), ErrorCode.InvalidAttribute);
   await failsWith(t, client.createQueue('bad', { orderingWindowMs: 300_001 }), ErrorCode.InvalidAttribute);
 });
+
+test('time-window ordering is refused on FIFO queues and streams, at creation and by an update', async (t) => {
+  const { client } = await startWharf(t);
+  await failsWith(t, client.createQueue('bad', { fifo: true, ordering: 'timeWindow' }), ErrorCode.InvalidAttribute);
+  await failsWith(t, client.createQueue('bad', { mode: 'stream', ordering: 'timeWindow' }), ErrorCode.InvalidAttribute);
+  await client.createQueue('ordered', { fifo: true });
+  await client.createQueue('log', { mode: 'stream' });
+  await failsWith(t, client.setQueueAttributes('ordered', { ordering: 'timeWindow' }), ErrorCode.InvalidAttribute);
+  await failsWith(t, client.setQueueAttributes('log', { ordering: 'timeWindow' }), ErrorCode.InvalidAttribute);
+  t.like((await client.getQueueAttributes('ordered')).attributes, { ordering: 'arrival' });
+  t.like((await client.getQueueAttributes('log')).attributes, { ordering: 'arrival' });
+});

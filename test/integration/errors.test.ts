@@ -13,7 +13,7 @@ import { startWharf, type WharfFixture } from '../helpers/wharf.ts';
 
 interface Raw {
   nc: NatsConnection;
-  /** Sends raw bytes to `wharf.<cluster>.api.<action>` and decodes the reply frame. */
+  /** Sends raw bytes to `wharf.<cluster>.api.anonymous.<action>` and decodes the reply frame. */
   request(action: string, payload: Uint8Array): Promise<Record<string, unknown>>;
   /** Sends the frame `{ v: 1, ...fields }`. */
   call(action: string, fields: Record<string, unknown>): Promise<Record<string, unknown>>;
@@ -23,7 +23,7 @@ async function raw(t: ExecutionContext, fixture: WharfFixture): Promise<Raw> {
   const nc = await connect({ servers: fixture.nats.url });
   t.teardown(() => nc.close());
   const request = async (action: string, payload: Uint8Array) => {
-    const reply = await nc.request(`wharf.${fixture.cluster}.api.${action}`, payload, { timeout: 5_000 });
+    const reply = await nc.request(`wharf.${fixture.cluster}.api.anonymous.${action}`, payload, { timeout: 5_000 });
     const value = decode(reply.data);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('reply is not a map');
     return value as Record<string, unknown>;

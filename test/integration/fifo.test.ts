@@ -39,7 +39,6 @@ test('messageGroupId is required on a FIFO queue and refused on a standard one; 
   await client.createQueue('ordered', { fifo: true });
   t.is(await codeOf(client.sendMessage('ordered', 'x')), ErrorCode.InvalidParameter);
   t.is(await codeOf(client.sendMessage('plain', 'x', { messageGroupId: 'g' })), ErrorCode.InvalidParameter);
-  t.is(await codeOf(client.sendMessage('ordered', 'x', { messageGroupId: 'g', delaySeconds: 5 })), ErrorCode.InvalidParameter);
   t.is(await codeOf(client.sendMessage('ordered', 'x', { messageGroupId: 'with space' })), ErrorCode.InvalidParameter);
   t.is(await codeOf(client.createQueue('wide', { fifo: true, partitions: 4 })), ErrorCode.InvalidAttribute);
   t.is(await codeOf(client.createQueue('plain2', { deduplicationScope: 'messageGroup' })), ErrorCode.InvalidAttribute);

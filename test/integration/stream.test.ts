@@ -10,6 +10,8 @@ import type { WharfClient } from '../../src/client/client.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { OffsetClock } from '../helpers/clock.ts';
 import { startWharf } from '../helpers/wharf.ts';
+import type { ClusterName } from '../../src/names.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -218,18 +220,33 @@ test('the wrong mode answers a typed error; streams refuse delays', async (t) =>
   t.pass();
 });
 
-test('a waiting read returns the message stored while it waits, also after the head was trimmed', async (t) => {
+test('a waiting read is woken by the message stored while it waits, also after the head was trimmed', async (t) => {
   const clock = new OffsetClock();
-  const { client } = await startWharf(t, { clock });
+  const { client, nats, cluster } = await startWharf(t, { clock });
   await client.createQueue('waits', { mode: 'stream', retentionPeriod: 60 });
   // Two: the ledger's window (one message on a stream) then holds none of what follows.
   await client.sendMessage('waits', 'old1');
   await client.sendMessage('waits', 'old2');
   clock.advance(61_000);
   await eventually(async () => (await client.request('GetOffsets', { queue: 'waits' })).partitions[0]?.startOffset === 2, { message: 'old trimmed' });
+  const ready = subjects(cluster as ClusterName).ready('waits');
   const waiting = client.request('ReadStream', { queue: 'waits', partition: 0, offset: 2, waitTimeSeconds: 20 });
+  // The read is parked once the node watches the queue's ready notices: only then is the send after it.
+  await eventually(async () => (await subscriptionsTo(nats.monitoringUrl, ready)) > 0, { message: 'the read waits' });
   await client.sendMessage('waits', 'new');
-  const { messages, nextOffset } = await waiting;
+  // Bounded well below the read's 20 s: only a wake by the send answers it in time.
+  const { messages, nextOffset } = await eventually(() => settledValue(waiting), { timeoutMs: 10_000, message: 'the send woke the read' });
   t.deepEqual(messages.map((m) => text(m.body)), ['new']);
   t.is(nextOffset, 3);
 });
+
+/** Subscriptions the nats-server holds on exactly `subject` (its monitoring endpoint). */
+async function subscriptionsTo(monitoringUrl: string, subject: string): Promise<number> {
+  const reply = (await (await fetch(`${monitoringUrl}/subsz?subs=1&limit=100000`)).json()) as { subscriptions_list?: Array<{ subject: string }> };
+  return (reply.subscriptions_list ?? []).filter((s) => s.subject === subject).length;
+}
+
+/** The promise's value once it has settled, undefined while it has not (a failure rethrows). */
+function settledValue<T>(p: Promise<T>): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+}

@@ -143,3 +143,11 @@ test('mode is fixed at creation; a stream has no delay, and only a stream has a 
   t.false(sameAttributes(stream, { ...stream, mode: 'queue' }));
   t.is(codeOf(() => creationAttributes({ mode: 'stream', fifo: true })), ErrorCode.InvalidAttribute, 'a stream is not FIFO');
 });
+
+test('time-window ordering is for standard queues: refused with a FIFO queue or a stream, at creation and by an update', (t) => {
+  t.is(codeOf(() => creationAttributes({ fifo: true, ordering: 'timeWindow' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => creationAttributes({ mode: 'stream', ordering: 'timeWindow' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => updatedAttributes(creationAttributes({ fifo: true }), { ordering: 'timeWindow' })), ErrorCode.InvalidAttribute);
+  t.is(codeOf(() => updatedAttributes(creationAttributes({ mode: 'stream' }), { ordering: 'timeWindow' })), ErrorCode.InvalidAttribute);
+  t.is(updatedAttributes(DEFAULT_ATTRIBUTES, { ordering: 'timeWindow' }).ordering, 'timeWindow');
+});

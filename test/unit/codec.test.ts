@@ -77,6 +77,10 @@ const VALID: { [A in Action]: Request<A> } = {
   LeaveGroup: { queue: 'events', group: 'billing', memberId: 'm-1' },
   DescribeGroup: { queue: 'events', group: 'billing' },
   ListGroups: { queue: 'events' },
+  PutPrincipal: { policy: { name: 'alice', tenant: 'acme', grants: [{ queues: 'orders-*', permissions: ['send', 'receive', 'delete'] }] } },
+  DeletePrincipal: { name: 'alice' },
+  ListPrincipals: {},
+  WhoAmI: {},
 };
 
 /** Byte arrays decode as Buffers: compare them as plain Uint8Arrays. */

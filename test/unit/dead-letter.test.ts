@@ -61,6 +61,21 @@ test('a message received maxReceives times is marked at its next receive, with i
   t.is(h.disk.state.deadLettered, 1);
 });
 
+test('every attempt keeps its delivery time across a restart while it is in flight (the time is in the stored delivery record)', (t) => {
+  const h = harness();
+  h.ledger.append([{ record: message(T0), delayMs: 0 }], T0);
+  h.ledger.receive(1, Infinity, 1000, T0, FOREVER, undefined, 'c1', 2);
+  h.ledger.tick(T0 + 1000, FOREVER);
+  t.is(h.ledger.receive(1, Infinity, 5000, T0 + 1500, FOREVER, undefined, 'c2', 2).length, 1);
+  h.commit();
+  h.restart(T0 + 2000); // as a new primary would load it
+  h.ledger.tick(T0 + 6500, FOREVER); // the second lease runs out there
+  t.deepEqual(h.ledger.receive(1, Infinity, 1000, T0 + 7000, FOREVER, undefined, 'c3', 2), [], 'dead-lettered');
+  h.commit();
+  t.like(h.disk.attempts.get('0/1'), { n: 1, at: T0, endedAt: T0 + 1000, consumer: 'c1' });
+  t.like(h.disk.attempts.get('0/2'), { n: 2, at: T0 + 1500, endedAt: T0 + 6500, consumer: 'c2', ended: 'lease-expired' });
+});
+
 test('attempts are kept for the last 32 deliveries only, and go with the message', (t) => {
   const h = harness();
   h.ledger.append([{ record: message(T0), delayMs: 0 }], T0);

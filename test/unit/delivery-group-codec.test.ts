@@ -22,9 +22,11 @@ const record: fc.Arbitrary<DeliveryRecord> = fc.record(
     consumer: fc.oneof(fc.constantFrom('worker-1', 'host:4242:ab12cd34'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 128 })),
     // FIFO message groups share the names table with consumers (a group may equal a consumer's name).
     group: fc.oneof(fc.constantFrom('g1', 'worker-1'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 128 })),
+    // When the delivery was made: never after its lease's deadline.
+    at: time,
   },
   { requiredKeys: ['count', 'deadline', 'seq', 'first', 'size', 'sentAt'] },
-);
+).map((r) => (r.at !== undefined && r.at > r.deadline ? { ...r, at: r.deadline } : r));
 
 test('a delivery group decodes to the records it was encoded from, in order', (t) => {
   fc.assert(
@@ -39,7 +41,7 @@ test('500 records of one receive take about a dozen bytes each', (t) => {
   const now = 1_800_000_000_000;
   const entries = Array.from({ length: 500 }, (_, i): [number, DeliveryRecord] => [
     1000 + i,
-    { count: 1, deadline: now + 30_000, seq: 2 ** 32 + 7 + i, first: now, size: 1024, sentAt: now - 5000 + i, consumer: 'host-17:31337:9f2c4e1a' },
+    { count: 1, deadline: now + 30_000, seq: 2 ** 32 + 7 + i, first: now, at: now, size: 1024, sentAt: now - 5000 + i, consumer: 'host-17:31337:9f2c4e1a' },
   ]);
   const bytes = encodeDeliveryGroup({ id: 2 ** 32, entries }).byteLength;
   t.true(bytes < 500 * 12, `${bytes} bytes`);

@@ -93,7 +93,7 @@ class FifoHarness {
 }
 
 type Op =
-  | { kind: 'send'; groups: string[]; dedup: Array<string | undefined> }
+  | { kind: 'send'; groups: string[]; dedup: Array<string | undefined>; delays: number[] }
   | { kind: 'receive'; max: number; visibilityMs: number }
   | { kind: 'delete'; pick: number }
   | { kind: 'fail'; pick: number }
@@ -105,8 +105,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .array(fc.tuple(fc.constantFrom(...GROUPS), fc.option(fc.constantFrom('x', 'y', 'z', 'w'), { nil: undefined })), { minLength: 1, maxLength: 6 })
-      .map((pairs): Op => ({ kind: 'send', groups: pairs.map((p) => p[0]), dedup: pairs.map((p) => p[1]) })),
+      .array(
+        fc.tuple(fc.constantFrom(...GROUPS), fc.option(fc.constantFrom('x', 'y', 'z', 'w'), { nil: undefined }), fc.constantFrom(0, 0, 0, 1000, 5000, 60_000)),
+        { minLength: 1, maxLength: 6 },
+      )
+      .map((pairs): Op => ({ kind: 'send', groups: pairs.map((p) => p[0]), dedup: pairs.map((p) => p[1]), delays: pairs.map((p) => p[2]) })),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('receive' as const), max: fc.integer({ min: 1, max: 4 }), visibilityMs: fc.constantFrom(1000, 5000, 30_000) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }) },
@@ -125,9 +128,11 @@ interface Sent {
   id: string;
   group: string;
   deleted: boolean;
+  /** Not deliverable before this (its per-message delay). */
+  due: number;
 }
 
-test('random sends, receives, deletes, failures, timeouts and restarts never deliver a group out of order, and lose nothing', (t) => {
+test('random sends (some delayed), receives, deletes, failures, timeouts and restarts never deliver a group out of order nor early, and lose nothing', (t) => {
   fc.assert(
     fc.property(limits, fc.array(op, { maxLength: 60 }), (lim, ops) => {
       const h = new FifoHarness(lim);
@@ -149,6 +154,7 @@ test('random sends, receives, deletes, failures, timeouts and restarts never del
           const m = sent.get(id) ?? fail(`unknown message ${id}`);
           if (m.deleted) fail(`${id} delivered after its delete`);
           if (h.groupOfDelivery(d) !== m.group) fail(`${id} delivered as group ${h.groupOfDelivery(d)}`);
+          if (m.due > h.now) fail(`${id} delivered ${m.due - h.now} ms before its delay ends`);
           // (a) no other message of its group is in flight from an earlier receive.
           for (const other of byGroup.get(m.group) ?? []) {
             const lease = current.get(other.id);
@@ -176,7 +182,8 @@ test('random sends, receives, deletes, failures, timeouts and restarts never del
             const answered = h.ledger.append(
               records.map((record, i) => {
                 const dedupId = o.dedup[i];
-                return dedupId === undefined ? { record, delayMs: 0 } : { record, delayMs: 0, dedupId };
+                const delayMs = o.delays[i] ?? 0;
+                return dedupId === undefined ? { record, delayMs } : { record, delayMs, dedupId };
               }),
               h.now,
             );
@@ -189,7 +196,7 @@ test('random sends, receives, deletes, failures, timeouts and restarts never del
               }
               if (answered[i] !== record.id) fail(`a new message answered ${answered[i]}`);
               if (dedupId !== undefined) dedups.set(dedupId, { id: record.id, expires: h.now + WINDOW_MS });
-              const m: Sent = { id: record.id, group: record.group as string, deleted: false };
+              const m: Sent = { id: record.id, group: record.group as string, deleted: false, due: h.now + (o.delays[i] ?? 0) };
               sent.set(m.id, m);
               byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m]);
             });
@@ -329,4 +336,75 @@ test('a receive repeated with its attempt id gets the same deliveries of a FIFO 
   const again = h.ledger.receive(2, Infinity, 30_000, h.now, FOREVER, 'attempt-1');
   t.deepEqual(again.map((d) => [d.offset, d.delivery.seq]), first.map((d) => [d.offset, d.delivery.seq]));
   t.deepEqual(h.ledger.receive(5, Infinity, 30_000, h.now, FOREVER, 'attempt-2').map((d) => h.idOf(d)), ['m2']);
+});
+
+test('a delayed FIFO message holds its group until it is due and handled; other groups proceed; it survives a restart', (t) => {
+  const h = new FifoHarness({ windowMessages: 100, windowBytes: 1 << 30, maxInflight: 1000, timerWindow: 100 });
+  const [a, b, c] = [h.record('g'), h.record('g'), h.record('h')];
+  h.ledger.append([{ record: a, delayMs: 10_000 }, { record: b, delayMs: 0 }, { record: c, delayMs: 0 }], h.now);
+  h.page();
+  t.deepEqual(h.ledger.counts(), { visible: 2, inflight: 0, delayed: 1 });
+  t.deepEqual(h.receive(10, 30_000).map((d) => h.idOf(d)), ['m2'], 'g waits behind its delayed first message; h proceeds');
+  t.is(h.ledger.nextWake(), T0 + 10_000, 'the partition wakes when the delayed message is due');
+  h.restart();
+  h.advance(9_999);
+  t.deepEqual(h.receive(10, 30_000), [], 'still early after the restart');
+  h.advance(1);
+  t.deepEqual(h.ledger.counts(), { visible: 2, inflight: 1, delayed: 0 });
+  const [first] = h.receive(1, 30_000);
+  t.is(first && h.idOf(first), 'm0', 'the delayed message first');
+  t.deepEqual(h.receive(10, 30_000), [], 'its group is held while it is in flight');
+  t.is(h.ledger.remove((first as Delivery).offset, (first as Delivery).delivery.seq), 'ok');
+  h.page();
+  t.deepEqual(h.receive(10, 30_000).map((d) => h.idOf(d)), ['m1'], 'then the later message of its group');
+});
+
+test('a later message of a group with a shorter delay still waits for the earlier delayed one', (t) => {
+  const h = new FifoHarness({ windowMessages: 2, windowBytes: 1 << 30, maxInflight: 1000, timerWindow: 1 });
+  h.ledger.append([{ record: h.record('g'), delayMs: 60_000 }], h.now);
+  h.ledger.append([{ record: h.record('g'), delayMs: 1_000 }], h.now);
+  h.ledger.append(Array.from({ length: 5 }, () => ({ record: h.record('h'), delayMs: 0 })), h.now);
+  h.page();
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    for (const d of h.receive(1, 30_000)) {
+      ids.push(h.idOf(d));
+      h.ledger.remove(d.offset, d.delivery.seq);
+    }
+    h.advance(2_000);
+  }
+  t.deepEqual(ids, ['m2', 'm3', 'm4', 'm5', 'm6'], 'h drains past g\'s messages, kept in place on disk');
+  h.advance(60_000);
+  const [first] = h.receive(10, 30_000);
+  t.is(first && h.idOf(first), 'm0');
+});
+
+test('a FIFO message received maxReceives times is dead-lettered at its next receive and its group moves on; the mark holds across a restart', (t) => {
+  const h = new FifoHarness({ windowMessages: 100, windowBytes: 1 << 30, maxInflight: 1000, timerWindow: 100 });
+  h.ledger.append([h.record('g'), h.record('g'), h.record('h')].map((record) => ({ record, delayMs: 0 })), h.now);
+  h.page();
+  const receive = () => {
+    const out = h.ledger.receive(1, Infinity, 1000, h.now, FOREVER, undefined, undefined, 2);
+    h.page();
+    return out.map((d) => h.idOf(d));
+  };
+  t.deepEqual(receive(), ['m0']);
+  h.advance(1000);
+  t.deepEqual(receive(), ['m0'], 'a second receive of the same message');
+  h.advance(1000);
+  t.deepEqual(receive(), ['m1'], 'm0 goes to the DLQ; its group delivers its next message at once');
+  t.is(h.ledger.pendingDeadLetters, 1);
+  t.deepEqual([...h.disk.marks.entries()].map(([offset, mark]) => [offset, mark.reason, mark.receiveCount]), [[0, 'max-receives', 2]]);
+  h.restart();
+  h.advance(1000);
+  const after: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    for (const d of h.ledger.receive(10, Infinity, 60_000, h.now, FOREVER, undefined, undefined, 2)) {
+      after.push(h.idOf(d));
+      h.ledger.remove(d.offset, d.delivery.seq);
+    }
+    h.page();
+  }
+  t.deepEqual(after.sort(), ['m1', 'm2'], 'the marked message is not delivered again after a restart');
+  t.deepEqual(h.ledger.deadLettered([0]), ['ok']);
 });

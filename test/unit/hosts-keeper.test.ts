@@ -8,7 +8,7 @@ import test from 'ava';
 import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
 import { DEFAULT_KEEPER_OPTIONS, keeperMachine } from '../../actors/hosts/keeper.machine.ts';
 import type { WriteInput, WriteOutput } from '../../actors/manager/manager.events.ts';
-import { keyOf, type Decision } from '../../actors/manager/view.ts';
+import { keyOf, type Write } from '../../actors/manager/view.ts';
 import { flush } from './partition-fakes.ts';
 import { World, written } from './manager-fakes.ts';
 
@@ -21,7 +21,7 @@ interface Keeper {
   actor: Actor<typeof keeperMachine>;
   cut: boolean;
   /** Decisions whose write won. */
-  won: Decision[];
+  won: Write[];
 }
 
 function harness() {

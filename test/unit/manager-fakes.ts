@@ -11,13 +11,13 @@ import {
   DEFAULT_DECISION_OPTIONS,
   keyOf,
   type AssignmentView,
-  type Decision,
   type DecisionOptions,
   type Handover,
   type Heard,
   type ManagerView,
   type PlannedMove,
   type Versioned,
+  type Write,
 } from '../../actors/manager/view.ts';
 import {
   quorum,
@@ -25,6 +25,7 @@ import {
   type Heartbeat,
   type ManagerLease,
   type NodeRecord,
+  type PartitionLoad,
   type QueueMeta,
   type ReplicaReport,
   type ReplicaRole,
@@ -100,6 +101,8 @@ export class World {
   readonly down = new Set<string>();
   /** node → assignment key → log. */
   readonly logs = new Map<string, Map<string, Log>>();
+  /** Assignment key → the load its primary reports (queues with autoScaling). */
+  readonly loads = new Map<string, PartitionLoad>();
   /** Assignment keys whose primary reports itself fenced (lost its lease) until re-elected. */
   readonly selfFenced = new Set<string>();
   private revision = 0;
@@ -193,8 +196,14 @@ export class World {
   }
 
   /** Applies decisions as compare-and-swaps, the way the metadata service does. */
-  apply(decisions: readonly Decision[]): WriteOutcome[] {
+  apply(decisions: readonly Write[]): WriteOutcome[] {
     return decisions.map((d) => {
+      if (d.kind === 'layout') {
+        const current = this.queues.get(d.queue);
+        if (current === undefined || current.value.incarnation !== d.incarnation || (current.value.layout?.generation ?? 0) !== d.generation) return { kind: 'conflict' };
+        this.queues.set(d.queue, { value: { ...current.value, layout: d.layout }, revision: ++this.revision });
+        return { kind: 'written', revision: this.revision };
+      }
       if (d.kind === 'node') {
         const current = this.nodes.get(d.record.id);
         if (current === undefined || current.revision !== d.revision) return { kind: 'conflict' };
@@ -282,6 +291,7 @@ export class World {
         logEnd: log.logEnd,
         commitIndex: log.commitIndex,
         ...(isr === undefined ? {} : { isr }),
+        ...(role === 'primary' && this.loads.has(key) ? { load: this.loads.get(key) as PartitionLoad } : {}),
       });
     }
     const record = this.nodes.get(node)?.value;
@@ -325,11 +335,11 @@ export class World {
    * Runs the manager until it has nothing more to do: heartbeat, decide, write, with `stepMs` of
    * time passing per round. Returns every decision that was written.
    */
-  settle(
-    decide: (view: ManagerView) => Decision[],
+  settle<W extends Write>(
+    decide: (view: ManagerView) => W[],
     options: { rounds?: number; stepMs?: number; afterRound?: (w: World) => void } = {},
-  ): Decision[] {
-    const written: Decision[] = [];
+  ): W[] {
+    const written: W[] = [];
     for (let round = 0; round < (options.rounds ?? 200); round++) {
       this.heartbeat();
       const decisions = decide(this.view());
@@ -383,6 +393,6 @@ export const spread = (counts: ReadonlyMap<string, number>): number => {
 };
 
 /** The assignment a decision writes (undefined for node records or no decision). */
-export function written(d: Decision | undefined): Assignment | undefined {
-  return d === undefined || d.kind === 'node' ? undefined : d.assignment;
+export function written(d: Write | undefined): Assignment | undefined {
+  return d === undefined || d.kind === 'node' || d.kind === 'layout' ? undefined : d.assignment;
 }

@@ -16,7 +16,7 @@ import {
   type WriteOutput,
 } from '../../actors/manager/manager.events.ts';
 import { managerMachine } from '../../actors/manager/manager.machine.ts';
-import type { Decision } from '../../actors/manager/view.ts';
+import type { Write } from '../../actors/manager/view.ts';
 import { flush } from './partition-fakes.ts';
 import { World } from './manager-fakes.ts';
 
@@ -28,7 +28,7 @@ interface Manager {
   actor: Actor<typeof managerMachine>;
   /** Cut off from NATS: its writes fail and it hears nothing. */
   cut: boolean;
-  writes: Decision[][];
+  writes: Write[][];
   leaseWrites: number;
   events: Array<ManagerEmitted & { at: number }>;
   /** Makes the next assignment writes lose their CAS this many times. */
@@ -65,7 +65,7 @@ function harness(options: Partial<ManagerOptions> = {}) {
           if (m.conflicts > 0) {
             m.conflicts--;
             // Someone else moved every assignment first.
-            for (const d of input.decisions) if (d.kind !== 'node' && d.kind !== 'create') world.put(world.get(d.assignment.queue, d.assignment.partition));
+            for (const d of input.decisions) if (d.kind !== 'node' && d.kind !== 'create' && d.kind !== 'layout') world.put(world.get(d.assignment.queue, d.assignment.partition));
           }
           const outcomes = world.apply(input.decisions);
           queueMicrotask(broadcast);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { clusterName, nodeId } from '../../src/names.ts';
 import { ACTIONS } from '../../src/protocol/messages.ts';
-import { actionOf, API_QUEUE_GROUP, ROOT, subjects } from '../../src/protocol/subjects.ts';
+import { actionOf, API_QUEUE_GROUP, principalOf, ROOT, subjects } from '../../src/protocol/subjects.ts';
 
 const ROOT_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,8 +20,8 @@ function headerPatterns(): string[] {
 
 test('the header lists every subject', (t) => {
   t.deepEqual(headerPatterns(), [
-    'wharf.<cluster>.api.<action>',
-    'wharf.<cluster>.node.<node>.api.<action>',
+    'wharf.<cluster>.api.<principal>.<action>',
+    'wharf.<cluster>.node.<node>.api.<principal>.<action>',
     'wharf.<cluster>.node.<node>.heartbeat',
     'wharf.<cluster>.node.<node>.partition',
     'wharf.<cluster>.node.<node>.replica',
@@ -42,9 +42,11 @@ test('each builder matches its pattern in the header', (t) => {
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
-  for (const action of ACTIONS) t.is(s.api(action), fill(api, { cluster: 'prod-1', action }));
-  for (const action of ACTIONS) t.is(s.nodeApi('n_7', action), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', action }));
-  t.is(s.allNodeApi('n_7'), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', action: '*' }));
+  for (const action of ACTIONS) t.is(s.api(action, 'alice'), fill(api, { cluster: 'prod-1', principal: 'alice', action }));
+  for (const action of ACTIONS) t.is(s.api(action), fill(api, { cluster: 'prod-1', principal: 'anonymous', action }));
+  for (const action of ACTIONS) t.is(s.nodeApi('n_7', action, 'bob'), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', principal: 'bob', action }));
+  t.is(s.allNodeApi('n_7'), fill(nodeApi, { cluster: 'prod-1', node: 'n_7', principal: '*', action: '*' }));
+  t.deepEqual(s.principalApi('bob'), [fill(api, { cluster: 'prod-1', principal: 'bob', action: '*' }), fill(nodeApi, { cluster: 'prod-1', node: '*', principal: 'bob', action: '*' })]);
   t.is(s.heartbeat(nodeId('n_7')), fill(heartbeat, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.partition('n_7'), fill(partition, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.replica('n_7'), fill(replica, { cluster: 'prod-1', node: 'n_7' }));
@@ -55,7 +57,7 @@ test('each builder matches its pattern in the header', (t) => {
   t.is<string, string>(s.inspectWatch, fill(watch, { cluster: 'prod-1' }));
   t.is(s.peek('n_7'), fill(peek, { cluster: 'prod-1', node: 'n_7' }));
   t.is<string, string>(s.leaseHeartbeat, fill(leaseHeartbeat, { cluster: 'prod-1' }));
-  t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', action: '*' }));
+  t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', principal: '*', action: '*' }));
   t.is<string, string>(s.allHeartbeats, fill(heartbeat, { cluster: 'prod-1', node: '*' }));
   t.is<string, string>(s.allInspect, fill(inspect, { cluster: 'prod-1', node: '*' }));
 });
@@ -90,6 +92,15 @@ test('actionOf reads the action of an API subject', (t) => {
   for (const action of ACTIONS) t.is(actionOf(s.nodeApi('n1', action)), action);
   t.is(actionOf('no-dots'), undefined);
   t.is(actionOf('wharf.local.api.'), '');
+});
+
+test('principalOf reads the principal of an API subject', (t) => {
+  const s = subjects(clusterName('local'));
+  for (const action of ACTIONS) t.is(principalOf(s.api(action, 'alice')), 'alice');
+  for (const action of ACTIONS) t.is(principalOf(s.nodeApi('n1', action, 'bob_2')), 'bob_2');
+  t.is(principalOf(s.api('SendMessage')), 'anonymous');
+  t.is(principalOf('no-dots'), undefined);
+  t.is(principalOf('one.dot'), undefined);
 });
 
 // ---- no hand-built subjects or keys elsewhere ----------------------------------------------------

@@ -1,0 +1,40 @@
+/**
+ * A queue's partitions and their states (records.ts, PartitionLayout): which partitions take sends
+ * (active), which are still read (active and draining), and how the cluster manager changes them.
+ * A queue without a layout has partitions 0 to attributes.partitions − 1, all active.
+ *
+ * A partition id is never reused: a receipt handle names its partition by id, so a handle issued
+ * before a change still reaches the partition that issued it.
+ */
+import type { PartitionLayout, PartitionState, QueueMeta } from './records.ts';
+
+type Layout = Pick<QueueMeta, 'attributes' | 'layout'>;
+
+/** Partition ids a queue can give in its life (a route hint carries one entry per id: route.ts). */
+export const MAX_PARTITION_IDS = 1024;
+
+/** The state of every partition id the queue has given. */
+export function partitionStates(meta: Layout): readonly PartitionState[] {
+  return meta.layout?.states ?? Array.from({ length: meta.attributes.partitions }, () => 'active' as const);
+}
+
+/** Every partition id the queue has given, retired ones included. */
+export const partitionCount = (meta: Layout): number => partitionStates(meta).length;
+
+const idsWhere = (meta: Layout, keep: (s: PartitionState) => boolean): number[] =>
+  partitionStates(meta).flatMap((s, id) => (keep(s) ? [id] : []));
+
+/** Partitions that take sends, in id order. */
+export const activePartitions = (meta: Layout): number[] => idsWhere(meta, (s) => s === 'active');
+
+/** Partitions that hold messages: active and draining (receives, deletes and visibility changes go there). */
+export const servedPartitions = (meta: Layout): number[] => idsWhere(meta, (s) => s !== 'retired');
+
+export const layoutGeneration = (meta: Layout): number => meta.layout?.generation ?? 0;
+
+/** The layout with `id` in `state` (a new id when `id` is the next one). */
+export function withState(meta: Layout, id: number, state: PartitionState): PartitionLayout {
+  const states = [...partitionStates(meta)];
+  states[id] = state;
+  return { states, generation: layoutGeneration(meta) + 1 };
+}
