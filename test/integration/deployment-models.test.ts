@@ -8,6 +8,7 @@
  *      external manager moves the queue's sends off it, and its part drains once it is back;
  *   3. the process of the active external manager is killed with SIGKILL: the standby takes the
  *      lease over and retires H's drained part.
+ * `wharf deployment status` then lists each cluster with its model.
  * The chaos history checker then finds no acknowledged message lost (sync writes), no double
  * delivery under a live lease, and the split queue drained completely.
  */
@@ -19,11 +20,13 @@ import { DeploymentMetadata } from '../../src/meta/deployment-metadata.ts';
 import { check, summaryLine } from '../chaos/checker.ts';
 import { History } from '../chaos/history.ts';
 import { drain, seededRandom, startWorkload } from '../chaos/workload.ts';
+import { cliOf } from '../helpers/cli.ts';
 import { startWharfCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startNats, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { startNodeProcess, type NodeProcessHandle } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import type { WharfFixture } from '../helpers/wharf.ts';
 
 const DEPLOYMENT = `m${Math.floor(Math.random() * 1e9).toString(36)}`;
 const ENV = {
@@ -136,4 +139,11 @@ test('a queue split over a primary and a hosts cluster loses nothing through a h
   t.true((byCluster.get(p.cluster) ?? 0) > 50 && (byCluster.get(h.cluster) ?? 0) > 50);
   await eventually(() => metadata.route('mixed')?.value.parts.map((part) => part.cluster).join() === p.cluster, { timeoutMs: 60_000, message: "H's drained part is retired" });
   await eventually(() => metadata.cluster(h.cluster)?.value.health === 'healthy', { timeoutMs: 60_000, message: 'H reports healthy again' });
+
+  // The CLI shows each cluster with its model, and the queue on its one remaining part.
+  const cli = await cliOf({ nats, cluster: p.cluster } as WharfFixture, ['deployment', 'status', DEPLOYMENT]);
+  t.is(cli.code, 0, cli.stderr);
+  t.regex(cli.stdout, new RegExp(`${p.cluster}\\s+primary\\s+(healthy|degraded)`));
+  t.regex(cli.stdout, new RegExp(`${h.cluster}\\s+hosts\\s+healthy`));
+  t.regex(cli.stdout, new RegExp(`mixed\\s+no\\s+${p.cluster}`));
 });
