@@ -98,7 +98,7 @@ function decideShard(view: ManagerView, a: AssignmentView): Decision | undefined
   }
   const failure = failoverReason(view, a);
   if (failure !== undefined) {
-    return { kind: 'update', assignment: fenced(v, view.wall), revision: a.revision, reason: `${failure}: fencing epoch ${v.epoch} for a takeover` };
+    return { kind: 'update', assignment: fenced(view, v), revision: a.revision, reason: `${failure}: fencing epoch ${v.epoch} for a takeover` };
   }
   return confirmNewStore(view, a) ?? recordMissingStores(view, a) ?? handBack(view, a);
 }
@@ -116,7 +116,7 @@ function handBack(view: ManagerView, a: AssignmentView): Decision | undefined {
   if (!isEligible(view.nodes.get(home)) || !isCaughtUp(view, v, home)) return undefined;
   return {
     kind: 'update',
-    assignment: fenced(v, view.wall),
+    assignment: fenced(view, v),
     revision: a.revision,
     move: { from: v.primary, to: home },
     reason: `home host ${home} of shard ${keyOf(v)} is back and caught up: fencing epoch ${v.epoch} to hand it back from ${v.primary}`,

@@ -90,7 +90,7 @@ function decidePartition(
   }
   const failure = failoverReason(view, a);
   if (failure !== undefined) {
-    return { kind: 'update', assignment: fenced(v, view.wall), revision: a.revision, reason: `${failure}: fencing epoch ${v.epoch}` };
+    return { kind: 'update', assignment: fenced(view, v), revision: a.revision, reason: `${failure}: fencing epoch ${v.epoch}` };
   }
   const rf = replicationFactorOf(meta);
   const decision =

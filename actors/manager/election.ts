@@ -29,9 +29,17 @@ export function comparePositions(a: Position, b: Position): number {
   return a.lastEpoch - b.lastEpoch || a.logEnd - b.logEnd;
 }
 
-/** Step 1. */
-export function fenced(a: Assignment, wall: number): Assignment {
-  return { ...a, primary: null, epoch: a.epoch + 1, updatedAt: wall };
+/**
+ * Step 1, at an epoch above every epoch the partition's replicas reported: a replica refuses an
+ * epoch below the highest it persisted, so a fence at the assignment's epoch + 1 would never be
+ * obeyed by a replica that learned a higher one (a forged log fetch, or a metadata copy that lost a
+ * write) and the partition would stay without a primary.
+ */
+export function fenced(view: ManagerView, a: Assignment): Assignment {
+  const key = keyOf(a);
+  let epoch = a.epoch;
+  for (const node of a.replicas) epoch = Math.max(epoch, reportOf(view, node, key)?.epoch ?? 0);
+  return { ...a, primary: null, epoch: epoch + 1, updatedAt: view.wall };
 }
 
 /** Why the primary has to be replaced now (a failure, not a planned move), or undefined. */
@@ -196,7 +204,7 @@ export function plannedFence(view: ManagerView, a: AssignmentView): Decision | u
   if (successor === undefined) return undefined;
   return {
     kind: 'update',
-    assignment: fenced(v, view.wall),
+    assignment: fenced(view, v),
     revision: a.revision,
     move: { from: v.primary, to: successor },
     reason: `primary ${v.primary} ${why} and ${successor} follows caught up: fencing epoch ${v.epoch}`,

@@ -126,7 +126,7 @@ function fence(
   const via = hop.to === end ? '' : ` on the way to ${end} (${count(end)})`;
   return {
     kind: 'update',
-    assignment: fenced(v, view.wall),
+    assignment: fenced(view, v),
     revision: hop.a.revision,
     move: { from: hop.from, to: hop.to },
     reason:

@@ -113,6 +113,13 @@ export interface ReplicaContext extends ReplicaInput {
   error: string | undefined;
 }
 
+/**
+ * The highest epoch a partition can reach. A primary's message sequence numbers start at
+ * epoch × 2^32 and must stay exact in a double (below 2^53); an epoch above this in a frame is
+ * refused as malformed (src/protocol/internal.ts).
+ */
+export const MAX_EPOCH = 2 ** 21 - 1;
+
 const key = (c: ReplicaContext): ReplicaKey => ({ queue: c.queue, partition: c.partition });
 const isVoter = (a: Assignment | undefined, self: string) => a !== undefined && a.replicas.includes(self);
 const isMember = (a: Assignment | undefined, self: string) => a !== undefined && (a.replicas.includes(self) || a.learners.includes(self));

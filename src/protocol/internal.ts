@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import type { FetchRequest } from '../../actors/replica/followers.ts';
-import type { SnapshotRequest } from '../../actors/replica/replica.machine.ts';
+import { MAX_EPOCH, type SnapshotRequest } from '../../actors/replica/replica.machine.ts';
 import type { PartitionOp } from '../../actors/partition/partition.events.ts';
 import type { PartitionPeek } from '../effects/peek-store.ts';
 import { PEEK_STATES } from './messages.ts';
@@ -14,6 +14,7 @@ import { ErrorCode, WharfError } from '../errors.ts';
 import { decode } from './codec.ts';
 
 const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
+const epoch = v.pipe(nat, v.maxValue(MAX_EPOCH));
 const name = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,80}$/));
 const bytes = v.instance(Uint8Array);
 
@@ -21,9 +22,9 @@ const fetchSchema = v.strictObject({
   queue: name,
   partition: nat,
   follower: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
-  epoch: nat,
+  epoch,
   from: nat,
-  lastEpoch: nat,
+  lastEpoch: epoch,
   token: v.number(),
   learner: v.boolean(),
 });
@@ -35,7 +36,7 @@ const snapshotSchema = v.strictObject({
   queue: name,
   partition: nat,
   follower: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
-  epoch: nat,
+  epoch,
   copy: v.pipe(v.string(), v.maxLength(64)),
   page: nat,
 });

@@ -189,10 +189,10 @@ test('forged, truncated and oversized frames on the internal subjects leave the 
   t.like(after.counts, { approximateNumberOfMessages: 0, approximateNumberOfMessagesNotVisible: CONTROL_MESSAGES });
 });
 
-// Known bug (docs/security.md, "What was tried"): a primary takes a follower's epoch as news of a
-// newer assignment and steps down; the manager re-elects it at the next epoch, below the forged one,
-// and it never serves again. Only a connection with node credentials can send this.
-test.failing('a log fetch with a forged higher epoch does not stop the partition for good', async (t) => {
+// A primary takes a follower's higher epoch as news of a newer assignment and steps down, persisting
+// it. Only a connection with node credentials can send such a fetch; the manager then fences above
+// every epoch the replicas reported, so the partition serves again. An epoch past MAX_EPOCH is refused.
+test('a log fetch with a forged higher epoch does not stop the partition for good', async (t) => {
   t.timeout(120_000);
   const nats = await startNats(t);
   const cluster = `e${randomBytes(4).toString('hex')}`;
@@ -203,8 +203,14 @@ test.failing('a log fetch with a forged higher epoch does not stop the partition
   t.teardown(() => nc.close());
   await client.createQueue(CONTROL);
   await client.sendMessage(CONTROL, 'kept');
-  const forged = { queue: CONTROL, partition: 0, follower: 'ghost', epoch: 2 ** 53 + 2, from: 0, lastEpoch: 0, token: 1, learner: false };
-  await nc.request(subjects(clusterName(cluster)).replica('n1'), encode(forged), { timeout: REQUEST_TIMEOUT_MS });
+  const fetch = (epoch: number) => ({ queue: CONTROL, partition: 0, follower: 'ghost', epoch, from: 0, lastEpoch: 0, token: 1, learner: false });
+  const subject = subjects(clusterName(cluster)).replica('n1');
+
+  const huge = await nc.request(subject, encode(fetch(2 ** 53 + 2)), { timeout: REQUEST_TIMEOUT_MS });
+  const refused = t.throws(() => decodeReply(huge.data));
+  t.is((refused as { code?: string } | undefined)?.code, ErrorCode.InvalidRequest, 'an epoch past MAX_EPOCH is malformed');
+
+  await nc.request(subject, encode(fetch(1000)), { timeout: REQUEST_TIMEOUT_MS });
   const [m] = await eventually(async () => {
     const got = await client.receive(CONTROL, { waitTimeSeconds: 1 }).catch(() => []);
     return got.length > 0 ? got : undefined;

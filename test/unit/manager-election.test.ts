@@ -72,6 +72,22 @@ test('a primary reporting itself fenced, failed or a learner (amnesia) is replac
   }
 });
 
+test('a fence goes above every epoch a replica persisted, so a replica that saw a higher one obeys it', (t) => {
+  // A forged log fetch (or a metadata copy that lost a write) left the primary at epoch 40 while
+  // the assignment says 1: a fence at 2 would be refused by it for ever.
+  const w = threeNodes();
+  w.now += 10;
+  w.receive({
+    node: 'a',
+    boot: 'a-boot',
+    at: 0,
+    state: 'active',
+    replicas: [report('q', 0, 'fenced', { epoch: 40, lastEpoch: 1, logEnd: 10, commitIndex: 10 })],
+  });
+  const [fence] = decide(w.view());
+  t.like(written(fence), { primary: null, epoch: 41 });
+});
+
 test('a fenced report from an older epoch does not start another election', (t) => {
   const w = threeNodes();
   w.put({ ...w.get('q'), epoch: 3 });
