@@ -43,7 +43,7 @@ export function homeOf(a: Pick<Assignment, 'replicas' | 'partition'>): string | 
 }
 
 /** Live hosts (heard from within the failure timeout, not removed) among `nodes`. */
-function live(view: ManagerView, nodes: Iterable<string>): string[] {
+export function liveHosts(view: ManagerView, nodes: Iterable<string>): string[] {
   return [...nodes].filter((n) => {
     const node = view.nodes.get(n);
     return node !== undefined && node.liveness !== 'dead' && node.state !== 'removed';
@@ -52,7 +52,7 @@ function live(view: ManagerView, nodes: Iterable<string>): string[] {
 
 /** Which live host decides about `key`: of its own hosts if any lives, else of every live host. */
 export function deciderOf(view: ManagerView, key: string, hosts: readonly string[]): string | undefined {
-  return winner(key, live(view, hosts)) ?? winner(key, live(view, view.nodes.keys()));
+  return winner(key, liveHosts(view, hosts)) ?? winner(key, liveHosts(view, view.nodes.keys()));
 }
 
 /** The order in which a shard's hosts take it over: home first, then the shard's rendezvous order. */

@@ -7,7 +7,8 @@
  * - Sends go round-robin over the queue's active parts, so a split queue's messages spread evenly.
  * - Receives go round-robin over every part, draining ones included: each receive starts at the
  *   next part and takes what the first non-empty part has (a short poll each), then long-polls the
- *   part it started at. No part waits behind another for more than one round.
+ *   first part that answered. No part waits behind another for more than one round, and a part
+ *   that fails (its cluster lost a majority) is passed over; the receive fails only if all do.
  * - Receipt handles carry the cluster that issued them (part-receipt.ts): deletes and visibility
  *   changes go back to that part.
  * - Queue creation, split, merge and delete are asked of the active external manager.
@@ -111,12 +112,24 @@ export class DeploymentClient {
     const start = (this.nextReceive.get(queue) ?? 0) % parts.length;
     this.nextReceive.set(queue, start + 1);
     const order = [...parts.slice(start), ...parts.slice(0, start)];
+    // A part whose cluster cannot answer (it lost a majority) does not keep the others from being
+    // drained: a receive that failed took nothing the consumer saw, so passing over it is safe.
+    let answered: QueuePart | undefined;
+    let failure: unknown;
     for (const part of order) {
-      const got = await this.receiveFrom(part, queue, { ...options, waitTimeSeconds: 0 });
+      let got: ReceivedMessage[];
+      try {
+        got = await this.receiveFrom(part, queue, { ...options, waitTimeSeconds: 0 });
+      } catch (err) {
+        failure ??= err;
+        continue;
+      }
       if (got.length > 0) return got;
+      answered ??= part;
     }
+    if (answered === undefined) throw failure;
     if ((options.waitTimeSeconds ?? 0) === 0) return [];
-    return this.receiveFrom(order[0] as QueuePart, queue, options);
+    return this.receiveFrom(answered, queue, options);
   }
 
   async deleteMessage(queue: string, receiptHandle: string): Promise<void> {

@@ -9,8 +9,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
 import type { WriteInput, WriteOutcome, WriteOutput } from '../../actors/manager/manager.events.ts';
-import { keyOf } from '../../actors/manager/view.ts';
-import { DEFAULT_KEEPER_OPTIONS, keeperMachine, type KeeperEvent, type KeeperOptions } from '../../actors/hosts/keeper.machine.ts';
+import { keyOf, type ManagerView } from '../../actors/manager/view.ts';
+import { DEFAULT_KEEPER_OPTIONS, keeperMachine, keeperView, type KeeperEvent, type KeeperOptions } from '../../actors/hosts/keeper.machine.ts';
 import { logDecision, write, type ManagerMetadata } from '../manager/manager.ts';
 import { parseHeartbeat } from '../manager/heartbeat.ts';
 import { clusterName } from '../names.ts';
@@ -33,6 +33,8 @@ export interface StartKeeperOptions {
 
 export interface KeeperHandle {
   readonly actor: Actor<typeof keeperMachine>;
+  /** What this host knows of its cluster now: hosts' liveness, shards' writers and reports. */
+  view(): ManagerView;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export function startKeeper(start: StartKeeperOptions): KeeperHandle {
   let stopping: Promise<void> | undefined;
   return {
     actor,
+    view: () => keeperView(actor.getSnapshot().context),
     stop: () =>
       (stopping ??= (async () => {
         for (const off of listeners) off();

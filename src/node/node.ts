@@ -37,7 +37,8 @@ import { natsAuthOptions } from '../security/nats-auth.ts';
 import { resolveConfig, type NodeConfig, type NodeOptions } from './config.ts';
 import { FrontEnd } from './front-end.ts';
 import { startManager, type ManagerHandle } from '../manager/manager.ts';
-import { primaryClusterRecord, startClusterReports } from '../deployment/cluster-report.ts';
+import { hostsClusterRecord, hostsReporter, primaryClusterRecord, startClusterReports } from '../deployment/cluster-report.ts';
+import type { ClusterRecord } from '../meta/deployment-records.ts';
 import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
 import { startKeeper } from '../hosts/keeper.ts';
@@ -426,12 +427,29 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
       options: { failureTimeoutMs: config.failureTimeoutMs },
       inspect: inspector.observe,
     });
-    managerStop = () => keeper.stop();
+    // In a deployment of several clusters, the first live host in the cluster's rendezvous order reports its health.
+    const reports =
+      config.deployment === undefined
+        ? undefined
+        : await reportToDeployment(nc, config, log, () => {
+            const view = keeper.view();
+            if (hostsReporter(config.cluster, view) !== config.nodeId) return undefined;
+            return hostsClusterRecord(config.cluster, view, config.nodeId, metadata.queues().length, config.clock.now());
+          });
+    managerStop = async () => {
+      await reports?.();
+      await keeper.stop();
+    };
   } else if (config.manager) {
     try {
       const manager = await startClusterManager(nc, metadata, config, log, inspector.observe);
       // In a deployment of several clusters, the active manager reports this cluster's health.
-      const reports = config.deployment === undefined ? undefined : await reportToDeployment(nc, config, metadata, manager, log);
+      const reports =
+        config.deployment === undefined
+          ? undefined
+          : await reportToDeployment(nc, config, log, () =>
+              manager.isActive() ? primaryClusterRecord(config.cluster, manager.status(), metadata.queues().length, config.clock.now()) : undefined,
+            );
       managerStop = async () => {
         await reports?.();
         await manager.stop();
@@ -561,15 +579,10 @@ async function startClusterManager(
   return manager;
 }
 
-/** Opens the deployment's metadata and reports this cluster there while its manager is active. Returns the stop function. */
-async function reportToDeployment(nc: NatsConnection, config: NodeConfig, metadata: Metadata, manager: ManagerHandle, log: Logger): Promise<() => Promise<void>> {
+/** Opens the deployment's metadata and reports this cluster there while `record` gives one. Returns the stop function. */
+async function reportToDeployment(nc: NatsConnection, config: NodeConfig, log: Logger, record: () => ClusterRecord | undefined): Promise<() => Promise<void>> {
   const deployment = await DeploymentMetadata.open(nc, config.deployment as string, { log, ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}) });
-  const stop = startClusterReports({
-    deployment,
-    periodMs: config.clusterReportMs,
-    log: log.child({ component: 'cluster-report' }),
-    record: () => (manager.isActive() ? primaryClusterRecord(config.cluster, manager.status(), metadata.queues().length, config.clock.now()) : undefined),
-  });
+  const stop = startClusterReports({ deployment, periodMs: config.clusterReportMs, log: log.child({ component: 'cluster-report' }), record });
   return async () => {
     stop();
     await deployment.close();

@@ -33,6 +33,10 @@ export interface NodeProcessOptions {
   env?: Record<string, string>;
   /** How long to wait for `node ready`, ms. @default 30000 */
   readyTimeoutMs?: number;
+  /** The program, from the repository root: another Wharf process configured from WHARF_* variables. @default src/node/main.ts */
+  main?: string;
+  /** The log message (`msg`) that says the process is ready. @default 'node ready' */
+  readyMessage?: string;
   /** File stdout and stderr of every run are appended to. @default none (only kept in memory) */
   logFile?: string;
   /** Called with every complete stdout line (pino JSON) of every run, e.g. to count error logs. */
@@ -65,6 +69,7 @@ export interface NodeProcessHandle {
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join('src', 'node', 'main.ts');
+const READY = 'node ready';
 const TAIL_CHARS = 65_536;
 const STOP_GRACE_MS = 10_000;
 
@@ -165,7 +170,7 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
     WHARF_HTTP_PORT: '0',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, ['--import', 'tsx', options.main ?? MAIN], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -191,7 +196,7 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
       const line = lineBuffer.slice(0, newline);
       lineBuffer = lineBuffer.slice(newline + 1);
       options.onStdoutLine?.(line);
-      if (isReadyLine(line)) markReady();
+      if (isReadyLine(line, options.readyMessage)) markReady();
       newline = lineBuffer.indexOf('\n');
     }
   });
@@ -232,7 +237,7 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
     await delay(20);
     const why =
       outcome === 'timeout'
-        ? `did not log "node ready" within ${timeoutMs} ms`
+        ? `did not log "${options.readyMessage ?? READY}" within ${timeoutMs} ms`
         : `exited before it was ready (code ${outcome.code}, signal ${outcome.signal})`;
     throw new Error(`wharf node process ${why}\n--- stderr ---\n${stderr}\n--- stdout ---\n${stdout.slice(-4096)}`);
   }
@@ -255,11 +260,11 @@ async function launch(options: NodeProcessOptions, log: WriteStream | undefined)
   };
 }
 
-export function isReadyLine(line: string): boolean {
-  if (!line.includes('node ready')) return false;
+export function isReadyLine(line: string, message = READY): boolean {
+  if (!line.includes(message)) return false;
   try {
     const parsed: unknown = JSON.parse(line);
-    return typeof parsed === 'object' && parsed !== null && (parsed as Record<string, unknown>)['msg'] === 'node ready';
+    return typeof parsed === 'object' && parsed !== null && (parsed as Record<string, unknown>)['msg'] === message;
   } catch {
     return false;
   }
