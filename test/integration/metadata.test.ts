@@ -95,9 +95,13 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 // ---- open ----------------------------------------------------------------------------------------
 
-/** The buckets Metadata.open makes and watches; the consumer-groups bucket is made by streams on first use (src/meta/groups.ts). */
+/**
+ * The buckets Metadata.open makes and watches; the consumer-groups bucket is made by streams on
+ * first use (src/meta/groups.ts), the principals bucket by nodes with authorization on
+ * (src/meta/principal-store.ts).
+ */
 function metadataBuckets(cluster: string): string[] {
-  const { groups: _groups, ...opened } = buckets(cluster);
+  const { groups: _groups, principals: _principals, ...opened } = buckets(cluster);
   return Object.values(opened);
 }
 
