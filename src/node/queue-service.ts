@@ -571,16 +571,16 @@ export class QueueService {
   /** Counts of the partitions whose primary is this node (metrics must not wait on other nodes). */
   knownCounts(): { visible: number; inflight: number; delayed: number } | undefined {
     const total = { visible: 0, inflight: 0, delayed: 0 };
-    let any = false;
+    let served = false;
     for (const p of this.currentRouting().served) {
       const c = p.localCounts();
       if (c === undefined) continue;
-      any = true;
+      served = true;
       total.visible += c.visible;
       total.inflight += c.inflight;
       total.delayed += c.delayed;
     }
-    return any ? total : undefined;
+    return served ? total : undefined;
   }
 
   /** How many partitions are served by a primary on this node. */
