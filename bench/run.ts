@@ -5,8 +5,10 @@
  *     consumers and by a second group (bench/stream.ts);
  *   - R3: Wharf with three nodes and replication factor 3 (sync and async) on that nats-server,
  *     against JetStream R3 on a cluster of three nats-servers (bench/replicated.ts);
- *   - the SQS-compatible endpoint through the AWS SDK against the native API (bench/sqs.ts, run as
- *     a child process with BENCH_SQS_MESSAGES 20,000, 5,000 quick; its table is printed as is).
+ *   - in child processes of their own, their tables printed as they are: the SQS-compatible endpoint
+ *     through the AWS SDK against the native API (bench/sqs.ts, BENCH_SQS_MESSAGES 20,000, 5,000
+ *     quick), the two back-end models (bench/hosts.ts) and a queue split over two clusters against
+ *     one (bench/split.ts, BENCH_SPLIT_MESSAGES 20,000, 5,000 quick).
  * Prints both comparisons with their ratios and the project's targets, and writes the figures to
  * bench/results/<timestamp>.json and, for a full run, latest.json.
  *
@@ -416,9 +418,16 @@ async function main(): Promise<void> {
     process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
     process.stdout.write(`${reportFifo(fifo, fifoOptions).join('\n')}\n`);
     process.stdout.write(`${reportStream(stream).join('\n')}\n`);
-    const sqs = await runSqsComparison(config.quick);
-    process.stdout.write(`\n${sqs}\n`);
-    results['sqs'] = sqs;
+    const quickCount = config.quick ? '5000' : '20000';
+    for (const [name, script, env] of [
+      ['sqs', 'sqs.ts', { BENCH_SQS_MESSAGES: process.env['BENCH_SQS_MESSAGES'] ?? quickCount }],
+      ['models', 'hosts.ts', {}],
+      ['split', 'split.ts', { BENCH_SPLIT_MESSAGES: process.env['BENCH_SPLIT_MESSAGES'] ?? quickCount }],
+    ] as const) {
+      const table = await runChildBench(script, env);
+      process.stdout.write(`\n${table}\n`);
+      results[name] = table;
+    }
     results['r3Ratios'] = r3.ratios;
     results['r3Targets'] = r3.targets;
     results['ratios'] = {
@@ -447,11 +456,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** bench/sqs.ts in a child process of its own (its node, nats-server and clients): its printed table. */
-async function runSqsComparison(quick: boolean): Promise<string> {
-  const script = fileURLToPath(new URL('./sqs.ts', import.meta.url));
-  const env = { ...process.env, BENCH_SQS_MESSAGES: process.env['BENCH_SQS_MESSAGES'] ?? (quick ? '5000' : '20000') };
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { env, maxBuffer: 16 * 2 ** 20 });
+/** A benchmark script of bench/ in a child process of its own (its nodes, nats-servers, clients): what it printed. */
+async function runChildBench(script: string, env: Record<string, string>): Promise<string> {
+  const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path], { env: { ...process.env, ...env }, maxBuffer: 16 * 2 ** 20 });
   return stdout.trim();
 }
 
