@@ -11,11 +11,19 @@ import type { QueueAttributes } from '../protocol/messages.ts';
  * partition's primary gives; independent hosts each accept sends for the same queue, so a group
  * would be ordered by clocks only. FIFO queues therefore belong on primary–secondary clusters.
  */
-export function checkModelSupports(model: ClusterModel, attributes: Pick<QueueAttributes, 'fifo'>): void {
+export function checkModelSupports(model: ClusterModel, attributes: Pick<QueueAttributes, 'fifo' | 'autoScaling'>): void {
   if (model === 'hosts' && attributes.fifo) {
     throw new WharfError(
       ErrorCode.UnsupportedByModel,
       'FIFO queues are not offered by a cluster of independent hosts (WHARF_CLUSTER_MODEL=hosts): create them on a primary–secondary cluster',
+    );
+  }
+  // Partitions are added and retired by the cluster manager (docs/autoscaling.md), which a cluster
+  // of independent hosts does not run: the attribute would be accepted and do nothing.
+  if (model === 'hosts' && attributes.autoScaling !== undefined) {
+    throw new WharfError(
+      ErrorCode.UnsupportedByModel,
+      'autoScaling is not offered by a cluster of independent hosts (WHARF_CLUSTER_MODEL=hosts): it has no cluster manager to add or retire partitions',
     );
   }
 }

@@ -220,6 +220,7 @@ export class FrontEnd {
       // modifiedAt is the attributes' last change, as SQS's LastModifiedTimestamp: tags leave it alone.
       const next = await this.updateMeta(queue, (entry) => {
         const changed = { ...entry, attributes: updatedAttributes(entry.attributes, attributes), modifiedAt: this.deps.clock.now() };
+        checkModelSupports(this.deps.clusterModel ?? 'primary', changed.attributes);
         // A changed redrive policy is checked against its DLQ's allow policy (dead-letters.ts).
         if (JSON.stringify(changed.attributes.redrivePolicy) !== JSON.stringify(entry.attributes.redrivePolicy)) {
           checkRedrivePolicy(this.deps.metadata, entry.name, changed.attributes);

@@ -110,6 +110,10 @@ test('independent hosts: one shard per host, sends and receives at every host, t
   // ---- what the model refuses ----
   const fifo = await t.throwsAsync(client.createQueue('ordered', { fifo: true }));
   t.is((fifo as WharfError).code, ErrorCode.UnsupportedByModel);
+  const scaled = await t.throwsAsync(client.createQueue('scaled', { autoScaling: { maxPartitions: 4 } }));
+  t.is((scaled as WharfError).code, ErrorCode.UnsupportedByModel);
+  const later = await t.throwsAsync(client.setQueueAttributes(QUEUE, { autoScaling: { maxPartitions: 4 } }));
+  t.is((later as WharfError).code, ErrorCode.UnsupportedByModel);
   const other = await t.throwsAsync(
     startNode({ nodeId: 'n4', cluster: cluster.cluster, natsUrl: cluster.nats.url, dataDir: await tempDir(t, 'wharf-n4-'), logLevel: 'silent', httpPort: 0 }),
   );
