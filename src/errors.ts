@@ -34,7 +34,7 @@
  * | too_many_tags           | a queue would have more than 50 tags                           | no        |
  * | invalid_message_attribute | a message attribute's name, type or value breaks the rules   | no        |
  * | partition_draining      | a send reached a partition being retired (auto-scaling)        | yes       |
- * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue on a hosts cluster) | no |
+ * | unsupported_by_model    | the cluster's back-end model does not offer this (a FIFO queue or autoScaling on a hosts cluster) | no |
  * | access_denied           | the principal may not do this action on this queue (security.md) | no      |
  * | principal_not_found     | no principal of that name is defined                           | no        |
  * | throttled               | over the queue's request or byte rate; `retryAfterMs` says when | yes       |
