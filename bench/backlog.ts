@@ -19,7 +19,7 @@ import { WharfClient } from '../src/client/client.ts';
 import { startNatsServer } from './nats.ts';
 import { phaseTimeoutMs } from './pace.ts';
 import { fmt, renderTable, summarize, type LatencySummary } from './stats.ts';
-import { installSignalHandlers, onCleanup, runCleanups } from './util.ts';
+import { installSignalHandlers, intFromEnv, onCleanup, runCleanups } from './util.ts';
 import { CLUSTER, guardFor, produceMessages, startWharfNode, type Guard, type MemorySample, type WharfNodeProcess } from './wharf.ts';
 
 const QUEUE = 'backlog';
@@ -30,14 +30,6 @@ function sizesFromEnv(): number[] {
   const sizes = raw.split(',').map((s) => Number(s.trim().replace(/_/g, '')));
   if (sizes.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`BENCH_BACKLOG_SIZES must be non-negative integers, got ${JSON.stringify(raw)}`);
   return [...new Set(sizes)].sort((a, b) => a - b);
-}
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 interface Step {

@@ -24,7 +24,7 @@ import { runJetStreamThroughput } from './jetstream.ts';
 import { startNatsServer } from './nats.ts';
 import { phaseTimeoutMs } from './pace.ts';
 import { formatCores } from './stats.ts';
-import { coresOf, cpuTimeMeter, installSignalHandlers, onCleanup, runCleanups, type CpuTime } from './util.ts';
+import { coresOf, type CpuTime, cpuTimeMeter, installSignalHandlers, intFromEnv, onCleanup, runCleanups } from './util.ts';
 import { cpuProfiler } from './profiler.ts';
 import {
   CLUSTER,
@@ -48,14 +48,6 @@ const RECEIVE_BATCH = 500;
 const PUBLISH_WINDOW = 512;
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function sectionFromEnv(): Section {
   const raw = process.env['BENCH_FOCUS'] ?? 'r3-sync';

@@ -28,7 +28,7 @@ import { WharfClient } from '../src/client/client.ts';
 import { startNatsServer } from './nats.ts';
 import { pacedRun } from './pace.ts';
 import { fmt, renderTable, summarize, type LatencySummary } from './stats.ts';
-import { fixedBody, installSignalHandlers, nowMs, observed, onCleanup, pollUntil, runCleanups, sentAt, timestampedBody, trackChild } from './util.ts';
+import { fixedBody, installSignalHandlers, intFromEnv, nowMs, observed, onCleanup, pollUntil, runCleanups, sentAt, timestampedBody, trackChild } from './util.ts';
 import { CLUSTER, guardFor, startWharfNode, type Guard } from './wharf.ts';
 
 const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
@@ -36,14 +36,6 @@ const TARGET_RATIO = 2;
 const WARMUP_SECONDS = 3;
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 interface Options {
   natsUrl: string;

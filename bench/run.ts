@@ -46,7 +46,7 @@ import { startNatsServer } from './nats.ts';
 import { reportReplicated, runReplicated } from './replicated.ts';
 import { delayOptionsFromEnv, reportDelays, runDelays } from './delays.ts';
 import { fmt, formatCores, ratio, renderTable, renderTargets, type Target } from './stats.ts';
-import { installSignalHandlers, measureFsync, onCleanup, runCleanups } from './util.ts';
+import { installSignalHandlers, intFromEnv, measureFsync, onCleanup, runCleanups } from './util.ts';
 import { runWharf, type WharfResults } from './wharf.ts';
 import { reportStream, runStream } from './stream.ts';
 
@@ -79,14 +79,6 @@ interface BenchConfig {
   fifoMessages: number;
   fifoGroups: readonly number[];
   fifoOnly: boolean;
-}
-
-function intFromEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 function readConfig(): BenchConfig {

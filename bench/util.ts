@@ -287,3 +287,12 @@ export async function measureFsync(dir: string, count = 200): Promise<{ count: n
   const at = (p: number) => Math.round((samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN) * 100) / 100;
   return { count: samples.length, p50: at(50), p99: at(99) };
 }
+
+/** An integer setting from the environment (`_` allowed as a digit separator), `fallback` when unset. */
+export function intFromEnv(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
