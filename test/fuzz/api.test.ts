@@ -57,6 +57,8 @@ const CONTROL = 'control';
 const SCRATCH = 'scratch';
 const MISSING = 'no-such-queue';
 const AFTER = 'after-fuzz';
+/** Where batches of valid sends with one mutated entry go: the valid entries may be stored (SQS's per-entry failures). */
+const SINK = 'sink';
 /** The only valid names CreateQueue is fuzzed with (always with something else invalid). */
 const FZ_NAMES = ['fz-0', 'fz-1', 'fz-2', 'fz-3'];
 const CONTROL_MESSAGES = 100;
@@ -435,10 +437,35 @@ function badEntries(entry: Fields, action: Action, ctx: Context, o: Overrides): 
       .uniqueArray(valid, { minLength: 1, maxLength: 4, selector: (e) => e['id'] })
       .chain((es) =>
         fc.nat({ max: es.length - 1 }).chain((i) =>
-          mutate(entry, es[i] ?? {}, action, ctx, o, false).map(({ request }) => es.map((e, j) => (j === i ? request : e))),
+          mutate(entry, es[i] ?? {}, action, ctx, o, false).map(({ request }) =>
+            withBadEntry(
+              es.map((e, j) => (j === i ? request : e)),
+              es[i]?.['id'],
+            ),
+          ),
         ),
       ),
   );
+}
+
+/**
+ * A batch in which one entry was mutated and the others are valid. A mutation the codec sees
+ * rejects the whole request; one only the queue can judge (an attribute, a delay beyond the
+ * retention period) fails that entry alone while its valid siblings succeed, as in SQS. The bad
+ * entry's id rides along (not encoded: a symbol key) so that the reply can be checked either way.
+ */
+const BAD_ENTRY = Symbol('bad entry');
+type MarkedEntries = unknown[] & { [BAD_ENTRY]?: unknown };
+function withBadEntry(entries: unknown[], id: unknown): unknown[] {
+  const marked: MarkedEntries = entries;
+  marked[BAD_ENTRY] = id;
+  return marked;
+}
+function badEntryOf(request: Json): string | undefined {
+  const entries = request['entries'];
+  if (!Array.isArray(entries)) return undefined;
+  const id = (entries as MarkedEntries)[BAD_ENTRY];
+  return typeof id === 'string' ? id : undefined;
 }
 
 function badValue(spec: Spec, action: Action, ctx: Context, o: Overrides): fc.Arbitrary<unknown> {
@@ -611,6 +638,8 @@ interface Case extends WithToStringMethod {
   frame: Uint8Array;
   expect: Expect;
   label: string;
+  /** The id of a batch's one mutated entry, when its siblings are valid (see withBadEntry). */
+  badEntry?: string;
 }
 
 function makeCase(subject: string, label: string, frame: Uint8Array, expect: Expect, shown: () => string): Case {
@@ -671,7 +700,15 @@ function familiesOf(action: Action, subject: string, ctx: Context): Family[] {
   const fields: Fields = FIELDS[action];
   const base = baseRequest(action, ctx);
   const invalid = (b: fc.Arbitrary<Json>, o: Overrides = {}) =>
-    defined(b.chain((r) => mutate(fields, r, action, ctx, o, true)).map(({ label, request }) => requestCase(subject, label, request, 'error')));
+    defined(
+      b
+        .chain((r) => mutate(fields, r, action, ctx, o, true))
+        .map(({ label, request }) => {
+          const c = requestCase(subject, label, request, 'error');
+          const badEntry = badEntryOf(request);
+          return c === undefined || badEntry === undefined ? c : { ...c, badEntry };
+        }),
+    );
   const families: Family[] = [
     {
       name: 'random bytes',
@@ -699,7 +736,8 @@ function familiesOf(action: Action, subject: string, ctx: Context): Family[] {
           .map((r) => requestCase(subject, 'shaped', r, 'any')),
       ),
     },
-    { name: 'mutated valid requests', runs: 150, arb: invalid(base) },
+    // A send batch's valid entries may be stored beside a failed one: they go to the sink, never to the control or scratch queue.
+    { name: 'mutated valid requests', runs: 150, arb: invalid(action === 'SendMessageBatch' ? baseRequest(action, ctx, { queue: fc.constantFrom(SINK, MISSING) }) : base) },
     {
       name: 'truncated frames',
       runs: 30,
@@ -845,6 +883,13 @@ function batchOutcome(body: unknown): number | undefined {
   return body['successful'].length;
 }
 
+/** Whether a batch reply lists the entry among its failures and not among its successes. */
+function entryFailed(body: unknown, id: string): boolean {
+  if (!isRecord(body) || !Array.isArray(body['successful']) || !Array.isArray(body['failed'])) return false;
+  const named = (list: unknown[]) => list.some((e) => isRecord(e) && e['id'] === id);
+  return named(body['failed']) && !named(body['successful']);
+}
+
 /** Sends one case and throws (a short, stable problem statement) when the reply breaks the rules. */
 async function probe(nc: NatsConnection, c: Case, stats: Map<string, number>): Promise<void> {
   let data: Uint8Array;
@@ -865,6 +910,7 @@ async function probe(nc: NatsConnection, c: Case, stats: Map<string, number>): P
   const succeeded = batchOutcome(outcome.body);
   if (c.expect === 'any') return;
   if (c.expect === 'rejected' && succeeded === 0) return;
+  if (c.badEntry !== undefined && entryFailed(outcome.body, c.badEntry)) return;
   throw new Error(`invalid request accepted (${c.label}): ${preview(outcome.body)}`);
 }
 
@@ -966,6 +1012,7 @@ test('every API subject answers bad input with one well-formed client error, and
   }
   const control = await client.getQueueAttributes(CONTROL);
 
+  await client.createQueue(SINK);
   // The scratch queue: live receipt handles (leased for 12 hours) to mutate and to check afterwards.
   await client.createQueue(SCRATCH);
   await client.sendMessageBatch(SCRATCH, Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, body: Buffer.from(`scratch-${i}`) })));
@@ -1066,7 +1113,7 @@ test('every API subject answers bad input with one well-formed client error, and
 
   // Last, what the fuzzing found: queues it created, and requests answered against the rules.
   const { queues } = await client.listQueues();
-  const garbage = queues.filter((q) => ![CONTROL, SCRATCH, AFTER].includes(q));
+  const garbage = queues.filter((q) => ![CONTROL, SCRATCH, SINK, AFTER].includes(q));
   if (garbage.length > 0) {
     const described = await Promise.all(garbage.map(async (q) => `${q} ${preview((await client.getQueueAttributes(q)).attributes)}`));
     t.log(`FINDING queues created by fuzzed CreateQueue requests: ${described.join('; ')}`);
