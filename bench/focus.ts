@@ -8,6 +8,8 @@
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
  *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
+ *   BENCH_LATENCY_RATE   its rate, msgs/s (5,000)
+ *   BENCH_LATENCY_POLLERS its long-poll receivers (2, as bench/run.ts)
  *   BENCH_CPU_PROF_DIR   the Wharf nodes and this process (the client) write CPU profiles of the (last)
  *                        receive+delete phase there (bench/cpu-profile.ts, bench/profiler.ts);
  *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
@@ -120,9 +122,10 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
       await client.createQueue(queue, attributes);
       if (replicated) await waitUsable({ natsUrl, usableTimeoutMs: 60_000, log }, queue, guard);
       if (process.env['BENCH_LATENCY'] === '1') {
-        const options = { natsUrl, latency: { rate: 5000, seconds: 10, warmupSeconds: 1, pollers: 2 } };
+        const rate = intFromEnv('BENCH_LATENCY_RATE', 5000);
+        const options = { natsUrl, latency: { rate, seconds: 10, warmupSeconds: 1, pollers: intFromEnv('BENCH_LATENCY_POLLERS', 2) } };
         const latency = await guard(endToEndLatency(options, cluster, queue), 180_000, 'latency');
-        log(`${section} run ${run}: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms at 5,000 msgs/s (drained ${latency.drainMs} ms after the last send)`);
+        log(`${section} run ${run}: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms at ${rate.toLocaleString('en-US')} msgs/s (drained ${latency.drainMs} ms after the last send)`);
         await client.deleteQueue(queue);
         continue;
       }
