@@ -223,20 +223,30 @@ test('tenants reach only their own queues, through the API and through NATS', as
   t.true(isWharfError(await t.throwsAsync(carol.request('PeekMessages', { queue: 'acme_orders' })), ErrorCode.AccessDenied));
 });
 
-test('the generated configuration is refused to a NATS user without a password, and to a wrong one', async (t) => {
+test('the generated configuration holds bcrypt hashes, accepts the right password and refuses none or a wrong one', async (t) => {
   t.timeout(60_000);
   const dir = await tempDir(t, 'wharf-authz-');
   const secrets = join(dir, 'secrets');
   const init = await cli(['security', 'init', '--out', secrets, '--cluster', 'c1', '--principal', 'alice@acme']);
   t.is(init.code, 0, init.stderr);
-  const conf = await readFile(join(secrets, 'nats-auth.conf'), 'utf8');
+  const passwords = async () => Promise.all(['wharf-node', 'admin', 'alice'].map((u) => readFile(join(secrets, `${u}.password`), 'utf8')));
+  const before = await passwords();
   const again = await cli(['security', 'init', '--out', secrets, '--cluster', 'c1', '--principal', 'alice@acme']);
   t.is(again.code, 0, again.stderr);
-  t.is(await readFile(join(secrets, 'nats-auth.conf'), 'utf8'), conf, 'running it again keeps the passwords');
+  t.deepEqual(await passwords(), before, 'running it again keeps the passwords');
+  const conf = await readFile(join(secrets, 'nats-auth.conf'), 'utf8');
+  const stored = [...conf.matchAll(/password: "([^"]*)"/g)].map((m) => m[1] ?? '');
+  t.is(stored.length, 3);
+  for (const hash of stored) t.regex(hash, /^\$2[ab]\$10\$[./A-Za-z0-9]{53}$/);
+  for (const password of before) t.false(conf.includes(password.trim()), 'no plaintext password in the configuration');
   const nats = await startNats(t, { configFile: join(secrets, 'nats-auth.conf') });
   const attempt = (options: object): Promise<NatsConnection> => connect({ servers: nats.url, reconnect: false, ...options });
   await t.throwsAsync(attempt({}));
   await t.throwsAsync(attempt({ user: 'alice', pass: 'guess' }));
-  const ok = await attempt(natsAuthOptions({ user: 'alice', passwordFile: join(secrets, 'alice.password') }));
-  await ok.close();
+  // The hash itself is no password either.
+  await t.throwsAsync(attempt({ user: 'alice', pass: stored[2] }));
+  for (const user of ['wharf-node', 'admin', 'alice']) {
+    const ok = await attempt(natsAuthOptions({ user, passwordFile: join(secrets, `${user}.password`) }));
+    await ok.close();
+  }
 });
