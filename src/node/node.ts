@@ -172,7 +172,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     now: () => performance.now(),
   });
   const beats = new ConsumerBeats(() => config.clock.now());
-  beats.listen(nc, subs.leaseHeartbeat);
+  beats.listen(nc, subs.allLeaseHeartbeats);
   const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,

@@ -4,8 +4,8 @@
  *
  * - The node user (and the admins, who run `wharf cluster` and the inspector, which read the
  *   metadata buckets directly) may publish and subscribe anything.
- * - Every other user may publish only the API subjects that carry its own name and the lease
- *   heartbeat, and subscribe only to its own inbox prefix. Internal subjects (partition requests,
+ * - Every other user may publish only the API subjects and the lease heartbeat subject that carry
+ *   its own name, and subscribe only to its own inbox prefix. Internal subjects (partition requests,
  *   replication, heartbeats, the manager, inspection, ready notices), JetStream's API, the KV
  *   buckets and other users' inboxes are out of its reach: the server drops what it publishes
  *   there and refuses its subscriptions.
@@ -75,7 +75,7 @@ export function natsAuthorization(setup: SecuritySetup, passwordHash: (name: str
     ...setup.admins.map((a) => user(a, passwordHash(a))),
     ...setup.users.map((u) =>
       user(u.name, passwordHash(u.name), {
-        publish: [...s.principalApi(u.name), s.leaseHeartbeat],
+        publish: [...s.principalApi(u.name), s.leaseHeartbeat(u.name)],
         subscribe: [`${inboxPrefix(u.name)}.>`],
       }),
     ),
