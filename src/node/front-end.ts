@@ -91,6 +91,18 @@ export class FrontEnd {
     return reply;
   }
 
+  /**
+   * Whether a request may wait for messages (a long poll): it holds a waiter slot of its principal's
+   * while it runs (principal-bounds.ts). A receive without `waitTimeSeconds` waits the queue's
+   * receiveWaitTime.
+   */
+  waits<A extends Action>(action: A, request: Request<A>): boolean {
+    if (action === 'ReadStream') return ((request as Request<'ReadStream'>).waitTimeSeconds ?? 0) > 0;
+    if (action !== 'ReceiveMessage') return false;
+    const { queue, waitTimeSeconds } = request as Request<'ReceiveMessage'>;
+    return (waitTimeSeconds ?? this.deps.metadata.queue(queue)?.value.attributes.receiveWaitTime ?? 0) > 0;
+  }
+
   /** Whether ListQueues shows `queue` to `principal` (for in-process callers that list by themselves). */
   sees(principal: string, queue: string): boolean {
     return this.deps.access.sees(principal, queue);
