@@ -91,7 +91,7 @@ export class PrincipalBounds {
     };
   }
 
-  /** What `key` holds now (for tests and the inspector). */
+  /** What `key` holds now. */
   holding(key: string): Held {
     const held = this.held.get(key);
     return held === undefined ? { pending: 0, waiters: 0 } : { ...held };
