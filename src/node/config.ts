@@ -249,6 +249,8 @@ export interface NodeConfig {
   readonly sqsAllowUnsigned: boolean;
   readonly sqsRegion: string;
   readonly sqsAccountId: string;
+  /** How far `clock` is moved from the system's (or the injected) clock, ms. */
+  readonly clockOffsetMs: number;
   readonly clock: Clock;
 }
 
@@ -400,6 +402,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     sqsAllowUnsigned: options.sqsAllowUnsigned ?? false,
     sqsRegion: options.sqsRegion ?? 'us-east-1',
     sqsAccountId: options.sqsAccountId ?? '000000000000',
+    clockOffsetMs: options.clockOffsetMs ?? 0,
     clock: offsetClock(options.clock ?? systemClock, options.clockOffsetMs ?? 0),
   };
   problems.push(...natsAuthProblems(config.natsAuth), ...sqsProblems(config));
