@@ -8,7 +8,6 @@
  */
 import { Option, type Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { clusterRecord } from '../deployment/cluster-report.ts';
 import { askExternal, deploymentView, externalStatus, routeState, soloView, type DeploymentView } from '../deployment/deployment-view.ts';
 import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import type { QueueRoute } from '../meta/deployment-records.ts';
@@ -32,16 +31,17 @@ async function collect(nc: NatsConnection, deployment: string, timeoutMs: number
 
 /** A cluster outside any deployment, from its metadata and its nodes' heartbeats, as the inspector's map sees it. */
 async function collectSolo(nc: NatsConnection, cluster: string, failureTimeoutMs: number): Promise<DeploymentView> {
-  const [{ Metadata }, { ClusterMap }] = await Promise.all([import('../meta/metadata.ts'), import('../inspect/server/cluster-map.ts')]);
+  const [{ Metadata }, { ClusterMap }, { observedRecord }] = await Promise.all([
+    import('../meta/metadata.ts'),
+    import('../inspect/server/cluster-map.ts'),
+    import('../inspect/server/clusters.ts'),
+  ]);
   const name = clusterName(cluster);
   const metadata = await Metadata.open(nc, name);
   const map = new ClusterMap({ nc, subjects: subjects(name), metadata, cluster: name, failureTimeoutMs });
   try {
     await new Promise((resolve) => setTimeout(resolve, LISTEN_MS));
-    const view = map.view();
-    const nodes = view.nodes.flatMap(({ state, liveness }) => (state === 'unregistered' ? [] : [{ state, liveness }]));
-    const partitions = view.queues.flatMap((q) => q.partitions).map((p) => ({ ...p, committed: p.commitIndex ?? 0 }));
-    return soloView(clusterRecord(name, { model: view.model, reporter: 'cli', nodes, partitions }, view.queues.length, Date.now()));
+    return soloView(observedRecord(map.view(), 'cli', Date.now()));
   } finally {
     map.close();
     await metadata.close();

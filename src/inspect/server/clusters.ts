@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { clusterRecord } from '../../deployment/cluster-report.ts';
 import { deploymentView, externalStatus, soloView, type DeploymentView, type ExternalStatus } from '../../deployment/deployment-view.ts';
 import { DeploymentMetadata } from '../../meta/deployment-metadata.ts';
+import type { ClusterRecord } from '../../meta/deployment-records.ts';
 import type { ClusterMapView } from './cluster-map.ts';
 
 /** How long the external manager may take to answer a status request, ms. */
@@ -22,6 +23,14 @@ export interface ClustersOptions {
   log: Logger;
   /** Wall clock, ms. @default Date.now */
   wall?: () => number;
+}
+
+/** A cluster's report as an observer of its map (`reporter`) judges it, by the rules clusters report themselves with. */
+export function observedRecord(map: ClusterMapView, reporter: string, wall: number): ClusterRecord {
+  const partitions = map.queues.flatMap((q) => q.partitions).map((p) => ({ ...p, committed: p.commitIndex ?? 0 }));
+  // A node heard from but not registered is not one of the cluster's nodes.
+  const nodes = map.nodes.flatMap(({ state, liveness }) => (state === 'unregistered' ? [] : [{ state, liveness }]));
+  return clusterRecord(map.cluster, { model: map.model, reporter, nodes, partitions }, map.queues.length, wall);
 }
 
 export class Clusters {
@@ -69,10 +78,7 @@ export class Clusters {
 
   view(map: ClusterMapView): DeploymentView {
     if (this.metadata !== undefined) return deploymentView(this.metadata, this.external, this.wall());
-    const partitions = map.queues.flatMap((q) => q.partitions).map((p) => ({ ...p, committed: p.commitIndex ?? 0 }));
-    // A node heard from but not registered is not one of the cluster's nodes.
-    const nodes = map.nodes.flatMap(({ state, liveness }) => (state === 'unregistered' ? [] : [{ state, liveness }]));
-    return soloView(clusterRecord(map.cluster, { model: map.model, reporter: 'inspector', nodes, partitions }, map.queues.length, this.wall()));
+    return soloView(observedRecord(map, 'inspector', this.wall()));
   }
 
   async close(): Promise<void> {
