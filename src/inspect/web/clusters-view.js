@@ -60,7 +60,8 @@ function clusterRow(c, self, deployed) {
     h('td', { class: 'num' }, c.queues),
     h('td', { class: 'num' }, deployed ? c.activeParts : '—'),
     h('td', { class: 'num' }, c.partitions),
-    h('td', null, deployed ? relative(c.reportedAt) : h('span', { class: 'muted' }, 'observed by the inspector')),
+    // A report written by a clock slightly ahead of this one is shown as just now, not in the future.
+    h('td', null, deployed ? relative(Math.min(c.reportedAt, Date.now())) : h('span', { class: 'muted' }, 'observed by the inspector')),
     h('td', { class: c.reason === '' ? 'muted' : 'warn' }, c.reason || '—'),
   );
 }
@@ -88,7 +89,7 @@ function routes(view) {
                   'td',
                   null,
                   r.parts.map((p) =>
-                    h('span', { class: `replica part-${p.state}`, 'data-part': p.cluster, 'data-state': p.state }, h('b', null, p.cluster), ` ${p.state} · ${relative(p.since)}`),
+                    h('span', { class: `replica part-${p.state}`, 'data-part': p.cluster, 'data-state': p.state }, h('b', null, p.cluster), ` ${p.state} · ${relative(Math.min(p.since, Date.now()))}`),
                   ),
                 ),
               ),
