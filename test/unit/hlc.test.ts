@@ -2,9 +2,13 @@
  * The hybrid logical clock of hosts clusters (actors/hosts/hlc.ts) on a simulated wall clock:
  * timestamps never go backwards when the wall clock steps back, a received timestamp is always
  * exceeded by the next local one (causality), the physical part follows the wall clock again once
- * it catches up, and packed timestamps compare bytewise in timestamp order.
+ * it catches up, and packed timestamps compare bytewise in timestamp order and survive the
+ * message record's storage encoding.
  */
 import test from 'ava';
+import { Encoder } from '@msgpack/msgpack';
+import { ErrorCode } from '../../src/errors.ts';
+import { decodeMessage, encodeMessage } from '../../src/storage/records.ts';
 import { compareHlc, hlcText, MAX_LOGICAL, merge, packHlc, tick, unpackHlc, ZERO_HLC, type Hlc } from '../../actors/hosts/hlc.ts';
 
 const T0 = 1_800_000_000_000;
@@ -111,4 +115,14 @@ test('packed timestamps round-trip and compare bytewise as the timestamps do', (
   t.throws(() => packHlc({ physical: 2 ** 48, logical: 0 }), { instanceOf: RangeError });
   t.throws(() => packHlc({ physical: T0, logical: MAX_LOGICAL + 1 }), { instanceOf: RangeError });
   t.true(hlcText({ physical: 9, logical: 2 }) < hlcText({ physical: 10, logical: 1 }));
+});
+
+test('a message record keeps its stamp through storage encoding; a malformed stamp is a corrupt record', (t) => {
+  const hlc = packHlc({ physical: T0, logical: 3 });
+  const record = { id: 'm1', body: new TextEncoder().encode('hello'), sentAt: T0 - 10, hlc };
+  const decoded = decodeMessage(encodeMessage(record));
+  t.deepEqual(decoded.hlc === undefined ? undefined : unpackHlc(decoded.hlc), { physical: T0, logical: 3 });
+  t.is(decodeMessage(encodeMessage({ id: 'm2', body: new Uint8Array(0), sentAt: T0 })).hlc, undefined);
+  const bad = new Encoder().encode(['m3', T0, new Uint8Array(0), null, null, { h: new Uint8Array(5) }]);
+  t.throws(() => decodeMessage(bad), { code: ErrorCode.StorageFailure });
 });
