@@ -7,13 +7,20 @@
  * followed that shard's log).
  *
  * Merging looks at the last message of each fetched batch only: the writer stamps in log order,
- * so the last one carries the batch's largest stamp, and the cost is one decode per fetch.
+ * so the last one carries the batch's largest stamp, and the cost is one decode per fetch. At start
+ * the clock takes in the last stamp of every replica's log tail on disk, so a host that restarts
+ * with its wall clock stepped back does not stamp below what it wrote or copied before.
  */
+
+/** Log entries read back from the end of each replica's log at start, looking for its last message. */
+const RESTORE_TAIL_ENTRIES = 64;
 import type { Logger } from 'pino';
 import { compareHlc, merge, packHlc, tick, unpackHlc, ZERO_HLC, type Hlc } from '../../actors/hosts/hlc.ts';
+import type { QueueName } from '../names.ts';
+import { ReplicaStore } from '../replication/replica-store.ts';
 import { keys } from '../storage/keys.ts';
-import { decodeMessage } from '../storage/records.ts';
-import type { WriteOp } from '../storage/store.ts';
+import { decodeLogEntry, decodeMessage, decodeReplicaMeta } from '../storage/records.ts';
+import type { Store, WriteOp } from '../storage/store.ts';
 
 /** A stamp from a host this far ahead of our wall clock is logged: the clocks need attention (docs/models.md). */
 export const SKEW_WARNING_MS = 500;
@@ -56,6 +63,18 @@ export class HostClock {
         this.observe(hlc);
         return;
       }
+    }
+  }
+
+  /** Takes in the last stamp of every replica log stored here (bounded read per replica). */
+  async restore(store: Store): Promise<void> {
+    for (const key of await store.scanKeys(keys.allReplicas, Number.MAX_SAFE_INTEGER)) {
+      const { queue, partition } = keys.replicaOf(key);
+      const [raw] = await store.getMany([key]);
+      if (raw === undefined) continue;
+      const { logStart, logEnd } = decodeReplicaMeta(raw);
+      const tail = await new ReplicaStore(store, queue as QueueName, partition).read(Math.max(logStart, logEnd - RESTORE_TAIL_ENTRIES), logEnd);
+      this.observeEntries(tail.map(decodeLogEntry));
     }
   }
 

@@ -152,6 +152,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   const primaries: PrimaryLogs = new Map();
   // Independent hosts order messages by hybrid logical clock (docs/models.md#ordering).
   const hostClock = config.clusterModel === 'hosts' ? new HostClock(() => config.clock.now(), log.child({ component: 'hlc' })) : undefined;
+  await hostClock?.restore(store);
   const replicaOf = (queue: string, partition: number): ReplicaRef | undefined => {
     const incarnation = metadata.queue(queue)?.value.incarnation;
     return incarnation === undefined ? undefined : (actor.system.get(replicaSystemId(queue, incarnation, partition)) as ReplicaRef | undefined);
