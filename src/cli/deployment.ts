@@ -95,7 +95,7 @@ export function registerDeploymentCommand(program: Command): void {
   deployment
     .command('status')
     .description('the clusters of a deployment, their model and health, and which cluster(s) hold each queue')
-    .argument('[name]', 'the deployment (WHARF_DEPLOYMENT of its nodes); without one, the cluster of --cluster alone')
+    .argument('[name]', 'the deployment (WHARF_DEPLOYMENT of its nodes; default: that variable); without one, the cluster of --cluster alone')
     .addOption(new Option('--deployment <name>').env('WHARF_DEPLOYMENT').argParser(clusterArg).hideHelp())
     .addOption(
       new Option('--failure-timeout <ms>', "without a deployment: the cluster's WHARF_FAILURE_TIMEOUT_MS, silence after which a node counts dead")
