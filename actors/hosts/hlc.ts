@@ -57,19 +57,26 @@ export function packHlc(h: Hlc): Uint8Array {
   if (!Number.isInteger(h.physical) || h.physical < 0 || h.physical > MAX_PHYSICAL || !Number.isInteger(h.logical) || h.logical < 0 || h.logical > MAX_LOGICAL) {
     throw new RangeError(`not a hybrid logical clock timestamp: ${h.physical}.${h.logical}`);
   }
+  // Byte by byte: a DataView per stamp costs several times the whole rest of a stamp.
   const bytes = new Uint8Array(HLC_BYTES);
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, Math.floor(h.physical / 2 ** 32));
-  view.setUint32(2, h.physical % 2 ** 32);
-  view.setUint16(6, h.logical);
+  const high = Math.floor(h.physical / 2 ** 32);
+  const low = h.physical >>> 0;
+  bytes[0] = high >>> 8;
+  bytes[1] = high & 0xff;
+  bytes[2] = low >>> 24;
+  bytes[3] = (low >>> 16) & 0xff;
+  bytes[4] = (low >>> 8) & 0xff;
+  bytes[5] = low & 0xff;
+  bytes[6] = h.logical >>> 8;
+  bytes[7] = h.logical & 0xff;
   return bytes;
 }
 
 /** The timestamp of 8 packed bytes, or undefined when they are not one. */
 export function unpackHlc(bytes: Uint8Array): Hlc | undefined {
   if (bytes.byteLength !== HLC_BYTES) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { physical: view.getUint16(0) * 2 ** 32 + view.getUint32(2), logical: view.getUint16(6) };
+  const [b0, b1, b2, b3, b4, b5, b6, b7] = bytes as unknown as [number, number, number, number, number, number, number, number];
+  return { physical: (b0 * 256 + b1) * 2 ** 32 + ((b2 << 24) >>> 0) + b3 * 65_536 + b4 * 256 + b5, logical: b6 * 256 + b7 };
 }
 
 /** `<physical>.<logical>`, zero-padded so that the texts sort as the timestamps do. */
