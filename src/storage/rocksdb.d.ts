@@ -24,7 +24,16 @@ declare module '@nxtedition/rocksdb' {
     constructor(locationOrHandle: string | bigint, options?: { keyEncoding?: 'utf8' | 'buffer'; valueEncoding?: 'buffer' });
     /** The open database, for another thread's instance. */
     readonly handle: bigint;
-    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; compaction?: 'level' | 'universal'; memtableMemoryBudget?: number }): Promise<void>;
+    open(options?: {
+      createIfMissing?: boolean;
+      errorIfExists?: boolean;
+      compaction?: 'level' | 'universal';
+      memtableMemoryBudget?: number;
+      /** Bytes of block cache (8 MiB by default). */
+      cacheSize?: number;
+      /** Keep the tables' index and filter blocks in the block cache, bounded by it. */
+      cacheIndexAndFilterBlocks?: boolean;
+    }): Promise<void>;
     close(): Promise<void>;
     readonly status: string;
     getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;

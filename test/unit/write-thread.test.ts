@@ -1,6 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { packOps, unpackOps } from '../../src/storage/write-thread.ts';
+import { unpackOps } from '../../src/storage/packed-batch.mjs';
+import { BufferPool, packOps } from '../../src/storage/write-thread.ts';
 import type { WriteOp } from '../../src/storage/store.ts';
 
 const op: fc.Arbitrary<WriteOp> = fc.oneof(
@@ -33,4 +34,15 @@ test('an unknown operation type is refused, not skipped', (t) => {
   const packed = packOps([{ type: 'del', key: 'k' }]);
   packed[0] = 7;
   t.throws(() => unpackOps(packed, () => undefined, () => undefined), { message: /bad operation type 7/ });
+});
+
+test('packing buffers are reused by size class, and only pooled sizes are kept', (t) => {
+  const pool = new BufferPool();
+  const first = pool.take(70_000);
+  t.is(first.byteLength, 128 * 1024);
+  pool.give(first);
+  t.is(pool.take(100_000), first, 'the returned buffer serves the next batch of its size class');
+  t.not(pool.take(100_000), first, 'a buffer is handed out once');
+  pool.give(new ArrayBuffer(1000));
+  t.is(pool.take(10).byteLength, 64 * 1024, 'small batches use the smallest class; odd sizes are not kept');
 });
