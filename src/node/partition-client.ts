@@ -56,8 +56,22 @@ export class PartitionClient implements Pending {
   /** Messages sent to it through this client, and their bytes: the load its heartbeat reports. */
   private sent = 0;
   private sentBytes = 0;
+  /**
+   * On a cluster of independent hosts, the host's hybrid logical clock (src/hosts/host-clock.ts):
+   * each message sent gets its timestamp as it goes to the actor, so stamps rise in log order.
+   */
+  private readonly stamp: (() => Uint8Array) | undefined;
 
-  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false, scheduler: FairScheduler = UNSCHEDULED) {
+  constructor(
+    replica: ReplicaRef,
+    log: Logger,
+    store?: Store,
+    oldestAgeMs?: () => Promise<number>,
+    sealed: () => boolean = () => false,
+    scheduler: FairScheduler = UNSCHEDULED,
+    stamp?: () => Uint8Array,
+  ) {
+    this.stamp = stamp;
     this.scheduler = scheduler;
     this.replica = replica;
     this.log = log;
@@ -170,7 +184,10 @@ export class PartitionClient implements Pending {
       }
       if (item.op.type === 'send') {
         this.sent += item.op.messages.length;
-        for (const m of item.op.messages) this.sentBytes += recordSize(m.record);
+        for (const m of item.op.messages) {
+          if (this.stamp !== undefined) m.record.hlc = this.stamp();
+          this.sentBytes += recordSize(m.record);
+        }
       }
       if (w) w.ref = ref;
       admitted.push(item);
