@@ -18,6 +18,7 @@
  * | maxPending        | WHARF_MAX_PENDING        | `20000`                 |
  * | maxPendingPerPrincipal | WHARF_MAX_PENDING_PER_PRINCIPAL | `1000`   |
  * | maxWaitersPerPrincipal | WHARF_MAX_WAITERS_PER_PRINCIPAL | `500`    |
+ * | maxPendingBytesPerPrincipal | WHARF_MAX_PENDING_BYTES_PER_PRINCIPAL | `67108864` |
  * | windowMessages    | WHARF_WINDOW_MESSAGES    | `16384`                 |
  * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
@@ -103,6 +104,8 @@ export interface NodeOptions {
   maxPendingPerPrincipal?: number;
   /** Long polls (receives and stream reads that wait) one principal may have waiting on a node, among those. @default 500 */
   maxWaitersPerPrincipal?: number;
+  /** Bytes of request frames one principal may have outstanding on a node (one request is always let in alone). @default 64 MiB */
+  maxPendingBytesPerPrincipal?: number;
   /** Ready messages a partition keeps in memory ahead of delivery. @default 16384 */
   windowMessages?: number;
   /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 32 MiB */
@@ -228,6 +231,7 @@ export interface NodeConfig {
   readonly maxPending: number;
   readonly maxPendingPerPrincipal: number;
   readonly maxWaitersPerPrincipal: number;
+  readonly maxPendingBytesPerPrincipal: number;
   readonly windowMessages: number;
   readonly windowBytes: number;
   readonly logLevel: string;
@@ -280,6 +284,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MAX_PENDING: 'maxPending',
   WHARF_MAX_PENDING_PER_PRINCIPAL: 'maxPendingPerPrincipal',
   WHARF_MAX_WAITERS_PER_PRINCIPAL: 'maxWaitersPerPrincipal',
+  WHARF_MAX_PENDING_BYTES_PER_PRINCIPAL: 'maxPendingBytesPerPrincipal',
   WHARF_WINDOW_MESSAGES: 'windowMessages',
   WHARF_WINDOW_BYTES: 'windowBytes',
   WHARF_LOG_LEVEL: 'logLevel',
@@ -343,7 +348,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'clockOffsetMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'maxPendingBytesPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'clockOffsetMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -387,6 +392,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     maxPending: positive(problems, 'maxPending', options.maxPending ?? 20_000),
     maxPendingPerPrincipal: positive(problems, 'maxPendingPerPrincipal', options.maxPendingPerPrincipal ?? 1000),
     maxWaitersPerPrincipal: positive(problems, 'maxWaitersPerPrincipal', options.maxWaitersPerPrincipal ?? 500),
+    maxPendingBytesPerPrincipal: positive(problems, 'maxPendingBytesPerPrincipal', options.maxPendingBytesPerPrincipal ?? 64 * 1024 * 1024),
     windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 16384, 16),
     windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',

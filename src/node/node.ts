@@ -401,8 +401,12 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   );
   const apiLog = log.child({ component: 'front-end' });
   // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
-  const bounds = new PrincipalBounds({ maxPending: config.maxPendingPerPrincipal, maxWaiters: config.maxWaitersPerPrincipal });
-  const enter = (principal: string, reply: string) => bounds.enter(boundKey(config.auth, principal, reply));
+  const bounds = new PrincipalBounds({
+    maxPending: config.maxPendingPerPrincipal,
+    maxWaiters: config.maxWaitersPerPrincipal,
+    maxPendingBytes: config.maxPendingBytesPerPrincipal,
+  });
+  const enter = (principal: string, reply: string, bytes: number) => bounds.enter(boundKey(config.auth, principal, reply), bytes);
   const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, enter, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, enter, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
   moveTasks.startWorker();
@@ -651,7 +655,7 @@ function serveApi(
   subject: string,
   queueGroup: string | undefined,
   frontEnd: FrontEnd,
-  enter: (principal: string, reply: string) => Slot,
+  enter: (principal: string, reply: string, bytes: number) => Slot,
   metrics: NodeMetrics,
   log: Logger,
 ): Subscription {
@@ -674,7 +678,7 @@ function serveApi(
       try {
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
         // The principal's bounds before any work (principal-bounds.ts); the slot goes with the reply.
-        slot = enter(principal, msg.reply);
+        slot = enter(principal, msg.reply, msg.data.byteLength);
         const request = decodeRequest(action, msg.data);
         queue = 'queue' in request ? request.queue : '';
         if (frontEnd.waits(action, request)) slot.wait();

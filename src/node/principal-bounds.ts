@@ -1,7 +1,8 @@
 /**
  * Bounds per principal on one node (docs/security.md, "Hostile input"): requests outstanding at
- * once (WHARF_MAX_PENDING_PER_PRINCIPAL) and, among them, long-poll receives and stream reads
- * waiting at once (WHARF_MAX_WAITERS_PER_PRINCIPAL). The node's other bounds are per queue
+ * once (WHARF_MAX_PENDING_PER_PRINCIPAL), the bytes of their frames (WHARF_MAX_PENDING_BYTES_PER_
+ * PRINCIPAL: a thousand 8 MB sends would otherwise hold 8 GB) and, among them, long-poll receives
+ * and stream reads waiting at once (WHARF_MAX_WAITERS_PER_PRINCIPAL). The node's other bounds are per queue
  * (WHARF_MAX_WAITERS) and per partition (WHARF_MAX_PENDING): without these, one client could take
  * every long-poll slot of a queue, or fill a partition's pending work, and other principals would
  * get `over_limit`. Past its bound a request is refused with `over_limit` before any work is done
@@ -23,6 +24,8 @@ export interface PrincipalBoundsOptions {
   maxPending: number;
   /** Long polls (among them) one principal may have waiting on this node. */
   maxWaiters: number;
+  /** Bytes of request frames one principal may have outstanding; a request alone always fits. */
+  maxPendingBytes: number;
 }
 
 /** What one request holds; `release` frees it all, and only the first call counts. */
@@ -35,6 +38,7 @@ export interface Slot {
 interface Held {
   pending: number;
   waiters: number;
+  bytes: number;
 }
 
 /**
@@ -57,18 +61,25 @@ export class PrincipalBounds {
     this.options = options;
   }
 
-  /** Takes a request slot for `key` (`boundKey`), or throws `over_limit`. */
-  enter(key: string): Slot {
+  /** Takes a request slot for `key` (`boundKey`) and a request of `bytes`, or throws `over_limit`. */
+  enter(key: string, bytes = 0): Slot {
     let held = this.held.get(key);
     if (held === undefined) {
-      held = { pending: 0, waiters: 0 };
+      held = { pending: 0, waiters: 0, bytes: 0 };
       this.held.set(key, held);
     }
-    const { maxPending, maxWaiters } = this.options;
+    const { maxPending, maxWaiters, maxPendingBytes } = this.options;
     if (held.pending >= maxPending) {
       throw new WharfError(ErrorCode.OverLimit, `${key} has ${held.pending} requests outstanding on this node, its limit (WHARF_MAX_PENDING_PER_PRINCIPAL); retry when some are answered`);
     }
+    if (held.pending > 0 && held.bytes + bytes > maxPendingBytes) {
+      throw new WharfError(
+        ErrorCode.OverLimit,
+        `${key} has ${held.bytes} bytes of requests outstanding on this node; ${bytes} more would pass its limit of ${maxPendingBytes} (WHARF_MAX_PENDING_BYTES_PER_PRINCIPAL); retry when some are answered`,
+      );
+    }
     held.pending++;
+    held.bytes += bytes;
     const entry = held;
     let waiting = false;
     let released = false;
@@ -85,6 +96,7 @@ export class PrincipalBounds {
         if (released) return;
         released = true;
         entry.pending--;
+        entry.bytes -= bytes;
         if (waiting) entry.waiters--;
         if (entry.pending === 0) this.held.delete(key);
       },
@@ -94,7 +106,7 @@ export class PrincipalBounds {
   /** What `key` holds now. */
   holding(key: string): Held {
     const held = this.held.get(key);
-    return held === undefined ? { pending: 0, waiters: 0 } : { ...held };
+    return held === undefined ? { pending: 0, waiters: 0, bytes: 0 } : { ...held };
   }
 
   /** Keys with requests outstanding. */

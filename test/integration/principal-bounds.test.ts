@@ -123,3 +123,35 @@ test('with authorization off, the bound is per connection: one anonymous client 
   const got = [...(await Promise.all(waits)).flat(), ...(await Promise.all(held)).flat()];
   t.deepEqual(got.map((m) => text(m.body)).sort(), ['a', 'b', 'c', 'd']);
 });
+
+test('the bytes of a principal’s outstanding requests are bounded: a burst of large sends is refused past it, another principal is served', async (t) => {
+  t.timeout(180_000);
+  // 300 KB of frames at once: one 256 KiB send always fits alone, a second does not while it waits.
+  const f = await startSecured(t, ['alice@acme', 'bob@globex'], { maxPendingBytesPerPrincipal: 300_000 });
+  const alice = await f.client('alice', { maxAttempts: 1 });
+  const bob = await f.client('bob', { maxAttempts: 1 });
+  await alice.createQueue('acme_big');
+  await bob.createQueue('globex_jobs');
+  const big = new Uint8Array(200_000).fill(0x61);
+  const [burst] = await Promise.all([
+    Promise.allSettled(Array.from({ length: 10 }, () => alice.request('SendMessage', { queue: 'acme_big', body: big }))),
+    Promise.all(Array.from({ length: 5 }, (_, i) => bob.request('SendMessage', { queue: 'globex_jobs', body: body(`bob ${i}`) }))),
+  ]);
+  const rejected = burst.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as WharfError);
+  const sent = burst.filter((r) => r.status === 'fulfilled').length;
+  t.true(sent > 0, 'what fits goes through');
+  t.true(rejected.length > 0, 'the rest is refused');
+  for (const err of rejected) {
+    t.true(isWharfError(err, ErrorCode.OverLimit), err.message);
+    t.regex(err.message, /principal alice has \d+ bytes of requests outstanding.*WHARF_MAX_PENDING_BYTES_PER_PRINCIPAL/);
+  }
+  // Nothing refused was stored; what was acknowledged is there, whole.
+  const got = await eventually(async () => {
+    const { counts } = await alice.getQueueAttributes('acme_big');
+    return counts.approximateNumberOfMessages === sent ? counts : undefined;
+  }, { message: `acme_big holds the ${sent} acknowledged sends` });
+  t.is(got.approximateNumberOfMessages, sent);
+  t.is((await bob.getQueueAttributes('globex_jobs')).counts.approximateNumberOfMessages, 5, 'bob was served');
+  // Once answered, alice has room again.
+  await t.notThrowsAsync(alice.request('SendMessage', { queue: 'acme_big', body: big }));
+});

@@ -15,7 +15,7 @@ test('with authorization on a request counts against its principal, else against
 });
 
 test('past a bound the request is refused with over_limit naming the setting; every release counts once', (t) => {
-  const bounds = new PrincipalBounds({ maxPending: 3, maxWaiters: 2 });
+  const bounds = new PrincipalBounds({ maxPending: 3, maxWaiters: 2, maxPendingBytes: Infinity });
   const a = [bounds.enter('principal a'), bounds.enter('principal a'), bounds.enter('principal a')];
   const err = t.throws(() => bounds.enter('principal a'));
   t.true(isWharfError(err, ErrorCode.OverLimit));
@@ -25,11 +25,28 @@ test('past a bound the request is refused with over_limit naming the setting; ev
   a[1]?.wait();
   const waiting = t.throws(() => a[2]?.wait());
   t.regex(waiting?.message ?? '', /principal a has 2 long polls waiting.*WHARF_MAX_WAITERS_PER_PRINCIPAL/);
-  t.deepEqual(bounds.holding('principal a'), { pending: 3, waiters: 2 });
+  t.deepEqual(bounds.holding('principal a'), { pending: 3, waiters: 2, bytes: 0 });
   a[0]?.release();
   a[0]?.release();
-  t.deepEqual(bounds.holding('principal a'), { pending: 2, waiters: 1 }, 'a second release frees nothing');
+  t.deepEqual(bounds.holding('principal a'), { pending: 2, waiters: 1, bytes: 0 }, 'a second release frees nothing');
   a[1]?.release();
   a[2]?.release();
   t.is(bounds.size, 0, 'a principal without outstanding requests takes no memory');
+});
+
+test('the bytes of outstanding requests are bounded too; a request alone always fits', (t) => {
+  const bounds = new PrincipalBounds({ maxPending: 100, maxWaiters: 10, maxPendingBytes: 1000 });
+  const big = bounds.enter('principal a', 5000);
+  t.deepEqual(bounds.holding('principal a'), { pending: 1, waiters: 0, bytes: 5000 }, 'alone, a frame above the bound is let in');
+  const err = t.throws(() => bounds.enter('principal a', 1));
+  t.true(isWharfError(err, ErrorCode.OverLimit));
+  t.regex(err?.message ?? '', /principal a has 5000 bytes of requests outstanding.*WHARF_MAX_PENDING_BYTES_PER_PRINCIPAL/);
+  t.notThrows(() => bounds.enter('principal b', 900).release(), 'another principal is not affected');
+  big.release();
+  const small = [bounds.enter('principal a', 600), bounds.enter('principal a', 400)];
+  t.throws(() => bounds.enter('principal a', 1), undefined, 'at the bound');
+  small[0]?.release();
+  t.notThrows(() => bounds.enter('principal a', 600).release(), 'room again once a request is answered');
+  small[1]?.release();
+  t.is(bounds.size, 0);
 });
