@@ -1,8 +1,9 @@
 /**
  * The node's fair scheduler: which partition's pending requests go to its actor next. A partition
- * actor turns the requests it is handed into one durable write, and RocksDB writes (with their
- * fsync) run on the event loop's thread, so a partition handed everything a flood left pending
- * holds the thread for one huge write while every other partition waits. Instead, each turn of
+ * actor turns the requests it is handed into one durable write, built on the event loop and
+ * written in order behind the node's other writes (src/storage/write-thread.ts), so a partition
+ * handed everything a flood left pending holds the thread while it builds one huge batch, and
+ * every other partition's write queues behind that batch's. Instead, each turn of
  * the event loop serves the partitions with pending work in deficit round-robin order: each earns
  * `quantum` (messages) a round and hands over the requests that fit in what it has earned. A
  * flooded partition writes about a quantum at a time, and a quiet one waits for one quantum of
