@@ -216,9 +216,9 @@ export class Ledger {
     this.fifo?.release(now);
     for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
-        const seen = this.dedups.get(dedupId);
-        if (seen !== undefined && seen.expires > now) {
-          ids.push(seen.messageId);
+        const seen = this.remembered(dedupId, now);
+        if (seen !== undefined) {
+          ids.push(seen);
           continue;
         }
         this.dedups.set(dedupId, { messageId: record.id, expires });
@@ -238,6 +238,12 @@ export class Ledger {
       while (this.dedups.size > MAX_DEDUPS && this.dedupGroups.length > 1) this.dropDedupGroup();
     }
     return ids;
+  }
+
+  /** The message a deduplication id stands for while its window lasts. */
+  remembered(dedupId: string, now: number): string | undefined {
+    const seen = this.dedups.get(dedupId);
+    return seen !== undefined && seen.expires > now ? seen.messageId : undefined;
   }
 
   /** A new deduplication window (the queue's deduplicationWindow changed): ids sent from now on keep it. */

@@ -165,7 +165,7 @@ export class PartitionClient implements Pending {
       const w = this.waiting.get(item.id);
       if (item.op.type === 'send' && sealed) {
         this.waiting.delete(item.id);
-        w?.resolve({ type: 'failed', code: ErrorCode.PartitionDraining, message: 'the partition is being retired: it takes no more sends' });
+        w?.resolve(refusal(item.op, ref));
         continue;
       }
       if (item.op.type === 'send') {
@@ -235,4 +235,18 @@ export class PartitionClient implements Pending {
     for (const d of this.detach.splice(0)) d.unsubscribe();
     this.failFrom(this.attached);
   }
+}
+
+/**
+ * A sealed partition's answer to a send: a retry of sends it already stored (every message's
+ * deduplication id remembered) is answered as the duplicate it is, with the original message ids,
+ * so a retry that reaches it after the layout changed is not stored again elsewhere. Anything else
+ * is refused: nothing is stored, and the front-end sends it to an active partition.
+ */
+function refusal(op: Extract<PartitionOp, { type: 'send' }>, ref: PartitionRef): PartitionResult {
+  const { ledger, now } = ref.getSnapshot().context;
+  const at = now();
+  const ids = op.messages.map((m) => (m.dedupId === undefined ? undefined : ledger?.remembered(m.dedupId, at)));
+  if (ids.every((id) => id !== undefined)) return { type: 'sent', ids };
+  return { type: 'failed', code: ErrorCode.PartitionDraining, message: 'the partition is being retired: it takes no more sends' };
 }

@@ -64,6 +64,11 @@ interface Routing {
   active: PartitionRouter[];
   /** Hold messages: active and draining. */
   served: PartitionRouter[];
+  /**
+   * The active partitions before the last change of the active set this node saw, if any: a send
+   * with a deduplication id tries the partition its id named then, while that one drains.
+   */
+  before: PartitionRouter[] | undefined;
 }
 
 export class QueueService {
@@ -119,10 +124,14 @@ export class QueueService {
     const states = partitionStates(meta);
     while (this.routers.length < states.length) this.routers.push(this.newRouter(this.routers.length));
     const routers = this.routers;
+    const active = routers.filter((_, id) => states[id] === 'active');
+    const last = this.routing;
+    const changed = last !== undefined && (last.active.length !== active.length || last.active.some((p, i) => p !== active[i]));
     this.routing = {
       layout: key,
-      active: routers.filter((_, id) => states[id] === 'active'),
+      active,
       served: routers.filter((_, id) => states[id] !== undefined && states[id] !== 'retired'),
+      before: changed ? last.active : last?.before,
     };
     return this.routing;
   }
@@ -142,14 +151,20 @@ export class QueueService {
    * lives in one partition); otherwise round robin, except for a send with a deduplication id: its
    * partition follows from the id, so a retry reaches the partition that remembers it. (A FIFO
    * queue's retry names the same group, and scope `queue` has one partition: attributes.ts.) A
-   * change of the active set (auto-scaling) moves ids to other partitions: docs/autoscaling.md.
+   * change of the active set (auto-scaling) moves ids to other partitions, so while the partition an
+   * id named before the change drains, it is asked first: it answers a retry it remembers as the
+   * duplicate it is (partition-client.ts) and refuses anything else (docs/autoscaling.md).
    * `refused` are partitions that answered partition_draining before this node's cache saw it.
    */
   private pickPartition(message: NewMessage | undefined, refused?: ReadonlySet<PartitionRouter>): PartitionRouter {
-    const { active } = this.currentRouting();
+    const { active, served, before } = this.currentRouting();
+    const key = message?.record.group ?? message?.dedupId;
+    if (key !== undefined && before !== undefined && before.length > 0) {
+      const earlier = before[partitionOfId(key, before.length)] as PartitionRouter;
+      if (!active.includes(earlier) && served.includes(earlier) && !refused?.has(earlier)) return earlier;
+    }
     const candidates = refused === undefined || refused.size === 0 ? active : active.filter((p) => !refused.has(p));
     const n = candidates.length;
-    const key = message?.record.group ?? message?.dedupId;
     const p = n === 0 ? undefined : candidates[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
     if (!p) throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} has no active partition here yet; retry shortly`);
     return p;
