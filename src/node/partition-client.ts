@@ -25,7 +25,7 @@ const UNSCHEDULED = new FairScheduler({ quantum: Infinity, maxPending: Infinity 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
-export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number };
+export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number; storedBytes?: number };
 /** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
 export type PartitionCounts = Counts & { oldestAgeMs: number };
 
@@ -209,7 +209,7 @@ export class PartitionClient implements Pending {
   /** Counts from the partition actor's snapshot; undefined unless it is serving. */
   counts(): Counts | undefined {
     const ledger = this.current()?.getSnapshot().context.ledger;
-    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount };
+    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount, storedBytes: ledger.storedBytes };
   }
 
   /** Messages the partition marked for its dead-letter queue and the node has not moved yet. */

@@ -4,11 +4,11 @@
  * them. Queue-level state lives here only for long polling (the waiting receivers).
  */
 import { createHash } from 'node:crypto';
-import type { Delivery, HandleResult, NewMessage } from '../../actors/partition/ledger.ts';
+import type { Delivery, HandleResult, NewMessage, SendLimits } from '../../actors/partition/ledger.ts';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
-import { partitionLength, type LengthLimit } from '../../actors/partition/dead-letter.ts';
+import { partitionLength } from '../../actors/partition/dead-letter.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
@@ -239,19 +239,35 @@ export class QueueService {
     return `${message.messageGroupId ?? ''}\n${id}`;
   }
 
-  /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
-  private lengthLimit(): { limit?: LengthLimit } {
-    const { maxLength, overflowPolicy } = this.attributes;
-    if (maxLength === undefined) return {};
+  /**
+   * The queue's maxLength (with its overflow policy, dead-letter.ts) and maxStoredBytes as one
+   * partition enforces them: each active partition its share.
+   */
+  private sendLimits(): SendLimits {
+    const { maxLength, overflowPolicy, maxStoredBytes = 0 } = this.attributes;
     const partitions = Math.max(1, this.currentRouting().active.length);
-    return { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } };
+    return {
+      ...(maxLength === undefined ? {} : { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } }),
+      ...(maxStoredBytes === 0 ? {} : { maxStoredBytes: partitionBytes(maxStoredBytes, partitions) }),
+    };
+  }
+
+  /** A send refused by a partition at its share of maxStoredBytes: nothing of it was stored. */
+  private storedBytesFull(): WharfError {
+    const { maxStoredBytes = 0 } = this.attributes;
+    const partitions = Math.max(1, this.currentRouting().active.length);
+    return new WharfError(
+      ErrorCode.QueueFull,
+      `queue ${this.name} holds its maxStoredBytes of ${maxStoredBytes} bytes (${partitionBytes(maxStoredBytes, partitions)} per partition): delete messages to make room`,
+    );
   }
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.sendPicked((refused) => this.pickPartition(entry, refused), () => ({ type: 'send', messages: [entry], ...this.lengthLimit() }));
+    const result = await this.sendPicked((refused) => this.pickPartition(entry, refused), () => ({ type: 'send', messages: [entry], ...this.sendLimits() }));
     expectOk(result);
     if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
+    if (result.type === 'sent' && (result.overStoredBytes?.length ?? 0) > 0) throw this.storedBytesFull();
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
   }
 
@@ -287,7 +303,7 @@ export class QueueService {
         // A refused part goes elsewhere whole: a standard queue's batch stays one write.
         const result = await this.sendPicked(
           (refused) => (refused.size === 0 ? chosen : this.pickPartition(entries[0], refused)),
-          () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() }),
+          () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.sendLimits() }),
         );
         if (result.type === 'failed') {
           failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
@@ -295,8 +311,10 @@ export class QueueService {
         }
         const ids = result.type === 'sent' ? result.ids : [];
         const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
+        const overBytes = new Set(result.type === 'sent' ? (result.overStoredBytes ?? []) : []);
         entries.forEach((a, i) => {
           if (rejected.has(i)) failed.push(entryFailure(a.id, queueFull(this.name)));
+          else if (overBytes.has(i)) failed.push(entryFailure(a.id, this.storedBytesFull()));
           else successful.push({ id: a.id, messageId: ids[i] || a.record.id });
         });
       }),
@@ -631,6 +649,11 @@ function throwIfRefused(result: HandleResult | undefined): void {
   if (result === 'not_in_flight') {
     throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
   }
+}
+
+/** A queue's maxStoredBytes as each of its `partitions` enforces it. */
+function partitionBytes(maxStoredBytes: number, partitions: number): number {
+  return Math.max(1, Math.ceil(maxStoredBytes / partitions));
 }
 
 function queueFull(queue: string): WharfError {

@@ -64,7 +64,7 @@ const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
 /** The message counts, without the age of the oldest message (it moves with time). */
-type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage'>;
+type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage' | 'approximateStoredBytes'>;
 
 function counts(visible: number, notVisible: number, delayed: number): MessageCounts {
   return {
