@@ -633,8 +633,8 @@ export class Ledger {
 
   /**
    * Takes a message leaving the partition off its stored bytes. Called before the count drops. A
-   * message removed from disk by offset alone (retention, a TTL) counts the mean of those held:
-   * reading its record to learn its size would cost a read per removal.
+   * message removed by offset alone (retention or a TTL before any delivery) counts the mean of
+   * those held: reading its record to learn its size would cost a read per removal.
    */
   private forgetBytes(size: number | undefined): void {
     const held = this.state.stored + this.state.delayed - this.state.delayedInPlace;

@@ -76,7 +76,7 @@ function counts(visible: number, notVisible: number, delayed: number): MessageCo
 }
 
 async function countsOf(f: WharfFixture, queue: string): Promise<MessageCounts> {
-  const { approximateAgeOfOldestMessage: _age, ...rest } = (await f.client.getQueueAttributes(queue)).counts;
+  const { approximateAgeOfOldestMessage: _age, approximateStoredBytes: _bytes, ...rest } = (await f.client.getQueueAttributes(queue)).counts;
   return rest;
 }
 
