@@ -32,9 +32,15 @@ export const servedPartitions = (meta: Layout): number[] => idsWhere(meta, (s) =
 
 export const layoutGeneration = (meta: Layout): number => meta.layout?.generation ?? 0;
 
-/** The layout with `id` in `state` (a new id when `id` is the next one). */
+/**
+ * The layout with `id` in `state` (a new id when `id` is the next one). A change of the active set
+ * records the active partitions before it (`previous`); a retirement keeps those recorded.
+ */
 export function withState(meta: Layout, id: number, state: PartitionState): PartitionLayout {
-  const states = [...partitionStates(meta)];
+  const before = partitionStates(meta);
+  const states = [...before];
   states[id] = state;
-  return { states, generation: layoutGeneration(meta) + 1 };
+  const changesActive = (before[id] === 'active') !== (state === 'active');
+  const previous = changesActive ? activePartitions(meta) : meta.layout?.previous;
+  return { states, generation: layoutGeneration(meta) + 1, ...(previous === undefined ? {} : { previous }) };
 }

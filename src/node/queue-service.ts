@@ -65,8 +65,8 @@ interface Routing {
   /** Hold messages: active and draining. */
   served: PartitionRouter[];
   /**
-   * The active partitions before the last change of the active set this node saw, if any: a send
-   * with a deduplication id tries the partition its id named then, while that one drains.
+   * The active partitions before the last change of the active set (layout.ts): a send with a
+   * deduplication id tries the partition its id named then, while that one drains.
    */
   before: PartitionRouter[] | undefined;
 }
@@ -124,14 +124,13 @@ export class QueueService {
     const states = partitionStates(meta);
     while (this.routers.length < states.length) this.routers.push(this.newRouter(this.routers.length));
     const routers = this.routers;
-    const active = routers.filter((_, id) => states[id] === 'active');
-    const last = this.routing;
-    const changed = last !== undefined && (last.active.length !== active.length || last.active.some((p, i) => p !== active[i]));
+    const previous = meta.layout?.previous?.map((id) => routers[id]);
+    const before = previous?.every((p) => p !== undefined) ? (previous as PartitionRouter[]) : undefined;
     this.routing = {
       layout: key,
-      active,
+      active: routers.filter((_, id) => states[id] === 'active'),
       served: routers.filter((_, id) => states[id] !== undefined && states[id] !== 'retired'),
-      before: changed ? last.active : last?.before,
+      before,
     };
     return this.routing;
   }
