@@ -248,6 +248,16 @@ export class Ledger {
     return ids;
   }
 
+  /**
+   * Whether this FIFO partition holds a message of `group` (ready, delayed or in flight): undefined
+   * while some of its messages are on disk only, which it cannot tell without reading them.
+   */
+  holdsGroup(group: string): boolean | undefined {
+    if (this.fifo === undefined) return false;
+    if (this.fifo.has(group)) return true;
+    return this.diskCursor < this.state.nextOffset || this.fifo.skipped.size > 0 ? undefined : false;
+  }
+
   /** The message a deduplication id stands for while its window lasts. */
   remembered(dedupId: string, now: number): string | undefined {
     const seen = this.dedups.get(dedupId);

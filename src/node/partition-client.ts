@@ -14,10 +14,11 @@ import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 import type { Store } from '../storage/store.ts';
 import type { PartitionLoad } from '../meta/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
-import { ErrorCode } from '../errors.ts';
 import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 import Denque from 'denque';
 import { FairScheduler, opCost, type Pending } from './fair-scheduler.ts';
+import { drainingSend, type DrainingKnowledge } from '../../actors/partition/draining.ts';
+import type { NewMessage } from '../../actors/partition/ledger.ts';
 
 /** Without the node's scheduler (tests of one partition): everything pending goes at the next turn. */
 const UNSCHEDULED = new FairScheduler({ quantum: Infinity, maxPending: Infinity });
@@ -56,6 +57,8 @@ export class PartitionClient implements Pending {
   /** Messages sent to it through this client, and their bytes: the load its heartbeat reports. */
   private sent = 0;
   private sentBytes = 0;
+  /** Message groups of sends handed to the actor and not answered yet, with how many messages each. */
+  private readonly sending = new Map<string, number>();
 
   constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false, scheduler: FairScheduler = UNSCHEDULED) {
     this.scheduler = scheduler;
@@ -164,18 +167,51 @@ export class PartitionClient implements Pending {
     for (const item of items) {
       const w = this.waiting.get(item.id);
       if (item.op.type === 'send' && sealed) {
-        this.waiting.delete(item.id);
-        w?.resolve(refusal(item.op, ref));
-        continue;
+        const answer = drainingSend(item.op.messages, this.knowledge(ref));
+        if (answer.type !== 'accept') {
+          this.waiting.delete(item.id);
+          w?.resolve(answer.type === 'sent' ? answer : { type: 'failed', code: answer.code, message: answer.message });
+          continue;
+        }
       }
       if (item.op.type === 'send') {
         this.sent += item.op.messages.length;
         for (const m of item.op.messages) this.sentBytes += recordSize(m.record);
+        if (w) this.countGroups(item.op.messages, w);
       }
       if (w) w.ref = ref;
       admitted.push(item);
     }
     if (admitted.length > 0) ref.send({ type: 'requests', items: admitted });
+  }
+
+  /**
+   * Counts the message groups of a send from its hand-over to its answer: until then the ledger
+   * may not show them yet, and a draining partition must know it holds them (draining.ts).
+   */
+  private countGroups(messages: readonly NewMessage[], w: { resolve: (result: PartitionResult) => void }): void {
+    const groups = messages.flatMap((m) => (m.record.group === undefined ? [] : [m.record.group]));
+    if (groups.length === 0) return;
+    for (const g of groups) this.sending.set(g, (this.sending.get(g) ?? 0) + 1);
+    const resolve = w.resolve;
+    w.resolve = (result) => {
+      for (const g of groups) {
+        const n = (this.sending.get(g) ?? 0) - 1;
+        if (n > 0) this.sending.set(g, n);
+        else this.sending.delete(g);
+      }
+      resolve(result);
+    };
+  }
+
+  /** What a draining partition knows to answer a send (draining.ts). */
+  private knowledge(ref: PartitionRef): DrainingKnowledge {
+    const { ledger, now } = ref.getSnapshot().context;
+    const at = now();
+    return {
+      remembered: (id) => ledger?.remembered(id, at),
+      holds: (group) => ((this.sending.get(group) ?? 0) > 0 ? true : ledger?.holdsGroup(group)),
+    };
   }
 
   /** What the auto-scaling budget is measured against (the heartbeat's report); undefined unless serving. */
@@ -235,18 +271,4 @@ export class PartitionClient implements Pending {
     for (const d of this.detach.splice(0)) d.unsubscribe();
     this.failFrom(this.attached);
   }
-}
-
-/**
- * A sealed partition's answer to a send: a retry of sends it already stored (every message's
- * deduplication id remembered) is answered as the duplicate it is, with the original message ids,
- * so a retry that reaches it after the layout changed is not stored again elsewhere. Anything else
- * is refused: nothing is stored, and the front-end sends it to an active partition.
- */
-function refusal(op: Extract<PartitionOp, { type: 'send' }>, ref: PartitionRef): PartitionResult {
-  const { ledger, now } = ref.getSnapshot().context;
-  const at = now();
-  const ids = op.messages.map((m) => (m.dedupId === undefined ? undefined : ledger?.remembered(m.dedupId, at)));
-  if (ids.every((id) => id !== undefined)) return { type: 'sent', ids };
-  return { type: 'failed', code: ErrorCode.PartitionDraining, message: 'the partition is being retired: it takes no more sends' };
 }

@@ -150,9 +150,10 @@ export class QueueService {
    * lives in one partition); otherwise round robin, except for a send with a deduplication id: its
    * partition follows from the id, so a retry reaches the partition that remembers it. (A FIFO
    * queue's retry names the same group, and scope `queue` has one partition: attributes.ts.) A
-   * change of the active set (auto-scaling) moves ids to other partitions, so while the partition an
-   * id named before the change drains, it is asked first: it answers a retry it remembers as the
-   * duplicate it is (partition-client.ts) and refuses anything else (docs/autoscaling.md).
+   * change of the active set (auto-scaling) moves ids and groups to other partitions, so while the
+   * partition a key named before the change drains, it is asked first: it answers a retry it
+   * remembers as the duplicate it is, takes a group it still holds, and refuses anything else
+   * (actors/partition/draining.ts, docs/autoscaling.md).
    * `refused` are partitions that answered partition_draining before this node's cache saw it.
    */
   private pickPartition(message: NewMessage | undefined, refused?: ReadonlySet<PartitionRouter>): PartitionRouter {
@@ -161,6 +162,11 @@ export class QueueService {
     if (key !== undefined && before !== undefined && before.length > 0) {
       const earlier = before[partitionOfId(key, before.length)] as PartitionRouter;
       if (!active.includes(earlier) && served.includes(earlier) && !refused?.has(earlier)) return earlier;
+    }
+    if (this.attributes.fifo && refused !== undefined && active.some((p) => refused.has(p))) {
+      // The group's partition in this node's layout is no longer active: a newer layout moved the
+      // group, and another partition of this one could take it before its earlier messages.
+      throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} changed its partitions; retry shortly`);
     }
     const candidates = refused === undefined || refused.size === 0 ? active : active.filter((p) => !refused.has(p));
     const n = candidates.length;
@@ -289,21 +295,31 @@ export class QueueService {
     }
     if (accepted.length === 0) return { successful: [], failed };
     // A standard queue's batch goes to one partition: one atomic write, in order. A FIFO queue's
-    // goes to its groups' partitions, one atomic write each, every group's entries in batch order.
-    const parts = new Map<PartitionRouter, Array<NewMessage & { id: string }>>();
+    // goes to its groups' partitions, one atomic write each, every group's entries in batch order;
+    // to a draining partition one write per group, since it takes or refuses each group on its own
+    // (draining.ts).
+    const parts = new Map<PartitionRouter | string, { chosen: PartitionRouter; entries: Array<NewMessage & { id: string }> }>();
     const first = this.attributes.fifo ? undefined : this.pickPartition(accepted[0]);
+    const { active } = this.currentRouting();
     for (const entry of accepted) {
       const p = first ?? this.pickPartition(entry);
-      parts.set(p, [...(parts.get(p) ?? []), entry]);
+      const key = first === undefined && !active.includes(p) ? `${p.index}\n${entry.record.group ?? ''}` : p;
+      const part = parts.get(key);
+      if (part === undefined) parts.set(key, { chosen: p, entries: [entry] });
+      else part.entries.push(entry);
     }
     const successful: Array<{ id: string; messageId: string }> = [];
     await Promise.all(
-      [...parts].map(async ([chosen, entries]) => {
+      [...parts.values()].map(async ({ chosen, entries }) => {
         // A refused part goes elsewhere whole: a standard queue's batch stays one write.
         const result = await this.sendPicked(
           (refused) => (refused.size === 0 ? chosen : this.pickPartition(entries[0], refused)),
           () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.sendLimits() }),
-        );
+        ).catch((err: unknown) => {
+          failed.push(...entries.map((a) => entryFailure(a.id, err)));
+          return undefined;
+        });
+        if (result === undefined) return;
         if (result.type === 'failed') {
           failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
           return;
