@@ -8,9 +8,12 @@
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
  *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
+ *   BENCH_LATENCY_RATE   its rate, msgs/s (5,000)
+ *   BENCH_LATENCY_POLLERS its long-poll receivers (2, as bench/run.ts)
  *   BENCH_CPU_PROF_DIR   the Wharf nodes and this process (the client) write CPU profiles of the (last)
  *                        receive+delete phase there (bench/cpu-profile.ts, bench/profiler.ts);
  *                        summarise them with `node --import tsx bench/profile-summary.ts <dir>`
+ *   BENCH_PROFILE_PHASE  the phase those profiles cover: receive (default) or produce
  *   BENCH_KEEP=1         keep the temp dir (stores and logs)
  *   WHARF_*              passed to the Wharf nodes
  */
@@ -45,6 +48,7 @@ type Section = (typeof SECTIONS)[number];
 const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
 const RECEIVE_LOOPS = 8;
 const RECEIVE_BATCH = 500;
+const PROFILED_PHASE = process.env['BENCH_PROFILE_PHASE'] === 'produce' ? 'produce' : 'receive';
 const PUBLISH_WINDOW = 512;
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -120,24 +124,28 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
       await client.createQueue(queue, attributes);
       if (replicated) await waitUsable({ natsUrl, usableTimeoutMs: 60_000, log }, queue, guard);
       if (process.env['BENCH_LATENCY'] === '1') {
-        const options = { natsUrl, latency: { rate: 5000, seconds: 10, warmupSeconds: 1, pollers: 2 } };
+        const rate = intFromEnv('BENCH_LATENCY_RATE', 5000);
+        const options = { natsUrl, latency: { rate, seconds: 10, warmupSeconds: 1, pollers: intFromEnv('BENCH_LATENCY_POLLERS', 2) } };
         const latency = await guard(endToEndLatency(options, cluster, queue), 180_000, 'latency');
-        log(`${section} run ${run}: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms at 5,000 msgs/s (drained ${latency.drainMs} ms after the last send)`);
+        log(`${section} run ${run}: e2e p50 ${latency.p50} ms, p99 ${latency.p99} ms at ${rate.toLocaleString('en-US')} msgs/s (drained ${latency.drainMs} ms after the last send)`);
         await client.deleteQueue(queue);
         continue;
       }
-      let meter = await cpuTimeMeter(pids);
-      const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
-      const produceCpu = await meter();
-      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(produceCpu))}; ${perMessage(produceCpu, messages)}`);
-      const { counts } = await client.getQueueAttributes(queue);
-      if (counts.approximateNumberOfMessages < messages) throw new Error(`after the produce the queue holds ${JSON.stringify(counts)}`);
       const markProfiles = () => {
         for (const n of nodes) process.kill(n.pid, 'SIGUSR2');
         clientProfile?.mark();
       };
+      const profile = (phase: 'produce' | 'receive') => profDir !== undefined && PROFILED_PHASE === phase;
+      if (profile('produce')) markProfiles();
+      let meter = await cpuTimeMeter(pids);
+      const produce = await guard(produceMessages(client, queue, messages), phaseTimeoutMs(messages), 'produce');
+      const produceCpu = await meter();
+      if (profile('produce')) markProfiles();
+      log(`${section} run ${run}: produce ${produce.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(produceCpu))}; ${perMessage(produceCpu, messages)}`);
+      const { counts } = await client.getQueueAttributes(queue);
+      if (counts.approximateNumberOfMessages < messages) throw new Error(`after the produce the queue holds ${JSON.stringify(counts)}`);
       const idle = await idleRate(pids);
-      if (profDir) markProfiles();
+      if (profile('receive')) markProfiles();
       meter = await cpuTimeMeter(pids);
       const receive = await guard(
         receiveAndDelete(client, queue, messages, { receiveLoops: RECEIVE_LOOPS, receiveBatch: RECEIVE_BATCH }),
@@ -145,7 +153,7 @@ async function runWharfSection(section: 'r3-sync' | 'r3-async' | 'r1', natsUrl: 
         'receive+delete',
       );
       const cpu = await meter();
-      if (profDir) markProfiles();
+      if (profile('receive')) markProfiles();
       log(`${section} run ${run}: receive+delete ${receive.perSecond.toLocaleString('en-US')} msgs/s; CPU ${formatCores(coresOf(cpu))}; ${perMessage(cpu, messages, idle)}`);
       await client.deleteQueue(queue);
     }

@@ -17,7 +17,7 @@
  * | queue_already_exists    | CreateQueue with attributes different from the existing queue | no        |
  * | invalid_receipt_handle  | malformed, or stale (the message was redelivered or deleted)   | no        |
  * | message_not_in_flight   | ChangeMessageVisibility on a message whose lease already ended | no        |
- * | over_limit              | a bounded resource is full (in-flight messages, waiters)       | yes       |
+ * | over_limit              | a bounded resource is full (in-flight messages, waiters, a principal's requests) | yes |
  * | not_leader              | this node does not serve that partition; `leader` says who     | yes       |
  * | timeout                 | no answer in time: the outcome is unknown                      | yes       |
  * | unavailable             | no node answered, or the node is starting or draining          | yes       |

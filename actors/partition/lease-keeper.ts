@@ -1,8 +1,11 @@
 /**
  * The lease keeper: the server side of the opt-in lease heartbeat (docs/api.md, "Lease heartbeat").
  *
- * A receive that asked for the heartbeat hands its deliveries to the keeper under the consumer name
- * it carried. While that consumer's beats keep coming, the keeper extends its leases before they run
+ * A receive that asked for the heartbeat hands its deliveries to the keeper under its principal and
+ * the consumer name it carried: a lease holder is the pair, so a beat or goodbye of another principal
+ * under the same consumer name neither keeps nor ends its leases (the nodes hear each principal's
+ * beats on its own subject, which NATS lets only that principal publish: docs/security.md). While
+ * that holder's beats keep coming, the keeper extends its leases before they run
  * out; once no beat has come for `timeoutMs` (or the consumer said goodbye), it ends them at once, so
  * the messages are receivable again within the timeout instead of after the visibility timeout.
  *
@@ -22,8 +25,16 @@
 import type { HandleResult } from './ledger.ts';
 import type { DeliveryRecord } from './records.ts';
 
-/** The last beat heard from `consumer` (wall ms), and whether it was a goodbye; undefined when none was. */
-export type BeatsOf = (consumer: string) => { at: number; goodbye: boolean } | undefined;
+/**
+ * One key per lease holder: principal names have no space (names.ts) and consumer names are
+ * printable ASCII without it (codec.ts), so no two pairs share a key.
+ */
+export function leaseHolder(principal: string, consumer: string): string {
+  return `${principal} ${consumer}`;
+}
+
+/** The last beat heard from a holder (`leaseHolder`) (wall ms), and whether it was a goodbye; undefined when none was. */
+export type BeatsOf = (holder: string) => { at: number; goodbye: boolean } | undefined;
 
 /** What the keeper needs of the ledger. */
 export interface LeaseTarget {
@@ -32,7 +43,8 @@ export interface LeaseTarget {
 }
 
 interface Kept {
-  consumer: string;
+  /** leaseHolder(principal, consumer). */
+  holder: string;
   seq: number;
   /** The receive's visibility timeout: each extension moves the deadline to now + max(it, timeout). */
   visibilityMs: number;
@@ -55,22 +67,23 @@ export class LeaseKeeper {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Keeps the leases of deliveries made by a heartbeat receive of `consumer`. */
-  track(consumer: string, deliveries: ReadonlyArray<{ offset: number; seq: number }>, visibilityMs: number, now: number): void {
+  /** Keeps the leases of deliveries made by a heartbeat receive of `consumer` as `principal`. */
+  track(principal: string, consumer: string, deliveries: ReadonlyArray<{ offset: number; seq: number }>, visibilityMs: number, now: number): void {
     if (deliveries.length === 0) return;
-    let holder = this.holders.get(consumer);
+    const key = leaseHolder(principal, consumer);
+    let holder = this.holders.get(key);
     if (holder === undefined) {
       holder = { offsets: new Set(), since: now, checkedAt: now };
-      this.holders.set(consumer, holder);
+      this.holders.set(key, holder);
     }
     holder.since = Math.max(holder.since, now);
     for (const { offset, seq } of deliveries) {
       this.forget(offset);
-      this.kept.set(offset, { consumer, seq, visibilityMs });
+      this.kept.set(offset, { holder: key, seq, visibilityMs });
       holder.offsets.add(offset);
     }
     // forget() may have dropped this holder while it was empty.
-    if (!this.holders.has(consumer)) this.holders.set(consumer, holder);
+    if (!this.holders.has(key)) this.holders.set(key, holder);
   }
 
   /** The message at `offset` was deleted (or its lease is not the keeper's any more). */
@@ -78,10 +91,10 @@ export class LeaseKeeper {
     const k = this.kept.get(offset);
     if (k === undefined) return;
     this.kept.delete(offset);
-    const holder = this.holders.get(k.consumer);
+    const holder = this.holders.get(k.holder);
     if (holder === undefined) return;
     holder.offsets.delete(offset);
-    if (holder.offsets.size === 0) this.holders.delete(k.consumer);
+    if (holder.offsets.size === 0) this.holders.delete(k.holder);
   }
 
   /** A purge: nothing is left to keep. */
@@ -97,8 +110,8 @@ export class LeaseKeeper {
   tick(ledger: LeaseTarget, now: number, beatsOf: BeatsOf): { extended: number; released: number } {
     let extended = 0;
     let released = 0;
-    for (const [consumer, holder] of this.holders) {
-      const beat = beatsOf(consumer);
+    for (const [key, holder] of this.holders) {
+      const beat = beatsOf(key);
       const lastSign = Math.max(holder.since, beat?.at ?? -Infinity);
       const gone = beat !== undefined && beat.goodbye && beat.at >= holder.since;
       if (gone || now - lastSign > this.timeoutMs) {
@@ -108,7 +121,7 @@ export class LeaseKeeper {
           const d = ledger.deliveryOf(offset, k.seq);
           if (d !== undefined && d.deadline > now && ledger.changeVisibility(offset, k.seq, 0, now) === 'ok') released++;
         }
-        this.holders.delete(consumer);
+        this.holders.delete(key);
         continue;
       }
       if (now - holder.checkedAt < this.timeoutMs / 4) continue;
@@ -125,12 +138,12 @@ export class LeaseKeeper {
         const span = Math.max(k.visibilityMs, this.timeoutMs);
         if (d.deadline - now < span / 2 && ledger.changeVisibility(offset, k.seq, span, now) === 'ok') extended++;
       }
-      if (holder.offsets.size === 0) this.holders.delete(consumer);
+      if (holder.offsets.size === 0) this.holders.delete(key);
     }
     return { extended, released };
   }
 
-  /** Leases kept now, and by how many consumers (for the inspector and tests). */
+  /** Leases kept now, and by how many holders (for the inspector and tests). */
   get size(): { leases: number; consumers: number } {
     return { leases: this.kept.size, consumers: this.holders.size };
   }

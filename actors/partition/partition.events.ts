@@ -22,6 +22,8 @@ export type PartitionOp =
       maxReceives?: number;
       /** Keep these leases alive while `consumer` heartbeats (lease-keeper.ts); needs `consumer`. */
       heartbeat?: boolean;
+      /** Who received (with `heartbeat`): only this principal's beats keep the leases. @default 'anonymous' */
+      principal?: string;
     }
   /** The node stored these marked messages in their DLQ (dead-letter.ts): one result per offset. */
   | { type: 'deadLettered'; offsets: number[] }

@@ -25,6 +25,7 @@ import { assign, enqueueActions, setup } from 'xstate';
 import { declared } from '../declared.ts';
 import { DEDUP_WINDOW_MS, Ledger, type Delivery } from './ledger.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
+import { ANONYMOUS } from '../../src/names.ts';
 import { Stream, withRetention } from './stream.ts';
 import type {
   CommitInput,
@@ -167,7 +168,7 @@ export const partitionMachine = setup({
             const visibilityMs = kept ? Math.max(op.visibilityMs, context.beats?.timeoutMs ?? 0) : op.visibilityMs;
             const deliveries = ledger.receive(op.max, op.maxBytes, visibilityMs, now, context.retentionMs, op.attemptId, op.consumer, op.maxReceives);
             if (kept && op.consumer !== undefined) {
-              context.keeper?.track(op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
+              context.keeper?.track(op.principal ?? ANONYMOUS, op.consumer, deliveries.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), visibilityMs, now);
             }
             if (deliveries.length === 0 && ledger.hasUnpaged && !ledger.hasReady) deferred.push(request);
             else pending.push({ id, deliveries });

@@ -10,7 +10,7 @@ import { Argument, InvalidArgumentError, Option, type Command } from 'commander'
 import * as v from 'valibot';
 import { principalPolicy } from '../protocol/codec.ts';
 import { PERMISSIONS, type Grant, type Permission, type PrincipalPolicy } from '../protocol/messages.ts';
-import { initialPolicies, natsAuthorization, type SecuritySetup } from '../security/nats-config.ts';
+import { hashPassword, initialPolicies, natsAuthorization, type SecuritySetup } from '../security/nats-config.ts';
 import { outputOf, withClient } from './connection.ts';
 import { formatTable } from './output.ts';
 
@@ -52,8 +52,8 @@ export function registerSecurityCommands(program: Command): void {
     .addHelpText(
       'after',
       `
-Writes <out>/nats-auth.conf (include it in nats-server.conf), <out>/<name>.password for every user
-(mode 600), and <out>/principals.json (apply it with: wharf auth apply <out>/principals.json).
+Writes <out>/nats-auth.conf (include it in nats-server.conf; it holds bcrypt hashes of the
+passwords), <out>/<name>.password for every user (mode 600, the plaintext the clients read), and <out>/principals.json (apply it with: wharf auth apply <out>/principals.json).
 Start the nodes with WHARF_AUTH=true, WHARF_AUTH_ADMINS=<admin>, WHARF_NATS_USER=<node-user> and
 WHARF_NATS_PASSWORD_FILE=<out>/<node-user>.password.
 
@@ -72,7 +72,7 @@ Example:
         writeFileSync(file, `${secret}\n`, { mode: 0o600 });
         return secret;
       };
-      writeFileSync(join(options.out, 'nats-auth.conf'), natsAuthorization(setup, password), { mode: 0o600 });
+      writeFileSync(join(options.out, 'nats-auth.conf'), natsAuthorization(setup, (name) => hashPassword(password(name))), { mode: 0o600 });
       writeFileSync(join(options.out, 'principals.json'), `${JSON.stringify(initialPolicies(setup), null, 2)}\n`);
       out.document({ dir: options.out, users: [setup.nodeUser, ...setup.admins, ...setup.users.map((u) => u.name)] });
       out.line(`wrote ${join(options.out, 'nats-auth.conf')}, principals.json and ${2 + setup.users.length} password files`);

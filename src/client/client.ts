@@ -186,7 +186,7 @@ export class WharfClient {
     this.batching = options.batching ?? {};
     this.routeToPrimaries = options.routeToPrimaries ?? true;
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.heartbeats = new LeaseHeartbeats(nc, this.subjects.leaseHeartbeat, this.consumer, options.heartbeatIntervalMs ?? 1000);
+    this.heartbeats = new LeaseHeartbeats(nc, this.subjects.leaseHeartbeat(this.principal), this.consumer, options.heartbeatIntervalMs ?? 1000);
   }
 
   static async connect(options: ClientOptions = {}): Promise<WharfClient> {

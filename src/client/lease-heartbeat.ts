@@ -1,6 +1,7 @@
 /**
  * The client side of the lease heartbeat: once the client has received with `heartbeat: true`, it
- * publishes a small beat naming its consumer every `intervalMs` on `lease.heartbeat`, which every
+ * publishes a small beat naming its consumer every `intervalMs` on its principal's
+ * `lease.heartbeat.<principal>` (the only one NATS lets it publish with authorization on), which every
  * node hears, for as long as it stays open; closing it says goodbye, so the nodes end its leases at
  * once. A client that dies without closing stops beating, and the nodes end its leases after their
  * heartbeat timeout (WHARF_LEASE_HEARTBEAT_TIMEOUT_MS, 5 s by default).

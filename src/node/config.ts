@@ -16,6 +16,8 @@
  * | maxWaiters        | WHARF_MAX_WAITERS        | `10000`                 |
  * | schedulerQuantum  | WHARF_SCHEDULER_QUANTUM  | `256`                   |
  * | maxPending        | WHARF_MAX_PENDING        | `20000`                 |
+ * | maxPendingPerPrincipal | WHARF_MAX_PENDING_PER_PRINCIPAL | `1000`   |
+ * | maxWaitersPerPrincipal | WHARF_MAX_WAITERS_PER_PRINCIPAL | `500`    |
  * | windowMessages    | WHARF_WINDOW_MESSAGES    | `16384`                 |
  * | windowBytes       | WHARF_WINDOW_BYTES       | `33554432`              |
  * | logLevel          | WHARF_LOG_LEVEL          | `info`                  |
@@ -93,6 +95,13 @@ export interface NodeOptions {
   schedulerQuantum?: number;
   /** Messages of requests pending per partition on a node before new ones answer `over_limit`. @default 20000 */
   maxPending?: number;
+  /**
+   * API requests one principal (with authorization off: one connection) may have outstanding on a
+   * node before new ones answer `over_limit` (src/node/principal-bounds.ts). @default 1000
+   */
+  maxPendingPerPrincipal?: number;
+  /** Long polls (receives and stream reads that wait) one principal may have waiting on a node, among those. @default 500 */
+  maxWaitersPerPrincipal?: number;
   /** Ready messages a partition keeps in memory ahead of delivery. @default 16384 */
   windowMessages?: number;
   /** Bytes of bodies a partition keeps in memory ahead of delivery. @default 32 MiB */
@@ -211,6 +220,8 @@ export interface NodeConfig {
   readonly maxWaiters: number;
   readonly schedulerQuantum: number;
   readonly maxPending: number;
+  readonly maxPendingPerPrincipal: number;
+  readonly maxWaitersPerPrincipal: number;
   readonly windowMessages: number;
   readonly windowBytes: number;
   readonly logLevel: string;
@@ -259,6 +270,8 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MAX_WAITERS: 'maxWaiters',
   WHARF_SCHEDULER_QUANTUM: 'schedulerQuantum',
   WHARF_MAX_PENDING: 'maxPending',
+  WHARF_MAX_PENDING_PER_PRINCIPAL: 'maxPendingPerPrincipal',
+  WHARF_MAX_WAITERS_PER_PRINCIPAL: 'maxWaitersPerPrincipal',
   WHARF_WINDOW_MESSAGES: 'windowMessages',
   WHARF_WINDOW_BYTES: 'windowBytes',
   WHARF_LOG_LEVEL: 'logLevel',
@@ -321,7 +334,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -363,6 +376,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     maxWaiters: positive(problems, 'maxWaiters', options.maxWaiters ?? 10_000),
     schedulerQuantum: positive(problems, 'schedulerQuantum', options.schedulerQuantum ?? 256),
     maxPending: positive(problems, 'maxPending', options.maxPending ?? 20_000),
+    maxPendingPerPrincipal: positive(problems, 'maxPendingPerPrincipal', options.maxPendingPerPrincipal ?? 1000),
+    maxWaitersPerPrincipal: positive(problems, 'maxWaitersPerPrincipal', options.maxWaitersPerPrincipal ?? 500),
     windowMessages: positive(problems, 'windowMessages', options.windowMessages ?? 16384, 16),
     windowBytes: positive(problems, 'windowBytes', options.windowBytes ?? 32 * 1024 * 1024, 1024 * 1024),
     logLevel: options.logLevel ?? 'info',
@@ -408,6 +423,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
   // A cluster reporting on time must never look unreachable.
   if (config.clusterReportMs * 2 > config.clusterTimeoutMs) problems.push('clusterReportMs must be at most half of clusterTimeoutMs');
   if (config.maxMoves > 1000) problems.push('maxMoves must be at most 1000');
+  // A long poll is an outstanding request too: waiters beyond the pending bound could never wait.
+  if (config.maxWaitersPerPrincipal > config.maxPendingPerPrincipal) problems.push('maxWaitersPerPrincipal must be at most maxPendingPerPrincipal');
   if (config.leaseHeartbeatTimeoutMs > 600_000) problems.push('leaseHeartbeatTimeoutMs must be at most 600000 (10 minutes)');
   if (config.replaceAfterMs > 7 * 24 * 3600 * 1000) problems.push('replaceAfterMs must be at most 7 days');
   if (!isClusterModel(config.clusterModel)) problems.push(`clusterModel must be one of ${CLUSTER_MODELS.join(', ')}`);

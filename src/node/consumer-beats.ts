@@ -1,14 +1,18 @@
 /**
  * The lease heartbeats this node hears: every SDK client that received with `heartbeat: true`
- * publishes its consumer name on `lease.heartbeat` (subjects.ts) every second, and a goodbye when it
- * closes. Every node hears every beat, so whichever node holds a partition's primary knows whether
- * the consumers holding its heartbeat leases are alive (actors/partition/lease-keeper.ts).
+ * publishes its consumer name on its principal's `lease.heartbeat.<principal>` (subjects.ts) every
+ * second, and a goodbye when it closes. Every node hears every beat, so whichever node holds a
+ * partition's primary knows whether the holders of its heartbeat leases are alive
+ * (actors/partition/lease-keeper.ts). A beat counts for the principal its subject names, which
+ * NATS lets only that principal publish: a beat under another principal's consumer name is
+ * another holder's.
  *
- * Bounded: at most MAX_CONSUMERS names, the least recently heard forgotten first. A forgotten
- * consumer that still holds leases simply looks silent: its leases end as if it had stopped.
+ * Bounded: at most MAX_CONSUMERS holders, the least recently heard forgotten first. A forgotten
+ * holder that still has leases simply looks silent: its leases end as if it had stopped.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { BeatsOf } from '../../actors/partition/lease-keeper.ts';
+import { leaseHolder, type BeatsOf } from '../../actors/partition/lease-keeper.ts';
+import { leasePrincipalOf } from '../protocol/subjects.ts';
 import { decodeLeaseHeartbeat } from '../protocol/codec.ts';
 
 export const MAX_CONSUMERS = 100_000;
@@ -22,18 +26,19 @@ export class ConsumerBeats {
     this.now = now;
   }
 
-  /** Records one beat (or goodbye) of `consumer`, heard now. */
-  heard(consumer: string, goodbye: boolean): void {
+  /** Records one beat (or goodbye) of `consumer` of `principal`, heard now. */
+  heard(principal: string, consumer: string, goodbye: boolean): void {
+    const holder = leaseHolder(principal, consumer);
     // Re-inserted so the map's order is the order of the last beats: the oldest go first.
-    this.last.delete(consumer);
-    this.last.set(consumer, { at: this.now(), goodbye });
+    this.last.delete(holder);
+    this.last.set(holder, { at: this.now(), goodbye });
     if (this.last.size > MAX_CONSUMERS) {
       const oldest = this.last.keys().next().value;
       if (oldest !== undefined) this.last.delete(oldest);
     }
   }
 
-  readonly of: BeatsOf = (consumer) => this.last.get(consumer);
+  readonly of: BeatsOf = (holder) => this.last.get(holder);
 
   listen(nc: NatsConnection, subject: string): void {
     this.sub = nc.subscribe(subject, {
@@ -41,7 +46,8 @@ export class ConsumerBeats {
         if (err) return;
         // A malformed beat is dropped: a publish has nobody to answer.
         const beat = decodeLeaseHeartbeat(msg.data);
-        if (beat !== undefined) this.heard(beat.consumer, beat.goodbye === true);
+        const principal = leasePrincipalOf(msg.subject);
+        if (beat !== undefined && principal !== undefined) this.heard(principal, beat.consumer, beat.goodbye === true);
       },
     });
   }

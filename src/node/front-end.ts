@@ -80,11 +80,27 @@ export class FrontEnd {
    */
   async handle<A extends Action>(action: A, request: Request<A>, principal: string = ANONYMOUS): Promise<Reply<A>> {
     const { access } = this.deps;
-    access.authorize(principal, action, request);
+    // A move task is authorized by its source queue, which only the tasks bucket knows.
+    const context = action === 'CancelMessageMoveTask' && access.enabled
+      ? { taskSource: await this.deps.moveTasks.sourceOf((request as Request<'CancelMessageMoveTask'>).taskId) }
+      : undefined;
+    access.authorize(principal, action, request, context);
     this.admit(action, request);
     const reply = await (this.handlers[action] as (r: Request<A>, p: string) => Promise<Reply<A>>)(request, principal);
     access.done(principal, action, request);
     return reply;
+  }
+
+  /**
+   * Whether a request may wait for messages (a long poll): it holds a waiter slot of its principal's
+   * while it runs (principal-bounds.ts). A receive without `waitTimeSeconds` waits the queue's
+   * receiveWaitTime.
+   */
+  waits<A extends Action>(action: A, request: Request<A>): boolean {
+    if (action === 'ReadStream') return ((request as Request<'ReadStream'>).waitTimeSeconds ?? 0) > 0;
+    if (action !== 'ReceiveMessage') return false;
+    const { queue, waitTimeSeconds } = request as Request<'ReceiveMessage'>;
+    return (waitTimeSeconds ?? this.deps.metadata.queue(queue)?.value.attributes.receiveWaitTime ?? 0) > 0;
   }
 
   /** Whether ListQueues shows `queue` to `principal` (for in-process callers that list by themselves). */
@@ -265,7 +281,7 @@ export class FrontEnd {
       return service.sendBatch(entries);
     },
 
-    ReceiveMessage: async (request) => ({ messages: await this.workQueue(request.queue).receive(request) }),
+    ReceiveMessage: async (request, principal) => ({ messages: await this.workQueue(request.queue).receive(request, principal) }),
 
     DeleteMessage: async ({ queue, receiptHandle }) => {
       await this.workQueue(queue).deleteMessage(receiptHandle);
@@ -287,7 +303,12 @@ export class FrontEnd {
 
     CancelMessageMoveTask: (request) => this.deps.moveTasks.cancel(request),
 
-    ListMessageMoveTasks: (request) => this.deps.moveTasks.list(request),
+    ListMessageMoveTasks: async (request, principal) => {
+      const { tasks } = await this.deps.moveTasks.list(request);
+      // Without a source, only the tasks whose source the principal administers.
+      const { access } = this.deps;
+      return { tasks: request.sourceQueue !== undefined ? tasks : tasks.filter((task) => access.may(principal, { permission: 'admin', queue: task.sourceQueue })) };
+    },
     PeekMessages: async (request) => this.deps.peek(this.entry(request.queue), request),
   };
 

@@ -110,6 +110,11 @@ export class MoveTasks {
     throw new WharfError(ErrorCode.Unavailable, `move task ${taskId} is changing; retry`);
   }
 
+  /** The source queue of a task, which authorizes its cancellation; undefined when there is no such task. */
+  async sourceOf(taskId: string): Promise<string | undefined> {
+    return (await this.deps.tasks.get(taskId))?.task.sourceQueue;
+  }
+
   async list({ sourceQueue }: Request<'ListMessageMoveTasks'>): Promise<Reply<'ListMessageMoveTasks'>> {
     if (sourceQueue !== undefined) queueName(sourceQueue); // a malformed name is invalid_name, not an empty list
     const all = await this.deps.tasks.list();

@@ -54,6 +54,7 @@ import { startDeadLetterMover } from './dead-letters.ts';
 import { MoveTasks } from './move-tasks.ts';
 import { MoveTaskStore } from '../meta/move-task-store.ts';
 import { ConsumerBeats } from './consumer-beats.ts';
+import { boundKey, PrincipalBounds, type Slot } from './principal-bounds.ts';
 import { peekMessages, servePeek, type PeekDeps } from './peek-service.ts';
 import { GroupStore } from '../meta/groups.ts';
 import { readyWatches } from './ready-watch.ts';
@@ -172,7 +173,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     now: () => performance.now(),
   });
   const beats = new ConsumerBeats(() => config.clock.now());
-  beats.listen(nc, subs.leaseHeartbeat);
+  beats.listen(nc, subs.allLeaseHeartbeats);
   const inspector = new NodeInspector({ nc, subs, node: config.nodeId, log: log.child({ component: 'inspect' }) });
   const actor = createActor(nodeMachine.provide({ actors: { queue: queueMachine.provide({ actors: { replica } }) } }), {
     systemId: `node:${config.nodeId}`,
@@ -394,7 +395,9 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   );
   const apiLog = log.child({ component: 'front-end' });
   // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
-  const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, metrics, apiLog)];
+  const bounds = new PrincipalBounds({ maxPending: config.maxPendingPerPrincipal, maxWaiters: config.maxWaitersPerPrincipal });
+  const enter = (principal: string, reply: string) => bounds.enter(boundKey(config.auth, principal, reply));
+  const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, enter, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, enter, metrics, apiLog)];
   const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
   moveTasks.startWorker();
   internal.push(
@@ -637,7 +640,15 @@ function serveInternal(
  * Subscribes the front-end to the API subjects `subject` matches; each request gets exactly one
  * reply. The answer to a request naming a queue carries where its partitions are served (route.ts).
  */
-function serveApi(nc: NatsConnection, subject: string, queueGroup: string | undefined, frontEnd: FrontEnd, metrics: NodeMetrics, log: Logger): Subscription {
+function serveApi(
+  nc: NatsConnection,
+  subject: string,
+  queueGroup: string | undefined,
+  frontEnd: FrontEnd,
+  enter: (principal: string, reply: string) => Slot,
+  metrics: NodeMetrics,
+  log: Logger,
+): Subscription {
   return nc.subscribe(subject, {
     ...(queueGroup === undefined ? {} : { queue: queueGroup }),
     callback: (err, msg) => {
@@ -653,10 +664,14 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       const done = metrics.duration.startTimer({ action: known });
       let reply: Promise<unknown>;
       let queue = '';
+      let slot: Slot | undefined;
       try {
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
+        // The principal's bounds before any work (principal-bounds.ts); the slot goes with the reply.
+        slot = enter(principal, msg.reply);
         const request = decodeRequest(action, msg.data);
         queue = 'queue' in request ? request.queue : '';
+        if (frontEnd.waits(action, request)) slot.wait();
         reply = frontEnd.handle(action, request, principal);
       } catch (e) {
         reply = Promise.reject(e);
@@ -670,12 +685,14 @@ function serveApi(nc: NatsConnection, subject: string, queueGroup: string | unde
       };
       reply.then(
         (body) => {
+          slot?.release();
           respond(known === 'unknown' ? encodeOk(body) : encodeReply(known, body as never));
           done();
           metrics.requests.inc({ action: known, code: 'ok' });
           countMessages(metrics, known, queue, body);
         },
         (e: unknown) => {
+          slot?.release();
           const error = toWharfError(e);
           if (error.code === ErrorCode.Internal) log.error({ err: e, action }, 'request failed');
           respond(encodeError(error.toWire()));

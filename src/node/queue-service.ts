@@ -10,6 +10,7 @@ import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
 import { partitionLength } from '../../actors/partition/dead-letter.ts';
 import type { Clock } from '../clock.ts';
+import { ANONYMOUS } from '../names.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { checkMessageAttributes } from '../protocol/message-attributes.ts';
@@ -37,6 +38,8 @@ interface ReceiveParams {
   visibilityMs: number;
   attemptId: string | undefined;
   consumer: string | undefined;
+  /** Whose lease heartbeats keep the leases (with `heartbeat`). */
+  principal: string;
   /** The redrive policy's maxReceiveCount when the queue has one. */
   maxReceives: number | undefined;
   heartbeat: boolean;
@@ -342,12 +345,13 @@ export class QueueService {
 
   // ---- receives ----------------------------------------------------------------------------------
 
-  async receive(request: Request<'ReceiveMessage'>): Promise<ReceivedMessage[]> {
+  async receive(request: Request<'ReceiveMessage'>, principal: string = ANONYMOUS): Promise<ReceivedMessage[]> {
     const params: ReceiveParams = {
       max: request.maxMessages ?? 1,
       visibilityMs: (request.visibilityTimeout ?? this.attributes.visibilityTimeout) * 1000,
       attemptId: request.receiveRequestAttemptId,
       consumer: request.consumer,
+      principal,
       maxReceives: this.attributes.redrivePolicy?.maxReceiveCount,
       heartbeat: request.heartbeat === true,
     };
@@ -396,7 +400,7 @@ export class QueueService {
         ...(params.attemptId === undefined ? {} : { attemptId: params.attemptId }),
         ...(params.consumer === undefined ? {} : { consumer: params.consumer }),
         ...(params.maxReceives === undefined ? {} : { maxReceives: params.maxReceives }),
-        ...(params.heartbeat ? { heartbeat: true } : {}),
+        ...(params.heartbeat ? { heartbeat: true, principal: params.principal } : {}),
       });
       if (result.type === 'failed') throw new WharfError(result.code as ErrorCode, result.message);
       if (result.type === 'received' && result.deliveries.length > 0) {

@@ -68,6 +68,7 @@ const opSchema = v.variant('type', [
     consumer: v.optional(v.string()),
     maxReceives: v.optional(nat),
     heartbeat: v.optional(v.boolean()),
+    principal: v.optional(v.string()),
   }),
   v.strictObject({ type: v.literal('deadLettered'), offsets: v.array(nat) }),
   v.strictObject({ type: v.literal('delete'), items: v.array(handle) }),

@@ -12,15 +12,16 @@
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
  *   wharf.<cluster>.node.<node>.peek           front-end → the node of a primary    request/reply (a PeekMessages page of one partition)
- *   wharf.<cluster>.lease.heartbeat            SDK client → every node              publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
+ *   wharf.<cluster>.lease.heartbeat.<principal> SDK client → every node             publish (LeaseHeartbeat: a consumer is alive, or says goodbye)
  *
  * `<cluster>` names one Wharf cluster, so several can share one NATS server (the tests do). The
  * protocol version travels in the request body (`v`), not in the subject.
  *
  * `<principal>` is who asks (docs/security.md): with authorization on, the NATS server lets each
  * user publish only API subjects that carry its own name and subscribe only to its own inbox prefix
- * (`inboxPrefix`), so the name in the subject is one NATS authenticated. Without authorization it
- * is `anonymous` unless the client says otherwise, and nothing depends on it.
+ * (`inboxPrefix`), so the name in the subject is one NATS authenticated. The same holds for the lease
+ * heartbeat: a user may publish only its own, so nobody keeps or ends another principal's leases.
+ * Without authorization it is `anonymous` unless the client says otherwise, and nothing depends on it.
  *
  * A deployment of several clusters (docs/clusters.md) has its own namespace, apart from its clusters':
  *
@@ -51,8 +52,9 @@ export function subjects(cluster: ClusterName) {
     replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
     peek: (node: NodeId | string) => `${prefix}.node.${node}.peek`,
     ready: (queue: string) => `${prefix}.ready.${queue}`,
-    /** Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
-    leaseHeartbeat: `${prefix}.lease.heartbeat`,
+    /** A principal's lease heartbeats. Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
+    leaseHeartbeat: (principal: string = ANONYMOUS) => `${prefix}.lease.heartbeat.${principal}`,
+    allLeaseHeartbeats: `${prefix}.lease.heartbeat.*`,
     manager: (action: string) => `${prefix}.manager.${action}`,
     allManager: `${prefix}.manager.*`,
     inspect: (node: NodeId) => `${prefix}.inspect.${node}`,
@@ -82,6 +84,12 @@ export function principalOf(subject: string): string | undefined {
   const end = subject.lastIndexOf('.');
   const start = subject.lastIndexOf('.', end - 1);
   return end < 0 || start < 0 ? undefined : subject.slice(start + 1, end);
+}
+
+/** The principal named by a lease heartbeat subject (its last token), or undefined. */
+export function leasePrincipalOf(subject: string): string | undefined {
+  const i = subject.lastIndexOf('.');
+  return i < 0 ? undefined : subject.slice(i + 1);
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { PrincipalStore } from '../meta/principal-store.ts';
 import type { Action, PrincipalPolicy, Request } from '../protocol/messages.ts';
-import { permits, requirements, sees } from './policy.ts';
+import { permits, requirements, sees, type RequestContext, type Requirement } from './policy.ts';
 
 /** One audit line's fields (besides pino's time, level and msg). */
 export interface AuditEvent {
@@ -42,8 +42,13 @@ const AUDITED: ReadonlySet<Action> = new Set<Action>([
 export interface Access {
   /** Whether requests are checked at all (WHARF_AUTH). */
   readonly enabled: boolean;
-  /** Throws `access_denied` (and audits it) unless `principal` may do `action` as `request` asks. */
-  authorize<A extends Action>(principal: string, action: A, request: Request<A>): void;
+  /**
+   * Throws `access_denied` (and audits it) unless `principal` may do `action` as `request` asks;
+   * `context` is what the request's checks need beyond its fields (policy.ts RequestContext).
+   */
+  authorize<A extends Action>(principal: string, action: A, request: Request<A>, context?: RequestContext): void;
+  /** Whether `principal` meets `need`, for answers filtered item by item (move tasks by their source). */
+  may(principal: string, need: Requirement): boolean;
   /** Whether ListQueues shows `queue` to `principal`. */
   sees(principal: string, queue: string): boolean;
   /** The policy in force for `principal` (admins named in the configuration have one made up). */
@@ -56,6 +61,7 @@ export interface Access {
 export const OPEN_ACCESS: Access = {
   enabled: false,
   authorize: () => undefined,
+  may: () => true,
   sees: () => true,
   policy: () => undefined,
   done: () => undefined,
@@ -76,9 +82,9 @@ export function checkedAccess(principals: PrincipalStore, admins: readonly strin
   return {
     enabled: true,
     policy,
-    authorize(principal, action, request) {
+    authorize(principal, action, request, context) {
       const p = policy(principal);
-      for (const need of requirements(action, request)) {
+      for (const need of requirements(action, request, context)) {
         if (permits(p, need)) continue;
         const event: AuditEvent = { audit: 'denied', principal, action, permission: need.permission };
         const target = need.queue ?? targetOf(request);
@@ -88,6 +94,7 @@ export function checkedAccess(principals: PrincipalStore, admins: readonly strin
         throw new WharfError(ErrorCode.AccessDenied, `${principal} may not ${action} (needs ${need.permission} ${on})`);
       }
     },
+    may: (principal, need) => permits(policy(principal), need),
     sees: (principal, queue) => sees(policy(principal), queue),
     done(principal, action, request) {
       if (!AUDITED.has(action)) return;

@@ -4,14 +4,17 @@
  *
  * - The node user (and the admins, who run `wharf cluster` and the inspector, which read the
  *   metadata buckets directly) may publish and subscribe anything.
- * - Every other user may publish only the API subjects that carry its own name and the lease
- *   heartbeat, and subscribe only to its own inbox prefix. Internal subjects (partition requests,
+ * - Every other user may publish only the API subjects and the lease heartbeat subject that carry
+ *   its own name, and subscribe only to its own inbox prefix. Internal subjects (partition requests,
  *   replication, heartbeats, the manager, inspection, ready notices), JetStream's API, the KV
  *   buckets and other users' inboxes are out of its reach: the server drops what it publishes
  *   there and refuses its subscriptions.
  *
- * Pure: `wharf security init` (src/cli/security.ts) writes what this returns.
+ * Passwords are written as bcrypt hashes (`hashPassword`), which nats-server checks a password
+ * against, so the configuration holds no password a reader could use. The authorization block is
+ * pure: `wharf security init` (src/cli/security.ts) writes what it returns.
  */
+import bcrypt from 'bcryptjs';
 import { principalName, tenantName } from '../names.ts';
 import type { PrincipalPolicy } from '../protocol/messages.ts';
 import { inboxPrefix, subjects } from '../protocol/subjects.ts';
@@ -42,26 +45,37 @@ export function checkSetup(setup: SecuritySetup): void {
   }
 }
 
-/** NATS configuration strings are quoted; our names and passwords hold no quote or backslash. */
+/**
+ * bcrypt's work factor: 2^10 rounds, bcrypt's usual default. nats-server pays it once per
+ * connection (a few tens of ms), not per message.
+ */
+const BCRYPT_COST = 10;
+
+/** The bcrypt hash (`$2b$…`) nats-server accepts in a user's `password`. */
+export function hashPassword(password: string): string {
+  return bcrypt.hashSync(password, BCRYPT_COST);
+}
+
+/** NATS configuration strings are quoted; our names and password hashes hold no quote or backslash. */
 const quoted = (s: string) => JSON.stringify(s);
 
-function user(name: string, password: string, permissions?: { publish: string[]; subscribe: string[] }): string {
-  const head = `    { user: ${quoted(name)}, password: ${quoted(password)}`;
+function user(name: string, passwordHash: string, permissions?: { publish: string[]; subscribe: string[] }): string {
+  const head = `    { user: ${quoted(name)}, password: ${quoted(passwordHash)}`;
   if (permissions === undefined) return `${head} }`;
   const list = (xs: string[]) => `[${xs.map(quoted).join(', ')}]`;
   return `${head}, permissions: {\n        publish: { allow: ${list(permissions.publish)} }\n        subscribe: { allow: ${list(permissions.subscribe)} }\n      } }`;
 }
 
-/** The `authorization { users: [...] }` block; `password(name)` is each user's password. */
-export function natsAuthorization(setup: SecuritySetup, password: (name: string) => string): string {
+/** The `authorization { users: [...] }` block; `passwordHash(name)` is each user's bcrypt hash (`hashPassword`). */
+export function natsAuthorization(setup: SecuritySetup, passwordHash: (name: string) => string): string {
   checkSetup(setup);
   const s = subjects(clusterName(setup.cluster));
   const users = [
-    user(setup.nodeUser, password(setup.nodeUser)),
-    ...setup.admins.map((a) => user(a, password(a))),
+    user(setup.nodeUser, passwordHash(setup.nodeUser)),
+    ...setup.admins.map((a) => user(a, passwordHash(a))),
     ...setup.users.map((u) =>
-      user(u.name, password(u.name), {
-        publish: [...s.principalApi(u.name), s.leaseHeartbeat],
+      user(u.name, passwordHash(u.name), {
+        publish: [...s.principalApi(u.name), s.leaseHeartbeat(u.name)],
         subscribe: [`${inboxPrefix(u.name)}.>`],
       }),
     ),

@@ -40,12 +40,23 @@ export interface Requirement {
 }
 
 /**
+ * What the front-end knows of a request beyond its own fields: the source queue of the move task a
+ * CancelMessageMoveTask names, read from the tasks bucket (undefined: no such task).
+ */
+export interface RequestContext {
+  taskSource?: string | undefined;
+}
+
+/**
  * What a request needs. A queue a request names besides its own counts too: the dead-letter queue
  * of a redrive policy receives messages on the queue's behalf, so naming it needs `send` on it, and
  * a redrive's destination needs `send`. ListQueues needs nothing (its answer is filtered), WhoAmI
- * neither; managing principals, and move tasks not tied to a named queue, need an admin principal.
+ * neither, nor ListMessageMoveTasks without a source (its answer is filtered: `admin` on each
+ * task's source). A move task is administered with its source queue: cancelling one needs `admin`
+ * there; a task that does not exist needs an admin principal, so that only an admin learns so.
+ * Managing principals needs an admin principal.
  */
-export function requirements<A extends Action>(action: A, request: Request<A>): Requirement[] {
+export function requirements<A extends Action>(action: A, request: Request<A>, context: RequestContext = {}): Requirement[] {
   switch (action) {
     case 'ListQueues':
     case 'WhoAmI':
@@ -53,11 +64,12 @@ export function requirements<A extends Action>(action: A, request: Request<A>): 
     case 'PutPrincipal':
     case 'DeletePrincipal':
     case 'ListPrincipals':
-    case 'CancelMessageMoveTask':
       return [{ permission: 'admin' }];
+    case 'CancelMessageMoveTask':
+      return [context.taskSource === undefined ? { permission: 'admin' } : { permission: 'admin', queue: context.taskSource }];
     case 'ListMessageMoveTasks': {
       const { sourceQueue } = request as Request<'ListMessageMoveTasks'>;
-      return [sourceQueue === undefined ? { permission: 'admin' } : { permission: 'admin', queue: sourceQueue }];
+      return sourceQueue === undefined ? [] : [{ permission: 'admin', queue: sourceQueue }];
     }
     case 'StartMessageMoveTask': {
       const { sourceQueue, destinationQueue } = request as Request<'StartMessageMoveTask'>;

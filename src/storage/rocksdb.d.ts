@@ -14,14 +14,26 @@ declare module '@nxtedition/rocksdb' {
     close(): Promise<void>;
   }
   interface ChainedBatch {
-    put(key: string, value: Uint8Array): ChainedBatch;
-    del(key: string): ChainedBatch;
+    put(key: string | Uint8Array, value: Uint8Array): ChainedBatch;
+    del(key: string | Uint8Array): ChainedBatch;
     write(options?: { sync?: boolean }): Promise<void>;
     readonly length: number;
   }
   export class RocksLevel {
-    constructor(location: string, options?: { keyEncoding?: 'utf8'; valueEncoding?: 'buffer' });
-    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; compaction?: 'level' | 'universal'; memtableMemoryBudget?: number }): Promise<void>;
+    /** A location opens a database; a handle (another instance's `handle`) wraps one already open. */
+    constructor(locationOrHandle: string | bigint, options?: { keyEncoding?: 'utf8' | 'buffer'; valueEncoding?: 'buffer' });
+    /** The open database, for another thread's instance. */
+    readonly handle: bigint;
+    open(options?: {
+      createIfMissing?: boolean;
+      errorIfExists?: boolean;
+      compaction?: 'level' | 'universal';
+      memtableMemoryBudget?: number;
+      /** Bytes of block cache (8 MiB by default). */
+      cacheSize?: number;
+      /** Keep the tables' index and filter blocks in the block cache, bounded by it. */
+      cacheIndexAndFilterBlocks?: boolean;
+    }): Promise<void>;
     close(): Promise<void>;
     readonly status: string;
     getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>;

@@ -157,7 +157,7 @@ test('forged, truncated and oversized frames on the internal subjects leave the 
     nc.publish(s.inspectRequest('n1'), data.subarray(0, 4096));
     nc.publish(s.inspectWatch, data.subarray(0, 4096));
     nc.publish(s.heartbeat('ghost'), data.subarray(0, 4096));
-    nc.publish(s.leaseHeartbeat, data.subarray(0, 4096));
+    nc.publish(s.leaseHeartbeat('anonymous'), data.subarray(0, 4096));
     for (const action of MANAGER_ACTIONS.filter((a) => a === 'status')) {
       await nc.request(s.manager(action), data.subarray(0, 4096), { timeout: REQUEST_TIMEOUT_MS }).catch(() => undefined);
     }

@@ -1,4 +1,4 @@
-/** Runs the wharf CLI (src/cli/main.ts) as a child process against a fixture's nats-server and cluster. */
+/** Runs the wharf CLI (src/cli/main.ts) as a child process, against a fixture's nats-server and cluster or as told. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { WharfFixture } from './wharf.ts';
@@ -6,7 +6,12 @@ import type { WharfFixture } from './wharf.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export function cliOf(f: WharfFixture, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--server', f.nats.url, '--cluster', f.cluster], {
+  return cli([...args, '--server', f.nats.url, '--cluster', f.cluster]);
+}
+
+/** Runs the CLI with exactly these arguments (killed after a minute). */
+export function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -23,4 +28,3 @@ export function cliOf(f: WharfFixture, args: readonly string[]): Promise<{ code:
     });
   });
 }
-

@@ -7,10 +7,8 @@
  * no JetStream or KV subject, no other inbox, no wildcard — while the other tenant's message stays
  * where it was, intact.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WharfClient } from '../../src/client/client.ts';
@@ -22,23 +20,10 @@ import { inboxPrefix, subjects } from '../../src/protocol/subjects.ts';
 import { clusterName, nodeId } from '../../src/names.ts';
 import { startNode } from '../../src/node/node.ts';
 import { natsAuthOptions } from '../../src/security/nats-auth.ts';
+import { cli } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startNats } from '../helpers/nats-server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
 
@@ -114,7 +99,7 @@ test('tenants reach only their own queues, through the API and through NATS', as
     ['ChangeMessageVisibility', { queue: 'globex_orders', receiptHandle: handle, visibilityTimeout: 0 }],
     ['StartMessageMoveTask', { sourceQueue: 'globex_dlq' }],
     ['StartMessageMoveTask', { sourceQueue: 'acme_orders', destinationQueue: 'globex_orders' }],
-    ['ListMessageMoveTasks', {}],
+    ['ListMessageMoveTasks', { sourceQueue: 'globex_dlq' }],
     ['GetOffsets', { queue: 'globex_orders' }],
     ['ReadStream', { queue: 'globex_orders', partition: 0, offset: 0 }],
     ['PutPrincipal', { policy: { name: 'alice', admin: true, grants: [] } }],
@@ -126,6 +111,20 @@ test('tenants reach only their own queues, through the API and through NATS', as
     const err = await t.throwsAsync(alice.request(action, request), undefined, action);
     t.true(isWharfError(err, ErrorCode.AccessDenied), `${action}: ${String(err?.message)}`);
   }
+
+  // Move tasks are administered with their source queue, without a global admin: bob starts,
+  // lists and cancels his own; alice neither sees nor cancels it, nor learns a made-up id exists.
+  const { taskId } = await bob.request('StartMessageMoveTask', { sourceQueue: 'globex_dlq' });
+  t.deepEqual((await bob.request('ListMessageMoveTasks', {})).tasks.map((task) => task.taskId), [taskId]);
+  t.deepEqual((await alice.request('ListMessageMoveTasks', {})).tasks, []);
+  t.deepEqual((await admin.request('ListMessageMoveTasks', {})).tasks.map((task) => task.taskId), [taskId]);
+  for (const id of [taskId, '00000000-0000-4000-8000-000000000000']) {
+    const err = await t.throwsAsync(alice.request('CancelMessageMoveTask', { taskId: id }));
+    t.true(isWharfError(err, ErrorCode.AccessDenied), `CancelMessageMoveTask ${id}: ${String(err?.message)}`);
+  }
+  t.is((await bob.request('CancelMessageMoveTask', { taskId })).task.taskId, taskId);
+  t.true(isWharfError(await t.throwsAsync(bob.request('CancelMessageMoveTask', { taskId: '00000000-0000-4000-8000-000000000000' })), ErrorCode.AccessDenied));
+  t.true(isWharfError(await t.throwsAsync(admin.request('CancelMessageMoveTask', { taskId: '00000000-0000-4000-8000-000000000000' })), ErrorCode.TaskNotFound));
 
   // Another principal's name in the subject: the NATS server refuses the publish.
   const forged = await WharfClient.connect({ servers: nats.url, cluster, auth: { user: 'alice', passwordFile: join(secrets, 'alice.password') }, principal: 'bob', maxAttempts: 1, timeoutMs: 5_000 });
@@ -150,6 +149,8 @@ test('tenants reach only their own queues, through the API and through NATS', as
     s.peek(self),
     s.inspectRequest(self),
     s.heartbeat(self),
+    s.leaseHeartbeat('bob'),
+    s.leaseHeartbeat(),
     s.manager('drain'),
     s.manager('status'),
     s.inspectWatch,
@@ -176,6 +177,7 @@ test('tenants reach only their own queues, through the API and through NATS', as
     `${s.allApi}`,
     s.partition('*'),
     s.allHeartbeats,
+    s.allLeaseHeartbeats,
     s.allInspect,
     `${inboxPrefix('bob')}.>`,
     `${inboxPrefix('admin')}.>`,
@@ -223,20 +225,30 @@ test('tenants reach only their own queues, through the API and through NATS', as
   t.true(isWharfError(await t.throwsAsync(carol.request('PeekMessages', { queue: 'acme_orders' })), ErrorCode.AccessDenied));
 });
 
-test('the generated configuration is refused to a NATS user without a password, and to a wrong one', async (t) => {
+test('the generated configuration holds bcrypt hashes, accepts the right password and refuses none or a wrong one', async (t) => {
   t.timeout(60_000);
   const dir = await tempDir(t, 'wharf-authz-');
   const secrets = join(dir, 'secrets');
   const init = await cli(['security', 'init', '--out', secrets, '--cluster', 'c1', '--principal', 'alice@acme']);
   t.is(init.code, 0, init.stderr);
-  const conf = await readFile(join(secrets, 'nats-auth.conf'), 'utf8');
+  const passwords = async () => Promise.all(['wharf-node', 'admin', 'alice'].map((u) => readFile(join(secrets, `${u}.password`), 'utf8')));
+  const before = await passwords();
   const again = await cli(['security', 'init', '--out', secrets, '--cluster', 'c1', '--principal', 'alice@acme']);
   t.is(again.code, 0, again.stderr);
-  t.is(await readFile(join(secrets, 'nats-auth.conf'), 'utf8'), conf, 'running it again keeps the passwords');
+  t.deepEqual(await passwords(), before, 'running it again keeps the passwords');
+  const conf = await readFile(join(secrets, 'nats-auth.conf'), 'utf8');
+  const stored = [...conf.matchAll(/password: "([^"]*)"/g)].map((m) => m[1] ?? '');
+  t.is(stored.length, 3);
+  for (const hash of stored) t.regex(hash, /^\$2[ab]\$10\$[./A-Za-z0-9]{53}$/);
+  for (const password of before) t.false(conf.includes(password.trim()), 'no plaintext password in the configuration');
   const nats = await startNats(t, { configFile: join(secrets, 'nats-auth.conf') });
   const attempt = (options: object): Promise<NatsConnection> => connect({ servers: nats.url, reconnect: false, ...options });
   await t.throwsAsync(attempt({}));
   await t.throwsAsync(attempt({ user: 'alice', pass: 'guess' }));
-  const ok = await attempt(natsAuthOptions({ user: 'alice', passwordFile: join(secrets, 'alice.password') }));
-  await ok.close();
+  // The hash itself is no password either.
+  await t.throwsAsync(attempt({ user: 'alice', pass: stored[2] }));
+  for (const user of ['wharf-node', 'admin', 'alice']) {
+    const ok = await attempt(natsAuthOptions({ user, passwordFile: join(secrets, `${user}.password`) }));
+    await ok.close();
+  }
 });

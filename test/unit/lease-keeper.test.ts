@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { Ledger, type LedgerLimits } from '../../actors/partition/ledger.ts';
-import { LeaseKeeper, type BeatsOf } from '../../actors/partition/lease-keeper.ts';
+import { LeaseKeeper, leaseHolder, type BeatsOf } from '../../actors/partition/lease-keeper.ts';
 import { MemDisk, message } from './partition-fakes.ts';
 
 const T0 = 1_700_000_000_000;
@@ -35,10 +35,10 @@ test('a beating consumer keeps its leases past the visibility timeout, with one 
   // A 2 s visibility timeout: the partition machine leases kept messages for max(2 s, the 5 s timeout).
   const { ledger, keeper, beats, tick } = setup(50);
   const got = ledger.receive(50, Infinity, TIMEOUT, T0, FOREVER, undefined, 'w');
-  keeper.track('w', got.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), TIMEOUT, T0);
+  keeper.track('p', 'w', got.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), TIMEOUT, T0);
   let writes = 0;
   for (let now = T0 + 1000; now <= T0 + 60_000; now += 1000) {
-    beats.set('w', { at: now, goodbye: false });
+    beats.set(leaseHolder('p', 'w'), { at: now, goodbye: false });
     writes += tick(now).writes;
     t.deepEqual(ledger.counts().inflight, 50, `still in flight at +${now - T0} ms`);
   }
@@ -51,12 +51,12 @@ test('a silent consumer loses its leases after the timeout; a goodbye ends them 
   const { ledger, keeper, beats, tick } = setup(4);
   const a = ledger.receive(2, Infinity, 600_000, T0, FOREVER, undefined, 'a');
   const b = ledger.receive(2, Infinity, 600_000, T0, FOREVER, undefined, 'b');
-  keeper.track('a', a.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 600_000, T0);
-  keeper.track('b', b.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 600_000, T0);
-  beats.set('a', { at: T0 + 1000, goodbye: false });
-  beats.set('b', { at: T0 + 1000, goodbye: false });
+  keeper.track('p', 'a', a.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 600_000, T0);
+  keeper.track('p', 'b', b.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 600_000, T0);
+  beats.set(leaseHolder('p', 'a'), { at: T0 + 1000, goodbye: false });
+  beats.set(leaseHolder('p', 'b'), { at: T0 + 1000, goodbye: false });
   t.like(tick(T0 + 1000), { released: 0 });
-  beats.set('b', { at: T0 + 1500, goodbye: true });
+  beats.set(leaseHolder('p', 'b'), { at: T0 + 1500, goodbye: true });
   t.like(tick(T0 + 1500), { released: 2 }, 'goodbye: b released at once');
   t.is(ledger.counts().inflight, 2);
   t.like(tick(T0 + 1000 + TIMEOUT), { released: 0 }, 'a is silent for exactly the timeout: kept');
@@ -69,22 +69,38 @@ test('a silent consumer loses its leases after the timeout; a goodbye ends them 
 test('deleted and redelivered messages leave the keeper; a goodbye from before a new receive does not count', (t) => {
   const { ledger, keeper, beats, tick } = setup(3);
   const got = ledger.receive(3, Infinity, 10_000, T0, FOREVER, undefined, 'w');
-  beats.set('w', { at: T0 - 1, goodbye: true }); // an earlier life of the same name said goodbye
-  keeper.track('w', got.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 10_000, T0);
+  beats.set(leaseHolder('p', 'w'), { at: T0 - 1, goodbye: true }); // an earlier life of the same name said goodbye
+  keeper.track('p', 'w', got.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 10_000, T0);
   const [first, second] = got;
   t.is(ledger.remove(first?.offset ?? -1, first?.delivery.seq ?? -1), 'ok');
   keeper.forget(first?.offset ?? -1);
   t.deepEqual(keeper.size, { leases: 2, consumers: 1 });
   t.like(tick(T0 + 100), { released: 0 });
   // The lease of `second` runs out without beats and the message goes to someone else.
-  beats.set('w', { at: T0 + 200, goodbye: false });
+  beats.set(leaseHolder('p', 'w'), { at: T0 + 200, goodbye: false });
   t.is(ledger.changeVisibility(second?.offset ?? -1, second?.delivery.seq ?? -1, 0, T0 + 200), 'ok');
   tick(T0 + 300);
   const again = ledger.receive(1, Infinity, 1000, T0 + 300, FOREVER, undefined, 'other');
   t.is(again[0]?.offset, second?.offset);
-  beats.set('w', { at: T0 + 2000, goodbye: false });
+  beats.set(leaseHolder('p', 'w'), { at: T0 + 2000, goodbye: false });
   tick(T0 + 2000);
   t.deepEqual(keeper.size, { leases: 1, consumers: 1 }, 'only the third message is still w\'s');
+});
+
+test('a holder is a principal and a consumer name: another principal\'s beats and goodbyes under the same name count for nothing', (t) => {
+  const { ledger, keeper, beats, tick } = setup(2);
+  const got = ledger.receive(2, Infinity, 600_000, T0, FOREVER, undefined, 'w');
+  keeper.track('alice', 'w', got.map((d) => ({ offset: d.offset, seq: d.delivery.seq })), 600_000, T0);
+  // bob beats as `w` all along: alice's leases still end once alice is silent past the timeout.
+  for (let now = T0 + 1000; now <= T0 + TIMEOUT; now += 1000) {
+    beats.set(leaseHolder('bob', 'w'), { at: now, goodbye: false });
+    t.like(tick(now), { released: 0 }, `bob's beat at +${now - T0} ms ends nothing`);
+  }
+  // ...and his goodbye under that name did not end them early either.
+  beats.set(leaseHolder('bob', 'w'), { at: T0 + TIMEOUT, goodbye: true });
+  t.like(tick(T0 + TIMEOUT), { released: 0 });
+  t.is(ledger.counts().inflight, 2);
+  t.like(tick(T0 + TIMEOUT + 1), { released: 2 }, 'alice silent past the timeout: released, whatever bob said');
 });
 
 /** The timer window, plus one page the machine reads from disk (TIMER_PAGE): the bound on delayed messages in memory. */

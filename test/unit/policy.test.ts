@@ -10,7 +10,7 @@ import { ErrorCode, isWharfError } from '../../src/errors.ts';
 import type { PrincipalStore } from '../../src/meta/principal-store.ts';
 import { ACTIONS, PERMISSIONS, type PrincipalPolicy } from '../../src/protocol/messages.ts';
 import { checkedAccess } from '../../src/security/access.ts';
-import { permits, requirements, sees, tenantOf } from '../../src/security/policy.ts';
+import { permits, requirements, sees, tenantOf, type Requirement } from '../../src/security/policy.ts';
 
 const alice: PrincipalPolicy = { name: 'alice', tenant: 'acme', grants: [{ queues: 'orders-*', permissions: ['send', 'receive'] }, { queues: 'audit', permissions: ['peek'] }] };
 const ops: PrincipalPolicy = { name: 'ops', grants: [{ queues: '*', permissions: ['peek', 'attributes'] }] };
@@ -69,6 +69,22 @@ test('every action needs something on its queue, but ListQueues and WhoAmI; queu
     { permission: 'send', queue: 'b_q' },
   ]);
   t.deepEqual(requirements('PutPrincipal', { policy: { name: 'x', grants: [] } }), [{ permission: 'admin' }]);
+});
+
+test('move tasks are administered with their source queue: no global admin needed', (t) => {
+  const globex: PrincipalPolicy = { name: 'bob', tenant: 'globex', grants: [{ queues: 'dlq', permissions: ['admin'] }] };
+  t.deepEqual(requirements('CancelMessageMoveTask', { taskId: 't' }, { taskSource: 'globex_dlq' }), [{ permission: 'admin', queue: 'globex_dlq' }]);
+  t.deepEqual(requirements('ListMessageMoveTasks', { sourceQueue: 'globex_dlq' }), [{ permission: 'admin', queue: 'globex_dlq' }]);
+  t.deepEqual(requirements('ListMessageMoveTasks', {}), [], 'the answer is filtered instead');
+  for (const need of [...requirements('CancelMessageMoveTask', { taskId: 't' }, { taskSource: 'globex_dlq' }), ...requirements('ListMessageMoveTasks', { sourceQueue: 'globex_dlq' })]) {
+    t.true(permits(globex, need));
+    t.false(permits(alice, need));
+  }
+  // An unknown task (no source known) needs an admin principal: only an admin learns it is not there.
+  const unknown = requirements('CancelMessageMoveTask', { taskId: 't' });
+  t.deepEqual(unknown, [{ permission: 'admin' }]);
+  t.false(permits(globex, unknown[0] as Requirement));
+  t.false(permits({ ...globex, grants: [{ queues: '*', permissions: ['admin'] }] }, requirements('CancelMessageMoveTask', { taskId: 't' }, { taskSource: 'acme_dlq' })[0] as Requirement));
 });
 
 test('the access check refuses with access_denied and writes one audit line per refusal and per change', (t) => {

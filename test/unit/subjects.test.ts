@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { clusterName, nodeId } from '../../src/names.ts';
 import { ACTIONS } from '../../src/protocol/messages.ts';
-import { actionOf, API_QUEUE_GROUP, principalOf, ROOT, subjects } from '../../src/protocol/subjects.ts';
+import { actionOf, API_QUEUE_GROUP, leasePrincipalOf, principalOf, ROOT, subjects } from '../../src/protocol/subjects.ts';
 
 const ROOT_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -31,7 +31,7 @@ test('the header lists every subject', (t) => {
     'wharf.<cluster>.inspect.<node>',
     'wharf.<cluster>.inspect.watch',
     'wharf.<cluster>.node.<node>.peek',
-    'wharf.<cluster>.lease.heartbeat',
+    'wharf.<cluster>.lease.heartbeat.<principal>',
   ]);
   t.is(ROOT, 'wharf');
   t.is(API_QUEUE_GROUP, 'wharf-api');
@@ -56,7 +56,10 @@ test('each builder matches its pattern in the header', (t) => {
   t.is(s.inspectRequest('n_7'), fill(inspectRequest, { cluster: 'prod-1', node: 'n_7' }));
   t.is<string, string>(s.inspectWatch, fill(watch, { cluster: 'prod-1' }));
   t.is(s.peek('n_7'), fill(peek, { cluster: 'prod-1', node: 'n_7' }));
-  t.is<string, string>(s.leaseHeartbeat, fill(leaseHeartbeat, { cluster: 'prod-1' }));
+  t.is(s.leaseHeartbeat('alice'), fill(leaseHeartbeat, { cluster: 'prod-1', principal: 'alice' }));
+  t.is(s.leaseHeartbeat(), fill(leaseHeartbeat, { cluster: 'prod-1', principal: 'anonymous' }));
+  t.is<string, string>(s.allLeaseHeartbeats, fill(leaseHeartbeat, { cluster: 'prod-1', principal: '*' }));
+  t.is(leasePrincipalOf(s.leaseHeartbeat('bob_2')), 'bob_2');
   t.is<string, string>(s.allApi, fill(api, { cluster: 'prod-1', principal: '*', action: '*' }));
   t.is<string, string>(s.allHeartbeats, fill(heartbeat, { cluster: 'prod-1', node: '*' }));
   t.is<string, string>(s.allInspect, fill(inspect, { cluster: 'prod-1', node: '*' }));
