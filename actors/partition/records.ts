@@ -24,6 +24,11 @@ export interface MessageRecord {
    */
   due?: number;
   /**
+   * On a cluster of independent hosts: the hybrid logical clock timestamp its shard's writer gave it
+   * when it accepted it (actors/hosts/hlc.ts, 8 bytes). Absent on primary–secondary clusters.
+   */
+  hlc?: Uint8Array;
+  /**
    * In d/ only: a timer standing for the FIFO message stored at this offset with `due` (it keeps the
    * delayed count and wakes the partition); its body is empty.
    */

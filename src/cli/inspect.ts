@@ -7,13 +7,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { clusterName } from '../names.ts';
 import { outputOf, withConnection } from './connection.ts';
-import { integerIn } from './parse.ts';
+import { clusterArg, integerIn } from './parse.ts';
 
 interface InspectFlags {
   port: number;
   host: string;
   stately?: string;
   failureTimeout: number;
+  deployment?: string;
 }
 
 /** Resolves on SIGINT or SIGTERM, or when NATS closes the connection (then with its error). */
@@ -42,6 +43,11 @@ export function registerInspectCommand(program: Command): void {
         .default(3000)
         .argParser(integerIn(100, 3_600_000)),
     )
+    .addOption(
+      new Option('--deployment <name>', 'the deployment the cluster belongs to (WHARF_DEPLOYMENT of its nodes): the Clusters section shows all of its clusters')
+        .env('WHARF_DEPLOYMENT')
+        .argParser(clusterArg),
+    )
     .addHelpText(
       'after',
       `
@@ -58,6 +64,7 @@ a browser has it open, the nodes publish their actors' inspection events (see do
           port: flags.port,
           host: flags.host,
           failureTimeoutMs: flags.failureTimeout,
+          ...(flags.deployment === undefined ? {} : { deployment: flags.deployment }),
         });
         let stopForwarding: (() => Promise<void>) | undefined;
         try {

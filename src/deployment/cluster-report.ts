@@ -16,7 +16,7 @@ import { quorum, type NodeState } from '../meta/records.ts';
 import type { ManagerStatus } from '../manager/status.ts';
 
 /** What a report is made of, the same in both models: each node's liveness, each partition's (shard's) writer and copies. */
-interface ClusterState {
+export interface ClusterState {
   model: ClusterModel;
   reporter: string;
   nodes: ReadonlyArray<{ state: NodeState; liveness: Liveness }>;
@@ -28,7 +28,8 @@ const WORDS = {
   hosts: { partitions: 'shards', writer: 'a writer', nodes: 'hosts' },
 } as const;
 
-function clusterRecord(cluster: string, state: ClusterState, queues: number, wall: number): ClusterRecord {
+/** The report of a cluster in `state`: its health by the same rules in both models. */
+export function clusterRecord(cluster: string, state: ClusterState, queues: number, wall: number): ClusterRecord {
   const words = WORDS[state.model];
   const nodes = state.nodes.filter((n) => n.state !== 'removed');
   const alive = nodes.filter((n) => n.liveness === 'alive').length;

@@ -203,6 +203,8 @@ export const messageReplySchema = v.variant('found', [
     /** Wall time the message becomes visible (delayed only). */
     delayedUntil: v.optional(v.number()),
     sentAt: v.number(),
+    /** On a cluster of independent hosts: the message's hybrid logical clock timestamp, `<physical ms>.<counter>` (docs/models.md#ordering). */
+    hlc: v.optional(v.string()),
     /** Body size in bytes (never the body). */
     size: v.number(),
     searched: v.number(),

@@ -5,9 +5,11 @@
  *
  *   GET /                         the page, and its files
  *   GET /events                   text/event-stream: `hello`, `map` (the cluster map, on change),
+ *                                 `clusters` (the deployment's clusters and routes, on change),
  *                                 `queues` (counts and rates, every second), `inspect` (the nodes'
  *                                 inspection frames as they arrive)
  *   GET /api/map                  the cluster map
+ *   GET /api/clusters             the deployment's clusters, their models and health, queue routes
  *   GET /api/queues               the latest queue figures
  *   GET /api/actors?node=         that node's actors (forwarded to the node)
  *   GET /api/machine?node=&machine=   a machine's definition, for drawing
@@ -24,7 +26,9 @@ import { Metadata } from '../meta/metadata.ts';
 import { clusterName } from '../names.ts';
 import { subjects } from '../protocol/subjects.ts';
 import type { MessageQuery } from './protocol.ts';
+import type { DeploymentView } from '../deployment/deployment-view.ts';
 import { ClusterMap, type ClusterMapView } from './server/cluster-map.ts';
+import { Clusters } from './server/clusters.ts';
 import { EventStream } from './server/event-stream.ts';
 import { NodeRequestError, NodeRequests } from './server/node-requests.ts';
 import { QueueStatsSampler, type QueueStats } from './server/queue-stats.ts';
@@ -38,6 +42,8 @@ const MAP_CHECK_MS = 500;
 /** How soon after an announced change the map is sent: bursts of changes go out as one. */
 const MAP_DEBOUNCE_MS = 50;
 const QUEUE_SAMPLE_MS = 1000;
+/** How often the active external manager is asked for its view of the clusters while a page is open. */
+const EXTERNAL_STATUS_MS = 2000;
 
 export interface InspectorOptions {
   nc: NatsConnection;
@@ -48,6 +54,8 @@ export interface InspectorOptions {
   host?: string;
   /** The cluster's WHARF_FAILURE_TIMEOUT_MS, for the nodes' liveness. @default 3000 */
   failureTimeoutMs?: number;
+  /** The deployment the cluster belongs to (its nodes' WHARF_DEPLOYMENT), for the Clusters section. @default none */
+  deployment?: string;
   log?: Logger;
 }
 
@@ -72,6 +80,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     cluster,
     ...(options.failureTimeoutMs === undefined ? {} : { failureTimeoutMs: options.failureTimeoutMs }),
   });
+  const clusters = await Clusters.open({ nc, deployment: options.deployment === undefined ? undefined : clusterName(options.deployment), log });
   const requests = new NodeRequests(nc, subs);
   const sampler = new QueueStatsSampler(client, requests);
   let queues: QueueStats[] = [];
@@ -82,6 +91,14 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (text === sentMap) return;
     sentMap = text;
     stream.send('map', JSON.parse(text) as ClusterMapView);
+    pushClusters();
+  };
+  let sentClusters = '';
+  const pushClusters = () => {
+    const text = JSON.stringify(clusters.view(map.view()));
+    if (text === sentClusters) return;
+    sentClusters = text;
+    stream.send('clusters', JSON.parse(text) as DeploymentView);
   };
   let sampling = false;
   const sampleQueues = async () => {
@@ -105,30 +122,49 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     log,
     onWatching: (watching) => {
       for (const t of timers) clearInterval(t);
-      timers = watching ? [setInterval(pushMap, MAP_CHECK_MS), setInterval(() => void sampleQueues(), QUEUE_SAMPLE_MS)] : [];
-      if (watching) void sampleQueues();
+      timers = watching
+        ? [
+            setInterval(pushMap, MAP_CHECK_MS),
+            setInterval(pushClusters, MAP_CHECK_MS),
+            setInterval(() => void sampleQueues(), QUEUE_SAMPLE_MS),
+            setInterval(() => void clusters.refresh(), EXTERNAL_STATUS_MS),
+          ]
+        : [];
+      if (watching) {
+        void sampleQueues();
+        void clusters.refresh();
+      }
     },
   });
   let debounce: NodeJS.Timeout | undefined;
-  const stopListening = map.onChange(() => {
+  const announced = () => {
     if (!stream.watching || debounce !== undefined) return;
     debounce = setTimeout(() => {
       debounce = undefined;
       pushMap();
     }, MAP_DEBOUNCE_MS);
-  });
+  };
+  const stopListening = [map.onChange(announced), clusters.onChange(announced)];
 
   const routes: Record<string, (url: URL, res: ServerResponse) => Promise<void> | void> = {
     '/events': (_url, res) => {
       const view = map.view();
+      const deployment = clusters.view(view);
       sentMap = JSON.stringify(view);
+      sentClusters = JSON.stringify(deployment);
       stream.attach(res, [
         { event: 'hello', data: { cluster } },
         { event: 'map', data: view },
+        { event: 'clusters', data: deployment },
         { event: 'queues', data: queues },
       ]);
     },
     '/api/map': (_url, res) => json(res, 200, map.view()),
+    '/api/clusters': async (_url, res) => {
+      // Asked now: with no page open the external manager's view is not kept fresh.
+      if (!stream.watching) await clusters.refresh();
+      json(res, 200, clusters.view(map.view()));
+    },
     // With no browser watching nothing is sampled in the background: sample now.
     '/api/queues': async (_url, res) => json(res, 200, stream.watching ? queues : await sampler.sample(map.view())),
     '/api/actors': async (url, res) => json(res, 200, await requests.actors(required(url, 'node'))),
@@ -168,6 +204,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   } catch (err) {
     stream.close();
     map.close();
+    await clusters.close();
     await metadata.close();
     throw err;
   }
@@ -181,11 +218,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     async close() {
       for (const t of timers) clearInterval(t);
       clearTimeout(debounce);
-      stopListening();
+      for (const stop of stopListening) stop();
       stream.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       map.close();
+      await clusters.close();
       await client.close();
       await metadata.close();
     },

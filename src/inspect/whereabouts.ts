@@ -21,6 +21,7 @@ import { keys, type Range } from '../storage/keys.ts';
 import { decodeAttempt, decodeMessage } from '../storage/records.ts';
 import { MAX_ATTEMPTS_KEPT } from '../../actors/partition/dead-letter.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
+import { hlcText, unpackHlc } from '../../actors/hosts/hlc.ts';
 import { storedDelivery } from '../effects/partition-store.ts';
 import type { Store } from '../storage/store.ts';
 import {
@@ -141,11 +142,11 @@ async function searchLocal(
     if (found) return { ...found, searched };
   }
   if (ready.truncated) return { found: false, searched, truncated: true };
-  let delayed: { key: string; sentAt: number; size: number } | undefined;
+  let delayed: { key: string; sentAt: number; size: number; hlc?: string } | undefined;
   const late = await scan(deps.store, keys.delayedAll(queue, partition), budget - searched, (key, value) => {
     const record = decodeMessage(value);
     if (record.id !== id) return false;
-    delayed = { key, sentAt: record.sentAt, size: record.body.byteLength };
+    delayed = { key, sentAt: record.sentAt, size: record.body.byteLength, ...hlcOf(record) };
     return true;
   });
   searched += late.searched;
@@ -159,11 +160,18 @@ async function searchLocal(
       receiveCount: 0,
       delayedUntil: keys.delayedOf(delayed.key).due,
       sentAt: delayed.sentAt,
+      ...(delayed.hlc === undefined ? {} : { hlc: delayed.hlc }),
       size: delayed.size,
       searched,
     };
   }
   return { found: false, searched, ...(late.truncated ? { truncated: true } : {}) };
+}
+
+/** A hosts cluster's message timestamp, as text (`<physical ms>.<counter>`, sortable). */
+function hlcOf(record: MessageRecord): { hlc?: string } {
+  const hlc = record.hlc === undefined ? undefined : unpackHlc(record.hlc);
+  return hlc === undefined ? {} : { hlc: hlcText(hlc) };
 }
 
 /** The message at an offset, with its delivery state; undefined when it is gone (deleted or expired). */
@@ -178,6 +186,7 @@ async function atOffset(deps: WhereaboutsDeps, queue: QueueName, partition: numb
     partition,
     offset,
     sentAt: record.sentAt,
+    ...hlcOf(record),
     size: record.body.byteLength,
     searched: 1,
     ...(await history(deps.store, queue, partition, offset, record)),

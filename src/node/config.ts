@@ -46,6 +46,7 @@
  * | clusterReportMs   | WHARF_CLUSTER_REPORT_MS  | `1000`                  |
  * | clusterTimeoutMs  | WHARF_CLUSTER_TIMEOUT_MS | `10000`                 |
  * | moveAfterMs       | WHARF_MOVE_AFTER_MS      | `30000`                 |
+ * | clockOffsetMs     | WHARF_CLOCK_OFFSET_MS    | `0`                     |
  * | auth              | WHARF_AUTH               | `false`                 |
  * | authAdmins        | WHARF_AUTH_ADMINS        | `admin`                 |
  * | sqsPort           | WHARF_SQS_PORT           | `none`                  |
@@ -59,7 +60,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { clusterName, isQueueName, nodeId, principalName, type ClusterName, type NodeId } from '../names.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { offsetClock, systemClock, type Clock } from '../clock.ts';
 import { natsAuth, natsAuthProblems, type NatsAuth } from '../security/nats-auth.ts';
 import { CLUSTER_MODELS, isClusterModel, type ClusterModel } from '../meta/records.ts';
 
@@ -203,6 +204,11 @@ export interface NodeOptions {
   sqsRegion?: string;
   /** The account id queue URLs and ARNs name (12 digits). @default '000000000000' */
   sqsAccountId?: string;
+  /**
+   * Moves this node's wall clock by this many ms (negative: behind), to try out clock skew between
+   * nodes (docs/models.md#ordering). Applied to `clock`. @default 0
+   */
+  clockOffsetMs?: number;
   /** Wall clock (tests inject one they can move). @default the system clock */
   clock?: Clock;
 }
@@ -254,6 +260,8 @@ export interface NodeConfig {
   readonly sqsAllowUnsigned: boolean;
   readonly sqsRegion: string;
   readonly sqsAccountId: string;
+  /** How far `clock` is moved from the system's (or the injected) clock, ms. */
+  readonly clockOffsetMs: number;
   readonly clock: Clock;
 }
 
@@ -300,6 +308,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_CLUSTER_REPORT_MS: 'clusterReportMs',
   WHARF_CLUSTER_TIMEOUT_MS: 'clusterTimeoutMs',
   WHARF_MOVE_AFTER_MS: 'moveAfterMs',
+  WHARF_CLOCK_OFFSET_MS: 'clockOffsetMs',
   WHARF_AUTH: 'auth',
   WHARF_AUTH_ADMINS: 'authAdmins',
   WHARF_SQS_PORT: 'sqsPort',
@@ -334,7 +343,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'clockOffsetMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -408,7 +417,8 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     sqsAllowUnsigned: options.sqsAllowUnsigned ?? false,
     sqsRegion: options.sqsRegion ?? 'us-east-1',
     sqsAccountId: options.sqsAccountId ?? '000000000000',
-    clock: options.clock ?? systemClock,
+    clockOffsetMs: options.clockOffsetMs ?? 0,
+    clock: offsetClock(options.clock ?? systemClock, options.clockOffsetMs ?? 0),
   };
   problems.push(...natsAuthProblems(config.natsAuth), ...sqsProblems(config));
   if (!Number.isInteger(config.httpPort) || config.httpPort < 0 || config.httpPort > 65535) {

@@ -41,6 +41,7 @@ import { hostsClusterRecord, hostsReporter, primaryClusterRecord, startClusterRe
 import type { ClusterRecord } from '../meta/deployment-records.ts';
 import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { handOverPrimaries } from '../manager/stop-handover.ts';
+import { HostClock } from '../hosts/host-clock.ts';
 import { startKeeper } from '../hosts/keeper.ts';
 import { checkClusterModel } from '../hosts/model.ts';
 import { NodeInspector } from '../inspect/node-inspector.ts';
@@ -150,6 +151,9 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   await dropUnassigned(store, metadata, self, log);
 
   const primaries: PrimaryLogs = new Map();
+  // Independent hosts order messages by hybrid logical clock (docs/models.md#ordering).
+  const hostClock = config.clusterModel === 'hosts' ? new HostClock(() => config.clock.now(), log.child({ component: 'hlc' })) : undefined;
+  await hostClock?.restore(store);
   const replicaOf = (queue: string, partition: number): ReplicaRef | undefined => {
     const incarnation = metadata.queue(queue)?.value.incarnation;
     return incarnation === undefined ? undefined : (actor.system.get(replicaSystemId(queue, incarnation, partition)) as ReplicaRef | undefined);
@@ -171,6 +175,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     catchUp: new CatchUpLimit(config.catchUpBytesPerSecond, () => performance.now()),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
+    ...(hostClock === undefined ? {} : { fetched: (entries) => hostClock.observeEntries(entries) }),
   });
   const beats = new ConsumerBeats(() => config.clock.now());
   beats.listen(nc, subs.allLeaseHeartbeats);
@@ -218,6 +223,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         return meta !== undefined && partitionStates(meta)[partition] !== 'active';
       },
       scheduler,
+      hostClock === undefined ? undefined : () => hostClock.stamp(),
     );
     // Tell every front-end with waiting receivers that this partition has messages.
     client.onReady(() => publish(subs.ready(queue), encode({ partition })));

@@ -59,8 +59,22 @@ export class PartitionClient implements Pending {
   private sentBytes = 0;
   /** Message groups of sends handed to the actor and not answered yet, with how many messages each. */
   private readonly sending = new Map<string, number>();
+  /**
+   * On a cluster of independent hosts, the host's hybrid logical clock (src/hosts/host-clock.ts):
+   * each message sent gets its timestamp as it goes to the actor, so stamps rise in log order.
+   */
+  private readonly stamp: (() => Uint8Array) | undefined;
 
-  constructor(replica: ReplicaRef, log: Logger, store?: Store, oldestAgeMs?: () => Promise<number>, sealed: () => boolean = () => false, scheduler: FairScheduler = UNSCHEDULED) {
+  constructor(
+    replica: ReplicaRef,
+    log: Logger,
+    store?: Store,
+    oldestAgeMs?: () => Promise<number>,
+    sealed: () => boolean = () => false,
+    scheduler: FairScheduler = UNSCHEDULED,
+    stamp?: () => Uint8Array,
+  ) {
+    this.stamp = stamp;
     this.scheduler = scheduler;
     this.replica = replica;
     this.log = log;
@@ -176,7 +190,10 @@ export class PartitionClient implements Pending {
       }
       if (item.op.type === 'send') {
         this.sent += item.op.messages.length;
-        for (const m of item.op.messages) this.sentBytes += recordSize(m.record);
+        for (const m of item.op.messages) {
+          if (this.stamp !== undefined) m.record.hlc = this.stamp();
+          this.sentBytes += recordSize(m.record);
+        }
         if (w) this.countGroups(item.op.messages, w);
       }
       if (w) w.ref = ref;

@@ -62,6 +62,8 @@ export interface ReplicationDeps {
   log: Logger;
   /** Monotonic ms. */
   now: () => number;
+  /** Sees the changes of every batch of entries fetched from a primary (a hosts cluster's clock merges their stamps). */
+  fetched?: (entries: ReadonlyArray<{ ops: readonly WriteOp[] }>) => void;
 }
 
 const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites, deps.retainEntries);
@@ -151,6 +153,7 @@ export function replicaActor(deps: ReplicationDeps) {
         const base = entries.length > 0 ? { ...meta, epoch: Math.max(meta.epoch, reply.epoch) } : meta;
         const next = await storeOf(deps, input).follow(base, entries, reply.commit, (i) => held?.ops.get(i));
         fetched.set(k, holdUnapplied(held, entries, meta.logEnd, next.applied));
+        if (entries.length > 0) deps.fetched?.(entries);
         return next;
       }),
 

@@ -74,6 +74,8 @@ export const keys = {
     lt: prefixRange(`d/${q}/${pp(p)}/`).lt,
   }),
   delayedAll: (q: QueueName, p: number) => prefixRange(`d/${q}/${pp(p)}/`),
+  /** Whether the key's value is a message record (MessageRecord): a message or a delayed message. */
+  holdsMessage: (key: string) => key.startsWith('m/') || key.startsWith('d/'),
   stream: (q: QueueName, p: number) => `t/${q}/${pp(p)}`,
   groupOffset: (q: QueueName, p: number, group: string) => `o/${q}/${pp(p)}/${group}`,
   groupOffsets: (q: QueueName, p: number) => prefixRange(`o/${q}/${pp(p)}/`),

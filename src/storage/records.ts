@@ -6,6 +6,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { DedupGroup, DeliveryGroup, DeliveryRecord, MessageRecord, OffsetRecord, PartitionState, StreamRecord } from '../../actors/partition/records.ts';
 import type { Attempt, DeadLetterInfo, DeadLetterMark, DeadLetterReason } from '../../actors/partition/dead-letter.ts';
 import type { LogEntry, LogOp, ReplicaMeta } from '../../actors/replica/log.ts';
+import { HLC_BYTES } from '../../actors/hosts/hlc.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
 import type { MessageAttributes, QueueAttributes } from '../protocol/messages.ts';
 
@@ -49,10 +50,11 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
   return record;
 }
 
-/** The optional fields of a message record (`x` TTL expiry, `dl` dead-letter info, `d` FIFO due time, `t` timer's offset), or undefined when it has none. */
-export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo; d?: number; t?: number } | undefined {
-  if (r.expiresAt === undefined && r.deadLetter === undefined && r.due === undefined && r.timerFor === undefined) return undefined;
+/** The optional fields of a message record (`x` TTL expiry, `dl` dead-letter info, `d` FIFO due time, `t` timer's offset, `h` hybrid logical clock), or undefined when it has none. */
+export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterInfo; d?: number; t?: number; h?: Uint8Array } | undefined {
+  if (r.expiresAt === undefined && r.deadLetter === undefined && r.due === undefined && r.timerFor === undefined && r.hlc === undefined) return undefined;
   return {
+    ...(r.hlc === undefined ? {} : { h: r.hlc }),
     ...(r.expiresAt === undefined ? {} : { x: r.expiresAt }),
     ...(r.deadLetter === undefined ? {} : { dl: r.deadLetter }),
     ...(r.due === undefined ? {} : { d: r.due }),
@@ -63,8 +65,10 @@ export function messageExtras(r: MessageRecord): { x?: number; dl?: DeadLetterIn
 /** Sets the fields `messageExtras` gave, checked. */
 export function withExtras(record: MessageRecord, raw: unknown): MessageRecord {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) corrupt('message');
-  const { x, dl, d, t } = raw as { x?: unknown; dl?: unknown; d?: unknown; t?: unknown };
+  const { x, dl, d, t, h } = raw as { x?: unknown; dl?: unknown; d?: unknown; t?: unknown; h?: unknown };
   if ((x !== undefined && !isNum(x)) || (d !== undefined && !isNum(d)) || (t !== undefined && !isNum(t))) corrupt('message');
+  if (h !== undefined && !(h instanceof Uint8Array && h.byteLength === HLC_BYTES)) corrupt('message');
+  if (h !== undefined) record.hlc = h;
   if (x !== undefined) record.expiresAt = x;
   if (d !== undefined) record.due = d;
   if (t !== undefined) record.timerFor = t;

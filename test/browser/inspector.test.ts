@@ -1,7 +1,7 @@
 /**
  * The inspector page in a real browser: Debian's Chromium driven by playwright-core, against a
  * three-node cluster (node processes) and the inspector server started in this process. The page
- * must show the nodes, a new queue and its partitions, find a received message with its lease,
+ * must show the cluster with its model, the nodes, a new queue and its partitions, find a received message with its lease,
  * draw an actor's statechart, and show a killed node dead and its partition under a new primary. Screenshots of every step go
  * to test-artifacts/inspector/.
  */
@@ -55,6 +55,8 @@ test('the inspector shows the cluster, a queue, a message with its lease and a d
   await page.goto(inspector.url);
   await page.waitForSelector('#connection[data-state="live"]', { timeout: WAIT_MS });
   for (const id of ['n1', 'n2', 'n3']) await page.waitForSelector(`[data-node="${id}"][data-liveness="alive"]`, { timeout: WAIT_MS });
+  // Outside a deployment, the Clusters section shows this cluster alone, with its model and health.
+  await page.waitForSelector(`#cluster-list tr[data-cluster="${cluster.cluster}"][data-model="primary"][data-health="healthy"]`, { timeout: WAIT_MS });
   await shot(page, '1-nodes');
 
   // A queue appears with its partitions, each with a primary and three replicas.

@@ -145,5 +145,5 @@ test('a queue split over a primary and a hosts cluster loses nothing through a h
   t.is(cli.code, 0, cli.stderr);
   t.regex(cli.stdout, new RegExp(`${p.cluster}\\s+primary\\s+(healthy|degraded)`));
   t.regex(cli.stdout, new RegExp(`${h.cluster}\\s+hosts\\s+healthy`));
-  t.regex(cli.stdout, new RegExp(`mixed\\s+no\\s+${p.cluster}`));
+  t.regex(cli.stdout, new RegExp(`mixed\\s+single\\s+${p.cluster}`));
 });

@@ -121,7 +121,7 @@ test.serial('a queue split over two clusters loses nothing and is drained comple
   const cli = await cliOf({ nats, cluster: a.cluster } as WharfFixture, ['deployment', 'status', DEPLOYMENT]);
   t.is(cli.code, 0, cli.stderr);
   for (const c of [a.cluster, b.cluster]) t.regex(cli.stdout, new RegExp(`${c}\\s+primary\\s+(healthy|degraded)`));
-  t.regex(cli.stdout, new RegExp(`split\\s+no\\s+${b.cluster}`));
+  t.regex(cli.stdout, new RegExp(`split\\s+single\\s+${b.cluster}`));
 });
 
 test.serial('a queue moves away from a cluster that lost a majority, loses nothing, and its old part is retired once drained', async (t) => {

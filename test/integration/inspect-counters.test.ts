@@ -36,6 +36,7 @@ test('queue figures carry running totals from the counters and the oldest messag
   await client.createQueue('orders', { partitions: 2 });
   const map: ClusterMapView = {
     cluster,
+    model: 'primary',
     manager: null,
     nodes: [{ id: 'n1', state: 'active', liveness: 'alive', boot: null, replicas: 2, primaries: 2, manager: true }],
     queues: [{ name: 'orders', incarnation: 0, attributes: {} as ClusterMapView['queues'][number]['attributes'], createdAt: 0, partitions: [] }],

@@ -8,7 +8,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseHeartbeat } from '../../manager/heartbeat.ts';
 import type { Metadata } from '../../meta/metadata.ts';
-import type { Assignment, Heartbeat, NodeState, ReplicaReport, ReplicaRole } from '../../meta/records.ts';
+import { modelOf, type Assignment, type ClusterModel, type Heartbeat, type NodeState, type ReplicaReport, type ReplicaRole } from '../../meta/records.ts';
 import type { QueueAttributes } from '../../protocol/messages.ts';
 import type { Subjects } from '../../protocol/subjects.ts';
 
@@ -60,6 +60,8 @@ export interface QueueView {
 
 export interface ClusterMapView {
   cluster: string;
+  /** The back-end model its node records name (docs/models.md); `primary` before any node registered. */
+  model: ClusterModel;
   manager: { holder: string; term: number } | null;
   nodes: NodeView[];
   queues: QueueView[];
@@ -161,7 +163,9 @@ export class ClusterMap {
           .map((a) => this.partitionView(a)),
       }))
       .sort((a, b) => byName(a.name, b.name));
-    return { cluster, manager: lease ? { holder: lease.holder, term: lease.term } : null, nodes, queues };
+    // Nodes refuse to start configured for another model than the registered ones, so they agree.
+    const model = [...records.values()].find((r) => r.state !== 'removed');
+    return { cluster, model: model === undefined ? 'primary' : modelOf(model), manager: lease ? { holder: lease.holder, term: lease.term } : null, nodes, queues };
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 // The inspector page: one live stream of server-sent events from `wharf inspect` feeds the views.
 import { ActorView } from './actor-view.js';
+import { renderClusters } from './clusters-view.js';
 import { h, replace } from './dom.js';
 import { renderMap } from './map-view.js';
 import { QueueView } from './queue-view.js';
@@ -8,6 +9,8 @@ const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.
 
 const connection = byId('connection');
 const mapRoot = byId('map');
+const clustersRoot = byId('clusters');
+let inspected = '';
 const queues = new QueueView(byId('queues'));
 const actors = new ActorView(byId('actors'));
 
@@ -21,6 +24,7 @@ connectionState('connecting');
 const stream = new EventSource('/events');
 stream.addEventListener('hello', (e) => {
   const { cluster } = JSON.parse(/** @type {MessageEvent} */ (e).data);
+  inspected = cluster;
   replace(byId('cluster-name'), h('span', null, cluster));
   document.title = `Wharf inspector · ${cluster}`;
   connectionState('live');
@@ -32,6 +36,7 @@ stream.addEventListener('map', (e) => {
   queues.setMap(map);
   actors.setMap(map);
 });
+stream.addEventListener('clusters', (e) => renderClusters(clustersRoot, JSON.parse(/** @type {MessageEvent} */ (e).data), inspected));
 stream.addEventListener('queues', (e) => queues.setStats(JSON.parse(/** @type {MessageEvent} */ (e).data)));
 stream.addEventListener('inspect', (e) => actors.applyFrame(JSON.parse(/** @type {MessageEvent} */ (e).data)));
 stream.addEventListener('error', () => connectionState(stream.readyState === EventSource.CLOSED ? 'lost' : 'connecting'));

@@ -185,6 +185,7 @@ function whereabouts(query, reply, asked) {
   if (reply.leaseUntil !== undefined) rows.push(['lease until', `${clock(reply.leaseUntil)} (${relative(reply.leaseUntil)})`]);
   if (reply.delayedUntil !== undefined) rows.push(['delayed until', `${clock(reply.delayedUntil)} (${relative(reply.delayedUntil)})`]);
   rows.push(['sent', `${clock(reply.sentAt)} (${relative(reply.sentAt)})`]);
+  if (reply.hlc !== undefined) rows.push(['hybrid logical clock', reply.hlc]);
   if (reply.size !== undefined) rows.push(['size', `${count(reply.size)} bytes`]);
   if (reply.deadLetter !== undefined) {
     const d = reply.deadLetter;

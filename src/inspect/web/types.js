@@ -1,5 +1,5 @@
 // The shapes the server sends, for the JSDoc types of the other modules. They mirror
-// src/inspect/server/cluster-map.ts, src/inspect/server/queue-stats.ts and src/inspect/protocol.ts.
+// src/inspect/server/cluster-map.ts, src/deployment/deployment-view.ts, src/inspect/server/queue-stats.ts and src/inspect/protocol.ts.
 
 /**
  * @typedef {{ id: string, state: string, liveness: 'alive' | 'suspected' | 'dead', boot: string | null,
@@ -11,8 +11,17 @@
  *   reports: ReplicaView[] }} PartitionView
  * @typedef {{ name: string, incarnation: number, attributes: Record<string, any>, createdAt: number,
  *   partitions: PartitionView[] }} QueueView
- * @typedef {{ cluster: string, manager: { holder: string, term: number } | null, nodes: NodeView[],
+ * @typedef {{ cluster: string, model: 'primary' | 'hosts', manager: { holder: string, term: number } | null, nodes: NodeView[],
  *   queues: QueueView[] }} ClusterMapView
+ * @typedef {'healthy' | 'degraded' | 'failing'} ClusterHealth
+ * @typedef {{ name: string, model: 'primary' | 'hosts', health: ClusterHealth, reason: string, nodes: number, alive: number,
+ *   queues: number, partitions: number, leaderless: number, underReplicated: number, committed: number, reporter: string,
+ *   reportedAt: number, managerStatus: ClusterHealth | 'unreachable' | null, badForMs: number, reportAgeSeconds: number,
+ *   activeParts: number }} ClusterEntry
+ * @typedef {{ cluster: string, state: 'active' | 'draining', since: number }} QueuePart
+ * @typedef {{ queue: string, state: 'single' | 'split' | 'draining', parts: QueuePart[] }} RouteEntry
+ * @typedef {{ deployment: string | null, external: { holder: string, term: number, answered: boolean } | null,
+ *   clusters: ClusterEntry[], routes: RouteEntry[] }} DeploymentView
  * @typedef {{ approximateNumberOfMessages: number, approximateNumberOfMessagesNotVisible: number,
  *   approximateNumberOfMessagesDelayed: number, approximateAgeOfOldestMessage: number }} QueueCounts
  * @typedef {{ sent: number, received: number, deleted: number }} MessageCounters
