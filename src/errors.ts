@@ -24,7 +24,7 @@
  * | storage_failure         | the write did not reach disk; nothing of it was applied        | yes       |
  * | internal                | a bug: reported with a log line on the node                    | no        |
  * | drain_blocked           | a node cannot be drained: some partitions have nowhere to go   | no        |
- * | queue_full              | a send beyond the queue's maxLength (overflowPolicy reject)    | no        |
+ * | queue_full              | a send beyond the queue's maxLength (overflowPolicy reject) or maxStoredBytes | no |
  * | redrive_not_allowed     | the dead-letter queue's redriveAllowPolicy refuses this source | no        |
  * | task_not_found          | no message move task with that id                              | no        |
  * | wrong_queue_mode        | a work-queue action on a stream, or a stream action on a queue | no        |

@@ -12,12 +12,19 @@
  *   a draining partition's primary reports it sealed (it refuses sends) and empty ─► retire it;
  *       decide.ts then takes its replicas away
  *
+ * A FIFO queue replaces its active partitions instead: growing from n to n + 1 (or shrinking to
+ * n − 1) drains all n and adds n + 1 (n − 1) new ones, and nothing changes while any partition is
+ * still draining. Its groups then move only from the draining partitions, each once its old
+ * partition holds none of it (actors/partition/draining.ts), and a group's previous partition is
+ * always in the layout's `previous`.
+ *
  * One layout change per queue per round, each a compare-and-swap on the layout's generation.
  * Rates need two samples: they are kept between rounds in `ScaleMemory`, with when each queue went
  * below its lower threshold and when its layout last changed. The memory is the active manager's
  * only: a new one starts without it, which only delays the next change by a cool-down.
  */
-import { activePartitions, layoutGeneration, MAX_PARTITION_IDS, partitionStates, withState } from '../../src/meta/layout.ts';
+import { activePartitions, layoutGeneration, MAX_PARTITION_IDS, partitionStates, withActiveReplaced, withState } from '../../src/meta/layout.ts';
+import type { PartitionLayout } from '../../src/meta/records.ts';
 import type { PartitionLoad, QueueMeta } from '../../src/meta/records.ts';
 import type { AutoScaling } from '../../src/protocol/messages.ts';
 import { keyOf, reportOf, type LayoutChange, type ManagerView } from './view.ts';
@@ -124,35 +131,37 @@ function resize(
   const use = [...loads.values()].reduce((sum, load) => sum + useOf(load, policy), 0) / n;
   const percent = (x: number) => `${Math.round(x * 100)} %`;
   const sinceChange = view.now - changedAt;
-  if (n < policy.maxPartitions && states.length < MAX_PARTITION_IDS && use * 100 >= policy.scaleUpPercent) {
-    if (sinceChange < policy.scaleUpCooldownSeconds * 1000) return undefined;
-    return layoutChange(meta, states.length, 'active', `${n} partitions use ${percent(use)} of their budget (scale up at ${policy.scaleUpPercent} %): adding partition ${states.length}`);
-  }
   const draining = states.includes('draining');
+  const fifo = meta.attributes.fifo;
+  if (fifo && draining) return undefined;
+  if (n < policy.maxPartitions && states.length + (fifo ? n + 1 : 1) <= MAX_PARTITION_IDS && use * 100 >= policy.scaleUpPercent) {
+    if (sinceChange < policy.scaleUpCooldownSeconds * 1000) return undefined;
+    const why = `${n} partitions use ${percent(use)} of their budget (scale up at ${policy.scaleUpPercent} %)`;
+    if (fifo) return replaceActive(meta, n + 1, `${why}: replacing them with ${n + 1} new ones`);
+    return layoutChange(meta, states.length, 'active', `${why}: adding partition ${states.length}`);
+  }
   const projected = n > 1 ? (use * n) / (n - 1) : Infinity;
   if (n <= policy.minPartitions || draining || projected * 100 >= policy.scaleDownPercent) return undefined;
   const since = wasLow ?? view.now;
   lowSince.set(meta.name, since);
   const after = policy.scaleDownAfterSeconds * 1000;
   if (view.now - since < after || sinceChange < after) return undefined;
+  const low = `${n} partitions use ${percent(use)} of their budget, ${percent(projected)} with one fewer (scale down below ${policy.scaleDownPercent} %) for ${Math.round((view.now - since) / 1000)} s`;
+  if (fifo) return states.length + n - 1 <= MAX_PARTITION_IDS ? replaceActive(meta, n - 1, `${low}: replacing them with ${n - 1} new ones`) : undefined;
   // The emptiest partition has the least left to drain; the newest among equals.
   const [victim] = [...loads].sort(([x, a], [y, b]) => a.messages - b.messages || y - x)[0] ?? [];
   if (victim === undefined) return undefined;
-  return layoutChange(
-    meta,
-    victim,
-    'draining',
-    `${n} partitions use ${percent(use)} of their budget, ${percent(projected)} with one fewer (scale down below ${policy.scaleDownPercent} %) for ${Math.round((view.now - since) / 1000)} s: draining partition ${victim}`,
-  );
+  return layoutChange(meta, victim, 'draining', `${low}: draining partition ${victim}`);
 }
 
 function layoutChange(meta: QueueMeta, id: number, state: 'active' | 'draining' | 'retired', reason: string): LayoutChange {
-  return {
-    kind: 'layout',
-    queue: meta.name,
-    incarnation: meta.incarnation,
-    generation: layoutGeneration(meta),
-    layout: withState(meta, id, state),
-    reason: `${meta.name}: ${reason}`,
-  };
+  return change(meta, withState(meta, id, state), reason);
+}
+
+function replaceActive(meta: QueueMeta, count: number, reason: string): LayoutChange {
+  return change(meta, withActiveReplaced(meta, count), reason);
+}
+
+function change(meta: QueueMeta, layout: PartitionLayout, reason: string): LayoutChange {
+  return { kind: 'layout', queue: meta.name, incarnation: meta.incarnation, generation: layoutGeneration(meta), layout, reason: `${meta.name}: ${reason}` };
 }

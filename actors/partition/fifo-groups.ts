@@ -77,6 +77,11 @@ export class FifoGroups {
     return (this.leased.get(group) ?? 0) > 0 || this.waiting.has(group);
   }
 
+  /** Whether a message of `group` is in memory: leased, requeued, or waiting in the window. */
+  has(group: string): boolean {
+    return (this.leased.get(group) ?? 0) > 0 || this.requeued.has(group) || this.window.has(group);
+  }
+
   private leasedNow(group: string): boolean {
     return (this.leased.get(group) ?? 0) > 0;
   }

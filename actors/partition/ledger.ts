@@ -52,6 +52,14 @@ export interface LedgerLimits {
   timerWindow: number;
 }
 
+/** A send's limits in one partition: its share of the queue's maxLength and maxStoredBytes. */
+export interface SendLimits {
+  /** The length limit and what to do beyond it (dead-letter.ts). */
+  limit?: LengthLimit;
+  /** Bytes (recordSize) the partition may hold. */
+  maxStoredBytes?: number;
+}
+
 export interface NewMessage {
   record: MessageRecord;
   /** 0 for a message visible at once. */
@@ -216,9 +224,9 @@ export class Ledger {
     this.fifo?.release(now);
     for (const { record, delayMs, dedupId, notBefore } of messages) {
       if (dedupId !== undefined) {
-        const seen = this.dedups.get(dedupId);
-        if (seen !== undefined && seen.expires > now) {
-          ids.push(seen.messageId);
+        const seen = this.remembered(dedupId, now);
+        if (seen !== undefined) {
+          ids.push(seen);
           continue;
         }
         this.dedups.set(dedupId, { messageId: record.id, expires });
@@ -238,6 +246,22 @@ export class Ledger {
       while (this.dedups.size > MAX_DEDUPS && this.dedupGroups.length > 1) this.dropDedupGroup();
     }
     return ids;
+  }
+
+  /**
+   * Whether this FIFO partition holds a message of `group` (ready, delayed or in flight): undefined
+   * while some of its messages are on disk only, which it cannot tell without reading them.
+   */
+  holdsGroup(group: string): boolean | undefined {
+    if (this.fifo === undefined) return false;
+    if (this.fifo.has(group)) return true;
+    return this.diskCursor < this.state.nextOffset || this.fifo.skipped.size > 0 ? undefined : false;
+  }
+
+  /** The message a deduplication id stands for while its window lasts. */
+  remembered(dedupId: string, now: number): string | undefined {
+    const seen = this.dedups.get(dedupId);
+    return seen !== undefined && seen.expires > now ? seen.messageId : undefined;
   }
 
   /** A new deduplication window (the queue's deduplicationWindow changed): ids sent from now on keep it. */
@@ -261,10 +285,11 @@ export class Ledger {
 
   private addVisible(record: MessageRecord): void {
     const offset = this.state.nextOffset++;
+    const size = recordSize(record);
     this.state.stored++;
+    this.state.bytes += size;
     this.dirtyState = true;
     this.changes.push({ kind: 'putMessage', offset, record });
-    const size = recordSize(record);
     if (this.fifo !== undefined) {
       this.fifo.stalled = false;
       // A skipped group's later messages stay on disk too, behind its skipped ones.
@@ -299,6 +324,8 @@ export class Ledger {
   private addDelayed(record: MessageRecord, due: number): void {
     const seq = this.state.nextDelayedSeq++;
     this.state.delayed++;
+    // A FIFO delay's timer has no body: its message is counted where it is stored in place.
+    if (record.timerFor === undefined) this.state.bytes += recordSize(record);
     this.dirtyState = true;
     this.changes.push({ kind: 'putDelayed', due, seq, record });
     if (!this.timersLoaded || !before(due, seq, this.timerHorizon)) return;
@@ -393,11 +420,11 @@ export class Ledger {
         record = entry.record;
         sentAt = record.sentAt;
         if (sentAt + retentionMs <= now) {
-          this.expireOne(offset, 'retention', now);
+          this.expireOne(offset, 'retention', now, size);
           continue;
         }
         if ((record.expiresAt ?? Infinity) <= now) {
-          this.expireOne(offset, 'ttl', now);
+          this.expireOne(offset, 'ttl', now, size);
           continue;
         }
       }
@@ -450,7 +477,7 @@ export class Ledger {
         const record = head.requeued ? undefined : head.entry.record;
         const sentAt = head.requeued ? (previous as DeliveryRecord).sentAt : (record as MessageRecord).sentAt;
         if (sentAt + retentionMs <= now) {
-          this.dropMessage(offset);
+          this.dropMessage(offset, size);
           continue;
         }
         if (head.requeued && maxReceives !== undefined && (previous as DeliveryRecord).count >= maxReceives && this.deadLetter(offset, 'max-receives', now)) continue;
@@ -595,15 +622,38 @@ export class Ledger {
     else this.fifo.onLeaseEnded(groupOf(delivery));
   }
 
-  private dropMessage(offset: number): void {
+  /** `size`: the message's bytes when it is not in flight (a delivery record has them). */
+  private dropMessage(offset: number, size?: number): void {
     if (offset >= this.diskCursor) this.deletedAhead.add(offset);
-    this.leaveGroup(offset, this.deliveries.get(offset));
+    const delivery = this.deliveries.get(offset);
+    this.leaveGroup(offset, delivery);
     if (this.deliveries.delete(offset)) this.release(offset);
     this.requeued.delete(offset);
     this.changes.push(...this.book.forget(offset));
     this.changes.push({ kind: 'delMessage', offset });
+    this.unstore(size ?? delivery?.size);
+  }
+
+  /** One message fewer under m/, with its bytes (undefined: not at hand, the mean is taken). */
+  private unstore(size: number | undefined): void {
+    this.forgetBytes(size);
     this.state.stored--;
     this.dirtyState = true;
+  }
+
+  /**
+   * Takes a message leaving the partition off its stored bytes. Called before the count drops. A
+   * message removed by offset alone (retention or a TTL before any delivery) counts the mean of
+   * those held: reading its record to learn its size would cost a read per removal.
+   */
+  private forgetBytes(size: number | undefined): void {
+    const held = this.state.stored + this.state.delayed - this.state.delayedInPlace;
+    if (held <= 1) {
+      this.state.bytes = 0;
+      return;
+    }
+    const gone = size ?? this.state.bytes / held;
+    this.state.bytes = Math.max(0, Math.round(this.state.bytes - gone));
   }
 
   // ---- time --------------------------------------------------------------------------------------
@@ -631,6 +681,8 @@ export class Ledger {
       const entry = this.timers.pop() as DelayedEntry;
       this.timerSeqs.delete(entry.seq);
       this.changes.push({ kind: 'delDelayed', due: entry.due, seq: entry.seq });
+      // Released, its bytes are counted again where it is stored next (or not at all).
+      if (entry.record.timerFor === undefined) this.forgetBytes(recordSize(entry.record));
       this.state.delayed--;
       this.dirtyState = true;
       if (entry.record.timerFor !== undefined) {
@@ -640,7 +692,7 @@ export class Ledger {
       }
       const expired = entry.record.sentAt + retentionMs <= now ? 'retention' : (entry.record.expiresAt ?? Infinity) <= now ? 'ttl' : undefined;
       if (expired === undefined) this.addVisible(entry.record);
-      else if (this.deadLetterOnExpiry && !this.book.full) this.deadLetter(this.addHidden(entry.record), expired, now);
+      else if (this.deadLetterOnExpiry && !this.book.full) this.deadLetter(this.addHidden(entry.record), expired, now, recordSize(entry.record));
     }
   }
 
@@ -689,8 +741,7 @@ export class Ledger {
         }
         this.deletedAhead.add(offset);
         this.changes.push({ kind: 'delMessage', offset });
-        this.state.stored--;
-        this.dirtyState = true;
+        this.unstore(undefined);
         n++;
         continue;
       }
@@ -727,8 +778,7 @@ export class Ledger {
 
   private deleteStored(offset: number): void {
     this.changes.push({ kind: 'delMessage', offset });
-    this.state.stored--;
-    this.dirtyState = true;
+    this.unstore(undefined);
   }
 
   /**
@@ -963,6 +1013,7 @@ export class Ledger {
     this.state.stored = 0;
     this.state.delayed = 0;
     this.state.delayedInPlace = 0;
+    this.state.bytes = 0;
     this.dirtyState = true;
     this.window.clear();
     this.windowBytes = 0;
@@ -1012,9 +1063,11 @@ export class Ledger {
    * Marks a stored message for its DLQ: no longer receivable nor counted; its record stays until the
    * node has moved it (`deadLettered`). False when too many marks wait already (nothing changed).
    */
-  private deadLetter(offset: number, reason: DeadLetterReason, now: number): boolean {
+  private deadLetter(offset: number, reason: DeadLetterReason, now: number, size?: number): boolean {
     if (this.book.full || this.book.marked.has(offset)) return false;
     const delivery = this.deliveries.get(offset);
+    // Marked, it no longer counts: its record stays only until the node has moved it.
+    this.forgetBytes(size ?? delivery?.size);
     if (delivery !== undefined && !this.requeued.has(offset) && delivery.deadline > now) {
       this.changes.push(...this.book.ended(offset, delivery, 'dead-lettered', now));
     }
@@ -1034,15 +1087,16 @@ export class Ledger {
   }
 
   /** A message past retention or its TTL: dead-lettered when the queue says so, deleted otherwise. */
-  private expireOne(offset: number, reason: 'retention' | 'ttl', now: number): void {
-    if (this.deadLetterOnExpiry && this.deadLetter(offset, reason, now)) return;
-    this.dropMessage(offset);
+  private expireOne(offset: number, reason: 'retention' | 'ttl', now: number, size?: number): void {
+    if (this.deadLetterOnExpiry && this.deadLetter(offset, reason, now, size)) return;
+    this.dropMessage(offset, size);
   }
 
   /** Stores a message under a new offset without making it receivable (it is about to be marked). */
   private addHidden(record: MessageRecord): number {
     const offset = this.state.nextOffset++;
     this.state.stored++;
+    this.state.bytes += recordSize(record);
     this.dirtyState = true;
     this.changes.push({ kind: 'putMessage', offset, record });
     if (this.diskCursor === offset) this.diskCursor = offset + 1;
@@ -1061,8 +1115,7 @@ export class Ledger {
         if (this.deadLetterOnExpiry && this.deadLetter(offset, 'ttl', now)) continue;
         this.changes.push(...this.book.forget(offset));
         this.changes.push({ kind: 'delMessage', offset });
-        this.state.stored--;
-        this.dirtyState = true;
+        this.unstore(undefined);
       }
     }
   }
@@ -1070,17 +1123,25 @@ export class Ledger {
   /**
    * Sends under a length limit (the queue's maxLength for this partition): what does not fit is
    * refused (`reject`), makes room by deleting the oldest ready messages (`drop-oldest`, refused
-   * when none is in memory), or is stored and dead-lettered at once (`dead-letter`). Repeats of a
-   * remembered deduplication id take no room. Returns each message's id ('' when refused) and the
-   * indexes refused.
+   * when none is in memory), or is stored and dead-lettered at once (`dead-letter`). Under a bytes
+   * limit (the queue's maxStoredBytes for this partition) a message that would take the partition
+   * past it is refused, whatever the overflow policy: making room would delete messages to store one
+   * of unbounded size. Repeats of a remembered deduplication id take no room. Returns each message's
+   * id ('' when refused), the indexes refused for the length and those refused for the bytes.
    */
-  appendLimited(messages: readonly NewMessage[], now: number, limit: LengthLimit): { ids: string[]; rejected: number[] } {
+  appendLimited(messages: readonly NewMessage[], now: number, limits: SendLimits): { ids: string[]; rejected: number[]; overStoredBytes: number[] } {
     const ids: string[] = [];
     const rejected: number[] = [];
+    const overStoredBytes: number[] = [];
+    const { limit, maxStoredBytes } = limits;
     messages.forEach((message, i) => {
-      const seen = message.dedupId === undefined ? undefined : this.dedups.get(message.dedupId);
-      const repeat = seen !== undefined && seen.expires > now;
-      if (!repeat && this.state.stored + this.state.delayed - this.state.delayedInPlace >= limit.maxLength) {
+      const repeat = message.dedupId !== undefined && this.remembered(message.dedupId, now) !== undefined;
+      if (!repeat && maxStoredBytes !== undefined && this.state.bytes + recordSize(message.record) > maxStoredBytes) {
+        ids.push('');
+        overStoredBytes.push(i);
+        return;
+      }
+      if (!repeat && limit !== undefined && this.state.stored + this.state.delayed - this.state.delayedInPlace >= limit.maxLength) {
         if (limit.overflow === 'drop-oldest' && this.dropOldest()) {
           // room made: fall through
         } else if (limit.overflow === 'dead-letter' && !this.book.full) {
@@ -1092,7 +1153,7 @@ export class Ledger {
             this.window.pop();
             this.windowBytes -= last.size;
           }
-          this.deadLetter(offset, 'overflow', now);
+          this.deadLetter(offset, 'overflow', now, recordSize(message.record));
           ids.push(id ?? message.record.id);
           return;
         } else {
@@ -1103,7 +1164,7 @@ export class Ledger {
       }
       ids.push(this.append([message], now)[0] ?? message.record.id);
     });
-    return { ids, rejected };
+    return { ids, rejected, overStoredBytes };
   }
 
   /** Deletes the oldest ready message in memory (a redelivery or the window's front); false when there is none. */
@@ -1126,8 +1187,7 @@ export class Ledger {
     this.windowBytes -= head.size;
     this.changes.push(...this.book.forget(head.offset));
     this.changes.push({ kind: 'delMessage', offset: head.offset });
-    this.state.stored--;
-    this.dirtyState = true;
+    this.unstore(head.size);
     return true;
   }
 
@@ -1188,6 +1248,11 @@ export class Ledger {
       inflight,
       delayed: this.state.delayed,
     };
+  }
+
+  /** Bytes of the messages held (ready, in flight, delayed), as maxStoredBytes counts them. */
+  get storedBytes(): number {
+    return this.state.bytes;
   }
 
   /** Messages of this partition dead-lettered so far (marked; moved or on their way). */

@@ -2,15 +2,14 @@
  * What a partition is asked to do, and what it answers. Requests arrive in batches (everything that
  * reached the node in one turn of the event loop), so one batch becomes one durable write.
  */
-import type { LengthLimit } from './dead-letter.ts';
-import type { Delivery, HandleResult, NewMessage } from './ledger.ts';
+import type { Delivery, HandleResult, NewMessage, SendLimits } from './ledger.ts';
 import type { BeatsOf } from './lease-keeper.ts';
 import type { Change, DelayedEntry, LoadedPartition, MessageRecord, OffsetRecord } from './records.ts';
 import type { CommitResult, HeadRow } from './stream.ts';
 
 export type PartitionOp =
-  /** `limit`: the queue's maxLength for this partition and what to do beyond it (dead-letter.ts). */
-  | { type: 'send'; messages: NewMessage[]; limit?: LengthLimit }
+  /** `limit`, `maxStoredBytes`: the queue's limits for this partition (ledger.ts, SendLimits). */
+  | ({ type: 'send'; messages: NewMessage[] } & SendLimits)
   | {
       type: 'receive';
       max: number;
@@ -48,7 +47,8 @@ export type StreamRead =
 
 export type PartitionResult =
   /** The message id of each message of the send, in order (the first one's for a duplicate). */
-  | { type: 'sent'; ids: string[]; rejected?: number[] }
+  /** `rejected`: indexes refused for the length limit; `overStoredBytes`: for the bytes limit. */
+  | { type: 'sent'; ids: string[]; rejected?: number[]; overStoredBytes?: number[] }
   | { type: 'received'; deliveries: Array<Delivery & { record: MessageRecord }> }
   | { type: 'handled'; results: HandleResult[] }
   | { type: 'purged'; count: number }

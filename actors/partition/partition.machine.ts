@@ -135,8 +135,8 @@ export const partitionMachine = setup({
           case 'send': {
             const stream = context.streamLog;
             const messages = stream ? stream.stamp(op.messages, now) : op.messages;
-            if (op.limit && !stream) {
-              pending.push({ id, result: { type: 'sent', ...ledger.appendLimited(messages, now, op.limit) } });
+            if ((op.limit !== undefined || op.maxStoredBytes !== undefined) && !stream) {
+              pending.push({ id, result: { type: 'sent', ...ledger.appendLimited(messages, now, op) } });
               break;
             }
             const ids = ledger.append(messages, now);

@@ -83,6 +83,11 @@ export interface PartitionState {
   deadLettered: number;
   /** FIFO messages stored in their group's place with a due time not reached (counted in `stored` and `delayed` both). */
   delayedInPlace: number;
+  /**
+   * Bytes (recordSize) of the messages counted in `stored` and `delayed`, for the queue's
+   * maxStoredBytes. A message removed without its size at hand (only on disk) counts the mean.
+   */
+  bytes: number;
 }
 
 export const EMPTY_PARTITION: PartitionState = Object.freeze({
@@ -95,6 +100,7 @@ export const EMPTY_PARTITION: PartitionState = Object.freeze({
   purgedDelayedSeq: 0,
   deadLettered: 0,
   delayedInPlace: 0,
+  bytes: 0,
 });
 
 /**

@@ -32,9 +32,27 @@ export const servedPartitions = (meta: Layout): number[] => idsWhere(meta, (s) =
 
 export const layoutGeneration = (meta: Layout): number => meta.layout?.generation ?? 0;
 
-/** The layout with `id` in `state` (a new id when `id` is the next one). */
+/**
+ * The layout with every active partition draining and `count` new ones active: how a FIFO queue
+ * changes its partitions. A group moves from its partition in `previous` only once that one holds
+ * none of it (actors/partition/draining.ts); were an active partition to lose groups to another,
+ * it would take their sends meanwhile.
+ */
+export function withActiveReplaced(meta: Layout, count: number): PartitionLayout {
+  const states: PartitionState[] = partitionStates(meta).map((s) => (s === 'active' ? 'draining' : s));
+  for (let i = 0; i < count; i++) states.push('active');
+  return { states, generation: layoutGeneration(meta) + 1, previous: activePartitions(meta) };
+}
+
+/**
+ * The layout with `id` in `state` (a new id when `id` is the next one). A change of the active set
+ * records the active partitions before it (`previous`); a retirement keeps those recorded.
+ */
 export function withState(meta: Layout, id: number, state: PartitionState): PartitionLayout {
-  const states = [...partitionStates(meta)];
+  const before = partitionStates(meta);
+  const states = [...before];
   states[id] = state;
-  return { states, generation: layoutGeneration(meta) + 1 };
+  const changesActive = (before[id] === 'active') !== (state === 'active');
+  const previous = changesActive ? activePartitions(meta) : meta.layout?.previous;
+  return { states, generation: layoutGeneration(meta) + 1, ...(previous === undefined ? {} : { previous }) };
 }

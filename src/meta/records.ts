@@ -48,6 +48,11 @@ export interface PartitionLayout {
   states: PartitionState[];
   /** Rises with every change: the manager's writes of the layout compare it. */
   generation: number;
+  /**
+   * The active partitions before the last change of the active set, in id order: while the one a
+   * deduplication id named then is draining, a send with that id asks it first (docs/autoscaling.md).
+   */
+  previous?: number[];
 }
 
 /**

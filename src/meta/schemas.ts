@@ -43,6 +43,7 @@ const tags = v.pipe(v.record(v.string(), v.string()), checkedBy<Record<string, s
 const layout: v.GenericSchema<unknown, PartitionLayout> = v.looseObject({
   states: v.pipe(v.array(v.picklist(['active', 'draining', 'retired'])), v.minLength(1), v.maxLength(1024)),
   generation: count,
+  previous: v.exactOptional(v.pipe(v.array(count), v.maxLength(1024))),
 });
 
 const queueMeta: v.GenericSchema<unknown, QueueMeta> = v.looseObject({

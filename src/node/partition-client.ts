@@ -14,10 +14,11 @@ import type { replicaMachine } from '../../actors/replica/replica.machine.ts';
 import type { Store } from '../storage/store.ts';
 import type { PartitionLoad } from '../meta/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
-import { ErrorCode } from '../errors.ts';
 import { isStreamRead, serveStreamRead } from './stream-reads.ts';
 import Denque from 'denque';
 import { FairScheduler, opCost, type Pending } from './fair-scheduler.ts';
+import { drainingSend, type DrainingKnowledge } from '../../actors/partition/draining.ts';
+import type { NewMessage } from '../../actors/partition/ledger.ts';
 
 /** Without the node's scheduler (tests of one partition): everything pending goes at the next turn. */
 const UNSCHEDULED = new FairScheduler({ quantum: Infinity, maxPending: Infinity });
@@ -25,7 +26,7 @@ const UNSCHEDULED = new FairScheduler({ quantum: Infinity, maxPending: Infinity 
 type PartitionRef = ActorRefFrom<typeof partitionMachine>;
 type ReplicaRef = ActorRefFrom<typeof replicaMachine>;
 
-export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number };
+export type Counts = { visible: number; inflight: number; delayed: number; deadLettered?: number; storedBytes?: number };
 /** A partition's counts as GetQueueAttributes reports them: with the age of its oldest message. */
 export type PartitionCounts = Counts & { oldestAgeMs: number };
 
@@ -56,6 +57,8 @@ export class PartitionClient implements Pending {
   /** Messages sent to it through this client, and their bytes: the load its heartbeat reports. */
   private sent = 0;
   private sentBytes = 0;
+  /** Message groups of sends handed to the actor and not answered yet, with how many messages each. */
+  private readonly sending = new Map<string, number>();
   /**
    * On a cluster of independent hosts, the host's hybrid logical clock (src/hosts/host-clock.ts):
    * each message sent gets its timestamp as it goes to the actor, so stamps rise in log order.
@@ -178,9 +181,12 @@ export class PartitionClient implements Pending {
     for (const item of items) {
       const w = this.waiting.get(item.id);
       if (item.op.type === 'send' && sealed) {
-        this.waiting.delete(item.id);
-        w?.resolve({ type: 'failed', code: ErrorCode.PartitionDraining, message: 'the partition is being retired: it takes no more sends' });
-        continue;
+        const answer = drainingSend(item.op.messages, this.knowledge(ref));
+        if (answer.type !== 'accept') {
+          this.waiting.delete(item.id);
+          w?.resolve(answer.type === 'sent' ? answer : { type: 'failed', code: answer.code, message: answer.message });
+          continue;
+        }
       }
       if (item.op.type === 'send') {
         this.sent += item.op.messages.length;
@@ -188,11 +194,41 @@ export class PartitionClient implements Pending {
           if (this.stamp !== undefined) m.record.hlc = this.stamp();
           this.sentBytes += recordSize(m.record);
         }
+        if (w) this.countGroups(item.op.messages, w);
       }
       if (w) w.ref = ref;
       admitted.push(item);
     }
     if (admitted.length > 0) ref.send({ type: 'requests', items: admitted });
+  }
+
+  /**
+   * Counts the message groups of a send from its hand-over to its answer: until then the ledger
+   * may not show them yet, and a draining partition must know it holds them (draining.ts).
+   */
+  private countGroups(messages: readonly NewMessage[], w: { resolve: (result: PartitionResult) => void }): void {
+    const groups = messages.flatMap((m) => (m.record.group === undefined ? [] : [m.record.group]));
+    if (groups.length === 0) return;
+    for (const g of groups) this.sending.set(g, (this.sending.get(g) ?? 0) + 1);
+    const resolve = w.resolve;
+    w.resolve = (result) => {
+      for (const g of groups) {
+        const n = (this.sending.get(g) ?? 0) - 1;
+        if (n > 0) this.sending.set(g, n);
+        else this.sending.delete(g);
+      }
+      resolve(result);
+    };
+  }
+
+  /** What a draining partition knows to answer a send (draining.ts). */
+  private knowledge(ref: PartitionRef): DrainingKnowledge {
+    const { ledger, now } = ref.getSnapshot().context;
+    const at = now();
+    return {
+      remembered: (id) => ledger?.remembered(id, at),
+      holds: (group) => ((this.sending.get(group) ?? 0) > 0 ? true : ledger?.holdsGroup(group)),
+    };
   }
 
   /** What the auto-scaling budget is measured against (the heartbeat's report); undefined unless serving. */
@@ -226,7 +262,7 @@ export class PartitionClient implements Pending {
   /** Counts from the partition actor's snapshot; undefined unless it is serving. */
   counts(): Counts | undefined {
     const ledger = this.current()?.getSnapshot().context.ledger;
-    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount };
+    return ledger === undefined ? undefined : { ...ledger.counts(), deadLettered: ledger.deadLetteredCount, storedBytes: ledger.storedBytes };
   }
 
   /** Messages the partition marked for its dead-letter queue and the node has not moved yet. */

@@ -99,6 +99,7 @@ export class PartitionRouter {
       inflight: result.inflight ?? 0,
       delayed: result.delayed ?? 0,
       deadLettered: result.deadLettered ?? 0,
+      storedBytes: result.storedBytes ?? 0,
       oldestAgeMs: result.oldestAgeMs ?? 0,
     };
   }

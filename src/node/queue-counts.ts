@@ -11,6 +11,7 @@ export function queueCounts(partitions: readonly PartitionCounts[]): QueueCounts
     approximateNumberOfMessagesNotVisible: 0,
     approximateNumberOfMessagesDelayed: 0,
     approximateNumberOfMessagesDeadLettered: 0,
+    approximateStoredBytes: 0,
     approximateAgeOfOldestMessage: 0,
   };
   let oldestMs = 0;
@@ -19,6 +20,7 @@ export function queueCounts(partitions: readonly PartitionCounts[]): QueueCounts
     total.approximateNumberOfMessagesNotVisible += c.inflight;
     total.approximateNumberOfMessagesDelayed += c.delayed;
     total.approximateNumberOfMessagesDeadLettered += c.deadLettered ?? 0;
+    total.approximateStoredBytes += c.storedBytes ?? 0;
     oldestMs = Math.max(oldestMs, c.oldestAgeMs);
   }
   total.approximateAgeOfOldestMessage = Math.floor(oldestMs / 1000);

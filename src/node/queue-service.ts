@@ -4,11 +4,11 @@
  * them. Queue-level state lives here only for long polling (the waiting receivers).
  */
 import { createHash } from 'node:crypto';
-import type { Delivery, HandleResult, NewMessage } from '../../actors/partition/ledger.ts';
+import type { Delivery, HandleResult, NewMessage, SendLimits } from '../../actors/partition/ledger.ts';
 import type { PartitionOp, PartitionResult } from '../../actors/partition/partition.events.ts';
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import { recordSize } from '../../actors/partition/records.ts';
-import { partitionLength, type LengthLimit } from '../../actors/partition/dead-letter.ts';
+import { partitionLength } from '../../actors/partition/dead-letter.ts';
 import type { Clock } from '../clock.ts';
 import { ANONYMOUS } from '../names.ts';
 import { ErrorCode, WharfError, type WireError } from '../errors.ts';
@@ -67,6 +67,11 @@ interface Routing {
   active: PartitionRouter[];
   /** Hold messages: active and draining. */
   served: PartitionRouter[];
+  /**
+   * The active partitions before the last change of the active set (layout.ts): a send with a
+   * deduplication id tries the partition its id named then, while that one drains.
+   */
+  before: PartitionRouter[] | undefined;
 }
 
 export class QueueService {
@@ -122,10 +127,13 @@ export class QueueService {
     const states = partitionStates(meta);
     while (this.routers.length < states.length) this.routers.push(this.newRouter(this.routers.length));
     const routers = this.routers;
+    const previous = meta.layout?.previous?.map((id) => routers[id]);
+    const before = previous?.every((p) => p !== undefined) ? (previous as PartitionRouter[]) : undefined;
     this.routing = {
       layout: key,
       active: routers.filter((_, id) => states[id] === 'active'),
       served: routers.filter((_, id) => states[id] !== undefined && states[id] !== 'retired'),
+      before,
     };
     return this.routing;
   }
@@ -145,14 +153,26 @@ export class QueueService {
    * lives in one partition); otherwise round robin, except for a send with a deduplication id: its
    * partition follows from the id, so a retry reaches the partition that remembers it. (A FIFO
    * queue's retry names the same group, and scope `queue` has one partition: attributes.ts.) A
-   * change of the active set (auto-scaling) moves ids to other partitions: docs/autoscaling.md.
+   * change of the active set (auto-scaling) moves ids and groups to other partitions, so while the
+   * partition a key named before the change drains, it is asked first: it answers a retry it
+   * remembers as the duplicate it is, takes a group it still holds, and refuses anything else
+   * (actors/partition/draining.ts, docs/autoscaling.md).
    * `refused` are partitions that answered partition_draining before this node's cache saw it.
    */
   private pickPartition(message: NewMessage | undefined, refused?: ReadonlySet<PartitionRouter>): PartitionRouter {
-    const { active } = this.currentRouting();
+    const { active, served, before } = this.currentRouting();
+    const key = message?.record.group ?? message?.dedupId;
+    if (key !== undefined && before !== undefined && before.length > 0) {
+      const earlier = before[partitionOfId(key, before.length)] as PartitionRouter;
+      if (!active.includes(earlier) && served.includes(earlier) && !refused?.has(earlier)) return earlier;
+    }
+    if (this.attributes.fifo && refused !== undefined && active.some((p) => refused.has(p))) {
+      // The group's partition in this node's layout is no longer active: a newer layout moved the
+      // group, and another partition of this one could take it before its earlier messages.
+      throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} changed its partitions; retry shortly`);
+    }
     const candidates = refused === undefined || refused.size === 0 ? active : active.filter((p) => !refused.has(p));
     const n = candidates.length;
-    const key = message?.record.group ?? message?.dedupId;
     const p = n === 0 ? undefined : candidates[key === undefined ? this.nextPartition++ % n : partitionOfId(key, n)];
     if (!p) throw new WharfError(ErrorCode.Unavailable, `queue ${this.name} has no active partition here yet; retry shortly`);
     return p;
@@ -227,19 +247,35 @@ export class QueueService {
     return `${message.messageGroupId ?? ''}\n${id}`;
   }
 
-  /** The queue's maxLength as one partition enforces it, with its overflow policy (dead-letter.ts). */
-  private lengthLimit(): { limit?: LengthLimit } {
-    const { maxLength, overflowPolicy } = this.attributes;
-    if (maxLength === undefined) return {};
+  /**
+   * The queue's maxLength (with its overflow policy, dead-letter.ts) and maxStoredBytes as one
+   * partition enforces them: each active partition its share.
+   */
+  private sendLimits(): SendLimits {
+    const { maxLength, overflowPolicy, maxStoredBytes = 0 } = this.attributes;
     const partitions = Math.max(1, this.currentRouting().active.length);
-    return { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } };
+    return {
+      ...(maxLength === undefined ? {} : { limit: { maxLength: partitionLength(maxLength, partitions), overflow: overflowPolicy ?? 'reject' } }),
+      ...(maxStoredBytes === 0 ? {} : { maxStoredBytes: partitionBytes(maxStoredBytes, partitions) }),
+    };
+  }
+
+  /** A send refused by a partition at its share of maxStoredBytes: nothing of it was stored. */
+  private storedBytesFull(): WharfError {
+    const { maxStoredBytes = 0 } = this.attributes;
+    const partitions = Math.max(1, this.currentRouting().active.length);
+    return new WharfError(
+      ErrorCode.QueueFull,
+      `queue ${this.name} holds its maxStoredBytes of ${maxStoredBytes} bytes (${partitionBytes(maxStoredBytes, partitions)} per partition): delete messages to make room`,
+    );
   }
 
   async send(message: OutgoingMessage): Promise<{ messageId: string }> {
     const entry = this.toRecord(message);
-    const result = await this.sendPicked((refused) => this.pickPartition(entry, refused), () => ({ type: 'send', messages: [entry], ...this.lengthLimit() }));
+    const result = await this.sendPicked((refused) => this.pickPartition(entry, refused), () => ({ type: 'send', messages: [entry], ...this.sendLimits() }));
     expectOk(result);
     if (result.type === 'sent' && (result.rejected?.length ?? 0) > 0) throw queueFull(this.name);
+    if (result.type === 'sent' && (result.overStoredBytes?.length ?? 0) > 0) throw this.storedBytesFull();
     return { messageId: result.type === 'sent' ? (result.ids[0] ?? entry.record.id) : entry.record.id };
   }
 
@@ -262,29 +298,41 @@ export class QueueService {
     }
     if (accepted.length === 0) return { successful: [], failed };
     // A standard queue's batch goes to one partition: one atomic write, in order. A FIFO queue's
-    // goes to its groups' partitions, one atomic write each, every group's entries in batch order.
-    const parts = new Map<PartitionRouter, Array<NewMessage & { id: string }>>();
+    // goes to its groups' partitions, one atomic write each, every group's entries in batch order;
+    // to a draining partition one write per group, since it takes or refuses each group on its own
+    // (draining.ts).
+    const parts = new Map<PartitionRouter | string, { chosen: PartitionRouter; entries: Array<NewMessage & { id: string }> }>();
     const first = this.attributes.fifo ? undefined : this.pickPartition(accepted[0]);
+    const { active } = this.currentRouting();
     for (const entry of accepted) {
       const p = first ?? this.pickPartition(entry);
-      parts.set(p, [...(parts.get(p) ?? []), entry]);
+      const key = first === undefined && !active.includes(p) ? `${p.index}\n${entry.record.group ?? ''}` : p;
+      const part = parts.get(key);
+      if (part === undefined) parts.set(key, { chosen: p, entries: [entry] });
+      else part.entries.push(entry);
     }
     const successful: Array<{ id: string; messageId: string }> = [];
     await Promise.all(
-      [...parts].map(async ([chosen, entries]) => {
+      [...parts.values()].map(async ({ chosen, entries }) => {
         // A refused part goes elsewhere whole: a standard queue's batch stays one write.
         const result = await this.sendPicked(
           (refused) => (refused.size === 0 ? chosen : this.pickPartition(entries[0], refused)),
-          () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.lengthLimit() }),
-        );
+          () => ({ type: 'send', messages: entries.map(({ id: _entry, ...message }) => message), ...this.sendLimits() }),
+        ).catch((err: unknown) => {
+          failed.push(...entries.map((a) => entryFailure(a.id, err)));
+          return undefined;
+        });
+        if (result === undefined) return;
         if (result.type === 'failed') {
           failed.push(...entries.map((a) => ({ id: a.id, code: result.code, message: result.message, senderFault: false })));
           return;
         }
         const ids = result.type === 'sent' ? result.ids : [];
         const rejected = new Set(result.type === 'sent' ? (result.rejected ?? []) : []);
+        const overBytes = new Set(result.type === 'sent' ? (result.overStoredBytes ?? []) : []);
         entries.forEach((a, i) => {
           if (rejected.has(i)) failed.push(entryFailure(a.id, queueFull(this.name)));
+          else if (overBytes.has(i)) failed.push(entryFailure(a.id, this.storedBytesFull()));
           else successful.push({ id: a.id, messageId: ids[i] || a.record.id });
         });
       }),
@@ -620,6 +668,11 @@ function throwIfRefused(result: HandleResult | undefined): void {
   if (result === 'not_in_flight') {
     throw new WharfError(ErrorCode.MessageNotInFlight, 'the message is not in flight: its visibility timeout already ended');
   }
+}
+
+/** A queue's maxStoredBytes as each of its `partitions` enforces it. */
+function partitionBytes(maxStoredBytes: number, partitions: number): number {
+  return Math.max(1, Math.ceil(maxStoredBytes / partitions));
 }
 
 function queueFull(queue: string): WharfError {

@@ -137,6 +137,7 @@ export const SETTABLE: Record<NumericSettable, Range> = {
   // Performance isolation (docs/isolation.md); 0 is unlimited.
   maxRequestsPerSecond: { min: 0, max: 1_000_000, default: 0 },
   maxBytesPerSecond: { min: 0, max: 2 ** 40, default: 0 },
+  maxStoredBytes: { min: 0, max: 2 ** 50, default: 0 },
 };
 
 export const CREATION: Record<Exclude<keyof CreationAttributes, NonNumeric>, Range> = {
@@ -210,6 +211,9 @@ function checkCombination(a: QueueAttributes): QueueAttributes {
   if (a.mode === 'stream' && a.fifo) {
     throw new WharfError(ErrorCode.InvalidAttribute, 'a stream (mode stream) cannot be a FIFO queue: its partitions are read in offset order');
   }
+  if (a.mode === 'stream' && (a.maxStoredBytes ?? 0) !== 0) {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute maxStoredBytes applies to queues: a stream bounds its size with retentionBytes');
+  }
   if (a.mode !== 'stream' && a.retentionBytes !== 0) {
     throw new WharfError(ErrorCode.InvalidAttribute, 'attribute retentionBytes applies to streams only (mode stream)');
   }
@@ -223,7 +227,8 @@ function checkCombination(a: QueueAttributes): QueueAttributes {
   if (a.redrivePolicy === undefined && a.overflowPolicy === 'dead-letter') {
     throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
   }
-  // A FIFO group's order lives in one partition: moving groups between partitions is not built.
+  // A stream's offsets live in its partitions: there is nothing to move them. A FIFO queue's groups
+  // move between partitions in order only by rules not enabled yet (docs/autoscaling.md).
   if (a.autoScaling !== undefined && (a.mode === 'stream' || a.fifo)) {
     throw new WharfError(ErrorCode.InvalidAttribute, 'attribute autoScaling applies to standard queues only (not FIFO queues or streams)');
   }

@@ -57,6 +57,7 @@ const handle = v.strictObject({ offset: nat, seq: nat });
 const opSchema = v.variant('type', [
   v.strictObject({ type: v.literal('send'), messages: v.array(v.strictObject({ record, delayMs: nat, dedupId: v.optional(v.string()), notBefore: v.optional(nat) })),
     limit: v.optional(v.strictObject({ maxLength: nat, overflow: v.picklist(['reject', 'drop-oldest', 'dead-letter']) })),
+    maxStoredBytes: v.optional(nat),
   }),
   v.strictObject({
     type: v.literal('receive'),

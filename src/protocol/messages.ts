@@ -88,6 +88,12 @@ export interface SettableAttributes {
   maxRequestsPerSecond?: number;
   /** Bytes of bodies and attributes sent per second, over the whole cluster. 0–2^40. @default 0 */
   maxBytesPerSecond?: number;
+  /**
+   * Bytes of bodies and attributes the queue may hold (ready, in flight and delayed), each partition
+   * its share; a send past it fails with queue_full. Queues only (a stream has retentionBytes).
+   * 0–2^50. @default 0
+   */
+  maxStoredBytes?: number;
 }
 
 export interface RedrivePolicy {
@@ -186,6 +192,8 @@ export interface QueueCounts {
   approximateNumberOfMessagesDelayed: number;
   /** Messages of this queue sent to its dead-letter queue so far (or on their way there). */
   approximateNumberOfMessagesDeadLettered: number;
+  /** Bytes of bodies and attributes of the messages held (ready, in flight and delayed), as maxStoredBytes counts them. */
+  approximateStoredBytes: number;
   /**
    * Seconds since the oldest message not yet deleted (ready, in flight or delayed) was sent, as SQS's
    * ApproximateAgeOfOldestMessage; 0 when the queue is empty.

@@ -275,9 +275,9 @@ export function decodeDeliveryGroup(bytes: Uint8Array, id: number): DeliveryGrou
   return { id, entries };
 }
 
-const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered', 'delayedInPlace'] as const;
-/** States written before dead letters, and before FIFO delays, have fields fewer (they read as 0). */
-const STATE_LENGTHS: ReadonlySet<number> = new Set([STATE_FIELDS.length - 2, STATE_FIELDS.length - 1, STATE_FIELDS.length]);
+const STATE_FIELDS = ['nextOffset', 'nextSeq', 'nextDelayedSeq', 'stored', 'delayed', 'purgedOffset', 'purgedDelayedSeq', 'deadLettered', 'delayedInPlace', 'bytes'] as const;
+/** States written before dead letters, FIFO delays, and stored bytes have fields fewer (they read as 0). */
+const STATE_LENGTHS: ReadonlySet<number> = new Set([STATE_FIELDS.length - 3, STATE_FIELDS.length - 2, STATE_FIELDS.length - 1, STATE_FIELDS.length]);
 
 export function encodeState(s: PartitionState): Uint8Array {
   return packr.pack(STATE_FIELDS.map((f) => s[f] ?? 0));

@@ -13,7 +13,7 @@ export async function failsWith(t: ExecutionContext, promise: Promise<unknown>, 
 }
 
 /** The message counts without the oldest message's age, which moves with time: compare with `t.like`. */
-export type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage'>;
+export type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage' | 'approximateStoredBytes'>;
 
 export function counts(visible: number, notVisible: number, delayed: number): MessageCounts {
   return {

@@ -64,7 +64,7 @@ const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
 /** The message counts, without the age of the oldest message (it moves with time). */
-type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage'>;
+type MessageCounts = Omit<QueueCounts, 'approximateAgeOfOldestMessage' | 'approximateStoredBytes'>;
 
 function counts(visible: number, notVisible: number, delayed: number): MessageCounts {
   return {
@@ -76,7 +76,7 @@ function counts(visible: number, notVisible: number, delayed: number): MessageCo
 }
 
 async function countsOf(f: WharfFixture, queue: string): Promise<MessageCounts> {
-  const { approximateAgeOfOldestMessage: _age, ...rest } = (await f.client.getQueueAttributes(queue)).counts;
+  const { approximateAgeOfOldestMessage: _age, approximateStoredBytes: _bytes, ...rest } = (await f.client.getQueueAttributes(queue)).counts;
   return rest;
 }
 

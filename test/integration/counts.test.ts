@@ -84,12 +84,12 @@ test('PurgeQueue removes ready, in-flight and delayed messages; every count and 
   const { purged } = await client.purgeQueue('orders');
 
   t.is(purged, 8);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, { ...counts(0, 0, 0), approximateAgeOfOldestMessage: 0 });
+  t.deepEqual((await client.getQueueAttributes('orders')).counts, { ...counts(0, 0, 0), approximateAgeOfOldestMessage: 0, approximateStoredBytes: 0 });
   // Nothing comes back: not the leases running out, not the delays.
   clock.advance(120_000);
   t.deepEqual(await client.receive('orders', { maxMessages: 10 }), []);
   await failsWith(t, client.deleteMessage('orders', inFlight[0]?.receiptHandle ?? ''), ErrorCode.InvalidReceiptHandle);
-  t.deepEqual((await client.getQueueAttributes('orders')).counts, { ...counts(0, 0, 0), approximateAgeOfOldestMessage: 0 });
+  t.deepEqual((await client.getQueueAttributes('orders')).counts, { ...counts(0, 0, 0), approximateAgeOfOldestMessage: 0, approximateStoredBytes: 0 });
 
   // The queue works on after a purge, its age counted from the new message.
   await client.sendMessage('orders', 'after');

@@ -53,6 +53,7 @@ async function servesNormally(t: ExecutionContext, fixture: WharfFixture): Promi
     approximateNumberOfMessagesNotVisible: 0,
     approximateNumberOfMessagesDelayed: 0,
     approximateNumberOfMessagesDeadLettered: 0,
+    approximateStoredBytes: 0,
     approximateAgeOfOldestMessage: 0,
   });
 }

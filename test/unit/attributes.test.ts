@@ -30,6 +30,7 @@ test('defaults are SQS-like and frozen', (t) => {
     delaySeconds: 0,
     maxRequestsPerSecond: 0,
     maxBytesPerSecond: 0,
+    maxStoredBytes: 0,
     receiveWaitTime: 0,
     partitions: 1,
     replicationFactor: 3,

@@ -129,13 +129,13 @@ test('overflow: reject refuses, drop-oldest deletes the oldest ready message, de
     const out = h.ledger.appendLimited(
       [{ record: message(T0, 8, 'c'), delayMs: 0 }, { record: message(T0, 8, 'a2'), delayMs: 0, dedupId: 'da' }],
       T0,
-      { maxLength: 2, overflow: policy },
+      { limit: { maxLength: 2, overflow: policy } },
     );
     h.commit();
     return { h, out };
   };
   const reject = send('reject');
-  t.deepEqual(reject.out, { ids: ['', 'a'], rejected: [0] });
+  t.deepEqual(reject.out, { ids: ['', 'a'], rejected: [0], overStoredBytes: [] });
   t.is(reject.h.disk.messages.size, 2);
 
   const drop = send('drop-oldest');
@@ -143,7 +143,7 @@ test('overflow: reject refuses, drop-oldest deletes the oldest ready message, de
   t.deepEqual([...drop.h.disk.messages.values()].map((m) => m.id).sort(), ['b', 'c']);
 
   const dead = send('dead-letter');
-  t.deepEqual(dead.out, { ids: ['c', 'a'], rejected: [] });
+  t.deepEqual(dead.out, { ids: ['c', 'a'], rejected: [], overStoredBytes: [] });
   t.is(dead.h.disk.marks.get(2)?.reason, 'overflow');
   t.is(dead.h.ledger.counts().visible, 2);
 });

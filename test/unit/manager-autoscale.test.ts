@@ -24,14 +24,15 @@ const POLICY = {
   scaleDownAfterSeconds: 60,
 };
 
-/** Three nodes and queue `q` with auto-scaling, one partition placed and reporting no load. */
-function world(): { w: World; round: () => Write[]; load: (partition: number, load: Partial<PartitionLoad>) => void } {
+/** Three nodes and queue `q` with auto-scaling (a FIFO queue with `fifo`), one partition placed and reporting no load. */
+function world(fifo = false): { w: World; round: () => Write[]; load: (partition: number, load: Partial<PartitionLoad>) => void } {
   const w = new World();
   for (const n of ['a', 'b', 'c']) w.addNode(n);
   w.addQueue('q', 1, 3);
   const q = w.queues.get('q');
   if (q === undefined) throw new Error('no queue');
-  w.queues.set('q', { ...q, value: { ...q.value, attributes: { ...q.value.attributes, autoScaling: POLICY } } });
+  const kind = fifo ? { fifo: true, deduplicationScope: 'messageGroup' as const } : {};
+  w.queues.set('q', { ...q, value: { ...q.value, attributes: { ...q.value.attributes, ...kind, autoScaling: POLICY } } });
   let memory: ScaleMemory = EMPTY_SCALE_MEMORY;
   const manager = (view: ManagerView): Write[] => {
     const scaled = autoscale(view, memory);
@@ -176,10 +177,39 @@ test('a partition without a load report holds decisions back; other queues are n
 test('autoScaling is checked: standard queues only, ranges, min below max, defaults filled in', (t) => {
   const stored = creationAttributes({ autoScaling: { maxPartitions: 4 } }).autoScaling;
   t.like(stored, { minPartitions: 1, maxPartitions: 4, scaleUpPercent: 80, scaleDownPercent: 30 });
-  t.throws(() => creationAttributes({ fifo: true, autoScaling: {} }), { message: /standard queues only/ });
+  t.throws(() => creationAttributes({ fifo: true, deduplicationScope: 'messageGroup', autoScaling: {} }), { message: /standard queues only/ });
   t.throws(() => creationAttributes({ mode: 'stream', autoScaling: {} }), { message: /standard queues only/ });
   t.throws(() => creationAttributes({ autoScaling: { minPartitions: 5, maxPartitions: 2 } }), { message: /minPartitions at most maxPartitions/ });
   t.throws(() => creationAttributes({ autoScaling: { scaleUpPercent: 20, scaleDownPercent: 40 } }), { message: /scaleDownPercent below/ });
   t.throws(() => creationAttributes({ autoScaling: { budgetMessages: 0 } }), { message: /autoScaling.budgetMessages/ });
   t.throws(() => creationAttributes({ autoScaling: { burst: 1 } }), { message: /autoScaling/ });
+});
+
+test('the FIFO rule (not enabled by the attributes): replace the active partitions to grow and to shrink, nothing while one drains', (t) => {
+  const { w, round, load } = world(true);
+  w.now += 10_000;
+  load(0, { messages: 900 });
+  t.deepEqual(layouts(round()), ['draining,active,active'], 'one partition replaced by two new ones');
+  t.deepEqual(meta(w).layout?.previous, [0]);
+  t.is(w.get('q', 1).replicas.length, 3, 'the new partitions are placed');
+  // Busy again, but partition 0 still drains: no change until it is retired.
+  load(1, { messages: 900 });
+  load(2, { messages: 900 });
+  w.now += 10_000;
+  t.deepEqual(layouts(round()), []);
+  load(0, { sealed: true, messages: 0 });
+  t.deepEqual(layouts(round()), ['retired,active,active']);
+  w.now += 10_000;
+  t.deepEqual(layouts(round()), ['retired,draining,draining,active,active,active'], 'two replaced by three');
+  t.deepEqual(meta(w).layout?.previous, [1, 2]);
+  // Idle: once both have retired and the delay has passed, three are replaced by two.
+  for (const id of [1, 2]) load(id, { sealed: true, messages: 0 });
+  for (const id of [3, 4, 5]) load(id, { messages: 0 });
+  const seen: string[] = [];
+  for (let i = 0; i < 200 && seen.length < 3; i++) {
+    seen.push(...layouts(round()));
+    w.now += 1000;
+  }
+  t.deepEqual(seen, ['retired,retired,draining,active,active,active', 'retired,retired,retired,active,active,active', 'retired,retired,retired,draining,draining,draining,active,active']);
+  t.deepEqual(meta(w).layout?.previous, [3, 4, 5]);
 });
