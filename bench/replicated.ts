@@ -96,6 +96,8 @@ export interface ReplicatedReportInfo {
   natsVersion: string;
   /** Load average when the report is written: other work during the run shows here, not in the start figure. */
   loadNow: number;
+  /** Wharf's long-poll receivers in the latency phase. */
+  latencyPollers: number;
 }
 
 export interface ReplicatedRatios {
@@ -215,7 +217,8 @@ export function reportReplicated(results: ReplicatedResults, info: ReplicatedRep
   );
   out.push(
     'Setup: the same clients as above: JetStream async publish (bounded window) and pull consumer with acks, ' +
-      'connected to all three servers; Wharf SDK through the one nats-server to whichever node answers.',
+      `connected to all three servers; Wharf SDK through the one nats-server to whichever node answers, ${info.latencyPollers} ` +
+      'long-poll receivers (maxMessages 100) in the latency phase: a replicated receive waits for its lease to replicate.',
   );
   out.push('');
   out.push('Targets (replication factor 3):');

@@ -21,6 +21,7 @@
  *   BENCH_RATE               messages/s of the latency phase          (5,000)
  *   BENCH_BACKLOG            messages of the Wharf backlog phase      (1,000,000)
  *   BENCH_LATENCY_POLLERS    concurrent Wharf long-poll receivers     (2)
+ *   BENCH_R3_LATENCY_POLLERS the same for the R3 comparison           (8)
  *   BENCH_DELAYED            delayed messages scheduled and released   (1,000,000)
  *   BENCH_DELAY_SPREAD       seconds over which they come due          (120)
  *   BENCH_DELAY_FIRST        the first of their delays, s              (60)
@@ -70,6 +71,7 @@ interface BenchConfig {
   wharfReceiveLoops: number;
   wharfReceiveBatch: number;
   wharfLatencyPollers: number;
+  wharfR3LatencyPollers: number;
   wharfPartitions: number;
   streamPartitions: number;
   /** Bound of the wait until a new replicated queue takes a send and gives it back. */
@@ -102,6 +104,8 @@ function readConfig(): BenchConfig {
     wharfReceiveLoops: 8,
     wharfReceiveBatch: 500,
     wharfLatencyPollers: intFromEnv('BENCH_LATENCY_POLLERS', 2),
+    // A replicated receive waits for its lease to replicate: more receives in flight carry the rate.
+    wharfR3LatencyPollers: intFromEnv('BENCH_R3_LATENCY_POLLERS', 8),
     wharfPartitions: intFromEnv('BENCH_PARTITIONS', 1),
     streamPartitions: intFromEnv('BENCH_STREAM_PARTITIONS', 4),
     wharfUsableTimeoutMs: quick ? 20_000 : 60_000,
@@ -384,7 +388,7 @@ async function main(): Promise<void> {
       fetchBatch: config.jetstreamFetchBatch,
       receiveLoops: config.wharfReceiveLoops,
       receiveBatch: config.wharfReceiveBatch,
-      latency: { ...latency, pollers: config.wharfLatencyPollers },
+      latency: { ...latency, pollers: config.wharfR3LatencyPollers },
       partitions: config.wharfPartitions,
       usableTimeoutMs: config.wharfUsableTimeoutMs,
       log,
@@ -405,6 +409,7 @@ async function main(): Promise<void> {
       quick: config.quick,
       natsVersion: nats.version,
       loadNow: currentLoad(),
+      latencyPollers: config.wharfR3LatencyPollers,
     });
     process.stdout.write(`${r3.lines.join('\n')}\n`);
     process.stdout.write(`${reportDelays(delays, delayOptions).join('\n')}\n`);
