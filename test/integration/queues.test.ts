@@ -138,6 +138,7 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     retentionBytes: 0,
     maxRequestsPerSecond: 0,
     maxBytesPerSecond: 0,
+    maxStoredBytes: 0,
     mode: 'queue',
   };
   const high: QueueAttributes = {
@@ -158,6 +159,7 @@ test('CreateQueue accepts attribute values at both ends of their ranges', async 
     retentionBytes: 0,
     maxRequestsPerSecond: 1_000_000,
     maxBytesPerSecond: 2 ** 40,
+    maxStoredBytes: 2 ** 50,
     mode: 'queue',
   };
 
@@ -259,6 +261,7 @@ test('GetQueueAttributes of a new queue returns the default attributes and zero 
     retentionBytes: 0,
     maxRequestsPerSecond: 0,
     maxBytesPerSecond: 0,
+    maxStoredBytes: 0,
     mode: 'queue',
   });
   t.like(description.counts, counts(0, 0, 0));
@@ -324,6 +327,7 @@ test('SetQueueAttributes returns and stores the changed attributes, keeping the 
     retentionBytes: 0,
     maxRequestsPerSecond: 0,
     maxBytesPerSecond: 0,
+    maxStoredBytes: 0,
     mode: 'queue',
   };
   t.deepEqual(attributes, expected);
