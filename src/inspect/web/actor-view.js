@@ -247,7 +247,7 @@ export class ActorView {
   async drawChart(actor, key) {
     let drawing = this.drawings.get(actor.machine);
     if (drawing === undefined) {
-      drawing = getJson(`/api/machine?node=${encodeURIComponent(actor.node)}&machine=${encodeURIComponent(actor.machine)}`).then((r) => drawMachine(r.definition));
+      drawing = getJson(`/api/machine?node=${encodeURIComponent(actor.node)}&machine=${encodeURIComponent(actor.machine)}`).then((/** @type {{ definition: import('./types.js').StateNodeDefinition }} */ r) => drawMachine(r.definition));
       this.drawings.set(actor.machine, drawing);
       drawing.catch(() => this.drawings.delete(actor.machine));
     }

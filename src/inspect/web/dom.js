@@ -92,9 +92,11 @@ export function summaryText(value) {
 }
 
 /**
- * Fetches JSON from the inspector server; rejects with the server's error message.
+ * Fetches JSON from the inspector server; rejects with the server's error message. The caller
+ * names the shape it expects (the server's, types.js).
+ * @template T
  * @param {string} path
- * @returns {Promise<any>}
+ * @returns {Promise<T>}
  */
 export async function getJson(path) {
   const res = await fetch(path, { headers: { accept: 'application/json' } });

@@ -138,6 +138,7 @@ export class QueueView {
     let shown;
     let failure = '';
     try {
+      /** @type {{ reply: import('./types.js').MessageReply, asked: string[] }} */
       const answer = await getJson(`/api/message?queue=${encodeURIComponent(query.queue)}&${param}=${encodeURIComponent(query.key)}`);
       shown = whereabouts(query, answer.reply, answer.asked);
     } catch (err) {
@@ -160,7 +161,7 @@ export class QueueView {
 
 /**
  * @param {{ queue: string, key: string }} query
- * @param {Record<string, any>} reply
+ * @param {import('./types.js').MessageReply} reply
  * @param {string[]} asked
  */
 function whereabouts(query, reply, asked) {
@@ -195,7 +196,7 @@ function whereabouts(query, reply, asked) {
   return h(
     'div',
     { class: 'result', 'data-state': reply.state, 'data-lease-until': reply.leaseUntil ?? '' },
-    h('table', { class: 'kv' }, rows.map(([k, v]) => h('tr', null, h('th', null, k), h('td', { 'data-field': k }, /** @type {any} */ (v))))),
+    h('table', { class: 'kv' }, rows.map(([k, v]) => h('tr', null, h('th', null, k), h('td', { 'data-field': k }, /** @type {Parameters<typeof h>[2]} */ (v))))),
     h('p', { class: 'muted' }, `refreshed ${clock(Date.now())}`),
   );
 }

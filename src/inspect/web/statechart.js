@@ -12,7 +12,19 @@ const LINE_HEIGHT = 14;
 /** Events shown on one edge; more are counted. */
 const EDGE_EVENTS = 3;
 
-/** @type {any} */
+/**
+ * The part of ELK's JSON graph this module builds and reads back (https://eclipse.dev/elk/documentation/tooldevelopers/graphdatastructure/jsonformat.html).
+ * @typedef {{ x: number, y: number }} ElkPoint
+ * @typedef {{ id: string, text: string, width: number, height: number, x?: number, y?: number }} ElkLabel
+ * @typedef {{ startPoint: ElkPoint, endPoint: ElkPoint, bendPoints?: ElkPoint[] }} ElkSection
+ * @typedef {{ id: string, sources: string[], targets: string[], labels: ElkLabel[], sections?: ElkSection[] }} ElkEdge
+ * @typedef {{ id: string, width?: number, height?: number, x?: number, y?: number, children?: ElkNode[],
+ *   layoutOptions?: Record<string, string>, edges?: ElkEdge[] }} ElkNode
+ * @typedef {ElkNode & { x: number, y: number, width: number, height: number, children?: LaidNode[] }} LaidNode
+ * @typedef {{ layout(graph: ElkNode): Promise<LaidNode> }} Elk
+ */
+
+/** @type {Elk | undefined} */
 let elk;
 /** @type {Promise<void> | undefined} */
 let elkLoaded;
@@ -74,7 +86,7 @@ export function activePaths(value, prefix = []) {
  */
 export async function drawMachine(root) {
   await loadElk();
-  elk ??= new /** @type {any} */ (globalThis).ELK();
+  elk ??= new /** @type {{ ELK: new () => Elk }} */ (/** @type {unknown} */ (globalThis)).ELK();
   /** @type {Map<string, string[]>} */
   const byId = new Map();
   /** @type {Map<string, StateNodeDefinition>} */
@@ -115,7 +127,7 @@ export async function drawMachine(root) {
     }
   }
 
-  /** @returns {any} */
+  /** @returns {ElkNode} */
   const elkNode = (/** @type {StateNodeDefinition} */ node, /** @type {string[]} */ path) => {
     const children = Object.entries(node.states).map(([key, child]) => elkNode(child, [...path, key]));
     if (node.initial !== undefined && children.length > 0) {
@@ -167,7 +179,7 @@ export async function drawMachine(root) {
 }
 
 /**
- * @param {any} laid
+ * @param {LaidNode} laid
  * @param {Map<string, StateNodeDefinition>} byPath
  */
 function render(laid, byPath) {
@@ -178,7 +190,7 @@ function render(laid, byPath) {
   defs.append(marker);
   svg.append(defs);
   const states = el('g');
-  const drawNode = (/** @type {any} */ n) => {
+  const drawNode = (/** @type {LaidNode} */ n) => {
     if (n.id.endsWith('#initial')) {
       states.append(el('circle', { cx: n.x + 5, cy: n.y + 5, r: 5, class: 'initial' }));
       return;
@@ -211,7 +223,7 @@ function render(laid, byPath) {
       edges.append(el('path', { d: points.map((p, i) => `${i === 0 ? 'M' : 'L'} ${p.x} ${p.y}`).join(' '), class: 'edge', 'marker-end': 'url(#arrow)' }));
     }
     for (const label of e.labels ?? []) {
-      if (label.x === undefined) continue;
+      if (label.x === undefined || label.y === undefined) continue;
       const text = el('text', { x: label.x, y: label.y + LINE_HEIGHT - 3, class: 'edge-label' });
       for (const [i, line] of String(label.text).split('\n').entries()) {
         const span = el('tspan', { x: label.x, dy: i === 0 ? 0 : LINE_HEIGHT });

@@ -9,7 +9,7 @@
  * @typedef {{ queue: string, partition: number, epoch: number, primary: string | null, replicas: string[],
  *   learners: string[], isr: string[], leaving: string[], commitIndex: number | null, logEnd: number | null,
  *   reports: ReplicaView[] }} PartitionView
- * @typedef {{ name: string, incarnation: number, attributes: Record<string, any>, createdAt: number,
+ * @typedef {{ name: string, incarnation: number, attributes: Record<string, unknown>, createdAt: number,
  *   partitions: PartitionView[] }} QueueView
  * @typedef {{ cluster: string, model: 'primary' | 'hosts', manager: { holder: string, term: number } | null, nodes: NodeView[],
  *   queues: QueueView[] }} ClusterMapView
@@ -38,6 +38,12 @@
  *   initial?: string, states: Record<string, StateNodeDefinition>, transitions: TransitionDefinition[],
  *   invoke: string[] }} StateNodeDefinition
  * @typedef {{ event: string, targets: string[], guard?: string, reenter?: boolean }} TransitionDefinition
+ * @typedef {{ n: number, at?: number, endedAt: number, consumer?: string, ended: 'lease-expired' | 'released' | 'dead-lettered' }} MessageAttempt
+ * @typedef {{ found: false, searched: number, truncated?: boolean }
+ *   | { found: true, node: string, messageId: string, partition: number, offset?: number, state: 'ready' | 'inflight' | 'delayed',
+ *   receiveCount: number, leaseOwner?: string, leaseUntil?: number, delayedUntil?: number, sentAt: number, hlc?: string,
+ *   size: number, searched: number, attempts?: MessageAttempt[],
+ *   deadLetter?: { sourceQueue: string, reason: string, receiveCount: number, deadLetteredAt: number, totalAttempts: number } }} MessageReply
  */
 
 export {};
