@@ -19,7 +19,7 @@ import { WharfClient } from '../src/client/client.ts';
 import { startNatsServer } from './nats.ts';
 import { phaseTimeoutMs } from './pace.ts';
 import { fmt, renderTable, summarize, type LatencySummary } from './stats.ts';
-import { installSignalHandlers, intFromEnv, onCleanup, runCleanups } from './util.ts';
+import { installSignalHandlers, intFromEnv, onCleanup, runBench } from './util.ts';
 import { CLUSTER, guardFor, produceMessages, startWharfNode, type Guard, type MemorySample, type WharfNodeProcess } from './wharf.ts';
 
 const QUEUE = 'backlog';
@@ -149,12 +149,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await runCleanups();
-}
-process.exit(process.exitCode ?? 0);
+await runBench(main);

@@ -28,7 +28,7 @@ import { WharfClient } from '../src/client/client.ts';
 import { startNatsServer } from './nats.ts';
 import { pacedRun } from './pace.ts';
 import { fmt, renderTable, summarize, type LatencySummary } from './stats.ts';
-import { fixedBody, installSignalHandlers, intFromEnv, nowMs, observed, onCleanup, pollUntil, runCleanups, sentAt, timestampedBody, trackChild } from './util.ts';
+import { fixedBody, installSignalHandlers, intFromEnv, nowMs, observed, onCleanup, pollUntil, runBench, sentAt, timestampedBody, trackChild } from './util.ts';
 import { CLUSTER, guardFor, startWharfNode, type Guard } from './wharf.ts';
 
 const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
@@ -289,14 +289,5 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  const [mode, natsUrl, queue, batch, window] = process.argv.slice(2);
-  if (mode === 'flood' && natsUrl && queue) await floodWorker(natsUrl, queue, Number(batch), Number(window));
-  else await main();
-} catch (err) {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await runCleanups();
-}
-process.exit(process.exitCode ?? 0);
+const [mode, natsUrl, queue, batch, window] = process.argv.slice(2);
+await runBench(() => (mode === 'flood' && natsUrl && queue ? floodWorker(natsUrl, queue, Number(batch), Number(window)) : main()));

@@ -17,7 +17,7 @@ import { subjects } from '../src/protocol/subjects.ts';
 import { clusterName } from '../src/names.ts';
 import { startNatsServer } from './nats.ts';
 import { fmt, summarize } from './stats.ts';
-import { installSignalHandlers, onCleanup, runCleanups } from './util.ts';
+import { installSignalHandlers, onCleanup, runBench } from './util.ts';
 import { CLUSTER, startWharfNode } from './wharf.ts';
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -72,12 +72,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await runCleanups();
-}
-process.exit(process.exitCode ?? 0);
+await runBench(main);

@@ -185,6 +185,23 @@ export function runCleanups(): Promise<void> {
 }
 
 /** Cleans up on SIGINT/SIGTERM (exit code 130/143) and kills leftover children on any exit. */
+/**
+ * Runs a benchmark script's `main` to its end: a failure is printed and sets exit code 1, the
+ * cleanups (child processes, temp dirs) run either way, and the process exits (open handles of
+ * clients must not keep it alive).
+ */
+export async function runBench(main: () => Promise<void>): Promise<never> {
+  try {
+    await main();
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await runCleanups();
+  }
+  return process.exit(process.exitCode ?? 0);
+}
+
 export function installSignalHandlers(): void {
   const onSignal = (signal: NodeJS.Signals, code: number) => {
     process.stderr.write(`\nbench: ${signal}: stopping child processes...\n`);

@@ -4,35 +4,17 @@
  * rule; the record encodings (old records still read); the attribute checks.
  */
 import test from 'ava';
-import { Ledger, type LedgerLimits } from '../../actors/partition/ledger.ts';
 import { MAX_ATTEMPTS_KEPT } from '../../actors/partition/dead-letter.ts';
 import { allowance, mayTakeOver, moved, type RateWindow } from '../../actors/move/move-task.ts';
 import { encode } from '../../src/protocol/codec.ts';
 import { creationAttributes, updatedAttributes } from '../../src/protocol/attributes.ts';
 import { ErrorCode, WharfError } from '../../src/errors.ts';
 import { decodeMessage, decodeState, encodeMessage } from '../../src/storage/records.ts';
-import { MemDisk, message } from './partition-fakes.ts';
+import { ledgerOnDisk, message } from './partition-fakes.ts';
 
 const T0 = 1_700_000_000_000;
 const FOREVER = 1e13;
-const LIMITS: LedgerLimits = { windowMessages: 1000, windowBytes: 1 << 30, maxInflight: 100_000, timerWindow: 1000 };
-
-function harness() {
-  const disk = new MemDisk();
-  let ledger = new Ledger(disk.load(), LIMITS, T0);
-  return {
-    disk,
-    get ledger() {
-      return ledger;
-    },
-    commit: () => disk.apply(ledger.takeChanges()),
-    restart(now: number) {
-      ledger = new Ledger(disk.load(), LIMITS, now);
-      const { scanned, complete } = disk.scanWindow(ledger.windowFrom, disk.state.nextOffset, 1000);
-      ledger.fillWindow(scanned, complete, disk.state.nextOffset);
-    },
-  };
-}
+const harness = () => ledgerOnDisk(T0);
 
 test('a message received maxReceives times is marked at its next receive, with its attempts; deadLettered then removes it', (t) => {
   const h = harness();

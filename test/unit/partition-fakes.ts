@@ -9,6 +9,7 @@ import { EMPTY_PARTITION, loadedDeliveries, recordSize } from '../../actors/part
 import type { Range } from '../../src/storage/keys.ts';
 import type { Attempt, DeadLetterMark } from '../../actors/partition/dead-letter.ts';
 import type { Store, StoreView, WriteOp } from '../../src/storage/store.ts';
+import { Ledger, type LedgerLimits } from '../../actors/partition/ledger.ts';
 
 export class MemDisk {
   state: PartitionState = { ...EMPTY_PARTITION };
@@ -246,4 +247,25 @@ export function deferred<T>(): Deferred<T> {
 /** Lets promises and the actors they drive settle: `rounds` turns of the event loop. */
 export async function flush(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Limits of a ledger whose window holds everything a unit test sends. */
+export const ROOMY_LIMITS: LedgerLimits = { windowMessages: 1000, windowBytes: 1 << 30, maxInflight: 100_000, timerWindow: 1000 };
+
+/** A ledger on a MemDisk: `commit` writes what it changed, `restart` loads a new one from the disk as a new primary would. */
+export function ledgerOnDisk(t0: number, limits: LedgerLimits = ROOMY_LIMITS) {
+  const disk = new MemDisk();
+  let ledger = new Ledger(disk.load(), limits, t0);
+  return {
+    disk,
+    get ledger() {
+      return ledger;
+    },
+    commit: () => disk.apply(ledger.takeChanges()),
+    restart(now: number) {
+      ledger = new Ledger(disk.load(), limits, now);
+      const { scanned, complete } = disk.scanWindow(ledger.windowFrom, disk.state.nextOffset, 1000);
+      ledger.fillWindow(scanned, complete, disk.state.nextOffset);
+    },
+  };
 }

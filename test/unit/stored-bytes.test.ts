@@ -4,30 +4,12 @@
  * per message without storing it.
  */
 import test from 'ava';
-import { Ledger, type LedgerLimits } from '../../actors/partition/ledger.ts';
 import { recordSize } from '../../actors/partition/records.ts';
-import { MemDisk, message } from './partition-fakes.ts';
+import { ledgerOnDisk, message } from './partition-fakes.ts';
 
 const T0 = 1_700_000_000_000;
 const FOREVER = 1e13;
-const LIMITS: LedgerLimits = { windowMessages: 1000, windowBytes: 1 << 30, maxInflight: 100_000, timerWindow: 1000 };
-
-function harness() {
-  const disk = new MemDisk();
-  let ledger = new Ledger(disk.load(), LIMITS, T0);
-  return {
-    disk,
-    get ledger() {
-      return ledger;
-    },
-    commit: () => disk.apply(ledger.takeChanges()),
-    restart(now: number) {
-      ledger = new Ledger(disk.load(), LIMITS, now);
-      const { scanned, complete } = disk.scanWindow(ledger.windowFrom, disk.state.nextOffset, 1000);
-      ledger.fillWindow(scanned, complete, disk.state.nextOffset);
-    },
-  };
-}
+const harness = () => ledgerOnDisk(T0);
 
 const bytesOf = (h: ReturnType<typeof harness>) => h.ledger.storedBytes;
 
