@@ -80,16 +80,19 @@ test('a principal past its bounds gets over_limit while another is served; its s
   // takes her three waiter slots (her first one is refused meanwhile), then closes.
   const gone = await f.connection('alice');
   const second = await WharfClient.connect({ connection: gone, cluster: f.cluster, principal: 'alice', maxAttempts: 1 });
-  // Their 8 s outlast the check below, which sees them held.
-  const abandoned = [1, 2, 3].map(() => second.receive('acme_jobs', { waitTimeSeconds: 8 }).catch(() => []));
-  await eventually(async () => {
-    try {
-      await alice.receive('acme_jobs', { waitTimeSeconds: 1 });
-      return undefined;
-    } catch (err) {
-      return isWharfError(err, ErrorCode.OverLimit);
-    }
-  });
+  // Their 20 s outlast the check below (at most 15 s, on a loaded machine), which sees them held.
+  const abandoned = [1, 2, 3].map(() => second.receive('acme_jobs', { waitTimeSeconds: 20 }).catch(() => []));
+  await eventually(
+    async () => {
+      try {
+        await alice.receive('acme_jobs', { waitTimeSeconds: 1 });
+        return undefined;
+      } catch (err) {
+        return isWharfError(err, ErrorCode.OverLimit);
+      }
+    },
+    { timeoutMs: 15_000, message: "the second connection's long polls hold alice's waiter slots" },
+  );
   await gone.close();
   await Promise.all(abandoned);
   await eventually(
