@@ -111,11 +111,26 @@ export interface ReceiveOptions {
   heartbeat?: boolean;
 }
 
-/** A send whose messages all carry deduplication ids. */
-function isIdempotentSend(action: Action, request: unknown): boolean {
-  if (action === 'SendMessage') return (request as Request<'SendMessage'>).deduplicationId !== undefined;
-  if (action === 'SendMessageBatch') return (request as Request<'SendMessageBatch'>).entries.every((e) => e.deduplicationId !== undefined);
-  return false;
+/**
+ * A request that may be sent again after a timeout (an unknown outcome): a send whose messages all
+ * carry deduplication ids, or an operation on receipt handles. A handle names one delivery, so a
+ * repeated delete or visibility change can only touch that delivery again, never a later one: at
+ * worst the repeat finds the handle stale, and the caller learns the outcome is unknown.
+ */
+function isIdempotent(action: Action, request: unknown): boolean {
+  switch (action) {
+    case 'SendMessage':
+      return (request as Request<'SendMessage'>).deduplicationId !== undefined;
+    case 'SendMessageBatch':
+      return (request as Request<'SendMessageBatch'>).entries.every((e) => e.deduplicationId !== undefined);
+    case 'DeleteMessage':
+    case 'DeleteMessageBatch':
+    case 'ChangeMessageVisibility':
+    case 'ChangeMessageVisibilityBatch':
+      return true;
+    default:
+      return false;
+  }
 }
 
 type BatchOutcome = { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
@@ -203,13 +218,14 @@ export class WharfClient {
 
   /**
    * One API request; retries retryable errors with backoff. A timeout (unknown outcome) is retried
-   * only for sends whose every message carries a deduplication id: the retry cannot add a copy.
+   * only where a repeat cannot do more than the first attempt (isIdempotent): sends whose every
+   * message carries a deduplication id, and operations on receipt handles.
    * A request about a partition goes to its primary's node when the client knows it (route-table.ts);
    * a node that does not answer is asked no more and the request goes to any node.
    */
   async request<A extends Action>(action: A, request: Request<A>): Promise<Reply<A>> {
     const frame = encodeRequest<A>(request);
-    const idempotent = isIdempotentSend(action, request);
+    const idempotent = isIdempotent(action, request);
     const queue = this.routeToPrimaries ? queueOf(request) : undefined;
     let node = queue === undefined ? undefined : targetOf(this.routes, action, request);
     // Once an attempt's outcome is unknown, so is the request's, whatever later attempts answer.

@@ -227,16 +227,18 @@ function checkCombination(a: QueueAttributes): QueueAttributes {
   if (a.redrivePolicy === undefined && a.overflowPolicy === 'dead-letter') {
     throw new WharfError(ErrorCode.InvalidAttribute, "overflowPolicy 'dead-letter' needs a redrivePolicy (a dead-letter queue)");
   }
-  // A stream's offsets live in its partitions: there is nothing to move them. A FIFO queue's groups
-  // move between partitions in order only by rules not enabled yet (docs/autoscaling.md).
-  if (a.autoScaling !== undefined && (a.mode === 'stream' || a.fifo)) {
-    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute autoScaling applies to standard queues only (not FIFO queues or streams)');
+  // A stream's offsets live in its partitions: there is nothing to move them.
+  if (a.autoScaling !== undefined && a.mode === 'stream') {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'attribute autoScaling applies to queues only (not streams)');
   }
   if (a.fifo && a.partitions > 1 && a.deduplicationScope !== 'messageGroup') {
     throw new WharfError(
       ErrorCode.InvalidAttribute,
       `a FIFO queue with ${a.partitions} partitions needs deduplicationScope messageGroup (scope queue needs partitions 1)`,
     );
+  }
+  if (a.fifo && a.autoScaling !== undefined && a.deduplicationScope !== 'messageGroup') {
+    throw new WharfError(ErrorCode.InvalidAttribute, 'an auto-scaling FIFO queue needs deduplicationScope messageGroup: it gets more partitions (scope queue needs partitions 1)');
   }
   return a;
 }

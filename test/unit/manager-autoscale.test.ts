@@ -174,18 +174,19 @@ test('a partition without a load report holds decisions back; other queues are n
   t.is(w.queues.get('plain')?.value.layout, undefined);
 });
 
-test('autoScaling is checked: standard queues only, ranges, min below max, defaults filled in', (t) => {
+test('autoScaling is checked: queues only, FIFO with scope messageGroup, ranges, min below max, defaults filled in', (t) => {
   const stored = creationAttributes({ autoScaling: { maxPartitions: 4 } }).autoScaling;
   t.like(stored, { minPartitions: 1, maxPartitions: 4, scaleUpPercent: 80, scaleDownPercent: 30 });
-  t.throws(() => creationAttributes({ fifo: true, deduplicationScope: 'messageGroup', autoScaling: {} }), { message: /standard queues only/ });
-  t.throws(() => creationAttributes({ mode: 'stream', autoScaling: {} }), { message: /standard queues only/ });
+  t.throws(() => creationAttributes({ fifo: true, autoScaling: {} }), { message: /needs deduplicationScope messageGroup/ });
+  t.like(creationAttributes({ fifo: true, deduplicationScope: 'messageGroup', autoScaling: {} }).autoScaling, { maxPartitions: 8 });
+  t.throws(() => creationAttributes({ mode: 'stream', autoScaling: {} }), { message: /queues only \(not streams\)/ });
   t.throws(() => creationAttributes({ autoScaling: { minPartitions: 5, maxPartitions: 2 } }), { message: /minPartitions at most maxPartitions/ });
   t.throws(() => creationAttributes({ autoScaling: { scaleUpPercent: 20, scaleDownPercent: 40 } }), { message: /scaleDownPercent below/ });
   t.throws(() => creationAttributes({ autoScaling: { budgetMessages: 0 } }), { message: /autoScaling.budgetMessages/ });
   t.throws(() => creationAttributes({ autoScaling: { burst: 1 } }), { message: /autoScaling/ });
 });
 
-test('the FIFO rule (not enabled by the attributes): replace the active partitions to grow and to shrink, nothing while one drains', (t) => {
+test('a FIFO queue replaces its active partitions to grow and to shrink, and changes nothing while one drains', (t) => {
   const { w, round, load } = world(true);
   w.now += 10_000;
   load(0, { messages: 900 });
