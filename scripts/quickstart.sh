@@ -106,9 +106,11 @@ done
 port_in_use "${NATS_PORT}" || fail "${WHARF_DIR}/nats.log" "nats-server did not listen on ${NATS_PORT} within ${NATS_START_TIMEOUT_S} s"
 say "nats-server is up (pid ${nats_pid})"
 
+# glibc's allocator settings of every node (docs/operations.md, "Memory").
+MALLOC_SETTINGS=(MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=1048576)
 for ((n = 1; n <= NODES; n++)); do
   id="node-${n}"
-  env "${node_auth[@]}" WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
+  env "${node_auth[@]}" "${MALLOC_SETTINGS[@]}" WHARF_NODE_ID="${id}" WHARF_CLUSTER=local WHARF_NATS_URL="nats://127.0.0.1:${NATS_PORT}" \
     WHARF_DATA_DIR="./${WHARF_DIR}/data/${id}" WHARF_HTTP_PORT=$((HTTP_BASE_PORT + n - 1)) \
     WHARF_SQS_PORT=$((SQS_BASE_PORT + n - 1)) WHARF_SQS_ALLOW_UNSIGNED=true \
     setsid nohup node --import tsx src/node/main.ts >"${WHARF_DIR}/${id}.log" 2>&1 </dev/null &

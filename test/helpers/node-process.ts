@@ -158,8 +158,12 @@ interface Run {
   readonly stderr: string;
 }
 
+/** glibc's allocator settings every shipped way of starting a node sets (docs/operations.md, "Memory"). */
+const MALLOC_SETTINGS = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '1048576' };
+
 async function launch(options: NodeProcessOptions, log: WriteStream | undefined): Promise<Run> {
   const env: NodeJS.ProcessEnv = {
+    ...MALLOC_SETTINGS,
     ...process.env,
     WHARF_NODE_ID: options.nodeId ?? 'n1',
     WHARF_CLUSTER: options.cluster,
