@@ -7,7 +7,10 @@
  * the event loop serves the partitions with pending work in deficit round-robin order: each earns
  * `quantum` (messages) a round and hands over the requests that fit in what it has earned. A
  * flooded partition writes about a quantum at a time, and a quiet one waits for one quantum of
- * each busy partition, not for their backlogs (docs/isolation.md).
+ * each busy partition, not for their backlogs (docs/isolation.md). A partition is handed nothing
+ * while a batch handed to it earlier still waits for its actor's next write (its actor would only
+ * add the new requests to that write, however many rounds they came in), so its next write holds
+ * at most a quantum.
  *
  * Pending work is bounded per partition (`maxPending` messages): beyond it a request is refused
  * with `over_limit` at once, before it costs anything but its decoding.
@@ -22,7 +25,16 @@ export interface Pending {
   costAt(i: number): number | undefined;
   /** Hands the oldest `count` pending requests to the partition, as one batch. */
   hand(count: number): void;
+  /**
+   * Whether the partition takes requests now: not while a batch handed earlier still waits for
+   * its actor's next write. A partition that says no leaves the ring and is woken again (`wake`)
+   * once it takes requests. Absent: always.
+   */
+  accepting?(): boolean;
 }
+
+/** A partition's next write holds at most this many quanta (see maxWrite). */
+const WRITE_QUANTA = 4;
 
 interface Entry {
   pending: Pending;
@@ -35,6 +47,12 @@ export class FairScheduler {
   readonly quantum: number;
   /** Pending messages one partition may hold before requests are refused. */
   readonly maxPending: number;
+  /**
+   * Messages a partition's actor may hold for its next write before the partition is handed no
+   * more: `WRITE_QUANTA` quanta. Fewer make a flooded partition's writes small and its throughput
+   * low; more make a quiet partition's write wait behind a larger one.
+   */
+  readonly maxWrite: number;
   private readonly ring = new Denque<Entry>();
   private readonly entries = new Map<Pending, Entry>();
   private scheduled = false;
@@ -42,6 +60,7 @@ export class FairScheduler {
   constructor(options: { quantum: number; maxPending: number }) {
     this.quantum = options.quantum;
     this.maxPending = options.maxPending;
+    this.maxWrite = WRITE_QUANTA * options.quantum;
   }
 
   /** `pending` has new work: it is served from the next turn of the event loop. */
@@ -66,6 +85,12 @@ export class FairScheduler {
     this.scheduled = false;
     for (let n = this.ring.length; n > 0; n--) {
       const entry = this.ring.shift() as Entry;
+      if (entry.pending.accepting?.() === false) {
+        // Its actor still holds a batch for its next write: handing more would only grow that
+        // write. It earns nothing meanwhile and comes back with `wake`.
+        entry.ringed = false;
+        continue;
+      }
       entry.deficit = Math.min(entry.deficit + this.quantum, Number.MAX_SAFE_INTEGER);
       let count = 0;
       let cost = 0;

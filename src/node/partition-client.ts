@@ -103,6 +103,8 @@ export class PartitionClient implements Pending {
     this.detach.push(
       ref.subscribe({
         next: (snapshot) => {
+          // Its next write took the batch it held: it takes requests again (fair-scheduler.ts).
+          if (this.pending.length > 0 && this.accepting()) this.scheduler.wake(this);
           const now = snapshot.matches('failed');
           if (now && !failed) this.log.error({ err: snapshot.context.error }, 'partition failed; reloading from disk');
           else if (!now && failed && snapshot.matches('serving')) this.log.info('partition serving again');
@@ -153,6 +155,15 @@ export class PartitionClient implements Pending {
       // Bound to the actor when handed over.
       this.waiting.set(id, { resolve, ref: undefined as unknown as PartitionRef });
     });
+  }
+
+  /** Not while the actor holds a full write's worth of requests for its next write (fair-scheduler.ts). */
+  accepting(): boolean {
+    const ref = this.serving ? this.current() : undefined;
+    if (ref === undefined) return true;
+    let held = 0;
+    for (const { op } of ref.getSnapshot().context.queued) held += opCost(op);
+    return held < this.scheduler.maxWrite;
   }
 
   costAt(i: number): number | undefined {

@@ -62,6 +62,40 @@ test('without a quantum everything pending goes at once (one batch per partition
   t.deepEqual(log, ['A:1500']);
 });
 
+/** A partition whose actor holds what it was handed until its write is done (`written`). */
+class WritingPending extends FakePending {
+  holding = false;
+
+  override hand(count: number): void {
+    super.hand(count);
+    this.holding = true;
+  }
+
+  accepting(): boolean {
+    return !this.holding;
+  }
+}
+
+test('a partition whose actor still holds a batch for its next write is handed nothing until it takes requests again', async (t) => {
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 100, maxPending: 10_000 });
+  const busy = new WritingPending('A', Array.from({ length: 5 }, () => 100), log);
+  const quiet = new FakePending('B', [1, 1, 1], log);
+  scheduler.wake(busy);
+  await eventually(() => log.length === 1);
+  // Rounds go by while A's actor holds its batch: A is not handed more (its next write would grow).
+  scheduler.wake(quiet);
+  await eventually(() => quiet.costs.length === 0);
+  t.deepEqual(log, ['A:100', 'B:3']);
+  t.is(busy.costs.length, 4);
+  // Its write took the batch: woken, it gets one quantum, and holds again.
+  busy.holding = false;
+  scheduler.wake(busy);
+  await eventually(() => log.length === 3);
+  t.deepEqual(log, ['A:100', 'B:3', 'A:100']);
+  t.is(busy.costs.length, 3);
+});
+
 test('an op costs the messages it writes or reads, at least 1', (t) => {
   t.is(opCost({ type: 'send', messages: [1, 2, 3] }), 3);
   t.is(opCost({ type: 'delete', items: [1, 2] }), 2);
