@@ -15,6 +15,7 @@
  * | maxInflight       | WHARF_MAX_INFLIGHT       | `120000`                |
  * | maxWaiters        | WHARF_MAX_WAITERS        | `10000`                 |
  * | schedulerQuantum  | WHARF_SCHEDULER_QUANTUM  | `256`                   |
+ * | schedulerWriteQuanta | WHARF_SCHEDULER_WRITE_QUANTA | `16`            |
  * | maxPending        | WHARF_MAX_PENDING        | `20000`                 |
  * | maxPendingPerPrincipal | WHARF_MAX_PENDING_PER_PRINCIPAL | `1000`   |
  * | maxWaitersPerPrincipal | WHARF_MAX_WAITERS_PER_PRINCIPAL | `500`    |
@@ -95,6 +96,12 @@ export interface NodeOptions {
    * while the others get their turns. @default 256
    */
   schedulerQuantum?: number;
+  /**
+   * Quanta of requests a partition's actor may hold for its next write before the scheduler hands
+   * it no more: fewer keep a flooded partition's writes small (a quiet queue waits less behind
+   * them), more keep its batches large (throughput). @default 16
+   */
+  schedulerWriteQuanta?: number;
   /** Messages of requests pending per partition on a node before new ones answer `over_limit`. @default 20000 */
   maxPending?: number;
   /**
@@ -228,6 +235,7 @@ export interface NodeConfig {
   readonly maxInflight: number;
   readonly maxWaiters: number;
   readonly schedulerQuantum: number;
+  readonly schedulerWriteQuanta: number;
   readonly maxPending: number;
   readonly maxPendingPerPrincipal: number;
   readonly maxWaitersPerPrincipal: number;
@@ -281,6 +289,7 @@ export const ENV: Record<string, keyof NodeOptions> = {
   WHARF_MAX_INFLIGHT: 'maxInflight',
   WHARF_MAX_WAITERS: 'maxWaiters',
   WHARF_SCHEDULER_QUANTUM: 'schedulerQuantum',
+  WHARF_SCHEDULER_WRITE_QUANTA: 'schedulerWriteQuanta',
   WHARF_MAX_PENDING: 'maxPending',
   WHARF_MAX_PENDING_PER_PRINCIPAL: 'maxPendingPerPrincipal',
   WHARF_MAX_WAITERS_PER_PRINCIPAL: 'maxWaitersPerPrincipal',
@@ -348,7 +357,7 @@ function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): NodeOptions {
     if (key === 'syncWrites' || key === 'manager' || key === 'auth' || key === 'sqsAllowUnsigned') {
       if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`);
       else out[key] = raw === 'true';
-    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'maxPendingBytesPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'clockOffsetMs', 'sqsPort'].includes(key)) {
+    } else if (['tickMs', 'maxInflight', 'maxWaiters', 'schedulerQuantum', 'schedulerWriteQuanta', 'maxPending', 'maxPendingPerPrincipal', 'maxWaitersPerPrincipal', 'maxPendingBytesPerPrincipal', 'windowMessages', 'windowBytes', 'heartbeatMs', 'failureTimeoutMs', 'leaseMs', 'metaReplicas', 'httpPort', 'logRetainEntries', 'managerLeaseMs', 'replaceAfterMs', 'maxMoves', 'catchUpBytesPerSecond', 'leaseHeartbeatTimeoutMs', 'clusterReportMs', 'clusterTimeoutMs', 'moveAfterMs', 'clockOffsetMs', 'sqsPort'].includes(key)) {
       const n = Number(raw);
       if (!Number.isInteger(n)) problems.push(`${name} must be an integer`);
       else out[key] = n;
@@ -389,6 +398,7 @@ export function resolveConfig(options: NodeOptions = {}, earlier: readonly strin
     maxInflight: positive(problems, 'maxInflight', options.maxInflight ?? 120_000),
     maxWaiters: positive(problems, 'maxWaiters', options.maxWaiters ?? 10_000),
     schedulerQuantum: positive(problems, 'schedulerQuantum', options.schedulerQuantum ?? 256),
+    schedulerWriteQuanta: positive(problems, 'schedulerWriteQuanta', options.schedulerWriteQuanta ?? 16),
     maxPending: positive(problems, 'maxPending', options.maxPending ?? 20_000),
     maxPendingPerPrincipal: positive(problems, 'maxPendingPerPrincipal', options.maxPendingPerPrincipal ?? 1000),
     maxWaitersPerPrincipal: positive(problems, 'maxWaitersPerPrincipal', options.maxWaitersPerPrincipal ?? 500),

@@ -33,9 +33,6 @@ export interface Pending {
   accepting?(): boolean;
 }
 
-/** A partition's next write holds at most this many quanta (see maxWrite). */
-const WRITE_QUANTA = 4;
-
 interface Entry {
   pending: Pending;
   deficit: number;
@@ -49,18 +46,18 @@ export class FairScheduler {
   readonly maxPending: number;
   /**
    * Messages a partition's actor may hold for its next write before the partition is handed no
-   * more: `WRITE_QUANTA` quanta. Fewer make a flooded partition's writes small and its throughput
-   * low; more make a quiet partition's write wait behind a larger one.
+   * more (`writeQuanta` quanta). Fewer make a flooded partition's writes small and its throughput
+   * lower; more make a quiet partition's write wait behind a larger one.
    */
   readonly maxWrite: number;
   private readonly ring = new Denque<Entry>();
   private readonly entries = new Map<Pending, Entry>();
   private scheduled = false;
 
-  constructor(options: { quantum: number; maxPending: number }) {
+  constructor(options: { quantum: number; maxPending: number; writeQuanta?: number }) {
     this.quantum = options.quantum;
     this.maxPending = options.maxPending;
-    this.maxWrite = WRITE_QUANTA * options.quantum;
+    this.maxWrite = (options.writeQuanta ?? Infinity) * options.quantum;
   }
 
   /** `pending` has new work: it is served from the next turn of the event loop. */

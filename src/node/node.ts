@@ -204,7 +204,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   // ---- partition clients, routers, services -------------------------------------------------------
   const clients = new Map<string, PartitionClient>();
   // One scheduler for every partition served here: they share this thread (fair-scheduler.ts).
-  const scheduler = new FairScheduler({ quantum: config.schedulerQuantum, maxPending: config.maxPending });
+  const scheduler = new FairScheduler({ quantum: config.schedulerQuantum, writeQuanta: config.schedulerWriteQuanta, maxPending: config.maxPending });
   const localClient = (queue: string, partition: number): PartitionClient | undefined => {
     const ref = replicaOf(queue, partition);
     const k = replicaKey(queue, partition);
