@@ -136,6 +136,23 @@ function isIdempotent(action: Action, request: unknown): boolean {
 type BatchOutcome = { successful: Array<{ id: string }>; failed: BatchEntryFailure[] };
 
 /**
+ * The answer to a batch of receipt handles repeated after an attempt timed out: an entry this
+ * attempt reports failed (its handle stale, say) may have been applied by the one that timed out,
+ * so its outcome is unknown, as a single request's would be.
+ */
+function afterUnknown<A extends Action>(action: A, reply: Reply<A>): Reply<A> {
+  if (action !== 'DeleteMessageBatch' && action !== 'ChangeMessageVisibilityBatch') return reply;
+  const outcome = reply as BatchOutcome;
+  const failed = outcome.failed.map((f) => ({
+    ...f,
+    code: ErrorCode.Timeout,
+    message: `${f.message} (after an earlier attempt timed out: the outcome is unknown)`,
+    senderFault: false,
+  }));
+  return { ...outcome, failed } as Reply<A>;
+}
+
+/**
  * The node whose front-end should get the request: the primary of the partition it concerns, if
  * the route table knows it (undefined: any node). A batch of receipt handles goes by its first.
  */
@@ -237,7 +254,8 @@ export class WharfClient {
         const msg = await this.nc.request(subject, frame, { timeout: this.timeoutMs });
         const route = queue === undefined ? undefined : msg.headers?.get(ROUTE_HEADER);
         if (queue !== undefined && route) this.routes.learn(queue, route);
-        return decodeReply<Reply<A>>(msg.data);
+        const reply = decodeReply<Reply<A>>(msg.data);
+        return unknown === undefined ? reply : afterUnknown(action, reply);
       } catch (err) {
         const error = toClientError(err);
         // No answer at all (an answer, even an error, comes back as a WharfError): try any node next.

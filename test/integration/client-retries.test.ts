@@ -54,3 +54,15 @@ test('a send with a deduplication id is repeated after a timeout; a receive is n
   await failsWith(t, client.receive('q', { maxMessages: 1 }), ErrorCode.Timeout);
   t.is(attempts.get('ReceiveMessage'), 1);
 });
+
+test('a batch delete repeated after a timeout reports the entries it found stale as unknown (timeout), not as failed', async (t) => {
+  const stale = { id: 'a', code: ErrorCode.InvalidReceiptHandle, message: 'the receipt handle is stale', senderFault: true };
+  const { client, attempts } = await flakyNode(t, () => ({ successful: [{ id: 'b' }], failed: [stale] }));
+  const outcome = await client.deleteMessageBatch('q', [
+    { id: 'a', receiptHandle: receipt },
+    { id: 'b', receiptHandle: receipt },
+  ]);
+  t.is(attempts.get('DeleteMessageBatch'), 2);
+  t.deepEqual(outcome.successful, [{ id: 'b' }]);
+  t.like(outcome.failed[0], { id: 'a', code: ErrorCode.Timeout, senderFault: false });
+});
