@@ -8,9 +8,9 @@
  * `quantum` (messages) a round and hands over the requests that fit in what it has earned. A
  * flooded partition writes about a quantum at a time, and a quiet one waits for one quantum of
  * each busy partition, not for their backlogs (docs/isolation.md). A partition is handed nothing
- * while a batch handed to it earlier still waits for its actor's next write (its actor would only
- * add the new requests to that write, however many rounds they came in), so its next write holds
- * at most a quantum.
+ * while its actor already holds `maxWrite` messages of requests for its next write (the actor adds
+ * whatever it is handed to that write, however many rounds it came in), so that write stays
+ * bounded.
  *
  * Pending work is bounded per partition (`maxPending` messages): beyond it a request is refused
  * with `over_limit` at once, before it costs anything but its decoding.
@@ -26,9 +26,9 @@ export interface Pending {
   /** Hands the oldest `count` pending requests to the partition, as one batch. */
   hand(count: number): void;
   /**
-   * Whether the partition takes requests now: not while a batch handed earlier still waits for
-   * its actor's next write. A partition that says no leaves the ring and is woken again (`wake`)
-   * once it takes requests. Absent: always.
+   * Whether the partition takes requests now: not while its actor holds `maxWrite` messages of
+   * requests for its next write. A partition that says no leaves the ring and is woken again
+   * (`wake`) once it takes requests. Absent: always.
    */
   accepting?(): boolean;
 }
@@ -83,8 +83,8 @@ export class FairScheduler {
     for (let n = this.ring.length; n > 0; n--) {
       const entry = this.ring.shift() as Entry;
       if (entry.pending.accepting?.() === false) {
-        // Its actor still holds a batch for its next write: handing more would only grow that
-        // write. It earns nothing meanwhile and comes back with `wake`.
+        // Its actor holds a full next write already: handing more would only grow that write.
+        // It earns nothing meanwhile and comes back with `wake`.
         entry.ringed = false;
         continue;
       }

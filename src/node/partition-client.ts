@@ -98,13 +98,15 @@ export class PartitionClient implements Pending {
     for (const d of this.detach.splice(0)) d.unsubscribe();
     this.failFrom(this.attached);
     this.attached = ref;
+    // Requests left pending for the old actor go to the new one, or are answered `not_leader`.
+    if (this.pending.length > 0) this.scheduler.wake(this);
     if (!ref) return;
     let failed = false;
     this.detach.push(
       ref.subscribe({
         next: (snapshot) => {
-          // Its next write took the batch it held: it takes requests again (fair-scheduler.ts).
-          if (this.pending.length > 0 && this.accepting()) this.scheduler.wake(this);
+          // Its next write took what it held: it takes requests again (fair-scheduler.ts).
+          if (this.pending.length > 0 && this.holdsRoom(snapshot.context.queued)) this.scheduler.wake(this);
           const now = snapshot.matches('failed');
           if (now && !failed) this.log.error({ err: snapshot.context.error }, 'partition failed; reloading from disk');
           else if (!now && failed && snapshot.matches('serving')) this.log.info('partition serving again');
@@ -160,9 +162,13 @@ export class PartitionClient implements Pending {
   /** Not while the actor holds a full write's worth of requests for its next write (fair-scheduler.ts). */
   accepting(): boolean {
     const ref = this.serving ? this.current() : undefined;
-    if (ref === undefined) return true;
+    return ref === undefined || this.holdsRoom(ref.getSnapshot().context.queued);
+  }
+
+  /** Whether the requests an actor holds for its next write leave room for more. */
+  private holdsRoom(queued: readonly PartitionRequest[]): boolean {
     let held = 0;
-    for (const { op } of ref.getSnapshot().context.queued) held += opCost(op);
+    for (const { op } of queued) held += opCost(op);
     return held < this.scheduler.maxWrite;
   }
 

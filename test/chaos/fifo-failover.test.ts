@@ -7,11 +7,8 @@
  * acknowledged, and each group was delivered in send order: every delivery is the group's next
  * message or one delivered before again (at least once), never a later one ahead of an earlier one.
  *
- * The consumers are what a FIFO consumer must be. A receive may carry several messages of a group,
- * in order (as SQS FIFO does); a consumer handles them in that order and, when a delete fails, leaves
- * the group's later messages of that receive alone: they come again after the failed one. A
- * consumer that went on deleting them would see the failed message again after later ones — its
- * own doing, not the queue's, since the queue delivered each group in order.
+ * The consumers are what a FIFO consumer must be (test/helpers/fifo-consumer.ts): a receive may
+ * carry several messages of a group, and after a failed delete the group's later ones are left.
  *
  * Consumers record a delivery before deleting it, and a group's next messages are delivered only
  * after the previous ones were deleted or their leases ran out, so the record order is the delivery
@@ -20,8 +17,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import type { WharfClient } from '../../src/client/client.ts';
+import type { ReceivedMessage } from '../../src/protocol/messages.ts';
 import { startWharfCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { consumeFifo } from '../helpers/fifo-consumer.ts';
 import { replicated } from './scenario.ts';
 
 const QUEUE = 'ordered';
@@ -66,25 +65,16 @@ if (replicated) {
     const deleted = new Map<string, number>();
     const resurrected: string[] = [];
     let consuming = true;
-    const consume = async (client: WharfClient) => {
-      while (consuming) {
-        const asked = Date.now();
-        const got = await client.receive(QUEUE, { maxMessages: 10, waitTimeSeconds: 1 }).catch(() => []);
-        const failed = new Set<string>();
-        for (const m of got) {
-          const [group, seq] = text(m.body).split(':') as [string, string];
-          if (failed.has(group)) continue;
+    const seqOf = (m: ReceivedMessage) => text(m.body).split(':') as [string, string];
+    const consume = (client: WharfClient) =>
+      consumeFifo(client, QUEUE, () => consuming, {
+        delivered: (m, asked) => {
+          const [group, seq] = seqOf(m);
           if ((deleted.get(`${group}:${seq}`) ?? Infinity) < asked) resurrected.push(`${group}:${seq}`);
           delivered.set(group, [...(delivered.get(group) ?? []), Number(seq)]);
-          const ok = await client.deleteMessage(QUEUE, m.receiptHandle).then(
-            () => true,
-            () => false,
-          );
-          if (ok) deleted.set(`${group}:${seq}`, Date.now());
-          else failed.add(group);
-        }
-      }
-    };
+        },
+        deleted: (m) => deleted.set(seqOf(m).join(':'), Date.now()),
+      });
     const consumers = [consume(await cluster.connect({ timeoutMs: 3_000 })), consume(await cluster.connect({ timeoutMs: 3_000 }))];
     t.teardown(() => {
       producing = false;

@@ -12,6 +12,7 @@ import { partitionStates } from '../../src/meta/layout.ts';
 import { decodeReceipt } from '../../src/protocol/receipt.ts';
 import { startWharfCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { consumeFifo } from '../helpers/fifo-consumer.ts';
 import { watchManager } from '../helpers/manager-watch.ts';
 
 const QUEUE = 'elastic-fifo';
@@ -65,29 +66,19 @@ test('a FIFO queue grows and shrinks under load: nothing lost, every group deliv
   const producers = groups.map(produce);
 
   // Consumers: record each delivery before deleting it, so a group's next message (delivered only
-  // after this one is deleted) is always recorded after it. A receive may carry several messages of
-  // a group, in order; when a delete fails, the group's later ones in it are left alone (they come
-  // again after it), as a FIFO consumer must (test/chaos/fifo-failover.test.ts).
+  // after this one is deleted) is always recorded after it; as a FIFO consumer must, they leave a
+  // group's later messages of a receive alone after a failed delete (test/helpers/fifo-consumer.ts).
   const delivered = new Map<string, Delivery[]>();
   let consuming = true;
-  const consume = async (client: WharfClient) => {
-    while (consuming) {
-      const got = await client.receive(QUEUE, { maxMessages: 10, waitTimeSeconds: 1 }).catch(() => []);
-      const failed = new Set<string>();
-      for (const m of got) {
+  const consume = (client: WharfClient) =>
+    consumeFifo(client, QUEUE, () => consuming, {
+      delivered: (m) => {
         const [group, seq] = new TextDecoder().decode(m.body).split(':') as [string, string];
-        if (failed.has(group)) continue;
         const list = delivered.get(group) ?? [];
         list.push({ seq: Number(seq), partition: decodeReceipt(m.receiptHandle).partition });
         delivered.set(group, list);
-        const ok = await client.deleteMessage(QUEUE, m.receiptHandle).then(
-          () => true,
-          () => false,
-        );
-        if (!ok) failed.add(group);
-      }
-    }
-  };
+      },
+    });
   const consumers = [consume(await cluster.connect({ timeoutMs: 3_000 })), consume(await cluster.connect({ timeoutMs: 3_000 }))];
   t.teardown(() => {
     producing = false;
