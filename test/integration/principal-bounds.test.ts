@@ -82,28 +82,32 @@ test('a principal past its bounds gets over_limit while another is served; its s
   const gone = await f.connection('alice');
   const second = await WharfClient.connect({ connection: gone, cluster: f.cluster, principal: 'alice', maxAttempts: 1 });
   // Their 20 s outlast the check below (at most 15 s, on a loaded machine), which sees them held. A
-  // poll refused because the slots of alice's earlier requests were not all released yet asks again.
+  // poll refused while the probe below holds a slot asks again at once.
   const holdSlot = async (): Promise<unknown> => {
     for (;;) {
       try {
         return await second.receive('acme_jobs', { waitTimeSeconds: 20 });
       } catch (err) {
         if (!isWharfError(err, ErrorCode.OverLimit)) return [];
-        await delay(100);
+        await delay(10);
       }
     }
   };
   const abandoned = [1, 2, 3].map(holdSlot);
+  // The probe long-polls a queue with a message always ready (visibility timeout 0 on receive), so
+  // when it is let in it gives its slot back at once, and it pauses between attempts far longer
+  // than the holders do: it cannot keep a holder out.
+  await alice.sendMessage('acme_sink', 'probe');
   await eventually(
     async () => {
       try {
-        await alice.receive('acme_jobs', { waitTimeSeconds: 1 });
+        await alice.receive('acme_sink', { waitTimeSeconds: 1, visibilityTimeout: 0 });
         return undefined;
       } catch (err) {
         return isWharfError(err, ErrorCode.OverLimit);
       }
     },
-    { timeoutMs: 15_000, message: "the second connection's long polls hold alice's waiter slots" },
+    { timeoutMs: 15_000, intervalMs: 250, message: "the second connection's long polls hold alice's waiter slots" },
   );
   await gone.close();
   await Promise.all(abandoned);

@@ -50,7 +50,17 @@ export class ActorView {
       h('input', { id: 'actor-filter', type: 'search', placeholder: 'filter: actor, machine or state', oninput: () => this.renderList() })
     );
     this.status = h('span', { class: 'muted' });
-    this.list = h('div', { class: 'actor-list', id: 'actor-list' });
+    // Selection on press, delegated to the list: the rows are redrawn up to four times a second,
+    // and a row replaced between the press and the release would never get its click.
+    this.list = h('div', {
+      class: 'actor-list',
+      id: 'actor-list',
+      onpointerdown: (/** @type {PointerEvent} */ e) => {
+        const row = e.button === 0 && e.target instanceof Element ? e.target.closest('tr[data-key]') : null;
+        const key = row?.getAttribute('data-key');
+        if (key) this.select(key);
+      },
+    });
     this.detail = h('div', { class: 'actor-detail', id: 'actor-detail' }, h('p', { class: 'muted' }, 'Select an actor to see its statechart.'));
     replace(root, h('h2', null, 'Actors ', this.status), this.filter, h('div', { class: 'actors' }, this.list, this.detail));
   }
@@ -182,7 +192,7 @@ export class ActorView {
                     class: `actor-row${key === this.selected ? ' selected' : ''}${a.stopped ? ' stopped' : ''}`,
                     'data-actor': a.actor,
                     'data-machine': a.machine,
-                    onclick: () => this.select(key),
+                    'data-key': key,
                   },
                   h('td', null, h('span', { class: 'badge machine' }, a.machine)),
                   h('td', { class: 'actor-id' }, a.actor),
