@@ -1,5 +1,5 @@
 /**
- * Preloaded into a node process (`--import`, see bench/focus.ts) when BENCH_CPU_PROF_DIR is set:
+ * Preloaded into a node process (`--import` of bench/cpu-profile-gate.mjs, see bench/focus.ts) when BENCH_CPU_PROF_DIR is set:
  * samples its CPU from start and writes `<dir>/<label>-<pid>.cpuprofile` (bench/profiler.ts). A
  * SIGUSR2 starts the profile afresh, the next one ends and writes it: bench/focus.ts sends one
  * before and one after the phase of interest. `node --cpu-prof` would profile the whole life, and

@@ -45,7 +45,7 @@ import {
 const SECTIONS = ['r3-sync', 'r3-async', 'r1', 'r3-jetstream', 'r1-jetstream'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
+const PROFILER = fileURLToPath(new URL('./cpu-profile-gate.mjs', import.meta.url));
 const RECEIVE_LOOPS = 8;
 const RECEIVE_BATCH = 500;
 const PROFILED_PHASE = process.env['BENCH_PROFILE_PHASE'] === 'produce' ? 'produce' : 'receive';

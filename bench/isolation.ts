@@ -31,7 +31,7 @@ import { fmt, renderTable, summarize, type LatencySummary } from './stats.ts';
 import { fixedBody, installSignalHandlers, intFromEnv, nowMs, observed, onCleanup, pollUntil, runBench, sentAt, timestampedBody, trackChild } from './util.ts';
 import { CLUSTER, guardFor, startWharfNode, type Guard } from './wharf.ts';
 
-const PROFILER = fileURLToPath(new URL('./cpu-profile.ts', import.meta.url));
+const PROFILER = fileURLToPath(new URL('./cpu-profile-gate.mjs', import.meta.url));
 const TARGET_RATIO = 2;
 const WARMUP_SECONDS = 3;
 
