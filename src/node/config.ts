@@ -98,8 +98,9 @@ export interface NodeOptions {
   schedulerQuantum?: number;
   /**
    * Quanta of requests a partition's actor may hold for its next write before the scheduler hands
-   * it no more: fewer keep a flooded partition's writes small (a quiet queue waits less behind
-   * them), more keep its batches large (throughput). @default 16
+   * it no more, while it is the node's only partition with pending requests (otherwise one
+   * quantum, so that a quiet queue waits behind small writes): more keep a lone busy partition's
+   * batches large (throughput). @default 16
    */
   schedulerWriteQuanta?: number;
   /** Messages of requests pending per partition on a node before new ones answer `over_limit`. @default 20000 */

@@ -19,6 +19,9 @@
  */
 import Denque from 'denque';
 
+/** How long after two partitions last had pending work at once their writes stay small (`maxWrite`). */
+const SHARED_MS = 500;
+
 /** What the scheduler serves: a partition's pending requests (partition-client.ts). */
 export interface Pending {
   /** Cost of the i-th oldest pending request, messages; undefined past the last one. */
@@ -44,20 +47,31 @@ export class FairScheduler {
   readonly quantum: number;
   /** Pending messages one partition may hold before requests are refused. */
   readonly maxPending: number;
-  /**
-   * Messages a partition's actor may hold for its next write before the partition is handed no
-   * more (`writeQuanta` quanta). Fewer make a flooded partition's writes small and its throughput
-   * lower; more make a quiet partition's write wait behind a larger one.
-   */
-  readonly maxWrite: number;
+  /** What a partition's actor may hold for its next write while it is the only one with work (`maxWrite`). */
+  private readonly soloWrite: number;
+  private readonly now: () => number;
+  /** Until when (`now`) other partitions count as having work too. */
+  private sharedUntil = -Infinity;
   private readonly ring = new Denque<Entry>();
   private readonly entries = new Map<Pending, Entry>();
   private scheduled = false;
 
-  constructor(options: { quantum: number; maxPending: number; writeQuanta?: number }) {
+  constructor(options: { quantum: number; maxPending: number; writeQuanta?: number; now?: () => number }) {
     this.quantum = options.quantum;
     this.maxPending = options.maxPending;
-    this.maxWrite = (options.writeQuanta ?? Infinity) * options.quantum;
+    this.soloWrite = (options.writeQuanta ?? Infinity) * options.quantum;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /**
+   * Messages a partition's actor may hold for its next write before the partition is handed no
+   * more. While it is the only partition with pending work (none other had any in the last
+   * `SHARED_MS`), `writeQuanta` quanta: large writes, the throughput of a lone busy partition.
+   * Otherwise one quantum: a flooded partition's writes stay small, and a quiet partition's write
+   * waits behind less (docs/isolation.md).
+   */
+  get maxWrite(): number {
+    return this.now() < this.sharedUntil ? Math.min(this.quantum, this.soloWrite) : this.soloWrite;
   }
 
   /** `pending` has new work: it is served from the next turn of the event loop. */
@@ -66,6 +80,7 @@ export class FairScheduler {
     if (entry === undefined) {
       entry = { pending, deficit: 0, ringed: false };
       this.entries.set(pending, entry);
+      if (this.entries.size > 1) this.sharedUntil = this.now() + SHARED_MS;
     }
     if (!entry.ringed) {
       entry.ringed = true;
@@ -77,38 +92,43 @@ export class FairScheduler {
     }
   }
 
-  /** One round: every partition in the ring earns a quantum and hands over what fits. */
+  /**
+   * One turn of the event loop: rounds in which every partition in the ring earns a quantum and
+   * hands over what fits, until none is left in the ring. Each partition's share per round is the
+   * same, so the turn stays fair; a partition leaves the ring when its actor holds a full next
+   * write (`accepting`) or it has nothing more pending, and each round brings it nearer one or the
+   * other. One round per turn would cap a busy partition at a quantum per turn of the event loop,
+   * however idle the rest of the node (a receive of 500 messages took two turns).
+   */
   private readonly round = (): void => {
     this.scheduled = false;
-    for (let n = this.ring.length; n > 0; n--) {
-      const entry = this.ring.shift() as Entry;
-      if (entry.pending.accepting?.() === false) {
-        // Its actor holds a full next write already: handing more would only grow that write.
-        // It earns nothing meanwhile and comes back with `wake`.
-        entry.ringed = false;
-        continue;
+    while (this.ring.length > 0) {
+      for (let n = this.ring.length; n > 0; n--) {
+        const entry = this.ring.shift() as Entry;
+        if (entry.pending.accepting?.() === false) {
+          // Its actor holds a full next write already: handing more would only grow that write.
+          // It earns nothing meanwhile and comes back with `wake`.
+          entry.ringed = false;
+          continue;
+        }
+        entry.deficit = Math.min(entry.deficit + this.quantum, Number.MAX_SAFE_INTEGER);
+        let count = 0;
+        let cost = 0;
+        for (let next = entry.pending.costAt(0); next !== undefined && cost + next <= entry.deficit; next = entry.pending.costAt(count)) {
+          cost += next;
+          count++;
+        }
+        if (count > 0) entry.pending.hand(count);
+        entry.deficit -= cost;
+        if (entry.pending.costAt(0) === undefined) {
+          // An idle partition keeps no credit: a burst after a quiet spell starts from one quantum.
+          entry.ringed = false;
+          entry.deficit = 0;
+          this.entries.delete(entry.pending);
+        } else {
+          this.ring.push(entry);
+        }
       }
-      entry.deficit = Math.min(entry.deficit + this.quantum, Number.MAX_SAFE_INTEGER);
-      let count = 0;
-      let cost = 0;
-      for (let next = entry.pending.costAt(0); next !== undefined && cost + next <= entry.deficit; next = entry.pending.costAt(count)) {
-        cost += next;
-        count++;
-      }
-      if (count > 0) entry.pending.hand(count);
-      entry.deficit -= cost;
-      if (entry.pending.costAt(0) === undefined) {
-        // An idle partition keeps no credit: a burst after a quiet spell starts from one quantum.
-        entry.ringed = false;
-        entry.deficit = 0;
-        this.entries.delete(entry.pending);
-      } else {
-        this.ring.push(entry);
-      }
-    }
-    if (this.ring.length > 0 && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.round);
     }
   };
 }

@@ -1,6 +1,8 @@
 /**
  * The node's fair scheduler (src/node/fair-scheduler.ts): deficit round-robin over partitions with
- * pending requests, a quantum of messages a round each.
+ * pending requests, a quantum of messages a round each, rounds repeated within a turn of the event
+ * loop until each partition's actor holds its bound or nothing is pending; that bound is smaller
+ * while other partitions have work too.
  */
 import test from 'ava';
 import { FairScheduler, opCost, type Pending } from '../../src/node/fair-scheduler.ts';
@@ -94,6 +96,65 @@ test('a partition whose actor still holds a batch for its next write is handed n
   await eventually(() => log.length === 3);
   t.deepEqual(log, ['A:100', 'B:3', 'A:100']);
   t.is(busy.costs.length, 3);
+});
+
+/** A partition whose actor holds what it is handed, up to the scheduler's `maxWrite`. */
+class BoundedPending extends FakePending {
+  held = 0;
+  readonly scheduler: FairScheduler;
+
+  constructor(name: string, costs: number[], log: string[], scheduler: FairScheduler) {
+    super(name, costs, log);
+    this.scheduler = scheduler;
+  }
+
+  override hand(count: number): void {
+    this.held += this.costs.slice(0, count).reduce((a, b) => a + b, 0);
+    super.hand(count);
+  }
+
+  accepting(): boolean {
+    return this.held < this.scheduler.maxWrite;
+  }
+}
+
+test('a partition alone is handed quantum after quantum in one turn, up to what its actor may hold', async (t) => {
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 100, writeQuanta: 4, maxPending: 10_000 });
+  const a = new BoundedPending('A', Array.from({ length: 10 }, () => 100), log, scheduler);
+  scheduler.wake(a);
+  // One turn (the scheduler's setImmediate runs before this one): four rounds of one quantum, then
+  // its actor holds 400 (4 quanta) and A leaves the ring.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(log, ['A:100', 'A:100', 'A:100', 'A:100']);
+  t.is(a.costs.length, 6);
+  // Its write took them: woken, it is handed the next four quanta at once.
+  a.held = 0;
+  scheduler.wake(a);
+  await eventually(() => log.length === 8);
+  t.is(a.costs.length, 2);
+});
+
+test('while another partition has work too, a partition’s actor may hold one quantum; alone again after a while, all its quanta', async (t) => {
+  let clock = 0;
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 100, writeQuanta: 4, maxPending: 10_000, now: () => clock });
+  t.is(scheduler.maxWrite, 400);
+  const a = new BoundedPending('A', Array.from({ length: 10 }, () => 100), log, scheduler);
+  const b = new BoundedPending('B', [1], log, scheduler);
+  scheduler.wake(a);
+  scheduler.wake(b);
+  t.is(scheduler.maxWrite, 100);
+  await eventually(() => b.costs.length === 0 && log.length === 2);
+  // A is handed one quantum, then holds its bound: B's request goes in the same turn.
+  t.deepEqual(log, ['A:100', 'B:1']);
+  // Long after B's last request, A alone may hold four quanta again.
+  clock += 10_000;
+  t.is(scheduler.maxWrite, 400);
+  a.held = 0;
+  scheduler.wake(a);
+  await eventually(() => log.length === 6);
+  t.deepEqual(log.slice(2), ['A:100', 'A:100', 'A:100', 'A:100']);
 });
 
 test('an op costs the messages it writes or reads, at least 1', (t) => {
