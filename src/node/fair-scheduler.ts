@@ -102,6 +102,8 @@ export class FairScheduler {
    */
   private readonly round = (): void => {
     this.scheduled = false;
+    // Partitions that stay busy keep their entries: each turn they share renews the window.
+    if (this.entries.size > 1) this.sharedUntil = this.now() + SHARED_MS;
     while (this.ring.length > 0) {
       for (let n = this.ring.length; n > 0; n--) {
         const entry = this.ring.shift() as Entry;

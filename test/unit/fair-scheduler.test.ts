@@ -157,6 +157,27 @@ test('while another partition has work too, a partition’s actor may hold one q
   t.deepEqual(log.slice(2), ['A:100', 'A:100', 'A:100', 'A:100']);
 });
 
+test('two partitions that stay busy keep each other’s bound at one quantum, however long it lasts', async (t) => {
+  let clock = 0;
+  const log: string[] = [];
+  const scheduler = new FairScheduler({ quantum: 100, writeQuanta: 4, maxPending: 10_000, now: () => clock });
+  const a = new BoundedPending('A', Array.from({ length: 20 }, () => 100), log, scheduler);
+  const b = new BoundedPending('B', Array.from({ length: 20 }, () => 100), log, scheduler);
+  scheduler.wake(a);
+  scheduler.wake(b);
+  for (let turn = 0; turn < 3; turn++) {
+    // Long past the window opened when B joined: their shared turns keep it open.
+    clock += 10_000;
+    a.held = 0;
+    b.held = 0;
+    scheduler.wake(a);
+    scheduler.wake(b);
+    await new Promise((resolve) => setImmediate(resolve));
+    t.is(scheduler.maxWrite, 100, `turn ${turn}`);
+  }
+  t.deepEqual(log, ['A:100', 'B:100', 'A:100', 'B:100', 'A:100', 'B:100']);
+});
+
 test('an op costs the messages it writes or reads, at least 1', (t) => {
   t.is(opCost({ type: 'send', messages: [1, 2, 3] }), 3);
   t.is(opCost({ type: 'delete', items: [1, 2] }), 2);
