@@ -5,12 +5,13 @@
  * handed everything a flood left pending holds the thread while it builds one huge batch, and
  * every other partition's write queues behind that batch's. Instead, each turn of
  * the event loop serves the partitions with pending work in deficit round-robin order: each earns
- * `quantum` (messages) a round and hands over the requests that fit in what it has earned. A
- * flooded partition writes about a quantum at a time, and a quiet one waits for one quantum of
- * each busy partition, not for their backlogs (docs/isolation.md). A partition is handed nothing
- * while its actor already holds `maxWrite` messages of requests for its next write (the actor adds
- * whatever it is handed to that write, however many rounds it came in), so that write stays
- * bounded.
+ * `quantum` (messages) a round and hands over the requests that fit in what it has earned, round
+ * after round, until it has handed everything or its actor holds `maxWrite` messages of requests
+ * for its next write (the actor adds whatever it is handed to that write, however many rounds it
+ * came in). That bound is one quantum while other partitions have work too: a flooded partition
+ * then writes about a quantum at a time, and a quiet one waits for one quantum of each busy
+ * partition, not for their backlogs (docs/isolation.md). Alone, a partition's writes may hold
+ * `writeQuanta` quanta.
  *
  * Pending work is bounded per partition (`maxPending` messages): beyond it a request is refused
  * with `over_limit` at once, before it costs anything but its decoding.
