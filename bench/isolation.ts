@@ -3,9 +3,12 @@
  * at a fixed modest rate (send + receive + delete, one message per SendMessage) and its end-to-end
  * latency (send to receive) is measured alone, then while other clients flood queue A at full
  * speed (batched sends and receive+delete loops), and, when BENCH_A_RATE is set, once more with A
- * limited to that many requests per second (maxRequestsPerSecond, docs/isolation.md). Prints B's
- * p50/p99 per phase, the flooded/alone ratio against the target (≤ 2×), A's throughput, and the
- * load average (the machine may be shared).
+ * limited to that many requests per second (maxRequestsPerSecond, docs/isolation.md). Between the
+ * two, B runs while as many busy loops as there are flooding processes spin and nothing else
+ * touches Wharf: what CPU contention alone does to B's latency on this machine, the floor under
+ * any flooded figure when the flood's clients share the node's cores. Prints B's p50/p99 per phase,
+ * each phase's ratio to B alone against the target (≤ 2×), A's throughput, and the load average
+ * (the machine may be shared).
  *
  * Environment:
  *   BENCH_RATE             B's messages per second                      (200)
@@ -210,9 +213,32 @@ function flood(options: Options, queue: string): { stop(): Promise<FloodCounts> 
   };
 }
 
-async function phase(options: Options, name: string, queueB: string, queueA: string | undefined, guard: Guard): Promise<PhaseResult> {
-  log(`isolation: phase "${name}": B at ${options.rate} msgs/s for ${WARMUP_SECONDS}+${options.seconds} s${queueA ? `, A flooded by ${options.floodClients} clients` : ''}`);
-  const flooding = queueA === undefined ? undefined : flood(options, queueA);
+/**
+ * Busy loops in processes of their own, as many as the flooding processes: the machine as loaded,
+ * without their traffic. Killed, not asked: a busy loop never reaches its event loop.
+ */
+function spin(count: number): { stop(): Promise<undefined> } {
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' });
+    trackChild(child);
+    return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+  });
+  return {
+    async stop() {
+      for (const { child } of children) child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+      return undefined;
+    },
+  };
+}
+
+/** What runs beside B in a phase: nothing, busy loops, or the flood of queue A. */
+type Load = { kind: 'none' } | { kind: 'spin' } | { kind: 'flood'; queue: string };
+
+async function phase(options: Options, name: string, queueB: string, load: Load, guard: Guard): Promise<PhaseResult> {
+  const beside = load.kind === 'flood' ? `, A flooded by ${options.floodClients} clients` : load.kind === 'spin' ? `, ${options.floodClients} busy loops` : '';
+  log(`isolation: phase "${name}": B at ${options.rate} msgs/s for ${WARMUP_SECONDS}+${options.seconds} s${beside}`);
+  const flooding = load.kind === 'flood' ? flood(options, load.queue) : load.kind === 'spin' ? spin(options.floodClients) : undefined;
   try {
     const b = await measureB(options, queueB, guard);
     const a = await flooding?.stop();
@@ -257,11 +283,15 @@ async function main(): Promise<void> {
     await admin.createQueue('iso-b', attributes);
     await admin.createQueue('iso-a', attributes);
     const load0 = loadavg();
-    const phases = [await phase(options, 'B alone', 'iso-b', undefined, guard), await phase(options, 'A flooded', 'iso-b', 'iso-a', guard)];
+    const phases = [
+      await phase(options, 'B alone', 'iso-b', { kind: 'none' }, guard),
+      await phase(options, 'machine busy, no flood', 'iso-b', { kind: 'spin' }, guard),
+      await phase(options, 'A flooded', 'iso-b', { kind: 'flood', queue: 'iso-a' }, guard),
+    ];
     if (limitA !== undefined) {
       await admin.purgeQueue('iso-a');
       await admin.setQueueAttributes('iso-a', { maxRequestsPerSecond: limitA });
-      phases.push(await phase(options, `A flooded, limited to ${limitA} req/s`, 'iso-b', 'iso-a', guard));
+      phases.push(await phase(options, `A flooded, limited to ${limitA} req/s`, 'iso-b', { kind: 'flood', queue: 'iso-a' }, guard));
     }
     const load1 = loadavg();
     const rows = phases.map((p) => [
@@ -277,9 +307,10 @@ async function main(): Promise<void> {
     const out = [
       `Isolation: queue B at ${options.rate} msgs/s (1 KiB, send + receive + delete), ${options.seconds} s measured per phase; ${options.partitions} partition(s) per queue, one node`,
       renderTable(['phase', 'B e2e p50', 'B e2e p99', 'B send p99', 'B samples', 'A sent/s', 'A recv/s', 'A throttled'], rows),
-      ...phases.slice(1).map((p) => {
+      ...phases.slice(1).map((p, i) => {
         const r = p.b.p99 / (phases[0] as PhaseResult).b.p99;
-        return `${p.name}: B p99 ${fmt(p.b.p99, 'ms')} vs ${fmt((phases[0] as PhaseResult).b.p99, 'ms')} alone = ${r.toFixed(2)}x (target <= ${TARGET_RATIO}x: ${r <= TARGET_RATIO ? 'met' : 'NOT met'})`;
+        const verdict = i === 0 ? `no Wharf traffic: what CPU contention alone costs on this machine` : `target <= ${TARGET_RATIO}x: ${r <= TARGET_RATIO ? 'met' : 'NOT met'}`;
+        return `${p.name}: B p99 ${fmt(p.b.p99, 'ms')} vs ${fmt((phases[0] as PhaseResult).b.p99, 'ms')} alone = ${r.toFixed(2)}x (${verdict})`;
       }),
       `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')} (2 cores, shared)`,
     ];
