@@ -105,6 +105,8 @@ export interface ReplicaContext extends ReplicaInput {
   amnesiac: boolean;
   catchUpTo: number;
   lastFetch: FetchOutput | undefined;
+  /** Fetches in a row that were refused or failed: the wait before the next one doubles with each. */
+  fetchFailures: number;
   /** The highest epoch a superseding fetch showed while this replica was primary (persisted after stepping down). */
   seenEpoch: number;
   /** One of its own writes is under way (see `remove`). */
@@ -120,6 +122,9 @@ export interface ReplicaContext extends ReplicaInput {
  */
 export const MAX_EPOCH = 2 ** 21 - 1;
 
+/** The first wait after a refused or failed fetch, ms (see the `fetchRetry` delay). */
+export const FIRST_FETCH_RETRY_MS = 25;
+
 const key = (c: ReplicaContext): ReplicaKey => ({ queue: c.queue, partition: c.partition });
 const isVoter = (a: Assignment | undefined, self: string) => a !== undefined && a.replicas.includes(self);
 const isMember = (a: Assignment | undefined, self: string) => a !== undefined && (a.replicas.includes(self) || a.learners.includes(self));
@@ -130,14 +135,17 @@ function changed(before: Assignment | undefined, after: Assignment | undefined):
   return before.epoch !== after.epoch || before.primary !== after.primary || before.replicas.join() !== after.replicas.join() || before.learners.join() !== after.learners.join();
 }
 
-export function replicaRole(snapshot: { value: unknown; context: ReplicaContext }): ReplicaRole {
+export function replicaRole(snapshot: { value: unknown; context: ReplicaContext; children?: Record<string, unknown> }): ReplicaRole {
   const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
   const { context } = snapshot;
   switch (state) {
     case 'loading':
       return 'loading';
     case 'primary':
-      return 'primary';
+      // A primary whose store failed its partition reloads and fails again for as long as the
+      // store does (RocksDB stays read-only after a failed WAL write until it is reopened): it
+      // says so, and the manager moves the partition to a replica that can write.
+      return storeFailed(snapshot.children?.['partition']) ? 'failed' : 'primary';
     case 'fenced':
       return 'fenced';
     case 'failed':
@@ -148,6 +156,13 @@ export function replicaRole(snapshot: { value: unknown; context: ReplicaContext 
     default:
       return context.amnesiac || (context.assignment?.learners.includes(context.self) ?? false) ? 'learner' : 'follower';
   }
+}
+
+/** The partition actor's last failure was the local store's (a write or a load), and it has not loaded since. */
+function storeFailed(partition: unknown): boolean {
+  if (typeof partition !== 'object' || partition === null || !('getSnapshot' in partition)) return false;
+  const { context } = (partition as { getSnapshot(): { context: { error?: { code: string } } } }).getSnapshot();
+  return context.error?.code === 'storage_failure';
 }
 
 export const replicaMachine = setup({
@@ -179,6 +194,7 @@ export const replicaMachine = setup({
       const meta = (event as unknown as { output: ReplicaMeta }).output;
       return { meta, commit: meta.applied };
     }),
+    countFetchFailure: assign({ fetchFailures: ({ context }) => context.fetchFailures + 1 }),
     afterPersist: assign(({ context, event }) => {
       const meta = (event as unknown as { output: ReplicaMeta }).output;
       const reply = context.lastFetch as Extract<FetchOutput, { kind: 'entries' }>;
@@ -210,6 +226,12 @@ export const replicaMachine = setup({
   },
   delays: {
     retry: ({ context }) => context.retryMs,
+    /**
+     * After a refused or failed fetch: FIRST_FETCH_RETRY_MS, doubling up to retryMs. A newly
+     * elected primary refuses fetches until its log is open, and its first entry commits only once
+     * a follower fetches it: a full retryMs there would be added to every election.
+     */
+    fetchRetry: ({ context }) => Math.min(context.retryMs, FIRST_FETCH_RETRY_MS * 2 ** Math.max(0, context.fetchFailures - 1)),
   },
 }).createMachine({
   id: 'replica',
@@ -223,6 +245,7 @@ export const replicaMachine = setup({
     amnesiac: false,
     catchUpTo: 0,
     lastFetch: undefined,
+    fetchFailures: 0,
     seenEpoch: 0,
     writing: false,
     removeRequested: false,
@@ -286,6 +309,8 @@ export const replicaMachine = setup({
       },
     },
     following: {
+      // A new decision (another primary, perhaps): its first refusal waits the shortest time again.
+      entry: assign({ fetchFailures: 0 }),
       initial: 'fetching',
       states: {
         fetching: {
@@ -313,26 +338,32 @@ export const replicaMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'entries',
                 target: 'persisting',
-                actions: assign({ lastFetch: ({ event }) => event.output }),
+                actions: assign({ lastFetch: ({ event }) => event.output, fetchFailures: 0 }),
               },
               {
                 guard: ({ event }) => event.output.kind === 'truncate',
                 target: 'truncating',
-                actions: assign({ lastFetch: ({ event }) => event.output }),
+                actions: assign({ lastFetch: ({ event }) => event.output, fetchFailures: 0 }),
               },
               {
                 guard: ({ event }) => event.output.kind === 'snapshot',
                 target: 'emptying',
-                actions: assign({ lastFetch: ({ event }) => event.output }),
+                actions: assign({ lastFetch: ({ event }) => event.output, fetchFailures: 0 }),
               },
-              // Fenced: the primary is at another epoch; wait for the assignment to say who leads now.
-              { target: 'waiting' },
+              // Fenced: the primary is at another epoch, or not serving yet; wait for it, or for the
+              // assignment to say who leads now.
+              { target: 'waiting', actions: 'countFetchFailure' },
             ],
-            onError: { target: 'waiting' },
+            onError: { target: 'waiting', actions: 'countFetchFailure' },
           },
         },
         waiting: {
-          after: { retry: [{ guard: 'assignmentChanged', target: '#replica.deciding' }, { target: 'fetching' }] },
+          // A new assignment (stored by the machine-wide handler) is acted on at once, not after
+          // the wait: a follower that found its primary gone or fenced waits here, and every
+          // failover would wait with it (the frozen report the election needs, then the new
+          // primary's first commit).
+          always: { guard: 'assignmentChanged', target: '#replica.deciding' },
+          after: { fetchRetry: 'fetching' },
         },
         persisting: {
           entry: assign({ writing: true }),

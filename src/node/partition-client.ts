@@ -36,6 +36,9 @@ export class PartitionClient implements Pending {
   private readonly pending = new Denque<PartitionRequest & { cost: number }>();
   private pendingCost = 0;
   private readonly scheduler: FairScheduler;
+  /** The cost of the requests the actor holds for its next write, and the array it was summed from. */
+  private held = 0;
+  private heldOf: readonly PartitionRequest[] | undefined;
   private readonly waiting = new Map<number, { resolve: (result: PartitionResult) => void; ref: PartitionRef }>();
   private readonly readyListeners = new Set<() => void>();
   private attached: PartitionRef | undefined;
@@ -167,9 +170,15 @@ export class PartitionClient implements Pending {
 
   /** Whether the requests an actor holds for its next write leave room for more. */
   private holdsRoom(queued: readonly PartitionRequest[]): boolean {
-    let held = 0;
-    for (const { op } of queued) held += opCost(op);
-    return held < this.scheduler.maxWrite;
+    // The actor replaces its array whenever it changes: the sum is taken once per array, not once
+    // per snapshot and per scheduler turn.
+    if (queued !== this.heldOf) {
+      let held = 0;
+      for (const { op } of queued) held += opCost(op);
+      this.heldOf = queued;
+      this.held = held;
+    }
+    return this.held < this.scheduler.maxWrite;
   }
 
   costAt(i: number): number | undefined {

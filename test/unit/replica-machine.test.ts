@@ -15,6 +15,7 @@ import type { LoadInput, LoadOutput, PartitionInput } from '../../actors/partiti
 import { partitionMachine } from '../../actors/partition/partition.machine.ts';
 import type { ReplicaMeta } from '../../actors/replica/log.ts';
 import {
+  FIRST_FETCH_RETRY_MS,
   replicaMachine,
   replicaRole,
   type FetchInput,
@@ -25,6 +26,7 @@ import {
 } from '../../actors/replica/replica.machine.ts';
 import type { Assignment } from '../../src/meta/records.ts';
 import { deferred, flush, type Deferred } from './partition-fakes.ts';
+import { ErrorCode, WharfError } from '../../src/errors.ts';
 
 const SELF = 'n1';
 const RETRY = 500;
@@ -145,12 +147,16 @@ function start() {
     dropReplica: new Effect<Key & { incarnation: number }, void>('dropReplica', writes),
   };
   const partitionLoads: LoadInput[] = [];
+  /** Each load of the partition actor waits here: tests may fail one. */
+  const partitionGates: Array<Deferred<LoadOutput>> = [];
   // The real partition machine, held in `loading` (its load never settles): only its input matters here.
   const partition = partitionMachine.provide({
     actors: {
       loadPartition: fromPromise<LoadOutput, LoadInput>(({ input }) => {
         partitionLoads.push(input);
-        return new Promise<LoadOutput>(() => undefined);
+        const gate = deferred<LoadOutput>();
+        partitionGates.push(gate);
+        return gate.promise;
       }),
     },
   });
@@ -207,7 +213,7 @@ function start() {
     clock.increment(ms);
     await flush();
   };
-  return { actor, clock, fx, writes, visited, partitionLoads, voterUpdates, state, role, context, partitionChild, assign, advance };
+  return { actor, clock, fx, writes, visited, partitionLoads, partitionGates, voterUpdates, state, role, context, partitionChild, assign, advance };
 }
 
 type Replica = ReturnType<typeof start>;
@@ -297,6 +303,24 @@ test('the partition actor of a primary gets seqFloor = epoch × 2^32 (receipt ha
   if (!child) return t.fail('no partition child');
   const snapshot = child.getSnapshot() as { context: { seqFloor?: number } };
   t.is(snapshot.context.seqFloor, 2 * 2 ** 32);
+  r.actor.stop();
+});
+
+test('a primary whose store failed its partition reports failed, so that the manager moves the partition', async (t) => {
+  const r = await primaryAtEpoch2();
+  t.is(r.role(), 'primary');
+  (r.partitionGates[0] as Deferred<LoadOutput>).reject(new WharfError(ErrorCode.StorageFailure, 'IO error: No space left on device'));
+  await flush();
+  t.is(r.state(), '"primary"', 'the replica stays primary: only its report changes');
+  t.is(r.role(), 'failed');
+  // The partition reloads after its retry delay (max(10 ticks, 1 s)); still failed while it loads.
+  await r.advance(1000);
+  t.is(r.partitionLoads.length, 2);
+  t.is(r.role(), 'failed');
+  // A failure that is not the store's (a replicated write whose outcome is unknown) does not.
+  (r.partitionGates[1] as Deferred<LoadOutput>).reject(new WharfError(ErrorCode.Timeout, 'the write was logged but not finished'));
+  await flush();
+  t.is(r.role(), 'primary');
   r.actor.stop();
 });
 
@@ -455,28 +479,67 @@ test('following: a truncate answer drops the tail, then fetches again', async (t
   r.actor.stop();
 });
 
-test('following: a fenced answer or a failed fetch waits retryMs, then fetches again', async (t) => {
+test('following: refused or failed fetches are retried after a wait that doubles up to retryMs', async (t) => {
   const r = await following();
-  await r.fx.fetch.resolve({ kind: 'fenced', epoch: 3 });
-  t.is(r.state(), '{"following":"waiting"}');
-  await r.advance(RETRY - 1);
-  t.is(r.fx.fetch.count, 1);
-  await r.advance(1);
-  t.is(r.fx.fetch.count, 2);
-  await r.fx.fetch.reject(new Error('timeout'));
-  t.is(r.state(), '{"following":"waiting"}');
-  await r.advance(RETRY);
-  t.is(r.fx.fetch.count, 3);
+  // 25, 50, 100, 200, 400 ms, then retryMs (500) from there on.
+  const waits = [FIRST_FETCH_RETRY_MS, 50, 100, 200, 400, RETRY, RETRY];
+  for (const [i, wait] of waits.entries()) {
+    if (i % 2 === 0) await r.fx.fetch.resolve({ kind: 'fenced', epoch: 0 });
+    else await r.fx.fetch.reject(new Error('no responders'));
+    t.is(r.state(), '{"following":"waiting"}');
+    await r.advance(wait - 1);
+    t.is(r.fx.fetch.count, i + 1, `still waiting ${wait - 1} ms after failure ${i + 1}`);
+    await r.advance(1);
+    t.is(r.fx.fetch.count, i + 2, `fetched again ${wait} ms after failure ${i + 1}`);
+  }
   r.actor.stop();
 });
 
-test('following: an assignment changed during the wait is acted on when the wait ends', async (t) => {
+test('following: a fetch that gets entries starts the waits over from the shortest', async (t) => {
+  const r = await following();
+  for (let i = 0; i < 4; i++) {
+    await r.fx.fetch.resolve({ kind: 'fenced', epoch: 0 });
+    await r.advance(RETRY);
+  }
+  await r.fx.fetch.resolve(entries(4, 1, { epoch: 2, commit: 4 }));
+  await r.fx.persist.resolve(meta({ epoch: 2, epochs: [[1, 0], [2, 4]], logEnd: 5, applied: 4, mark: 5 }));
+  t.is(r.state(), '{"following":"fetching"}');
+  const before = r.fx.fetch.count;
+  await r.fx.fetch.resolve({ kind: 'fenced', epoch: 0 });
+  await r.advance(FIRST_FETCH_RETRY_MS);
+  t.is(r.fx.fetch.count, before + 1);
+  r.actor.stop();
+});
+
+test('following: an assignment changed during the wait is acted on at once, not when the wait ends', async (t) => {
   const r = await following();
   await r.fx.fetch.resolve({ kind: 'fenced', epoch: 3 });
-  await r.assign(assignment({ epoch: 3, primary: 'n3' }));
   t.is(r.state(), '{"following":"waiting"}');
-  await r.advance(RETRY);
+  await r.assign(assignment({ epoch: 3, primary: 'n3' }));
   t.is(r.state(), '"fencing"');
+  r.actor.stop();
+});
+
+test('following: after a failed fetch, an assignment naming a new primary is fetched from at once', async (t) => {
+  const r = await following();
+  await r.fx.fetch.reject(new Error('no responders'));
+  t.is(r.state(), '{"following":"waiting"}');
+  // The election after a fence: same epoch, a primary named.
+  await r.assign(assignment({ epoch: 2, primary: 'n3' }));
+  t.is(r.state(), '{"following":"fetching"}');
+  t.is(r.fx.fetch.count, 2);
+  t.is(r.fx.fetch.last.input.primary, 'n3');
+  r.actor.stop();
+});
+
+test('following: an assignment that changes nothing leaves the wait to run out', async (t) => {
+  const r = await following();
+  await r.fx.fetch.resolve({ kind: 'fenced', epoch: 3 });
+  await r.assign(assignment({ epoch: 2, primary: 'n2', isr: ['n2', 'n1'], updatedAt: T0 + 5 }));
+  t.is(r.state(), '{"following":"waiting"}');
+  t.is(r.fx.fetch.count, 1);
+  await r.advance(FIRST_FETCH_RETRY_MS);
+  t.is(r.fx.fetch.count, 2);
   r.actor.stop();
 });
 
