@@ -84,9 +84,18 @@ export function heldAfter(state: LeaseState, revision: number): Pick<LeaseState,
   return { held: { revision, term: lease.term, validFrom: at }, observedLease: { value: lease, revision }, leaseSeenAt: state.now() };
 }
 
-/** Whether a standby may try to take the lease now. */
+/** Whether a standby may try to take the lease now: there is none, it was given up, or it ran out. */
 export function leaseFree(state: LeaseState): boolean {
-  return state.synced && (state.observedLease === undefined || state.now() - state.leaseSeenAt >= state.options.leaseTimeoutMs);
+  const observed = state.observedLease;
+  return state.synced && (observed === undefined || observed.value.released === true || state.now() - state.leaseSeenAt >= state.options.leaseTimeoutMs);
+}
+
+/**
+ * What a stopping holder writes, by CAS on its last revision, once it can no longer act: the lease
+ * marked given up, in the same term (terms keep rising with every new holder).
+ */
+export function releasedLease(held: HeldLease, nodeId: string, wall: number): ManagerLease {
+  return { holder: nodeId, term: held.term, renewedAt: wall, released: true };
 }
 
 /**

@@ -39,7 +39,9 @@ export function fenced(view: ManagerView, a: Assignment): Assignment {
   const key = keyOf(a);
   let epoch = a.epoch;
   for (const node of a.replicas) epoch = Math.max(epoch, reportOf(view, node, key)?.epoch ?? 0);
-  return { ...a, primary: null, epoch: epoch + 1, updatedAt: view.wall };
+  // The primary being fenced is the one its successor asks to release the lease (Assignment.previous).
+  const previous = a.primary === null ? {} : { previous: { primary: a.primary, epoch: a.epoch } };
+  return { ...a, primary: null, epoch: epoch + 1, updatedAt: view.wall, ...previous };
 }
 
 /** Why the primary has to be replaced now (a failure, not a planned move), or undefined. */

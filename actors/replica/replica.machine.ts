@@ -66,6 +66,8 @@ export interface PromoteInput {
   epoch: number;
   voters: string[];
   commit: number;
+  /** The primary of the epoch before (Assignment.previous): asked to release its lease. */
+  previous?: { primary: string; epoch: number };
 }
 
 export interface ReplicaInput {
@@ -440,6 +442,7 @@ export const replicaMachine = setup({
           epoch: context.meta.epoch,
           voters: context.assignment?.replicas ?? [context.self],
           commit: context.commit,
+          ...previousOf(context.assignment, context.meta.epoch),
         }),
         onDone: [
           // The assignment moved on while it promoted: serve nothing, step down and decide again.
@@ -561,4 +564,10 @@ function configured(
     ...(event.dedupWindowMs === undefined ? {} : { dedupWindowMs: event.dedupWindowMs }),
     ...(event.deadLetterOnExpiry === undefined ? {} : { deadLetterOnExpiry: event.deadLetterOnExpiry }),
   };
+}
+
+/** The assignment's previous primary, when it is of an epoch before the one being promoted to. */
+function previousOf(assignment: Assignment | undefined, epoch: number): Pick<PromoteInput, 'previous'> {
+  const previous = assignment?.previous;
+  return previous !== undefined && previous.epoch < epoch ? { previous } : {};
 }

@@ -22,6 +22,7 @@ import {
   type WriteOutput,
 } from '../../actors/manager/manager.events.ts';
 import { drainBlockedMessage, drainBlockers } from '../../actors/manager/drain.ts';
+import { releasedLease } from '../../actors/lease/lease.ts';
 import { handoverPlan } from '../../actors/manager/handover.ts';
 import { managerMachine, viewOf } from '../../actors/manager/manager.machine.ts';
 import { keyOf, type Versioned, type Write } from '../../actors/manager/view.ts';
@@ -108,6 +109,14 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
     lease: metadata.lease(),
   });
 
+  // Decision writes under way: a stopping manager gives its lease up only after the last one.
+  const writing = new Set<Promise<unknown>>();
+  const tracked = <T>(work: Promise<T>): Promise<T> => {
+    writing.add(work);
+    const forget = () => void writing.delete(work);
+    work.then(forget, forget);
+    return work;
+  };
   const machine = managerMachine.provide({
     actors: {
       casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(async ({ input }) => {
@@ -116,11 +125,15 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
         if (revision === undefined) log.info({ term: input.lease.term, revision: input.revision, now: metadata.lease()?.revision }, 'lost the compare-and-swap on the manager lease');
         return revision;
       }),
-      writeDecisions: fromPromise<WriteOutput, WriteInput>(async ({ input }) => {
-        const outcomes = await Promise.all(input.decisions.map((d) => write(metadata, d)));
-        input.decisions.forEach((d, i) => logDecision(log, d, outcomes[i] as WriteOutcome, input.term));
-        return { outcomes, snapshot: snapshot() };
-      }),
+      writeDecisions: fromPromise<WriteOutput, WriteInput>(({ input }) =>
+        tracked(
+          (async () => {
+            const outcomes = await Promise.all(input.decisions.map((d) => write(metadata, d)));
+            input.decisions.forEach((d, i) => logDecision(log, d, outcomes[i] as WriteOutcome, input.term));
+            return { outcomes, snapshot: snapshot() };
+          })(),
+        ),
+      ),
     },
   });
   const actor = createActor(machine, { systemId: `manager:${start.nodeId}`, input: { nodeId: start.nodeId, options, now, wall }, ...(start.inspect ? { inspect: start.inspect } : {}) });
@@ -263,8 +276,16 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
         // The status iterator's `stop` is not in its public type.
         if ('stop' in statuses && typeof statuses.stop === 'function') (statuses.stop as () => void).call(statuses);
         unserve();
+        const { held } = actor.getSnapshot().context;
         actor.send({ type: 'stop' });
         await waitFor(actor, (s) => s.status !== 'active', { timeout: 5000 }).catch(() => undefined);
+        // Nothing acts for this manager any more: a standby may take the lease now rather than after
+        // it runs out. A lost swap means another holder already has it.
+        if (held !== undefined) {
+          await Promise.allSettled([...writing]);
+          const given = await metadata.casLease(releasedLease(held, start.nodeId, wall()), held.revision).catch(() => undefined);
+          if (given !== undefined) log.info({ term: held.term }, 'manager lease given up');
+        }
       })()),
   };
 }

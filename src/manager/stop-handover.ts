@@ -6,11 +6,14 @@
  * after the failure timeout. Nothing here is needed for safety: if no manager answers, or the wait
  * runs out, the node stops anyway and the failure detector does the rest.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metadata } from '../meta/metadata.ts';
 import { assignmentKey } from '../meta/records.ts';
 import type { Subjects } from '../protocol/subjects.ts';
+
+/** Between two hand-over requests that found no active manager. */
+const ASK_AGAIN_MS = 200;
 
 export interface HandoverOptions {
   nc: NatsConnection;
@@ -29,24 +32,41 @@ interface HandoverReply {
   error?: { code: string; message: string };
 }
 
-/** Resolves when the partitions the manager moves have another primary (elected), or when it gives up. */
-export async function handOverPrimaries(o: HandoverOptions): Promise<void> {
+/** A partition handed over to another node's primary. */
+export interface HandedOver {
+  queue: string;
+  partition: number;
+}
+
+/**
+ * Resolves when the partitions the manager moves have another primary (elected), or when it gives
+ * up, with those that moved to another node: their new primaries will ask this node to release the
+ * lease (src/replication/releases.ts).
+ */
+export async function handOverPrimaries(o: HandoverOptions): Promise<HandedOver[]> {
   const mine = () => o.metadata.assignments().filter((a) => a.value.primary === o.self);
-  if (o.nc.isClosed() || mine().length === 0) return;
+  if (o.nc.isClosed() || mine().length === 0) return [];
   const started = Date.now();
-  let reply: HandoverReply;
-  try {
-    const msg = await o.nc.request(o.subjects.manager('handover'), JSON.stringify({ node: o.self }), {
-      timeout: Math.min(o.timeoutMs, 2000),
-    });
-    reply = JSON.parse(new TextDecoder().decode(msg.data)) as HandoverReply;
-  } catch (err) {
-    o.log.warn({ err }, 'no cluster manager answered the hand-over request: primaries fail over after the failure timeout');
-    return;
+  let reply: HandoverReply | undefined;
+  // No active manager for a moment (the last one stopped, a standby is taking its lease over): ask
+  // again until the wait runs out.
+  while (reply === undefined) {
+    try {
+      const msg = await o.nc.request(o.subjects.manager('handover'), JSON.stringify({ node: o.self }), {
+        timeout: Math.min(o.timeoutMs, 2000),
+      });
+      reply = JSON.parse(new TextDecoder().decode(msg.data)) as HandoverReply;
+    } catch (err) {
+      if (!(err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders())) || Date.now() - started + ASK_AGAIN_MS >= o.timeoutMs) {
+        o.log.warn({ err }, 'no cluster manager answered the hand-over request: primaries fail over after the failure timeout');
+        return [];
+      }
+      await new Promise((r) => setTimeout(r, ASK_AGAIN_MS));
+    }
   }
   if (!reply.ok) {
     o.log.warn({ error: reply.error }, 'the cluster manager refused the hand-over: primaries fail over after the failure timeout');
-    return;
+    return [];
   }
   const moving = new Set((reply.moving ?? []).map((m) => m.partition));
   for (const s of reply.staying ?? []) o.log.warn({ partition: s.partition, reason: s.reason }, 'primary not handed over');
@@ -66,4 +86,8 @@ export async function handOverPrimaries(o: HandoverOptions): Promise<void> {
   } catch {
     o.log.warn({ left: stillMine().map((a) => assignmentKey(a.value.queue, a.value.partition)) }, 'hand-over not finished in time: stopping anyway');
   }
+  return o.metadata
+    .assignments()
+    .filter(({ value: a }) => moving.has(assignmentKey(a.queue, a.partition)) && a.primary !== null && a.primary !== o.self)
+    .map(({ value: a }) => ({ queue: a.queue, partition: a.partition }));
 }

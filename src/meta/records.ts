@@ -86,6 +86,12 @@ export interface Assignment {
    * and for nodes that did not report one: those replicas are taken at their word.
    */
   stores?: Record<string, string>;
+  /**
+   * The last primary before the fence that opened this epoch, and its epoch. A primary elected here
+   * asks it whether it served that epoch and has stopped (src/replication/releases.ts): if so, no
+   * earlier primary can still hold a lease and the new one serves without waiting one out.
+   */
+  previous?: { primary: string; epoch: number };
 }
 
 export type NodeState = 'active' | 'draining' | 'removed';
@@ -126,6 +132,8 @@ export interface ManagerLease {
   term: number;
   /** Wall time of the last renewal (informational: expiry is judged by each standby's monotonic clock). */
   renewedAt: number;
+  /** The holder stopped and gave the lease up: a standby takes it at once, without waiting it out. */
+  released?: boolean;
 }
 
 /** What one replica reports about itself in its node's heartbeat. */

@@ -68,6 +68,7 @@ const assignment: v.GenericSchema<unknown, Assignment> = v.looseObject({
   leaving: ids,
   updatedAt: time,
   stores: v.exactOptional(v.record(id, storeId)),
+  previous: v.exactOptional(v.strictObject({ primary: id, epoch: count })),
 });
 
 const nodeRecord: v.GenericSchema<unknown, NodeRecord> = v.looseObject({
@@ -84,6 +85,7 @@ const managerLease: v.GenericSchema<unknown, ManagerLease> = v.looseObject({
   holder: id,
   term: count,
   renewedAt: time,
+  released: v.exactOptional(v.boolean()),
 });
 
 /** One kind of record: its schema and the key it must be stored under. */

@@ -31,6 +31,7 @@ import { PrincipalStore } from '../meta/principal-store.ts';
 import { checkedAccess, OPEN_ACCESS } from '../security/access.ts';
 import { replicaActor, replicaKey, type PrimaryLogs } from '../replication/replica-effects.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
+import { Releases } from '../replication/releases.ts';
 import { keys } from '../storage/keys.ts';
 import { openRocksStore, type Store } from '../storage/store.ts';
 import { natsAuthOptions } from '../security/nats-auth.ts';
@@ -151,6 +152,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   await dropUnassigned(store, metadata, self, log);
 
   const primaries: PrimaryLogs = new Map();
+  const releases = new Releases(primaries);
   // Independent hosts order messages by hybrid logical clock (docs/models.md#ordering).
   const hostClock = config.clusterModel === 'hosts' ? new HostClock(() => config.clock.now(), log.child({ component: 'hlc' })) : undefined;
   await hostClock?.restore(store);
@@ -165,6 +167,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     store,
     syncWrites: config.syncWrites,
     primaries,
+    releases,
     mode: (queue) => metadata.queue(queue)?.value.attributes.replication ?? 'sync',
     superseded: (queue, partition, epoch) => replicaOf(queue, partition)?.send({ type: 'superseded', epoch }),
     leaseMs: config.leaseMs,
@@ -408,7 +411,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   });
   const enter = (principal: string, reply: string, bytes: number) => bounds.enter(boundKey(config.auth, principal, reply), bytes);
   const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, enter, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, enter, metrics, apiLog)];
-  const internal = serveInternal(nc, subs, self, primaries, localClient, log.child({ component: 'internal' }));
+  const internal = serveInternal(nc, subs, self, primaries, releases, localClient, log.child({ component: 'internal' }));
   moveTasks.startWorker();
   internal.push(
     nc.subscribe(subs.peek(self), {
@@ -510,14 +513,20 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
       (stopping ??= (async () => {
         // Before anything stops: the election needs this node's manager (if active) and heartbeats.
         // A hosts cluster has no manager to ask: its shards are taken over after the failure timeout.
-        if (config.clusterModel === 'primary') await handOverPrimaries({
-          nc,
-          subjects: subs,
-          metadata,
-          self,
-          log: log.child({ component: 'handover' }),
-          timeoutMs: Math.max(HANDOVER_WAIT_MS, 4 * config.heartbeatMs),
-        });
+        if (config.clusterModel === 'primary') {
+          const moved = await handOverPrimaries({
+            nc,
+            subjects: subs,
+            metadata,
+            self,
+            log: log.child({ component: 'handover' }),
+            timeoutMs: Math.max(HANDOVER_WAIT_MS, 4 * config.heartbeatMs),
+          });
+          // The new primaries ask this node to release its leases once their first entry commits:
+          // answered, they serve at once; unanswered, they wait a lease out.
+          const unasked = await releases.whenTold(moved.map((m) => replicaKey(m.queue, m.partition)), config.leaseMs);
+          if (unasked.length > 0) log.info({ partitions: unasked }, 'stopping before these successors asked for the lease: they wait it out');
+        }
         clearInterval(heartbeat);
         await moveTasks.stop().catch(() => undefined);
         await deadLetterMover.stop().catch(() => undefined);
@@ -608,6 +617,7 @@ function serveInternal(
   subs: Subjects,
   self: string,
   primaries: PrimaryLogs,
+  releases: Releases,
   local: (queue: string, partition: number) => PartitionClient | undefined,
   log: Logger,
 ): Subscription[] {
@@ -636,6 +646,10 @@ function serveInternal(
         if (err || !msg.reply) return;
         answer(msg, async () => {
           const request = decodeReplicaRequest(msg.data);
+          if (request.kind === 'release') {
+            const { queue, partition, incarnation, released } = request.frame;
+            return encodeOk({ released: releases.released(replicaKey(queue, partition), incarnation, released) });
+          }
           const primary = primaries.get(replicaKey(request.frame.queue, request.frame.partition));
           // Not the primary (any more): the follower waits for the assignment to name one.
           if (!primary) return encodeOk({ kind: 'fenced', epoch: 0 });

@@ -43,6 +43,19 @@ const snapshotSchema = v.strictObject({
 
 export type SnapshotFrame = SnapshotRequest & { queue: string; partition: number };
 
+/**
+ * A new primary asks the primary of the epoch before whether it served `released` and has stopped
+ * for good (src/replication/releases.ts); on the same subject as fetches. Answered `{ released }`.
+ */
+const releaseSchema = v.strictObject({
+  queue: name,
+  partition: nat,
+  incarnation: nat,
+  released: epoch,
+});
+
+export type ReleaseFrame = { queue: string; partition: number; incarnation: number; released: number };
+
 const record = v.object({
   id: v.string(),
   body: bytes,
@@ -100,12 +113,13 @@ function parse<T>(schema: v.GenericSchema, frame: Uint8Array, what: string): T {
   return result.output as T;
 }
 
-/** A follower's request to its primary: a log fetch, or a page of a snapshot (it has `page`). */
+/** A request between replicas: a log fetch, a page of a snapshot (it has `page`), or a lease release (`released`). */
 export const decodeReplicaRequest = (frame: Uint8Array) =>
-  parse<{ kind: 'fetch'; frame: FetchFrame } | { kind: 'snapshot'; frame: SnapshotFrame }>(
+  parse<{ kind: 'fetch'; frame: FetchFrame } | { kind: 'snapshot'; frame: SnapshotFrame } | { kind: 'release'; frame: ReleaseFrame }>(
     v.union([
       v.pipe(fetchSchema, v.transform((frame) => ({ kind: 'fetch' as const, frame }))),
       v.pipe(snapshotSchema, v.transform((frame) => ({ kind: 'snapshot' as const, frame }))),
+      v.pipe(releaseSchema, v.transform((frame) => ({ kind: 'release' as const, frame }))),
     ]),
     frame,
     'replica request',

@@ -35,7 +35,15 @@ export interface PrimaryLogOptions {
   now: () => number;
   /** A fetch showed a newer epoch: this primary is stale. */
   onSuperseded: (epoch: number) => void;
+  /**
+   * Asks the previous primary whether it released its lease (releases.ts): true ends the wait for
+   * the old lease at once. Absent when there is nobody to ask.
+   */
+  askRelease?: () => Promise<boolean>;
 }
+
+/** Between two questions to the previous primary while the old lease runs out. */
+const RELEASE_RETRY_MS = 50;
 
 /** Entries kept in memory for followers that are close behind. */
 const TAIL_ENTRIES = 2048;
@@ -91,6 +99,8 @@ export class PrimaryLog {
   private logStart: number;
   /** Monotonic time of the first commit in this epoch; serving starts leaseMs after it. */
   private firstCommitAt: number | undefined;
+  /** The previous primary said it stopped for good: there is no old lease to wait out. */
+  private released = false;
   readonly epochStart: number;
 
   constructor(opts: PrimaryLogOptions) {
@@ -250,7 +260,7 @@ export class PrimaryLog {
   holdsLease(): boolean {
     if (this.closed) return false;
     const now = this.opts.now();
-    if (this.firstCommitAt === undefined || now < this.firstCommitAt + this.leaseWait()) return false;
+    if (this.firstCommitAt === undefined || (!this.released && now < this.firstCommitAt + this.leaseWait())) return false;
     return this.followers.holdsLease(now);
   }
 
@@ -275,8 +285,40 @@ export class PrimaryLog {
       clearTimeout(timer);
     }
     const wait = (this.firstCommitAt ?? this.opts.now()) + this.leaseWait() - this.opts.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await this.outwait(wait);
     this.throwIfClosed();
+  }
+
+  /** Whether this primary started serving without waiting out the old lease. */
+  get leaseReleased(): boolean {
+    return this.released;
+  }
+
+  /** Waits `ms` for the old lease to run out, or less if the previous primary releases it. */
+  private async outwait(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const slept = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    const ask = this.opts.askRelease;
+    if (ask === undefined) return slept;
+    let waiting = true;
+    const asking = (async () => {
+      while (waiting && this.closed === undefined) {
+        if (await ask().catch(() => false)) {
+          // Only an answer heard while still waiting counts: after the wait it changes nothing.
+          if (waiting) this.released = true;
+          return;
+        }
+        if (waiting) await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS));
+      }
+    })();
+    try {
+      await Promise.race([slept, asking.then(() => (this.released ? undefined : slept))]);
+    } finally {
+      waiting = false;
+      clearTimeout(timer);
+    }
   }
 
   handleFetch(request: FetchRequest): Promise<FetchReply> {

@@ -31,6 +31,8 @@ import type { Logger } from '../node/log.ts';
 import type { CatchUpLimit } from './catch-up-limit.ts';
 import { PrimaryLog } from './primary-log.ts';
 import { ReplicaStore } from './replica-store.ts';
+import type { Releases } from './releases.ts';
+import type { ReleaseFrame } from '../protocol/internal.ts';
 
 export const replicaKey = (queue: string, partition: number) => `${queue}/${partition}`;
 
@@ -45,6 +47,8 @@ export interface ReplicationDeps {
   /** fsync log appends before acknowledging them (WHARF_SYNC_WRITES). */
   syncWrites: boolean;
   primaries: PrimaryLogs;
+  /** What this node's replicas served and persisted: the answers to lease releases (releases.ts). */
+  releases: Releases;
   /** The queue's replication mode now (it can change while the partition serves). */
   mode: (queue: string) => 'sync' | 'async';
   /** Tells the replica actor its primary was superseded (a fetch showed a newer epoch). */
@@ -65,6 +69,9 @@ export interface ReplicationDeps {
   /** Sees the changes of every batch of entries fetched from a primary (a hosts cluster's clock merges their stamps). */
   fetched?: (entries: ReadonlyArray<{ ops: readonly WriteOp[] }>) => void;
 }
+
+/** How long a new primary waits for one answer of the previous primary about its lease. */
+const RELEASE_ANSWER_MS = 250;
 
 const storeOf = (deps: ReplicationDeps, k: ReplicaKey) => new ReplicaStore(deps.store, k.queue as QueueName, k.partition, deps.syncWrites, deps.retainEntries);
 
@@ -130,6 +137,7 @@ export function replicaActor(deps: ReplicationDeps) {
       saveEpoch: fromPromise<ReplicaMeta, ReplicaKey & { meta: ReplicaMeta; epoch: number }>(async ({ input }) => {
         const meta = { ...input.meta, epoch: Math.max(input.meta.epoch, input.epoch) };
         await storeOf(deps, input).saveMeta(meta);
+        deps.releases.stored(replicaKey(input.queue, input.partition), meta.incarnation, meta.epoch);
         return meta;
       }),
 
@@ -152,6 +160,7 @@ export function replicaActor(deps: ReplicationDeps) {
         // The primary's epoch is taken on only with entries, in their synced write.
         const base = entries.length > 0 ? { ...meta, epoch: Math.max(meta.epoch, reply.epoch) } : meta;
         const next = await storeOf(deps, input).follow(base, entries, reply.commit, (i) => held?.ops.get(i));
+        deps.releases.stored(k, next.incarnation, next.epoch);
         fetched.set(k, holdUnapplied(held, entries, meta.logEnd, next.applied));
         if (entries.length > 0) deps.fetched?.(entries);
         return next;
@@ -197,6 +206,7 @@ export function replicaActor(deps: ReplicationDeps) {
         const k = replicaKey(input.queue, input.partition);
         // Everything in its log is at least as new as anything committed: it becomes the partition's state.
         const meta = await rs.apply(input.meta, input.meta.logEnd);
+        const { previous } = input;
         const log = new PrimaryLog({
           store: rs,
           self: deps.self,
@@ -208,12 +218,16 @@ export function replicaActor(deps: ReplicationDeps) {
           maxWaitMs: deps.maxWaitMs,
           now: deps.now,
           onSuperseded: (epoch) => deps.superseded(input.queue, input.partition, epoch),
+          ...(previous === undefined
+            ? {}
+            : { askRelease: () => askRelease(deps, previous.primary, { queue: input.queue, partition: input.partition, incarnation: meta.incarnation, released: previous.epoch }) }),
         });
         deps.primaries.get(k)?.close('replaced');
         deps.primaries.set(k, log);
         deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, logEnd: meta.logEnd }, 'promoting to primary');
         await log.ready(deps.promoteTimeoutMs);
-        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch }, 'serving as primary');
+        deps.releases.served(k, meta.incarnation, input.epoch);
+        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, leaseReleased: log.leaseReleased }, 'serving as primary');
         return log.replicaMeta;
       }),
 
@@ -239,6 +253,7 @@ export function replicaActor(deps: ReplicationDeps) {
             log.close('the replica is removed');
             await log.settled();
           }
+          deps.releases.forget(k);
           const rs = storeOf(deps, input);
           // A newer queue's replica loaded since (it reset the keys itself): nothing of this one is left.
           if ((await rs.storedIncarnation()) !== input.incarnation) return;
@@ -253,6 +268,12 @@ export function replicaActor(deps: ReplicationDeps) {
       },
     },
   });
+}
+
+/** One question to the previous primary: has it released its lease of `frame.released`? No answer is a no. */
+async function askRelease(deps: ReplicationDeps, node: string, frame: ReleaseFrame): Promise<boolean> {
+  const reply = await deps.nc.request(deps.subjects.replica(node), encode(frame), { timeout: RELEASE_ANSWER_MS });
+  return decodeReply<{ released: boolean }>(reply.data).released === true;
 }
 
 /**

@@ -25,7 +25,8 @@ export interface Cluster {
   metadata: Metadata;
   client: WharfClient;
   dirs: Map<string, string>;
-  start(id: string): Promise<WharfNode>;
+  /** Starts node `id` (again), with `overrides` of the cluster's options. */
+  start(id: string, overrides?: Partial<NodeOptions>): Promise<WharfNode>;
 }
 
 export async function startCluster(t: ExecutionContext<unknown>, options: Partial<NodeOptions> = {}): Promise<Cluster> {
@@ -34,7 +35,7 @@ export async function startCluster(t: ExecutionContext<unknown>, options: Partia
   const dirs = new Map<string, string>();
   for (const id of IDS) dirs.set(id, await tempDir(t, `wharf-${id}-`));
   const nodes = new Map<string, WharfNode>();
-  const start = async (id: string) => {
+  const start = async (id: string, overrides: Partial<NodeOptions> = {}) => {
     const node = await startNode({
       nodeId: id,
       cluster,
@@ -48,6 +49,7 @@ export async function startCluster(t: ExecutionContext<unknown>, options: Partia
       heartbeatMs: 100,
       failureTimeoutMs: 1000,
       ...options,
+      ...overrides,
     });
     nodes.set(id, node);
     return node;
@@ -110,7 +112,9 @@ export const report = (node: WharfNode, queue: string, partition = 0): ReplicaRe
 export async function elect(c: Cluster, queue: string, alive: string[]): Promise<string> {
   const current = c.metadata.assignment(queue, 0);
   if (!current) throw new Error('no assignment');
-  const fenced = { ...current.value, primary: null, epoch: current.value.epoch + 1 };
+  const { primary, epoch } = current.value;
+  // As the manager's fence does (election.ts fenced): the new primary asks the old one to release its lease.
+  const fenced = { ...current.value, primary: null, epoch: epoch + 1, ...(primary === null ? {} : { previous: { primary, epoch } }) };
   const revision = t_ok(await c.metadata.casAssignment(fenced, current.revision));
   const reports = await eventually(() => {
     const rs = alive.map((id) => [id, report(c.nodes.get(id) as WharfNode, queue)] as const);

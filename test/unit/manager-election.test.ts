@@ -24,7 +24,7 @@ test('a silent primary is fenced, then the most complete frozen log of a quorum 
   w.now += 1;
   const [fence] = decide(w.view());
   t.is(fence?.kind, 'update');
-  t.like(written(fence), { primary: null, epoch: 2, replicas: ['a', 'b', 'c'] });
+  t.like(written(fence), { primary: null, epoch: 2, replicas: ['a', 'b', 'c'], previous: { primary: 'a', epoch: 1 } });
   t.regex(fence?.reason ?? '', /silent/);
   w.apply([fence!]);
 
@@ -32,7 +32,7 @@ test('a silent primary is fenced, then the most complete frozen log of a quorum 
   t.deepEqual(decide(w.view()), []);
   w.heartbeat();
   const [pick] = decide(w.view());
-  t.like(written(pick), { primary: 'b', epoch: 2 });
+  t.like(written(pick), { primary: 'b', epoch: 2, previous: { primary: 'a', epoch: 1 } }, 'the new primary learns whom to ask for the lease');
   t.regex(pick?.reason ?? '', /logEnd 10/);
 });
 
@@ -85,7 +85,7 @@ test('a fence goes above every epoch a replica persisted, so a replica that saw 
     replicas: [report('q', 0, 'fenced', { epoch: 40, lastEpoch: 1, logEnd: 10, commitIndex: 10 })],
   });
   const [fence] = decide(w.view());
-  t.like(written(fence), { primary: null, epoch: 41 });
+  t.like(written(fence), { primary: null, epoch: 41, previous: { primary: 'a', epoch: 1 } });
 });
 
 test('a fenced report from an older epoch does not start another election', (t) => {

@@ -16,6 +16,7 @@ import {
   type WriteOutput,
 } from '../../actors/manager/manager.events.ts';
 import { managerMachine } from '../../actors/manager/manager.machine.ts';
+import { releasedLease } from '../../actors/lease/lease.ts';
 import type { Write } from '../../actors/manager/view.ts';
 import { flush } from './partition-fakes.ts';
 import { World } from './manager-fakes.ts';
@@ -159,6 +160,26 @@ test('one manager is active; the standby takes over only after the holder stoppe
   await h.advance(3 * LEASE);
   const after = [...h.world.assignments.values()].map((a) => ({ ...a.value, updatedAt: 0 }));
   t.deepEqual(after, before, 'the new manager resumed from the metadata without resetting anything');
+});
+
+test('a lease given up by a stopping holder is taken at once, with the next term', async (t) => {
+  const h = harness();
+  const m1 = h.spawn('m1');
+  await h.advance(10);
+  const m2 = h.spawn('m2');
+  await h.advance(LEASE);
+  t.true(h.active(m1));
+  const held = h.world.lease;
+  if (held === undefined) return t.fail('no lease');
+
+  // What the node's stop does (src/manager/manager.ts): stop the machine, then give the lease up by CAS.
+  m1.actor.send({ type: 'stop' });
+  t.truthy(h.world.casLease(releasedLease({ revision: held.revision, term: held.value.term, validFrom: 0 }, 'm1', 0), held.revision));
+  h.broadcast();
+  await h.advance(50);
+  t.true(h.active(m2), 'taken well before the lease could have run out');
+  t.like(h.world.lease?.value, { holder: 'm2', term: held.value.term + 1 });
+  t.is(h.world.lease?.value.released, undefined, 'the new holder holds it outright');
 });
 
 test('a standby makes no decisions, whatever it sees', async (t) => {
