@@ -108,7 +108,13 @@ export async function startNode(options: NodeOptions = {}): Promise<WharfNode> {
 export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> {
   const log = createLogger(config.logLevel, { nodeId: config.nodeId, cluster: config.cluster });
   mkdirSync(config.dataDir, { recursive: true });
-  const store = await openRocksStore(config.dataDir);
+  const store = await openRocksStore(config.dataDir, {
+    // Partitions whose writes failed reload by themselves once the store takes writes again.
+    onReopen: (e) =>
+      e.phase === 'reopening'
+        ? log.error({ cause: e.cause }, 'a write failed and the store refuses writes until reopened: reopening it')
+        : log.info({ attempts: e.attempts }, 'store reopened: it takes writes again'),
+  });
   let nc: NatsConnection;
   let metadata: Metadata;
   try {

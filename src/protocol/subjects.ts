@@ -5,7 +5,7 @@
  *   wharf.<cluster>.node.<node>.api.<principal>.<action>  client → one node's front-end   request/reply (the node of a partition's primary, route.ts)
  *   wharf.<cluster>.node.<node>.heartbeat      every node                           publish (Heartbeat, JSON)
  *   wharf.<cluster>.node.<node>.partition      front-end → the node of a primary    request/reply (partition ops)
- *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches)
+ *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches, snapshot pages; a new primary asks the previous one for a lease release)
  *   wharf.<cluster>.node.<node>.inspect        inspector → one node                 request/reply (actors, machines, messages)
  *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply

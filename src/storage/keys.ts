@@ -4,6 +4,7 @@
  *   meta/layout                          → layout version (checked at open)
  *   meta/store-id                        → the store's random identity, written when it is created (UTF-8)
  *   meta/store-generation                → how many times the store was opened (a copy restored from a backup has fewer)
+ *   meta/probe                           → written and deleted to check that a reopened store takes writes again
  *   q/<queue>                            → QueueRecord (attributes, timestamps)
  *   x/<queue>                            → incarnation of a queue whose data is being deleted
  *   e/<queue>/<pp>                       → ReplicaMeta (highest epoch seen, epoch history, log end, applied index)
@@ -48,6 +49,7 @@ export const keys = {
   /** The store's identity: a node that comes back with another one lost its replicas' data. */
   storeId: 'meta/store-id',
   storeGeneration: 'meta/store-generation',
+  probe: 'meta/probe',
   queue: (q: QueueName) => `q/${q}`,
   queues: prefixRange('q/'),
   deleting: (q: QueueName) => `x/${q}`,

@@ -6,7 +6,7 @@
  */
 import { RocksLevel, type Iterator } from '@nxtedition/rocksdb';
 import { ErrorCode, WharfError } from '../errors.ts';
-import type { Range } from './keys.ts';
+import { keys, type Range } from './keys.ts';
 import { WriteThread } from './write-thread.ts';
 
 export type WriteOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
@@ -83,7 +83,13 @@ const MEMTABLE_BUDGET = 64 * 1024 * 1024;
  */
 const BLOCK_CACHE = 32 * 1024 * 1024;
 
-export async function openRocksStore(dir: string): Promise<Store> {
+/** The open engine: the database and the thread that writes to it. */
+interface Engine {
+  db: RocksLevel;
+  writer: WriteThread;
+}
+
+async function openEngine(dir: string): Promise<Engine> {
   const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   try {
     await db.open({
@@ -96,27 +102,94 @@ export async function openRocksStore(dir: string): Promise<Store> {
   } catch (err) {
     throw new WharfError(ErrorCode.StorageFailure, `cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  let writer: WriteThread;
   try {
-    writer = await WriteThread.start(db.handle);
+    return { db, writer: await WriteThread.start(db.handle) };
   } catch (err) {
     await db.close();
     throw err;
   }
+}
+
+/**
+ * A failed write RocksDB does not come back from by itself: after an I/O error on the WAL (a full
+ * disk) it refuses every later write with the same error until the database is reopened, even once
+ * there is room again ("Background Error Handling" in RocksDB's wiki).
+ */
+const STICKY_WRITE_ERROR = /IO error|No space left on device/i;
+
+/** Between two attempts to reopen the store after such an error: from the first to the last. */
+const REOPEN_FIRST_MS = 500;
+const REOPEN_MAX_MS = 10_000;
+
+export interface StoreOptions {
+  /** Told when the store starts reopening after a write error, and when it takes writes again. */
+  onReopen?: (event: { phase: 'reopening'; cause: string } | { phase: 'reopened'; attempts: number }) => void;
+}
+
+export async function openRocksStore(dir: string, options: StoreOptions = {}): Promise<Store> {
+  let engine = await openEngine(dir);
+  let closed = false;
+  /** Under way while the store reopens: reads and writes are refused meanwhile. */
+  let reopening: Promise<void> | undefined;
+  const refusal = () => new WharfError(ErrorCode.StorageFailure, 'the store is being reopened after a write error');
+
+  const reopen = async (cause: string): Promise<void> => {
+    options.onReopen?.({ phase: 'reopening', cause });
+    // The failed group has been answered; later ones fail the same way. Both handles go.
+    await engine.writer.close().catch(() => undefined);
+    await engine.db.close().catch(() => undefined);
+    for (let attempt = 1, waitMs = REOPEN_FIRST_MS; ; attempt++, waitMs = Math.min(waitMs * 2, REOPEN_MAX_MS)) {
+      if (closed) return;
+      try {
+        const next = await openEngine(dir);
+        try {
+          // Reopened is not enough: the disk may still be full. A synced write says it takes writes.
+          await next.writer.write([{ type: 'put', key: keys.probe, value: new Uint8Array(0) }, { type: 'del', key: keys.probe }], true);
+        } catch (err) {
+          await next.writer.close().catch(() => undefined);
+          await next.db.close().catch(() => undefined);
+          throw err;
+        }
+        engine = next;
+        options.onReopen?.({ phase: 'reopened', attempts: attempt });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
+  };
+
+  const guarded = <T>(read: (db: RocksLevel) => T): T => {
+    if (reopening !== undefined) throw refusal();
+    return read(engine.db);
+  };
+
   return {
-    getMany: (keys) => db.getMany(keys),
+    getMany: async (keys) => guarded((db) => db.getMany(keys)),
     async write(ops, sync) {
-      if (ops.length > 0) await writer.write(ops, sync);
+      if (ops.length === 0) return;
+      if (reopening !== undefined) throw refusal();
+      try {
+        await engine.writer.write(ops, sync);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (!closed && reopening === undefined && STICKY_WRITE_ERROR.test(message)) {
+          reopening = reopen(message).finally(() => (reopening = undefined));
+        }
+        throw err;
+      }
     },
-    scan: (range, limit) => collect(db.iterator({ ...range, limit }), limit),
+    scan: async (range, limit) => guarded((db) => collect(db.iterator({ ...range, limit }), limit)),
     async scanKeys(range, limit) {
-      return (await collect(db.iterator({ ...range, limit, values: false }), limit)).map(([k]) => k);
+      return (await guarded((db) => collect(db.iterator({ ...range, limit, values: false }), limit))).map(([k]) => k);
     },
     // Each iterator takes its snapshot when it is created, synchronously: nothing runs in between.
-    view: (ranges) => chainedView(ranges.map((range) => db.iterator({ ...range }))),
+    view: (ranges) => guarded((db) => chainedView(ranges.map((range) => db.iterator({ ...range })))),
     async close() {
-      await writer.close();
-      await db.close();
+      closed = true;
+      await reopening;
+      await engine.writer.close().catch(() => undefined);
+      await engine.db.close();
     },
   };
 }
