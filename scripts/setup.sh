@@ -4,7 +4,8 @@
 #   - Chromium, from Debian's package `chromium`, when /usr/bin/chromium is missing (the browser
 #     test of the inspector page drives it);
 #   - iproute2 and iptables, when `ip` or `iptables` is missing (the multi-host fault harness's
-#     short tier, test/chaos-netns, puts hosts in network namespaces and partitions them);
+#     short tier, test/chaos-netns, puts hosts in network namespaces and partitions them), and
+#     libfaketime when it is missing (the harness's clock-jump and mixed scenarios);
 #   - the npm dependencies (`npm ci`), when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -57,12 +58,21 @@ install_chromium() {
 }
 
 # Only the fault harness needs them (and root), so a machine that cannot install them still runs Wharf.
-install_netns_tools() {
-  local manual='install the Debian packages "iproute2" and "iptables": the fault harness (chaos/, test/chaos-netns) needs ip and iptables'
-  if ! command -v apt-get >/dev/null 2>&1; then say "warning: ip or iptables is missing and apt-get is not available: ${manual}"; return 0; fi
-  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then say "warning: ip or iptables is missing and installing them needs root (no sudo found): ${manual}"; return 0; fi
-  say 'installing iproute2 and iptables for the fault harness (apt-get install iproute2 iptables)'
-  apt_install iproute2 iptables || say "warning: could not install iproute2 and iptables with apt-get: ${manual}"
+install_harness_tools() {
+  local manual="install the Debian packages $*: the fault harness (chaos/, test/chaos-netns) needs them"
+  if ! command -v apt-get >/dev/null 2>&1; then say "warning: $* missing and apt-get is not available: ${manual}"; return 0; fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then say "warning: $* missing and installing needs root (no sudo found): ${manual}"; return 0; fi
+  say "installing $* for the fault harness (apt-get install $*)"
+  apt_install "$@" || say "warning: could not install $* with apt-get: ${manual}"
+}
+
+# Where Debian's libfaketime package puts the library (chaos/topology.ts looks there too).
+have_libfaketime() {
+  local dir
+  for dir in /usr/lib/x86_64-linux-gnu/faketime /usr/lib/aarch64-linux-gnu/faketime /usr/lib/faketime; do
+    [ -e "${dir}/libfaketime.so.1" ] && return 0
+  done
+  return 1
 }
 
 command -v node >/dev/null 2>&1 || die 'node is not installed: Wharf needs Node.js >= 20.19 with npm'
@@ -85,7 +95,13 @@ fi
 if PATH="${PATH}:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 && PATH="${PATH}:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
   say 'ip and iptables found'
 else
-  install_netns_tools
+  install_harness_tools iproute2 iptables
+fi
+
+if have_libfaketime; then
+  say 'libfaketime found'
+else
+  install_harness_tools libfaketime
 fi
 
 # npm writes node_modules/.package-lock.json on every install; it marks when node_modules was made.

@@ -43,6 +43,8 @@ export class Releases {
     const seen = this.current(key, incarnation);
     seen.served = epoch;
     seen.stored = Math.max(seen.stored, epoch);
+    // Serving again: the next successor has yet to ask.
+    this.told.delete(key);
   }
 
   /** The replica here persisted `epoch` as the highest it has seen. */

@@ -63,4 +63,12 @@ test('whenTold resolves once every successor was told, or returns those left whe
   t.true(r.released('b/0', 1, 1));
   t.deepEqual(await waiting, []);
   t.deepEqual(await r.whenTold(['c/0', 'a/0'], 1), ['c/0'], 'nobody asked about c/0');
+
+  // a/0 served again: the earlier answer does not count for its next successor.
+  r.served('a/0', 1, 3);
+  t.deepEqual(await r.whenTold(['a/0'], 1), ['a/0']);
+  r.stored('a/0', 1, 4);
+  const again = r.whenTold(['a/0'], 60_000);
+  t.true(r.released('a/0', 1, 3));
+  t.deepEqual(await again, []);
 });
