@@ -21,6 +21,7 @@ import {
   backedOff,
   heldAfter,
   initialLeaseState,
+  leaseLetGo,
   leaseFree,
   leaseTakenByOther,
   leaseValid,
@@ -139,7 +140,7 @@ export const externalMachine = setup({
     steppedDown: enqueueActions(({ context, event, enqueue }) => {
       enqueue.emit({ type: 'leadership', active: false, term: context.held?.term ?? 0, reason: stepDownReason(context, event.type === 'stop') });
       for (const r of context.requests) enqueue.emit(notLeader(r));
-      enqueue.assign({ held: undefined, batch: [], requests: [], leaseSeenAt: context.now() });
+      enqueue.assign({ ...leaseLetGo(context), batch: [], requests: [] });
     }),
     plan: assign(({ context }) => {
       const badSince = badSinceNow(context);

@@ -38,11 +38,28 @@ export interface LeaseState {
   observedLease: Versioned<ManagerLease> | undefined;
   leaseSeenAt: number;
   held: HeldLease | undefined;
+  /**
+   * The revision of this manager's last write of the lease, kept once it stopped acting (a renewal
+   * that did not get through in time). While the lease is still at that revision nobody else took
+   * it, and the holder that would have to be waited out is this manager, which has stopped.
+   */
+  lastHeldRevision: number | undefined;
   attempt: LeaseAttempt;
 }
 
-export function initialLeaseState(nodeId: string, now: number): Pick<LeaseState, 'observedLease' | 'leaseSeenAt' | 'held' | 'attempt'> {
-  return { observedLease: undefined, leaseSeenAt: now, held: undefined, attempt: { lease: { holder: nodeId, term: 0, renewedAt: 0 }, revision: 0, at: 0 } };
+export function initialLeaseState(nodeId: string, now: number): Pick<LeaseState, 'observedLease' | 'leaseSeenAt' | 'held' | 'lastHeldRevision' | 'attempt'> {
+  return {
+    observedLease: undefined,
+    leaseSeenAt: now,
+    held: undefined,
+    lastHeldRevision: undefined,
+    attempt: { lease: { holder: nodeId, term: 0, renewedAt: 0 }, revision: 0, at: 0 },
+  };
+}
+
+/** Stepping down: nothing held any more; the revision it held is remembered (see lastHeldRevision). */
+export function leaseLetGo(state: LeaseState): Pick<LeaseState, 'held' | 'lastHeldRevision' | 'leaseSeenAt'> {
+  return { held: undefined, lastHeldRevision: state.held?.revision ?? state.lastHeldRevision, leaseSeenAt: state.now() };
 }
 
 /** Takes in the lease as the metadata shows it, noting when its revision moved. */
@@ -84,10 +101,20 @@ export function heldAfter(state: LeaseState, revision: number): Pick<LeaseState,
   return { held: { revision, term: lease.term, validFrom: at }, observedLease: { value: lease, revision }, leaseSeenAt: state.now() };
 }
 
-/** Whether a standby may try to take the lease now: there is none, it was given up, or it ran out. */
+/**
+ * Whether a standby may try to take the lease now: there is none, it was given up, its last holder
+ * is this manager (which has stopped acting), or it ran out.
+ */
 export function leaseFree(state: LeaseState): boolean {
   const observed = state.observedLease;
-  return state.synced && (observed === undefined || observed.value.released === true || state.now() - state.leaseSeenAt >= state.options.leaseTimeoutMs);
+  if (!state.synced) return false;
+  // Nobody to wait out, but no faster than one attempt per retryMs: a failed write comes back at once.
+  const nobodyHolds =
+    observed === undefined ||
+    observed.value.released === true ||
+    (observed.revision === state.lastHeldRevision && observed.value.holder === state.nodeId);
+  if (nobodyHolds) return state.now() - state.attempt.at >= state.options.retryMs;
+  return state.now() - state.leaseSeenAt >= state.options.leaseTimeoutMs;
 }
 
 /**

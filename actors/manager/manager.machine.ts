@@ -30,6 +30,7 @@ import {
   backedOff,
   heldAfter,
   initialLeaseState,
+  leaseLetGo,
   leaseDeadline,
   leaseFree,
   leaseTakenByOther,
@@ -151,10 +152,9 @@ export const managerMachine = setup({
       enqueue.emit({ type: 'leadership', active: true, term: context.held?.term ?? 0, reason: 'lease taken' });
     }),
     steppedDown: enqueueActions(({ context, event, enqueue }) => {
-      const now = context.now();
       const reason = stepDownReason(context, event.type === 'stop');
       enqueue.emit({ type: 'leadership', active: false, term: context.held?.term ?? 0, reason });
-      enqueue.assign({ held: undefined, batch: [], moves: new Map(), leaseSeenAt: now });
+      enqueue.assign({ ...leaseLetGo(context), batch: [], moves: new Map() });
     }),
     plan: assign(({ context }) => {
       const view = viewOf(context);

@@ -182,6 +182,38 @@ test('a lease given up by a stopping holder is taken at once, with the next term
   t.is(h.world.lease?.value.released, undefined, 'the new holder holds it outright');
 });
 
+test('a holder whose renewals did not get through takes its own lease back at once while nobody else wrote it', async (t) => {
+  const h = harness();
+  const m1 = h.spawn('m1');
+  await h.advance(10);
+  const m2 = h.spawn('m2');
+  await h.advance(LEASE);
+  t.true(h.active(m1));
+  const term = h.world.lease?.value.term ?? 0;
+
+  // The metadata stalls for m1 (its writes fail, it hears nothing) until it stops acting.
+  m1.cut = true;
+  await h.advance(LEASE * 0.9);
+  t.false(h.active(m1), 'stopped acting before the lease could have run out elsewhere');
+  t.false(h.active(m2), 'and the standby still waits it out');
+  m1.cut = false;
+  h.broadcast();
+  await h.advance(50);
+  t.true(h.active(m1), 'the lease was still at its last write: taken back without waiting');
+  t.false(h.active(m2));
+  t.like(h.world.lease?.value, { holder: 'm1', term: term + 1 });
+
+  // Once another manager wrote the lease, its old revision no longer counts.
+  m1.cut = true;
+  await h.advance(2 * LEASE);
+  t.true(h.active(m2), 'the standby took over after the lease stopped moving');
+  m1.cut = false;
+  h.broadcast();
+  await h.advance(LEASE);
+  t.false(h.active(m1));
+  t.like(h.world.lease?.value, { holder: 'm2' });
+});
+
 test('a standby makes no decisions, whatever it sees', async (t) => {
   const h = harness();
   for (const n of ['a', 'b', 'c']) h.world.addNode(n);
