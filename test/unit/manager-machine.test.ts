@@ -162,12 +162,18 @@ test('one manager is active; the standby takes over only after the holder stoppe
   t.deepEqual(after, before, 'the new manager resumed from the metadata without resetting anything');
 });
 
-test('a lease given up by a stopping holder is taken at once, with the next term', async (t) => {
+/** m1 active, m2 standing by, a lease after m1 took it. */
+async function activeAndStandby() {
   const h = harness();
   const m1 = h.spawn('m1');
   await h.advance(10);
   const m2 = h.spawn('m2');
   await h.advance(LEASE);
+  return { h, m1, m2 };
+}
+
+test('a lease given up by a stopping holder is taken at once, with the next term', async (t) => {
+  const { h, m1, m2 } = await activeAndStandby();
   t.true(h.active(m1));
   const held = h.world.lease;
   if (held === undefined) return t.fail('no lease');
@@ -183,11 +189,7 @@ test('a lease given up by a stopping holder is taken at once, with the next term
 });
 
 test('a holder whose renewals did not get through takes its own lease back at once while nobody else wrote it', async (t) => {
-  const h = harness();
-  const m1 = h.spawn('m1');
-  await h.advance(10);
-  const m2 = h.spawn('m2');
-  await h.advance(LEASE);
+  const { h, m1, m2 } = await activeAndStandby();
   t.true(h.active(m1));
   const term = h.world.lease?.value.term ?? 0;
 
