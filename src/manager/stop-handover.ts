@@ -18,7 +18,7 @@ const ASK_AGAIN_MS = 200;
 export interface HandoverOptions {
   nc: NatsConnection;
   subjects: Subjects;
-  metadata: Pick<Metadata, 'assignments' | 'waitFor'>;
+  metadata: Pick<Metadata, 'assignments' | 'waitFor' | 'lease'>;
   self: string;
   log: Logger;
   /** How long to wait for the answer and then for the new primaries, ms. */
@@ -49,7 +49,7 @@ export async function handOverPrimaries(o: HandoverOptions): Promise<HandedOver[
   const started = Date.now();
   let reply: HandoverReply | undefined;
   // No active manager for a moment (the last one stopped, a standby is taking its lease over): ask
-  // again until the wait runs out.
+  // again until the wait runs out, in a cluster that has a manager at all.
   while (reply === undefined) {
     try {
       const msg = await o.nc.request(o.subjects.manager('handover'), JSON.stringify({ node: o.self }), {
@@ -57,7 +57,9 @@ export async function handOverPrimaries(o: HandoverOptions): Promise<HandedOver[
       });
       reply = JSON.parse(new TextDecoder().decode(msg.data)) as HandoverReply;
     } catch (err) {
-      if (!(err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders())) || Date.now() - started + ASK_AGAIN_MS >= o.timeoutMs) {
+      const noManagerYet = err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders());
+      // A cluster where no manager ever took the lease (all of them disabled) has nobody to wait for.
+      if (!noManagerYet || o.metadata.lease() === undefined || Date.now() - started + ASK_AGAIN_MS >= o.timeoutMs) {
         o.log.warn({ err }, 'no cluster manager answered the hand-over request: primaries fail over after the failure timeout');
         return [];
       }
