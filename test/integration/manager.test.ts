@@ -144,7 +144,9 @@ test('two managers: placement, failover to the most complete log, takeover witho
     message: 'the lease in KV names m2',
   });
   t.is(lease.term, 2);
-  const s2 = await status();
+  // m2 subscribes to the manager subjects when it becomes active: the server may not have that
+  // subscription yet when this connection asks (no responders).
+  const s2 = await eventually(() => status().catch(() => undefined), { message: 'm2 answers status' });
   t.like(s2, { manager: 'm2', active: true, holder: 'm2' });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   t.deepEqual(
