@@ -7,6 +7,8 @@
  *   BENCH_MESSAGES       messages produced, then received and deleted (20,000)
  *   BENCH_PARTITIONS     partitions of the Wharf queue (1)
  *   BENCH_REPEAT         runs of both phases on fresh queues, same nodes (1)
+ *   BENCH_RECEIVE_LOOPS  Wharf's concurrent receive loops (8, as bench/run.ts)
+ *   BENCH_RECEIVE_BATCH  messages per receive, and JetStream's pull batch (500, as bench/run.ts)
  *   BENCH_LATENCY=1      the end-to-end latency phase instead (5,000 msgs/s for 10 s, as bench/run.ts)
  *   BENCH_LATENCY_RATE   its rate, msgs/s (5,000)
  *   BENCH_LATENCY_POLLERS its long-poll receivers (2, as bench/run.ts)
@@ -46,8 +48,8 @@ const SECTIONS = ['r3-sync', 'r3-async', 'r1', 'r3-jetstream', 'r1-jetstream'] a
 type Section = (typeof SECTIONS)[number];
 
 const PROFILER = fileURLToPath(new URL('./cpu-profile-gate.mjs', import.meta.url));
-const RECEIVE_LOOPS = 8;
-const RECEIVE_BATCH = 500;
+const RECEIVE_LOOPS = intFromEnv('BENCH_RECEIVE_LOOPS', 8);
+const RECEIVE_BATCH = intFromEnv('BENCH_RECEIVE_BATCH', 500);
 const PROFILED_PHASE = process.env['BENCH_PROFILE_PHASE'] === 'produce' ? 'produce' : 'receive';
 const PUBLISH_WINDOW = 512;
 

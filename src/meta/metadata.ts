@@ -7,6 +7,13 @@
  * something is a CAS on the revision the writer read. A successful write is in the copy before its
  * promise resolves, so a writer reads its own writes.
  *
+ * A watch can lag: its consumer lives on one NATS server, and when that server is cut off or the
+ * stream changes leader, the client notices only after the consumer's heartbeats go missing, seconds
+ * later. Nodes therefore also announce each of their writes on a core NATS subject (`metaChanges`,
+ * `shareChanges`), with the revision the stream's leader gave it, and apply the others' as they
+ * apply watch events: only when newer than what they hold. An announcement is a hint that arrives
+ * sooner; a lost one costs nothing, as the watch brings the same write later.
+ *
  * Buckets, keys and record types are fixed in records.ts.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -19,11 +26,24 @@ import {
   type JetStreamClient,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Empty, headers, type NatsConnection } from '@nats-io/transport-node';
+import { Empty, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { ErrorCode, WharfError } from '../errors.ts';
 import { clusterName } from '../names.ts';
-import { assignmentKey, buckets, MANAGER_LEASE_KEY, type Assignment, type ManagerLease, type NodeRecord, type QueueMeta } from './records.ts';
+import { decodeMetaChange, encodeMetaChange } from '../protocol/internal.ts';
+import { subjects } from '../protocol/subjects.ts';
+import {
+  assignmentKey,
+  buckets,
+  KV_KEY,
+  MANAGER_LEASE_KEY,
+  METADATA_BUCKETS,
+  type Assignment,
+  type ManagerLease,
+  type MetadataBucket,
+  type NodeRecord,
+  type QueueMeta,
+} from './records.ts';
 import { ASSIGNMENT, decodeRecord, encodeRecord, LEASE, NODE, QUEUE, type RecordKind } from './schemas.ts';
 import { WatchedBucket, type Versioned } from './watched-bucket.ts';
 
@@ -35,6 +55,12 @@ export interface MetadataOptions {
   log?: Logger;
   /** How long `open` may take to create the buckets and load them, ms. @default 15000 */
   openTimeoutMs?: number;
+  /**
+   * Announce this copy's writes on the cluster's `metaChanges` subject and apply those of others
+   * (see above). Broker nodes do; a CLI or an inspector, whose NATS user may not use the subject, does not.
+   * @default false
+   */
+  shareChanges?: boolean;
 }
 
 type Listener<T> = (key: string, entry: Versioned<T> | undefined) => void;
@@ -52,9 +78,9 @@ interface Records {
   manager: ManagerLease;
 }
 
-type BucketName = keyof Records;
+type BucketName = MetadataBucket;
 
-const BUCKETS: readonly BucketName[] = ['queues', 'partitions', 'nodes', 'manager'];
+const BUCKETS: readonly BucketName[] = METADATA_BUCKETS;
 
 const KINDS: { [B in BucketName]: RecordKind<Records[B]> } = {
   queues: QUEUE,
@@ -76,8 +102,6 @@ const DESCRIPTIONS: Record<BucketName, string> = {
  * while the stream or the JetStream meta group elects a leader, and the next try is answered.
  */
 const SETUP_TIMEOUT_MS = 2_000;
-/** The KV key rule, as @nats-io/kv checks it: tokens of `[-/_=A-Za-z0-9]` joined by dots. */
-const KV_KEY = /^[-/_=A-Za-z0-9]+(\.[-/_=A-Za-z0-9]+)*$/;
 
 export class Metadata {
   private readonly nc: NatsConnection;
@@ -94,6 +118,7 @@ export class Metadata {
   };
   private readonly waiters = new Set<Waiter>();
   private statusIterator: AsyncIterable<unknown> | undefined;
+  private changes: { subject: string; subscription: Subscription } | undefined;
   private closed = false;
 
   private constructor(
@@ -161,6 +186,7 @@ export class Metadata {
 
     const metadata = new Metadata(nc, js, kvs, watchKvs, names, log);
     metadata.followConnection();
+    if (options.shareChanges === true) metadata.shareChanges(subjects(name).metaChanges);
     const all = metadata.allBuckets();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -326,6 +352,7 @@ export class Metadata {
     const { key, bytes, value } = this.encode('nodes', record);
     const revision = await guard(`put node ${key}`, () => this.kvs.nodes.put(key, bytes));
     this.buckets.nodes.applyPut(key, revision, value);
+    this.announce('nodes', key, revision, bytes);
     return revision;
   }
 
@@ -339,6 +366,7 @@ export class Metadata {
     if (this.closed) return;
     this.closed = true;
     stopIterable(this.statusIterator);
+    this.changes?.subscription.unsubscribe();
     for (const waiter of [...this.waiters]) waiter.fail(closedError());
     for (const bucket of this.allBuckets()) bucket.stop();
   }
@@ -363,6 +391,40 @@ export class Metadata {
       }
     }
     for (const waiter of [...this.waiters]) waiter.check();
+  }
+
+  private shareChanges(subject: string): void {
+    const subscription = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) this.applyChange(msg.data);
+        else this.log.warn({ err }, 'metadata change subscription failed');
+      },
+    });
+    this.changes = { subject, subscription };
+  }
+
+  /** Publishes a write this copy made (value absent: a delete marker); fire and forget, the watch is the fallback. */
+  private announce(bucket: BucketName, key: string, revision: number, value?: Uint8Array): void {
+    if (this.changes === undefined || this.closed) return;
+    try {
+      this.nc.publish(this.changes.subject, encodeMetaChange({ bucket, key, revision, ...(value === undefined ? {} : { value }) }));
+    } catch (err) {
+      // A closed or draining connection: the other nodes' watches will bring the write.
+      this.log.debug({ err, bucket: this.names[bucket], key }, 'metadata change not announced');
+    }
+  }
+
+  /** Applies another node's announced write, as a watch event: only if newer than the cached key. */
+  private applyChange(frame: Uint8Array): void {
+    try {
+      const { bucket, key, revision, value } = decodeMetaChange(frame);
+      const target = this.buckets[bucket] as WatchedBucket<unknown>;
+      if (value === undefined) target.applyDelete(key, revision);
+      else target.applyPut(key, revision, decodeRecord(KINDS[bucket] as RecordKind<unknown>, key, value));
+    } catch (err) {
+      // Ignored, cache unchanged, as a malformed watched record is.
+      this.log.warn({ err }, 'malformed metadata change ignored');
+    }
   }
 
   /** Re-watches every bucket when the connection comes back: the server may have lost the watches. */
@@ -411,6 +473,7 @@ export class Metadata {
       throw unavailable(`write ${this.names[bucket]}/${key}`, err);
     }
     this.buckets[bucket].applyPut(key, written, value);
+    this.announce(bucket, key, written, bytes);
     return { value, revision: written };
   }
 
@@ -439,6 +502,7 @@ export class Metadata {
       throw unavailable(`delete ${this.names[bucket]}/${key}`, err);
     }
     this.buckets[bucket].applyDelete(key, marker);
+    this.announce(bucket, key, marker);
     return true;
   }
 

@@ -196,6 +196,13 @@ export function buckets(cluster: string) {
   } as const;
 }
 
+/** The buckets every node's metadata cache mirrors (src/meta/metadata.ts), by their names in `buckets`. */
+export const METADATA_BUCKETS = ['queues', 'partitions', 'nodes', 'manager'] as const;
+export type MetadataBucket = (typeof METADATA_BUCKETS)[number];
+
+/** The KV key rule, as @nats-io/kv checks it: tokens of `[-/_=A-Za-z0-9]` joined by dots. */
+export const KV_KEY = /^[-/_=A-Za-z0-9]+(\.[-/_=A-Za-z0-9]+)*$/;
+
 /** The bucket of message move tasks (src/meta/move-task-store.ts), opened apart from the metadata's four. */
 export const tasksBucket = (cluster: string) => `wharf-${cluster}-tasks`;
 

@@ -129,6 +129,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     metadata = await Metadata.open(nc, config.cluster, {
       ...(config.metaReplicas > 0 ? { replicas: config.metaReplicas } : {}),
       log: log.child({ component: 'metadata' }),
+      shareChanges: true,
     });
   } catch (err) {
     await store.close();

@@ -1,6 +1,7 @@
 /**
  * Frames between broker nodes (never from clients): log fetches of followers, partition requests
- * forwarded by front-ends to the node of a partition's primary, and readiness notices. MessagePack,
+ * forwarded by front-ends to the node of a partition's primary, readiness notices and metadata
+ * changes. MessagePack,
  * replies in the same envelope as the client API (codec.ts). Each request is checked here, so a
  * malformed frame from anywhere is answered with an error instead of reaching an actor.
  */
@@ -11,7 +12,8 @@ import type { PartitionOp } from '../../actors/partition/partition.events.ts';
 import type { PartitionPeek } from '../effects/peek-store.ts';
 import { PEEK_STATES } from './messages.ts';
 import { ErrorCode, WharfError } from '../errors.ts';
-import { decode } from './codec.ts';
+import { decode, encode } from './codec.ts';
+import { KV_KEY, METADATA_BUCKETS, type MetadataBucket } from '../meta/records.ts';
 
 const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
 const epoch = v.pipe(nat, v.maxValue(MAX_EPOCH));
@@ -146,3 +148,25 @@ const peekSchema = v.strictObject({
 });
 
 export const decodePeekFrame = (frame: Uint8Array) => parse<PartitionPeek>(peekSchema, frame, 'peek request');
+
+/**
+ * A metadata write, announced by the node that made it (src/meta/metadata.ts): the bucket, the key,
+ * the revision the KV stream's leader gave it, and the record as written (absent: a delete). The
+ * record is checked against its bucket's schema by the receiver, as a watched one is.
+ */
+const metaChangeSchema = v.strictObject({
+  bucket: v.picklist(METADATA_BUCKETS),
+  key: v.pipe(v.string(), v.maxLength(512), v.regex(KV_KEY)),
+  revision: v.pipe(nat, v.minValue(1)),
+  value: v.optional(bytes),
+});
+
+export interface MetaChangeFrame {
+  bucket: MetadataBucket;
+  key: string;
+  revision: number;
+  value?: Uint8Array;
+}
+
+export const encodeMetaChange = (change: MetaChangeFrame): Uint8Array => encode(change);
+export const decodeMetaChange = (frame: Uint8Array) => parse<MetaChangeFrame>(metaChangeSchema, frame, 'metadata change');

@@ -8,6 +8,7 @@
  *   wharf.<cluster>.node.<node>.replica        follower → the node of its primary   request/reply (log fetches, snapshot pages; a new primary asks the previous one for a lease release)
  *   wharf.<cluster>.node.<node>.inspect        inspector → one node                 request/reply (actors, machines, messages)
  *   wharf.<cluster>.ready.<queue>              primary → front-ends with waiters    publish (messages became ready)
+ *   wharf.<cluster>.meta.changes               node → every node                    publish (a metadata write and its revision, internal.ts)
  *   wharf.<cluster>.manager.<action>           operator → the active cluster manager request/reply
  *   wharf.<cluster>.inspect.<node>             node → inspectors                    publish (only while watched)
  *   wharf.<cluster>.inspect.watch              inspector → every node               publish (a watch notice)
@@ -52,6 +53,8 @@ export function subjects(cluster: ClusterName) {
     replica: (node: NodeId | string) => `${prefix}.node.${node}.replica`,
     peek: (node: NodeId | string) => `${prefix}.node.${node}.peek`,
     ready: (queue: string) => `${prefix}.ready.${queue}`,
+    /** Metadata writes, announced by their writer so other nodes need not wait for their KV watch (src/meta/metadata.ts). */
+    metaChanges: `${prefix}.meta.changes`,
     /** A principal's lease heartbeats. Consumer names are not subject tokens (they may hold dots): they travel in the frame. */
     leaseHeartbeat: (principal: string = ANONYMOUS) => `${prefix}.lease.heartbeat.${principal}`,
     allLeaseHeartbeats: `${prefix}.lease.heartbeat.*`,

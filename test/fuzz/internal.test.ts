@@ -5,7 +5,8 @@
  * questions for any partition and epoch, partition
  * requests for partitions and queues that do not exist and read-only ops with absurd bounds, peek
  * pages with forged cursors — on the partition, replica and peek subjects of a node, plus garbage on
- * its inspection request subject, the cluster manager's subjects, and forged heartbeats.
+ * its inspection request subject, the cluster manager's subjects, the metadata change subject, and
+ * forged heartbeats.
  *
  * Authorization keeps these subjects from clients (test/integration/authorization.test.ts); this is
  * about a node surviving whatever reaches it. Every request gets exactly one reply, a well-formed
@@ -161,6 +162,7 @@ test('forged, truncated and oversized frames on the internal subjects leave the 
     nc.publish(s.inspectWatch, data.subarray(0, 4096));
     nc.publish(s.heartbeat('ghost'), data.subarray(0, 4096));
     nc.publish(s.leaseHeartbeat('anonymous'), data.subarray(0, 4096));
+    nc.publish(s.metaChanges, data.subarray(0, 4096));
     for (const action of MANAGER_ACTIONS.filter((a) => a === 'status')) {
       await nc.request(s.manager(action), data.subarray(0, 4096), { timeout: REQUEST_TIMEOUT_MS }).catch(() => undefined);
     }

@@ -21,6 +21,10 @@ import {
   type QueueMeta,
 } from '../../src/meta/records.ts';
 import { DEFAULT_ATTRIBUTES } from '../../src/protocol/attributes.ts';
+import { decodeMetaChange, encodeMetaChange, type MetaChangeFrame } from '../../src/protocol/internal.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
+import { clusterName } from '../../src/names.ts';
+import { encodeRecord, ASSIGNMENT } from '../../src/meta/schemas.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { testLogger } from '../helpers/log.ts';
 import { startNats, type NatsServerHandle } from '../helpers/nats-server.ts';
@@ -38,8 +42,8 @@ async function client(t: T, nats: NatsServerHandle): Promise<NatsConnection> {
   return nc;
 }
 
-async function open(t: T, nc: NatsConnection, name: string): Promise<Metadata> {
-  const metadata = await Metadata.open(nc, name, { log: testLogger({ test: t.title }) });
+async function open(t: T, nc: NatsConnection, name: string, shareChanges = false): Promise<Metadata> {
+  const metadata = await Metadata.open(nc, name, { log: testLogger({ test: t.title }), shareChanges });
   t.teardown(() => metadata.close());
   return metadata;
 }
@@ -494,4 +498,59 @@ test('a delete of a key that is not a valid KV key is refused', async (t) => {
   const err = await t.throwsAsync(metadata.deleteQueue('orders.>'));
 
   t.true(isWharfError(err, ErrorCode.InvalidName), String(err));
+});
+
+test('writes are announced on the metadata change subject with the revision the bucket gave them', async (t) => {
+  const { nc, name } = await setup(t);
+  const writer = await open(t, nc, name, true);
+  const heard: MetaChangeFrame[] = [];
+  const sub = nc.subscribe(subjects(clusterName(name)).metaChanges, { callback: (_err, msg) => void heard.push(decodeMetaChange(msg.data)) });
+  t.teardown(() => sub.unsubscribe());
+  await nc.flush();
+
+  const written = await writer.casAssignment(assignment('orders', 0), 0);
+  const deleted = await writer.deleteAssignment('orders', 0, written);
+  t.true(deleted);
+
+  await eventually(async () => (heard.length >= 2 ? true : undefined), { timeoutMs: WAIT_MS, message: 'two announcements' });
+  t.like(heard[0], { bucket: 'partitions', key: assignmentKey('orders', 0), revision: written });
+  t.truthy(heard[0]?.value, 'a put carries the record');
+  t.like(heard[1], { bucket: 'partitions', key: assignmentKey('orders', 0) });
+  t.is(heard[1]?.value, undefined, 'a delete carries none');
+  t.true((heard[1]?.revision ?? 0) > (written ?? 0));
+});
+
+// An announcement reaches the cache without the watch: these name a key no bucket holds, at
+// revisions the bucket never gave, so only the change subject can have brought them.
+test('an announced change is applied when newer than the cache, ignored when older or malformed', async (t) => {
+  const { nc, name } = await setup(t);
+  const sharing = await open(t, nc, name, true);
+  const apart = await open(t, nc, name);
+  const subject = subjects(clusterName(name)).metaChanges;
+  const announce = (revision: number, epoch?: number) =>
+    nc.publish(
+      subject,
+      encodeMetaChange({
+        bucket: 'partitions',
+        key: assignmentKey('ghost', 0),
+        revision,
+        ...(epoch === undefined ? {} : { value: encodeRecord(ASSIGNMENT, assignment('ghost', 0, { epoch })).bytes }),
+      }),
+    );
+
+  announce(10_000, 7);
+  await sharing.waitFor(() => sharing.assignment('ghost', 0)?.value.epoch === 7, WAIT_MS);
+  t.is(sharing.assignment('ghost', 0)?.revision, 10_000);
+  t.is(apart.assignment('ghost', 0), undefined, 'a copy that does not share changes ignores them');
+
+  announce(9_999, 6); // older: ignored
+  nc.publish(subject, new TextEncoder().encode('not a change')); // malformed: ignored
+  nc.publish(subject, encodeMetaChange({ bucket: 'partitions', key: assignmentKey('ghost', 0), revision: 20_000, value: new TextEncoder().encode('{"queue":1}') }));
+  announce(10_001, 8);
+  await sharing.waitFor(() => sharing.assignment('ghost', 0)?.value.epoch === 8, WAIT_MS);
+  t.is(sharing.assignment('ghost', 0)?.revision, 10_001, 'the malformed record at 20,000 changed nothing');
+
+  announce(10_002); // a delete
+  await sharing.waitFor(() => sharing.assignment('ghost', 0) === undefined, WAIT_MS);
+  t.pass();
 });
