@@ -120,7 +120,10 @@ export async function startManager(start: StartManagerOptions): Promise<ManagerH
   const machine = managerMachine.provide({
     actors: {
       casLease: fromPromise<LeaseWriteOutput, LeaseWriteInput>(async ({ input }) => {
-        const revision = await metadata.casLease(input.lease, input.revision);
+        const revision = await metadata.casLease(input.lease, input.revision).catch((err: unknown) => {
+          log.debug({ err, term: input.lease.term, revision: input.revision }, 'manager lease write failed');
+          throw err;
+        });
         // Otherwise silent: a standby that keeps losing would look like one that never tried.
         if (revision === undefined) log.info({ term: input.lease.term, revision: input.revision, now: metadata.lease()?.revision }, 'lost the compare-and-swap on the manager lease');
         return revision;

@@ -97,11 +97,14 @@ const DESCRIPTIONS: Record<BucketName, string> = {
 };
 
 /**
- * Timeout of the requests that create or find a bucket and that set up a watch, ms. Short, and
- * retried: right after a NATS server of a cluster went away such a request can go unanswered
- * while the stream or the JetStream meta group elects a leader, and the next try is answered.
+ * Timeout of every JetStream request (creating or finding a bucket, setting up a watch, reads and
+ * writes), ms. Short, and retried by the callers: right after a NATS server of a cluster went away
+ * a request can go unanswered while the stream or the JetStream meta group elects a leader, and
+ * the next try is answered. With the client's default (5 s), a manager lease renewal sent while a
+ * bucket had no leader was still waiting seconds after the new leader was there, and longer than
+ * the lease it was to renew.
  */
-const SETUP_TIMEOUT_MS = 2_000;
+const REQUEST_TIMEOUT_MS = 2_000;
 
 export class Metadata {
   private readonly nc: NatsConnection;
@@ -165,20 +168,19 @@ export class Metadata {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'metadata' });
     const replicas = options.replicas ?? (nc.info?.cluster ? 3 : 1);
     const timeoutMs = options.openTimeoutMs ?? 15_000;
-    const js = jetstream(nc);
+    const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
     const kvm = new Kvm(js);
     const names = buckets(name);
     const deadline = Date.now() + timeoutMs;
 
     const kvs = {} as Record<BucketName, KV>;
     const watchKvs = {} as Record<BucketName, KV>;
-    const watchKvm = new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS }));
+    const watchKvm = new Kvm(jetstream(nc, { timeout: REQUEST_TIMEOUT_MS }));
     await Promise.all(
       BUCKETS.map(async (bucket) => {
         await ensureBucket(nc, names[bucket], { replicas, description: DESCRIPTIONS[bucket] }, deadline, log);
-        // Bound with the default timeouts for everything after. A bound bucket reads from the
-        // stream's leader (no direct get from a replica), so a read after a failed CAS sees the
-        // value that won.
+        // A bound bucket reads from the stream's leader (no direct get from a replica), so a read
+        // after a failed CAS sees the value that won.
         kvs[bucket] = await guard(`bind bucket ${names[bucket]}`, () => kvm.open(names[bucket]));
         watchKvs[bucket] = await guard(`bind bucket ${names[bucket]}`, () => watchKvm.open(names[bucket]));
       }),
@@ -563,7 +565,7 @@ export async function ensureBucket(
   deadline: number,
   log: Logger,
 ): Promise<void> {
-  const kvm = new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS }));
+  const kvm = new Kvm(jetstream(nc, { timeout: REQUEST_TIMEOUT_MS }));
   let lastError: unknown;
   for (let attempt = 1; attempt === 1 || Date.now() < deadline; attempt += 1) {
     try {
