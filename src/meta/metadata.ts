@@ -128,6 +128,7 @@ export class Metadata {
     nc: NatsConnection,
     js: JetStreamClient,
     kvs: Record<BucketName, KV>,
+    watchKvs: Record<BucketName, KV>,
     names: Record<BucketName, string>,
     log: Logger,
   ) {
@@ -139,7 +140,7 @@ export class Metadata {
     const watched = <B extends BucketName>(bucket: B): WatchedBucket<Records[B]> =>
       new WatchedBucket<Records[B]>({
         nc,
-        kv: kvs[bucket],
+        kv: watchKvs[bucket],
         bucket: names[bucket],
         kind: KINDS[bucket],
         log,
@@ -173,16 +174,21 @@ export class Metadata {
     const deadline = Date.now() + timeoutMs;
 
     const kvs = {} as Record<BucketName, KV>;
+    // The watches' handles are the same, kept apart so that a test can serve a watch from a
+    // follower's copy (test/unit/manager-lease-refresh.test.ts).
+    const watchKvs = {} as Record<BucketName, KV>;
+    const watchKvm = kvm;
     await Promise.all(
       BUCKETS.map(async (bucket) => {
         await ensureBucket(nc, names[bucket], { replicas, description: DESCRIPTIONS[bucket] }, deadline, log);
         // A bound bucket reads from the stream's leader (no direct get from a replica), so a read
         // after a failed CAS sees the value that won.
         kvs[bucket] = await guard(`bind bucket ${names[bucket]}`, () => kvm.open(names[bucket]));
+        watchKvs[bucket] = await guard(`bind bucket ${names[bucket]}`, () => watchKvm.open(names[bucket]));
       }),
     );
 
-    const metadata = new Metadata(nc, js, kvs, names, log);
+    const metadata = new Metadata(nc, js, kvs, watchKvs, names, log);
     metadata.followConnection();
     if (options.shareChanges === true) metadata.shareChanges(subjects(name).metaChanges);
     const all = metadata.allBuckets();

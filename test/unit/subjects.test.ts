@@ -27,6 +27,7 @@ test('the header lists every subject', (t) => {
     'wharf.<cluster>.node.<node>.replica',
     'wharf.<cluster>.node.<node>.inspect',
     'wharf.<cluster>.ready.<queue>',
+    'wharf.<cluster>.meta.changes',
     'wharf.<cluster>.manager.<action>',
     'wharf.<cluster>.inspect.<node>',
     'wharf.<cluster>.inspect.watch',
@@ -38,7 +39,7 @@ test('the header lists every subject', (t) => {
 });
 
 test('each builder matches its pattern in the header', (t) => {
-  const [api, nodeApi, heartbeat, partition, replica, inspectRequest, ready, manager, inspect, watch, peek, leaseHeartbeat] = headerPatterns();
+  const [api, nodeApi, heartbeat, partition, replica, inspectRequest, ready, metaChanges, manager, inspect, watch, peek, leaseHeartbeat] = headerPatterns();
   const fill = (pattern: string | undefined, values: Record<string, string>) =>
     (pattern ?? '').replace(/<(\w+)>/g, (_, name: string) => values[name] ?? `<${name}>`);
   const s = subjects(clusterName('prod-1'));
@@ -51,6 +52,7 @@ test('each builder matches its pattern in the header', (t) => {
   t.is(s.partition('n_7'), fill(partition, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.replica('n_7'), fill(replica, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.ready('orders'), fill(ready, { cluster: 'prod-1', queue: 'orders' }));
+  t.is<string, string>(s.metaChanges, fill(metaChanges, { cluster: 'prod-1' }));
   t.is(s.manager('status'), fill(manager, { cluster: 'prod-1', action: 'status' }));
   t.is(s.inspect(nodeId('n_7')), fill(inspect, { cluster: 'prod-1', node: 'n_7' }));
   t.is(s.inspectRequest('n_7'), fill(inspectRequest, { cluster: 'prod-1', node: 'n_7' }));
