@@ -31,6 +31,7 @@ import { QueueBatcher, type BatchingOptions } from './batcher.ts';
 import { RouteTable } from './route-table.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
 import { LeaseHeartbeats } from './lease-heartbeat.ts';
+import { drainAndClose } from '../nats/shutdown.ts';
 import { StreamConsumer, type StreamConsumerOptions, type StreamHandler } from './stream-consumer.ts';
 
 export interface ClientOptions {
@@ -480,7 +481,7 @@ export class WharfClient {
     // Goodbye: the nodes end this client's heartbeat leases now instead of after their timeout.
     this.heartbeats.stop();
     for (const b of this.batchers.values()) b.close();
-    if (this.owned) await this.nc.drain().catch(() => undefined);
+    if (this.owned) await drainAndClose(this.nc);
   }
 }
 

@@ -11,6 +11,7 @@ import { configFromEnv } from '../node/config.ts';
 import { createLogger } from '../node/log.ts';
 import { DeploymentMetadata } from '../meta/deployment-metadata.ts';
 import { natsAuthOptions } from '../security/nats-auth.ts';
+import { drainAndClose } from '../nats/shutdown.ts';
 import { startExternalManager } from './external-manager.ts';
 
 try {
@@ -31,7 +32,7 @@ try {
     void (async () => {
       await manager.stop();
       await metadata.close();
-      await nc.drain();
+      await drainAndClose(nc);
       process.exit(0);
     })();
   };

@@ -3,7 +3,7 @@
  *
  *   GET /metrics   Prometheus text format (metrics.ts)
  *   GET /healthz   200 while the process serves HTTP at all (liveness)
- *   GET /readyz    200 while connected to NATS (the node has loaded the metadata by then), else 503 (readiness)
+ *   GET /readyz    200 while connected to NATS (the node has loaded the metadata by then), else 503, also while reconnecting (readiness)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -66,6 +66,7 @@ import { NodeMetrics } from './metrics.ts';
 import { oldestMessageAgeMs } from './oldest-message.ts';
 import type { Action } from '../protocol/messages.ts';
 import { decodeNumber, encodeNumber } from '../storage/records.ts';
+import { drainAndClose } from '../nats/shutdown.ts';
 import { LAYOUT_VERSION } from '../storage/keys.ts';
 
 export interface WharfNode {
@@ -482,8 +483,23 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     }
   }
 
+  // Readiness follows the connection: while the client reconnects, the node serves nobody.
+  let disconnected: { server: string; at: number } | undefined;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        disconnected = { server: s.server, at: performance.now() };
+        log.warn({ server: s.server }, 'NATS disconnected; reconnecting');
+      } else if (s.type === 'reconnect') {
+        const downMs = disconnected === undefined ? undefined : Math.round(performance.now() - disconnected.at);
+        disconnected = undefined;
+        log.info({ server: s.server, downMs }, 'NATS reconnected');
+      }
+    }
+  })().catch((err: unknown) => log.debug({ err }, 'NATS status listener ended'));
   const http = await serveHttp(config.httpHost, config.httpPort, metrics, () => {
     if (nc.isClosed()) return { ready: false, reason: 'the NATS connection is closed' };
+    if (disconnected !== undefined) return { ready: false, reason: `disconnected from NATS (${disconnected.server}); reconnecting` };
     return { ready: true };
   }).catch(async (err: unknown) => {
     for (const s of [...api, ...internal]) s.unsubscribe();
@@ -551,7 +567,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
         actor.send({ type: 'stop' });
         principals?.close();
         await metadata.close().catch(() => undefined);
-        await nc.drain().catch(() => undefined);
+        await drainAndClose(nc);
         await store.close();
         log.info('node stopped');
       })()),

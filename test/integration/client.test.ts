@@ -2,6 +2,8 @@
  * The SDK's own behaviour against a real node: client-side batching of send(), and the consumer
  * helper (receive, handle, delete on success, leave failures to come back).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { connect } from '@nats-io/transport-node';
 import { ErrorCode } from '../../src/errors.ts';
@@ -11,6 +13,8 @@ import { clusterName } from '../../src/names.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startWharf } from '../helpers/wharf.ts';
 import { counts, failsWith, text } from '../helpers/queue-assertions.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 test('send() in a plain loop batches messages into few requests and every message arrives once', async (t) => {
   const { client, nats, cluster } = await startWharf(t);
@@ -75,4 +79,29 @@ test('consume() deletes what its handler handled and leaves a failed message to 
   const b = attempts.filter((m) => text(m.body) === 'b');
   t.deepEqual(b.map((m) => m.receiveCount), [1, 2]);
   t.deepEqual(attempts.filter((m) => text(m.body) !== 'b').map((m) => m.receiveCount), [1, 1]);
+});
+
+// A client closed while its connection was reconnecting (the server had just gone away) kept
+// reconnecting and pinging: drain() resolved without closing it, and its process never exited.
+test('a client closed while its server is away lets its process exit', async (t) => {
+  const { nats, cluster } = await startWharf(t);
+  const script = [
+    "import { WharfClient } from './src/client/client.ts';",
+    `const c = await WharfClient.connect({ servers: ${JSON.stringify(nats.url)}, cluster: ${JSON.stringify(cluster)} });`,
+    "process.stdout.write('connected\\n');",
+    "process.stdin.once('data', async () => { await c.close(); process.stdout.write('closed\\n'); process.stdin.pause(); });",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await eventually(() => out.includes('connected'), { timeoutMs: 30_000, message: 'the client connected' });
+
+  await nats.stop();
+  child.stdin.write('close\n');
+
+  await eventually(() => out.includes('closed'), { timeoutMs: 10_000, message: 'close() returned' });
+  const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000).unref())]);
+  t.is(code, 0, 'the process exited by itself once the client was closed');
 });

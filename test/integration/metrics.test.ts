@@ -63,6 +63,25 @@ test('/readyz answers 503 once the node lost its NATS connection', async (t) => 
   t.regex(await ready.text(), /NATS/);
 });
 
+test('/readyz answers 503 while the node is disconnected from NATS, and 200 once it reconnected', async (t) => {
+  const { node, nats } = await startWharf(t);
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${node.httpPort}/readyz`);
+    return { status: res.status, text: await res.text() };
+  };
+
+  await nats.stop();
+  const down = await eventually(async () => {
+    const r = await readyz();
+    return r.status === 503 ? r : undefined;
+  }, { timeoutMs: 20_000, message: '/readyz answers 503 with the server down' });
+  t.regex(down.text, /disconnected from NATS/);
+
+  await nats.restart();
+  await eventually(async () => ((await readyz()).status === 200 ? true : undefined), { timeoutMs: 30_000, message: '/readyz answers 200 after the reconnect' });
+  t.pass();
+});
+
 /** Every sample of the Prometheus text format: name, labels and value; HELP and TYPE lines by name. */
 function parseExposition(text: string): { samples: Array<{ name: string; labels: Record<string, string>; value: number }>; types: Map<string, string> } {
   const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
