@@ -54,8 +54,7 @@ export type SnapshotOutput =
   | { kind: 'fenced'; epoch: number };
 
 /** A fetch as the follower sends it (the primary learns `follower` from the frame), and to whom. */
-/** A fetch, and for the effect alone the primary to ask and the queue's incarnation (the answer's token is recorded under it). */
-export type FetchInput = Omit<FetchRequest, 'follower'> & { primary: string; incarnation: number };
+export type FetchInput = Omit<FetchRequest, 'follower'> & { primary: string };
 
 export interface PersistInput {
   meta: ReplicaMeta;
@@ -331,7 +330,6 @@ export const replicaMachine = setup({
             input: ({ context }) => ({
               ...key(context),
               primary: context.assignment?.primary ?? '',
-              incarnation: context.meta.incarnation,
               epoch: context.meta.epoch,
               from: context.meta.logEnd,
               lastEpoch: epochAt(context.meta.epochs, context.meta.logEnd),
