@@ -54,7 +54,8 @@ export type SnapshotOutput =
   | { kind: 'fenced'; epoch: number };
 
 /** A fetch as the follower sends it (the primary learns `follower` from the frame), and to whom. */
-export type FetchInput = Omit<FetchRequest, 'follower'> & { primary: string };
+/** A fetch, and for the effect alone the primary to ask and the queue's incarnation (the answer's token is recorded under it). */
+export type FetchInput = Omit<FetchRequest, 'follower'> & { primary: string; incarnation: number };
 
 export interface PersistInput {
   meta: ReplicaMeta;
@@ -330,6 +331,7 @@ export const replicaMachine = setup({
             input: ({ context }) => ({
               ...key(context),
               primary: context.assignment?.primary ?? '',
+              incarnation: context.meta.incarnation,
               epoch: context.meta.epoch,
               from: context.meta.logEnd,
               lastEpoch: epochAt(context.meta.epochs, context.meta.logEnd),

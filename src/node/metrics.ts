@@ -72,6 +72,7 @@ export class NodeMetrics {
   readonly deadLettered: Counter<'queue'>;
   readonly elections: Counter<'queue'>;
   readonly failovers: Counter<'queue'>;
+  readonly leaseWaits: Counter<'queue' | 'outcome'>;
   readonly requests: Counter<'action' | 'code'>;
   readonly duration: Histogram<'action'>;
   /** Each partition's primary log end as its primary last reported it ("queue/partition" → entries). */
@@ -137,6 +138,12 @@ export class NodeMetrics {
       name: 'wharf_failovers_total',
       help: 'Elections to this node that took a partition over from a primary on another node.',
       labelNames: ['queue'],
+      registers,
+    });
+    this.leaseWaits = new Counter({
+      name: 'wharf_lease_waits_total',
+      help: 'How the replicated primaries of this node started serving: waited out the previous lease, released by the previous primary, or ended by the voters\' silence.',
+      labelNames: ['queue', 'outcome'],
       registers,
     });
     this.requests = new Counter({ name: 'wharf_requests_total', help: 'API requests by outcome.', labelNames: ['action', 'code'], registers });

@@ -160,7 +160,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   await dropUnassigned(store, metadata, self, log);
 
   const primaries: PrimaryLogs = new Map();
-  const releases = new Releases(primaries);
+  const releases = new Releases(primaries, () => performance.now());
   // Independent hosts order messages by hybrid logical clock (docs/models.md#ordering).
   const hostClock = config.clusterModel === 'hosts' ? new HostClock(() => config.clock.now(), log.child({ component: 'hlc' })) : undefined;
   await hostClock?.restore(store);
@@ -168,6 +168,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     const incarnation = metadata.queue(queue)?.value.incarnation;
     return incarnation === undefined ? undefined : (actor.system.get(replicaSystemId(queue, incarnation, partition)) as ReplicaRef | undefined);
   };
+  // The metrics are made further down, once what they read exists; a start before that goes uncounted.
+  let countServing: (queue: string, outcome: 'waited' | 'released' | 'ended') => void = () => undefined;
   const replica = replicaActor({
     nc,
     subjects: subs,
@@ -186,6 +188,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     catchUp: new CatchUpLimit(config.catchUpBytesPerSecond, () => performance.now()),
     log: log.child({ component: 'replica' }),
     now: () => performance.now(),
+    serving: (queue, outcome) => countServing(queue, outcome),
     ...(hostClock === undefined ? {} : { fetched: (entries) => hostClock.observeEntries(entries) }),
   });
   const beats = new ConsumerBeats(() => config.clock.now());
@@ -410,6 +413,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     }),
     { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now() },
   );
+  countServing = (queue, outcome) => metrics.leaseWaits.inc({ queue, outcome });
   const apiLog = log.child({ component: 'front-end' });
   // Any node answers the shared subjects; a client that knows a partition's primary asks its node directly.
   const bounds = new PrincipalBounds({
@@ -672,6 +676,10 @@ function serveInternal(
           if (request.kind === 'release') {
             const { queue, partition, incarnation, released } = request.frame;
             return encodeOk({ released: releases.released(replicaKey(queue, partition), incarnation, released) });
+          }
+          if (request.kind === 'silence') {
+            const { queue, partition, incarnation, silentBelow } = request.frame;
+            return encodeOk(releases.silentBelow(replicaKey(queue, partition), incarnation, silentBelow) ?? {});
           }
           const primary = primaries.get(replicaKey(request.frame.queue, request.frame.partition));
           // Not the primary (any more): the follower waits for the assignment to name one.

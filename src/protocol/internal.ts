@@ -49,14 +49,21 @@ export type SnapshotFrame = SnapshotRequest & { queue: string; partition: number
  * A new primary asks the primary of the epoch before whether it served `released` and has stopped
  * for good (src/replication/releases.ts); on the same subject as fetches. Answered `{ released }`.
  */
-const releaseSchema = v.strictObject({
-  queue: name,
-  partition: nat,
-  incarnation: nat,
-  released: epoch,
-});
+/** Which partition of which queue incarnation a question between replicas is about. */
+const aboutPartition = { queue: name, partition: nat, incarnation: nat };
+
+const releaseSchema = v.strictObject({ ...aboutPartition, released: epoch });
 
 export type ReleaseFrame = { queue: string; partition: number; incarnation: number; released: number };
+
+/**
+ * A new primary of epoch `silentBelow` asks a voter how long ago it last heard from a primary of an
+ * earlier epoch (src/replication/releases.ts, "Silence"); on the same subject as fetches. Answered
+ * `{ silentMs, epoch }` (the epoch it last heard from) once the voter persisted that epoch, `{}` before.
+ */
+const silenceSchema = v.strictObject({ ...aboutPartition, silentBelow: epoch });
+
+export type SilenceFrame = { queue: string; partition: number; incarnation: number; silentBelow: number };
 
 const record = v.object({
   id: v.string(),
@@ -115,13 +122,22 @@ function parse<T>(schema: v.GenericSchema, frame: Uint8Array, what: string): T {
   return result.output as T;
 }
 
-/** A request between replicas: a log fetch, a page of a snapshot (it has `page`), or a lease release (`released`). */
+/**
+ * A request between replicas: a log fetch, a page of a snapshot (it has `page`), a lease release
+ * (`released`) or a question about silence (`silentBelow`).
+ */
 export const decodeReplicaRequest = (frame: Uint8Array) =>
-  parse<{ kind: 'fetch'; frame: FetchFrame } | { kind: 'snapshot'; frame: SnapshotFrame } | { kind: 'release'; frame: ReleaseFrame }>(
+  parse<
+    | { kind: 'fetch'; frame: FetchFrame }
+    | { kind: 'snapshot'; frame: SnapshotFrame }
+    | { kind: 'release'; frame: ReleaseFrame }
+    | { kind: 'silence'; frame: SilenceFrame }
+  >(
     v.union([
       v.pipe(fetchSchema, v.transform((frame) => ({ kind: 'fetch' as const, frame }))),
       v.pipe(snapshotSchema, v.transform((frame) => ({ kind: 'snapshot' as const, frame }))),
       v.pipe(releaseSchema, v.transform((frame) => ({ kind: 'release' as const, frame }))),
+      v.pipe(silenceSchema, v.transform((frame) => ({ kind: 'silence' as const, frame }))),
     ]),
     frame,
     'replica request',

@@ -40,6 +40,11 @@ export interface PrimaryLogOptions {
    * the old lease at once. Absent when there is nobody to ask.
    */
   askRelease?: () => Promise<boolean>;
+  /**
+   * Asks the voters when every earlier lease ended at the latest (releases.ts, "Silence"): a time
+   * of `now`, or undefined while that cannot be known.
+   */
+  oldLeaseEnd?: () => Promise<number | undefined>;
 }
 
 /** Between two questions to the previous primary while the old lease runs out. */
@@ -101,6 +106,8 @@ export class PrimaryLog {
   private firstCommitAt: number | undefined;
   /** The previous primary said it stopped for good: there is no old lease to wait out. */
   private released = false;
+  /** When every earlier lease ended at the latest, as the voters' silences showed (`now`'s clock). */
+  private oldLeaseEndsAt: number | undefined;
   readonly epochStart: number;
 
   constructor(opts: PrimaryLogOptions) {
@@ -260,7 +267,9 @@ export class PrimaryLog {
   holdsLease(): boolean {
     if (this.closed) return false;
     const now = this.opts.now();
-    if (this.firstCommitAt === undefined || (!this.released && now < this.firstCommitAt + this.leaseWait())) return false;
+    if (this.firstCommitAt === undefined || (!this.released && now < Math.min(this.firstCommitAt + this.leaseWait(), this.oldLeaseEndsAt ?? Infinity))) {
+      return false;
+    }
     return this.followers.holdsLease(now);
   }
 
@@ -294,30 +303,53 @@ export class PrimaryLog {
     return this.released;
   }
 
-  /** Waits `ms` for the old lease to run out, or less if the previous primary releases it. */
+  /** Whether it started serving before its full wait because the voters' silences showed the old lease over. */
+  get leaseEnded(): boolean {
+    return !this.released && this.oldLeaseEndsAt !== undefined && this.firstCommitAt !== undefined && this.oldLeaseEndsAt < this.firstCommitAt + this.leaseWait();
+  }
+
+  /**
+   * Waits `ms` for the old lease to run out, or less if the previous primary releases it or the
+   * voters' silences show it ended earlier.
+   */
   private async outwait(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const slept = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    });
-    const ask = this.opts.askRelease;
-    if (ask === undefined) return slept;
+    const timers = new Set<NodeJS.Timeout>();
+    const sleep = (t: number) => new Promise<void>((resolve) => timers.add(setTimeout(resolve, Math.max(0, t))));
+    const slept = sleep(ms);
     let waiting = true;
-    const asking = (async () => {
+    /** Asks every RELEASE_RETRY_MS while the wait lasts, until an answer is `useful`. */
+    const poll = async <T>(ask: () => Promise<T>, useful: (answer: T) => boolean): Promise<T | undefined> => {
       while (waiting && this.closed === undefined) {
-        if (await ask().catch(() => false)) {
-          // Only an answer heard while still waiting counts: after the wait it changes nothing.
-          if (waiting) this.released = true;
-          return;
-        }
-        if (waiting) await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS));
+        const answer = await ask();
+        // Only an answer heard while still waiting counts: after the wait it changes nothing.
+        if (useful(answer)) return waiting ? answer : undefined;
+        if (waiting) await sleep(RELEASE_RETRY_MS);
       }
-    })();
+      return undefined;
+    };
+    const askRelease = this.opts.askRelease;
+    const released =
+      askRelease === undefined
+        ? slept
+        : poll(() => askRelease().catch(() => false), (yes) => yes).then((yes) => {
+            if (yes !== true) return slept;
+            this.released = true;
+            return undefined;
+          });
+    const askEnd = this.opts.oldLeaseEnd;
+    const ended =
+      askEnd === undefined
+        ? slept
+        : poll(() => askEnd().catch(() => undefined), (end) => end !== undefined).then((end) => {
+            if (end === undefined) return slept;
+            this.oldLeaseEndsAt = end;
+            return sleep(end - this.opts.now());
+          });
     try {
-      await Promise.race([slept, asking.then(() => (this.released ? undefined : slept))]);
+      await Promise.race([slept, released, ended]);
     } finally {
       waiting = false;
-      clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
     }
   }
 

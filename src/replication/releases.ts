@@ -15,6 +15,18 @@
  *
  * A node answers from what this process saw: after a restart it knows of no served epoch and never
  * releases, and the new primary waits the lease out as before. So do crashed or paused primaries.
+ *
+ * Silence: how an unplanned change of primary skips the rest of that wait.
+ *
+ * A crashed, paused or cut-off predecessor cannot answer, but its followers can bound its lease. The
+ * lease rests on tokens its followers echo (actors/replica/followers.ts), each the primary's clock
+ * when it sent an answer: so what a follower gave ends a lease after the last answer it received
+ * from that primary. A follower that persisted epoch F gives nothing more to a primary of an earlier
+ * epoch (its fetches then carry F and are refused before their token counts). So once every voter
+ * but the old primary persisted F and said when it last heard from an epoch below F, no primary
+ * before F holds a lease past the latest of those times plus a lease, whatever became of it. The
+ * bound assumes what the lease itself does: clocks that run at the same rate. A node that restarted
+ * counts from its start, the last moment anything of it before could have heard.
  */
 /** This node's open primary logs by partition (replica-effects.ts PrimaryLogs): only their epochs matter here. */
 type OpenLogs = ReadonlyMap<string, { readonly epoch: number }>;
@@ -25,7 +37,20 @@ interface Seen {
   served: number;
   /** The highest epoch this node's replica persisted. */
   stored: number;
+  /** When its follower last received an answer from a primary, by the primary's epoch (the latest few). */
+  heard: Map<number, number>;
+  /** No later than the answers of the epochs dropped from `heard`, or than this process's start. */
+  heardBefore: number;
 }
+
+/** A follower's silence towards earlier epochs: how long since it last heard from one, and which. */
+export interface Silence {
+  silentMs: number;
+  epoch: number;
+}
+
+/** Epochs whose last answer `heard` keeps per replica; older ones fold into `heardBefore`. */
+const HEARD_EPOCHS = 8;
 
 export class Releases {
   private readonly byKey = new Map<string, Seen>();
@@ -34,8 +59,45 @@ export class Releases {
   private readonly told = new Set<string>();
   private readonly listeners = new Set<() => void>();
 
-  constructor(primaries: OpenLogs) {
+  private readonly now: () => number;
+  private readonly startedAt: number;
+
+  /** `now`: the monotonic clock of the replication (ms). */
+  constructor(primaries: OpenLogs, now: () => number) {
     this.primaries = primaries;
+    this.now = now;
+    this.startedAt = now();
+  }
+
+  /** The follower here received an answer (a token) from the primary of `epoch`. */
+  heard(key: string, incarnation: number, epoch: number): void {
+    const seen = this.current(key, incarnation);
+    seen.heard.delete(epoch);
+    seen.heard.set(epoch, this.now());
+    if (seen.heard.size > HEARD_EPOCHS) {
+      const oldest = Math.min(...seen.heard.keys());
+      seen.heardBefore = Math.max(seen.heardBefore, seen.heard.get(oldest) as number);
+      seen.heard.delete(oldest);
+    }
+  }
+
+  /**
+   * How long ago (ms) the follower here last heard from a primary of an epoch below `epoch`, and that
+   * primary's epoch (0 when it heard none in this process or no longer knows which), once it has persisted `epoch`; undefined
+   * before that, or for another incarnation of the queue.
+   */
+  silentBelow(key: string, incarnation: number, epoch: number): Silence | undefined {
+    const seen = this.byKey.get(key);
+    if (seen === undefined || seen.incarnation !== incarnation || seen.stored < epoch) return undefined;
+    let last = seen.heardBefore;
+    let from = 0;
+    for (const [e, at] of seen.heard) {
+      if (e < epoch && at >= last) {
+        last = at;
+        from = e;
+      }
+    }
+    return { silentMs: Math.max(0, this.now() - last), epoch: from };
   }
 
   /** The primary of `epoch` here passed its lease wait: it may serve. */
@@ -96,8 +158,32 @@ export class Releases {
   private current(key: string, incarnation: number): Seen {
     const seen = this.byKey.get(key);
     if (seen !== undefined && seen.incarnation === incarnation) return seen;
-    const fresh: Seen = { incarnation, served: 0, stored: 0 };
+    const fresh: Seen = { incarnation, served: 0, stored: 0, heard: new Map(), heardBefore: this.startedAt };
     this.byKey.set(key, fresh);
     return fresh;
   }
+}
+
+/**
+ * Until when (the asker's monotonic clock) a primary of an epoch below the asker's may still hold a
+ * lease, from the silences of the voters asked (the asker's own included), each taken when its
+ * answer arrived; undefined while one of them cannot say. The primary of `previousEpoch` is not
+ * asked (it may be gone). As a follower it gave tokens to earlier primaries only before it persisted
+ * its own epoch, and anything heard from that epoch was sent after that: so one voter that last
+ * heard from that epoch (or a later one) bounds those tokens too. Without a predecessor every voter
+ * but the asker is asked.
+ */
+export function oldLeaseEnd(
+  answers: ReadonlyArray<{ arrivedAt: number; silence: Silence | undefined }>,
+  leaseMs: number,
+  previousEpoch: number | undefined,
+): number | undefined {
+  let heardLast = -Infinity;
+  let heardPrevious = previousEpoch === undefined;
+  for (const { arrivedAt, silence } of answers) {
+    if (silence === undefined) return undefined;
+    heardLast = Math.max(heardLast, arrivedAt - silence.silentMs);
+    if (previousEpoch !== undefined && silence.epoch >= previousEpoch) heardPrevious = true;
+  }
+  return heardPrevious && answers.length > 0 ? heardLast + leaseMs : undefined;
 }

@@ -31,8 +31,8 @@ import type { Logger } from '../node/log.ts';
 import type { CatchUpLimit } from './catch-up-limit.ts';
 import { PrimaryLog } from './primary-log.ts';
 import { ReplicaStore } from './replica-store.ts';
-import type { Releases } from './releases.ts';
-import type { ReleaseFrame } from '../protocol/internal.ts';
+import { oldLeaseEnd, type Releases, type Silence } from './releases.ts';
+import type { ReleaseFrame, SilenceFrame } from '../protocol/internal.ts';
 
 export const replicaKey = (queue: string, partition: number) => `${queue}/${partition}`;
 
@@ -66,6 +66,8 @@ export interface ReplicationDeps {
   log: Logger;
   /** Monotonic ms. */
   now: () => number;
+  /** A replicated primary started serving, and what ended its wait for the previous lease. */
+  serving?: (queue: string, outcome: 'waited' | 'released' | 'ended') => void;
   /** Sees the changes of every batch of entries fetched from a primary (a hosts cluster's clock merges their stamps). */
   fetched?: (entries: ReadonlyArray<{ ops: readonly WriteOp[] }>) => void;
 }
@@ -142,11 +144,14 @@ export function replicaActor(deps: ReplicationDeps) {
       }),
 
       fetch: fromPromise<FetchOutput, ReplicaKey & FetchInput>(async ({ input }) => {
-        const { primary, ...request } = input;
+        const { primary, incarnation, ...request } = input;
         const frame = encode({ ...request, follower: deps.self });
         const reply = await deps.nc.request(deps.subjects.replica(primary), frame, { timeout: deps.maxWaitMs + 2000 });
+        const output = decodeReply<FetchOutput>(reply.data);
+        // Its token may be echoed from now on: the primary's lease may rest on this answer (releases.ts, "Silence").
+        if (output.kind === 'entries') deps.releases.heard(replicaKey(input.queue, input.partition), incarnation, output.epoch);
         if (input.learner) await deps.catchUp.take(reply.data.length);
-        return decodeReply<FetchOutput>(reply.data);
+        return output;
       }),
 
       persist: fromPromise<ReplicaMeta, ReplicaKey & PersistInput>(async ({ input }) => {
@@ -221,13 +226,15 @@ export function replicaActor(deps: ReplicationDeps) {
           ...(previous === undefined
             ? {}
             : { askRelease: () => askRelease(deps, previous.primary, { queue: input.queue, partition: input.partition, incarnation: meta.incarnation, released: previous.epoch }) }),
+          oldLeaseEnd: () => askSilences(deps, input.voters, previous, { queue: input.queue, partition: input.partition, incarnation: meta.incarnation, silentBelow: input.epoch }),
         });
         deps.primaries.get(k)?.close('replaced');
         deps.primaries.set(k, log);
         deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, logEnd: meta.logEnd }, 'promoting to primary');
         await log.ready(deps.promoteTimeoutMs);
         deps.releases.served(k, meta.incarnation, input.epoch);
-        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, leaseReleased: log.leaseReleased }, 'serving as primary');
+        deps.log.info({ queue: input.queue, partition: input.partition, epoch: input.epoch, leaseReleased: log.leaseReleased, leaseEnded: log.leaseEnded }, 'serving as primary');
+        if (log.quorum > 1) deps.serving?.(input.queue, log.leaseReleased ? 'released' : log.leaseEnded ? 'ended' : 'waited');
         return log.replicaMeta;
       }),
 
@@ -268,6 +275,27 @@ export function replicaActor(deps: ReplicationDeps) {
       },
     },
   });
+}
+
+/**
+ * Asks every voter but this node and the previous primary (this node answers itself) how long since
+ * it last heard from an earlier epoch, and computes from their answers when every earlier lease
+ * ended at the latest (releases.ts, "Silence"). No answer from one of them: undefined.
+ */
+async function askSilences(deps: ReplicationDeps, voters: readonly string[], previous: { primary: string; epoch: number } | undefined, frame: SilenceFrame): Promise<number | undefined> {
+  const own = { arrivedAt: deps.now(), silence: deps.releases.silentBelow(replicaKey(frame.queue, frame.partition), frame.incarnation, frame.silentBelow) };
+  if (own.silence === undefined) return undefined;
+  const asked = voters.filter((node) => node !== deps.self && node !== previous?.primary);
+  const answers = await Promise.all(
+    asked.map(async (node) => {
+      const reply = await deps.nc.request(deps.subjects.replica(node), encode(frame), { timeout: RELEASE_ANSWER_MS }).catch(() => undefined);
+      const arrivedAt = deps.now();
+      const answer = reply === undefined ? undefined : decodeReply<Partial<Silence>>(reply.data);
+      const silence = typeof answer?.silentMs === 'number' && typeof answer.epoch === 'number' ? { silentMs: answer.silentMs, epoch: answer.epoch } : undefined;
+      return { arrivedAt, silence };
+    }),
+  );
+  return oldLeaseEnd([own, ...answers], deps.leaseMs, previous?.epoch);
 }
 
 /** One question to the previous primary: has it released its lease of `frame.released`? No answer is a no. */

@@ -2,7 +2,7 @@
  * Hostile input on the internal subjects (docs/security.md): with fast-check, random bytes, random
  * MessagePack values, truncated and oversized frames, and well-formed frames with forged fields —
  * log fetches and snapshot pages with forged epochs, followers, positions and copy ids, lease-release
- * questions for any partition and epoch, partition
+ * and silence questions for any partition and epoch, partition
  * requests for partitions and queues that do not exist and read-only ops with absurd bounds, peek
  * pages with forged cursors — on the partition, replica and peek subjects of a node, plus garbage on
  * its inspection request subject, the cluster manager's subjects, the metadata change subject, and
@@ -48,8 +48,9 @@ const forgedEpoch = fc.constantFrom(0, 1);
 const replicaFrame = fc.oneof(
   fc.record({ queue, partition, follower: nodeName, epoch: forgedEpoch, from: nat, lastEpoch: nat, token: fc.double(), learner: fc.boolean() }),
   fc.record({ queue, partition, follower: nodeName, epoch: forgedEpoch, copy: fc.string({ maxLength: 64 }), page: nat }),
-  // Lease-release questions: answered from what the node saw, they change nothing.
+  // Lease-release and silence questions: answered from what the node saw, they change nothing.
   fc.record({ queue, partition, incarnation: nat, released: nat }),
+  fc.record({ queue, partition, incarnation: nat, silentBelow: nat }),
 );
 
 /** Partition requests that only read (a forged write from a node's credentials is a node's write). */

@@ -373,7 +373,7 @@ test('an assignment with a newer epoch while primary: steps down first, persists
   t.is(r.state(), '{"following":"fetching"}');
   t.is(r.role(), 'follower');
   t.is(r.context().commit, 9);
-  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 3, from: 9, lastEpoch: 2, token: 0, learner: false });
+  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 3, from: 9, lastEpoch: 2, token: 0, learner: false, incarnation: 7 });
   const seen = r.visited.indexOf('"steppingDown"');
   t.deepEqual(r.visited.slice(seen), ['"steppingDown"', '"fencing"', '{"following":"fetching"}']);
   t.deepEqual(r.writes.overlaps, []);
@@ -454,7 +454,7 @@ test('an assignment older than the epoch it has persisted leaves it in standby',
 
 test('following: fetch, persist, fetch on from the new log end with the commit and token', async (t) => {
   const r = await following();
-  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 2, from: 4, lastEpoch: 1, token: 0, learner: false });
+  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 2, from: 4, lastEpoch: 1, token: 0, learner: false, incarnation: 7 });
   const reply = entries(4, 3, { epoch: 2, commit: 6, token: 1234 });
   await r.fx.fetch.resolve(reply);
   t.is(r.state(), '{"following":"persisting"}');
@@ -462,7 +462,7 @@ test('following: fetch, persist, fetch on from the new log end with the commit a
   await r.fx.persist.resolve(meta({ epoch: 2, epochs: [[1, 0], [2, 4]], logEnd: 7, applied: 6, mark: 7 }));
   t.is(r.state(), '{"following":"fetching"}');
   t.is(r.context().commit, 6);
-  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 2, from: 7, lastEpoch: 2, token: 1234, learner: false });
+  t.deepEqual(r.fx.fetch.last.input, { queue: 'q1', partition: 0, primary: 'n2', epoch: 2, from: 7, lastEpoch: 2, token: 1234, learner: false, incarnation: 7 });
   t.is(r.fx.fetch.count, 2);
   t.deepEqual(r.writes.overlaps, []);
   r.actor.stop();
