@@ -332,7 +332,7 @@ export class PrimaryLog {
       askRelease === undefined
         ? slept
         : poll(() => askRelease().catch(() => false), (yes) => yes).then((yes) => {
-            if (yes !== true) return slept;
+            if (yes !== true || !waiting) return slept;
             this.released = true;
             return undefined;
           });
@@ -341,7 +341,8 @@ export class PrimaryLog {
       askEnd === undefined
         ? slept
         : poll(() => askEnd().catch(() => undefined), (end) => end !== undefined).then((end) => {
-            if (end === undefined) return slept;
+            // The wait may have ended since the answer came: a timer set now would outlive it.
+            if (end === undefined || !waiting) return slept;
             this.oldLeaseEndsAt = end;
             return sleep(end - this.opts.now());
           });
