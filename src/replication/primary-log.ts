@@ -317,12 +317,15 @@ export class PrimaryLog {
     const sleep = (t: number) => new Promise<void>((resolve) => timers.add(setTimeout(resolve, Math.max(0, t))));
     const slept = sleep(ms);
     let waiting = true;
-    /** Asks every RELEASE_RETRY_MS while the wait lasts, until an answer is `useful`. */
+    /**
+     * Asks every RELEASE_RETRY_MS while the wait lasts, until an answer is `useful`. What follows an
+     * answer checks `waiting` again: only one heard while still waiting counts, and a timer set
+     * after the wait would outlive it.
+     */
     const poll = async <T>(ask: () => Promise<T>, useful: (answer: T) => boolean): Promise<T | undefined> => {
       while (waiting && this.closed === undefined) {
         const answer = await ask();
-        // Only an answer heard while still waiting counts: after the wait it changes nothing.
-        if (useful(answer)) return waiting ? answer : undefined;
+        if (useful(answer)) return answer;
         if (waiting) await sleep(RELEASE_RETRY_MS);
       }
       return undefined;
@@ -341,7 +344,6 @@ export class PrimaryLog {
       askEnd === undefined
         ? slept
         : poll(() => askEnd().catch(() => undefined), (end) => end !== undefined).then((end) => {
-            // The wait may have ended since the answer came: a timer set now would outlive it.
             if (end === undefined || !waiting) return slept;
             this.oldLeaseEndsAt = end;
             return sleep(end - this.opts.now());

@@ -72,7 +72,6 @@ export class Releases {
   /** The follower here received an answer (a token) from the primary of `epoch`. */
   heard(key: string, incarnation: number, epoch: number): void {
     const seen = this.current(key, incarnation);
-    seen.heard.delete(epoch);
     seen.heard.set(epoch, this.now());
     if (seen.heard.size > HEARD_EPOCHS) {
       const oldest = Math.min(...seen.heard.keys());

@@ -286,9 +286,10 @@ async function askSilences(deps: ReplicationDeps, voters: readonly string[], pre
   const own = { arrivedAt: deps.now(), silence: deps.releases.silentBelow(replicaKey(frame.queue, frame.partition), frame.incarnation, frame.silentBelow) };
   if (own.silence === undefined) return undefined;
   const asked = voters.filter((node) => node !== deps.self && node !== previous?.primary);
+  const question = encode(frame);
   const answers = await Promise.all(
     asked.map(async (node) => {
-      const reply = await deps.nc.request(deps.subjects.replica(node), encode(frame), { timeout: RELEASE_ANSWER_MS }).catch(() => undefined);
+      const reply = await deps.nc.request(deps.subjects.replica(node), question, { timeout: RELEASE_ANSWER_MS }).catch(() => undefined);
       const arrivedAt = deps.now();
       const answer = reply === undefined ? undefined : decodeReply<Partial<Silence>>(reply.data);
       const silence = typeof answer?.silentMs === 'number' && typeof answer.epoch === 'number' ? { silentMs: answer.silentMs, epoch: answer.epoch } : undefined;

@@ -10,6 +10,10 @@ import { WharfClient } from '../../src/client/client.ts';
 import { Metadata } from '../../src/meta/metadata.ts';
 import type { Assignment, QueueMeta, ReplicaReport } from '../../src/meta/records.ts';
 import { creationAttributes } from '../../src/protocol/attributes.ts';
+import { decodeReply, encode } from '../../src/protocol/codec.ts';
+import type { ReleaseFrame, SilenceFrame } from '../../src/protocol/internal.ts';
+import { subjects } from '../../src/protocol/subjects.ts';
+import type { ClusterName } from '../../src/names.ts';
 import { startNode, type WharfNode } from '../../src/node/node.ts';
 import type { NodeOptions } from '../../src/node/config.ts';
 import { eventually } from './eventually.ts';
@@ -123,4 +127,12 @@ export async function elect(c: Cluster, queue: string, alive: string[]): Promise
   const [winner] = [...reports].sort(([, a], [, b]) => (b?.lastEpoch ?? 0) - (a?.lastEpoch ?? 0) || (b?.logEnd ?? 0) - (a?.logEnd ?? 0))[0] as readonly [string, ReplicaReport];
   t_ok(await c.metadata.casAssignment({ ...fenced, primary: winner }, revision));
   return winner;
+}
+
+/** Asks node `id` a question between replicas on its `replica` subject, as a new primary does (a connection of the test's own). */
+export async function replicaQuestions(t: ExecutionContext<unknown>, c: Cluster): Promise<<T>(id: string, frame: ReleaseFrame | SilenceFrame) => Promise<T>> {
+  const nc = await connect({ servers: c.nats.url });
+  t.teardown(() => nc.close());
+  const api = subjects(c.cluster as ClusterName);
+  return async <T>(id: string, frame: ReleaseFrame | SilenceFrame) => decodeReply<T>((await nc.request(api.replica(id), encode(frame), { timeout: 5000 })).data);
 }

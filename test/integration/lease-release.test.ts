@@ -8,14 +8,10 @@
  * only a release lets them serve.
  */
 import test from 'ava';
-import { connect } from '@nats-io/transport-node';
 import type { WharfNode } from '../../src/node/node.ts';
-import type { ClusterName } from '../../src/names.ts';
-import { decodeReply, encode } from '../../src/protocol/codec.ts';
 import type { ReleaseFrame } from '../../src/protocol/internal.ts';
-import { subjects } from '../../src/protocol/subjects.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { createReplicatedQueue, elect, report, startCluster } from '../helpers/replicated-cluster.ts';
+import { createReplicatedQueue, elect, report, startCluster, replicaQuestions } from '../helpers/replicated-cluster.ts';
 
 const LONG_LEASE_MS = 600_000;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -37,12 +33,10 @@ test('a new primary serves at once when its predecessor released the lease; only
     message: 'n2 and n3 caught up',
   });
 
-  const nc = await connect({ servers: c.nats.url });
-  t.teardown(() => nc.close());
-  const api = subjects(c.cluster as ClusterName);
+  const ask = await replicaQuestions(t, c);
   const released = async (id: string, epoch: number) => {
     const frame: ReleaseFrame = { queue: 'orders', partition: 0, incarnation: meta.incarnation, released: epoch };
-    return decodeReply<{ released: boolean }>((await nc.request(api.replica(id), encode(frame), { timeout: 5000 })).data).released;
+    return (await ask<{ released: boolean }>(id, frame)).released;
   };
   t.false(await released('n1', 1), 'n1 still serves epoch 1: nothing to release');
   t.false(await released('n2', 1), 'n2 never served epoch 1');
@@ -63,7 +57,7 @@ test('a new primary serves at once when its predecessor released the lease; only
 
   // A release names the queue's incarnation: a re-created queue of the same name gets no answer meant for the old one.
   const other: ReleaseFrame = { queue: 'orders', partition: 0, incarnation: meta.incarnation + 1, released: 2 };
-  t.false(decodeReply<{ released: boolean }>((await nc.request(api.replica('n2'), encode(other), { timeout: 5000 })).data).released);
+  t.false((await ask<{ released: boolean }>('n2', other)).released);
 
   const bodies = new Set<string>();
   await eventually(

@@ -5,14 +5,10 @@
  * waiting a lease after its own first commit.
  */
 import test from 'ava';
-import { connect } from '@nats-io/transport-node';
 import type { WharfNode } from '../../src/node/node.ts';
-import type { ClusterName } from '../../src/names.ts';
-import { decodeReply, encode } from '../../src/protocol/codec.ts';
 import type { SilenceFrame } from '../../src/protocol/internal.ts';
-import { subjects } from '../../src/protocol/subjects.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { createReplicatedQueue, report, startCluster, t_ok } from '../helpers/replicated-cluster.ts';
+import { createReplicatedQueue, report, startCluster, t_ok, replicaQuestions } from '../helpers/replicated-cluster.ts';
 
 const LEASE_MS = 3_000;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -28,12 +24,10 @@ test('a new primary whose predecessor is gone serves as soon as the voters have 
     message: 'n2 and n3 caught up',
   });
 
-  const nc = await connect({ servers: c.nats.url });
-  t.teardown(() => nc.close());
-  const api = subjects(c.cluster as ClusterName);
+  const ask = await replicaQuestions(t, c);
   const silence = async (id: string, below: number) => {
     const frame: SilenceFrame = { queue: 'orders', partition: 0, incarnation: meta.incarnation, silentBelow: below };
-    return decodeReply<{ silentMs?: number; epoch?: number }>((await nc.request(api.replica(id), encode(frame), { timeout: 5000 })).data);
+    return ask<{ silentMs?: number; epoch?: number }>(id, frame);
   };
   t.deepEqual(await silence('n2', 2), {}, 'epoch 2 not persisted: n2 could still extend the lease of epoch 1');
 
