@@ -38,6 +38,7 @@
  * | access_denied           | the principal may not do this action on this queue (security.md) | no      |
  * | principal_not_found     | no principal of that name is defined                           | no        |
  * | throttled               | over the queue's request or byte rate; `retryAfterMs` says when | yes       |
+ * | node_isolated           | the node hears no other node: its NATS server may be cut off from the cluster; ask through another server | yes |
  *
  * Adding a code is a protocol change: it gets a CHANGELOG line.
  */
@@ -77,6 +78,7 @@ export const ErrorCode = {
   AccessDenied: 'access_denied',
   PrincipalNotFound: 'principal_not_found',
   Throttled: 'throttled',
+  NodeIsolated: 'node_isolated',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -91,6 +93,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.StorageFailure,
   ErrorCode.PartitionDraining,
   ErrorCode.Throttled,
+  ErrorCode.NodeIsolated,
 ]);
 
 /** An error as it crosses NATS. */

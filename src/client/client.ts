@@ -190,6 +190,11 @@ const queueOf = (request: unknown): string | undefined => {
   return typeof queue === 'string' ? queue : undefined;
 };
 
+/**
+ * The shortest time between two moves to another NATS server: nats.js redials a server it left no
+ * sooner than its reconnect wait (2 s), so moving more often could only come back to the same one.
+ */
+const MOVE_INTERVAL_MS = 2_000;
 const encoder = new TextEncoder();
 const toBytes = (body: Uint8Array | string) => (typeof body === 'string' ? encoder.encode(body) : body);
 
@@ -200,6 +205,8 @@ export class WharfClient {
   /** The name in every API subject this client publishes. */
   readonly principal: string;
   private readonly timeoutMs: number;
+  /** When moveServer last moved the connection (monotonic ms). */
+  private movedAt = -Infinity;
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
   private readonly batchers = new Map<string, QueueBatcher>();
@@ -259,12 +266,17 @@ export class WharfClient {
         return unknown === undefined ? reply : afterUnknown(action, reply);
       } catch (err) {
         const error = toClientError(err);
-        // No answer at all (an answer, even an error, comes back as a WharfError): try any node next.
-        if (direct !== undefined && queue !== undefined && !(err instanceof WharfError)) {
+        const answered = err instanceof WharfError;
+        // The node asked is cut off from its cluster, or no node at all answers through this
+        // client's NATS server: the server may be on the wrong side of a network split.
+        if (error.code === ErrorCode.NodeIsolated || (!answered && direct === undefined && error.code === ErrorCode.Unavailable)) this.moveServer();
+        // No answer at all (an answer, even an error, comes back as a WharfError), or an answer
+        // from a node cut off: try any node next.
+        if (direct !== undefined && queue !== undefined && (!answered || error.code === ErrorCode.NodeIsolated)) {
           this.routes.unreachable(queue, direct);
           node = undefined;
           // Nobody took it: it goes to any node at once and does not count as an attempt.
-          if (error.code === ErrorCode.Unavailable) {
+          if (!answered && error.code === ErrorCode.Unavailable) {
             attempt--;
             continue;
           }
@@ -280,6 +292,19 @@ export class WharfClient {
         await new Promise((r) => setTimeout(r, Math.max(backoff, error.retryAfterMs ?? 0)));
       }
     }
+  }
+
+  /**
+   * Moves the connection to the next NATS server of its pool (nats.js rotates through the servers
+   * it was given and those the cluster advertised). Only a connection this client opened: one
+   * handed in belongs to its owner. Only where the server is clustered: a lone server has no other
+   * to move to. At most once per MOVE_INTERVAL_MS, so that one split moves each client once.
+   */
+  private moveServer(): void {
+    const now = performance.now();
+    if (!this.owned || this.nc.info?.cluster === undefined || now - this.movedAt < MOVE_INTERVAL_MS) return;
+    this.movedAt = now;
+    this.nc.reconnect().catch(() => undefined);
   }
 
   /**

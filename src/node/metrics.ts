@@ -59,6 +59,8 @@ export interface NodeSources {
   subs: Subjects;
   /** Wall clock, ms. */
   now(): number;
+  /** Whether the node considers itself cut off from its cluster (peer-watch.ts). */
+  cutOff?(): boolean;
 }
 
 const ROLES: readonly ReplicaRole[] = ['loading', 'primary', 'follower', 'learner', 'fenced', 'failed'];
@@ -193,6 +195,14 @@ export class NodeMetrics {
           }
         },
       });
+    new Gauge({
+      name: 'wharf_node_cut_off',
+      help: '1 while the node hears no other node and holds no manager lease, and answers clients node_isolated.',
+      registers,
+      collect() {
+        this.set(sources.cutOff?.() === true ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'wharf_partition_role',
       help: "1 for the role this node's replica of the partition has now.",

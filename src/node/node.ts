@@ -68,6 +68,8 @@ import type { Action } from '../protocol/messages.ts';
 import { decodeNumber, encodeNumber } from '../storage/records.ts';
 import { drainAndClose } from '../nats/shutdown.ts';
 import { LAYOUT_VERSION } from '../storage/keys.ts';
+import { PeerWatch } from './peer-watch.ts';
+import { parseHeartbeat } from '../manager/heartbeat.ts';
 
 export interface WharfNode {
   readonly config: NodeConfig;
@@ -406,12 +408,35 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     ...(principals === undefined ? {} : { principals }),
     limits: new RateLimits({ now: () => config.clock.now(), share: primaryShare(metadata, self) }),
   });
+  // Independent hosts need no peer to serve: only a primary-secondary cluster can cut a node off.
+  let managerActive = () => false;
+  const peerWatch =
+    config.clusterModel === 'hosts'
+      ? undefined
+      : new PeerWatch({
+          self,
+          failureTimeoutMs: config.failureTimeoutMs,
+          now: () => performance.now(),
+          peers: () => metadata.nodes().filter((n) => n.value.id !== self && n.value.state !== 'removed').length,
+          managerActive: () => managerActive(),
+        });
+  const cutOff = () => peerWatch?.cutOff();
+  // Checked at every heartbeat for the log: an operator sees when a node was cut off and for how long.
+  let wasCutOff = false;
+  const cutOffCheck = setInterval(() => {
+    const why = cutOff();
+    if ((why !== undefined) === wasCutOff) return;
+    wasCutOff = why !== undefined;
+    if (why !== undefined) log.warn({ reason: why }, 'cut off from the cluster: answering clients node_isolated');
+    else log.info('hears its cluster again');
+  }, config.heartbeatMs);
+  cutOffCheck.unref();
   const metrics = new NodeMetrics(() =>
     metadata.queues().map((q) => {
       const s = serviceOf(q.value);
       return { name: s.name, counts: () => s.knownCounts(), serving: () => s.servingPartitions() };
     }),
-    { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now() },
+    { self, replicas: reports, store, metadata, nc, subs, now: () => config.clock.now(), cutOff: () => cutOff() !== undefined },
   );
   countServing = (queue, outcome) => metrics.leaseWaits.inc({ queue, outcome });
   const apiLog = log.child({ component: 'front-end' });
@@ -422,8 +447,21 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     maxPendingBytes: config.maxPendingBytesPerPrincipal,
   });
   const enter = (principal: string, reply: string, bytes: number) => bounds.enter(boundKey(config.auth, principal, reply), bytes);
-  const api = [serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, enter, metrics, apiLog), serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, enter, metrics, apiLog)];
+  const api = [
+    serveApi(nc, subs.allApi, API_QUEUE_GROUP, frontEnd, enter, cutOff, metrics, apiLog),
+    serveApi(nc, subs.allNodeApi(self), undefined, frontEnd, enter, cutOff, metrics, apiLog),
+  ];
   const internal = serveInternal(nc, subs, self, primaries, releases, localClient, log.child({ component: 'internal' }));
+  if (peerWatch !== undefined) {
+    internal.push(
+      nc.subscribe(subs.allHeartbeats, {
+        callback: (err, msg) => {
+          const hb = err ? undefined : parseHeartbeat(msg.data);
+          if (hb !== undefined) peerWatch.heard(hb.node);
+        },
+      }),
+    );
+  }
   moveTasks.startWorker();
   internal.push(
     nc.subscribe(subs.peek(self), {
@@ -471,6 +509,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
   } else if (config.manager) {
     try {
       const manager = await startClusterManager(nc, metadata, config, log, inspector.observe);
+      managerActive = () => manager.isActive();
       // In a deployment of several clusters, the active manager reports this cluster's health.
       const reports =
         config.deployment === undefined
@@ -497,6 +536,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
       } else if (s.type === 'reconnect') {
         const downMs = disconnected === undefined ? undefined : Math.round(performance.now() - disconnected.at);
         disconnected = undefined;
+        peerWatch?.reset();
         log.info({ server: s.server, downMs }, 'NATS reconnected');
       }
     }
@@ -555,6 +595,7 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
           if (unasked.length > 0) log.info({ partitions: unasked }, 'stopping before these successors asked for the lease: they wait it out');
         }
         clearInterval(heartbeat);
+        clearInterval(cutOffCheck);
         await moveTasks.stop().catch(() => undefined);
         await deadLetterMover.stop().catch(() => undefined);
         await managerStop?.().catch(() => undefined);
@@ -701,6 +742,7 @@ function serveApi(
   queueGroup: string | undefined,
   frontEnd: FrontEnd,
   enter: (principal: string, reply: string, bytes: number) => Slot,
+  cutOff: () => string | undefined,
   metrics: NodeMetrics,
   log: Logger,
 ): Subscription {
@@ -722,6 +764,9 @@ function serveApi(
       let slot: Slot | undefined;
       try {
         if (!isAction(action)) throw new WharfError(ErrorCode.UnknownAction, `unknown action: ${String(action).slice(0, 64)}`);
+        // Before any work: whatever this node did would wait on a side of the split it cannot reach.
+        const isolated = cutOff();
+        if (isolated !== undefined) throw new WharfError(ErrorCode.NodeIsolated, isolated);
         // The principal's bounds before any work (principal-bounds.ts); the slot goes with the reply.
         slot = enter(principal, msg.reply, msg.data.byteLength);
         const request = decodeRequest(action, msg.data);

@@ -100,6 +100,7 @@ const FROM_WHARF: Record<ErrorCode, SqsErrorName> = {
   [ErrorCode.AccessDenied]: 'AccessDenied',
   [ErrorCode.PrincipalNotFound]: 'InvalidParameterValue',
   [ErrorCode.Throttled]: 'RequestThrottled',
+  [ErrorCode.NodeIsolated]: 'ServiceUnavailable',
 };
 
 /** The SQS name of a Wharf error code (batch entries carry Wharf codes). */

@@ -4,10 +4,10 @@
  * permitted the test logs "namespaces unavailable" and passes without running anything.
  */
 import test from 'ava';
-import { namespacesAvailable } from '../../chaos/netns.ts';
 import { commit, summaryLine, toReport, writeReport } from '../../chaos/report.ts';
 import { runScenario } from '../../chaos/runner.ts';
 import { SCENARIOS } from '../../chaos/scenarios/index.ts';
+import { canUseNamespaces } from '../helpers/namespaces.ts';
 
 const head = commit();
 const seed = Number(process.env['WHARF_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
@@ -15,12 +15,7 @@ const seed = Number(process.env['WHARF_CHAOS_SEED'] ?? Math.floor(Math.random() 
 for (const scenario of SCENARIOS.filter((s) => s.short === true)) {
   test.serial(`chaos (namespaces): ${scenario.name}`, async (t) => {
     t.timeout(300_000);
-    const available = await namespacesAvailable();
-    if (!available.ok) {
-      t.log(`namespaces unavailable: ${available.why}`);
-      t.pass();
-      return;
-    }
+    if (!(await canUseNamespaces(t))) return;
     const result = await runScenario(scenario, { seed, seconds: 20, log: (line) => t.log(line) });
     const report = toReport(result, head);
     const files = await writeReport(report, scenario.description);

@@ -29,7 +29,7 @@ test('retryable follows the header table', (t) => {
   }
   t.deepEqual(
     ALL.filter((c) => new WharfError(c, 'x').retryable).sort(),
-    ['not_leader', 'over_limit', 'partition_draining', 'storage_failure', 'throttled', 'timeout', 'unavailable'],
+    ['node_isolated', 'not_leader', 'over_limit', 'partition_draining', 'storage_failure', 'throttled', 'timeout', 'unavailable'],
   );
 });
 
