@@ -304,6 +304,7 @@ export class WharfClient {
     const now = performance.now();
     if (!this.owned || this.nc.info?.cluster === undefined || now - this.movedAt < MOVE_INTERVAL_MS) return;
     this.movedAt = now;
+    // nats.js marks reconnect() experimental: a release without it fails this build, not a client.
     this.nc.reconnect().catch(() => undefined);
   }
 

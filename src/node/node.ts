@@ -254,6 +254,8 @@ export async function startResolvedNode(config: NodeConfig): Promise<WharfNode> 
     local: localClient,
     failoverWaitMs: Math.max(config.failureTimeoutMs * 4, 10_000),
     requestTimeoutMs: 15_000,
+    // Requests arrive only once the API is served, after the peer watch below exists.
+    cutOff: () => cutOff(),
   };
   const services = new Map<string, QueueService>();
   const serviceOf = (meta: QueueMeta): QueueService => {

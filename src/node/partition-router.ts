@@ -9,7 +9,7 @@ import type { PartitionOp, PartitionResult } from '../../actors/partition/partit
 import type { MessageRecord } from '../../actors/partition/records.ts';
 import type { MessageAttributes } from '../protocol/messages.ts';
 import type { Metadata } from '../meta/metadata.ts';
-import { WharfError } from '../errors.ts';
+import { ErrorCode, WharfError } from '../errors.ts';
 import { decodeReply, encode, encodeOk } from '../protocol/codec.ts';
 import { messageExtras, withExtras } from '../storage/records.ts';
 import type { Subjects } from '../protocol/subjects.ts';
@@ -24,6 +24,8 @@ export interface RouterDeps {
   local: (queue: string, partition: number) => PartitionClient | undefined;
   /** How long a request waits for a primary to appear or change before it answers `unavailable`. */
   failoverWaitMs: number;
+  /** Why this node is cut off from its cluster, if it is (peer-watch.ts): a wait for a primary would be in vain. */
+  cutOff?: () => string | undefined;
   requestTimeoutMs: number;
 }
 
@@ -57,6 +59,9 @@ export class PartitionRouter {
         result = await this.remote(primary, op);
       }
       if (result !== undefined && !notLeader(result)) return result;
+      // Cut off, this node would see no new assignment before the split heals: the client moves instead.
+      const isolated = this.deps.cutOff?.();
+      if (isolated !== undefined) return { type: 'failed', code: ErrorCode.NodeIsolated, message: isolated };
       // Not served where the cache says: wait for the assignment (or the local replica) to move on.
       const left = deadline - Date.now();
       if (left <= 0) {

@@ -13,7 +13,7 @@ import { decodeReply, encodeRequest } from '../../src/protocol/codec.ts';
 import type { Reply } from '../../src/protocol/messages.ts';
 import { subjects } from '../../src/protocol/subjects.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startCluster } from '../helpers/replicated-cluster.ts';
+import { createReplicatedQueue, startCluster } from '../helpers/replicated-cluster.ts';
 
 test('a node alone without a manager lease answers node_isolated, and serves again once a peer is back', async (t) => {
   const c = await startCluster(t);
@@ -47,4 +47,28 @@ test('a node alone without a manager lease answers node_isolated, and serves aga
   await c.start('n2');
   await eventually(async () => (await ask(direct)) === 'ok', { timeoutMs: 15_000, intervalMs: 50, message: 'n1 serves again' });
   t.regex(await metrics(), /^wharf_node_cut_off 0$/m);
+});
+
+test('a request waiting for a primary on a node that finds itself cut off ends with node_isolated', async (t) => {
+  const c = await startCluster(t);
+  await createReplicatedQueue(c, 'orders', 'sync', ['n2']);
+  const nc = await connect({ servers: c.nats.url });
+  t.teardown(() => nc.close());
+  const subs = subjects(clusterName(c.cluster));
+  const send = async () => {
+    const reply = await nc.request(subs.nodeApi('n1', 'SendMessage'), encodeRequest({ queue: 'orders', body: new TextEncoder().encode('x') }), { timeout: 30_000 });
+    try {
+      decodeReply<Reply<'SendMessage'>>(reply.data);
+      return 'ok';
+    } catch (err) {
+      return err instanceof WharfError ? err.code : String(err);
+    }
+  };
+  await eventually(async () => (await send()) === 'ok', { timeoutMs: 15_000, intervalMs: 50, message: 'a send through n1 to the primary n2' });
+
+  await c.nodes.get('n2')?.stop();
+  await c.nodes.get('n3')?.stop();
+  // Sent before n1 is cut off (its failure timeout is 1 s): n1 forwards it, finds no primary and
+  // waits for a new one. Without the cut-off check that wait lasts 10 s and ends `unavailable`.
+  t.is(await send(), 'node_isolated');
 });
