@@ -29,6 +29,7 @@ import { ROUTE_HEADER } from '../protocol/route.ts';
 import { subjects, type Subjects } from '../protocol/subjects.ts';
 import { QueueBatcher, type BatchingOptions } from './batcher.ts';
 import { RouteTable } from './route-table.ts';
+import { ServerMove } from './server-move.ts';
 import { Consumer, type ConsumerOptions, type Handler } from './consumer.ts';
 import { LeaseHeartbeats } from './lease-heartbeat.ts';
 import { drainAndClose } from '../nats/shutdown.ts';
@@ -190,11 +191,6 @@ const queueOf = (request: unknown): string | undefined => {
   return typeof queue === 'string' ? queue : undefined;
 };
 
-/**
- * The shortest time between two moves to another NATS server: nats.js redials a server it left no
- * sooner than its reconnect wait (2 s), so moving more often could only come back to the same one.
- */
-const MOVE_INTERVAL_MS = 2_000;
 const encoder = new TextEncoder();
 const toBytes = (body: Uint8Array | string) => (typeof body === 'string' ? encoder.encode(body) : body);
 
@@ -205,8 +201,8 @@ export class WharfClient {
   /** The name in every API subject this client publishes. */
   readonly principal: string;
   private readonly timeoutMs: number;
-  /** When moveServer last moved the connection (monotonic ms). */
-  private movedAt = -Infinity;
+  /** Moves the connection off a server cut off from the cluster: only a connection this client opened. */
+  private readonly mover: ServerMove | undefined;
   private readonly maxAttempts: number;
   private readonly batching: BatchingOptions;
   private readonly batchers = new Map<string, QueueBatcher>();
@@ -216,9 +212,10 @@ export class WharfClient {
   readonly consumer: string;
   private readonly heartbeats: LeaseHeartbeats;
 
-  private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions) {
+  private constructor(nc: NatsConnection, owned: boolean, options: ClientOptions, mover?: ServerMove) {
     this.nc = nc;
     this.owned = owned;
+    this.mover = mover;
     this.subjects = subjects(clusterName(options.cluster ?? 'local'));
     this.principal = principalName(options.principal ?? principalOfAuth(options.auth));
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -234,8 +231,9 @@ export class WharfClient {
     const servers = options.servers ?? 'nats://127.0.0.1:4222';
     const auth = natsAuthOptions(options.auth);
     try {
-      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000, ...auth });
-      return new WharfClient(nc, true, options);
+      const mover = new ServerMove();
+      const nc = await connect({ servers, name: 'wharf-client', maxReconnectAttempts: -1, pingInterval: 10_000, reconnectToServer: mover.pick, ...auth });
+      return new WharfClient(nc, true, options, mover);
     } catch (err) {
       throw new WharfError(ErrorCode.Unavailable, `cannot connect to NATS at ${String(servers)}: ${(err as Error).message}`, { cause: err });
     }
@@ -255,6 +253,7 @@ export class WharfClient {
     let node = queue === undefined ? undefined : targetOf(this.routes, action, request);
     // Once an attempt's outcome is unknown, so is the request's, whatever later attempts answer.
     let unknown: WharfError | undefined;
+    let silent = 0;
     for (let attempt = 1; ; attempt++) {
       const direct = node;
       try {
@@ -267,9 +266,12 @@ export class WharfClient {
       } catch (err) {
         const error = toClientError(err);
         const answered = err instanceof WharfError;
-        // The node asked is cut off from its cluster, or no node at all answers through this
-        // client's NATS server: the server may be on the wrong side of a network split.
-        if (error.code === ErrorCode.NodeIsolated || (!answered && direct === undefined && error.code === ErrorCode.Unavailable)) this.moveServer();
+        // The node asked is cut off from its cluster, no node at all answers through this client's
+        // NATS server, or two attempts in a row got no answer (a server cut off from the others can
+        // hand requests to routes that no longer lead anywhere until it notices): the server may be
+        // on the wrong side of a network split.
+        silent = !answered && error.code === ErrorCode.Timeout ? silent + 1 : 0;
+        if (error.code === ErrorCode.NodeIsolated || (!answered && direct === undefined && error.code === ErrorCode.Unavailable) || silent >= 2) this.moveServer();
         // No answer at all (an answer, even an error, comes back as a WharfError), or an answer
         // from a node cut off: try any node next.
         if (direct !== undefined && queue !== undefined && (!answered || error.code === ErrorCode.NodeIsolated)) {
@@ -295,17 +297,11 @@ export class WharfClient {
   }
 
   /**
-   * Moves the connection to the next NATS server of its pool (nats.js rotates through the servers
-   * it was given and those the cluster advertised). Only a connection this client opened: one
-   * handed in belongs to its owner. Only where the server is clustered: a lone server has no other
-   * to move to. At most once per MOVE_INTERVAL_MS, so that one split moves each client once.
+   * Moves the connection to another NATS server of its pool: the servers it was given and those the
+   * cluster advertised (server-move.ts). A connection handed in belongs to its owner and stays.
    */
   private moveServer(): void {
-    const now = performance.now();
-    if (!this.owned || this.nc.info?.cluster === undefined || now - this.movedAt < MOVE_INTERVAL_MS) return;
-    this.movedAt = now;
-    // nats.js marks reconnect() experimental: a release without it fails this build, not a client.
-    this.nc.reconnect().catch(() => undefined);
+    this.mover?.move(this.nc);
   }
 
   /**
