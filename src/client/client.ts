@@ -269,9 +269,9 @@ export class WharfClient {
         // The node asked is cut off from its cluster, no node at all answers through this client's
         // NATS server, or two attempts in a row got no answer (a server cut off from the others can
         // hand requests to routes that no longer lead anywhere until it notices): the server may be
-        // on the wrong side of a network split.
+        // on the wrong side of a network split. A connection handed in has no mover: it stays.
         silent = !answered && error.code === ErrorCode.Timeout ? silent + 1 : 0;
-        if (error.code === ErrorCode.NodeIsolated || (!answered && direct === undefined && error.code === ErrorCode.Unavailable) || silent >= 2) this.moveServer();
+        if (error.code === ErrorCode.NodeIsolated || (!answered && direct === undefined && error.code === ErrorCode.Unavailable) || silent >= 2) this.mover?.move(this.nc);
         // No answer at all (an answer, even an error, comes back as a WharfError), or an answer
         // from a node cut off: try any node next.
         if (direct !== undefined && queue !== undefined && (!answered || error.code === ErrorCode.NodeIsolated)) {
@@ -294,14 +294,6 @@ export class WharfClient {
         await new Promise((r) => setTimeout(r, Math.max(backoff, error.retryAfterMs ?? 0)));
       }
     }
-  }
-
-  /**
-   * Moves the connection to another NATS server of its pool: the servers it was given and those the
-   * cluster advertised (server-move.ts). A connection handed in belongs to its owner and stays.
-   */
-  private moveServer(): void {
-    this.mover?.move(this.nc);
   }
 
   /**
